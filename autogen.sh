@@ -1,0 +1,7 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Regenerate the build system from a git checkout.
+set -e
+cd "$(dirname "$0")"
+mkdir -p m4
+autoreconf -fi

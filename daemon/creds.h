@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Credentials: the API key and the user JWT, loaded from the environment,
+ * files or $CREDENTIALS_DIRECTORY, kept in locked memory, wiped on free, and
+ * never handed out except as a ready-made request header to upstream.c and
+ * ws.c. Owns the secret bytes. Called by wrennd.c (load, reload), upstream.c
+ * and ws.c (headers), api-daemon.c (metadata only).
+ */
+#ifndef WRENND_CREDS_H
+#define WRENND_CREDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct creds;
+struct config;
+
+enum creds_kind {
+	CREDS_APIKEY,
+	CREDS_JWT,
+	CREDS__MAX
+};
+
+/* Load from cfg and the environment. NULL with *reterr set on bad input. */
+struct creds *creds_load(const struct config *cfg, char *reterr,
+    size_t errlen);
+/* Wipe and free. NULL is a no-op. */
+void creds_free(struct creds *c);
+
+/* Whether a credential of this kind is configured. */
+int creds_have(const struct creds *c, enum creds_kind kind);
+
+/*
+ * Write the HTTP header line for kind ("X-API-Key: ..." or
+ * "Authorization: Bearer ...") into buf, NUL terminated. Returns the length,
+ * -ENOENT if that credential is absent, -ENOSPC if buf is too small. The
+ * caller wipes buf with creds_wipe() when done.
+ */
+int creds_header(const struct creds *c, enum creds_kind kind, char *buf,
+    size_t len);
+
+/* Wipe len bytes at p in a way the compiler cannot elide. */
+void creds_wipe(void *p, size_t len);
+
+/* JWT expiry (exp claim, Unix seconds) or 0 if unknown/absent. */
+time_t creds_jwt_expiry(const struct creds *c);
+/* Whether the JWT claims is_admin (informational). */
+int creds_jwt_is_admin(const struct creds *c);
+/* Where the JWT came from: "env", "file" or NULL. */
+const char *creds_source(const struct creds *c, enum creds_kind kind);
+
+#endif /* WRENND_CREDS_H */

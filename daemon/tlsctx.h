@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The one TLS verification policy of the daemon: system trust store plus an
+ * optional extra CA bundle (--ca-file), peer and host name verification,
+ * TLS 1.2 minimum. Applied to libcurl's SSL_CTX (CURLOPT_SSL_CTX_FUNCTION)
+ * and used to build the WebSocket client's SSL objects, so REST and
+ * WebSocket traffic are verified identically. Owns: an SSL_CTX for ws.c.
+ */
+#ifndef WRENND_TLSCTX_H
+#define WRENND_TLSCTX_H
+
+#include <stddef.h>
+
+struct tlsctx;
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
+/* Build the policy; ca_file may be NULL. NULL and *reterr on failure. */
+struct tlsctx *tlsctx_new(const char *ca_file, char *reterr, size_t errlen);
+/* Free. NULL is a no-op. */
+void tlsctx_free(struct tlsctx *t);
+
+/* Apply the policy to a context created by someone else (libcurl). */
+int tlsctx_apply(const struct tlsctx *t, SSL_CTX *ctx);
+
+/*
+ * A new client SSL for host (SNI + host name verification set), from the
+ * policy's own SSL_CTX. Caller owns it. NULL on failure.
+ */
+SSL *tlsctx_new_ssl(const struct tlsctx *t, const char *host);
+
+/* Drain OpenSSL's error queue into one string (borrowed static-free buf). */
+void tlsctx_errors(char *buf, size_t len);
+
+#endif /* WRENND_TLSCTX_H */

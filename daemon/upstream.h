@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP(S) client for the Wrenn control plane: one libcurl multi handle driven
+ * by the daemon's libevent base (multi_socket API, as curl's hiperfifo.c), so
+ * connections are pooled and reused across every local client's calls.
+ * Owns: the CURLM, per-socket events, the timer, every in-flight easy handle.
+ * Called by: rest.c (pass-through methods), api-*.c handlers, wrennd.c.
+ * Credentials come from creds.c per request and are wiped after use; they
+ * never appear in URLs, logs or error strings produced here.
+ */
+#ifndef WRENND_UPSTREAM_H
+#define WRENND_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct creds;
+struct tlsctx;
+struct upstream;
+struct upstream_req;
+
+/* Which credential a request carries (CONTRACT.md section 2). */
+enum upstream_auth {
+	UPSTREAM_AUTH_NONE,   /* no credential header */
+	UPSTREAM_AUTH_APIKEY, /* X-API-Key */
+	UPSTREAM_AUTH_JWT,    /* Authorization: Bearer */
+	UPSTREAM_AUTH__MAX
+};
+
+struct upstream_opts {
+	const char *base_url;	 /* borrowed for the call; copied */
+	const struct tlsctx *tls; /* borrowed; must outlive the upstream */
+	struct creds *creds;	 /* borrowed; must outlive the upstream */
+	long connect_timeout_ms; /* 0: 10000 */
+	long max_host_connections; /* 0: 8 */
+	size_t max_response;	 /* bytes buffered per response; 0: 64 MiB */
+};
+
+/* Transport-level outcome (status is meaningful only with UPSTREAM_OK). */
+enum upstream_outcome {
+	UPSTREAM_OK,	     /* an HTTP response arrived (any status) */
+	UPSTREAM_CONNECT,    /* DNS / connect / TLS failure */
+	UPSTREAM_TIMEOUT,    /* request deadline passed */
+	UPSTREAM_TOO_LARGE,  /* response exceeded max_response */
+	UPSTREAM_PROTOCOL,   /* malformed response, connection reset mid-way */
+	UPSTREAM_ABORTED,    /* a streaming callback asked to stop */
+	UPSTREAM_OUTCOME__MAX
+};
+
+struct upstream_result {
+	enum upstream_outcome outcome;
+	long status;		  /* HTTP status, 0 without a response */
+	const char *body;	  /* borrowed until the callback returns; NUL
+				   * terminated; empty when streamed out */
+	size_t body_len;
+	const char *content_type; /* borrowed, may be NULL */
+	const char *errmsg;	  /* borrowed transport error text, or "" */
+	double total_sec;	  /* wall time of the transfer */
+};
+
+/*
+ * Called exactly once per started request unless it was cancelled first.
+ * The request is freed by upstream after the callback returns; do not
+ * cancel it from inside the callback.
+ */
+typedef void (*upstream_done_cb)(struct upstream_req *req,
+    const struct upstream_result *res, void *arg);
+
+/*
+ * Streaming hooks (optional). data: response body bytes as they arrive;
+ * return 0 to continue, 1 to pause the transfer (resume later with
+ * upstream_req_resume), -1 to abort (outcome UPSTREAM_ABORTED). When a data
+ * hook is set the body is not buffered. read: fill up to len bytes of
+ * request body; return bytes written, 0 for end of body, -1 to abort, or
+ * UPSTREAM_READ_PAUSE to pause until upstream_req_resume.
+ */
+#define UPSTREAM_READ_PAUSE ((long)-2)
+typedef int (*upstream_data_cb)(struct upstream_req *req, const char *buf,
+    size_t len, void *arg);
+typedef long (*upstream_read_cb)(struct upstream_req *req, char *buf,
+    size_t len, void *arg);
+
+/* Create the client; returns NULL on failure (logged). */
+struct upstream *upstream_new(struct event_base *base,
+    const struct upstream_opts *opts);
+/* Cancel every request (no callbacks) and free. NULL is a no-op. */
+void upstream_free(struct upstream *up);
+
+/* The configured base URL (borrowed, lives as long as up). */
+const char *upstream_base_url(const struct upstream *up);
+/* Counters for daemon.status. */
+uint64_t upstream_requests_total(const struct upstream *up);
+unsigned upstream_requests_active(const struct upstream *up);
+
+/*
+ * Make a request for METHOD (GET, POST, ...) on path_query, a path under the
+ * base URL starting with "/" (the base URL's own path prefix is kept), with
+ * any query string already escaped. Returns NULL on allocation failure.
+ * The request is owned by the caller until upstream_req_start.
+ */
+struct upstream_req *upstream_req_new(struct upstream *up, const char *method,
+    const char *path_query, enum upstream_auth auth);
+/* Copy a JSON request body (Content-Type: application/json). */
+int upstream_req_set_json(struct upstream_req *req, const char *body,
+    size_t len);
+/* Add a multipart/form-data text field (copied), in call order. */
+int upstream_req_add_field(struct upstream_req *req, const char *name,
+    const char *value);
+/* Add a multipart file part from memory (copied). */
+int upstream_req_add_file(struct upstream_req *req, const char *name,
+    const char *filename, const void *data, size_t len);
+/* Add a multipart file part whose bytes come from the read hook. */
+int upstream_req_add_file_stream(struct upstream_req *req, const char *name,
+    const char *filename, upstream_read_cb read, void *arg);
+/* Deliver the response body through a hook instead of buffering it. */
+int upstream_req_set_data_hook(struct upstream_req *req, upstream_data_cb cb,
+    void *arg);
+/* Whole-request deadline in ms (0: none; default 60000). */
+void upstream_req_set_timeout(struct upstream_req *req, long ms);
+/* Start the transfer; on failure (-errno) the request has been freed. */
+int upstream_req_start(struct upstream_req *req, upstream_done_cb cb,
+    void *arg);
+/* Resume a paused transfer (either direction). */
+void upstream_req_resume(struct upstream_req *req);
+/* Abort and free; no callback follows. Safe before start. NULL is a no-op. */
+void upstream_req_cancel(struct upstream_req *req);
+
+/* Escape one path segment or query value (caller frees); NULL on OOM. */
+char *upstream_escape(const char *s, size_t len);
+
+#endif /* WRENND_UPSTREAM_H */
