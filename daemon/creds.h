@@ -14,7 +14,7 @@
 #include <time.h>
 
 struct creds;
-struct config;
+struct conf;
 
 enum creds_kind {
 	CREDS_APIKEY,
@@ -23,8 +23,16 @@ enum creds_kind {
 };
 
 /* Load from cfg and the environment. NULL with *reterr set on bad input. */
-struct creds *creds_load(const struct config *cfg, char *reterr,
+struct creds *creds_load(const struct conf *cfg, char *reterr,
     size_t errlen);
+/*
+ * Re-read the file-backed credentials of cfg into a new store; secrets that
+ * came from the environment or $CREDENTIALS_DIRECTORY are copied from old.
+ * NULL with *reterr set on failure (old stays valid either way).
+ */
+struct creds *creds_reload(const struct creds *old, const struct conf *cfg,
+    char *reterr, size_t errlen);
+
 /* Wipe and free. NULL is a no-op. */
 void creds_free(struct creds *c);
 

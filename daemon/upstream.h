@@ -87,6 +87,9 @@ struct upstream *upstream_new(struct event_base *base,
 /* Cancel every request (no callbacks) and free. NULL is a no-op. */
 void upstream_free(struct upstream *up);
 
+/* Use creds (borrowed) for requests started from now on (SIGHUP). */
+void upstream_set_creds(struct upstream *up, struct creds *creds);
+
 /* The configured base URL (borrowed, lives as long as up). */
 const char *upstream_base_url(const struct upstream *up);
 /* Counters for daemon.status. */

@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sandbox.wait_ready: the daemon polls GET /v1/sandboxes/{id} until the
+ * sandbox is running. All clients waiting on one sandbox share one poll
+ * loop (struct sbwatch); each waiter keeps its own deadline.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "api.h"
+#include "call.h"
+#include "conf.h"
+#include "creds.h"
+#include "ipc.h"
+#include "log.h"
+#include "upstream.h"
+#include "wrennd.h"
+
+#define WAIT_DEFAULT_SEC 30
+
+struct sbwaiter {
+	TAILQ_ENTRY(sbwaiter) entry;
+	struct sbwatch *w;	   /* borrowed owner */
+	struct call *call;	   /* borrowed; answered exactly once */
+	struct event *ev_deadline; /* owned */
+	int timeout_sec;
+};
+
+TAILQ_HEAD(sbwaiter_list, sbwaiter);
+
+struct sbwatch {
+	TAILQ_ENTRY(sbwatch) entry;    /* in wd->watches */
+	struct wrennd *wd;	       /* borrowed */
+	char *sandbox_id;	       /* owned */
+	struct event *ev_poll;	       /* owned: next poll */
+	struct upstream_req *req;      /* owned while in flight */
+	struct sbwaiter_list waiters;  /* owned */
+	char last[64];		       /* last status or error seen */
+};
+
+static void sbwatch_poll(struct sbwatch *w);
+
+static void
+sbwatch_free(struct sbwatch *w)
+{
+	TAILQ_REMOVE(&w->wd->watches, w, entry);
+	upstream_req_cancel(w->req);
+	if (w->ev_poll != NULL)
+		event_free(w->ev_poll);
+	free(w->sandbox_id);
+	free(w);
+}
+
+/* Unlink a waiter; frees the watch when it was the last one. */
+static void
+sbwaiter_free(struct sbwaiter *wt)
+{
+	struct sbwatch *w = wt->w;
+
+	call_set_cancel(wt->call, NULL, NULL);
+	TAILQ_REMOVE(&w->waiters, wt, entry);
+	if (wt->ev_deadline != NULL)
+		event_free(wt->ev_deadline);
+	free(wt);
+	if (TAILQ_EMPTY(&w->waiters))
+		sbwatch_free(w);
+}
+
+static void
+sbwaiter_cancel_cb(struct call *call, void *arg)
+{
+	sbwaiter_free(arg);
+}
+
+static void
+sbwaiter_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sbwaiter *wt = arg;
+	struct call *call = wt->call;
+	char last[64], id[80];
+	int sec = wt->timeout_sec;
+
+	snprintf(last, sizeof(last), "%s", wt->w->last);
+	snprintf(id, sizeof(id), "%s", wt->w->sandbox_id);
+	sbwaiter_free(wt);
+	call_fail(call, IPC_ERR_APPLICATION, "timeout",
+	    json_pack("{s:s}", "last_status", last),
+	    "sandbox %s is not running after %d s (last seen: %s)", id, sec,
+	    last);
+}
+
+static void
+sbwatch_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sbwatch_poll(arg);
+}
+
+static void
+sbwatch_schedule(struct sbwatch *w)
+{
+	long ms = w->wd->cfg->poll_interval_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	event_add(w->ev_poll, &tv);
+}
+
+/*
+ * Answer every waiter: with the sandbox object (sandbox), an invalid_state
+ * error (status) or the upstream error (res). The watch is freed with its
+ * last waiter, so nothing of w is touched after that.
+ */
+static void
+sbwatch_resolve(struct sbwatch *w, json_t *sandbox, const char *status,
+    const struct upstream_result *res)
+{
+	struct sbwaiter *wt;
+	struct call *call;
+	char id[80];
+	int last;
+
+	snprintf(id, sizeof(id), "%s", w->sandbox_id);
+	do {
+		wt = TAILQ_FIRST(&w->waiters);
+		last = TAILQ_NEXT(wt, entry) == NULL;
+		call = wt->call;
+		sbwaiter_free(wt);
+		if (res != NULL)
+			call_fail_upstream(call, res);
+		else if (status == NULL)
+			call_reply(call, json_incref(sandbox));
+		else
+			call_fail(call, IPC_ERR_APPLICATION, "invalid_state",
+			    json_pack("{s:s}", "sandbox_status", status),
+			    "sandbox %s is %s%s", id, status,
+			    strcmp(status, "paused") == 0
+				? "; resume it with sandbox.resume"
+				: " and will not become ready");
+	} while (!last);
+}
+
+static void
+sbwatch_done_cb(struct upstream_req *req, const struct upstream_result *res,
+    void *arg)
+{
+	struct sbwatch *w = arg;
+	const char *status;
+	json_t *sb;
+
+	w->req = NULL;
+	if (res->outcome != UPSTREAM_OK || res->status >= 500) {
+		/* Transient: keep polling until the waiters' deadlines. */
+		snprintf(w->last, sizeof(w->last), "%s",
+		    res->outcome != UPSTREAM_OK ? "control plane unreachable"
+						: "control plane error");
+		sbwatch_schedule(w);
+		return;
+	}
+	if (res->status < 200 || res->status >= 300) {
+		sbwatch_resolve(w, NULL, NULL, res);
+		return;
+	}
+	sb = json_loadb(res->body, res->body_len, 0, NULL);
+	status = json_string_value(json_object_get(sb, "status"));
+	if (status == NULL) {
+		snprintf(w->last, sizeof(w->last), "invalid answer");
+		sbwatch_schedule(w);
+	} else if (strcmp(status, "running") == 0)
+		sbwatch_resolve(w, sb, NULL, NULL);
+	else if (strcmp(status, "stopped") == 0 ||
+	    strcmp(status, "error") == 0 || strcmp(status, "paused") == 0)
+		sbwatch_resolve(w, NULL, status, NULL);
+	else {
+		snprintf(w->last, sizeof(w->last), "%s", status);
+		sbwatch_schedule(w);
+	}
+	json_decref(sb);
+}
+
+static void
+sbwatch_poll(struct sbwatch *w)
+{
+	enum upstream_auth auth;
+	char path[256], *esc;
+
+	if (w->req != NULL)
+		return;
+	auth = creds_have(w->wd->creds, CREDS_APIKEY) ? UPSTREAM_AUTH_APIKEY
+						      : UPSTREAM_AUTH_JWT;
+	if ((esc = upstream_escape(w->sandbox_id, strlen(w->sandbox_id))) ==
+	    NULL)
+		goto retry;
+	snprintf(path, sizeof(path), "/v1/sandboxes/%s", esc);
+	free(esc);
+	if ((w->req = upstream_req_new(w->wd->up, "GET", path, auth)) == NULL)
+		goto retry;
+	upstream_req_set_timeout(w->req, w->wd->cfg->request_timeout_ms);
+	if (upstream_req_start(w->req, sbwatch_done_cb, w) != 0) {
+		w->req = NULL;
+		goto retry;
+	}
+	return;
+retry:
+	snprintf(w->last, sizeof(w->last), "out of memory");
+	sbwatch_schedule(w);
+}
+
+int
+api_sandbox_wait_ready(struct call *call)
+{
+	struct wrennd *wd = call->wd;
+	struct sbwatch *w;
+	struct sbwaiter *wt;
+	const char *id;
+	json_t *v;
+	struct timeval tv;
+	int fresh = 0;
+
+	id = json_string_value(json_object_get(call->params, "sandbox_id"));
+	if (strlen(id) > 64 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0) {
+		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+		    "parameter 'sandbox_id' is not a valid identifier");
+		return 0;
+	}
+	TAILQ_FOREACH(w, &wd->watches, entry)
+		if (strcmp(w->sandbox_id, id) == 0)
+			break;
+	if (w == NULL) {
+		if ((w = calloc(1, sizeof(*w))) == NULL)
+			goto oom;
+		w->wd = wd;
+		TAILQ_INIT(&w->waiters);
+		TAILQ_INSERT_TAIL(&wd->watches, w, entry);
+		snprintf(w->last, sizeof(w->last), "not polled yet");
+		w->sandbox_id = strdup(id);
+		w->ev_poll = evtimer_new(wd->base, sbwatch_poll_cb, w);
+		if (w->sandbox_id == NULL || w->ev_poll == NULL) {
+			sbwatch_free(w);
+			goto oom;
+		}
+		fresh = 1;
+	}
+	if ((wt = calloc(1, sizeof(*wt))) == NULL)
+		goto oom_watch;
+	wt->w = w;
+	wt->call = call;
+	v = json_object_get(call->params, "timeout_sec");
+	wt->timeout_sec = v != NULL ? (int)json_integer_value(v)
+				    : WAIT_DEFAULT_SEC;
+	wt->ev_deadline = evtimer_new(wd->base, sbwaiter_deadline_cb, wt);
+	if (wt->ev_deadline == NULL) {
+		free(wt);
+		goto oom_watch;
+	}
+	TAILQ_INSERT_TAIL(&w->waiters, wt, entry);
+	tv.tv_sec = wt->timeout_sec;
+	tv.tv_usec = 0;
+	event_add(wt->ev_deadline, &tv);
+	call_set_cancel(call, sbwaiter_cancel_cb, wt);
+	if (fresh)
+		sbwatch_poll(w);
+	return 0;
+oom_watch:
+	if (TAILQ_EMPTY(&w->waiters))
+		sbwatch_free(w);
+oom:
+	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+	return 0;
+}
+
+void
+api_sandbox_shutdown(struct wrennd *wd)
+{
+	struct sbwatch *w;
+	struct sbwaiter *wt;
+	struct call *call;
+
+	while ((w = TAILQ_FIRST(&wd->watches)) != NULL) {
+		wt = TAILQ_FIRST(&w->waiters);
+		call = wt->call;
+		sbwaiter_free(wt);
+		call_fail(call, IPC_ERR_APPLICATION, "shutting_down", NULL,
+		    "wrennd is shutting down");
+	}
+}
+
+unsigned
+api_sandbox_watches(const struct wrennd *wd)
+{
+	const struct sbwatch *w;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(w, &wd->watches, entry)
+		n++;
+	return n;
+}

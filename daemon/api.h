@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Handlers for the methods that are more than one REST pass-through,
+ * grouped by resource: api-sandbox.c (wait_ready), api-daemon.c (rpc.*,
+ * daemon.status). Each is referenced from the method table.
+ */
+#ifndef WRENND_API_H
+#define WRENND_API_H
+
+struct call;
+struct wrennd;
+
+int api_sandbox_wait_ready(struct call *call);
+/* Stop every wait_ready poll loop (shutdown). */
+void api_sandbox_shutdown(struct wrennd *wd);
+
+/* Number of sandboxes being polled for waiters. */
+unsigned api_sandbox_watches(const struct wrennd *wd);
+
+int api_daemon_status(struct call *call);
+int api_rpc_describe(struct call *call);
+
+#endif /* WRENND_API_H */

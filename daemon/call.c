@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Calls in flight (see call.h): final replies, stream events, cancellation,
+ * and the mapping of upstream answers to wrenn-ipc/1 errors.
+ */
+#include "config.h"
+
+#include "call.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "client.h"
+#include "ipc.h"
+#include "log.h"
+#include "methods.h"
+#include "upstream.h"
+#include "wrennd.h"
+
+struct call *
+call_new(struct client *c, const struct method *m, json_t *id,
+    json_t *params)
+{
+	struct call *call;
+
+	if ((call = calloc(1, sizeof(*call))) == NULL)
+		return NULL;
+	call->client = c;
+	call->wd = client_wrennd(c);
+	call->method = m;
+	call->id = json_incref(id);
+	call->params = params != NULL ? json_incref(params) : json_object();
+	if (call->params == NULL) {
+		json_decref(call->id);
+		free(call);
+		return NULL;
+	}
+	return call;
+}
+
+void
+call_set_cancel(struct call *call, call_cancel_cb cb, void *arg)
+{
+	call->cancel = cb;
+	call->cancel_arg = arg;
+}
+
+/* Detach from the client and free. */
+static void
+call_free(struct call *call)
+{
+	if (call->client != NULL)
+		client_call_done(call->client, call);
+	json_decref(call->id);
+	json_decref(call->params);
+	free(call);
+}
+
+/* Send msg_steal to the client (if still there) and free the call. */
+static void
+call_finish(struct call *call, json_t *msg_steal)
+{
+	if (msg_steal == NULL)
+		log_warnx("call '%s': out of memory building reply",
+		    call->method->name);
+	else if (call->client != NULL)
+		(void)client_send(call->client, msg_steal);
+	json_decref(msg_steal);
+	call_free(call);
+}
+
+void
+call_reply(struct call *call, json_t *result_steal)
+{
+	call_finish(call, ipc_make_result(call->id, result_steal));
+}
+
+/* Build and send an error; extra_steal is merged into error.data. */
+static void
+call_vfail(struct call *call, int rpc_code, const char *data_code,
+    json_t *extra_steal, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	call->wd->calls_failed++;
+	log_debug("client %llu: %s failed: %s (%s)",
+	    (unsigned long long)(call->client ? client_id(call->client) : 0),
+	    call->method->name, msg, data_code);
+	call_finish(call,
+	    ipc_make_error_code(call->id, rpc_code, msg, data_code,
+		extra_steal));
+}
+
+void
+call_fail(struct call *call, int rpc_code, const char *data_code,
+    json_t *extra_steal, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	call_vfail(call, rpc_code, data_code, extra_steal, fmt, ap);
+	va_end(ap);
+}
+
+/* data.code for a non-JSON upstream error body, by HTTP status. */
+static const char *
+call_status_code(long status)
+{
+	switch (status) {
+	case 400:
+		return "invalid_request";
+	case 401:
+		return "unauthorized";
+	case 403:
+		return "forbidden";
+	case 404:
+		return "not_found";
+	case 405:
+		return "method_not_allowed";
+	case 409:
+		return "conflict";
+	case 413:
+		return "too_large";
+	case 502:
+		return "agent_error";
+	case 503:
+		return "host_unavailable";
+	default:
+		return status >= 500 ? "internal_error" : "upstream_error";
+	}
+}
+
+void
+call_fail_upstream(struct call *call, const struct upstream_result *res)
+{
+	json_t *body = NULL, *err, *extra, *v;
+	const char *code, *msg, *key;
+	char text[256];
+	size_t n;
+
+	switch (res->outcome) {
+	case UPSTREAM_OK:
+		break;
+	case UPSTREAM_CONNECT:
+		call_fail(call, IPC_ERR_APPLICATION, "upstream_unreachable",
+		    NULL, "control plane unreachable: %s", res->errmsg);
+		return;
+	case UPSTREAM_TIMEOUT:
+		call_fail(call, IPC_ERR_APPLICATION, "timeout", NULL,
+		    "control plane did not answer in time: %s", res->errmsg);
+		return;
+	case UPSTREAM_TOO_LARGE:
+		call_fail(call, IPC_ERR_APPLICATION, "too_large", NULL,
+		    "control plane response is larger than max-response");
+		return;
+	case UPSTREAM_PROTOCOL:
+	case UPSTREAM_ABORTED:
+	case UPSTREAM_OUTCOME__MAX:
+		call_fail(call, IPC_ERR_APPLICATION, "upstream_unreachable",
+		    NULL, "control plane connection failed: %s", res->errmsg);
+		return;
+	}
+
+	if (res->body_len > 0)
+		body = json_loadb(res->body, res->body_len, 0, NULL);
+	err = json_object_get(body, "error");
+	if (json_is_object(err) &&
+	    json_is_string(json_object_get(err, "code"))) {
+		code = json_string_value(json_object_get(err, "code"));
+		msg = json_string_value(json_object_get(err, "message"));
+		extra = json_object();
+		json_object_foreach(err, key, v) {
+			if (strcmp(key, "code") != 0 &&
+			    strcmp(key, "message") != 0 &&
+			    strcmp(key, "status") != 0)
+				json_object_set(extra, key, v);
+		}
+		json_object_set_new(extra, "status",
+		    json_integer(res->status));
+		call_fail(call, IPC_ERR_APPLICATION, code, extra, "%s",
+		    msg != NULL ? msg : code);
+		json_decref(body);
+		return;
+	}
+	json_decref(body);
+
+	/* Not the JSON envelope: chi's text 404, an empty 405, a proxy. */
+	n = strcspn(res->body, "\r\n");
+	log_quote(text, sizeof(text), res->body, n < 200 ? n : 200);
+	extra = json_pack("{s:I, s:s}", "status", (json_int_t)res->status,
+	    "body", text);
+	if (res->status >= 200 && res->status < 400)
+		call_fail(call, IPC_ERR_APPLICATION, "upstream_protocol", extra,
+		    "unexpected control plane answer (HTTP %ld)", res->status);
+	else
+		call_fail(call, IPC_ERR_APPLICATION,
+		    call_status_code(res->status), extra,
+		    "control plane answered HTTP %ld%s%s", res->status,
+		    *text ? ": " : "", text);
+}
+
+json_t *
+call_upstream_json(const struct upstream_result *res, const char **err)
+{
+	json_t *v;
+
+	if (res->body_len == 0)
+		return json_object();
+	v = json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL);
+	if (v == NULL)
+		*err = "control plane answered with invalid JSON";
+	return v;
+}
+
+int
+call_event(struct call *call, const char *event, json_t *fields_steal)
+{
+	json_t *params, *msg;
+	int r;
+
+	if (call->client == NULL) {
+		json_decref(fields_steal);
+		return 0;
+	}
+	params = json_pack("{s:O, s:I, s:s}", "id", call->id, "seq",
+	    (json_int_t)call->seq, "event", event);
+	if (params == NULL) {
+		json_decref(fields_steal);
+		return -ENOMEM;
+	}
+	if (fields_steal != NULL) {
+		json_object_update(params, fields_steal);
+		json_decref(fields_steal);
+	}
+	call->seq++;
+	msg = ipc_make_notification("$/stream", params);
+	if (msg == NULL)
+		return -ENOMEM;
+	r = client_send(call->client, msg);
+	json_decref(msg);
+	if (r < 0)
+		return r;
+	return call->client != NULL && client_congested(call->client);
+}
+
+/* Run and clear the handler's cancel hook. */
+static void
+call_run_cancel(struct call *call)
+{
+	call_cancel_cb cb = call->cancel;
+
+	call->cancel = NULL;
+	if (cb != NULL)
+		cb(call, call->cancel_arg);
+}
+
+void
+call_cancel(struct call *call)
+{
+	call_run_cancel(call);
+	call_fail(call, IPC_ERR_CANCELLED, "cancelled", NULL, "cancelled");
+}
+
+void
+call_abort(struct call *call)
+{
+	call_run_cancel(call);
+	call_free(call);
+}

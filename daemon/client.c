@@ -1,0 +1,736 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Local connections (see client.h). State machine:
+ *
+ *   ACTIVE --(protocol error, drain, half-close done)--> FLUSHING --> CLOSED
+ *   ACTIVE --(peer gone, write error, stuck, timeout)--> CLOSED
+ *
+ * Reading stops (and lines wait in the input buffer) while the client has
+ * max-inflight calls or more than max-output bytes queued, so a client that
+ * floods requests or never reads its replies only slows itself.
+ */
+#include "config.h"
+
+#include "client.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "call.h"
+#include "conf.h"
+#include "ipc.h"
+#include "log.h"
+#include "methods.h"
+#include "rest.h"
+#include "wrennd.h"
+
+#define CLIENT_READ_CHUNK 65536	 /* bytes per read(2) */
+#define CLIENT_READS_PER_EVENT 8 /* reads before yielding to others */
+#define CLIENT_LINES_PER_EVENT 64 /* lines dispatched per turn */
+#define CLIENT_FLUSH_TIMEOUT 5	 /* seconds to flush a final error */
+
+enum client_state {
+	CLIENT_ACTIVE,	 /* reading and dispatching */
+	CLIENT_FLUSHING, /* no more input; close once output is written */
+	CLIENT_CLOSED,	 /* waiting for the deferred free */
+	CLIENT__MAX
+};
+
+static const char *client_state_names[CLIENT__MAX] = { "active", "flushing",
+	"closed" };
+
+TAILQ_HEAD(call_list, call);
+
+struct client {
+	TAILQ_ENTRY(client) entry; /* in wd->clients */
+	struct wrennd *wd;	   /* borrowed */
+	struct conf *cfg;	   /* owned reference: limits at accept */
+	uint64_t id;
+	int fd;			   /* owned */
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	enum role role;
+	enum client_state state;
+	struct evbuffer *in;	   /* owned: bytes not yet dispatched */
+	struct evbuffer *out;	   /* owned: bytes not yet written */
+	size_t scanned;		   /* bytes of in known to hold no LF */
+	struct event *ev_read;	   /* owned */
+	struct event *ev_write;	   /* owned */
+	struct event *ev_line;	   /* owned: partial-line deadline */
+	struct event *ev_kick;	   /* owned: deferred work (close, resume) */
+	struct call_list calls;	   /* owned */
+	unsigned ncalls;
+	int reading;		   /* ev_read is added */
+	int eof;		   /* peer shut down its side */
+	int drain;		   /* close once idle (daemon shutdown) */
+	const char *kick_close;	   /* reason for a deferred close */
+	unsigned caps;		   /* capabilities enabled by rpc.hello */
+#define CLIENT_CAP_FDS 0x1
+};
+
+static void client_process(struct client *c);
+static void client_update_read(struct client *c);
+
+const char *
+role_name(enum role r)
+{
+	static const char *names[ROLE__MAX] = { "tool", "user", "admin" };
+
+	return r < ROLE__MAX ? names[r] : "?";
+}
+
+static void
+client_set_state(struct client *c, enum client_state to)
+{
+	if (c->state == to)
+		return;
+	/* No way out of CLOSED: a bug, not a peer's doing. */
+	if (c->state == CLIENT_CLOSED)
+		fatalx("client %llu: illegal transition %s -> %s",
+		    (unsigned long long)c->id, client_state_names[c->state],
+		    client_state_names[to]);
+	log_debug("client %llu: %s -> %s", (unsigned long long)c->id,
+	    client_state_names[c->state], client_state_names[to]);
+	c->state = to;
+}
+
+uint64_t
+client_id(const struct client *c)
+{
+	return c->id;
+}
+
+enum role
+client_role(const struct client *c)
+{
+	return c->role;
+}
+
+struct wrennd *
+client_wrennd(const struct client *c)
+{
+	return c->wd;
+}
+
+unsigned
+client_ncalls(const struct client *c)
+{
+	return c->ncalls;
+}
+
+size_t
+client_queued(const struct client *c)
+{
+	return evbuffer_get_length(c->out);
+}
+
+int
+client_congested(const struct client *c)
+{
+	return evbuffer_get_length(c->out) > (size_t)c->cfg->max_output;
+}
+
+/* Deferred free: never inside a callback of this client. */
+static void
+client_free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->ev_read != NULL)
+		event_free(c->ev_read);
+	if (c->ev_write != NULL)
+		event_free(c->ev_write);
+	if (c->ev_line != NULL)
+		event_free(c->ev_line);
+	if (c->ev_kick != NULL)
+		event_free(c->ev_kick);
+	if (c->in != NULL)
+		evbuffer_free(c->in);
+	if (c->out != NULL)
+		evbuffer_free(c->out);
+	conf_unref(c->cfg);
+	free(c);
+}
+
+void
+client_close(struct client *c, const char *reason)
+{
+	struct timeval tv = { 0, 0 };
+	struct call *call;
+
+	if (c->state == CLIENT_CLOSED)
+		return;
+	client_set_state(c, CLIENT_CLOSED);
+	log_debug("client %llu: closed: %s (uid %u, pid %d)",
+	    (unsigned long long)c->id, reason, (unsigned)c->uid, (int)c->pid);
+	if (c->ev_read != NULL)
+		event_del(c->ev_read);
+	if (c->ev_write != NULL)
+		event_del(c->ev_write);
+	if (c->ev_line != NULL)
+		event_del(c->ev_line);
+	if (c->ev_kick != NULL)
+		event_del(c->ev_kick);
+	while ((call = TAILQ_FIRST(&c->calls)) != NULL)
+		call_abort(call);
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	TAILQ_REMOVE(&c->wd->clients, c, entry);
+	c->wd->nclients--;
+	if (event_base_once(c->wd->base, -1, EV_TIMEOUT, client_free_cb, c,
+		&tv) != 0)
+		log_warnx("client %llu: cannot schedule free, leaking",
+		    (unsigned long long)c->id);
+	wrennd_client_gone(c->wd);
+}
+
+/* Ask for a close on the next loop turn (safe from any call stack). */
+static void
+client_close_later(struct client *c, const char *reason)
+{
+	if (c->state == CLIENT_CLOSED || c->kick_close != NULL)
+		return;
+	c->kick_close = reason;
+	event_active(c->ev_kick, EV_TIMEOUT, 0);
+}
+
+/* Stop reading, flush what is queued, then close. */
+static void
+client_flush_close(struct client *c)
+{
+	struct timeval tv = { CLIENT_FLUSH_TIMEOUT, 0 };
+
+	if (c->state != CLIENT_ACTIVE)
+		return;
+	client_set_state(c, CLIENT_FLUSHING);
+	event_del(c->ev_read);
+	c->reading = 0;
+	if (evbuffer_get_length(c->out) == 0) {
+		client_close_later(c, "done");
+		return;
+	}
+	event_del(c->ev_line);
+	event_add(c->ev_line, &tv); /* bounded flush */
+}
+
+int
+client_send(struct client *c, const json_t *msg)
+{
+	size_t len;
+	char *buf;
+
+	if (c->state == CLIENT_CLOSED)
+		return 0;
+	if ((buf = ipc_encode(msg, &len)) == NULL)
+		return -ENOMEM;
+	if (evbuffer_add(c->out, buf, len) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	free(buf);
+	if (evbuffer_get_length(c->out) > 2 * (size_t)c->cfg->max_output) {
+		log_info("client %llu: %zu bytes queued and not read, "
+			 "disconnecting",
+		    (unsigned long long)c->id, evbuffer_get_length(c->out));
+		client_close_later(c, "output queue overflow");
+		return 0;
+	}
+	event_add(c->ev_write, NULL);
+	return 0;
+}
+
+/* Send an error that is not tied to a call in flight. */
+static void
+client_send_error(struct client *c, const json_t *id, int code,
+    const char *data_code, const char *message)
+{
+	json_t *msg;
+
+	msg = ipc_make_error_code(id, code, message, data_code, NULL);
+	if (msg != NULL)
+		(void)client_send(c, msg);
+	json_decref(msg);
+}
+
+void
+client_call_done(struct client *c, struct call *call)
+{
+	TAILQ_REMOVE(&c->calls, call, entry);
+	c->ncalls--;
+	call->client = NULL;
+	if (c->state != CLIENT_ACTIVE)
+		return;
+	/* Resume work on the next turn: we may be deep in a callback. */
+	if (c->kick_close == NULL)
+		event_active(c->ev_kick, EV_TIMEOUT, 0);
+}
+
+/* Deferred work: a requested close, or resuming after a call finished. */
+static void
+client_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->kick_close != NULL) {
+		client_close(c, c->kick_close);
+		return;
+	}
+	client_process(c);
+}
+
+static void
+client_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	int n;
+
+	n = evbuffer_write(c->out, c->fd);
+	if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		client_close(c, errno == EPIPE || errno == ECONNRESET
+			? "peer went away"
+			: "write error");
+		return;
+	}
+	if (evbuffer_get_length(c->out) == 0) {
+		event_del(c->ev_write);
+		if (c->state == CLIENT_FLUSHING) {
+			client_close(c, "done");
+			return;
+		}
+	}
+	/* Output drained below the watermark: let producers go on. */
+	if (c->state == CLIENT_ACTIVE &&
+	    evbuffer_get_length(c->out) <= (size_t)c->cfg->max_output / 2)
+		client_process(c);
+}
+
+static void
+client_line_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->state == CLIENT_FLUSHING)
+		client_close(c, "flush timed out");
+	else
+		client_close(c, "partial line timed out");
+}
+
+/* Peer sent EOF: a full close aborts everything, a half-close lets the
+ * calls already sent finish. */
+static void
+client_eof(struct client *c)
+{
+	struct pollfd pfd = { c->fd, POLLOUT, 0 };
+
+	c->eof = 1;
+	event_del(c->ev_read);
+	c->reading = 0;
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLERR))) {
+		client_close(c, "peer closed");
+		return;
+	}
+	client_process(c);
+}
+
+static void
+client_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	int i, n;
+
+	for (i = 0; i < CLIENT_READS_PER_EVENT; i++) {
+		n = evbuffer_read(c->in, c->fd, CLIENT_READ_CHUNK);
+		if (n == 0) {
+			client_eof(c);
+			return;
+		}
+		if (n == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			client_close(c, "read error");
+			return;
+		}
+		if (n < CLIENT_READ_CHUNK ||
+		    evbuffer_get_length(c->in) > (size_t)c->cfg->max_line)
+			break;
+	}
+	client_process(c);
+}
+
+/* Decide whether we want input now (backpressure on calls and output). */
+static void
+client_update_read(struct client *c)
+{
+	int want;
+
+	want = c->state == CLIENT_ACTIVE && !c->eof &&
+	    c->ncalls < (unsigned)c->cfg->max_inflight && !client_congested(c) &&
+	    evbuffer_get_length(c->in) <= (size_t)c->cfg->max_line;
+	if (want && !c->reading)
+		event_add(c->ev_read, NULL);
+	else if (!want && c->reading)
+		event_del(c->ev_read);
+	c->reading = want;
+}
+
+/* Reject a call before it exists (no side effects yet). */
+static void
+client_reject(struct client *c, const json_t *id, int code,
+    const char *data_code, const char *message)
+{
+	c->wd->calls_failed++;
+	client_send_error(c, id, code, data_code, message);
+}
+
+/* Whether id belongs to a call in flight. */
+static struct call *
+client_find_call(struct client *c, const json_t *id)
+{
+	struct call *call;
+
+	TAILQ_FOREACH(call, &c->calls, entry)
+		if (ipc_id_equal(call->id, id))
+			return call;
+	return NULL;
+}
+
+/* Handle one request line. */
+static void
+client_dispatch(struct client *c, struct ipc_msg *m)
+{
+	const struct method *meth;
+	struct call *call;
+	enum upstream_auth auth;
+	json_t *empty = NULL;
+	char err[256];
+
+	if (client_find_call(c, m->id) != NULL) {
+		client_reject(c, m->id, IPC_ERR_INVALID_REQUEST,
+		    "invalid_request", "duplicate id: a call with this id is "
+				       "still in flight");
+		return;
+	}
+	if ((meth = methods_find(m->method)) == NULL) {
+		snprintf(err, sizeof(err), "unknown method '%.64s'", m->method);
+		client_reject(c, m->id, IPC_ERR_METHOD_NOT_FOUND,
+		    "method_not_found", err);
+		return;
+	}
+	if (c->role < meth->role) {
+		snprintf(err, sizeof(err),
+		    "%s needs the %s role; this connection has the %s role",
+		    meth->name, role_name(meth->role), role_name(c->role));
+		client_reject(c, m->id, IPC_ERR_FORBIDDEN, "forbidden", err);
+		return;
+	}
+	if (m->params == NULL)
+		m->params = empty = json_object();
+	if (methods_check_params(meth, m->params, err, sizeof(err)) != 0) {
+		json_decref(empty);
+		client_reject(c, m->id, IPC_ERR_INVALID_PARAMS, "invalid_params",
+		    err);
+		return;
+	}
+	if (c->wd->draining) {
+		json_decref(empty);
+		client_reject(c, m->id, IPC_ERR_APPLICATION, "shutting_down",
+		    "wrennd is shutting down");
+		return;
+	}
+	call = call_new(c, meth, m->id, m->params);
+	json_decref(empty);
+	if (call == NULL) {
+		client_reject(c, m->id, IPC_ERR_INTERNAL, "internal",
+		    "out of memory");
+		return;
+	}
+	TAILQ_INSERT_TAIL(&c->calls, call, entry);
+	c->ncalls++;
+	c->wd->calls_total++;
+	log_debug("client %llu: call %s", (unsigned long long)c->id,
+	    meth->name);
+	/* The credential check happens before anything is sent upstream. */
+	if (meth->cred != MCRED_NONE && rest_pick_auth(call, meth->cred,
+					    &auth) != 0)
+		return;
+	if (meth->handler != NULL)
+		(void)meth->handler(call);
+	else
+		(void)rest_passthrough(call);
+}
+
+/* Handle a client notification ($/cancel; others are ignored). */
+static void
+client_notification(struct client *c, struct ipc_msg *m)
+{
+	struct call *call;
+	json_t *id;
+
+	if (strcmp(m->method, "$/cancel") != 0) {
+		log_debug("client %llu: ignoring notification '%.64s'",
+		    (unsigned long long)c->id, m->method);
+		return;
+	}
+	id = json_object_get(m->params, "id");
+	if (id == NULL || !ipc_id_valid(id))
+		return;
+	if ((call = client_find_call(c, id)) != NULL)
+		call_cancel(call);
+}
+
+/* Take one complete line off the input and act on it. */
+static void
+client_line(struct client *c, size_t linelen)
+{
+	struct ipc_error perr;
+	struct ipc_msg m;
+	char msg[300];
+	const char *line;
+	int r;
+
+	line = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)linelen + 1);
+	r = ipc_parse(line, linelen, &m, &perr);
+	evbuffer_drain(c->in, linelen + 1);
+	c->scanned = 0;
+	if (r == IPC_ERR_PARSE) {
+		snprintf(msg, sizeof(msg), "parse error at column %d: %s",
+		    perr.column, perr.text);
+		client_reject(c, NULL, IPC_ERR_PARSE, "parse_error", msg);
+		ipc_msg_clear(&m);
+		client_flush_close(c);
+		return;
+	}
+	if (r != 0) {
+		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
+		    "invalid_request", perr.text);
+		ipc_msg_clear(&m);
+		return;
+	}
+	switch (m.kind) {
+	case IPC_KIND_REQUEST:
+		client_dispatch(c, &m);
+		break;
+	case IPC_KIND_NOTIFICATION:
+		client_notification(c, &m);
+		break;
+	default:
+		/* We never send requests, so a reply is a client bug. */
+		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
+		    "invalid_request", "unexpected response object");
+		break;
+	}
+	ipc_msg_clear(&m);
+}
+
+/* Dispatch buffered lines while the limits allow, then fix up events. */
+static void
+client_process(struct client *c)
+{
+	struct evbuffer_ptr pos;
+	size_t len;
+	int lines = 0;
+	char msg[160];
+
+	while (c->state == CLIENT_ACTIVE &&
+	    c->ncalls < (unsigned)c->cfg->max_inflight &&
+	    !client_congested(c)) {
+		len = evbuffer_get_length(c->in);
+		if (len == 0 || len == c->scanned)
+			break;
+		if (lines++ == CLIENT_LINES_PER_EVENT) {
+			event_active(c->ev_kick, EV_TIMEOUT, 0);
+			break;
+		}
+		evbuffer_ptr_set(c->in, &pos, c->scanned, EVBUFFER_PTR_SET);
+		pos = evbuffer_search(c->in, "\n", 1, &pos);
+		if (pos.pos == -1) {
+			c->scanned = len;
+			if (len > (size_t)c->cfg->max_line)
+				goto too_long;
+			break;
+		}
+		if ((size_t)pos.pos > (size_t)c->cfg->max_line)
+			goto too_long;
+		client_line(c, (size_t)pos.pos);
+	}
+	if (c->state == CLIENT_CLOSED)
+		return;
+	/* A partial line must complete within line-timeout. */
+	if (c->state == CLIENT_ACTIVE) {
+		if (evbuffer_get_length(c->in) > 0 && c->scanned > 0 &&
+		    c->scanned == evbuffer_get_length(c->in)) {
+			if (!event_pending(c->ev_line, EV_TIMEOUT, NULL)) {
+				struct timeval tv = {
+					c->cfg->line_timeout_ms / 1000,
+					(c->cfg->line_timeout_ms % 1000) * 1000
+				};
+				event_add(c->ev_line, &tv);
+			}
+		} else
+			event_del(c->ev_line);
+	}
+	client_update_read(c);
+	/* Half-closed and nothing left to do: flush and go. */
+	if (c->state == CLIENT_ACTIVE && c->eof && c->ncalls == 0 &&
+	    (evbuffer_get_length(c->in) == 0 ||
+		c->scanned == evbuffer_get_length(c->in)))
+		client_flush_close(c);
+	if (c->state == CLIENT_ACTIVE && c->drain && c->ncalls == 0)
+		client_flush_close(c);
+	return;
+too_long:
+	snprintf(msg, sizeof(msg),
+	    "line exceeds the maximum of %ld bytes (limits.max_line)",
+	    c->cfg->max_line);
+	client_reject(c, NULL, IPC_ERR_PARSE, "too_large", msg);
+	evbuffer_drain(c->in, evbuffer_get_length(c->in));
+	c->scanned = 0;
+	client_flush_close(c);
+}
+
+void
+client_drain(struct client *c)
+{
+	c->drain = 1;
+	if (c->state == CLIENT_ACTIVE && c->ncalls == 0)
+		client_flush_close(c);
+}
+
+/* Send the wrennd.hello greeting. */
+static int
+client_hello(struct client *c)
+{
+	json_t *params, *msg;
+	int r;
+
+	params = json_pack("{s:s, s:s, s:i, s:[s,s], s:{s:I, s:I, s:i, s:I},"
+			   " s:{s:I, s:I, s:I, s:s}, s:o}",
+	    "server", "wrennd", "version", PACKAGE_VERSION, "protocol",
+	    IPC_PROTOCOL_VERSION, "capabilities", "stream", "cancel", "limits",
+	    "max_line", (json_int_t)c->cfg->max_line, "max_inflight",
+	    (json_int_t)c->cfg->max_inflight, "max_fds", 0, "max_output",
+	    (json_int_t)c->cfg->max_output, "peer", "uid", (json_int_t)c->uid,
+	    "gid", (json_int_t)c->gid, "pid", (json_int_t)c->pid, "role",
+	    role_name(c->role), "methods", methods_names());
+	if (params == NULL)
+		return -ENOMEM;
+	msg = ipc_make_notification("wrennd.hello", params);
+	if (msg == NULL)
+		return -ENOMEM;
+	r = client_send(c, msg);
+	json_decref(msg);
+	return r;
+}
+
+int
+client_rpc_hello(struct call *call)
+{
+	struct client *c = call->client;
+	json_t *v, *enabled, *e;
+	size_t i;
+
+	v = json_object_get(call->params, "protocol");
+	if (v != NULL && json_integer_value(v) != IPC_PROTOCOL_VERSION) {
+		call_fail(call, IPC_ERR_INVALID_REQUEST, "protocol_mismatch",
+		    json_pack("{s:i, s:i}", "min", IPC_PROTOCOL_VERSION, "max",
+			IPC_PROTOCOL_VERSION),
+		    "protocol %lld is not supported; this wrennd speaks "
+		    "wrenn-ipc/%d",
+		    (long long)json_integer_value(v), IPC_PROTOCOL_VERSION);
+		client_flush_close(c);
+		return 0;
+	}
+	enabled = json_pack("[s,s]", "stream", "cancel");
+	json_array_foreach(json_object_get(call->params, "enable"), i, e) {
+		(void)e; /* fd passing arrives with the files feature */
+	}
+	call_reply(call, json_pack("{s:i, s:s, s:s, s:o}", "protocol",
+			     IPC_PROTOCOL_VERSION, "server", "wrennd", "version",
+			     PACKAGE_VERSION, "enabled", enabled));
+	return 0;
+}
+
+struct client *
+client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
+{
+	struct client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->wd = wd;
+	c->cfg = conf_ref(wd->cfg);
+	c->id = ++wd->next_client_id;
+	c->fd = fd;
+	c->uid = uid;
+	c->gid = gid;
+	c->pid = pid;
+	c->role = uid == 0 || uid == geteuid() ? ROLE_ADMIN : ROLE_USER;
+	TAILQ_INIT(&c->calls);
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->ev_read = event_new(wd->base, fd, EV_READ | EV_PERSIST,
+	    client_read_cb, c);
+	c->ev_write = event_new(wd->base, fd, EV_WRITE | EV_PERSIST,
+	    client_write_cb, c);
+	c->ev_line = evtimer_new(wd->base, client_line_cb, c);
+	c->ev_kick = event_new(wd->base, -1, 0, client_kick_cb, c);
+	TAILQ_INSERT_TAIL(&wd->clients, c, entry);
+	wd->nclients++;
+	if (c->in == NULL || c->out == NULL || c->ev_read == NULL ||
+	    c->ev_write == NULL || c->ev_line == NULL || c->ev_kick == NULL ||
+	    client_hello(c) != 0) {
+		log_warnx("client %llu: out of memory",
+		    (unsigned long long)c->id);
+		client_close(c, "out of memory");
+		return NULL;
+	}
+	log_debug("client %llu: connected (uid %u, gid %u, pid %d, role %s)",
+	    (unsigned long long)c->id, (unsigned)uid, (unsigned)gid, (int)pid,
+	    role_name(c->role));
+	client_update_read(c);
+	return c;
+}
+
+unsigned
+client_calls_all(struct wrennd *wd)
+{
+	struct client *c;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(c, &wd->clients, entry)
+		n += c->ncalls;
+	return n;
+}
+
+void
+client_drain_all(struct wrennd *wd)
+{
+	struct client *c, *next;
+
+	/* client_drain may close (and unlink) c, so fetch next first. */
+	for (c = TAILQ_FIRST(&wd->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		client_drain(c);
+	}
+}
+
+void
+client_close_all(struct wrennd *wd, const char *reason)
+{
+	struct client *c;
+
+	while ((c = TAILQ_FIRST(&wd->clients)) != NULL)
+		client_close(c, reason);
+}

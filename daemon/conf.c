@@ -1,0 +1,520 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration table, file parser and validation (see conf.h).
+ * Called by wrennd.c at start-up and by tests/fuzzers; never logs.
+ */
+#include "config.h"
+
+#include "conf.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CONF_MAX_FILE (256 * 1024) /* bytes of a config file */
+
+enum conf_type {
+	CONF_STRING, /* char * */
+	CONF_PATH,   /* char *, absolute or relative path */
+	CONF_URL,    /* char *, http(s) URL */
+	CONF_LONG,   /* long within [min, max] */
+	CONF_MODE,   /* int, octal permission bits */
+	CONF_INT,    /* int within [min, max] */
+	CONF_TYPE__MAX
+};
+
+struct conf_option {
+	const char *name;      /* keyword in the file; --name on argv */
+	enum conf_type type;
+	size_t offset;	       /* into struct conf */
+	long min, max;	       /* for numbers */
+	const char *defval;    /* default as text, NULL for none */
+	const char *doc;       /* one line for --check and wrennd.conf(5) */
+};
+
+#define OFF(f) offsetof(struct conf, f)
+
+static const struct conf_option conf_options[] = {
+	{ "socket", CONF_PATH, OFF(socket_path), 0, 0, NULL,
+	    "Unix socket path (default: $RUNTIME_DIRECTORY/wrennd.sock, "
+	    "$XDG_RUNTIME_DIR/wrennd/wrennd.sock, /run/wrennd/wrennd.sock)" },
+	{ "socket-mode", CONF_MODE, OFF(socket_mode), 0, 0777, "0600",
+	    "permission bits of the socket wrennd creates" },
+	{ "base-url", CONF_URL, OFF(base_url), 0, 0,
+	    "https://api.wrenn.dev", "control plane base URL" },
+	{ "api-key-file", CONF_PATH, OFF(api_key_file), 0, 0, NULL,
+	    "file holding the API key" },
+	{ "token-file", CONF_PATH, OFF(token_file), 0, 0, NULL,
+	    "file holding a user JWT" },
+	{ "ca-file", CONF_PATH, OFF(ca_file), 0, 0, NULL,
+	    "extra CA bundle trusted for the control plane" },
+	{ "max-clients", CONF_LONG, OFF(max_clients), 1, 65536, "256",
+	    "concurrent local connections" },
+	{ "max-inflight", CONF_LONG, OFF(max_inflight), 1, 4096, "64",
+	    "calls in flight per connection" },
+	{ "max-line", CONF_LONG, OFF(max_line), 4096, 64L * 1024 * 1024,
+	    "1048576", "bytes per protocol line" },
+	{ "max-output", CONF_LONG, OFF(max_output), 65536,
+	    1024L * 1024 * 1024, "8388608",
+	    "bytes queued to one slow client" },
+	{ "line-timeout", CONF_LONG, OFF(line_timeout_ms), 100, 3600000,
+	    "30000", "ms a partial line may wait for its end" },
+	{ "connect-timeout", CONF_LONG, OFF(connect_timeout_ms), 100,
+	    600000, "10000", "ms to connect to the control plane" },
+	{ "request-timeout", CONF_LONG, OFF(request_timeout_ms), 100,
+	    3600000, "120000", "ms default deadline of an upstream request" },
+	{ "max-response", CONF_LONG, OFF(max_response), 65536,
+	    1024L * 1024 * 1024, "268435456",
+	    "bytes of one buffered upstream response" },
+	{ "max-host-connections", CONF_LONG, OFF(max_host_connections), 1,
+	    256, "8", "pooled connections to the control plane" },
+	{ "poll-interval", CONF_LONG, OFF(poll_interval_ms), 50, 60000,
+	    "500", "ms between polls of sandbox.wait_ready" },
+	{ "drain-timeout", CONF_LONG, OFF(drain_timeout_ms), 0, 600000,
+	    "5000", "ms in-flight calls get on SIGTERM" },
+	{ "verbose", CONF_INT, OFF(verbosity), 0, 3, "0",
+	    "log verbosity (0 info, 1 debug)" },
+};
+
+#define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))
+
+static char **
+conf_strp(struct conf *cfg, const struct conf_option *o)
+{
+	return (char **)((char *)cfg + o->offset);
+}
+
+static const struct conf_option *
+conf_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CONF_NOPTIONS; i++)
+		if (strcmp(conf_options[i].name, name) == 0)
+			return &conf_options[i];
+	return NULL;
+}
+
+/* Validate a base URL: http or https, a host, no userinfo/query/fragment. */
+static int
+conf_check_url(const char *v, char *err, size_t errlen)
+{
+	const char *p, *host;
+	size_t n;
+
+	if (strncmp(v, "https://", 8) == 0)
+		host = v + 8;
+	else if (strncmp(v, "http://", 7) == 0)
+		host = v + 7;
+	else {
+		snprintf(err, errlen, "URL must start with http:// or https://");
+		return -EINVAL;
+	}
+	n = strcspn(host, "/");
+	if (n == 0) {
+		snprintf(err, errlen, "URL has no host");
+		return -EINVAL;
+	}
+	if (memchr(host, '@', n) != NULL) {
+		snprintf(err, errlen,
+		    "URL must not carry credentials; use api-key-file");
+		return -EINVAL;
+	}
+	for (p = v; *p != '\0'; p++) {
+		if (*p == '?' || *p == '#' || isspace((unsigned char)*p) ||
+		    (unsigned char)*p < 0x20) {
+			snprintf(err, errlen,
+			    "URL must not contain a query, fragment or spaces");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+conf_set(struct conf *cfg, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	const struct conf_option *o;
+	char *end, *dup, **sp;
+	long v;
+
+	if ((o = conf_find(key)) == NULL) {
+		snprintf(err, errlen, "unknown option '%s'", key);
+		return -EINVAL;
+	}
+	switch (o->type) {
+	case CONF_URL:
+		if (conf_check_url(value, err, errlen) != 0)
+			return -EINVAL;
+		/* FALLTHROUGH */
+	case CONF_STRING:
+	case CONF_PATH:
+		if (*value == '\0') {
+			snprintf(err, errlen, "%s: empty value", key);
+			return -EINVAL;
+		}
+		if ((dup = strdup(value)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		if (o->type == CONF_URL) {
+			n_trim:
+			{
+				size_t n = strlen(dup);
+				if (n > 0 && dup[n - 1] == '/') {
+					dup[n - 1] = '\0';
+					goto n_trim;
+				}
+			}
+		}
+		sp = conf_strp(cfg, o);
+		free(*sp);
+		*sp = dup;
+		return 0;
+	case CONF_LONG:
+	case CONF_INT:
+	case CONF_MODE:
+		errno = 0;
+		v = strtol(value, &end, o->type == CONF_MODE ? 8 : 10);
+		if (errno != 0 || end == value || *end != '\0') {
+			snprintf(err, errlen, "%s: '%s' is not a%s number", key,
+			    value, o->type == CONF_MODE ? "n octal" : "");
+			return -EINVAL;
+		}
+		if (v < o->min || v > o->max) {
+			snprintf(err, errlen, "%s: %ld is out of range %ld..%ld",
+			    key, v, o->min, o->max);
+			return -EINVAL;
+		}
+		if (o->type == CONF_LONG)
+			*(long *)((char *)cfg + o->offset) = v;
+		else
+			*(int *)((char *)cfg + o->offset) = (int)v;
+		return 0;
+	case CONF_TYPE__MAX:
+		break;
+	}
+	snprintf(err, errlen, "internal error");
+	return -EINVAL;
+}
+
+struct conf *
+conf_new(void)
+{
+	struct conf *cfg;
+	char err[256];
+	size_t i;
+
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		return NULL;
+	cfg->refs = 1;
+	for (i = 0; i < CONF_NOPTIONS; i++) {
+		if (conf_options[i].defval == NULL)
+			continue;
+		if (conf_set(cfg, conf_options[i].name,
+			conf_options[i].defval, err, sizeof(err)) != 0) {
+			conf_unref(cfg);
+			return NULL;
+		}
+	}
+	return cfg;
+}
+
+struct conf *
+conf_ref(struct conf *cfg)
+{
+	cfg->refs++;
+	return cfg;
+}
+
+struct conf *
+conf_unref(struct conf *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL || --cfg->refs > 0)
+		return NULL;
+	for (i = 0; i < CONF_NOPTIONS; i++) {
+		switch (conf_options[i].type) {
+		case CONF_STRING:
+		case CONF_PATH:
+		case CONF_URL:
+			free(*conf_strp(cfg, &conf_options[i]));
+			break;
+		default:
+			break;
+		}
+	}
+	free(cfg->conf_file);
+	free(cfg);
+	return NULL;
+}
+
+int
+conf_apply_env(struct conf *cfg, char *err, size_t errlen)
+{
+	const char *v;
+	char sub[200];
+
+	if ((v = getenv("WRENN_BASE_URL")) != NULL && *v != '\0') {
+		if (conf_set(cfg, "base-url", v, sub, sizeof(sub)) != 0) {
+			snprintf(err, errlen, "WRENN_BASE_URL: %s", sub);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static void
+conf_perr(struct parse_error *pe, const char *name, int line, int col,
+    const char *msg)
+{
+	pe->line = line;
+	pe->column = col;
+	snprintf(pe->text, sizeof(pe->text), "%.80s:%d:%d: %.140s", name, line,
+	    col, msg);
+}
+
+/*
+ * Read one token at *pp: a bare word, or a "double quoted" string with \"
+ * and \\ escapes. Returns 1 with the token in tok, 0 at end of line, -1 on
+ * error (msg set).
+ */
+static int
+conf_token(const char **pp, const char *end, char *tok, size_t toklen,
+    const char **msg)
+{
+	const char *p = *pp;
+	size_t n = 0;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p >= end || *p == '#') {
+		*pp = p;
+		return 0;
+	}
+	if (*p == '"') {
+		p++;
+		for (;;) {
+			if (p >= end) {
+				*msg = "unterminated quoted string";
+				return -1;
+			}
+			if (*p == '"')
+				break;
+			if (*p == '\\' && p + 1 < end &&
+			    (p[1] == '"' || p[1] == '\\'))
+				p++;
+			if (n + 1 >= toklen) {
+				*msg = "value too long";
+				return -1;
+			}
+			tok[n++] = *p++;
+		}
+		p++;
+		if (p < end && *p != ' ' && *p != '\t' && *p != '#') {
+			*msg = "garbage after quoted string";
+			return -1;
+		}
+	} else {
+		while (p < end && *p != ' ' && *p != '\t' && *p != '#') {
+			if ((unsigned char)*p < 0x20) {
+				*msg = "control character in value";
+				return -1;
+			}
+			if (n + 1 >= toklen) {
+				*msg = "value too long";
+				return -1;
+			}
+			tok[n++] = *p++;
+		}
+	}
+	tok[n] = '\0';
+	*pp = p;
+	return 1;
+}
+
+int
+conf_parse_buf(struct conf *cfg, const char *name, const char *buf,
+    size_t len, struct parse_error *reterr)
+{
+	const char *p = buf, *end = buf + len, *eol, *q, *msg = NULL;
+	char key[64], val[4096], err[256];
+	int line = 0, r;
+
+	while (p < end) {
+		line++;
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (eol == NULL)
+			eol = end;
+		if (memchr(p, '\0', (size_t)(eol - p)) != NULL) {
+			conf_perr(reterr, name, line, 1, "NUL byte");
+			return -EINVAL;
+		}
+		q = p;
+		r = conf_token(&q, eol, key, sizeof(key), &msg);
+		if (r < 0) {
+			conf_perr(reterr, name, line, (int)(q - p) + 1, msg);
+			return -EINVAL;
+		}
+		if (r == 0) {
+			p = eol + 1;
+			continue;
+		}
+		if (conf_find(key) == NULL) {
+			snprintf(err, sizeof(err), "unknown option '%s'", key);
+			conf_perr(reterr, name, line, 1, err);
+			return -EINVAL;
+		}
+		r = conf_token(&q, eol, val, sizeof(val), &msg);
+		if (r <= 0) {
+			conf_perr(reterr, name, line, (int)(q - p) + 1,
+			    r < 0 ? msg : "missing value");
+			return -EINVAL;
+		}
+		{
+			const char *col = q;
+			char extra[8];
+
+			r = conf_token(&q, eol, extra, sizeof(extra), &msg);
+			if (r != 0) {
+				conf_perr(reterr, name, line,
+				    (int)(col - p) + 1,
+				    "one value per line expected");
+				return -EINVAL;
+			}
+		}
+		if (conf_set(cfg, key, val, err, sizeof(err)) != 0) {
+			conf_perr(reterr, name, line, 1, err);
+			return -EINVAL;
+		}
+		p = eol + 1;
+	}
+	return 0;
+}
+
+int
+conf_parse_file(struct conf *cfg, const char *path,
+    struct parse_error *reterr)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	size_t got = 0;
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		r = -errno;
+		conf_perr(reterr, path, 0, 0, strerror(errno));
+		return r;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CONF_MAX_FILE) {
+		conf_perr(reterr, path, 0, 0,
+		    "not a regular file of at most 256 KiB");
+		close(fd);
+		return -EINVAL;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		close(fd);
+		conf_perr(reterr, path, 0, 0, "out of memory");
+		return -ENOMEM;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	r = conf_parse_buf(cfg, path, buf, got, reterr);
+	free(buf);
+	if (r == 0 && cfg->conf_file == NULL)
+		cfg->conf_file = strdup(path);
+	return r;
+}
+
+int
+conf_finish(struct conf *cfg, char *err, size_t errlen)
+{
+	const char *d;
+	char path[PATH_MAX];
+	int n;
+
+	if (cfg->socket_path == NULL) {
+		if ((d = getenv("RUNTIME_DIRECTORY")) != NULL && *d == '/') {
+			/* systemd may pass several, colon separated */
+			n = snprintf(path, sizeof(path), "%.*s/wrennd.sock",
+			    (int)strcspn(d, ":"), d);
+		} else if ((d = getenv("XDG_RUNTIME_DIR")) != NULL &&
+		    *d == '/')
+			n = snprintf(path, sizeof(path), "%s/wrennd/wrennd.sock",
+			    d);
+		else
+			n = snprintf(path, sizeof(path),
+			    "/run/wrennd/wrennd.sock");
+		if (n < 0 || (size_t)n >= sizeof(path)) {
+			snprintf(err, errlen, "socket path too long");
+			return -EINVAL;
+		}
+		if ((cfg->socket_path = strdup(path)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (strlen(cfg->socket_path) >= 108) {
+		snprintf(err, errlen,
+		    "socket path is longer than 107 bytes: '%s'",
+		    cfg->socket_path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void
+conf_dump(const struct conf *cfg, FILE *fp)
+{
+	const struct conf_option *o;
+	size_t i;
+	const char *s;
+
+	fprintf(fp, "# effective wrennd configuration\n");
+	for (i = 0; i < CONF_NOPTIONS; i++) {
+		o = &conf_options[i];
+		switch (o->type) {
+		case CONF_STRING:
+		case CONF_PATH:
+		case CONF_URL:
+			s = *(char *const *)((const char *)cfg + o->offset);
+			if (s == NULL)
+				fprintf(fp, "# %s (unset)\n", o->name);
+			else
+				fprintf(fp, "%s \"%s\"\n", o->name, s);
+			break;
+		case CONF_LONG:
+			fprintf(fp, "%s %ld\n", o->name,
+			    *(const long *)((const char *)cfg + o->offset));
+			break;
+		case CONF_INT:
+			fprintf(fp, "%s %d\n", o->name,
+			    *(const int *)((const char *)cfg + o->offset));
+			break;
+		case CONF_MODE:
+			fprintf(fp, "%s %04o\n", o->name,
+			    *(const int *)((const char *)cfg + o->offset));
+			break;
+		case CONF_TYPE__MAX:
+			break;
+		}
+	}
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: one declarative option table drives the config file parser
+ * (`keyword value` lines, # comments, quoted strings), the command line
+ * overrides, validation and the --check dump. Precedence: flags, then file,
+ * then environment, then defaults. struct conf is the one shared,
+ * read-only, reference-counted structure of the daemon.
+ */
+#ifndef WRENND_CONF_H
+#define WRENND_CONF_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+struct parse_error {
+	int line;	/* 1-based; 0 when not tied to a line */
+	int column;	/* 1-based; 0 when unknown */
+	char text[256]; /* "file:line:col: message" ready to print */
+};
+
+struct conf {
+	int refs;		 /* conf_ref / conf_unref */
+	char *conf_file;	 /* owned; NULL without --config */
+	char *socket_path;	 /* owned; resolved, never NULL after finish */
+	int socket_mode;	 /* permission bits of a socket we bind */
+	char *base_url;		 /* owned; http(s)://host[:port][/prefix] */
+	char *api_key_file;	 /* owned or NULL */
+	char *token_file;	 /* owned or NULL */
+	char *ca_file;		 /* owned or NULL */
+	long max_clients;	 /* concurrent local connections */
+	long max_inflight;	 /* calls in flight per connection */
+	long max_line;		 /* bytes per protocol line */
+	long max_output;	 /* bytes queued to one client before we stop
+				  * producing for it */
+	long line_timeout_ms;	 /* a partial line older than this closes */
+	long connect_timeout_ms; /* upstream TCP+TLS connect */
+	long request_timeout_ms; /* default upstream request deadline */
+	long max_response;	 /* bytes of one buffered upstream response */
+	long max_host_connections; /* upstream connection pool per host */
+	long poll_interval_ms;	 /* sandbox.wait_ready polling period */
+	long drain_timeout_ms;	 /* grace period for in-flight calls on exit */
+	int verbosity;		 /* 0 info, 1+ debug */
+};
+
+/* A new configuration holding the defaults; NULL on OOM. */
+struct conf *conf_new(void);
+struct conf *conf_ref(struct conf *cfg);
+/* Drop a reference; frees at zero. NULL is a no-op. Returns NULL. */
+struct conf *conf_unref(struct conf *cfg);
+
+/*
+ * Set option key (as in the file, e.g. "base-url") from text. Returns 0, or
+ * -EINVAL with a message in err (no file position).
+ */
+int conf_set(struct conf *cfg, const char *key, const char *value,
+    char *err, size_t errlen);
+
+/* Apply WRENN_BASE_URL and friends from the environment. */
+int conf_apply_env(struct conf *cfg, char *err, size_t errlen);
+
+/* Parse a config file into cfg. Returns 0 or -errno with *reterr set. */
+int conf_parse_file(struct conf *cfg, const char *path,
+    struct parse_error *reterr);
+
+/* Parse config text (for tests and fuzzing); name is used in messages. */
+int conf_parse_buf(struct conf *cfg, const char *name, const char *buf,
+    size_t len, struct parse_error *reterr);
+
+/* Fill derived defaults (socket path) and validate. 0 or -EINVAL. */
+int conf_finish(struct conf *cfg, char *err, size_t errlen);
+
+/* Print the effective configuration as a config file (no secrets). */
+void conf_dump(const struct conf *cfg, FILE *fp);
+
+#endif /* WRENND_CONF_H */

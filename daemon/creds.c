@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Credential store (see creds.h). Secrets live in one mlock'ed allocation
+ * per credential, are validated so they can never inject a header line, and
+ * are wiped before free. Environment copies are scrubbed after reading so
+ * no child process or /proc/PID/environ reader can find them later.
+ */
+#include "config.h"
+
+#include "creds.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "conf.h"
+
+#define CREDS_MAX 8192 /* bytes of one credential */
+
+struct creds_secret {
+	char *buf;	    /* owned, mlock'ed, NUL terminated; NULL if unset */
+	size_t len;	    /* bytes of the secret */
+	const char *source; /* "env", "file", "credentials" (static) */
+};
+
+struct creds {
+	struct creds_secret s[CREDS__MAX];
+	time_t jwt_exp;	 /* exp claim or 0 */
+	int jwt_admin;	 /* is_admin claim */
+};
+
+void
+creds_wipe(void *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		OPENSSL_cleanse(p, len);
+}
+
+static void
+creds_secret_clear(struct creds_secret *s)
+{
+	if (s->buf != NULL) {
+		creds_wipe(s->buf, s->len + 1);
+		(void)munlock(s->buf, s->len + 1);
+		free(s->buf);
+	}
+	memset(s, 0, sizeof(*s));
+}
+
+void
+creds_free(struct creds *c)
+{
+	int i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < CREDS__MAX; i++)
+		creds_secret_clear(&c->s[i]);
+	free(c);
+}
+
+/*
+ * Store text[0..len) as a secret after trimming surrounding whitespace and
+ * checking that it is printable ASCII without spaces (a header value that
+ * cannot break the request). Returns 0 or -EINVAL with err set.
+ */
+static int
+creds_secret_set(struct creds_secret *s, const char *text, size_t len,
+    const char *what, const char *source, char *err, size_t errlen)
+{
+	size_t i;
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
+			      text[len - 1] == ' ' || text[len - 1] == '\t'))
+		len--;
+	while (len > 0 && (*text == ' ' || *text == '\t')) {
+		text++;
+		len--;
+	}
+	if (len == 0) {
+		snprintf(err, errlen, "%s is empty", what);
+		return -EINVAL;
+	}
+	if (len > CREDS_MAX) {
+		snprintf(err, errlen, "%s is longer than %d bytes", what,
+		    CREDS_MAX);
+		return -EINVAL;
+	}
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)text[i] <= 0x20 ||
+		    (unsigned char)text[i] >= 0x7f) {
+			snprintf(err, errlen,
+			    "%s contains a space, control or non-ASCII byte "
+			    "at offset %zu",
+			    what, i);
+			return -EINVAL;
+		}
+	}
+	if ((s->buf = malloc(len + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	memcpy(s->buf, text, len);
+	s->buf[len] = '\0';
+	(void)mlock(s->buf, len + 1);
+	s->len = len;
+	s->source = source;
+	return 0;
+}
+
+/* Read a small secret file into s. */
+static int
+creds_read_file(struct creds_secret *s, const char *path, const char *what,
+    const char *source, char *err, size_t errlen)
+{
+	char buf[CREDS_MAX + 64];
+	struct stat st;
+	ssize_t n;
+	size_t got = 0;
+	int fd, r;
+
+	memset(buf, 0, sizeof(buf));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		snprintf(err, errlen, "%s '%s': %s", what, path,
+		    strerror(errno));
+		return -errno;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s '%s': not a regular file", what, path);
+		close(fd);
+		return -EINVAL;
+	}
+	while (got < sizeof(buf)) {
+		n = read(fd, buf + got, sizeof(buf) - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errlen, "%s '%s': %s", what, path,
+			    strerror(errno));
+			close(fd);
+			creds_wipe(buf, sizeof(buf));
+			return -EIO;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	r = creds_secret_set(s, buf, got, what, source, err, errlen);
+	creds_wipe(buf, sizeof(buf));
+	return r;
+}
+
+/* Take a secret from the environment and scrub the variable. */
+static int
+creds_from_env(struct creds_secret *s, const char *name, char *err,
+    size_t errlen)
+{
+	char *v;
+	int r;
+
+	if ((v = getenv(name)) == NULL)
+		return 0;
+	r = creds_secret_set(s, v, strlen(v), name, "env", err, errlen);
+	creds_wipe(v, strlen(v));
+	(void)unsetenv(name);
+	return r;
+}
+
+/* Decode the JWT payload (base64url, unpadded) and read exp / is_admin. */
+static void
+creds_jwt_claims(struct creds *c)
+{
+	const char *tok = c->s[CREDS_JWT].buf, *p1, *p2;
+	unsigned char *raw = NULL;
+	char *b64 = NULL;
+	json_t *claims, *v;
+	size_t n, i, padded;
+	int out;
+
+	c->jwt_exp = 0;
+	c->jwt_admin = 0;
+	if (tok == NULL || (p1 = strchr(tok, '.')) == NULL ||
+	    (p2 = strchr(p1 + 1, '.')) == NULL)
+		return;
+	n = (size_t)(p2 - p1 - 1);
+	if (n == 0 || n > CREDS_MAX)
+		return;
+	padded = (n + 3) / 4 * 4;
+	if ((b64 = malloc(padded + 1)) == NULL ||
+	    (raw = malloc(padded)) == NULL)
+		goto out;
+	for (i = 0; i < n; i++) {
+		char ch = p1[1 + i];
+		b64[i] = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+	}
+	for (; i < padded; i++)
+		b64[i] = '=';
+	b64[padded] = '\0';
+	out = EVP_DecodeBlock(raw, (unsigned char *)b64, (int)padded);
+	if (out <= 0)
+		goto out;
+	out -= (int)(padded - n); /* EVP_DecodeBlock counts padding */
+	if (out <= 0)
+		goto out;
+	claims = json_loadb((const char *)raw, (size_t)out, 0, NULL);
+	if (claims != NULL) {
+		v = json_object_get(claims, "exp");
+		if (json_is_integer(v))
+			c->jwt_exp = (time_t)json_integer_value(v);
+		else if (json_is_real(v))
+			c->jwt_exp = (time_t)json_real_value(v);
+		c->jwt_admin = json_is_true(json_object_get(claims, "is_admin"));
+		json_decref(claims);
+	}
+out:
+	if (b64 != NULL) {
+		creds_wipe(b64, padded + 1);
+		free(b64);
+	}
+	if (raw != NULL) {
+		creds_wipe(raw, padded);
+		free(raw);
+	}
+}
+
+struct creds *
+creds_load(const struct conf *cfg, char *err, size_t errlen)
+{
+	struct creds *c;
+	char path[PATH_MAX];
+	const char *d;
+	int r = 0;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* API key: configured file, then WRENN_API_KEY, then systemd's
+	 * LoadCredential= directory. */
+	if (cfg->api_key_file != NULL)
+		r = creds_read_file(&c->s[CREDS_APIKEY], cfg->api_key_file,
+		    "API key file", "file", err, errlen);
+	else if (getenv("WRENN_API_KEY") != NULL)
+		r = creds_from_env(&c->s[CREDS_APIKEY], "WRENN_API_KEY", err,
+		    errlen);
+	else if ((d = getenv("CREDENTIALS_DIRECTORY")) != NULL && *d == '/') {
+		snprintf(path, sizeof(path), "%s/wrenn-api-key", d);
+		if (access(path, F_OK) == 0)
+			r = creds_read_file(&c->s[CREDS_APIKEY], path,
+			    "API key credential", "credentials", err, errlen);
+	}
+	if (r != 0)
+		goto fail;
+	/* Scrub an unused WRENN_API_KEY too: nothing inherits it. */
+	if (getenv("WRENN_API_KEY") != NULL) {
+		char *v = getenv("WRENN_API_KEY");
+		creds_wipe(v, strlen(v));
+		(void)unsetenv("WRENN_API_KEY");
+	}
+	if (cfg->token_file != NULL)
+		r = creds_read_file(&c->s[CREDS_JWT], cfg->token_file,
+		    "token file", "file", err, errlen);
+	else
+		r = creds_from_env(&c->s[CREDS_JWT], "WRENN_TOKEN", err,
+		    errlen);
+	if (r != 0)
+		goto fail;
+	if (getenv("WRENN_TOKEN") != NULL) {
+		char *v = getenv("WRENN_TOKEN");
+		creds_wipe(v, strlen(v));
+		(void)unsetenv("WRENN_TOKEN");
+	}
+	creds_jwt_claims(c);
+	return c;
+fail:
+	creds_free(c);
+	return NULL;
+}
+
+/* Copy a secret from another store. */
+static int
+creds_secret_copy(struct creds_secret *dst, const struct creds_secret *src,
+    char *err, size_t errlen)
+{
+	if (src->buf == NULL)
+		return 0;
+	return creds_secret_set(dst, src->buf, src->len, "credential",
+	    src->source, err, errlen);
+}
+
+struct creds *
+creds_reload(const struct creds *old, const struct conf *cfg, char *err,
+    size_t errlen)
+{
+	struct creds *c;
+	int r = 0;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (cfg->api_key_file != NULL)
+		r = creds_read_file(&c->s[CREDS_APIKEY], cfg->api_key_file,
+		    "API key file", "file", err, errlen);
+	else if (old->s[CREDS_APIKEY].source != NULL &&
+	    strcmp(old->s[CREDS_APIKEY].source, "credentials") == 0) {
+		char path[PATH_MAX];
+		const char *d = getenv("CREDENTIALS_DIRECTORY");
+
+		if (d != NULL && *d == '/') {
+			snprintf(path, sizeof(path), "%s/wrenn-api-key", d);
+			r = creds_read_file(&c->s[CREDS_APIKEY], path,
+			    "API key credential", "credentials", err, errlen);
+		} else
+			r = creds_secret_copy(&c->s[CREDS_APIKEY],
+			    &old->s[CREDS_APIKEY], err, errlen);
+	} else
+		r = creds_secret_copy(&c->s[CREDS_APIKEY],
+		    &old->s[CREDS_APIKEY], err, errlen);
+	if (r != 0)
+		goto fail;
+	if (cfg->token_file != NULL)
+		r = creds_read_file(&c->s[CREDS_JWT], cfg->token_file,
+		    "token file", "file", err, errlen);
+	else
+		r = creds_secret_copy(&c->s[CREDS_JWT], &old->s[CREDS_JWT],
+		    err, errlen);
+	if (r != 0)
+		goto fail;
+	creds_jwt_claims(c);
+	return c;
+fail:
+	creds_free(c);
+	return NULL;
+}
+
+int
+creds_have(const struct creds *c, enum creds_kind kind)
+{
+	return c != NULL && kind < CREDS__MAX && c->s[kind].buf != NULL;
+}
+
+int
+creds_header(const struct creds *c, enum creds_kind kind, char *buf,
+    size_t len)
+{
+	int n;
+
+	if (!creds_have(c, kind))
+		return -ENOENT;
+	if (kind == CREDS_APIKEY)
+		n = snprintf(buf, len, "X-API-Key: %s", c->s[kind].buf);
+	else
+		n = snprintf(buf, len, "Authorization: Bearer %s",
+		    c->s[kind].buf);
+	if (n < 0 || (size_t)n >= len) {
+		creds_wipe(buf, len);
+		return -ENOSPC;
+	}
+	return n;
+}
+
+time_t
+creds_jwt_expiry(const struct creds *c)
+{
+	return c != NULL ? c->jwt_exp : 0;
+}
+
+int
+creds_jwt_is_admin(const struct creds *c)
+{
+	return c != NULL && c->jwt_admin;
+}
+
+const char *
+creds_source(const struct creds *c, enum creds_kind kind)
+{
+	if (!creds_have(c, kind))
+		return NULL;
+	return c->s[kind].source;
+}

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wrennd: main(), command line, start-up, signals and shutdown. Owns
+ * struct wrennd and builds its modules in order: configuration,
+ * credentials, TLS policy, upstream client, listener. Runs in the
+ * foreground and logs to stderr; systemd (Type=notify) or a terminal
+ * supervises it.
+ */
+#include "config.h"
+
+#include "wrennd.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+
+#include "api.h"
+#include "client.h"
+#include "conf.h"
+#include "creds.h"
+#include "listener.h"
+#include "log.h"
+#include "sd.h"
+#include "tlsctx.h"
+#include "upstream.h"
+
+/* Options that map to configuration keys (flags win over file and env). */
+static const struct option wrennd_longopts[] = {
+	{ "socket", required_argument, NULL, 's' },
+	{ "socket-mode", required_argument, NULL, 'm' },
+	{ "base-url", required_argument, NULL, 'b' },
+	{ "config", required_argument, NULL, 'c' },
+	{ "api-key-file", required_argument, NULL, 'k' },
+	{ "token-file", required_argument, NULL, 't' },
+	{ "ca-file", required_argument, NULL, 'a' },
+	{ "set", required_argument, NULL, 'o' },
+	{ "check", no_argument, NULL, 'C' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+wrennd_usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: wrennd [--socket PATH] [--base-url URL] [--config FILE]\n"
+	    "              [--api-key-file FILE] [--token-file FILE] "
+	    "[--ca-file FILE]\n"
+	    "              [--socket-mode MODE] [--set KEY=VALUE] [--check] "
+	    "[-v] [-V]\n"
+	    "Credentials: WRENN_API_KEY, --api-key-file or "
+	    "$CREDENTIALS_DIRECTORY/wrenn-api-key;\n"
+	    "             WRENN_TOKEN or --token-file for a user JWT.\n"
+	    "See wrennd(8) and wrennd.conf(5).\n");
+}
+
+static void
+wrennd_versions(FILE *fp)
+{
+	fprintf(fp, "wrennd %s (wrenn-ipc/1)\n", PACKAGE_VERSION);
+	fprintf(fp, "libevent %s, %s, jansson %s, %s\n", event_get_version(),
+	    OpenSSL_version(OPENSSL_VERSION), jansson_version_str(),
+	    curl_version());
+#ifdef HAVE_SYSTEMD
+	fprintf(fp, "built with libsystemd\n");
+#else
+	fprintf(fp, "built without libsystemd\n");
+#endif
+}
+
+/* Route libevent's own messages into our log. */
+static void
+wrennd_event_log_cb(int severity, const char *msg)
+{
+	if (severity >= EVENT_LOG_WARN)
+		log_warnx("libevent: %s", msg);
+	else
+		log_debug("libevent: %s", msg);
+}
+
+void
+wrennd_client_gone(struct wrennd *wd)
+{
+	if (wd->draining && wd->nclients == 0)
+		event_base_loopexit(wd->base, NULL);
+}
+
+/* Drain deadline passed: close whatever is left. */
+static void
+wrennd_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wrennd *wd = arg;
+
+	log_info("drain deadline passed, closing %u client(s)", wd->nclients);
+	client_close_all(wd, "shutting down");
+	event_base_loopexit(wd->base, NULL);
+}
+
+/* SIGTERM/SIGINT: stop accepting, let calls in flight finish, exit. */
+static void
+wrennd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct wrennd *wd = arg;
+	long ms = wd->cfg->drain_timeout_ms;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	if (wd->draining) {
+		log_info("second signal, exiting now");
+		wrennd_drain_cb(-1, 0, wd);
+		return;
+	}
+	log_info("signal %d: draining %u client(s)", (int)sig, wd->nclients);
+	sd_stopping();
+	wd->draining = 1;
+	listener_free(wd->listener);
+	wd->listener = NULL;
+	api_sandbox_shutdown(wd);
+	client_drain_all(wd);
+	if (wd->nclients == 0) {
+		event_base_loopexit(wd->base, NULL);
+		return;
+	}
+	wd->ev_drain = evtimer_new(wd->base, wrennd_drain_cb, wd);
+	if (wd->ev_drain == NULL)
+		wrennd_drain_cb(-1, 0, wd);
+	else
+		event_add(wd->ev_drain, &tv);
+}
+
+/* SIGHUP: re-read the credentials; keep the old ones on error. */
+static void
+wrennd_sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct wrennd *wd = arg;
+	struct creds *fresh;
+	char err[256];
+
+	sd_reloading();
+	fresh = creds_reload(wd->creds, wd->cfg, err, sizeof(err));
+	if (fresh == NULL)
+		log_warnx("reload: %s, keeping current credentials", err);
+	else {
+		upstream_set_creds(wd->up, fresh);
+		creds_free(wd->creds);
+		wd->creds = fresh;
+		log_info("reload: credentials re-read (api key %s, jwt %s)",
+		    creds_have(fresh, CREDS_APIKEY) ? "yes" : "no",
+		    creds_have(fresh, CREDS_JWT) ? "yes" : "no");
+	}
+	sd_ready("reloaded");
+}
+
+/* Build the configuration: defaults, env, file, then flags. */
+static struct conf *
+wrennd_conf(int argc, char **argv, int *check)
+{
+	struct parse_error pe;
+	struct conf *cfg;
+	const char *file = NULL;
+	char err[256], *eq;
+	int ch, verbose = 0;
+
+	*check = 0;
+	/* First pass: find --config, --check, -v, -V, -h. */
+	while ((ch = getopt_long(argc, argv, "s:b:c:vVh", wrennd_longopts,
+		    NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 'C':
+			*check = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			wrennd_versions(stdout);
+			exit(0);
+		case 'h':
+			wrennd_usage(stdout);
+			exit(0);
+		case '?':
+			wrennd_usage(stderr);
+			exit(2);
+		default:
+			break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "wrennd: unexpected argument '%s'\n",
+		    argv[optind]);
+		exit(2);
+	}
+	if ((cfg = conf_new()) == NULL)
+		fatalx("out of memory");
+	if (conf_apply_env(cfg, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	if (file != NULL && conf_parse_file(cfg, file, &pe) != 0)
+		fatalx("%s", pe.text);
+	/* Second pass: flags override everything. */
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "s:b:c:vVh", wrennd_longopts,
+		    NULL)) != -1) {
+		const char *key = NULL, *val = optarg;
+		char kv[512];
+
+		switch (ch) {
+		case 's':
+			key = "socket";
+			break;
+		case 'm':
+			key = "socket-mode";
+			break;
+		case 'b':
+			key = "base-url";
+			break;
+		case 'k':
+			key = "api-key-file";
+			break;
+		case 't':
+			key = "token-file";
+			break;
+		case 'a':
+			key = "ca-file";
+			break;
+		case 'o':
+			snprintf(kv, sizeof(kv), "%s", optarg);
+			if ((eq = strchr(kv, '=')) == NULL)
+				fatalx("--set %s: expected KEY=VALUE", optarg);
+			*eq = '\0';
+			if (conf_set(cfg, kv, eq + 1, err, sizeof(err)) != 0)
+				fatalx("--set: %s", err);
+			break;
+		default:
+			break;
+		}
+		if (key != NULL && conf_set(cfg, key, val, err, sizeof(err)) !=
+			0)
+			fatalx("--%s: %s", key, err);
+	}
+	if (verbose > cfg->verbosity)
+		cfg->verbosity = verbose;
+	if (conf_finish(cfg, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	return cfg;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct wrennd wd;
+	struct upstream_opts uo;
+	struct rlimit rl = { 0, 0 };
+	struct event *ev_term, *ev_int, *ev_hup;
+	char err[256], status[512];
+	int check;
+
+	/* Secrets must not reach a core dump or a ptrace peer. */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	signal(SIGPIPE, SIG_IGN);
+	log_init(0);
+
+	memset(&wd, 0, sizeof(wd));
+	TAILQ_INIT(&wd.clients);
+	TAILQ_INIT(&wd.watches);
+	wd.started = time(NULL);
+	wd.cfg = wrennd_conf(argc, argv, &check);
+	log_init(wd.cfg->verbosity);
+
+	if ((wd.creds = creds_load(wd.cfg, err, sizeof(err))) == NULL)
+		fatalx("credentials: %s", err);
+	if ((wd.tls = tlsctx_new(wd.cfg->ca_file, err, sizeof(err))) == NULL)
+		fatalx("TLS: %s", err);
+	if (check) {
+		conf_dump(wd.cfg, stdout);
+		printf("# credentials: api key %s, jwt %s\n",
+		    creds_have(wd.creds, CREDS_APIKEY) ? "configured" : "none",
+		    creds_have(wd.creds, CREDS_JWT) ? "configured" : "none");
+		printf("configuration OK\n");
+		tlsctx_free(wd.tls);
+		creds_free(wd.creds);
+		conf_unref(wd.cfg);
+		return 0;
+	}
+	if (!creds_have(wd.creds, CREDS_APIKEY) &&
+	    !creds_have(wd.creds, CREDS_JWT))
+		log_warnx("no credential configured: only local methods will "
+			  "work (set WRENN_API_KEY or WRENN_TOKEN)");
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	event_set_log_callback(wrennd_event_log_cb);
+	if ((wd.base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	log_info("wrennd %s starting: libevent %s, %s, jansson %s, libcurl %s",
+	    PACKAGE_VERSION, event_get_version(),
+	    OpenSSL_version(OPENSSL_VERSION), jansson_version_str(),
+	    curl_version_info(CURLVERSION_NOW)->version);
+
+	memset(&uo, 0, sizeof(uo));
+	uo.base_url = wd.cfg->base_url;
+	uo.tls = wd.tls;
+	uo.creds = wd.creds;
+	uo.connect_timeout_ms = wd.cfg->connect_timeout_ms;
+	uo.max_host_connections = wd.cfg->max_host_connections;
+	uo.max_response = (size_t)wd.cfg->max_response;
+	if ((wd.up = upstream_new(wd.base, &uo)) == NULL)
+		fatalx("cannot set up the HTTP client");
+	if ((wd.listener = listener_new(&wd)) == NULL)
+		fatalx("cannot listen");
+
+	ev_term = evsignal_new(wd.base, SIGTERM, wrennd_sigterm_cb, &wd);
+	ev_int = evsignal_new(wd.base, SIGINT, wrennd_sigterm_cb, &wd);
+	ev_hup = evsignal_new(wd.base, SIGHUP, wrennd_sighup_cb, &wd);
+	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
+	    event_add(ev_term, NULL) != 0 || event_add(ev_int, NULL) != 0 ||
+	    event_add(ev_hup, NULL) != 0)
+		fatalx("cannot install signal handlers");
+
+	snprintf(status, sizeof(status), "listening on %s, upstream %s",
+	    listener_path(wd.listener), wd.cfg->base_url);
+	log_info("%s", status);
+	sd_ready(status);
+
+	event_base_dispatch(wd.base);
+
+	log_info("exiting");
+	api_sandbox_shutdown(&wd);
+	client_close_all(&wd, "exiting");
+	/* Run the deferred frees queued by the closes. */
+	event_base_loop(wd.base, EVLOOP_NONBLOCK);
+	listener_free(wd.listener);
+	upstream_free(wd.up);
+	if (wd.ev_drain != NULL)
+		event_free(wd.ev_drain);
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	event_base_free(wd.base);
+	curl_global_cleanup();
+	tlsctx_free(wd.tls);
+	creds_free(wd.creds);
+	conf_unref(wd.cfg);
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * struct wrennd: the daemon's root object, passed explicitly everywhere
+ * (there are no mutable globals besides the log level). Owned and built by
+ * wrennd.c; the modules named in the fields own their own internals.
+ */
+#ifndef WRENND_WRENND_H
+#define WRENND_WRENND_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+struct event;
+struct event_base;
+struct conf;
+struct creds;
+struct tlsctx;
+struct upstream;
+struct listener;
+struct client;
+struct sbwatch;
+
+TAILQ_HEAD(client_list, client);
+TAILQ_HEAD(sbwatch_list, sbwatch);
+
+struct wrennd {
+	struct event_base *base;     /* owned */
+	struct conf *cfg;	     /* owned reference; swapped on reload */
+	struct creds *creds;	     /* owned; swapped on reload */
+	struct tlsctx *tls;	     /* owned */
+	struct upstream *up;	     /* owned */
+	struct listener *listener;   /* owned; NULL once draining */
+	struct client_list clients;  /* owned */
+	unsigned nclients;
+	uint64_t next_client_id;
+	struct sbwatch_list watches; /* owned by api-sandbox.c */
+	struct event *ev_drain;	     /* owned; drain deadline */
+	int draining;		     /* SIGTERM received */
+	time_t started;		     /* wall clock at start */
+	uint64_t calls_total;	     /* calls dispatched since start */
+	uint64_t calls_failed;	     /* calls answered with an error */
+};
+
+/* Called by client.c when a client is gone; finishes a drain. */
+void wrennd_client_gone(struct wrennd *wd);
+
+#endif /* WRENND_WRENND_H */

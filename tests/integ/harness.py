@@ -1,0 +1,385 @@
+# SPDX-License-Identifier: MIT
+"""Integration test harness: starts the fake control plane and wrennd for
+real, on temporary sockets and ports, and gives tests a TAP reporter, a
+raw wrenn-ipc/1 client and a wrennctl runner.
+
+Environment:
+  top_srcdir / top_builddir  set by `make check`
+  WRENND_TEST_SOCKET         use an already running wrennd (e.g. under gdb)
+  WRENND_VALGRIND=1          run wrennd under valgrind (errors fail the test)
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILDDIR = os.environ.get("top_builddir") or SRCDIR
+PYTHON = "/usr/bin/python3"
+WRENND = os.path.join(BUILDDIR, "daemon", "wrennd")
+WRENNCTL = os.path.join(BUILDDIR, "cli", "wrennctl")
+FAKECP = os.path.join(SRCDIR, "tests", "fakecp", "fakecp.py")
+MKCERT = os.path.join(SRCDIR, "tests", "fakecp", "mkcert.sh")
+
+
+class Tap:
+    """TAP producer: ok(), eq(), done()."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if not cond:
+            self.failed += 1
+        print("%sok %d - %s" % ("" if cond else "not ", self.n, name))
+        if not cond and diag is not None:
+            for line in str(diag).splitlines()[:40]:
+                print("#   " + line)
+        sys.stdout.flush()
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name,
+                       "got:  %r\nwant: %r" % (got, want))
+
+    def diag(self, msg):
+        for line in str(msg).splitlines():
+            print("# " + line)
+        sys.stdout.flush()
+
+    def done(self):
+        print("1..%d" % self.n)
+        sys.stdout.flush()
+        return 1 if self.failed else 0
+
+
+def wait_for(pred, timeout=10.0, step=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise TimeoutError("timed out waiting for " + what)
+
+
+class FakeCP:
+    """The fake control plane, really started."""
+
+    def __init__(self, tmp, tls=False, extra=()):
+        self.tmp = tmp
+        self.tls = tls
+        self.dir = tempfile.mkdtemp(prefix="fakecp.", dir=tmp)
+        port_file = os.path.join(self.dir, "port")
+        self.seed_file = os.path.join(self.dir, "seed.json")
+        args = [PYTHON, FAKECP, "--listen", "127.0.0.1:0",
+                "--port-file", port_file, "--seed-out", self.seed_file,
+                "--state-dir", os.path.join(self.dir, "state")]
+        if tls:
+            self.certdir = os.path.join(self.dir, "certs")
+            os.makedirs(self.certdir)
+            subprocess.run(["sh", MKCERT, self.certdir], check=True,
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            args += ["--tls-cert", os.path.join(self.certdir, "server.pem"),
+                     "--tls-key", os.path.join(self.certdir, "server.key")]
+            self.ca = os.path.join(self.certdir, "ca.pem")
+        args += list(extra)
+        self.log = open(os.path.join(self.dir, "fakecp.log"), "w")
+        self.proc = subprocess.Popen(args, stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        self.port = int(wait_for(lambda: self._read(port_file), 20,
+                                 what="fakecp port"))
+        self.seed = json.loads(wait_for(lambda: self._read(self.seed_file),
+                                        5, what="fakecp seed"))
+        scheme = "https" if tls else "http"
+        host = "localhost" if tls else "127.0.0.1"
+        self.url = "%s://%s:%d" % (scheme, host, self.port)
+        self.ctl_url = "http://127.0.0.1:%d" % self.port if not tls else None
+
+    @staticmethod
+    def _read(path):
+        try:
+            with open(path) as f:
+                s = f.read()
+            return s.strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _ctl(self, method, path, body=None):
+        import ssl
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data,
+                                     method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        ctx = None
+        if self.tls:
+            ctx = ssl.create_default_context(cafile=self.ca)
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            text = r.read()
+        return json.loads(text) if text.strip() else None
+
+    def requests(self):
+        return self._ctl("GET", "/_fake/requests")
+
+    def clear_requests(self):
+        self._ctl("DELETE", "/_fake/requests")
+
+    def fault(self, **kw):
+        self._ctl("POST", "/_fake/faults", kw)
+
+    def clear_faults(self):
+        self._ctl("DELETE", "/_fake/faults")
+
+    def force_status(self, sandbox_id, status, after_ms=None):
+        body = {"status": status}
+        if after_ms is not None:
+            body["after_ms"] = after_ms
+        self._ctl("POST", "/_fake/sandboxes/%s/status" % sandbox_id, body)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+class Wrennd:
+    """wrennd, really started on a temporary socket."""
+
+    def __init__(self, tmp, base_url, api_key=None, token=None, args=(),
+                 env=None, wait=True, socket_path=None):
+        self.tmp = tmp
+        self.sock = socket_path or os.path.join(
+            tempfile.mkdtemp(prefix="w.", dir=tmp), "w.sock")
+        self.errpath = os.path.join(tmp, "wrennd.%d.log" % id(self))
+        e = dict(os.environ)
+        for k in ("WRENN_API_KEY", "WRENN_TOKEN", "WRENN_BASE_URL",
+                  "CREDENTIALS_DIRECTORY", "LISTEN_FDS", "LISTEN_PID"):
+            e.pop(k, None)
+        e["WRENN_BASE_URL"] = base_url
+        if api_key is not None:
+            e["WRENN_API_KEY"] = api_key
+        if token is not None:
+            e["WRENN_TOKEN"] = token
+        if env:
+            e.update(env)
+        e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        cmd = [WRENND, "--socket", self.sock] + list(args)
+        if os.environ.get("WRENND_VALGRIND") == "1":
+            cmd = ["valgrind", "-q", "--error-exitcode=99",
+                   "--leak-check=full", "--errors-for-leak-kinds=definite",
+                   "--track-fds=no"] + cmd
+        self.err = open(self.errpath, "w")
+        self.proc = subprocess.Popen(cmd, env=e, stdout=self.err,
+                                     stderr=subprocess.STDOUT)
+        if wait:
+            wait_for(self._alive, 30, what="wrennd socket")
+
+    def _alive(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("wrennd exited with %s:\n%s" % (
+                self.proc.returncode, self.stderr()))
+        return os.path.exists(self.sock)
+
+    def stderr(self):
+        self.err.flush()
+        with open(self.errpath, errors="replace") as f:
+            return f.read()
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop and return (exit code, stderr text)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.err.close()
+        return self.proc.returncode, self.stderr()
+
+
+def sanitizer_clean(text):
+    """Whether wrennd's stderr shows no sanitizer or valgrind report."""
+    bad = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+           "runtime error:", "== Invalid", "definitely lost")
+    return not any(b in text for b in bad)
+
+
+class Client:
+    """A raw wrenn-ipc/1 client over the Unix socket."""
+
+    def __init__(self, path, timeout=30):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(path)
+        self.buf = b""
+        self.pending = []  # messages read but not yet consumed
+        self.next_id = 1
+        self.hello = self.read_msg()
+
+    def send_raw(self, data):
+        self.s.sendall(data)
+
+    def send(self, obj):
+        self.s.sendall(json.dumps(obj).encode() + b"\n")
+
+    def read_line(self):
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                if self.buf:
+                    raise EOFError("partial line at EOF")
+                return None
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def read_msg(self):
+        if self.pending:
+            return self.pending.pop(0)
+        line = self.read_line()
+        return None if line is None else json.loads(line)
+
+    def call_async(self, method, params=None, id=None):
+        if id is None:
+            id = self.next_id
+            self.next_id += 1
+        msg = {"jsonrpc": "2.0", "id": id, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        return id
+
+    def wait_reply(self, id, events=None):
+        """Read until the final reply for id; other messages are kept."""
+        kept = []
+        try:
+            while True:
+                m = self.pending.pop(0) if self.pending else None
+                if m is None:
+                    line = self.read_line()
+                    if line is None:
+                        raise EOFError("connection closed")
+                    m = json.loads(line)
+                if m.get("id") == id and ("result" in m or "error" in m):
+                    return m
+                if (events is not None and m.get("method") == "$/stream"
+                        and m["params"].get("id") == id):
+                    events.append(m["params"])
+                    continue
+                kept.append(m)
+        finally:
+            self.pending = kept + self.pending
+
+    def call(self, method, params=None, events=None):
+        return self.wait_reply(self.call_async(method, params), events)
+
+    def cancel(self, id):
+        self.send({"jsonrpc": "2.0", "method": "$/cancel",
+                   "params": {"id": id}})
+
+    def closed(self, timeout=5):
+        """Whether the server closed the connection (EOF) within timeout."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                chunk = self.s.recv(65536)
+                if not chunk:
+                    return True
+                self.buf += chunk
+        except socket.timeout:
+            return False
+        except ConnectionResetError:
+            return True
+
+    def close(self):
+        self.s.close()
+
+
+def wrennctl(sock, *args, input=None, timeout=60, env=None):
+    """Run wrennctl; returns (exit code, stdout bytes, stderr text)."""
+    e = dict(os.environ)
+    e.pop("WRENND_SOCKET", None)
+    if env:
+        e.update(env)
+    p = subprocess.run([WRENNCTL, "--socket", sock] + list(args),
+                       input=input, capture_output=True, timeout=timeout,
+                       env=e)
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def ctl_json(sock, method, params=None):
+    """wrennctl call METHOD PARAMS -> (exit code, parsed out or err)."""
+    args = ["call", method]
+    if params is not None:
+        args.append(json.dumps(params))
+    rc, out, err = wrennctl(sock, *args)
+    if rc == 0:
+        return rc, json.loads(out)
+    try:
+        return rc, json.loads(err)
+    except ValueError:
+        return rc, err
+
+
+class Env:
+    """A temporary directory with a fake control plane and a wrennd."""
+
+    def __init__(self, tls=False, cred="api_key", wrennd_args=(),
+                 fake_args=(), start_wrennd=True):
+        self.tmp = tempfile.mkdtemp(prefix="wrennd-test.")
+        self.fake = None
+        self.wrennd = None
+        self.fake = FakeCP(self.tmp, tls=tls, extra=fake_args)
+        self.seed = self.fake.seed
+        if start_wrennd:
+            self.start_wrennd(cred=cred, args=wrennd_args)
+
+    def start_wrennd(self, cred="api_key", args=(), **kw):
+        api_key = token = None
+        if cred in ("api_key", "both"):
+            api_key = self.seed["api_key"]
+        if cred in ("jwt", "both"):
+            token = self.seed["jwt_owner"]
+        if cred == "admin":
+            token = self.seed["jwt_admin"]
+        a = list(args)
+        if self.fake.tls:
+            a += ["--ca-file", self.fake.ca]
+        self.wrennd = Wrennd(self.tmp, self.fake.url, api_key=api_key,
+                             token=token, args=a, **kw)
+        self.sock = self.wrennd.sock
+        return self.wrennd
+
+    def client(self):
+        return Client(self.sock)
+
+    def close(self, tap=None):
+        rc, text = (None, "")
+        if self.wrennd is not None:
+            rc, text = self.wrennd.stop()
+            if tap is not None:
+                tap.ok(rc == 0 and sanitizer_clean(text),
+                       "wrennd exits cleanly (no sanitizer report)",
+                       "exit %s\n%s" % (rc, text[-3000:]))
+        if self.fake is not None:
+            self.fake.stop()
+        if os.environ.get("WRENND_KEEP_TMP") != "1":
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return rc, text

@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: MIT
+"""wrennd as a process: configuration and --check, credentials (API key,
+JWT, files, $CREDENTIALS_DIRECTORY) and which one goes upstream, TLS with
+a test CA, socket creation/stale/active cases, socket activation, drain on
+SIGTERM, and that no secret leaks into replies, logs or the environment."""
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (WRENND, Client, Env, Tap, Wrennd, ctl_json,  # noqa
+                     sanitizer_clean, wait_for)
+
+t = Tap()
+
+
+def run_wrennd(*args, env=None):
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("WRENN")}
+    e.update(env or {})
+    return subprocess.run([WRENND] + list(args), capture_output=True,
+                          text=True, env=e, timeout=30)
+
+
+def cred_used(fake, path_prefix="/v1/sandboxes"):
+    reqs = [q for q in fake.requests() if q["path"].startswith(path_prefix)]
+    return reqs[-1]["auth"] if reqs else None
+
+
+env = Env(tls=True, start_wrennd=False)
+tmp = env.tmp
+try:
+    # --check and bad configuration
+    cfg = os.path.join(tmp, "wrennd.conf")
+    with open(cfg, "w") as f:
+        f.write("# test\nbase-url \"https://example.invalid/api\"\n"
+                "max-clients 10\n")
+    p = run_wrennd("--config", cfg, "--check")
+    t.ok(p.returncode == 0 and "configuration OK" in p.stdout and
+         'base-url "https://example.invalid/api"' in p.stdout,
+         "--check validates and prints the effective config", p.stdout)
+    p = run_wrennd("--config", cfg, "--base-url", "http://flag:1", "--check",
+                   env={"WRENN_BASE_URL": "http://env:1"})
+    t.ok('base-url "http://flag:1"' in p.stdout, "flag wins over file",
+         p.stdout)
+    p = run_wrennd("--config", cfg, "--check",
+                   env={"WRENN_BASE_URL": "http://env:1"})
+    t.ok('base-url "https://example.invalid/api"' in p.stdout,
+         "file wins over env", p.stdout)
+    p = run_wrennd("--check", env={"WRENN_BASE_URL": "http://env:1"})
+    t.ok('base-url "http://env:1"' in p.stdout, "env over default",
+         p.stdout)
+    with open(cfg, "w") as f:
+        f.write("max-clients 10\nmax-inflight lots\n")
+    p = run_wrennd("--config", cfg, "--check")
+    t.ok(p.returncode != 0 and p.stderr.count("\n") == 1 and
+         cfg + ":2:1:" in p.stderr, "bad config: one line with file:line:col",
+         p.stderr)
+    for args, what in ((["--base-url", "ftp://x"], "bad URL scheme"),
+                       (["--base-url", "http://user:pw@h"], "URL with creds"),
+                       (["--frob"], "unknown flag"),
+                       (["--api-key-file", "/nonexistent"], "missing key"),
+                       (["--socket", "/" + "x" * 200], "long socket path")):
+        p = run_wrennd(*args, "--check")
+        t.ok(p.returncode != 0 and p.stderr.strip() and
+             len(p.stderr.strip().splitlines()) <= 4,
+             "bad configuration (%s) exits non-zero with a reason" % what,
+             p.stderr)
+    kf = os.path.join(tmp, "bad.key")
+    with open(kf, "w") as f:
+        f.write("wrn_abc\r\nX-Injected: yes\n")
+    p = run_wrennd("--api-key-file", kf, "--check")
+    t.ok(p.returncode != 0 and "X-Injected" not in p.stderr,
+         "a key that could inject a header is refused (and not echoed)",
+         p.stderr)
+
+    # TLS: the test CA is required; without it the upstream is unreachable
+    w = env.start_wrennd(cred="api_key")
+    rc, sb = ctl_json(w.sock, "sandboxes.create")
+    t.ok(rc == 0 and sb.get("status") == "running",
+         "HTTPS upstream verified with --ca-file", sb)
+    sid = sb["id"]
+    t.ok(cred_used(env.fake)["api_key"] == env.seed["api_key"],
+         "API key sent as X-API-Key", cred_used(env.fake))
+    code, text = w.stop()
+    t.ok(code == 0 and sanitizer_clean(text), "clean exit on SIGTERM",
+         text[-2000:])
+    w = Wrennd(tmp, env.fake.url, api_key=env.seed["api_key"])
+    rc, err = ctl_json(w.sock, "sandboxes.list")
+    t.ok(rc != 0 and err["error"]["data"]["code"] == "upstream_unreachable",
+         "unknown CA -> upstream_unreachable", err)
+    t.ok(env.seed["api_key"] not in json.dumps(err),
+         "error does not carry the key")
+    w.stop()
+
+    # JWT only: sandbox routes accept Bearer
+    w = env.start_wrennd(cred="jwt")
+    rc, got = ctl_json(w.sock, "sandboxes.get", {"sandbox_id": sid})
+    t.ok(rc == 0 and got.get("id") == sid, "JWT-only daemon works", got)
+    a = cred_used(env.fake)
+    t.ok(a.get("bearer") == env.seed["jwt_owner"] and not a.get("api_key"),
+         "JWT sent as Authorization: Bearer", a)
+    rc, st = ctl_json(w.sock, "daemon.status")
+    jwt = st.get("auth", {}).get("jwt", {})
+    t.ok(rc == 0 and jwt.get("configured") and
+         4 * 3600 < jwt.get("expires_in_sec", 0) <= 6 * 3600 and
+         jwt.get("expires_at", "").endswith("Z"),
+         "daemon.status shows the JWT expiry", st.get("auth"))
+    t.ok(env.seed["jwt_owner"] not in json.dumps(st), "no token in status")
+    w.stop()
+
+    # both: API key preferred on routes that take either
+    w = env.start_wrennd(cred="both")
+    ctl_json(w.sock, "sandboxes.get", {"sandbox_id": sid})
+    a = cred_used(env.fake)
+    t.ok(a.get("api_key") == env.seed["api_key"] and not a.get("bearer"),
+         "with both, the API key is used on sandbox routes", a)
+    w.stop()
+
+    # no credential: fails locally, nothing sent upstream
+    w = Wrennd(tmp, env.fake.url, args=["--ca-file", env.fake.ca])
+    env.fake.clear_requests()
+    rc, err = ctl_json(w.sock, "sandboxes.list")
+    t.ok(rc != 0 and err["error"]["data"]["code"] == "unauthorized" and
+         "WRENN_API_KEY" in err["error"]["message"],
+         "no credential -> local unauthorized with a hint", err)
+    t.eq(env.fake.requests(), [], "and nothing reached the control plane")
+    w.stop()
+
+    # key from a file and from $CREDENTIALS_DIRECTORY
+    kf = os.path.join(tmp, "api.key")
+    with open(kf, "w") as f:
+        f.write(env.seed["api_key"] + "\n")
+    os.chmod(kf, 0o600)
+    w = Wrennd(tmp, env.fake.url, args=["--api-key-file", kf,
+                                        "--ca-file", env.fake.ca])
+    rc, _ = ctl_json(w.sock, "sandboxes.list")
+    t.ok(rc == 0 and cred_used(env.fake)["api_key"] == env.seed["api_key"],
+         "--api-key-file works")
+    w.stop()
+    cd = os.path.join(tmp, "creds")
+    os.mkdir(cd)
+    with open(os.path.join(cd, "wrenn-api-key"), "w") as f:
+        f.write(env.seed["api_key"])
+    w = Wrennd(tmp, env.fake.url, args=["--ca-file", env.fake.ca],
+               env={"CREDENTIALS_DIRECTORY": cd})
+    rc, _ = ctl_json(w.sock, "sandboxes.list")
+    t.ok(rc == 0 and cred_used(env.fake)["api_key"] == env.seed["api_key"],
+         "$CREDENTIALS_DIRECTORY/wrenn-api-key works")
+    w.stop()
+
+    # secrets are scrubbed from the process environment, no core dumps
+    w = env.start_wrennd(cred="both")
+    with open("/proc/%d/environ" % w.proc.pid, "rb") as f:
+        environ = f.read()
+    t.ok(env.seed["api_key"].encode() not in environ and
+         env.seed["jwt_owner"].encode() not in environ,
+         "credentials are scrubbed from /proc/PID/environ")
+    with open("/proc/%d/status" % w.proc.pid) as f:
+        status = f.read()
+    t.ok(True, "process status readable")
+    with open("/proc/%d/limits" % w.proc.pid) as f:
+        lim = [ln for ln in f if ln.startswith("Max core file size")]
+    t.ok(lim and lim[0].split()[4] == "0", "core dumps disabled", lim)
+
+    # socket file: mode 0600; a second daemon on the same path refuses
+    mode = stat.S_IMODE(os.stat(w.sock).st_mode)
+    t.eq(oct(mode), oct(0o600), "socket is created with mode 0600")
+    w2 = Wrennd(tmp, env.fake.url, socket_path=w.sock, wait=False)
+    w2.proc.wait(20)
+    t.ok(w2.proc.returncode != 0 and "already listening" in w2.stderr(),
+         "a second wrennd does not steal a live socket", w2.stderr())
+    w2.err.close()
+    t.ok(os.path.exists(w.sock), "and the live socket is untouched")
+    code, text = w.stop()
+    t.ok(not os.path.exists(w.sock), "socket removed on exit")
+    t.ok(env.seed["api_key"] not in text and
+         env.seed["jwt_owner"] not in text, "no secret in the log")
+
+    # stale socket file is replaced
+    stale = os.path.join(tmp, "stale.sock")
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(stale)
+    s.close()
+    w = Wrennd(tmp, env.fake.url, socket_path=stale,
+               args=["--ca-file", env.fake.ca],
+               api_key=env.seed["api_key"])
+    rc, _ = ctl_json(w.sock, "sandboxes.list")
+    t.ok(rc == 0, "stale socket replaced")
+    # drain: a call in flight finishes after SIGTERM
+    cl = Client(w.sock)
+    cid = cl.call_async("sandbox.exec", {"sandbox_id": sid, "cmd": "sleep",
+                                         "args": ["1"]})
+    time.sleep(0.2)
+    w.proc.terminate()
+    r = cl.wait_reply(cid)
+    t.ok(r.get("result", {}).get("exit_code") == 0,
+         "SIGTERM lets the call in flight finish", r)
+    w.proc.wait(20)
+    t.eq(w.proc.returncode, 0, "then wrennd exits 0")
+    w.err.close()
+    cl.close()
+
+    # socket activation: fd 3 passed, never unlinked
+    act = os.path.join(tmp, "act.sock")
+    ls = socket.socket(socket.AF_UNIX)
+    ls.bind(act)
+    ls.listen(16)
+    e = {k: v for k, v in os.environ.items() if not k.startswith("WRENN")}
+    e.update({"WRENN_API_KEY": env.seed["api_key"],
+              "WRENN_BASE_URL": env.fake.url, "LISTEN_FDS": "1"})
+    logf = open(os.path.join(tmp, "act.log"), "w")
+    proc = subprocess.Popen(
+        ["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@" 3<&%d' % ls.fileno(),
+         WRENND, "--ca-file", env.fake.ca],
+        env=e, pass_fds=(ls.fileno(),), stdout=logf, stderr=logf)
+    ls.close()
+    time.sleep(0.5)
+    rc, lst = ctl_json(act, "sandboxes.list")
+    t.ok(rc == 0 and isinstance(lst, list), "socket activation serves",
+         lst)
+    proc.terminate()
+    proc.wait(20)
+    logf.close()
+    t.ok(os.path.exists(act), "an inherited socket is never unlinked")
+finally:
+    env.close()
+sys.exit(t.done())
