@@ -17,6 +17,8 @@ void api_sandbox_shutdown(struct wrennd *wd);
 /* Number of sandboxes being polled for waiters. */
 unsigned api_sandbox_watches(const struct wrennd *wd);
 
+int api_audit_list(struct call *call);
+
 int api_daemon_status(struct call *call);
 int api_rpc_describe(struct call *call);
 

@@ -31,6 +31,7 @@ struct creds_secret {
 	char *buf;	    /* owned, mlock'ed, NUL terminated; NULL if unset */
 	size_t len;	    /* bytes of the secret */
 	const char *source; /* "env", "file", "credentials" (static) */
+	struct stat st;	    /* of the file it came from (change detection) */
 };
 
 struct creds {
@@ -158,6 +159,8 @@ creds_read_file(struct creds_secret *s, const char *path, const char *what,
 	close(fd);
 	r = creds_secret_set(s, buf, got, what, source, err, errlen);
 	creds_wipe(buf, sizeof(buf));
+	if (r == 0)
+		s->st = st;
 	return r;
 }
 
@@ -343,6 +346,27 @@ creds_reload(const struct creds *old, const struct conf *cfg, char *err,
 fail:
 	creds_free(c);
 	return NULL;
+}
+
+/* Whether path now differs from the file s was read from. */
+static int
+creds_file_changed(const struct creds_secret *s, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL || s->buf == NULL || stat(path, &st) == -1)
+		return 0;
+	return st.st_ino != s->st.st_ino || st.st_dev != s->st.st_dev ||
+	    st.st_size != s->st.st_size ||
+	    st.st_mtim.tv_sec != s->st.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec;
+}
+
+int
+creds_files_changed(const struct creds *c, const struct conf *cfg)
+{
+	return creds_file_changed(&c->s[CREDS_APIKEY], cfg->api_key_file) ||
+	    creds_file_changed(&c->s[CREDS_JWT], cfg->token_file);
 }
 
 int

@@ -33,6 +33,9 @@ struct creds *creds_load(const struct conf *cfg, char *reterr,
 struct creds *creds_reload(const struct creds *old, const struct conf *cfg,
     char *reterr, size_t errlen);
 
+/* Whether a credential file changed since it was read (stat). */
+int creds_files_changed(const struct creds *c, const struct conf *cfg);
+
 /* Wipe and free. NULL is a no-op. */
 void creds_free(struct creds *c);
 

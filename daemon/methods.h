@@ -26,6 +26,7 @@ enum param_type {
 	PT_STRINGS, /* array of strings */
 	PT_OBJECT,  /* any object */
 	PT_ARRAY,   /* any array */
+	PT_STRLIST, /* a string or an array of strings */
 	PT_ANY,	    /* any JSON value */
 	PT__MAX
 };

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <jansson.h>
@@ -28,6 +29,32 @@
 #define REST_EXEC_MARGIN_MS 30000 /* on top of the command's own timeout */
 #define REST_EXEC_MAX_MS 700000	  /* the control plane gives up at ~600 s */
 
+/*
+ * Use the JWT unless it is known to have expired: then fail locally, since
+ * the control plane would only answer "invalid or expired token".
+ */
+static int
+rest_jwt_fresh(struct call *call, enum upstream_auth *ret)
+{
+	time_t exp = creds_jwt_expiry(call->wd->creds);
+	char ts[32];
+	struct tm tm;
+
+	if (exp == 0 || exp > time(NULL)) {
+		*ret = UPSTREAM_AUTH_JWT;
+		return 0;
+	}
+	gmtime_r(&exp, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	call_fail(call, IPC_ERR_APPLICATION, "unauthorized",
+	    json_pack("{s:s, s:b, s:s}", "needs", "jwt", "expired", 1,
+		"expired_at", ts),
+	    "the configured JWT expired at %s: write a fresh token to the "
+	    "token file (wrennd re-reads it) or set WRENN_TOKEN and restart",
+	    ts);
+	return -1;
+}
+
 int
 rest_pick_auth(struct call *call, int cred, enum upstream_auth *ret)
 {
@@ -42,10 +69,8 @@ rest_pick_auth(struct call *call, int cred, enum upstream_auth *ret)
 			*ret = UPSTREAM_AUTH_APIKEY;
 			return 0;
 		}
-		if (creds_have(cr, CREDS_JWT)) {
-			*ret = UPSTREAM_AUTH_JWT;
-			return 0;
-		}
+		if (creds_have(cr, CREDS_JWT))
+			return rest_jwt_fresh(call, ret);
 		call_fail(call, IPC_ERR_APPLICATION, "unauthorized",
 		    json_pack("{s:s}", "needs", "api_key_or_jwt"),
 		    "%s needs a credential and wrennd has none: configure an "
@@ -56,10 +81,8 @@ rest_pick_auth(struct call *call, int cred, enum upstream_auth *ret)
 		return -1;
 	case MCRED_JWT:
 	case MCRED_ADMIN:
-		if (creds_have(cr, CREDS_JWT)) {
-			*ret = UPSTREAM_AUTH_JWT;
-			return 0;
-		}
+		if (creds_have(cr, CREDS_JWT))
+			return rest_jwt_fresh(call, ret);
 		call_fail(call, IPC_ERR_APPLICATION, "unauthorized",
 		    json_pack("{s:s}", "needs",
 			cred == MCRED_ADMIN ? "admin_jwt" : "jwt"),

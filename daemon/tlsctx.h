@@ -20,7 +20,11 @@ struct tlsctx *tlsctx_new(const char *ca_file, char *reterr, size_t errlen);
 /* Free. NULL is a no-op. */
 void tlsctx_free(struct tlsctx *t);
 
-/* Apply the policy to a context created by someone else (libcurl). */
+/*
+ * Apply the policy to a context created by someone else (libcurl): verify
+ * peers, TLS 1.2 minimum, and add the extra CA certificates (read once by
+ * tlsctx_new) to its store. 0 or -errno.
+ */
 int tlsctx_apply(const struct tlsctx *t, SSL_CTX *ctx);
 
 /*
@@ -31,5 +35,9 @@ SSL *tlsctx_new_ssl(const struct tlsctx *t, const char *host);
 
 /* Drain OpenSSL's error queue into one string (borrowed static-free buf). */
 void tlsctx_errors(char *buf, size_t len);
+/* Drain OpenSSL's error queue into one warning: "what: errors". */
+void tlsctx_log_errors(const char *what);
+/* Whether the policy has an extra CA bundle on top of the system store. */
+int tlsctx_has_extra_ca(const struct tlsctx *t);
 
 #endif /* WRENND_TLSCTX_H */

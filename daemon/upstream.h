@@ -62,7 +62,10 @@ struct upstream_result {
 /*
  * Called exactly once per started request unless it was cancelled first.
  * The request is freed by upstream after the callback returns; do not
- * cancel it from inside the callback.
+ * cancel it from inside the callback (doing so is a no-op). It always runs
+ * from the event loop on a later turn, never inside upstream_req_start, and
+ * outside libcurl, so it may start or cancel other requests and even call
+ * upstream_free.
  */
 typedef void (*upstream_done_cb)(struct upstream_req *req,
     const struct upstream_result *res, void *arg);
@@ -70,10 +73,16 @@ typedef void (*upstream_done_cb)(struct upstream_req *req,
 /*
  * Streaming hooks (optional). data: response body bytes as they arrive;
  * return 0 to continue, 1 to pause the transfer (resume later with
- * upstream_req_resume), -1 to abort (outcome UPSTREAM_ABORTED). When a data
- * hook is set the body is not buffered. read: fill up to len bytes of
- * request body; return bytes written, 0 for end of body, -1 to abort, or
- * UPSTREAM_READ_PAUSE to pause until upstream_req_resume.
+ * upstream_req_resume), -1 to abort (outcome UPSTREAM_ABORTED). The bytes
+ * passed are consumed in all three cases (after a pause they are not handed
+ * over again). When a data hook is set the body is not buffered, but only
+ * for a 2xx answer: any other status is buffered as usual (capped at
+ * max_response) so the done callback can read the error. read: fill up to
+ * len bytes of request body; return bytes written, 0 for end of body, -1
+ * to abort, or UPSTREAM_READ_PAUSE to pause until upstream_req_resume.
+ * Hooks run inside libcurl: from there upstream_req_cancel,
+ * upstream_req_start and upstream_req_resume are allowed but take effect
+ * on the next loop turn; after a cancel no hook or callback runs again.
  */
 #define UPSTREAM_READ_PAUSE ((long)-2)
 typedef int (*upstream_data_cb)(struct upstream_req *req, const char *buf,
@@ -84,13 +93,21 @@ typedef long (*upstream_read_cb)(struct upstream_req *req, char *buf,
 /* Create the client; returns NULL on failure (logged). */
 struct upstream *upstream_new(struct event_base *base,
     const struct upstream_opts *opts);
-/* Cancel every request (no callbacks) and free. NULL is a no-op. */
+/*
+ * Cancel every request (no callbacks) and free, closing pooled connections.
+ * NULL is a no-op. Requests not yet started must be cancelled first. May be
+ * called from a done callback or hook: the teardown then finishes when that
+ * callback returns, and no other callback runs.
+ */
 void upstream_free(struct upstream *up);
+/* Use creds (borrowed) for requests started from now on (reload). */
+void upstream_set_creds(struct upstream *up, struct creds *creds);
 
 /* Use creds (borrowed) for requests started from now on (SIGHUP). */
 void upstream_set_creds(struct upstream *up, struct creds *creds);
 
-/* The configured base URL (borrowed, lives as long as up). */
+/* The configured base URL without trailing slashes (borrowed, lives as
+ * long as up). */
 const char *upstream_base_url(const struct upstream *up);
 /* Counters for daemon.status. */
 uint64_t upstream_requests_total(const struct upstream *up);
@@ -99,7 +116,9 @@ unsigned upstream_requests_active(const struct upstream *up);
 /*
  * Make a request for METHOD (GET, POST, ...) on path_query, a path under the
  * base URL starting with "/" (the base URL's own path prefix is kept), with
- * any query string already escaped. Returns NULL on allocation failure.
+ * any query string already escaped. Returns NULL on allocation failure, or
+ * (logged) for a method that is not an upper-case token or a path_query
+ * with bytes that need escaping (space, controls, non-ASCII).
  * The request is owned by the caller until upstream_req_start.
  */
 struct upstream_req *upstream_req_new(struct upstream *up, const char *method,
@@ -121,15 +140,26 @@ int upstream_req_set_data_hook(struct upstream_req *req, upstream_data_cb cb,
     void *arg);
 /* Whole-request deadline in ms (0: none; default 60000). */
 void upstream_req_set_timeout(struct upstream_req *req, long ms);
-/* Start the transfer; on failure (-errno) the request has been freed. */
+/*
+ * Start the transfer; on failure (-errno) the request has been freed:
+ * -ENOENT if the request's credential is not configured, -ENOSPC if it is
+ * too long, -ESHUTDOWN while upstream_free is pending, -ENOMEM. A request
+ * already started gives -EALREADY and is left alone.
+ */
 int upstream_req_start(struct upstream_req *req, upstream_done_cb cb,
     void *arg);
-/* Resume a paused transfer (either direction). */
+/* Resume a paused transfer (either direction). The data hook may be called
+ * from inside this call with the bytes held while paused. */
 void upstream_req_resume(struct upstream_req *req);
 /* Abort and free; no callback follows. Safe before start. NULL is a no-op. */
 void upstream_req_cancel(struct upstream_req *req);
 
-/* Escape one path segment or query value (caller frees); NULL on OOM. */
+/*
+ * Escape one path segment or query value (caller frees); NULL on OOM.
+ * Everything but RFC 3986 unreserved characters is percent-encoded, and a
+ * whole "." or ".." becomes "%2E" / "%2E%2E" so a segment cannot climb the
+ * path (paths are sent as built, without dot-segment removal).
+ */
 char *upstream_escape(const char *s, size_t len);
 
 #endif /* WRENND_UPSTREAM_H */

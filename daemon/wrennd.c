@@ -141,15 +141,13 @@ wrennd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		event_add(wd->ev_drain, &tv);
 }
 
-/* SIGHUP: re-read the credentials; keep the old ones on error. */
+/* Re-read the credentials; keep the old ones on error. */
 static void
-wrennd_sighup_cb(evutil_socket_t sig, short what, void *arg)
+wrennd_reload_creds(struct wrennd *wd, const char *why)
 {
-	struct wrennd *wd = arg;
 	struct creds *fresh;
 	char err[256];
 
-	sd_reloading();
 	fresh = creds_reload(wd->creds, wd->cfg, err, sizeof(err));
 	if (fresh == NULL)
 		log_warnx("reload: %s, keeping current credentials", err);
@@ -157,11 +155,29 @@ wrennd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 		upstream_set_creds(wd->up, fresh);
 		creds_free(wd->creds);
 		wd->creds = fresh;
-		log_info("reload: credentials re-read (api key %s, jwt %s)",
+		log_info("%s: credentials re-read (api key %s, jwt %s)", why,
 		    creds_have(fresh, CREDS_APIKEY) ? "yes" : "no",
 		    creds_have(fresh, CREDS_JWT) ? "yes" : "no");
 	}
+}
+
+/* SIGHUP: reload. */
+static void
+wrennd_sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	sd_reloading();
+	wrennd_reload_creds(arg, "SIGHUP");
 	sd_ready("reloaded");
+}
+
+/* Once a second: a rewritten key or token file is picked up by itself. */
+static void
+wrennd_watch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wrennd *wd = arg;
+
+	if (creds_files_changed(wd->creds, wd->cfg))
+		wrennd_reload_creds(wd, "credential file changed");
 }
 
 /* Build the configuration: defaults, env, file, then flags. */
@@ -175,6 +191,7 @@ wrennd_conf(int argc, char **argv, int *check)
 	int ch, verbose = 0;
 
 	*check = 0;
+	opterr = 0; /* one line of our own instead of getopt's */
 	/* First pass: find --config, --check, -v, -V, -h. */
 	while ((ch = getopt_long(argc, argv, "s:b:c:vVh", wrennd_longopts,
 		    NULL)) != -1) {
@@ -195,7 +212,11 @@ wrennd_conf(int argc, char **argv, int *check)
 			wrennd_usage(stdout);
 			exit(0);
 		case '?':
-			wrennd_usage(stderr);
+			fprintf(stderr, "wrennd: %s '%s' (see wrennd --help)\n",
+			    optopt != 0 && strchr("sbc", optopt) != NULL
+				? "missing argument for"
+				: "unknown option",
+			    argv[optind - 1]);
 			exit(2);
 		default:
 			break;
@@ -266,7 +287,8 @@ main(int argc, char **argv)
 	struct wrennd wd;
 	struct upstream_opts uo;
 	struct rlimit rl = { 0, 0 };
-	struct event *ev_term, *ev_int, *ev_hup;
+	struct event *ev_term, *ev_int, *ev_hup, *ev_watch;
+	struct timeval one = { 1, 0 };
 	char err[256], status[512];
 	int check;
 
@@ -328,9 +350,11 @@ main(int argc, char **argv)
 	ev_term = evsignal_new(wd.base, SIGTERM, wrennd_sigterm_cb, &wd);
 	ev_int = evsignal_new(wd.base, SIGINT, wrennd_sigterm_cb, &wd);
 	ev_hup = evsignal_new(wd.base, SIGHUP, wrennd_sighup_cb, &wd);
+	ev_watch = event_new(wd.base, -1, EV_PERSIST, wrennd_watch_cb, &wd);
 	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
-	    event_add(ev_term, NULL) != 0 || event_add(ev_int, NULL) != 0 ||
-	    event_add(ev_hup, NULL) != 0)
+	    ev_watch == NULL || event_add(ev_term, NULL) != 0 ||
+	    event_add(ev_int, NULL) != 0 || event_add(ev_hup, NULL) != 0 ||
+	    event_add(ev_watch, &one) != 0)
 		fatalx("cannot install signal handlers");
 
 	snprintf(status, sizeof(status), "listening on %s, upstream %s",
@@ -352,6 +376,7 @@ main(int argc, char **argv)
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_watch);
 	event_base_free(wd.base);
 	curl_global_cleanup();
 	tlsctx_free(wd.tls);

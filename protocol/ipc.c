@@ -185,7 +185,8 @@ ipc_parse(const char *line, size_t len, struct ipc_msg *ret,
 			return IPC_ERR_PARSE;
 		}
 	}
-	ret->root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+	ret->root = json_loadb(line, len,
+	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (ret->root == NULL) {
 		ipc_seterr(reterr, jerr.line, jerr.column, jerr.text);
 		return IPC_ERR_PARSE;

@@ -194,10 +194,20 @@ class Wrennd:
         if self.proc.poll() is not None:
             raise RuntimeError("wrennd exited with %s:\n%s" % (
                 self.proc.returncode, self.stderr()))
-        return os.path.exists(self.sock)
+        if not os.path.exists(self.sock):
+            return False
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.sock)
+            return True
+        except OSError:
+            return False
+        finally:
+            s.close()
 
     def stderr(self):
-        self.err.flush()
+        if not self.err.closed:
+            self.err.flush()
         with open(self.errpath, errors="replace") as f:
             return f.read()
 
@@ -333,9 +343,12 @@ def ctl_json(sock, method, params=None):
     if rc == 0:
         return rc, json.loads(out)
     try:
-        return rc, json.loads(err)
+        e = json.loads(err)
     except ValueError:
         return rc, err
+    # wrennctl prints the JSON-RPC error object; tests read it as
+    # {"error": {...}} like a raw reply.
+    return rc, {"error": e}
 
 
 class Env:

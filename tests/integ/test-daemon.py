@@ -28,7 +28,7 @@ def run_wrennd(*args, env=None):
 
 def cred_used(fake, path_prefix="/v1/sandboxes"):
     reqs = [q for q in fake.requests() if q["path"].startswith(path_prefix)]
-    return reqs[-1]["auth"] if reqs else None
+    return reqs[-1] if reqs else {}
 
 
 env = Env(tls=True, start_wrennd=False)

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * audit.list: one page is a plain pass-through; with "all": true the
+ * daemon walks the before/before_id cursors for the caller, page after
+ * page, and stops at max_items (the answer then says truncated and carries
+ * the cursors to continue from).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "call.h"
+#include "conf.h"
+#include "ipc.h"
+#include "methods.h"
+#include "rest.h"
+#include "upstream.h"
+#include "wrennd.h"
+
+#define AUDIT_MAX_ITEMS_DEFAULT 10000
+#define AUDIT_PAGE 200 /* the control plane's largest page */
+
+struct auditwalk {
+	struct call *call;	  /* borrowed */
+	struct upstream_req *req; /* owned while in flight */
+	enum upstream_auth auth;
+	json_t *query;		  /* owned: params of the next page */
+	json_t *items;		  /* owned: collected so far */
+	json_int_t max_items;
+	json_int_t page_limit;
+	unsigned pages;
+};
+
+static void audit_next(struct auditwalk *aw);
+
+static void
+audit_free(struct auditwalk *aw)
+{
+	upstream_req_cancel(aw->req);
+	json_decref(aw->query);
+	json_decref(aw->items);
+	free(aw);
+}
+
+static void
+audit_cancel_cb(struct call *call, void *arg)
+{
+	audit_free(arg);
+}
+
+/* Reply with what we have; cursors let the caller go on. */
+static void
+audit_finish(struct auditwalk *aw, int truncated, json_t *page)
+{
+	struct call *call = aw->call;
+	json_t *res;
+
+	res = json_pack("{s:O, s:I, s:b}", "items", aw->items, "pages",
+	    (json_int_t)aw->pages, "truncated", truncated);
+	if (res != NULL && page != NULL) {
+		json_t *nb = json_object_get(page, "next_before");
+		json_t *nbi = json_object_get(page, "next_before_id");
+
+		if (nb != NULL)
+			json_object_set(res, "next_before", nb);
+		if (nbi != NULL)
+			json_object_set(res, "next_before_id", nbi);
+	}
+	call_set_cancel(call, NULL, NULL);
+	audit_free(aw);
+	if (res == NULL)
+		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
+		    "out of memory");
+	else
+		call_reply(call, res);
+}
+
+static void
+audit_page_cb(struct upstream_req *req, const struct upstream_result *res,
+    void *arg)
+{
+	struct auditwalk *aw = arg;
+	struct call *call = aw->call;
+	const char *err = NULL;
+	json_t *page, *items, *nb, *nbi, *it;
+	size_t i, n;
+
+	aw->req = NULL;
+	if (res->outcome != UPSTREAM_OK || res->status < 200 ||
+	    res->status >= 300) {
+		call_set_cancel(call, NULL, NULL);
+		audit_free(aw);
+		call_fail_upstream(call, res);
+		return;
+	}
+	page = call_upstream_json(res, &err);
+	items = json_object_get(page, "items");
+	if (!json_is_array(items)) {
+		json_decref(page);
+		call_set_cancel(call, NULL, NULL);
+		audit_free(aw);
+		call_fail(call, IPC_ERR_APPLICATION, "upstream_protocol", NULL,
+		    "audit page without an items array");
+		return;
+	}
+	aw->pages++;
+	n = json_array_size(items);
+	json_array_foreach(items, i, it) {
+		if ((json_int_t)json_array_size(aw->items) >= aw->max_items) {
+			/* Cursor of the last item we kept. */
+			json_t *last = json_array_get(aw->items,
+			    json_array_size(aw->items) - 1);
+			json_t *cur = json_pack("{s:O?, s:O?}", "next_before",
+			    json_object_get(last, "created_at"),
+			    "next_before_id", json_object_get(last, "id"));
+
+			audit_finish(aw, 1, cur);
+			json_decref(cur);
+			json_decref(page);
+			return;
+		}
+		json_array_append(aw->items, it);
+	}
+	nb = json_object_get(page, "next_before");
+	nbi = json_object_get(page, "next_before_id");
+	if (n == 0 || (json_int_t)n < aw->page_limit || !json_is_string(nb) ||
+	    (json_equal(nb, json_object_get(aw->query, "before")) &&
+		json_equal(nbi, json_object_get(aw->query, "before_id")))) {
+		audit_finish(aw, 0, NULL);
+		json_decref(page);
+		return;
+	}
+	json_object_set(aw->query, "before", nb);
+	if (json_is_string(nbi))
+		json_object_set(aw->query, "before_id", nbi);
+	json_decref(page);
+	audit_next(aw);
+}
+
+static void
+audit_next(struct auditwalk *aw)
+{
+	struct call *call = aw->call;
+	char err[256], *path;
+
+	path = rest_build_path(call->method, call->method->path, aw->query,
+	    err, sizeof(err));
+	if (path == NULL)
+		goto fail;
+	aw->req = upstream_req_new(call->wd->up, "GET", path, aw->auth);
+	free(path);
+	if (aw->req == NULL)
+		goto fail;
+	upstream_req_set_timeout(aw->req, call->wd->cfg->request_timeout_ms);
+	if (upstream_req_start(aw->req, audit_page_cb, aw) != 0) {
+		aw->req = NULL;
+		goto fail;
+	}
+	return;
+fail:
+	call_set_cancel(call, NULL, NULL);
+	audit_free(aw);
+	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
+	    "cannot request the next audit page");
+}
+
+int
+api_audit_list(struct call *call)
+{
+	struct auditwalk *aw;
+	json_t *v;
+
+	if (!json_is_true(json_object_get(call->params, "all")))
+		return rest_passthrough(call);
+	if ((aw = calloc(1, sizeof(*aw))) == NULL)
+		goto oom;
+	aw->call = call;
+	if (rest_pick_auth(call, call->method->cred, &aw->auth) != 0) {
+		free(aw);
+		return 0;
+	}
+	aw->query = json_deep_copy(call->params);
+	aw->items = json_array();
+	if (aw->query == NULL || aw->items == NULL) {
+		audit_free(aw);
+		goto oom;
+	}
+	v = json_object_get(call->params, "max_items");
+	aw->max_items = v != NULL ? json_integer_value(v)
+				  : AUDIT_MAX_ITEMS_DEFAULT;
+	v = json_object_get(call->params, "limit");
+	if (v == NULL) {
+		json_object_set_new(aw->query, "limit",
+		    json_integer(AUDIT_PAGE));
+		aw->page_limit = AUDIT_PAGE;
+	} else {
+		aw->page_limit = json_integer_value(v);
+		if (aw->page_limit < 1)
+			aw->page_limit = 50;
+		if (aw->page_limit > AUDIT_PAGE)
+			aw->page_limit = AUDIT_PAGE;
+	}
+	call_set_cancel(call, audit_cancel_cb, aw);
+	audit_next(aw);
+	return 0;
+oom:
+	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+	return 0;
+}

@@ -1,0 +1,1505 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP(S) client for the Wrenn control plane (see upstream.h): one libcurl
+ * multi handle driven by the daemon's libevent base with the multi_socket
+ * API, as in curl's docs/examples/hiperfifo.c. curl tells us which sockets
+ * to watch (upstream_socket_cb) and when to call it back (upstream_timer_cb);
+ * we turn both into libevent events that call curl_multi_socket_action and
+ * then collect finished transfers with curl_multi_info_read.
+ *
+ * Re-entrancy rules, because curl forbids most of its API from inside its
+ * own callbacks and the style forbids freeing what is deeper in the stack:
+ * - user hooks (data/read) run inside curl; while up->in_curl > 0 a cancel,
+ *   start or resume only records what to do and upstream_reap_cb does it on
+ *   the next loop turn;
+ * - done callbacks run outside curl, from upstream_check_multi_info, so they
+ *   may start and cancel other requests directly;
+ * - upstream_free inside any of our dispatch frames (up->busy > 0) marks the
+ *   client closing and the outermost frame destroys it on its way out.
+ *
+ * Owns: the CURLM, the per-socket events, curl's timer event, every started
+ * request. Called by: rest.c, api-*.c, wrennd.c.
+ */
+#include "config.h"
+
+#include "upstream.h"
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "creds.h"
+#include "log.h"
+#include "tlsctx.h"
+
+#define UPSTREAM_CONNECT_TIMEOUT_MS 10000L
+#define UPSTREAM_MAX_HOST_CONNS	    8L
+#define UPSTREAM_MAX_RESPONSE	    ((size_t)64 << 20)
+#define UPSTREAM_REQ_TIMEOUT_MS	    60000L
+#define UPSTREAM_BUFFERSIZE	    (64L * 1024)
+#define UPSTREAM_AUTH_MAX	    8192 /* bytes of one auth header line */
+#define UPSTREAM_USER_AGENT	    "wrennd/" PACKAGE_VERSION
+
+enum upstream_req_state {
+	UPSTREAM_REQ_NEW,	/* being built; owned by the caller */
+	UPSTREAM_REQ_QUEUED,	/* started inside curl; added next turn */
+	UPSTREAM_REQ_RUNNING,	/* in the multi handle */
+	UPSTREAM_REQ_FAILING,	/* failed behind curl's back; reported next
+				 * turn */
+	UPSTREAM_REQ_DONE,	/* done callback running; freed after it */
+	UPSTREAM_REQ_CANCELLED, /* cancelled inside curl; freed next turn */
+	UPSTREAM_REQ__MAX
+};
+
+static const char *const upstream_req_state_names[UPSTREAM_REQ__MAX] = {
+    "new",
+    "queued",
+    "running",
+    "failing",
+    "done",
+    "cancelled",
+};
+
+/* Legal transitions: bit n of [from] allows "to n". */
+#define UPSTREAM_TO(s) (1u << (s))
+static const unsigned upstream_req_transitions[UPSTREAM_REQ__MAX] = {
+    [UPSTREAM_REQ_NEW] =
+	UPSTREAM_TO(UPSTREAM_REQ_QUEUED) | UPSTREAM_TO(UPSTREAM_REQ_RUNNING),
+    [UPSTREAM_REQ_QUEUED] = UPSTREAM_TO(UPSTREAM_REQ_RUNNING) |
+	UPSTREAM_TO(UPSTREAM_REQ_DONE) | UPSTREAM_TO(UPSTREAM_REQ_CANCELLED),
+    [UPSTREAM_REQ_RUNNING] = UPSTREAM_TO(UPSTREAM_REQ_FAILING) |
+	UPSTREAM_TO(UPSTREAM_REQ_DONE) | UPSTREAM_TO(UPSTREAM_REQ_CANCELLED),
+    [UPSTREAM_REQ_FAILING] =
+	UPSTREAM_TO(UPSTREAM_REQ_DONE) | UPSTREAM_TO(UPSTREAM_REQ_CANCELLED),
+    [UPSTREAM_REQ_DONE] = 0,
+    [UPSTREAM_REQ_CANCELLED] = 0,
+};
+
+/* A multipart file part whose bytes come from a read hook. */
+struct upstream_part {
+	struct upstream_req *req; /* borrowed back-pointer */
+	upstream_read_cb read;
+	void *arg;		    /* borrowed, the hook's */
+	struct upstream_part *next; /* owned */
+};
+
+struct upstream_req {
+	struct upstream *up; /* borrowed parent */
+	enum upstream_req_state state;
+	TAILQ_ENTRY(upstream_req) entry; /* in the list of its state */
+	CURL *easy;			 /* owned */
+	int in_multi;			 /* easy is added to up->multi */
+	char *method;			 /* owned */
+	char *path;			 /* owned; for debug logs only */
+	enum upstream_auth auth;
+	long timeout_ms;
+	struct curl_slist *headers;  /* owned; wiped before free */
+	curl_mime *mime;	     /* owned */
+	struct upstream_part *parts; /* owned */
+	char *body;		     /* owned request body (JSON) */
+	size_t body_len;
+	char *resp; /* owned response body, NUL terminated */
+	size_t resp_len;
+	size_t resp_cap;
+	upstream_data_cb data_cb;
+	void *data_arg;			    /* borrowed, the hook's */
+	int streaming;			    /* -1 undecided, 0 buffer, 1 hook */
+	size_t skip;			    /* already consumed bytes curl will
+					     * hand us again after a pause */
+	int paused;			    /* a hook paused the transfer */
+	int resume_pending;		    /* resume asked for inside curl */
+	int too_large;			    /* response passed max_response */
+	int aborted;			    /* a hook returned -1 */
+	enum upstream_outcome fail_outcome; /* for UPSTREAM_REQ_FAILING */
+	upstream_done_cb cb;
+	void *arg;		      /* borrowed, the callback's */
+	char errbuf[CURL_ERROR_SIZE]; /* curl's error text, or ours */
+};
+
+TAILQ_HEAD(upstream_req_list, upstream_req);
+
+/* Per-socket state handed to curl with curl_multi_assign. */
+struct upstream_sock {
+	struct upstream *up; /* borrowed parent */
+	curl_socket_t fd;
+	int what;			  /* CURL_POLL_* being watched */
+	struct event *ev;		  /* owned */
+	TAILQ_ENTRY(upstream_sock) entry; /* in up->socks or up->dead_socks */
+};
+
+TAILQ_HEAD(upstream_sock_list, upstream_sock);
+
+struct upstream {
+	struct event_base *base;  /* borrowed */
+	CURLM *multi;		  /* owned */
+	struct event *ev_timer;	  /* owned; curl's one timeout */
+	struct event *ev_reap;	  /* owned; deferred work */
+	char *base_url;		  /* owned; no trailing slash */
+	const struct tlsctx *tls; /* borrowed */
+	struct creds *creds;	  /* borrowed */
+	long connect_timeout_ms;
+	size_t max_response; /* bytes */
+	int global_init;     /* curl_global_init succeeded */
+	int pipewait;	     /* https: wait to multiplex (h2) */
+	uint64_t requests_total;
+	unsigned requests_active;	  /* queued + running + failing */
+	unsigned nsockets;		  /* opened by curl, not yet closed */
+	int busy;			  /* depth of our dispatch frames */
+	int in_curl;			  /* depth of curl calls that may run
+					   * hooks */
+	int closing;			  /* upstream_free called while busy */
+	struct upstream_req_list queued;  /* UPSTREAM_REQ_QUEUED */
+	struct upstream_req_list running; /* UPSTREAM_REQ_RUNNING */
+	struct upstream_req_list failing; /* UPSTREAM_REQ_FAILING */
+	struct upstream_req_list dead;	  /* UPSTREAM_REQ_CANCELLED */
+	struct upstream_sock_list socks;  /* watched for curl */
+	struct upstream_sock_list dead_socks; /* removed; freed next turn */
+};
+
+static void upstream_destroy(struct upstream *up);
+
+/* The list a request in state s lives on, or NULL. */
+static struct upstream_req_list *
+upstream_req_list_of(struct upstream *up, enum upstream_req_state s)
+{
+	switch (s) {
+	case UPSTREAM_REQ_QUEUED:
+		return &up->queued;
+	case UPSTREAM_REQ_RUNNING:
+		return &up->running;
+	case UPSTREAM_REQ_FAILING:
+		return &up->failing;
+	case UPSTREAM_REQ_CANCELLED:
+		return &up->dead;
+	default:
+		return NULL;
+	}
+}
+
+static int
+upstream_req_state_active(enum upstream_req_state s)
+{
+	return s == UPSTREAM_REQ_QUEUED || s == UPSTREAM_REQ_RUNNING ||
+	    s == UPSTREAM_REQ_FAILING;
+}
+
+/* Move req to state s: assert the transition, fix lists and counters. */
+static void
+upstream_req_set_state(struct upstream_req *req, enum upstream_req_state s)
+{
+	struct upstream *up = req->up;
+	struct upstream_req_list *from, *to;
+
+	assert(req->state < UPSTREAM_REQ__MAX && s < UPSTREAM_REQ__MAX);
+	assert(upstream_req_transitions[req->state] & UPSTREAM_TO(s));
+	log_debug("upstream: %s '%s': %s -> %s", req->method, req->path,
+	    upstream_req_state_names[req->state], upstream_req_state_names[s]);
+	if ((from = upstream_req_list_of(up, req->state)) != NULL)
+		TAILQ_REMOVE(from, req, entry);
+	if ((to = upstream_req_list_of(up, s)) != NULL)
+		TAILQ_INSERT_TAIL(to, req, entry);
+	if (req->state == UPSTREAM_REQ_NEW)
+		up->requests_total++;
+	if (upstream_req_state_active(req->state) &&
+	    !upstream_req_state_active(s))
+		up->requests_active--;
+	else if (!upstream_req_state_active(req->state) &&
+	    upstream_req_state_active(s))
+		up->requests_active++;
+	req->state = s;
+}
+
+/* Run upstream_reap_cb on the next loop turn. */
+static void
+upstream_schedule(struct upstream *up)
+{
+	event_active(up->ev_reap, EV_TIMEOUT, 1);
+}
+
+/* Leave a dispatch frame; the outermost one finishes a deferred free. */
+static void
+upstream_leave(struct upstream *up)
+{
+	assert(up->busy > 0);
+	if (--up->busy == 0 && up->closing)
+		upstream_destroy(up);
+}
+
+/* Free a request curl no longer knows about. */
+static void
+upstream_req_free(struct upstream_req *req)
+{
+	struct upstream_part *p;
+	struct curl_slist *h;
+
+	if (req == NULL)
+		return;
+	assert(!req->in_multi);
+	/* The easy handle goes first: the mime tree, header list and body
+	 * must outlive it. */
+	if (req->easy != NULL)
+		curl_easy_cleanup(req->easy);
+	curl_mime_free(req->mime);
+	while ((p = req->parts) != NULL) {
+		req->parts = p->next;
+		free(p);
+	}
+	for (h = req->headers; h != NULL; h = h->next)
+		creds_wipe(h->data, strlen(h->data));
+	curl_slist_free_all(req->headers);
+	free(req->body);
+	free(req->resp);
+	free(req->method);
+	free(req->path);
+	free(req);
+}
+
+/* Detach req from the multi handle (outside curl only). */
+static void
+upstream_req_detach(struct upstream_req *req)
+{
+	CURLMcode mc;
+
+	if (!req->in_multi)
+		return;
+	assert(req->up->in_curl == 0);
+	if ((mc = curl_multi_remove_handle(req->up->multi, req->easy)) !=
+	    CURLM_OK)
+		log_warnx("upstream: cannot remove transfer: %s, ignoring",
+		    curl_multi_strerror(mc));
+	req->in_multi = 0;
+}
+
+/* What a finished transfer means for the caller. */
+static enum upstream_outcome
+upstream_outcome_of(const struct upstream_req *req, CURLcode rc)
+{
+	if (req->too_large)
+		return UPSTREAM_TOO_LARGE;
+	if (req->aborted)
+		return UPSTREAM_ABORTED;
+	switch (rc) {
+	case CURLE_OK:
+		return UPSTREAM_OK;
+	case CURLE_OPERATION_TIMEDOUT:
+		return UPSTREAM_TIMEOUT;
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_USE_SSL_FAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+#if LIBCURL_VERSION_NUM >= 0x074d00
+	case CURLE_SSL_CLIENTCERT:
+#endif
+		return UPSTREAM_CONNECT;
+	case CURLE_FILESIZE_EXCEEDED:
+		return UPSTREAM_TOO_LARGE;
+	case CURLE_WRITE_ERROR:
+	case CURLE_READ_ERROR:
+	case CURLE_ABORTED_BY_CALLBACK:
+		return UPSTREAM_ABORTED;
+	default:
+		/* RECV_ERROR, SEND_ERROR, PARTIAL_FILE, GOT_NOTHING, HTTP2,
+		 * WEIRD_SERVER_REPLY, SEND_FAIL_REWIND, ... */
+		return UPSTREAM_PROTOCOL;
+	}
+}
+
+/*
+ * Report req to its owner and free it. forced is the outcome to report, or
+ * UPSTREAM_OUTCOME__MAX to derive it from rc. Runs outside curl only.
+ */
+static void
+upstream_req_finish(
+    struct upstream_req *req, CURLcode rc, enum upstream_outcome forced)
+{
+	struct upstream_result res;
+	char *ct = NULL;
+	double total = 0;
+	long status = 0;
+
+	memset(&res, 0, sizeof(res));
+	if (req->in_multi) {
+		(void)curl_easy_getinfo(
+		    req->easy, CURLINFO_RESPONSE_CODE, &status);
+		(void)curl_easy_getinfo(req->easy, CURLINFO_CONTENT_TYPE, &ct);
+		(void)curl_easy_getinfo(req->easy, CURLINFO_TOTAL_TIME, &total);
+	}
+	res.outcome = forced != UPSTREAM_OUTCOME__MAX
+	    ? forced
+	    : upstream_outcome_of(req, rc);
+	/* curl's text says "Failure writing output" for our own aborts. */
+	if (res.outcome == UPSTREAM_TOO_LARGE)
+		snprintf(req->errbuf, sizeof(req->errbuf),
+		    "response larger than %zu bytes", req->up->max_response);
+	else if (res.outcome == UPSTREAM_ABORTED && req->aborted)
+		snprintf(req->errbuf, sizeof(req->errbuf),
+		    "transfer aborted by the stream hook");
+	else if (res.outcome != UPSTREAM_OK && req->errbuf[0] == '\0')
+		snprintf(req->errbuf, sizeof(req->errbuf), "%s",
+		    curl_easy_strerror(rc));
+	res.status = status;
+	res.body = req->resp != NULL ? req->resp : "";
+	res.body_len = req->resp_len;
+	res.content_type = ct;
+	res.errmsg = res.outcome == UPSTREAM_OK ? "" : req->errbuf;
+	res.total_sec = total;
+
+	/* Detaching keeps ct valid: curl frees it with the easy handle. */
+	upstream_req_detach(req);
+	upstream_req_set_state(req, UPSTREAM_REQ_DONE);
+	if (res.outcome == UPSTREAM_OK)
+		log_debug("upstream: %s '%s': HTTP %ld, %zu bytes in %.3f s",
+		    req->method, req->path, status, req->resp_len, total);
+	else
+		log_debug("upstream: %s '%s': failed (outcome %d): %s",
+		    req->method, req->path, (int)res.outcome, req->errbuf);
+	if (req->cb != NULL)
+		req->cb(req, &res, req->arg);
+	upstream_req_free(req);
+}
+
+/* Collect finished transfers; called after every socket action. */
+static void
+upstream_check_multi_info(struct upstream *up)
+{
+	struct upstream_req *req;
+	CURLMsg *msg;
+	char *priv;
+	CURLcode rc;
+	int left;
+
+	while (!up->closing &&
+	    (msg = curl_multi_info_read(up->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		rc = msg->data.result;
+		priv = NULL;
+		(void)curl_easy_getinfo(
+		    msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		req = (struct upstream_req *)(void *)priv;
+		/* Cancelled or failing ones are finished by the reaper. */
+		if (req == NULL || req->state != UPSTREAM_REQ_RUNNING)
+			continue;
+		upstream_req_finish(req, rc, UPSTREAM_OUTCOME__MAX);
+	}
+}
+
+/* Tell curl about activity on fd (or a timeout) and reap what finished. */
+static void
+upstream_action(struct upstream *up, curl_socket_t fd, int mask)
+{
+	CURLMcode mc;
+	int running;
+
+	up->busy++;
+	up->in_curl++;
+	mc = curl_multi_socket_action(up->multi, fd, mask, &running);
+	up->in_curl--;
+	if (mc != CURLM_OK)
+		log_warnx("upstream: socket action: %s, ignoring",
+		    curl_multi_strerror(mc));
+	upstream_check_multi_info(up);
+	upstream_leave(up);
+}
+
+static void
+upstream_sock_event_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct upstream_sock *sk = arg;
+	int mask = 0;
+
+	if (events & EV_READ)
+		mask |= CURL_CSELECT_IN;
+	if (events & EV_WRITE)
+		mask |= CURL_CSELECT_OUT;
+	upstream_action(sk->up, fd, mask);
+}
+
+static void
+upstream_timer_event_cb(evutil_socket_t fd, short events, void *arg)
+{
+	upstream_action(arg, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* CURLMOPT_TIMERFUNCTION: never act from here, only arm the timer. */
+static int
+upstream_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct upstream *up = userp;
+	struct timeval tv;
+
+	if (timeout_ms < 0) {
+		(void)evtimer_del(up->ev_timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if (evtimer_add(up->ev_timer, &tv) != 0) {
+		log_warnx("upstream: cannot arm the curl timer");
+		return -1;
+	}
+	return 0;
+}
+
+/* Watch fd for what (CURL_POLL_IN/OUT/INOUT) with sk's event. */
+static int
+upstream_sock_watch(struct upstream_sock *sk, curl_socket_t fd, int what)
+{
+	short kind = 0;
+
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	/* event_assign needs a non-pending event. */
+	(void)event_del(sk->ev);
+	sk->fd = fd;
+	sk->what = what;
+	if (kind == 0)
+		return 0;
+	if (event_assign(sk->ev, sk->up->base, fd, kind | EV_PERSIST,
+		upstream_sock_event_cb, sk) != 0 ||
+	    event_add(sk->ev, NULL) != 0) {
+		log_warnx("upstream: cannot watch socket %d", (int)fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* curl forgot the socket: stop watching it and free it next turn. */
+static void
+upstream_sock_release(struct upstream *up, struct upstream_sock *sk)
+{
+	(void)event_del(sk->ev);
+	sk->what = 0;
+	TAILQ_REMOVE(&up->socks, sk, entry);
+	TAILQ_INSERT_TAIL(&up->dead_socks, sk, entry);
+	upstream_schedule(up);
+}
+
+static void
+upstream_sock_free(struct upstream_sock *sk)
+{
+	if (sk->ev != NULL)
+		event_free(sk->ev);
+	free(sk);
+}
+
+/* CURLMOPT_SOCKETFUNCTION, after hiperfifo.c's sock_cb. */
+static int
+upstream_socket_cb(
+    CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct upstream *up = userp;
+	struct upstream_sock *sk = socketp;
+
+	if (what == CURL_POLL_REMOVE) {
+		/* A REMOVE for a socket we never saw is a no-op (curl #17949).
+		 */
+		if (sk != NULL)
+			upstream_sock_release(up, sk);
+		return 0;
+	}
+	if (sk == NULL) {
+		if ((sk = calloc(1, sizeof(*sk))) == NULL) {
+			log_warnx("upstream: out of memory");
+			return -1;
+		}
+		sk->up = up;
+		sk->fd = fd;
+		if ((sk->ev = event_new(up->base, fd, 0, upstream_sock_event_cb,
+			 sk)) == NULL) {
+			log_warnx("upstream: cannot create a socket event");
+			free(sk);
+			return -1;
+		}
+		if (curl_multi_assign(up->multi, fd, sk) != CURLM_OK) {
+			upstream_sock_free(sk);
+			return -1;
+		}
+		TAILQ_INSERT_TAIL(&up->socks, sk, entry);
+	}
+	return upstream_sock_watch(sk, fd, what);
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: count sockets and set close-on-exec. */
+static curl_socket_t
+upstream_opensocket_cb(
+    void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct upstream *up = clientp;
+	int fd;
+
+	fd =
+	    socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	if (fd < 0)
+		return CURL_SOCKET_BAD;
+	up->nsockets++;
+	return fd;
+}
+
+/*
+ * CURLOPT_CLOSESOCKETFUNCTION: if curl closes a socket it still has us
+ * watching (curl #16026, #6237), drop the event before the fd number can
+ * be reused. The state itself stays until curl's REMOVE or upstream_free,
+ * since curl may still hold it.
+ */
+static int
+upstream_closesocket_cb(void *clientp, curl_socket_t fd)
+{
+	struct upstream *up = clientp;
+	struct upstream_sock *sk;
+
+	TAILQ_FOREACH(sk, &up->socks, entry)
+	{
+		if (sk->fd == fd && sk->what != 0) {
+			log_debug("upstream: socket %d closed while watched",
+			    (int)fd);
+			(void)event_del(sk->ev);
+			sk->what = 0;
+		}
+	}
+	if (up->nsockets > 0)
+		up->nsockets--;
+	return close(fd) == 0 ? 0 : 1;
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: the daemon's one TLS policy. */
+static CURLcode
+upstream_sslctx_cb(CURL *easy, void *sslctx, void *arg)
+{
+	struct upstream *up = arg;
+
+	if (tlsctx_apply(up->tls, sslctx) != 0) {
+		tlsctx_log_errors("upstream: cannot apply the TLS policy");
+		return CURLE_SSL_CERTPROBLEM;
+	}
+	return CURLE_OK;
+}
+
+/* Append response bytes under the max_response cap. */
+static int
+upstream_req_buffer(struct upstream_req *req, const char *ptr, size_t len)
+{
+	size_t max = req->up->max_response, cap;
+	char *p;
+
+	if (len > max - req->resp_len) {
+		req->too_large = 1;
+		return -1;
+	}
+	if (req->resp_len + len + 1 > req->resp_cap) {
+		cap = req->resp_cap > 0 ? req->resp_cap : 4096;
+		while (cap < req->resp_len + len + 1)
+			cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;
+		if (cap > max + 1)
+			cap = max + 1;
+		if ((p = realloc(req->resp, cap)) == NULL) {
+			log_warnx("upstream: out of memory for a %zu byte "
+				  "response",
+			    req->resp_len + len);
+			return -1;
+		}
+		req->resp = p;
+		req->resp_cap = cap;
+	}
+	memcpy(req->resp + req->resp_len, ptr, len);
+	req->resp_len += len;
+	req->resp[req->resp_len] = '\0';
+	return 0;
+}
+
+/*
+ * CURLOPT_WRITEFUNCTION. With a data hook and a 2xx answer the body goes
+ * to the hook; other answers are buffered so the caller can read the error.
+ * A pause returns CURL_WRITEFUNC_PAUSE, after which curl hands the same
+ * bytes over again: the hook already consumed them, so they are skipped.
+ */
+static size_t
+upstream_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct upstream_req *req = arg;
+	size_t total = size * nmemb, len = total, n;
+	long status = 0;
+	int r;
+
+	if (req->state != UPSTREAM_REQ_RUNNING)
+		return 0; /* cancelled: abort the transfer */
+	if (req->streaming < 0) {
+		(void)curl_easy_getinfo(
+		    req->easy, CURLINFO_RESPONSE_CODE, &status);
+		req->streaming =
+		    req->data_cb != NULL && status >= 200 && status < 300;
+	}
+	if (!req->streaming)
+		return upstream_req_buffer(req, ptr, len) == 0 ? total : 0;
+	if (req->skip > 0) {
+		n = req->skip < len ? req->skip : len;
+		ptr += n;
+		len -= n;
+		req->skip -= n;
+		if (len == 0)
+			return total;
+	}
+	r = req->data_cb(req, ptr, len, req->data_arg);
+	if (req->state != UPSTREAM_REQ_RUNNING)
+		return 0; /* cancelled from inside the hook */
+	if (r < 0) {
+		req->aborted = 1;
+		return 0;
+	}
+	if (r > 0) {
+		req->skip = total;
+		req->paused = 1;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	return total;
+}
+
+/* curl_mime_data_cb read function of a streamed file part. */
+static size_t
+upstream_part_read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct upstream_part *p = arg;
+	struct upstream_req *req = p->req;
+	size_t len = size * nitems;
+	long n;
+
+	if (req->state != UPSTREAM_REQ_RUNNING)
+		return CURL_READFUNC_ABORT;
+	n = p->read(req, buf, len, p->arg);
+	if (req->state != UPSTREAM_REQ_RUNNING)
+		return CURL_READFUNC_ABORT;
+	if (n == UPSTREAM_READ_PAUSE) {
+		req->paused = 1;
+		return CURL_READFUNC_PAUSE;
+	}
+	if (n < 0 || (size_t)n > len) {
+		req->aborted = 1;
+		return CURL_READFUNC_ABORT;
+	}
+	return (size_t)n;
+}
+
+/* Undo a hook's pause (outside any curl callback). */
+static void
+upstream_req_unpause(struct upstream_req *req)
+{
+	struct upstream *up = req->up;
+	CURLcode rc;
+
+	up->busy++;
+	up->in_curl++;
+	req->paused = 0;
+	/* May call the data hook right here with bytes held while paused. */
+	rc = curl_easy_pause(req->easy, CURLPAUSE_CONT);
+	up->in_curl--;
+	if (rc != CURLE_OK && req->state == UPSTREAM_REQ_RUNNING) {
+		if (req->errbuf[0] == '\0')
+			snprintf(req->errbuf, sizeof(req->errbuf),
+			    "cannot resume: %s", curl_easy_strerror(rc));
+		req->fail_outcome = upstream_outcome_of(req, rc);
+		if (req->fail_outcome == UPSTREAM_OK)
+			req->fail_outcome = UPSTREAM_PROTOCOL;
+		upstream_req_set_state(req, UPSTREAM_REQ_FAILING);
+		upstream_schedule(up);
+	}
+	upstream_leave(up);
+}
+
+/* Add a started request to the multi handle. */
+static int
+upstream_req_add(struct upstream_req *req)
+{
+	CURLMcode mc;
+
+	if ((mc = curl_multi_add_handle(req->up->multi, req->easy)) !=
+	    CURLM_OK) {
+		log_warnx("upstream: cannot start transfer: %s",
+		    curl_multi_strerror(mc));
+		return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+	}
+	req->in_multi = 1;
+	return 0;
+}
+
+static int
+upstream_work_left(const struct upstream *up)
+{
+	const struct upstream_req *req;
+
+	if (!TAILQ_EMPTY(&up->dead) || !TAILQ_EMPTY(&up->dead_socks) ||
+	    !TAILQ_EMPTY(&up->queued) || !TAILQ_EMPTY(&up->failing))
+		return 1;
+	TAILQ_FOREACH(req, &up->running, entry)
+	if (req->resume_pending)
+		return 1;
+	return 0;
+}
+
+/* Deferred work, one loop turn after it was asked for inside curl. */
+static void
+upstream_reap_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct upstream *up = arg;
+	struct upstream_req *req;
+	struct upstream_sock *sk;
+	int again;
+
+	up->busy++;
+	while ((req = TAILQ_FIRST(&up->dead)) != NULL) {
+		TAILQ_REMOVE(&up->dead, req, entry);
+		upstream_req_detach(req);
+		upstream_req_free(req);
+	}
+	while ((sk = TAILQ_FIRST(&up->dead_socks)) != NULL) {
+		TAILQ_REMOVE(&up->dead_socks, sk, entry);
+		upstream_sock_free(sk);
+	}
+	while (!up->closing && (req = TAILQ_FIRST(&up->queued)) != NULL) {
+		if (upstream_req_add(req) == 0) {
+			upstream_req_set_state(req, UPSTREAM_REQ_RUNNING);
+			continue;
+		}
+		snprintf(
+		    req->errbuf, sizeof(req->errbuf), "cannot start transfer");
+		upstream_req_finish(req, CURLE_OK, UPSTREAM_ABORTED);
+	}
+	/* A resume may run hooks that change the list: rescan each time. */
+	do {
+		again = 0;
+		TAILQ_FOREACH(req, &up->running, entry)
+		{
+			if (up->closing || !req->resume_pending)
+				continue;
+			req->resume_pending = 0;
+			if (req->paused)
+				upstream_req_unpause(req);
+			again = 1;
+			break;
+		}
+	} while (again && !up->closing);
+	while (!up->closing && (req = TAILQ_FIRST(&up->failing)) != NULL)
+		upstream_req_finish(req, CURLE_OK, req->fail_outcome);
+	if (!up->closing && upstream_work_left(up))
+		upstream_schedule(up);
+	upstream_leave(up);
+}
+
+/*
+ * Check the base URL and return a copy without trailing slashes; *https
+ * tells the scheme. It is never logged: a URL that is rejected may carry a
+ * password.
+ */
+static char *
+upstream_parse_base(const char *url, int *https)
+{
+	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL,
+	     *frag = NULL, *out = NULL;
+	const char *why = NULL;
+	CURLU *u;
+	size_t n;
+
+	if ((u = curl_url()) == NULL) {
+		log_warnx("upstream: out of memory");
+		return NULL;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+		why = "not a valid absolute URL";
+	else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+		why = "scheme must be http or https";
+	else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    *host == '\0')
+		why = "no host";
+	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
+		why = "credentials in the URL are not allowed";
+	else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
+		why = "query or fragment not allowed";
+	else if (strpbrk(url, " \t\r\n") != NULL)
+		why = "white space in URL";
+	else
+		*https = strcmp(scheme, "https") == 0;
+	if (why != NULL) {
+		log_warnx("upstream: base URL: %s", why);
+		goto out;
+	}
+	n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	if ((out = strndup(url, n)) == NULL)
+		log_warnx("upstream: out of memory");
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(user);
+	curl_free(query);
+	curl_free(frag);
+	curl_url_cleanup(u);
+	return out;
+}
+
+struct upstream *
+upstream_new(struct event_base *base, const struct upstream_opts *opts)
+{
+	struct upstream *up;
+	CURLcode rc;
+	CURL *probe;
+
+	if (base == NULL || opts == NULL || opts->base_url == NULL) {
+		log_warnx("upstream: no base URL");
+		return NULL;
+	}
+	if ((up = calloc(1, sizeof(*up))) == NULL) {
+		log_warnx("upstream: out of memory");
+		return NULL;
+	}
+	up->base = base;
+	up->tls = opts->tls;
+	up->creds = opts->creds;
+	up->connect_timeout_ms = opts->connect_timeout_ms > 0
+	    ? opts->connect_timeout_ms
+	    : UPSTREAM_CONNECT_TIMEOUT_MS;
+	up->max_response =
+	    opts->max_response > 0 ? opts->max_response : UPSTREAM_MAX_RESPONSE;
+	TAILQ_INIT(&up->queued);
+	TAILQ_INIT(&up->running);
+	TAILQ_INIT(&up->failing);
+	TAILQ_INIT(&up->dead);
+	TAILQ_INIT(&up->socks);
+	TAILQ_INIT(&up->dead_socks);
+	if ((up->base_url =
+		    upstream_parse_base(opts->base_url, &up->pipewait)) == NULL)
+		goto fail;
+	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
+		log_warnx("upstream: cannot initialize libcurl: %s",
+		    curl_easy_strerror(rc));
+		goto fail;
+	}
+	up->global_init = 1;
+	if ((up->ev_timer = evtimer_new(base, upstream_timer_event_cb, up)) ==
+		NULL ||
+	    (up->ev_reap = event_new(base, -1, 0, upstream_reap_cb, up)) ==
+		NULL) {
+		log_warnx("upstream: cannot create events");
+		goto fail;
+	}
+	if ((up->multi = curl_multi_init()) == NULL) {
+		log_warnx("upstream: cannot create the curl multi handle");
+		goto fail;
+	}
+	if (curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION,
+		upstream_socket_cb) != CURLM_OK ||
+	    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up) != CURLM_OK ||
+	    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION,
+		upstream_timer_cb) != CURLM_OK ||
+	    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up) != CURLM_OK ||
+	    curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+		opts->max_host_connections > 0
+		    ? opts->max_host_connections
+		    : UPSTREAM_MAX_HOST_CONNS) != CURLM_OK) {
+		log_warnx("upstream: cannot configure the curl multi handle");
+		goto fail;
+	}
+	/* Fail closed if this libcurl cannot take our TLS policy. */
+	if (up->tls != NULL) {
+		if ((probe = curl_easy_init()) == NULL) {
+			log_warnx("upstream: out of memory");
+			goto fail;
+		}
+		rc = curl_easy_setopt(
+		    probe, CURLOPT_SSL_CTX_FUNCTION, upstream_sslctx_cb);
+		curl_easy_cleanup(probe);
+		if (rc != CURLE_OK) {
+			log_warnx("upstream: libcurl's TLS backend (%s) cannot "
+				  "apply the TLS policy: %s",
+			    curl_version_info(CURLVERSION_NOW)->ssl_version,
+			    curl_easy_strerror(rc));
+			goto fail;
+		}
+	}
+	log_debug("upstream: ready, %s", curl_version());
+	return up;
+fail:
+	upstream_destroy(up);
+	return NULL;
+}
+
+/* Tear everything down; only outside curl and outside our frames. */
+static void
+upstream_destroy(struct upstream *up)
+{
+	struct upstream_req_list *lists[4];
+	struct upstream_sock *sk;
+	struct upstream_req *req;
+	size_t i;
+
+	lists[0] = &up->queued;
+	lists[1] = &up->running;
+	lists[2] = &up->failing;
+	lists[3] = &up->dead;
+	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		while ((req = TAILQ_FIRST(lists[i])) != NULL) {
+			TAILQ_REMOVE(lists[i], req, entry);
+			upstream_req_detach(req);
+			upstream_req_free(req);
+		}
+	}
+	up->requests_active = 0;
+	/* Closes pooled connections (through upstream_closesocket_cb, which
+	 * still needs the socket list). */
+	if (up->multi != NULL)
+		curl_multi_cleanup(up->multi);
+	if (up->nsockets != 0)
+		log_debug(
+		    "upstream: %u sockets not closed by libcurl", up->nsockets);
+	while ((sk = TAILQ_FIRST(&up->socks)) != NULL) {
+		TAILQ_REMOVE(&up->socks, sk, entry);
+		upstream_sock_free(sk);
+	}
+	while ((sk = TAILQ_FIRST(&up->dead_socks)) != NULL) {
+		TAILQ_REMOVE(&up->dead_socks, sk, entry);
+		upstream_sock_free(sk);
+	}
+	if (up->ev_timer != NULL)
+		event_free(up->ev_timer);
+	if (up->ev_reap != NULL)
+		event_free(up->ev_reap);
+	if (up->global_init)
+		curl_global_cleanup();
+	free(up->base_url);
+	free(up);
+}
+
+void
+upstream_free(struct upstream *up)
+{
+	struct upstream_req_list *lists[3];
+	struct upstream_req *req;
+	size_t i;
+
+	if (up == NULL)
+		return;
+	if (up->busy == 0) {
+		upstream_destroy(up);
+		return;
+	}
+	/* Called from a hook or a done callback: silence every request now,
+	 * tear down when the outermost frame unwinds. */
+	lists[0] = &up->queued;
+	lists[1] = &up->running;
+	lists[2] = &up->failing;
+	up->closing = 1;
+	for (i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		while ((req = TAILQ_FIRST(lists[i])) != NULL)
+			upstream_req_set_state(req, UPSTREAM_REQ_CANCELLED);
+}
+
+void
+upstream_set_creds(struct upstream *up, struct creds *creds)
+{
+	if (up != NULL)
+		up->creds = creds;
+}
+
+const char *
+upstream_base_url(const struct upstream *up)
+{
+	return up != NULL ? up->base_url : NULL;
+}
+
+uint64_t
+upstream_requests_total(const struct upstream *up)
+{
+	return up != NULL ? up->requests_total : 0;
+}
+
+unsigned
+upstream_requests_active(const struct upstream *up)
+{
+	return up != NULL ? up->requests_active : 0;
+}
+
+/* Whether s is a plausible HTTP method token (upper-case letters). */
+static int
+upstream_method_ok(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 16)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (*s < 'A' || *s > 'Z')
+			return 0;
+	return 1;
+}
+
+/* Whether path_query is printable ASCII without spaces. */
+static int
+upstream_path_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+struct upstream_req *
+upstream_req_new(struct upstream *up, const char *method,
+    const char *path_query, enum upstream_auth auth)
+{
+	struct upstream_req *req;
+	char qm[40], qp[128];
+	size_t n;
+	char *url = NULL;
+	CURL *e;
+
+	if (up == NULL || method == NULL || path_query == NULL ||
+	    auth >= UPSTREAM_AUTH__MAX || up->closing)
+		return NULL;
+	if (!upstream_method_ok(method) || !upstream_path_ok(path_query)) {
+		log_warnx("upstream: invalid request \"%s\" \"%s\"",
+		    log_quote(qm, sizeof(qm), method, strlen(method)),
+		    log_quote(qp, sizeof(qp), path_query, strlen(path_query)));
+		return NULL;
+	}
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		return NULL;
+	req->up = up;
+	req->state = UPSTREAM_REQ_NEW;
+	req->auth = auth;
+	req->timeout_ms = UPSTREAM_REQ_TIMEOUT_MS;
+	req->streaming = -1;
+	if ((req->method = strdup(method)) == NULL)
+		goto fail;
+	n = strcspn(path_query, "?");
+	if ((req->path = strndup(path_query, n < 120 ? n : 120)) == NULL)
+		goto fail;
+	n = strlen(up->base_url) + strlen(path_query) + 2;
+	if ((url = malloc(n)) == NULL)
+		goto fail;
+	snprintf(url, n, "%s%s%s", up->base_url,
+	    path_query[0] == '/' ? "" : "/", path_query);
+	if ((req->easy = e = curl_easy_init()) == NULL)
+		goto fail;
+	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_USERAGENT, UPSTREAM_USER_AGENT) !=
+		CURLE_OK)
+		goto fail;
+	free(url);
+	url = NULL;
+	(void)curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)req);
+	(void)curl_easy_setopt(e, CURLOPT_ERRORBUFFER, req->errbuf);
+	(void)curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	if (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") !=
+	    CURLE_OK)
+		goto fail;
+#else
+	(void)curl_easy_setopt(
+	    e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	(void)curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* Send the path as built: no client-side "/../" squashing that would
+	 * quietly aim the request at another resource. */
+	(void)curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+	/* Over https a new transfer waits for a connection that may turn
+	 * out to multiplex (ALPN h2) instead of opening another. Over plain
+	 * http that never happens, yet curl 7.88 makes a transfer wait for
+	 * the first response on a cold pool (a quick call would sit behind
+	 * a long one), so there it stays off. */
+	(void)curl_easy_setopt(e, CURLOPT_PIPEWAIT, (long)up->pipewait);
+	(void)curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	(void)curl_easy_setopt(
+	    e, CURLOPT_CONNECTTIMEOUT_MS, up->connect_timeout_ms);
+	(void)curl_easy_setopt(e, CURLOPT_BUFFERSIZE, UPSTREAM_BUFFERSIZE);
+	(void)curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, upstream_write_cb);
+	(void)curl_easy_setopt(e, CURLOPT_WRITEDATA, req);
+	(void)curl_easy_setopt(
+	    e, CURLOPT_OPENSOCKETFUNCTION, upstream_opensocket_cb);
+	(void)curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, up);
+	(void)curl_easy_setopt(
+	    e, CURLOPT_CLOSESOCKETFUNCTION, upstream_closesocket_cb);
+	(void)curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, up);
+	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	(void)curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	(void)curl_easy_setopt(
+	    e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (up->tls != NULL) {
+		if (curl_easy_setopt(e, CURLOPT_SSL_CTX_FUNCTION,
+			upstream_sslctx_cb) != CURLE_OK)
+			goto fail;
+		(void)curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, up);
+#if LIBCURL_VERSION_NUM >= 0x075700
+		/* A cached trust store would be shared across connections and
+		 * (curl >= 7.87) set after our callback, hiding the extra
+		 * CA; load it fresh for each new connection instead. */
+		if (tlsctx_has_extra_ca(up->tls))
+			(void)curl_easy_setopt(e, CURLOPT_CA_CACHE_TIMEOUT, 0L);
+#endif
+	}
+	return req;
+fail:
+	free(url);
+	upstream_req_free(req);
+	return NULL;
+}
+
+/* Lazily create the multipart body. */
+static curl_mime *
+upstream_req_mime(struct upstream_req *req)
+{
+	if (req->mime == NULL)
+		req->mime = curl_mime_init(req->easy);
+	return req->mime;
+}
+
+static int
+upstream_errno(CURLcode rc)
+{
+	return rc == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
+}
+
+int
+upstream_req_set_json(struct upstream_req *req, const char *body, size_t len)
+{
+	char *copy;
+
+	if (req == NULL || req->state != UPSTREAM_REQ_NEW ||
+	    req->mime != NULL || (body == NULL && len > 0))
+		return -EINVAL;
+	if ((copy = malloc(len + 1)) == NULL)
+		return -ENOMEM;
+	if (len > 0)
+		memcpy(copy, body, len);
+	copy[len] = '\0';
+	free(req->body);
+	req->body = copy;
+	req->body_len = len;
+	return 0;
+}
+
+/* A new part at the end of the multipart body (call order is kept). */
+static curl_mimepart *
+upstream_req_part(struct upstream_req *req, const char *name, int *ret)
+{
+	curl_mimepart *part;
+	CURLcode rc;
+
+	*ret = -EINVAL;
+	if (req == NULL || name == NULL || req->state != UPSTREAM_REQ_NEW ||
+	    req->body != NULL)
+		return NULL;
+	*ret = -ENOMEM;
+	if (upstream_req_mime(req) == NULL ||
+	    (part = curl_mime_addpart(req->mime)) == NULL)
+		return NULL;
+	if ((rc = curl_mime_name(part, name)) != CURLE_OK) {
+		*ret = upstream_errno(rc);
+		return NULL;
+	}
+	*ret = 0;
+	return part;
+}
+
+int
+upstream_req_add_field(
+    struct upstream_req *req, const char *name, const char *value)
+{
+	curl_mimepart *part;
+	CURLcode rc;
+	int r;
+
+	if (value == NULL)
+		return -EINVAL;
+	if ((part = upstream_req_part(req, name, &r)) == NULL)
+		return r;
+	if ((rc = curl_mime_data(part, value, CURL_ZERO_TERMINATED)) !=
+	    CURLE_OK)
+		return upstream_errno(rc);
+	return 0;
+}
+
+int
+upstream_req_add_file(struct upstream_req *req, const char *name,
+    const char *filename, const void *data, size_t len)
+{
+	curl_mimepart *part;
+	CURLcode rc;
+	int r;
+
+	if (filename == NULL || (data == NULL && len > 0))
+		return -EINVAL;
+	if ((part = upstream_req_part(req, name, &r)) == NULL)
+		return r;
+	/* curl_mime_data reads strlen() for CURL_ZERO_TERMINATED (-1), so
+	 * an empty file is given as "" of length 0. */
+	if ((rc = curl_mime_filename(part, filename)) != CURLE_OK ||
+	    (rc = curl_mime_type(part, "application/octet-stream")) !=
+		CURLE_OK ||
+	    (rc = curl_mime_data(part, len > 0 ? data : "", len)) != CURLE_OK)
+		return upstream_errno(rc);
+	return 0;
+}
+
+int
+upstream_req_add_file_stream(struct upstream_req *req, const char *name,
+    const char *filename, upstream_read_cb read, void *arg)
+{
+	struct upstream_part *p;
+	curl_mimepart *part;
+	CURLcode rc;
+	int r;
+
+	if (filename == NULL || read == NULL)
+		return -EINVAL;
+	if ((part = upstream_req_part(req, name, &r)) == NULL)
+		return r;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return -ENOMEM;
+	p->req = req;
+	p->read = read;
+	p->arg = arg;
+	p->next = req->parts;
+	req->parts = p;
+	/* Unknown size: chunked upload over HTTP/1.1. No seek function, so
+	 * curl cannot replay the part (no redirects are followed). */
+	if ((rc = curl_mime_filename(part, filename)) != CURLE_OK ||
+	    (rc = curl_mime_type(part, "application/octet-stream")) !=
+		CURLE_OK ||
+	    (rc = curl_mime_data_cb(
+		 part, -1, upstream_part_read_cb, NULL, NULL, p)) != CURLE_OK)
+		return upstream_errno(rc);
+	return 0;
+}
+
+int
+upstream_req_set_data_hook(
+    struct upstream_req *req, upstream_data_cb cb, void *arg)
+{
+	if (req == NULL || req->state != UPSTREAM_REQ_NEW)
+		return -EINVAL;
+	req->data_cb = cb;
+	req->data_arg = arg;
+	return 0;
+}
+
+void
+upstream_req_set_timeout(struct upstream_req *req, long ms)
+{
+	if (req != NULL && req->state == UPSTREAM_REQ_NEW)
+		req->timeout_ms = ms > 0 ? ms : 0;
+}
+
+/* Append one header line to req's list. */
+static int
+upstream_req_header(struct upstream_req *req, const char *line)
+{
+	struct curl_slist *l;
+
+	if ((l = curl_slist_append(req->headers, line)) == NULL)
+		return -ENOMEM;
+	req->headers = l;
+	return 0;
+}
+
+/* Put the credential header in the list; the local copy is wiped. */
+static int
+upstream_req_auth(struct upstream_req *req)
+{
+	char buf[UPSTREAM_AUTH_MAX];
+	enum creds_kind kind;
+	int r;
+
+	if (req->auth == UPSTREAM_AUTH_NONE)
+		return 0;
+	kind = req->auth == UPSTREAM_AUTH_APIKEY ? CREDS_APIKEY : CREDS_JWT;
+	r = creds_header(req->up->creds, kind, buf, sizeof(buf));
+	if (r >= 0)
+		r = upstream_req_header(req, buf);
+	creds_wipe(buf, sizeof(buf));
+	return r < 0 ? r : 0;
+}
+
+/* Method, body and headers, once the request is complete. */
+static int
+upstream_req_prepare(struct upstream_req *req)
+{
+	CURL *e = req->easy;
+	const char *m = req->method;
+	int r;
+
+	if ((r = upstream_req_auth(req)) != 0)
+		return r;
+	if (req->mime != NULL) {
+		if (curl_easy_setopt(e, CURLOPT_MIMEPOST, req->mime) !=
+		    CURLE_OK)
+			return -ENOMEM;
+	} else if (req->body != NULL) {
+		(void)curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
+		(void)curl_easy_setopt(
+		    e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		if ((r = upstream_req_header(
+			 req, "Content-Type: application/json")) != 0)
+			return r;
+	} else if (strcmp(m, "GET") == 0) {
+		(void)curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(m, "HEAD") == 0) {
+		(void)curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	} else if (strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 ||
+	    strcmp(m, "PATCH") == 0) {
+		/* An empty body: Content-Length: 0 and no form type. */
+		(void)curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
+		(void)curl_easy_setopt(
+		    e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+		if ((r = upstream_req_header(req, "Content-Type:")) != 0)
+			return r;
+	}
+	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&
+	    strcmp(m, "POST") != 0) {
+		if (curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m) != CURLE_OK)
+			return -ENOMEM;
+	} else if ((req->mime != NULL || req->body != NULL) &&
+	    strcmp(m, "POST") != 0) {
+		if (curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m) != CURLE_OK)
+			return -ENOMEM;
+	}
+	if (req->headers != NULL)
+		(void)curl_easy_setopt(e, CURLOPT_HTTPHEADER, req->headers);
+	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+	/* Refuse a too long buffered answer before reading it. */
+	if (req->data_cb == NULL)
+		(void)curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
+		    (curl_off_t)req->up->max_response);
+	return 0;
+}
+
+int
+upstream_req_start(struct upstream_req *req, upstream_done_cb cb, void *arg)
+{
+	struct upstream *up;
+	int r;
+
+	if (req == NULL)
+		return -EINVAL;
+	if (req->state != UPSTREAM_REQ_NEW)
+		return -EALREADY;
+	up = req->up;
+	if (up->closing) {
+		r = -ESHUTDOWN;
+		goto fail;
+	}
+	if ((r = upstream_req_prepare(req)) != 0)
+		goto fail;
+	req->cb = cb;
+	req->arg = arg;
+	if (up->in_curl > 0) {
+		/* curl_multi_add_handle is refused inside curl callbacks. */
+		upstream_req_set_state(req, UPSTREAM_REQ_QUEUED);
+		upstream_schedule(up);
+		return 0;
+	}
+	if ((r = upstream_req_add(req)) != 0)
+		goto fail;
+	/* Adding only arms curl's timer: the transfer (and so the callback)
+	 * happens on a later loop turn, never inside this call. */
+	upstream_req_set_state(req, UPSTREAM_REQ_RUNNING);
+	return 0;
+fail:
+	upstream_req_free(req);
+	return r;
+}
+
+void
+upstream_req_resume(struct upstream_req *req)
+{
+	if (req == NULL || req->state != UPSTREAM_REQ_RUNNING || !req->paused)
+		return;
+	if (req->up->in_curl > 0) {
+		req->resume_pending = 1;
+		upstream_schedule(req->up);
+		return;
+	}
+	upstream_req_unpause(req);
+}
+
+void
+upstream_req_cancel(struct upstream_req *req)
+{
+	struct upstream *up;
+
+	if (req == NULL)
+		return;
+	up = req->up;
+	switch (req->state) {
+	case UPSTREAM_REQ_NEW:
+		upstream_req_free(req);
+		return;
+	case UPSTREAM_REQ_QUEUED:
+	case UPSTREAM_REQ_RUNNING:
+	case UPSTREAM_REQ_FAILING:
+		req->cb = NULL;
+		if (up->in_curl > 0 && req->in_multi) {
+			/* Inside curl: the hooks now see CANCELLED and make
+			 * curl stop; detach and free on the next turn. */
+			upstream_req_set_state(req, UPSTREAM_REQ_CANCELLED);
+			upstream_schedule(up);
+			return;
+		}
+		upstream_req_set_state(req, UPSTREAM_REQ_CANCELLED);
+		TAILQ_REMOVE(&up->dead, req, entry);
+		upstream_req_detach(req);
+		upstream_req_free(req);
+		return;
+	case UPSTREAM_REQ_DONE:	     /* freed when its callback returns */
+	case UPSTREAM_REQ_CANCELLED: /* already on its way out */
+	case UPSTREAM_REQ__MAX:
+		return;
+	}
+}
+
+char *
+upstream_escape(const char *s, size_t len)
+{
+	char *esc, *out;
+
+	if (s == NULL || len > INT_MAX)
+		return NULL;
+	if (len == 0)
+		return strdup("");
+	/* Unreserved, but as a whole segment they would move up the path. */
+	if (len == 1 && s[0] == '.')
+		return strdup("%2E");
+	if (len == 2 && s[0] == '.' && s[1] == '.')
+		return strdup("%2E%2E");
+	/* The handle argument is ignored by libcurl (>= 7.82, and unused for
+	 * conversions on POSIX before that). */
+	if ((esc = curl_easy_escape(NULL, s, (int)len)) == NULL)
+		return NULL;
+	out = strdup(esc); /* callers free(3), not curl_free */
+	curl_free(esc);
+	return out;
+}
