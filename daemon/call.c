@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -27,6 +28,7 @@ call_new(struct client *c, const struct method *m, json_t *id,
     json_t *params)
 {
 	struct call *call;
+	int i;
 
 	if ((call = calloc(1, sizeof(*call))) == NULL)
 		return NULL;
@@ -34,6 +36,8 @@ call_new(struct client *c, const struct method *m, json_t *id,
 	call->wd = client_wrennd(c);
 	call->method = m;
 	call->id = json_incref(id);
+	for (i = 0; i < CALL_MAX_FDS; i++)
+		call->fds[i] = -1;
 	call->params = params != NULL ? json_incref(params) : json_object();
 	if (call->params == NULL) {
 		json_decref(call->id);
@@ -50,10 +54,40 @@ call_set_cancel(struct call *call, call_cancel_cb cb, void *arg)
 	call->cancel_arg = arg;
 }
 
+int
+call_take_fd(struct call *call, const char *name)
+{
+	json_t *v;
+	json_int_t i;
+	int fd;
+
+	v = json_object_get(json_object_get(call->params, name), "$fd");
+	if (!json_is_integer(v))
+		return -1;
+	i = json_integer_value(v);
+	if (i < 0 || (unsigned)i >= call->nfds)
+		return -1;
+	fd = call->fds[i];
+	call->fds[i] = -1;
+	return fd;
+}
+
+void
+call_set_drain(struct call *call, call_drain_cb cb, void *arg)
+{
+	call->drain = cb;
+	call->drain_arg = arg;
+}
+
 /* Detach from the client and free. */
 static void
 call_free(struct call *call)
 {
+	unsigned i;
+
+	for (i = 0; i < call->nfds; i++)
+		if (call->fds[i] != -1)
+			close(call->fds[i]);
 	if (call->client != NULL)
 		client_call_done(call->client, call);
 	json_decref(call->id);
@@ -221,6 +255,13 @@ call_upstream_json(const struct upstream_result *res, const char **err)
 int
 call_event(struct call *call, const char *event, json_t *fields_steal)
 {
+	return call_event_seq(call, call->seq++, event, fields_steal);
+}
+
+int
+call_event_seq(struct call *call, uint64_t seq, const char *event,
+    json_t *fields_steal)
+{
 	json_t *params, *msg;
 	int r;
 
@@ -229,7 +270,7 @@ call_event(struct call *call, const char *event, json_t *fields_steal)
 		return 0;
 	}
 	params = json_pack("{s:O, s:I, s:s}", "id", call->id, "seq",
-	    (json_int_t)call->seq, "event", event);
+	    (json_int_t)seq, "event", event);
 	if (params == NULL) {
 		json_decref(fields_steal);
 		return -ENOMEM;
@@ -238,7 +279,6 @@ call_event(struct call *call, const char *event, json_t *fields_steal)
 		json_object_update(params, fields_steal);
 		json_decref(fields_steal);
 	}
-	call->seq++;
 	msg = ipc_make_notification("$/stream", params);
 	if (msg == NULL)
 		return -ENOMEM;

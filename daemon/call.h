@@ -22,7 +22,10 @@ struct upstream_result;
 
 struct call;
 
+#define CALL_MAX_FDS 4 /* file descriptors one request may carry */
+
 typedef void (*call_cancel_cb)(struct call *call, void *arg);
+typedef void (*call_drain_cb)(struct call *call, void *arg);
 
 struct call {
 	TAILQ_ENTRY(call) entry;    /* in the client's list */
@@ -36,11 +39,30 @@ struct call {
 	void *cancel_arg;
 	void *state;		    /* handler's, freed by its cancel hook or
 				     * before replying */
+	call_drain_cb drain;	    /* client output drained (backpressure) */
+	void *drain_arg;
+	int fds[CALL_MAX_FDS];	    /* owned: passed with the request line;
+				     * -1 once taken */
+	unsigned nfds;
 };
 
 /* A new call owned by c; takes references on id and params. */
 struct call *call_new(struct client *c, const struct method *m, json_t *id,
     json_t *params);
+
+/*
+ * Take ownership of the fd the parameter name refers to ({"$fd": n}).
+ * Returns the fd, or -1 when the parameter is absent or already taken.
+ */
+int call_take_fd(struct call *call, const char *name);
+
+/* Be told when the client's queued output drained below the low
+ * watermark (NULL clears). */
+void call_set_drain(struct call *call, call_drain_cb cb, void *arg);
+
+/* Like call_event, with the caller's own sequence number. */
+int call_event_seq(struct call *call, uint64_t seq, const char *event,
+    json_t *fields_steal);
 
 /* Set (or clear with NULL) the hook that undoes in-flight handler work. */
 void call_set_cancel(struct call *call, call_cancel_cb cb, void *arg);

@@ -15,9 +15,11 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -36,6 +38,7 @@
 #define CLIENT_READS_PER_EVENT 8 /* reads before yielding to others */
 #define CLIENT_LINES_PER_EVENT 64 /* lines dispatched per turn */
 #define CLIENT_FLUSH_TIMEOUT 5	 /* seconds to flush a final error */
+#define CLIENT_FD_BATCHES 8	 /* received fd sets awaiting their line */
 
 enum client_state {
 	CLIENT_ACTIVE,	 /* reading and dispatching */
@@ -48,6 +51,13 @@ static const char *client_state_names[CLIENT__MAX] = { "active", "flushing",
 	"closed" };
 
 TAILQ_HEAD(call_list, call);
+
+/* File descriptors that arrived with the byte at offset off. */
+struct client_fdset {
+	uint64_t off;		/* absolute input offset of that byte */
+	int fd[CALL_MAX_FDS];	/* owned */
+	unsigned n;
+};
 
 struct client {
 	TAILQ_ENTRY(client) entry; /* in wd->clients */
@@ -75,6 +85,10 @@ struct client {
 	const char *kick_close;	   /* reason for a deferred close */
 	unsigned caps;		   /* capabilities enabled by rpc.hello */
 #define CLIENT_CAP_FDS 0x1
+	uint64_t in_off;	   /* absolute offset of the first byte of in */
+	uint64_t in_total;	   /* bytes ever received */
+	struct client_fdset fdq[CLIENT_FD_BATCHES]; /* owned fds, FIFO */
+	unsigned nfdq;
 };
 
 static void client_process(struct client *c);
@@ -139,6 +153,23 @@ client_congested(const struct client *c)
 	return evbuffer_get_length(c->out) > (size_t)c->cfg->max_output;
 }
 
+/* Close queued fd sets that arrived before absolute offset off. */
+static void
+client_fdq_drop(struct client *c, uint64_t off)
+{
+	unsigned i, j, k = 0;
+
+	for (i = 0; i < c->nfdq; i++) {
+		if (c->fdq[i].off < off) {
+			for (j = 0; j < c->fdq[i].n; j++)
+				close(c->fdq[i].fd[j]);
+			continue;
+		}
+		c->fdq[k++] = c->fdq[i];
+	}
+	c->nfdq = k;
+}
+
 /* Deferred free: never inside a callback of this client. */
 static void
 client_free_cb(evutil_socket_t fd, short what, void *arg)
@@ -185,6 +216,7 @@ client_close(struct client *c, const char *reason)
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
+	client_fdq_drop(c, UINT64_MAX);
 	TAILQ_REMOVE(&c->wd->clients, c, entry);
 	c->wd->nclients--;
 	if (event_base_once(c->wd->base, -1, EV_TIMEOUT, client_free_cb, c,
@@ -288,6 +320,26 @@ client_kick_cb(evutil_socket_t fd, short what, void *arg)
 	client_process(c);
 }
 
+/*
+ * Tell the calls that wait for output room (streams). A hook may finish
+ * its own call, so the next call is fetched first; it must not finish
+ * others.
+ */
+static void
+client_notify_drain(struct client *c)
+{
+	struct call *call, *next;
+
+	for (call = TAILQ_FIRST(&c->calls); call != NULL; call = next) {
+		next = TAILQ_NEXT(call, entry);
+		if (call->drain != NULL)
+			call->drain(call, call->drain_arg);
+		if (c->state != CLIENT_ACTIVE ||
+		    client_congested(c))
+			break;
+	}
+}
+
 static void
 client_write_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -310,8 +362,11 @@ client_write_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Output drained below the watermark: let producers go on. */
 	if (c->state == CLIENT_ACTIVE &&
-	    evbuffer_get_length(c->out) <= (size_t)c->cfg->max_output / 2)
-		client_process(c);
+	    evbuffer_get_length(c->out) <= (size_t)c->cfg->max_output / 2) {
+		client_notify_drain(c);
+		if (c->state == CLIENT_ACTIVE)
+			client_process(c);
+	}
 }
 
 static void
@@ -342,6 +397,80 @@ client_eof(struct client *c)
 	client_process(c);
 }
 
+/*
+ * recvmsg(2) one chunk into the input buffer. File descriptors passed with
+ * SCM_RIGHTS are queued with the offset of the chunk's first byte; the
+ * line that contains that byte owns them.
+ */
+static int
+client_recv(struct client *c)
+{
+	char cbuf[CMSG_SPACE(sizeof(int) * CALL_MAX_FDS * 2)];
+	struct evbuffer_iovec vec;
+	struct cmsghdr *cm;
+	struct msghdr msg;
+	struct iovec iov;
+	struct client_fdset set;
+	unsigned nfd, i, bad = 0;
+	ssize_t n;
+	int *fds;
+
+	if (evbuffer_reserve_space(c->in, CLIENT_READ_CHUNK, &vec, 1) < 1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	iov.iov_base = vec.iov_base;
+	iov.iov_len = vec.iov_len < CLIENT_READ_CHUNK ? vec.iov_len
+						      : CLIENT_READ_CHUNK;
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cbuf;
+	msg.msg_controllen = sizeof(cbuf);
+	n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n <= 0)
+		return (int)n;
+	memset(&set, 0, sizeof(set));
+	set.off = c->in_total;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
+	     cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		fds = (int *)(void *)CMSG_DATA(cm);
+		for (i = 0; i < nfd; i++) {
+			if (set.n < CALL_MAX_FDS)
+				set.fd[set.n++] = fds[i];
+			else {
+				close(fds[i]);
+				bad = 1;
+			}
+		}
+	}
+	if (msg.msg_flags & MSG_CTRUNC)
+		bad = 1;
+	if (set.n > 0 && (bad || c->nfdq == CLIENT_FD_BATCHES)) {
+		for (i = 0; i < set.n; i++)
+			close(set.fd[i]);
+		set.n = 0;
+		bad = 1;
+	}
+	if (set.n > 0)
+		c->fdq[c->nfdq++] = set;
+	vec.iov_len = (size_t)n;
+	evbuffer_commit_space(c->in, &vec, 1);
+	c->in_total += (uint64_t)n;
+	if (bad) {
+		log_info("client %llu: too many file descriptors passed",
+		    (unsigned long long)c->id);
+		client_send_error(c, NULL, IPC_ERR_INVALID_REQUEST,
+		    "too_many_fds",
+		    "too many file descriptors in one message (limits.max_fds)");
+		client_flush_close(c);
+	}
+	return (int)n;
+}
+
 static void
 client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -349,7 +478,9 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 	int i, n;
 
 	for (i = 0; i < CLIENT_READS_PER_EVENT; i++) {
-		n = evbuffer_read(c->in, c->fd, CLIENT_READ_CHUNK);
+		n = client_recv(c);
+		if (c->state != CLIENT_ACTIVE)
+			return;
 		if (n == 0) {
 			client_eof(c);
 			return;
@@ -404,64 +535,122 @@ client_find_call(struct client *c, const json_t *id)
 	return NULL;
 }
 
-/* Handle one request line. */
-static void
-client_dispatch(struct client *c, struct ipc_msg *m)
+/* Whether params reference exactly the passed fds, each once. */
+static int
+client_check_fds(const struct method *meth, const json_t *params,
+    unsigned nfds, char *err, size_t errlen)
+{
+	const struct method_param *p;
+	unsigned used = 0;
+	json_int_t i;
+	json_t *v;
+
+	for (p = meth->params; p->name != NULL; p++) {
+		if (p->type != PT_FD ||
+		    (v = json_object_get(params, p->name)) == NULL)
+			continue;
+		i = json_integer_value(json_object_get(v, "$fd"));
+		if (i < 0 || (unsigned)i >= nfds) {
+			snprintf(err, errlen,
+			    "parameter '%s' refers to fd %lld but %u "
+			    "descriptor(s) came with the request",
+			    p->name, (long long)i, nfds);
+			return -1;
+		}
+		if (used & (1u << i)) {
+			snprintf(err, errlen, "fd %lld is referenced twice",
+			    (long long)i);
+			return -1;
+		}
+		used |= 1u << i;
+	}
+	if (used != (1u << nfds) - 1) {
+		snprintf(err, errlen,
+		    "%u file descriptor(s) came with the request but not all "
+		    "are referenced",
+		    nfds);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Check a request against the method table. Returns the method, or NULL
+ * after answering with the error (nothing has happened yet).
+ */
+static const struct method *
+client_admit(struct client *c, struct ipc_msg *m, unsigned nfds)
 {
 	const struct method *meth;
-	struct call *call;
-	enum upstream_auth auth;
-	json_t *empty = NULL;
 	char err[256];
 
 	if (client_find_call(c, m->id) != NULL) {
 		client_reject(c, m->id, IPC_ERR_INVALID_REQUEST,
 		    "invalid_request", "duplicate id: a call with this id is "
 				       "still in flight");
-		return;
+		return NULL;
 	}
 	if ((meth = methods_find(m->method)) == NULL) {
 		snprintf(err, sizeof(err), "unknown method '%.64s'", m->method);
 		client_reject(c, m->id, IPC_ERR_METHOD_NOT_FOUND,
 		    "method_not_found", err);
-		return;
+		return NULL;
 	}
 	if (c->role < meth->role) {
 		snprintf(err, sizeof(err),
 		    "%s needs the %s role; this connection has the %s role",
 		    meth->name, role_name(meth->role), role_name(c->role));
 		client_reject(c, m->id, IPC_ERR_FORBIDDEN, "forbidden", err);
-		return;
+		return NULL;
 	}
-	if (m->params == NULL)
-		m->params = empty = json_object();
-	if (methods_check_params(meth, m->params, err, sizeof(err)) != 0) {
-		json_decref(empty);
+	if (methods_check_params(meth, m->params, err, sizeof(err)) != 0 ||
+	    client_check_fds(meth, m->params, nfds, err, sizeof(err)) != 0) {
 		client_reject(c, m->id, IPC_ERR_INVALID_PARAMS, "invalid_params",
 		    err);
-		return;
+		return NULL;
 	}
 	if (c->wd->draining) {
-		json_decref(empty);
 		client_reject(c, m->id, IPC_ERR_APPLICATION, "shutting_down",
 		    "wrennd is shutting down");
-		return;
+		return NULL;
 	}
-	call = call_new(c, meth, m->id, m->params);
-	json_decref(empty);
-	if (call == NULL) {
+	return meth;
+}
+
+/* Handle one request line; the fds in lfds go to the call (or closed). */
+static void
+client_dispatch(struct client *c, struct ipc_msg *m,
+    struct client_fdset *lfds)
+{
+	const struct method *meth;
+	struct call *call = NULL;
+	enum upstream_auth auth;
+	json_t *empty = NULL;
+	unsigned i;
+
+	if (m->params == NULL)
+		m->params = empty = json_object();
+	if ((meth = client_admit(c, m, lfds->n)) != NULL &&
+	    (call = call_new(c, meth, m->id, m->params)) == NULL)
 		client_reject(c, m->id, IPC_ERR_INTERNAL, "internal",
 		    "out of memory");
+	json_decref(empty);
+	if (call == NULL) {
+		for (i = 0; i < lfds->n; i++)
+			close(lfds->fd[i]);
 		return;
 	}
+	for (i = 0; i < lfds->n; i++)
+		call->fds[i] = lfds->fd[i];
+	call->nfds = lfds->n;
 	TAILQ_INSERT_TAIL(&c->calls, call, entry);
 	c->ncalls++;
 	c->wd->calls_total++;
 	log_debug("client %llu: call %s", (unsigned long long)c->id,
 	    meth->name);
 	/* The credential check happens before anything is sent upstream. */
-	if (meth->cred != MCRED_NONE && rest_pick_auth(call, meth->cred,
-					    &auth) != 0)
+	if (meth->cred != MCRED_NONE &&
+	    rest_pick_auth(call, meth->cred, &auth) != 0)
 		return;
 	if (meth->handler != NULL)
 		(void)meth->handler(call);
@@ -492,33 +681,62 @@ client_notification(struct client *c, struct ipc_msg *m)
 static void
 client_line(struct client *c, size_t linelen)
 {
+	struct client_fdset lfds;
 	struct ipc_error perr;
 	struct ipc_msg m;
 	char msg[300];
 	const char *line;
+	unsigned i;
 	int r;
 
 	line = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)linelen + 1);
 	r = ipc_parse(line, linelen, &m, &perr);
+	/* fds sent with a byte of this line belong to it; older ones are
+	 * strays and are closed. */
+	client_fdq_drop(c, c->in_off);
+	memset(&lfds, 0, sizeof(lfds));
+	if (c->nfdq > 0 && c->fdq[0].off <= c->in_off + linelen) {
+		lfds = c->fdq[0];
+		memmove(&c->fdq[0], &c->fdq[1],
+		    (c->nfdq - 1) * sizeof(c->fdq[0]));
+		c->nfdq--;
+	}
 	evbuffer_drain(c->in, linelen + 1);
+	c->in_off += linelen + 1;
 	c->scanned = 0;
 	if (r == IPC_ERR_PARSE) {
 		snprintf(msg, sizeof(msg), "parse error at column %d: %s",
 		    perr.column, perr.text);
+		for (i = 0; i < lfds.n; i++)
+			close(lfds.fd[i]);
 		client_reject(c, NULL, IPC_ERR_PARSE, "parse_error", msg);
 		ipc_msg_clear(&m);
 		client_flush_close(c);
 		return;
 	}
 	if (r != 0) {
+		for (i = 0; i < lfds.n; i++)
+			close(lfds.fd[i]);
 		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
 		    "invalid_request", perr.text);
 		ipc_msg_clear(&m);
 		return;
 	}
+	if (lfds.n > 0 && (m.kind != IPC_KIND_REQUEST ||
+			      !(c->caps & CLIENT_CAP_FDS))) {
+		for (i = 0; i < lfds.n; i++)
+			close(lfds.fd[i]);
+		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST, "unexpected_fds",
+		    m.kind != IPC_KIND_REQUEST
+			? "file descriptors may only come with a request"
+			: "file descriptors were passed but the fds capability "
+			  "is not enabled (rpc.hello enable [\"fds\"])");
+		ipc_msg_clear(&m);
+		return;
+	}
 	switch (m.kind) {
 	case IPC_KIND_REQUEST:
-		client_dispatch(c, &m);
+		client_dispatch(c, &m, &lfds);
 		break;
 	case IPC_KIND_NOTIFICATION:
 		client_notification(c, &m);
@@ -613,12 +831,13 @@ client_hello(struct client *c)
 	json_t *params, *msg;
 	int r;
 
-	params = json_pack("{s:s, s:s, s:i, s:[s,s], s:{s:I, s:I, s:i, s:I},"
+	params = json_pack("{s:s, s:s, s:i, s:[s,s,s], s:{s:I, s:I, s:i, s:I},"
 			   " s:{s:I, s:I, s:I, s:s}, s:o}",
 	    "server", "wrennd", "version", PACKAGE_VERSION, "protocol",
-	    IPC_PROTOCOL_VERSION, "capabilities", "stream", "cancel", "limits",
-	    "max_line", (json_int_t)c->cfg->max_line, "max_inflight",
-	    (json_int_t)c->cfg->max_inflight, "max_fds", 0, "max_output",
+	    IPC_PROTOCOL_VERSION, "capabilities", "stream", "cancel", "fds",
+	    "limits", "max_line", (json_int_t)c->cfg->max_line, "max_inflight",
+	    (json_int_t)c->cfg->max_inflight, "max_fds", CALL_MAX_FDS,
+	    "max_output",
 	    (json_int_t)c->cfg->max_output, "peer", "uid", (json_int_t)c->uid,
 	    "gid", (json_int_t)c->gid, "pid", (json_int_t)c->pid, "role",
 	    role_name(c->role), "methods", methods_names());
@@ -652,8 +871,13 @@ client_rpc_hello(struct call *call)
 	}
 	enabled = json_pack("[s,s]", "stream", "cancel");
 	json_array_foreach(json_object_get(call->params, "enable"), i, e) {
-		(void)e; /* fd passing arrives with the files feature */
+		if (strcmp(json_string_value(e), "fds") == 0 &&
+		    !(c->caps & CLIENT_CAP_FDS)) {
+			c->caps |= CLIENT_CAP_FDS;
+		}
 	}
+	if (c->caps & CLIENT_CAP_FDS)
+		json_array_append_new(enabled, json_string("fds"));
 	call_reply(call, json_pack("{s:i, s:s, s:s, s:o}", "protocol",
 			     IPC_PROTOCOL_VERSION, "server", "wrennd", "version",
 			     PACKAGE_VERSION, "enabled", enabled));

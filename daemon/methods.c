@@ -497,7 +497,7 @@ const char *
 param_type_name(enum param_type t)
 {
 	static const char *names[PT__MAX] = { "string", "integer", "boolean",
-		"string[]", "object", "array", "string|string[]", "any" };
+		"string[]", "object", "array", "string|string[]", "fd", "any" };
 
 	return t < PT__MAX ? names[t] : "?";
 }
@@ -536,6 +536,9 @@ methods_type_ok(enum param_type t, const json_t *v)
 		return json_is_object(v);
 	case PT_ARRAY:
 		return json_is_array(v);
+	case PT_FD:
+		return json_is_object(v) && json_object_size(v) == 1 &&
+		    json_is_integer(json_object_get(v, "$fd"));
 	case PT_STRLIST:
 		return json_is_string(v) ||
 		    methods_type_ok(PT_STRINGS, v);

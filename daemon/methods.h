@@ -27,6 +27,7 @@ enum param_type {
 	PT_OBJECT,  /* any object */
 	PT_ARRAY,   /* any array */
 	PT_STRLIST, /* a string or an array of strings */
+	PT_FD,	    /* {"$fd": n}: the n-th fd passed with the request */
 	PT_ANY,	    /* any JSON value */
 	PT__MAX
 };

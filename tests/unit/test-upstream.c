@@ -1,0 +1,1458 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * upstream.c and tlsctx.c against a real event loop and a local HTTP(S)
+ * server (tests/unit/httpd-helper.py, Python standard library): request
+ * building, base path joining, connection reuse, every transport outcome,
+ * cancellation, streaming both ways with pause/resume, multipart order,
+ * TLS verification, and that no socket event or fd outlives upstream_free.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+
+#include "conf.h"
+#include "creds.h"
+#include "log.h"
+#include "tap.h"
+#include "tlsctx.h"
+#include "upstream.h"
+
+#define TEST_API_KEY "wrn_test_key_0123456789"
+#define TEST_JWT     "eyJhbGciOiJub25lIn0.eyJleHAiOjQxMDI0NDQ4MDB9.sig"
+
+static struct event_base *base;
+static int in_start; /* set around upstream_req_start */
+
+/* One finished request, copied out of the done callback. */
+struct res {
+	int calls;
+	int sync_violation; /* the callback ran inside upstream_req_start */
+	enum upstream_outcome outcome;
+	long status;
+	char *body;
+	size_t body_len;
+	char *ctype;
+	char *errmsg;
+	json_t *json;
+	struct upstream_req *req;
+};
+
+static void
+res_clear(struct res *r)
+{
+	free(r->body);
+	free(r->ctype);
+	free(r->errmsg);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+done_cb(struct upstream_req *req, const struct upstream_result *ur, void *arg)
+{
+	struct res *r = arg;
+
+	r->calls++;
+	if (in_start)
+		r->sync_violation = 1;
+	r->req = req;
+	r->outcome = ur->outcome;
+	r->status = ur->status;
+	r->body_len = ur->body_len;
+	if ((r->body = malloc(ur->body_len + 1)) != NULL) {
+		memcpy(r->body, ur->body, ur->body_len);
+		r->body[ur->body_len] = '\0';
+	}
+	r->ctype = ur->content_type != NULL ? strdup(ur->content_type) : NULL;
+	r->errmsg = strdup(ur->errmsg != NULL ? ur->errmsg : "(null)");
+	r->json = json_loadb(ur->body, ur->body_len, 0, NULL);
+}
+
+static void
+guard_cb(evutil_socket_t fd, short events, void *arg)
+{
+	*(int *)arg = 1;
+}
+
+/* Run the loop until *counter reaches target or timeout_ms passes. */
+static int
+wait_for(const int *counter, int target, int timeout_ms)
+{
+	struct timeval tv;
+	struct event *g;
+	int fired = 0;
+
+	g = evtimer_new(base, guard_cb, &fired);
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	evtimer_add(g, &tv);
+	while (*counter < target && !fired)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(g);
+	return *counter >= target;
+}
+
+static void
+spin(int ms)
+{
+	int never = 0;
+
+	(void)wait_for(&never, 1, ms);
+}
+
+static int
+start(struct upstream_req *req, struct res *r)
+{
+	int rc;
+
+	in_start = 1;
+	rc = upstream_req_start(req, done_cb, r);
+	in_start = 0;
+	return rc;
+}
+
+/* One request, run to completion. */
+static void
+run(struct upstream *up, const char *method, const char *path,
+    enum upstream_auth auth, const char *json, long timeout_ms, struct res *r)
+{
+	struct upstream_req *req;
+
+	memset(r, 0, sizeof(*r));
+	req = upstream_req_new(up, method, path, auth);
+	if (req == NULL) {
+		diag("upstream_req_new(%s %s) failed", method, path);
+		return;
+	}
+	if (json != NULL)
+		upstream_req_set_json(req, json, strlen(json));
+	if (timeout_ms >= 0)
+		upstream_req_set_timeout(req, timeout_ms);
+	if (start(req, r) != 0) {
+		diag("upstream_req_start(%s %s) failed", method, path);
+		return;
+	}
+	if (!wait_for(&r->calls, 1, 15000))
+		diag("%s %s: no answer", method, path);
+}
+
+static const char *
+jstr(json_t *j, const char *key)
+{
+	const char *s = json_string_value(json_object_get(j, key));
+
+	return s != NULL ? s : "";
+}
+
+static int
+streq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+static uint32_t
+crc32_update(uint32_t crc, const unsigned char *p, size_t n)
+{
+	int k;
+
+	crc = ~crc;
+	while (n-- > 0) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+	}
+	return ~crc;
+}
+
+static int
+count_fds(void)
+{
+	struct dirent *d;
+	DIR *dir;
+	int n = 0;
+
+	if ((dir = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((d = readdir(dir)) != NULL)
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n - 1; /* the directory's own fd */
+}
+
+static int
+count_ev_cb(const struct event_base *b, const struct event *ev, void *arg)
+{
+	int *n = arg;
+
+	if (event_get_fd(ev) >= 0)
+		n[0]++;
+	n[1]++;
+	return 0;
+}
+
+/* Events in base: [0] with an fd (socket watches), [1] all. */
+static void
+count_events(int n[2])
+{
+	n[0] = n[1] = 0;
+	event_base_foreach_event(base, count_ev_cb, n);
+}
+
+/* Start the helper (extra args may be NULL); returns its pid, port out. */
+static pid_t
+helper_start(const char *python, const char *script, const char *a1,
+    const char *a2, const char *a3, int *port)
+{
+	char line[64];
+	struct pollfd pfd;
+	size_t used = 0;
+	ssize_t n;
+	int p[2];
+	pid_t pid;
+
+	*port = 0;
+	if (pipe(p) != 0)
+		return -1;
+	if ((pid = fork()) < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execl(python, python, script, a1, a2, a3, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	while (used < sizeof(line) - 1 && memchr(line, '\n', used) == NULL) {
+		if (poll(&pfd, 1, 15000) <= 0)
+			break;
+		if ((n = read(p[0], line + used, sizeof(line) - 1 - used)) <= 0)
+			break;
+		used += (size_t)n;
+	}
+	line[used] = '\0';
+	close(p[0]);
+	if (sscanf(line, "PORT %d", port) != 1 || *port <= 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		return -1;
+	}
+	return pid;
+}
+
+static void
+helper_stop(pid_t pid)
+{
+	if (pid > 0) {
+		kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+	}
+}
+
+/* GET /stats from the helper through upstream itself. */
+static int
+helper_stats(struct upstream *up, long *conns, long *reqs)
+{
+	struct res r;
+
+	run(up, "GET", "/stats", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	*conns =
+	    (long)json_integer_value(json_object_get(r.json, "connections"));
+	*reqs = (long)json_integer_value(json_object_get(r.json, "requests"));
+	res_clear(&r);
+	return 0;
+}
+
+static struct upstream *
+make_up(const char *url, const struct tlsctx *tls, struct creds *creds,
+    size_t max_response)
+{
+	struct upstream_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.base_url = url;
+	o.tls = tls;
+	o.creds = creds;
+	o.connect_timeout_ms = 5000;
+	o.max_host_connections = 4;
+	o.max_response = max_response;
+	return upstream_new(base, &o);
+}
+
+/* ---- basic requests -------------------------------------------------- */
+
+static void
+test_basic(struct upstream *up, int port)
+{
+	char url[128], want[128];
+	struct upstream *up2;
+	struct res r;
+	json_t *j;
+
+	snprintf(want, sizeof(want), "http://127.0.0.1:%d/api", port);
+	ok(streq(upstream_base_url(up), want),
+	    "base URL trailing slash "
+	    "dropped (%s)",
+	    upstream_base_url(up));
+
+	run(up, "GET", "/v1/echo?x=1&y=a%20b", UPSTREAM_AUTH_NONE, NULL, -1,
+	    &r);
+	ok(r.calls == 1 && r.outcome == UPSTREAM_OK && r.status == 200,
+	    "GET: outcome %d status %ld", r.outcome, r.status);
+	ok(!r.sync_violation, "GET: callback not run inside start");
+	ok(streq(r.ctype, "application/json"), "GET: content type '%s'",
+	    r.ctype ? r.ctype : "(null)");
+	ok(streq(jstr(r.json, "path"), "/api/v1/echo?x=1&y=a%20b"),
+	    "GET: base path prefix kept: %s", jstr(r.json, "path"));
+	ok(streq(jstr(r.json, "method"), "GET"), "GET: method");
+	ok(streq(jstr(r.json, "user_agent"), "wrennd/" PACKAGE_VERSION),
+	    "GET: user agent %s", jstr(r.json, "user_agent"));
+	ok(streq(r.errmsg, ""), "GET: empty errmsg on success");
+	ok(json_is_null(json_object_get(r.json, "x_api_key")) &&
+		json_is_null(json_object_get(r.json, "authorization")),
+	    "GET: no credential header with UPSTREAM_AUTH_NONE");
+	res_clear(&r);
+
+	run(up, "POST", "/v1/echo", UPSTREAM_AUTH_NONE, "{\"a\":1}", -1, &r);
+	ok(r.outcome == UPSTREAM_OK && r.status == 200 &&
+		streq(jstr(r.json, "method"), "POST") &&
+		streq(jstr(r.json, "body"), "{\"a\":1}") &&
+		streq(jstr(r.json, "content_type"), "application/json"),
+	    "POST JSON: method, body and content type arrive (%s)", r.body);
+	res_clear(&r);
+
+	run(up, "PUT", "/v1/echo", UPSTREAM_AUTH_NONE, "[]", -1, &r);
+	ok(streq(jstr(r.json, "method"), "PUT") &&
+		streq(jstr(r.json, "body"), "[]"),
+	    "PUT JSON");
+	res_clear(&r);
+
+	run(up, "DELETE", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.outcome == UPSTREAM_OK &&
+		streq(jstr(r.json, "method"), "DELETE") &&
+		streq(jstr(r.json, "body"), ""),
+	    "DELETE without body");
+	res_clear(&r);
+
+	run(up, "POST", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	j = r.json;
+	ok(streq(jstr(j, "method"), "POST") &&
+		streq(jstr(j, "content_length"), "0") &&
+		json_is_null(json_object_get(j, "content_type")),
+	    "POST without body: Content-Length 0, no form content type");
+	res_clear(&r);
+
+	run(up, "GET", "/v1/status/418", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.outcome == UPSTREAM_OK && r.status == 418,
+	    "status 418 is captured (%ld)", r.status);
+	ok(r.json != NULL &&
+		streq(jstr(json_object_get(r.json, "error"), "code"),
+		    "status_418"),
+	    "error body is captured");
+	res_clear(&r);
+
+	run(up, "GET", "/v1/text", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(streq(r.ctype, "text/plain; charset=utf-8") &&
+		streq(r.body, "plain text\n") && r.body_len == 11,
+	    "text body and content type");
+	res_clear(&r);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	up2 = make_up(url, NULL, NULL, 0);
+	run(up2, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(streq(jstr(r.json, "path"), "/v1/echo"), "base without path: %s",
+	    jstr(r.json, "path"));
+	res_clear(&r);
+	upstream_free(up2);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/x", port);
+	up2 = make_up(url, NULL, NULL, 0);
+	run(up2, "GET", "v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(streq(jstr(r.json, "path"), "/api/x/v1/echo"),
+	    "base without trailing slash, path without leading slash: %s",
+	    jstr(r.json, "path"));
+	res_clear(&r);
+	upstream_free(up2);
+
+	ok(upstream_req_new(up, "GET", "/v1/a b", UPSTREAM_AUTH_NONE) == NULL,
+	    "a path with a space is refused");
+	ok(upstream_req_new(up, "get\r\n", "/v1/x", UPSTREAM_AUTH_NONE) == NULL,
+	    "a bad method is refused");
+}
+
+static void
+test_bad_base(void)
+{
+	static const char *const bad[] = {
+	    "ftp://127.0.0.1/",
+	    "127.0.0.1:80",
+	    "http://user:pw@h/",
+	    "http://:80/",
+	    "http://h/?q=1",
+	    "http://h/#f",
+	    "",
+	};
+	size_t i;
+	int all = 1;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (make_up(bad[i], NULL, NULL, 0) != NULL) {
+			diag("accepted '%s'", bad[i]);
+			all = 0;
+		}
+	ok(all, "invalid base URLs are refused");
+}
+
+/* ---- concurrency and connection reuse -------------------------------- */
+
+static void
+test_concurrency(struct upstream *up)
+{
+	enum { N = 40 };
+	struct res r[N];
+	long c0, q0, c1, q1;
+	uint64_t total0;
+	int i, okc = 0, calls = 0, sync = 0, nev[2];
+
+	helper_stats(up, &c0, &q0);
+	total0 = upstream_requests_total(up);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < N; i++) {
+		struct upstream_req *req = upstream_req_new(
+		    up, "GET", "/v1/slow?ms=20", UPSTREAM_AUTH_NONE);
+		if (req == NULL || start(req, &r[i]) != 0)
+			diag("cannot start request %d", i);
+	}
+	ok(upstream_requests_active(up) == N, "%d requests active",
+	    upstream_requests_active(up));
+	ok(upstream_requests_total(up) == total0 + N, "total counts them");
+	for (i = 0; i < N; i++) {
+		(void)wait_for(&r[i].calls, 1, 15000);
+		calls += r[i].calls;
+		sync += r[i].sync_violation;
+		okc += r[i].outcome == UPSTREAM_OK && r[i].status == 200;
+		res_clear(&r[i]);
+	}
+	ok(calls == N && okc == N && sync == 0,
+	    "%d concurrent requests answered (%d ok, %d callbacks)", N, okc,
+	    calls);
+	ok(upstream_requests_active(up) == 0, "none active afterwards");
+	spin(20);
+	count_events(nev);
+	ok(nev[0] == 0, "no socket event left once transfers are done (%d)",
+	    nev[0]);
+	helper_stats(up, &c1, &q1);
+	diag("helper: %ld new connections for %ld requests", c1 - c0, q1 - q0);
+	ok(q1 - q0 >= N && c1 - c0 < q1 - q0 && c1 - c0 <= 4,
+	    "connections reused: %ld connections for %ld requests", c1 - c0,
+	    q1 - q0);
+}
+
+/* A cold pool must not hold a quick call behind a slow one (PIPEWAIT). */
+static void
+test_cold_pool(int port)
+{
+	struct upstream_req *req;
+	struct upstream *up;
+	struct res slow, quick;
+	char url[128];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
+	up = make_up(url, NULL, NULL, 0);
+	memset(&slow, 0, sizeof(slow));
+	memset(&quick, 0, sizeof(quick));
+	req =
+	    upstream_req_new(up, "GET", "/v1/slow?ms=600", UPSTREAM_AUTH_NONE);
+	start(req, &slow);
+	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
+	start(req, &quick);
+	(void)wait_for(&quick.calls, 1, 5000);
+	ok(quick.calls == 1 && slow.calls == 0,
+	    "cold pool: a quick request is not queued behind a slow one");
+	(void)wait_for(&slow.calls, 1, 5000);
+	ok(slow.calls == 1 && slow.outcome == UPSTREAM_OK, "slow one done");
+	res_clear(&slow);
+	res_clear(&quick);
+	upstream_free(up);
+}
+
+/* ---- transport outcomes ---------------------------------------------- */
+
+static void
+test_outcomes(struct upstream *up)
+{
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	struct upstream *dead;
+	struct timeval t0, t1;
+	char url[128];
+	struct res r;
+	double el;
+	int s;
+
+	gettimeofday(&t0, NULL);
+	run(up, "GET", "/v1/slow?ms=3000", UPSTREAM_AUTH_NONE, NULL, 300, &r);
+	gettimeofday(&t1, NULL);
+	el = (t1.tv_sec - t0.tv_sec) + (t1.tv_usec - t0.tv_usec) / 1e6;
+	ok(r.calls == 1 && r.outcome == UPSTREAM_TIMEOUT,
+	    "deadline -> UPSTREAM_TIMEOUT (%d) after %.2f s", r.outcome, el);
+	ok(el < 2.0 && r.errmsg != NULL && *r.errmsg != '\0',
+	    "timeout errmsg: %s", r.errmsg ? r.errmsg : "");
+	res_clear(&r);
+
+	/* A bound socket that does not listen refuses connections. */
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(s, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(s, (struct sockaddr *)&sin, &slen);
+	snprintf(
+	    url, sizeof(url), "http://127.0.0.1:%d/api", ntohs(sin.sin_port));
+	dead = make_up(url, NULL, NULL, 0);
+	run(dead, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.calls == 1 && r.outcome == UPSTREAM_CONNECT && r.status == 0 &&
+		!r.sync_violation,
+	    "connection refused -> UPSTREAM_CONNECT (%d): %s", r.outcome,
+	    r.errmsg ? r.errmsg : "");
+	res_clear(&r);
+	upstream_free(dead);
+	close(s);
+
+	run(up, "GET", "/v1/reset", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.calls == 1 && r.outcome == UPSTREAM_PROTOCOL,
+	    "reset mid-response -> UPSTREAM_PROTOCOL (%d): %s", r.outcome,
+	    r.errmsg ? r.errmsg : "");
+	res_clear(&r);
+
+	/* The pool recovers after the reset connection. */
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.outcome == UPSTREAM_OK, "next request after a reset works");
+	res_clear(&r);
+}
+
+static void
+test_too_large(int port)
+{
+	struct upstream *small;
+	char url[128];
+	struct res r;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/", port);
+	small = make_up(url, NULL, NULL, 1000);
+	run(small, "GET", "/v1/big?n=5000", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.outcome == UPSTREAM_TOO_LARGE,
+	    "Content-Length over max_response -> TOO_LARGE (%d): %s", r.outcome,
+	    r.errmsg);
+	res_clear(&r);
+	run(small, "GET", "/v1/big?n=5000&chunked=1", UPSTREAM_AUTH_NONE, NULL,
+	    -1, &r);
+	ok(r.outcome == UPSTREAM_TOO_LARGE,
+	    "chunked body over max_response -> TOO_LARGE (%d): %s", r.outcome,
+	    r.errmsg);
+	res_clear(&r);
+	run(small, "GET", "/v1/big?n=1000&chunked=1", UPSTREAM_AUTH_NONE, NULL,
+	    -1, &r);
+	ok(r.outcome == UPSTREAM_OK && r.body_len == 1000,
+	    "exactly max_response is fine (%zu bytes)", r.body_len);
+	res_clear(&r);
+	upstream_free(small);
+}
+
+/* ---- cancellation ----------------------------------------------------- */
+
+static void
+cancel_timer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	upstream_req_cancel(arg);
+}
+
+static int
+cancel_in_hook(struct upstream_req *req, const char *buf, size_t len, void *arg)
+{
+	int *n = arg;
+
+	if ((*n)++ == 0)
+		upstream_req_cancel(req);
+	return 0;
+}
+
+struct pair {
+	struct upstream_req *other;
+	const struct res *other_res; /* other is freed once answered */
+	struct res r;
+};
+
+static void
+cancel_other_cb(
+    struct upstream_req *req, const struct upstream_result *ur, void *arg)
+{
+	struct pair *p = arg;
+
+	p->r.calls++;
+	if (p->other_res->calls == 0)
+		upstream_req_cancel(p->other);
+	upstream_req_cancel(req); /* own request: a no-op */
+}
+
+static void
+test_cancel(struct upstream *up)
+{
+	struct upstream_req *req, *b;
+	struct timeval tv = {0, 50000};
+	struct event *ev;
+	struct pair p;
+	struct res r;
+	int hooks = 0;
+
+	req = upstream_req_new(up, "POST", "/v1/echo", UPSTREAM_AUTH_NONE);
+	upstream_req_set_json(req, "{}", 2);
+	upstream_req_add_field(req, "a", "b");
+	upstream_req_cancel(req);
+	upstream_req_cancel(NULL);
+	ok(1, "cancel before start");
+
+	memset(&r, 0, sizeof(r));
+	req =
+	    upstream_req_new(up, "GET", "/v1/slow?ms=400", UPSTREAM_AUTH_NONE);
+	start(req, &r);
+	ev = evtimer_new(base, cancel_timer_cb, req);
+	evtimer_add(ev, &tv);
+	spin(800);
+	event_free(ev);
+	ok(r.calls == 0, "cancel in flight: no callback");
+	ok(upstream_requests_active(up) == 0, "cancel in flight: not active");
+	res_clear(&r);
+
+	memset(&r, 0, sizeof(r));
+	req = upstream_req_new(
+	    up, "GET", "/v1/big?n=500000&chunked=1", UPSTREAM_AUTH_NONE);
+	upstream_req_set_data_hook(req, cancel_in_hook, &hooks);
+	start(req, &r);
+	spin(500);
+	ok(r.calls == 0 && hooks == 1,
+	    "cancel from inside the data hook: no callback, no more hook "
+	    "calls (%d)",
+	    hooks);
+	ok(upstream_requests_active(up) == 0, "cancel from hook: not active");
+
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	b = upstream_req_new(up, "GET", "/v1/slow?ms=500", UPSTREAM_AUTH_NONE);
+	start(b, &r);
+	p.other = b;
+	p.other_res = &r;
+	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
+	upstream_req_start(req, cancel_other_cb, &p);
+	spin(900);
+	ok(p.r.calls == 1 && r.calls == 0,
+	    "cancel another request from a done callback (%d, %d)", p.r.calls,
+	    r.calls);
+	ok(upstream_requests_active(up) == 0, "nothing left active");
+
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.outcome == UPSTREAM_OK, "client still works after cancels");
+	res_clear(&r);
+}
+
+/* Things a data hook may do to the client from inside libcurl. */
+struct hookplay {
+	struct upstream *up;
+	struct upstream_req *paused; /* another request, paused */
+	struct res started;	     /* the request started from the hook */
+	int calls;
+	int mode; /* 0 start+resume other, 1 cancel self while paused,
+		   * 2 upstream_free */
+};
+
+static int
+hookplay_hook(struct upstream_req *req, const char *buf, size_t len, void *arg)
+{
+	struct hookplay *h = arg;
+	struct upstream_req *n;
+
+	if (h->calls++ > 0)
+		return 0;
+	switch (h->mode) {
+	case 0:
+		n = upstream_req_new(
+		    h->up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
+		if (n != NULL && start(n, &h->started) != 0)
+			diag("start from hook failed");
+		upstream_req_resume(h->paused);
+		return 0;
+	case 1:
+		return 1;
+	default:
+		upstream_free(h->up);
+		return 0;
+	}
+}
+
+static int
+pause_once_hook(
+    struct upstream_req *req, const char *buf, size_t len, void *arg)
+{
+	int *n = arg;
+
+	return (*n)++ == 0 ? 1 : 0;
+}
+
+/* Pause at the first call, abort at the next (maybe inside the resume). */
+struct pabort {
+	struct upstream_req *req;
+	struct event *ev;
+	int calls, in_resume, abort_in_resume;
+};
+
+static void
+pabort_resume_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct pabort *p = arg;
+
+	p->in_resume = 1;
+	in_start = 1; /* the done callback must not run in here either */
+	upstream_req_resume(p->req);
+	in_start = 0;
+	p->in_resume = 0;
+}
+
+static int
+pabort_hook(struct upstream_req *req, const char *buf, size_t len, void *arg)
+{
+	struct pabort *p = arg;
+	struct timeval tv = {0, 20000};
+
+	p->req = req;
+	if (p->calls++ == 0) {
+		evtimer_add(p->ev, &tv);
+		return 1;
+	}
+	p->abort_in_resume = p->in_resume;
+	return -1;
+}
+
+static void
+test_hook_reentry(int port)
+{
+	struct upstream_req *req, *b;
+	struct hookplay h;
+	struct res r, rb;
+	char url[128];
+	int nb = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
+
+	/* From a hook: start a request, resume another one. */
+	memset(&h, 0, sizeof(h));
+	memset(&r, 0, sizeof(r));
+	memset(&rb, 0, sizeof(rb));
+	h.up = make_up(url, NULL, NULL, 0);
+	b = upstream_req_new(
+	    h.up, "GET", "/v1/big?n=300000", UPSTREAM_AUTH_NONE);
+	upstream_req_set_data_hook(b, pause_once_hook, &nb);
+	start(b, &rb);
+	spin(200);
+	ok(nb == 1 && rb.calls == 0, "other request paused");
+	h.paused = b;
+	req =
+	    upstream_req_new(h.up, "GET", "/v1/big?n=1000", UPSTREAM_AUTH_NONE);
+	upstream_req_set_data_hook(req, hookplay_hook, &h);
+	start(req, &r);
+	(void)wait_for(&h.started.calls, 1, 5000);
+	(void)wait_for(&rb.calls, 1, 5000);
+	(void)wait_for(&r.calls, 1, 5000);
+	ok(r.outcome == UPSTREAM_OK && h.started.calls == 1 &&
+		h.started.outcome == UPSTREAM_OK && !h.started.sync_violation,
+	    "a request started from inside a hook runs");
+	ok(rb.calls == 1 && rb.outcome == UPSTREAM_OK,
+	    "a request resumed from inside another's hook finishes");
+	res_clear(&r);
+	res_clear(&rb);
+	res_clear(&h.started);
+
+	/* Cancel a paused request. */
+	h.mode = 1;
+	h.calls = 0;
+	req = upstream_req_new(
+	    h.up, "GET", "/v1/big?n=300000", UPSTREAM_AUTH_NONE);
+	upstream_req_set_data_hook(req, hookplay_hook, &h);
+	start(req, &r);
+	spin(200);
+	upstream_req_cancel(req);
+	spin(100);
+	ok(h.calls == 1 && r.calls == 0 && upstream_requests_active(h.up) == 0,
+	    "cancel while paused");
+	upstream_free(h.up);
+
+	/* upstream_free from inside a hook, with others in flight. */
+	memset(&h, 0, sizeof(h));
+	memset(&r, 0, sizeof(r));
+	memset(&rb, 0, sizeof(rb));
+	h.mode = 2;
+	h.up = make_up(url, NULL, NULL, 0);
+	b = upstream_req_new(
+	    h.up, "GET", "/v1/slow?ms=300", UPSTREAM_AUTH_NONE);
+	start(b, &rb);
+	req = upstream_req_new(
+	    h.up, "GET", "/v1/big?n=100000", UPSTREAM_AUTH_NONE);
+	upstream_req_set_data_hook(req, hookplay_hook, &h);
+	start(req, &r);
+	spin(600);
+	ok(h.calls == 1 && r.calls == 0 && rb.calls == 0,
+	    "upstream_free from inside a data hook: no more callbacks");
+}
+
+static void
+test_pause_abort(struct upstream *up)
+{
+	struct upstream_req *req;
+	struct pabort p;
+	struct res r;
+
+	memset(&p, 0, sizeof(p));
+	memset(&r, 0, sizeof(r));
+	p.ev = evtimer_new(base, pabort_resume_cb, &p);
+	req = upstream_req_new(
+	    up, "GET", "/v1/big?n=1000000", UPSTREAM_AUTH_NONE);
+	upstream_req_set_data_hook(req, pabort_hook, &p);
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 5000);
+	diag(
+	    "abort %s the resume call", p.abort_in_resume ? "inside" : "after");
+	ok(r.calls == 1 && r.outcome == UPSTREAM_ABORTED && p.calls == 2 &&
+		!r.sync_violation,
+	    "abort after a pause -> ABORTED (%d), not inside resume: %s",
+	    r.outcome, r.errmsg);
+	ok(upstream_requests_active(up) == 0, "nothing active");
+	res_clear(&r);
+	event_free(p.ev);
+}
+
+static long
+cancel_from_read(struct upstream_req *req, char *buf, size_t len, void *arg)
+{
+	*(int *)arg += 1;
+	upstream_req_cancel(req);
+	return 0;
+}
+
+/* ---- streaming -------------------------------------------------------- */
+
+struct down {
+	struct upstream_req *req;
+	struct event *ev_resume;
+	size_t off;	   /* bytes seen */
+	size_t next_pause; /* offset of the next pause */
+	int bad;	   /* pattern mismatch */
+	int pauses;
+	int resumes;
+	int mode; /* 0 normal, 1 abort at first call */
+};
+
+static void
+resume_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct down *d = arg;
+
+	d->resumes++;
+	upstream_req_resume(d->req);
+}
+
+static int
+down_hook(struct upstream_req *req, const char *buf, size_t len, void *arg)
+{
+	struct down *d = arg;
+	struct timeval tv = {0, 10000};
+	size_t i;
+
+	if (d->mode == 1)
+		return -1;
+	d->req = req;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)buf[i] != (d->off + i) % 251)
+			d->bad++;
+	d->off += len;
+	if (d->off >= d->next_pause) {
+		d->next_pause = d->off + 256 * 1024;
+		d->pauses++;
+		evtimer_add(d->ev_resume, &tv);
+		return 1;
+	}
+	return 0;
+}
+
+static void
+test_download(struct upstream *up, const char *path, size_t n)
+{
+	struct upstream_req *req;
+	struct down d;
+	struct res r;
+
+	memset(&d, 0, sizeof(d));
+	memset(&r, 0, sizeof(r));
+	d.ev_resume = evtimer_new(base, resume_cb, &d);
+	d.next_pause = 100 * 1024;
+	req = upstream_req_new(up, "GET", path, UPSTREAM_AUTH_NONE);
+	upstream_req_set_data_hook(req, down_hook, &d);
+	upstream_req_set_timeout(req, 30000);
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 30000);
+	ok(r.outcome == UPSTREAM_OK && r.status == 200 && r.body_len == 0,
+	    "%s: streamed download finished (%d, %ld)", path, r.outcome,
+	    r.status);
+	ok(d.off == n && d.bad == 0,
+	    "%s: every byte once, in order (%zu of %zu, %d bad)", path, d.off,
+	    n, d.bad);
+	ok(d.pauses >= 3 && d.resumes == d.pauses,
+	    "%s: paused %d times, resumed %d times", path, d.pauses, d.resumes);
+	res_clear(&r);
+	event_free(d.ev_resume);
+}
+
+static void
+test_stream_misc(struct upstream *up)
+{
+	struct upstream_req *req;
+	struct down d;
+	struct res r;
+
+	memset(&d, 0, sizeof(d));
+	memset(&r, 0, sizeof(r));
+	d.mode = 1;
+	req =
+	    upstream_req_new(up, "GET", "/v1/big?n=100000", UPSTREAM_AUTH_NONE);
+	upstream_req_set_data_hook(req, down_hook, &d);
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 10000);
+	ok(r.outcome == UPSTREAM_ABORTED, "data hook -1 -> ABORTED (%d): %s",
+	    r.outcome, r.errmsg);
+	res_clear(&r);
+
+	memset(&d, 0, sizeof(d));
+	d.mode = 1;
+	req = upstream_req_new(up, "GET", "/v1/status/404", UPSTREAM_AUTH_NONE);
+	upstream_req_set_data_hook(req, down_hook, &d);
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 10000);
+	ok(r.outcome == UPSTREAM_OK && r.status == 404 && r.json != NULL,
+	    "data hook: a 404 body is buffered for the callback (%s)",
+	    r.body ? r.body : "");
+	res_clear(&r);
+}
+
+struct up_src {
+	struct upstream_req *req;
+	struct event *ev_resume;
+	size_t sent, total, next_pause;
+	int pauses, resumes, calls, mode;
+	uint32_t crc;
+};
+
+static void
+up_resume_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct up_src *s = arg;
+
+	s->resumes++;
+	upstream_req_resume(s->req);
+}
+
+static long
+up_read(struct upstream_req *req, char *buf, size_t len, void *arg)
+{
+	struct up_src *s = arg;
+	struct timeval tv = {0, 5000};
+	size_t i, n;
+
+	s->calls++;
+	s->req = req;
+	if (s->mode == 1)
+		return -1;
+	if (s->sent >= s->next_pause && s->sent < s->total) {
+		s->next_pause = s->sent + 200 * 1024;
+		s->pauses++;
+		evtimer_add(s->ev_resume, &tv);
+		return UPSTREAM_READ_PAUSE;
+	}
+	n = s->total - s->sent;
+	if (n > len)
+		n = len;
+	for (i = 0; i < n; i++)
+		buf[i] = (char)((s->sent + i) % 251);
+	s->crc = crc32_update(s->crc, (unsigned char *)buf, n);
+	s->sent += n;
+	return (long)n;
+}
+
+static void
+test_multipart(struct upstream *up)
+{
+	static const char file[] = "hello\0world";
+	struct upstream_req *req;
+	struct up_src s;
+	json_t *parts, *p;
+	struct res r;
+	const char *order;
+	char names[128];
+	size_t i;
+	int calls;
+
+	req = upstream_req_new(up, "POST", "/v1/upload", UPSTREAM_AUTH_NONE);
+	upstream_req_add_field(req, "a", "1");
+	upstream_req_add_field(req, "path", "/home/user/x.bin");
+	upstream_req_add_file(req, "file", "x.bin", file, sizeof(file));
+	upstream_req_add_field(req, "b", "2");
+	memset(&r, 0, sizeof(r));
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 10000);
+	parts = json_object_get(r.json, "parts");
+	names[0] = '\0';
+	json_array_foreach(parts, i, p)
+	{
+		strncat(
+		    names, jstr(p, "name"), sizeof(names) - strlen(names) - 2);
+		strcat(names, ",");
+	}
+	ok(r.outcome == UPSTREAM_OK && streq(names, "a,path,file,b,"),
+	    "multipart parts in call order: %s", names);
+	p = json_array_get(parts, 2);
+	ok(streq(jstr(p, "filename"), "x.bin") &&
+		json_integer_value(json_object_get(p, "len")) ==
+		    (json_int_t)sizeof(file) &&
+		(uint32_t)json_integer_value(json_object_get(p, "crc32")) ==
+		    crc32_update(0, (const unsigned char *)file, sizeof(file)),
+	    "in-memory file part intact");
+	ok(streq(jstr(json_array_get(parts, 1), "value"), "/home/user/x.bin"),
+	    "field value intact");
+	res_clear(&r);
+
+	/* Streamed file part, path first, with read-side pauses. */
+	memset(&s, 0, sizeof(s));
+	s.total = 1536 * 1024 + 7;
+	s.next_pause = 64 * 1024;
+	s.ev_resume = evtimer_new(base, up_resume_cb, &s);
+	req = upstream_req_new(up, "POST", "/v1/upload", UPSTREAM_AUTH_NONE);
+	upstream_req_add_field(req, "path", "/tmp/big.bin");
+	upstream_req_add_file_stream(req, "file", "big.bin", up_read, &s);
+	upstream_req_set_timeout(req, 30000);
+	memset(&r, 0, sizeof(r));
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 30000);
+	parts = json_object_get(r.json, "parts");
+	p = json_array_get(parts, 1);
+	order = jstr(json_array_get(parts, 0), "name");
+	ok(r.outcome == UPSTREAM_OK && r.status == 200 &&
+		json_array_size(parts) == 2 && streq(order, "path") &&
+		streq(jstr(p, "name"), "file"),
+	    "streamed upload: path part before file part (%d, %ld)", r.outcome,
+	    r.status);
+	ok(json_integer_value(json_object_get(p, "len")) ==
+		    (json_int_t)s.total &&
+		(uint32_t)json_integer_value(json_object_get(p, "crc32")) ==
+		    s.crc,
+	    "streamed upload: %zu bytes arrive intact", s.total);
+	ok(s.pauses >= 3 && s.resumes == s.pauses,
+	    "streamed upload: paused %d times, resumed %d", s.pauses,
+	    s.resumes);
+	ok(json_is_true(json_object_get(r.json, "chunked")),
+	    "streamed upload used chunked encoding");
+	res_clear(&r);
+	event_free(s.ev_resume);
+
+	memset(&s, 0, sizeof(s));
+	s.mode = 1;
+	req = upstream_req_new(up, "POST", "/v1/upload", UPSTREAM_AUTH_NONE);
+	upstream_req_add_file_stream(req, "file", "x", up_read, &s);
+	memset(&r, 0, sizeof(r));
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 10000);
+	ok(r.outcome == UPSTREAM_ABORTED, "read hook -1 -> ABORTED (%d): %s",
+	    r.outcome, r.errmsg);
+	res_clear(&r);
+
+	calls = 0;
+	req = upstream_req_new(up, "POST", "/v1/upload", UPSTREAM_AUTH_NONE);
+	upstream_req_add_field(req, "path", "/x");
+	upstream_req_add_file_stream(
+	    req, "file", "x", cancel_from_read, &calls);
+	memset(&r, 0, sizeof(r));
+	start(req, &r);
+	spin(300);
+	ok(calls == 1 && r.calls == 0 && upstream_requests_active(up) == 0,
+	    "cancel from inside the read hook");
+}
+
+/* ---- credentials ------------------------------------------------------ */
+
+static void
+test_auth(int port)
+{
+	struct upstream_req *req;
+	struct creds *c, *c2;
+	struct upstream *up;
+	struct conf *cfg;
+	char url[128], err[256];
+	struct res r;
+
+	if ((cfg = conf_new()) == NULL) {
+		ok(0, "conf_new");
+		return;
+	}
+	setenv("WRENN_API_KEY", TEST_API_KEY, 1);
+	setenv("WRENN_TOKEN", TEST_JWT, 1);
+	c = creds_load(cfg, err, sizeof(err));
+	c2 = creds_load(cfg, err, sizeof(err)); /* environment is scrubbed */
+	ok(c != NULL && c2 != NULL, "credentials loaded");
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
+	up = make_up(url, NULL, c, 0);
+
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_APIKEY, NULL, -1, &r);
+	ok(streq(jstr(r.json, "x_api_key"), TEST_API_KEY) &&
+		json_is_null(json_object_get(r.json, "authorization")),
+	    "UPSTREAM_AUTH_APIKEY sends X-API-Key only");
+	res_clear(&r);
+	run(up, "POST", "/v1/echo", UPSTREAM_AUTH_JWT, "{}", -1, &r);
+	ok(streq(jstr(r.json, "authorization"), "Bearer " TEST_JWT) &&
+		json_is_null(json_object_get(r.json, "x_api_key")),
+	    "UPSTREAM_AUTH_JWT sends Authorization: Bearer only");
+	res_clear(&r);
+
+	upstream_set_creds(up, c2);
+	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_JWT);
+	memset(&r, 0, sizeof(r));
+	ok(start(req, &r) == -ENOENT && r.calls == 0,
+	    "missing credential: start fails with -ENOENT");
+	upstream_free(up);
+	creds_free(c);
+	creds_free(c2);
+	conf_unref(cfg);
+}
+
+/* ---- free with transfers in flight ----------------------------------- */
+
+static struct upstream *free_me;
+
+static void
+free_in_cb(
+    struct upstream_req *req, const struct upstream_result *ur, void *arg)
+{
+	struct res *r = arg;
+
+	r->calls++;
+	upstream_free(free_me);
+	free_me = NULL;
+}
+
+static void
+test_free_inflight(int port)
+{
+	struct upstream_req *req;
+	struct upstream *up;
+	struct res r[3];
+	char url[128];
+	int i, calls = 0;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
+	up = make_up(url, NULL, NULL, 0);
+	memset(r, 0, sizeof(r));
+	for (i = 0; i < 3; i++) {
+		req = upstream_req_new(
+		    up, "GET", "/v1/slow?ms=300", UPSTREAM_AUTH_NONE);
+		start(req, &r[i]);
+	}
+	spin(50);
+	upstream_free(up);
+	spin(400);
+	for (i = 0; i < 3; i++)
+		calls += r[i].calls;
+	ok(calls == 0, "upstream_free with transfers in flight: no callback");
+
+	free_me = up = make_up(url, NULL, NULL, 0);
+	memset(r, 0, sizeof(r));
+	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
+	upstream_req_start(req, free_in_cb, &r[0]);
+	for (i = 1; i < 3; i++) {
+		req = upstream_req_new(
+		    up, "GET", "/v1/slow?ms=300", UPSTREAM_AUTH_NONE);
+		start(req, &r[i]);
+	}
+	(void)wait_for(&r[0].calls, 1, 5000);
+	spin(400);
+	ok(r[0].calls == 1 && r[1].calls == 0 && r[2].calls == 0 &&
+		free_me == NULL,
+	    "upstream_free from inside a done callback");
+}
+
+/* ---- TLS -------------------------------------------------------------- */
+
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int
+sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* A blocking TLS handshake through tlsctx_new_ssl. 1 verified. */
+static int
+raw_handshake(const struct tlsctx *t, int port, const char *host, char *alpn,
+    size_t alpnlen)
+{
+	struct sockaddr_in sin;
+	const unsigned char *sel = NULL;
+	unsigned sellen = 0;
+	int s, rc = 0;
+	SSL *ssl;
+
+	alpn[0] = '\0';
+	if ((ssl = tlsctx_new_ssl(t, host)) == NULL)
+		return -1;
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(s, (struct sockaddr *)&sin, sizeof(sin)) == 0) {
+		SSL_set_fd(ssl, s);
+		if (SSL_connect(ssl) == 1 &&
+		    SSL_get_verify_result(ssl) == X509_V_OK) {
+			rc = 1;
+			SSL_get0_alpn_selected(ssl, &sel, &sellen);
+			if (sel != NULL && sellen < alpnlen) {
+				memcpy(alpn, sel, sellen);
+				alpn[sellen] = '\0';
+			}
+		}
+	}
+	tlsctx_errors(NULL, 0);
+	SSL_free(ssl);
+	close(s);
+	return rc;
+}
+
+static void
+test_tls(const char *python, const char *script)
+{
+	char dir[] = "/tmp/wrennd-test-upstream-XXXXXX";
+	char ca[256], cert[256], key[256], url[128], err[256], alpn[32];
+	struct tlsctx *t_ca = NULL, *t_sys = NULL, *t_bad;
+	struct upstream *up;
+	struct res r;
+	int port, rc;
+	pid_t pid;
+
+	if (mkdtemp(dir) == NULL ||
+	    sh("command -v openssl >/dev/null 2>&1") != 0) {
+		ok(1, "# SKIP TLS: no openssl CLI or temp dir");
+		return;
+	}
+	rc = sh("cd %s && "
+		"openssl req -x509 -newkey ec -pkeyopt "
+		"ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out "
+		"ca.pem -days 2 -subj /CN=wrennd-test-ca >/dev/null 2>&1 && "
+		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+		"-nodes -keyout srv.key -out srv.csr -subj /CN=wrennd-test "
+		">/dev/null 2>&1 && "
+		"printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\n"
+		"basicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' "
+		"> ext.cnf && "
+		"openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key "
+		"-CAcreateserial -out srv.pem -days 2 -extfile ext.cnf "
+		">/dev/null 2>&1",
+	    dir);
+	snprintf(ca, sizeof(ca), "%s/ca.pem", dir);
+	snprintf(cert, sizeof(cert), "%s/srv.pem", dir);
+	snprintf(key, sizeof(key), "%s/srv.key", dir);
+	if (rc != 0 ||
+	    (pid = helper_start(python, script, "--tls", cert, key, &port)) <
+		0) {
+		ok(0, "TLS: cannot make certificates or start the helper");
+		sh("rm -rf %s", dir);
+		return;
+	}
+
+	t_bad = tlsctx_new("/nonexistent/ca.pem", err, sizeof(err));
+	ok(t_bad == NULL && strstr(err, "/nonexistent/ca.pem") != NULL,
+	    "tlsctx_new: missing CA file: %s", err);
+	t_bad = tlsctx_new(key, err, sizeof(err));
+	ok(t_bad == NULL && *err != '\0', "tlsctx_new: no certificate: %s",
+	    err);
+	t_ca = tlsctx_new(ca, err, sizeof(err));
+	t_sys = tlsctx_new(NULL, err, sizeof(err));
+	ok(t_ca != NULL && t_sys != NULL, "tlsctx_new with and without CA");
+	ok(tlsctx_has_extra_ca(t_ca) && !tlsctx_has_extra_ca(t_sys),
+	    "tlsctx_has_extra_ca");
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/api", port);
+	up = make_up(url, t_ca, NULL, 0);
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.outcome == UPSTREAM_OK && r.status == 200 &&
+		streq(jstr(r.json, "path"), "/api/v1/echo"),
+	    "https with --ca-file: verified (%d): %s", r.outcome, r.errmsg);
+	res_clear(&r);
+	run(up, "POST", "/v1/echo", UPSTREAM_AUTH_NONE, "{}", -1, &r);
+	ok(r.outcome == UPSTREAM_OK, "https: second request");
+	res_clear(&r);
+	upstream_free(up);
+
+	snprintf(url, sizeof(url), "https://localhost:%d/api", port);
+	up = make_up(url, t_ca, NULL, 0);
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.outcome == UPSTREAM_OK, "https by host name: verified (%d): %s",
+	    r.outcome, r.errmsg);
+	res_clear(&r);
+	upstream_free(up);
+
+	snprintf(url, sizeof(url), "https://127.0.0.1:%d/api", port);
+	up = make_up(url, t_sys, NULL, 0);
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	ok(r.outcome == UPSTREAM_CONNECT,
+	    "https without the CA: UPSTREAM_CONNECT (%d): %s", r.outcome,
+	    r.errmsg);
+	res_clear(&r);
+	upstream_free(up);
+
+	ok(raw_handshake(t_ca, port, "127.0.0.1", alpn, sizeof(alpn)) == 1 &&
+		streq(alpn, "http/1.1"),
+	    "tlsctx_new_ssl: IP literal verified, ALPN '%s'", alpn);
+	ok(raw_handshake(t_ca, port, "localhost", alpn, sizeof(alpn)) == 1,
+	    "tlsctx_new_ssl: host name verified");
+	ok(raw_handshake(t_ca, port, "wrong.example", alpn, sizeof(alpn)) == 0,
+	    "tlsctx_new_ssl: wrong host name refused");
+	ok(raw_handshake(t_ca, port, "127.0.0.2", alpn, sizeof(alpn)) == 0,
+	    "tlsctx_new_ssl: wrong IP refused");
+	ok(raw_handshake(t_sys, port, "127.0.0.1", alpn, sizeof(alpn)) == 0,
+	    "tlsctx_new_ssl: unknown CA refused");
+
+	tlsctx_free(t_ca);
+	tlsctx_free(t_sys);
+	helper_stop(pid);
+	sh("rm -rf %s", dir);
+}
+
+int
+main(void)
+{
+	char script[4096], url[128], *slash;
+	const char *python, *top;
+	struct upstream *up;
+	struct res r;
+	int port, fds0, nev[2];
+	pid_t pid;
+	char *esc;
+
+	signal(SIGPIPE, SIG_IGN);
+	log_init(getenv("TEST_VERBOSE") != NULL ? 2 : 0);
+	python = getenv("PYTHON3");
+	if (python == NULL || *python == '\0')
+		python = "/usr/bin/python3";
+	if ((top = getenv("top_srcdir")) != NULL && *top != '\0') {
+		snprintf(script, sizeof(script),
+		    "%s/tests/unit/httpd-helper.py", top);
+	} else {
+		snprintf(script, sizeof(script), "%s", __FILE__);
+		slash = strrchr(script, '/');
+		snprintf(slash != NULL ? slash + 1 : script,
+		    sizeof(script) -
+			(size_t)(slash != NULL ? slash + 1 - script : 0),
+		    "httpd-helper.py");
+	}
+	if (access(python, X_OK) != 0 || access(script, R_OK) != 0) {
+		printf("1..0 # SKIP no %s or %s\n", python, script);
+		return 0;
+	}
+	event_enable_debug_mode();
+	base = event_base_new();
+	if ((pid = helper_start(python, script, NULL, NULL, NULL, &port)) < 0) {
+		printf("1..0 # SKIP cannot start %s\n", script);
+		return 0;
+	}
+	diag("helper on port %d", port);
+	fds0 = count_fds();
+
+	esc = upstream_escape("a b/c?d&\xc3\xa9-_.~", 14);
+	ok(streq(esc, "a%20b%2Fc%3Fd%26%C3%A9-_.~"), "upstream_escape: %s",
+	    esc);
+	free(esc);
+	esc = upstream_escape("", 0);
+	ok(streq(esc, ""), "upstream_escape of nothing");
+	free(esc);
+	esc = upstream_escape("..", 2);
+	ok(streq(esc, "%2E%2E"), "upstream_escape: a '..' segment: %s", esc);
+	free(esc);
+	esc = upstream_escape("a\0b", 3);
+	ok(streq(esc, "a%00b"), "upstream_escape: embedded NUL: %s", esc);
+	free(esc);
+
+	test_bad_base();
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/", port);
+	up = make_up(url, NULL, NULL, 0);
+	ok(up != NULL, "upstream_new");
+	test_basic(up, port);
+	test_concurrency(up);
+	test_cold_pool(port);
+	test_outcomes(up);
+	test_too_large(port);
+	test_cancel(up);
+	test_download(up, "/v1/big?n=2000000&chunked=1", 2000000);
+	test_download(up, "/v1/big?n=1500001", 1500001);
+	test_stream_misc(up);
+	test_hook_reentry(port);
+	test_pause_abort(up);
+	test_multipart(up);
+
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	res_clear(&r);
+	spin(20);
+	count_events(nev);
+	ok(nev[0] == 0, "after all transfers: %d socket events", nev[0]);
+	upstream_free(up);
+	upstream_free(NULL);
+
+	test_auth(port);
+	test_free_inflight(port);
+	test_tls(python, script);
+
+	spin(20);
+	count_events(nev);
+	ok(nev[1] == 0, "after upstream_free: %d events left in the base",
+	    nev[1]);
+	ok(count_fds() == fds0, "no fd leaked (%d, was %d)", count_fds(), fds0);
+	if (count_fds() != fds0)
+		sh("ls -l /proc/%d/fd >&2", (int)getpid());
+
+	helper_stop(pid);
+	event_base_free(base);
+	libevent_global_shutdown();
+	return done_testing();
+}

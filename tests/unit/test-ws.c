@@ -1,0 +1,1031 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for daemon/ws.c against tests/unit/ws-helper.py, a stdlib
+ * Python WebSocket peer started on 127.0.0.1 (plus a TLS port when the
+ * openssl tool can make a test certificate). Covers the handshake and its
+ * refusals, messages and the Wrenn-style TCP close without a close frame,
+ * pings, close frames, limits, protocol errors, read pausing with real TCP
+ * backpressure, freeing from inside callbacks, evdns names and wss://.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "tap.h"
+#include "tlsctx.h"
+#include "ws.h"
+
+#define MAX_MSGS 8
+
+static char tmpdir[] = "/tmp/test-ws.XXXXXX";
+static int port, tls_port;
+static pid_t helper_pid = -1;
+static int helper_stdin = -1;
+static struct tlsctx *tls_trust; /* trusts the helper's certificate */
+
+/* What one connection saw. */
+struct t {
+	struct event_base *base;
+	struct ws *ws;
+	int opened, closed, done;
+	enum ws_reason reason;
+	char errmsg[256];
+	unsigned code;
+	char close_text[128];
+	int status;
+	char ctype[128];
+	char body[70000];
+	size_t body_len;
+
+	int nmsg;
+	enum ws_msg_type types[MAX_MSGS];
+	char msgs[MAX_MSGS][1600];
+	size_t lens[MAX_MSGS];
+	size_t bytes;
+
+	/* Knobs. */
+	const char *send_on_open[3]; /* texts sent from on_open */
+	int free_at;		     /* ws_free inside on_message N */
+	int close_at;		     /* ws_close inside on_message N */
+	int pause_at[2];	     /* ws_pause_read(1) inside message N */
+	int burst;		     /* check burst message order/content */
+	long next_seq;
+	int bad_burst;
+	int count_msgs; /* check "msg N" order for all N */
+	int bad_order;
+	long turn, last_turn, turns; /* loop turns that delivered */
+	struct event *turn_ev;
+	int per_turn, max_per_turn;
+};
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void
+t_open(struct ws *ws, void *arg)
+{
+	struct t *t = arg;
+	int i;
+
+	t->opened++;
+	for (i = 0; i < 3 && t->send_on_open[i] != NULL; i++)
+		if (ws_send_text(ws, t->send_on_open[i],
+			strlen(t->send_on_open[i])) != 0)
+			t->opened = -100;
+}
+
+/* Burst messages are "%08d" seq then (size - 8) copies of 'a' + seq%26. */
+static void
+t_check_burst(struct t *t, const unsigned char *d, size_t len)
+{
+	char seq[9];
+	size_t i;
+
+	if (len < 8) {
+		t->bad_burst++;
+		return;
+	}
+	memcpy(seq, d, 8);
+	seq[8] = '\0';
+	if (atol(seq) != t->next_seq)
+		t->bad_burst++;
+	for (i = 8; i < len; i++)
+		if (d[i] != 'a' + t->next_seq % 26) {
+			t->bad_burst++;
+			break;
+		}
+	t->next_seq++;
+}
+
+static void
+t_message(struct ws *ws, enum ws_msg_type type, const unsigned char *data,
+    size_t len, void *arg)
+{
+	struct t *t = arg;
+	int n = ++t->nmsg;
+
+	t->bytes += len;
+	if (n <= MAX_MSGS) {
+		t->types[n - 1] = type;
+		t->lens[n - 1] = len;
+		memcpy(t->msgs[n - 1], data,
+		    len < sizeof(t->msgs[0]) - 1 ? len
+						 : sizeof(t->msgs[0]) - 1);
+	}
+	if (t->burst)
+		t_check_burst(t, data, len);
+	if (t->count_msgs) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "msg %d", n - 1);
+		if (len != strlen(want) || memcmp(data, want, len) != 0)
+			t->bad_order++;
+		if (t->turn != t->last_turn) {
+			t->turns++;
+			t->last_turn = t->turn;
+			t->per_turn = 0;
+		}
+		if (++t->per_turn > t->max_per_turn)
+			t->max_per_turn = t->per_turn;
+	}
+	if (n == t->pause_at[0] || n == t->pause_at[1])
+		ws_pause_read(ws, 1);
+	if (n == t->close_at) {
+		ws_close(ws);
+		t->done = 1;
+	}
+	if (n == t->free_at) {
+		ws_free(ws);
+		t->ws = NULL;
+		t->done = 1;
+	}
+}
+
+static void
+t_close(struct ws *ws, const struct ws_close_info *info, void *arg)
+{
+	struct t *t = arg;
+
+	t->closed++;
+	t->reason = info->reason;
+	snprintf(t->errmsg, sizeof(t->errmsg), "%s", info->errmsg);
+	t->code = info->code;
+	snprintf(t->close_text, sizeof(t->close_text), "%s", info->close_text);
+	t->status = info->status;
+	snprintf(t->ctype, sizeof(t->ctype), "%s",
+	    info->content_type != NULL ? info->content_type : "(null)");
+	t->body_len = info->body_len;
+	memcpy(t->body, info->body, info->body_len + 1);
+	t->done = 1;
+	/* Free from inside the callback: must be deferred by ws.c. */
+	ws_free(ws);
+	t->ws = NULL;
+}
+
+static void
+tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+/* Run the loop until *flag or ms elapsed; returns *flag. */
+static int
+run_until(struct event_base *base, int *flag, int ms)
+{
+	struct timeval tv = {0, 10000};
+	struct event *tick = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
+	double end = now_ms() + ms;
+
+	event_add(tick, &tv);
+	while ((flag == NULL || !*flag) && now_ms() < end)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(tick);
+	return flag == NULL || *flag;
+}
+
+/* After ws_free: every ws event must go away (linger is bounded). */
+static int
+drain(struct event_base *base)
+{
+	double end = now_ms() + 4000;
+	int n;
+
+	for (;;) {
+		n = event_base_get_num_events(
+		    base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE);
+		if (n == 0 || now_ms() > end)
+			break;
+		run_until(base, NULL, 20);
+	}
+	return n == 0;
+}
+
+static void
+t_init(struct t *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->base = event_base_new();
+}
+
+static void
+t_fini(struct t *t, const char *name)
+{
+	if (t->ws != NULL) {
+		ws_free(t->ws);
+		t->ws = NULL;
+	}
+	ok(drain(t->base), "%s: no events left after ws_free", name);
+	event_base_free(t->base);
+}
+
+/* Run until t has n messages, is closed, or ms elapsed. */
+static void
+wait_msgs(struct t *t, int n, int ms)
+{
+	double end = now_ms() + ms;
+
+	while (t->nmsg < n && !t->closed && now_ms() < end)
+		run_until(t->base, NULL, 10);
+}
+
+static int
+t_connect_opts(
+    struct t *t, const char *scheme, int p, const char *path, struct ws_opts *o)
+{
+	char url[256];
+
+	snprintf(url, sizeof(url), "%s://127.0.0.1:%d%s", scheme, p, path);
+	o->url = url;
+	o->on_open = t_open;
+	o->on_message = t_message;
+	o->on_close = t_close;
+	o->arg = t;
+	return ws_connect(t->base, o, &t->ws);
+}
+
+static int
+t_connect(struct t *t, const char *path)
+{
+	struct ws_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.handshake_timeout_ms = 5000;
+	return t_connect_opts(t, "ws", port, path, &o);
+}
+
+/* Read an integer a helper published in tmpdir/name; -1 if absent. */
+static long
+helper_value(const char *name, int wait_ms)
+{
+	char path[256];
+	double end = now_ms() + wait_ms;
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	for (;;) {
+		if ((f = fopen(path, "r")) != NULL) {
+			if (fscanf(f, "%ld", &v) != 1)
+				v = -1;
+			fclose(f);
+			if (v != -1)
+				return v;
+		}
+		if (now_ms() > end)
+			return -1;
+		usleep(20000);
+	}
+}
+
+static int
+helper_start(const char *cert, const char *key)
+{
+	const char *srcdir = getenv("top_srcdir");
+	const char *python = getenv("PYTHON3");
+	char helper[1024];
+	int fds[2];
+
+	if (python == NULL || *python == '\0')
+		python = "/usr/bin/python3";
+	if (access(python, X_OK) != 0)
+		return -1;
+	if (srcdir != NULL && *srcdir != '\0')
+		snprintf(helper, sizeof(helper), "%s/tests/unit/ws-helper.py",
+		    srcdir);
+	else {
+		/* Fall back to the directory of this source file. */
+		const char *slash = strrchr(__FILE__, '/');
+		snprintf(helper, sizeof(helper), "%.*sws-helper.py",
+		    slash != NULL ? (int)(slash - __FILE__ + 1) : 0, __FILE__);
+	}
+	if (access(helper, R_OK) != 0)
+		return -1;
+	if (pipe(fds) == -1)
+		return -1;
+	helper_pid = fork();
+	if (helper_pid == -1)
+		return -1;
+	if (helper_pid == 0) {
+		dup2(fds[0], 0);
+		close(fds[0]);
+		close(fds[1]);
+		if (cert != NULL)
+			execl(python, python, helper, tmpdir, cert, key,
+			    (char *)NULL);
+		else
+			execl(python, python, helper, tmpdir, (char *)NULL);
+		_exit(127);
+	}
+	close(fds[0]);
+	helper_stdin = fds[1];
+	fcntl(helper_stdin, F_SETFD, FD_CLOEXEC);
+	port = (int)helper_value("port", 10000);
+	if (cert != NULL)
+		tls_port = (int)helper_value("tls-port", 10000);
+	return port > 0 ? 0 : -1;
+}
+
+static void
+helper_stop(void)
+{
+	char cmd[300];
+
+	if (helper_stdin != -1)
+		close(helper_stdin);
+	if (helper_pid > 0) {
+		kill(helper_pid, SIGTERM);
+		waitpid(helper_pid, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		diag("could not remove %s", tmpdir);
+}
+
+/* A self-signed certificate for IP 127.0.0.1; 0 on success. */
+static int
+make_cert(char *cert, char *key, size_t len)
+{
+	char cmd[1024];
+
+	snprintf(cert, len, "%s/cert.pem", tmpdir);
+	snprintf(key, len, "%s/key.pem", tmpdir);
+	snprintf(cmd, sizeof(cmd),
+	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	    "-nodes -days 2 -subj /CN=wrennd-test -addext "
+	    "subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' "
+	    ">/dev/null 2>&1",
+	    key, cert);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+/* ws_url_from_base(base, path) gives want. */
+static void
+url_case(const char *base, const char *path, const char *want, const char *what)
+{
+	char *s = NULL;
+	int r = ws_url_from_base(base, path, &s);
+
+	ok(r == 0 && strcmp(s, want) == 0, "url: %s (%s)", what,
+	    s != NULL ? s : "NULL");
+	free(s);
+}
+
+static void
+test_url(void)
+{
+	char *s = NULL;
+
+	url_case("https://h/api", "/v1/sandboxes/ID/exec/stream",
+	    "wss://h/api/v1/sandboxes/ID/exec/stream",
+	    "https + path prefix -> wss");
+	url_case("http://127.0.0.1:8080/", "v1/x", "ws://127.0.0.1:8080/v1/x",
+	    "http -> ws, one slash");
+	url_case("HTTPS://h/", "/v1/x", "wss://h/v1/x",
+	    "scheme is case-insensitive");
+	ok(ws_url_from_base("ftp://h", "/x", &s) == -EINVAL && s == NULL,
+	    "url: other schemes refused");
+	ok(strcmp(ws_reason_name(WS_REASON_EOF), "eof") == 0 &&
+		strcmp(ws_reason_name(WS_REASON__MAX), "unknown") == 0,
+	    "reason names");
+}
+
+static void
+test_bad_args(void)
+{
+	static const char *const crlf[] = {"X-API-Key: a\r\nX-Evil: 1", NULL};
+	static const char *const noname[] = {": v", NULL};
+	struct event_base *base = event_base_new();
+	struct ws_opts o;
+	struct ws *ws = NULL;
+
+	memset(&o, 0, sizeof(o));
+	o.url = "http://127.0.0.1/";
+	ok(ws_connect(base, &o, &ws) == -EINVAL, "connect: http:// refused");
+	o.url = "wss://127.0.0.1/";
+	ok(ws_connect(base, &o, &ws) == -EINVAL,
+	    "connect: wss:// without tlsctx refused");
+	o.url = "ws://example.invalid/";
+	ok(ws_connect(base, &o, &ws) == -EINVAL,
+	    "connect: host name without evdns refused");
+	o.url = "ws://127.0.0.1:99999/";
+	ok(ws_connect(base, &o, &ws) == -EINVAL, "connect: bad port refused");
+	o.url = "ws://user@127.0.0.1/";
+	ok(ws_connect(base, &o, &ws) == -EINVAL, "connect: userinfo refused");
+	o.url = "ws://127.0.0.1/a b";
+	ok(ws_connect(base, &o, &ws) == -EINVAL,
+	    "connect: space in path refused");
+	o.url = "ws://127.0.0.1/";
+	o.headers = crlf;
+	ok(ws_connect(base, &o, &ws) == -EINVAL,
+	    "connect: CR/LF in a header line refused");
+	o.headers = noname;
+	ok(ws_connect(base, &o, &ws) == -EINVAL,
+	    "connect: header without a name refused");
+	ok(ws == NULL, "connect: *ret untouched on failure");
+	ok(event_base_get_num_events(base, EVENT_BASE_COUNT_ADDED) == 0,
+	    "connect: failures leave no events");
+	event_base_free(base);
+}
+
+static void
+test_headers(void)
+{
+	static const char *const hdrs[] = {
+	    "X-API-Key: wrn_0123456789abcdef", "X-Extra:  two", NULL};
+	struct ws_opts o;
+	struct t t;
+	char host[64];
+	const char *k;
+
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	o.headers = hdrs;
+	ok(t_connect_opts(&t, "ws", port, "/headers?x=1", &o) == 0,
+	    "headers: connect");
+	ok(ws_send_text(t.ws, "x", 1) == -ENOTCONN,
+	    "headers: send before open is -ENOTCONN");
+	run_until(t.base, &t.nmsg, 5000);
+	snprintf(host, sizeof(host), "\r\nHost: 127.0.0.1:%d\r\n", port);
+	ok(t.opened == 1 && t.nmsg == 1, "headers: opened, got the echo");
+	ok(strncmp(t.msgs[0], "GET /headers?x=1 HTTP/1.1\r\n", 27) == 0,
+	    "headers: request line");
+	ok(strstr(t.msgs[0], host) != NULL, "headers: Host with port");
+	ok(strstr(t.msgs[0], "\r\nUpgrade: websocket\r\n") != NULL &&
+		strstr(t.msgs[0], "\r\nConnection: Upgrade\r\n") != NULL &&
+		strstr(t.msgs[0], "\r\nSec-WebSocket-Version: 13\r\n") != NULL,
+	    "headers: upgrade headers");
+	k = strstr(t.msgs[0], "\r\nSec-WebSocket-Key: ");
+	ok(k != NULL && strlen(k) > 45 && k[44] == '=' && k[43] == '=' &&
+		k[45] == '\r',
+	    "headers: 16-byte base64 key");
+	ok(strstr(t.msgs[0], "\r\nX-API-Key: wrn_0123456789abcdef\r\n") !=
+		    NULL &&
+		strstr(t.msgs[0], "\r\nX-Extra:  two\r\n") != NULL,
+	    "headers: caller's header lines sent verbatim");
+	ok(strstr(t.msgs[0], "\r\n\r\n") != NULL &&
+		strstr(t.msgs[0], "\r\n\r\n")[4] == '\0',
+	    "headers: one blank line at the end");
+	ws_close(t.ws);
+	ok(ws_send_text(t.ws, "x", 1) == -EPIPE,
+	    "headers: send after ws_close is -EPIPE");
+	ok(ws_queued_bytes(t.ws) == 0, "headers: nothing queued once closed");
+	run_until(t.base, NULL, 100);
+	ok(t.closed == 0, "headers: no on_close after ws_close");
+	t_fini(&t, "headers");
+}
+
+static void
+test_echo(void)
+{
+	static char big[200001];
+	struct t t;
+
+	memset(big, 'B', sizeof(big) - 1);
+	t_init(&t);
+	t.send_on_open[0] = "hello";
+	t.send_on_open[1] = big;
+	t.send_on_open[2] = "";
+	ok(t_connect(&t, "/echo") == 0, "echo: connect");
+	run_until(t.base, &t.opened, 5000);
+	ok(t.opened == 1, "echo: opened and sent from on_open");
+	ok(ws_queued_bytes(t.ws) >= sizeof(big) - 1,
+	    "echo: queued bytes counted (%zu)", ws_queued_bytes(t.ws));
+	wait_msgs(&t, 3, 5000);
+	run_until(t.base, NULL, 100); /* nothing more may come */
+	ok(t.nmsg == 3, "echo: three messages back (%d)", t.nmsg);
+	ok(t.types[0] == WS_MSG_TEXT && t.lens[0] == 5 &&
+		memcmp(t.msgs[0], "hello", 5) == 0,
+	    "echo: text echoed");
+	ok(t.lens[1] == sizeof(big) - 1, "echo: 200000-byte message echoed");
+	ok(t.lens[2] == 0, "echo: empty message echoed");
+	ok(ws_queued_bytes(t.ws) == 0, "echo: output drained");
+	ws_close(t.ws);
+	ok(t.closed == 0, "echo: ws_close makes no callback");
+	t_fini(&t, "echo");
+	ok(helper_value("echo.close", 3000) == 1000,
+	    "echo: server got close frame 1000 from ws_close");
+}
+
+static void
+test_messages_eof(void)
+{
+	struct t t;
+	int i, order = 1;
+	char want[16];
+
+	t_init(&t);
+	ok(t_connect(&t, "/messages?n=5") == 0, "eof: connect");
+	run_until(t.base, &t.done, 5000);
+	for (i = 0; i < 5; i++) {
+		snprintf(want, sizeof(want), "msg %d", i);
+		if (strcmp(t.msgs[i], want) != 0)
+			order = 0;
+	}
+	ok(t.nmsg == 5 && order, "eof: five messages in order");
+	ok(t.closed == 1 && t.reason == WS_REASON_EOF,
+	    "eof: TCP close without close frame is WS_REASON_EOF (%s: %s)",
+	    ws_reason_name(t.reason), t.errmsg);
+	run_until(t.base, NULL, 100);
+	ok(t.closed == 1, "eof: on_close exactly once");
+	t_fini(&t, "eof");
+}
+
+/*
+ * Pause inside on_message (message 1), check the server really stalls
+ * (its writes block: TCP backpressure) and nothing is delivered, resume,
+ * pause again at message 100 and resume from outside a callback, then get
+ * every byte complete and in order.
+ */
+static void
+test_burst(const char *scheme, int p, long total, const char *name)
+{
+	char path[128], f[256];
+	struct ws_opts o;
+	struct t t;
+	long s1, s2;
+	int n1;
+
+	snprintf(f, sizeof(f), "%s/burst.sent", tmpdir);
+	unlink(f);
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	o.handshake_timeout_ms = 5000;
+	o.idle_timeout_ms = 800; /* must not fire while paused */
+	o.tls = tls_trust;
+	t.burst = 1;
+	t.pause_at[0] = 1;
+	t.pause_at[1] = 100;
+	snprintf(path, sizeof(path), "/burst?total=%ld&size=65536", total);
+	ok(t_connect_opts(&t, scheme, p, path, &o) == 0, "%s: connect", name);
+	wait_msgs(&t, 1, 5000);
+	run_until(t.base, NULL, 1200);
+	n1 = t.nmsg;
+	s1 = helper_value("burst.sent", 1000);
+	run_until(t.base, NULL, 500);
+	s2 = helper_value("burst.sent", 1000);
+	diag("%s: paused after message 1; the server wrote %ld, then %ld, "
+	     "of %ld bytes",
+	    name, s1, s2, total);
+	ok(n1 == 1 && t.nmsg == 1, "%s: no message delivered while paused",
+	    name);
+	ok(t.closed == 0, "%s: no idle timeout while paused", name);
+	ok(s1 > 0 && s1 == s2 && s2 < total,
+	    "%s: the server is stalled by backpressure", name);
+	ws_pause_read(t.ws, 0);
+	wait_msgs(&t, 100, 5000);
+	run_until(t.base, NULL, 300);
+	ok(t.nmsg == 100, "%s: paused again at message 100 (%d)", name, t.nmsg);
+	ws_pause_read(t.ws, 0);
+	run_until(t.base, &t.done, 20000);
+	ok(t.closed == 1 && t.reason == WS_REASON_CLOSED && t.code == 1000 &&
+		strcmp(t.close_text, "done") == 0,
+	    "%s: ends with the server's close frame (%s %u '%s': %s)", name,
+	    ws_reason_name(t.reason), t.code, t.close_text, t.errmsg);
+	ok((long)t.bytes == total && t.bad_burst == 0 &&
+		t.next_seq == total / 65536,
+	    "%s: all %ld bytes, complete and in order (%zu bytes, %ld "
+	    "messages, %d bad)",
+	    name, total, t.bytes, t.next_seq, t.bad_burst);
+	t_fini(&t, name);
+}
+
+/* s with control bytes as \xNN, for one-line TAP descriptions. */
+static const char *
+escape(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 5 < len; s++)
+		if ((unsigned char)*s < ' ')
+			n += (size_t)snprintf(
+			    buf + n, len - n, "\\x%02x", (unsigned char)*s);
+		else
+			buf[n++] = *s;
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A refused upgrade: status, content type and body reach on_close. */
+static void
+test_refused(const char *path, int status, const char *ctype, const char *body)
+{
+	char shown[256];
+	struct t t;
+	double t0 = now_ms();
+
+	t_init(&t);
+	ok(t_connect(&t, path) == 0, "%s: connect", path);
+	run_until(t.base, &t.done, 5000);
+	ok(t.closed == 1 && t.reason == WS_REASON_HANDSHAKE &&
+		t.status == status && t.opened == 0,
+	    "%s: WS_REASON_HANDSHAKE, HTTP %d (%s %d: %s)", path, status,
+	    ws_reason_name(t.reason), t.status, t.errmsg);
+	ok(strcmp(t.ctype, ctype) == 0, "%s: content type '%s'", path, t.ctype);
+	ok(strcmp(t.body, body) == 0 && t.body_len == strlen(body),
+	    "%s: body '%s'", path, escape(t.body, shown, sizeof(shown)));
+	ok(now_ms() - t0 < 2000, "%s: reported without waiting for a close",
+	    path);
+	t_fini(&t, path);
+}
+
+/* A bad answer or failure: reason and a word of the message. */
+static void
+test_fails(const char *path, long hs_ms, long idle_ms, size_t max_msg,
+    enum ws_reason reason, int status, const char *words)
+{
+	struct ws_opts o;
+	struct t t;
+	double t0 = now_ms(), dt;
+
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	o.handshake_timeout_ms = hs_ms;
+	o.idle_timeout_ms = idle_ms;
+	o.max_msg = max_msg;
+	ok(t_connect_opts(&t, "ws", port, path, &o) == 0, "%s: connect", path);
+	run_until(t.base, &t.done, 5000);
+	dt = now_ms() - t0;
+	ok(t.closed == 1 && t.reason == reason && t.status == status &&
+		strstr(t.errmsg, words) != NULL,
+	    "%s: %s, status %d, '%s' (got %s %d '%s' after %.0f ms)", path,
+	    ws_reason_name(reason), status, words, ws_reason_name(t.reason),
+	    t.status, t.errmsg, dt);
+	if (reason == WS_REASON_TIMEOUT)
+		ok(dt >= (hs_ms > 0 && !idle_ms ? hs_ms : idle_ms) - 20,
+		    "%s: not before the deadline (%.0f ms)", path, dt);
+	if (reason == WS_REASON_TOO_LARGE || reason == WS_REASON_PROTOCOL)
+		ok(t.nmsg == 0, "%s: the bad message is not delivered", path);
+	t_fini(&t, path);
+}
+
+static void
+test_ping(void)
+{
+	struct t t;
+
+	t_init(&t);
+	ok(t_connect(&t, "/ping") == 0, "ping: connect");
+	wait_msgs(&t, 1, 5000);
+	ok(t.nmsg == 1 && strcmp(t.msgs[0], "pong-ok") == 0,
+	    "ping: answered with the same payload ('%s')", t.msgs[0]);
+	t_fini(&t, "ping");
+}
+
+static void
+test_close_frame(void)
+{
+	struct t t;
+
+	t_init(&t);
+	ok(t_connect(&t, "/close") == 0, "close: connect");
+	run_until(t.base, &t.done, 5000);
+	ok(t.closed == 1 && t.reason == WS_REASON_CLOSED && t.code == 4001 &&
+		strcmp(t.close_text, "bye") == 0,
+	    "close: WS_REASON_CLOSED, code 4001 'bye' (%s %u '%s')",
+	    ws_reason_name(t.reason), t.code, t.close_text);
+	t_fini(&t, "close");
+	ok(helper_value("close.reply", 3000) == 4001,
+	    "close: the close frame was echoed to the server");
+}
+
+static void
+test_early(void)
+{
+	struct t t;
+
+	t_init(&t);
+	ok(t_connect(&t, "/early") == 0, "early: connect");
+	run_until(t.base, &t.done, 5000);
+	ok(t.nmsg == 4 && strcmp(t.msgs[0], "first") == 0,
+	    "early: frame sent with the 101 is delivered");
+	ok(strcmp(t.msgs[1], "frag-ment-ed") == 0 && t.types[1] == WS_MSG_TEXT,
+	    "early: fragments reassembled around a ping");
+	ok(t.types[2] == WS_MSG_BINARY && t.lens[2] == 5 &&
+		memcmp(t.msgs[2], "\0\1bin", 5) == 0,
+	    "early: binary message");
+	ok(strcmp(t.msgs[3], "end") == 0 && t.reason == WS_REASON_EOF,
+	    "early: last message, then EOF");
+	t_fini(&t, "early");
+}
+
+static void
+test_refused_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	struct ws_opts o;
+	struct t t;
+	int fd, p;
+
+	/* A port nobody listens on: bind, read it, close. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	p = ntohs(sin.sin_port);
+	close(fd);
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	ok(t_connect_opts(&t, "ws", p, "/", &o) == 0, "refused: connect");
+	ok(t.closed == 0, "refused: no callback from inside ws_connect");
+	run_until(t.base, &t.done, 5000);
+	ok(t.closed == 1 && t.reason == WS_REASON_TRANSPORT &&
+		strstr(t.errmsg, "refused") != NULL,
+	    "refused: WS_REASON_TRANSPORT (%s)", t.errmsg);
+	t_fini(&t, "refused");
+}
+
+/* Counts loop turns: re-armed once per event_base_loop iteration. */
+static void
+turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct t *t = arg;
+	static const struct timeval zero = {0, 0};
+
+	t->turn++;
+	if (!t->done)
+		evtimer_add(t->turn_ev, &zero);
+}
+
+/* Many small messages: all delivered, in order, over several loop turns
+ * (ws.c delivers at most a fixed number per turn). */
+static void
+test_budget(void)
+{
+	static const struct timeval zero = {0, 0};
+	struct t t;
+
+	t_init(&t);
+	t.count_msgs = 1;
+	t.last_turn = -1;
+	t.turn_ev = evtimer_new(t.base, turn_cb, &t);
+	evtimer_add(t.turn_ev, &zero);
+	ok(t_connect(&t, "/messages?n=1000") == 0, "budget: connect");
+	run_until(t.base, &t.done, 10000);
+	ok(t.nmsg == 1000 && t.bad_order == 0 && t.reason == WS_REASON_EOF,
+	    "budget: 1000 messages in order, then EOF (%d, %d bad)", t.nmsg,
+	    t.bad_order);
+	/* A counted turn may hold two ws work slices (timer order). */
+	ok(t.turns >= 8 && t.max_per_turn <= 2 * 64,
+	    "budget: spread over %ld loop turns, at most %d per turn", t.turns,
+	    t.max_per_turn);
+	event_free(t.turn_ev);
+	t_fini(&t, "budget");
+}
+
+/* The owner frees or closes from inside on_message. */
+static void
+test_owner_in_callback(void)
+{
+	struct t t;
+
+	t_init(&t);
+	t.free_at = 1;
+	ok(t_connect(&t, "/messages?n=5") == 0, "free-in-cb: connect");
+	run_until(t.base, &t.done, 5000);
+	run_until(t.base, NULL, 200);
+	ok(t.nmsg == 1 && t.closed == 0,
+	    "free-in-cb: no callback after ws_free (%d messages, %d closes)",
+	    t.nmsg, t.closed);
+	t_fini(&t, "free-in-cb");
+
+	t_init(&t);
+	t.close_at = 2;
+	ok(t_connect(&t, "/messages?n=5") == 0, "close-in-cb: connect");
+	run_until(t.base, &t.done, 5000);
+	run_until(t.base, NULL, 200);
+	ok(t.nmsg == 2 && t.closed == 0,
+	    "close-in-cb: no callback after ws_close (%d messages, %d closes)",
+	    t.nmsg, t.closed);
+	t_fini(&t, "close-in-cb");
+
+	/* Freed before the first loop turn: nothing happens at all. */
+	t_init(&t);
+	ok(t_connect(&t, "/echo") == 0, "free-at-once: connect");
+	ws_free(t.ws);
+	t.ws = NULL;
+	run_until(t.base, NULL, 100);
+	ok(t.opened == 0 && t.closed == 0, "free-at-once: no callbacks");
+	t_fini(&t, "free-at-once");
+}
+
+/* Host names through evdns (a private hosts file), and a freed lookup. */
+static void
+test_dns(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	struct evdns_base *dns;
+	struct ws_opts o;
+	char hosts[256], url[128], ns[64];
+	struct t t;
+	FILE *f;
+	int udp, n0, n1;
+
+	snprintf(hosts, sizeof(hosts), "%s/hosts", tmpdir);
+	f = fopen(hosts, "w");
+	/* ::1 first: the helper is not there, so the next address is tried. */
+	fprintf(f,
+	    "::1 wrennd-ws-test.example\n"
+	    "127.0.0.1 wrennd-ws-test.example\n");
+	fclose(f);
+
+	t_init(&t);
+	dns = evdns_base_new(t.base, 0);
+	ok(dns != NULL && evdns_base_load_hosts(dns, hosts) == 0,
+	    "dns: evdns base with a hosts file");
+	memset(&o, 0, sizeof(o));
+	o.dns = dns;
+	snprintf(url, sizeof(url),
+	    "ws://wrennd-ws-test.example:%d/messages?n=2", port);
+	o.url = url;
+	o.on_open = t_open;
+	o.on_message = t_message;
+	o.on_close = t_close;
+	o.arg = &t;
+	ok(ws_connect(t.base, &o, &t.ws) == 0, "dns: connect by name");
+	run_until(t.base, &t.done, 5000);
+	ok(t.nmsg == 2 && t.reason == WS_REASON_EOF,
+	    "dns: resolved, connected, 2 messages then EOF (%s: %s)",
+	    ws_reason_name(t.reason), t.errmsg);
+
+	/* A name server that never answers; free while the lookup runs. */
+	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(udp, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(udp, (struct sockaddr *)&sin, &len);
+	snprintf(ns, sizeof(ns), "127.0.0.1:%d", ntohs(sin.sin_port));
+	ok(evdns_base_nameserver_ip_add(dns, ns) == 0, "dns: silent server");
+	t.done = 0;
+	t.closed = 0;
+	snprintf(url, sizeof(url), "ws://nowhere.example:%d/", port);
+	run_until(t.base, NULL, 50);
+	n0 = event_base_get_num_events(
+	    t.base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE);
+	ok(ws_connect(t.base, &o, &t.ws) == 0, "dns: connect to a slow name");
+	run_until(t.base, NULL, 100);
+	ok(t.closed == 0, "dns: lookup still pending");
+	ws_free(t.ws);
+	t.ws = NULL;
+	run_until(t.base, NULL, 200);
+	n1 = event_base_get_num_events(
+	    t.base, EVENT_BASE_COUNT_ADDED | EVENT_BASE_COUNT_ACTIVE);
+	ok(n1 == n0, "dns: cancelled lookup released (%d events, was %d)", n1,
+	    n0);
+	ok(t.closed == 0, "dns: no callback after ws_free");
+	evdns_base_free(dns, 0);
+	close(udp);
+	t_fini(&t, "dns");
+}
+
+static void
+test_wss(const char *cert)
+{
+	struct tlsctx *sys;
+	struct ws_opts o;
+	char err[256];
+	struct t t;
+
+	tls_trust = tlsctx_new(cert, err, sizeof(err));
+	ok(tls_trust != NULL, "wss: tlsctx with the test CA (%s)",
+	    tls_trust ? "ok" : err);
+	if (tls_trust == NULL)
+		return;
+
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	o.tls = tls_trust;
+	t.send_on_open[0] = "over tls";
+	ok(t_connect_opts(&t, "wss", tls_port, "/echo", &o) == 0,
+	    "wss: connect");
+	wait_msgs(&t, 1, 5000);
+	ok(t.nmsg == 1 && strcmp(t.msgs[0], "over tls") == 0,
+	    "wss: echo over TLS");
+	ws_close(t.ws);
+	t_fini(&t, "wss echo");
+	ok(helper_value("echo.close", 3000) == 1000,
+	    "wss: close frame flushed before teardown");
+
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	o.tls = tls_trust;
+	ok(t_connect_opts(&t, "wss", tls_port, "/messages?n=3", &o) == 0,
+	    "wss eof: connect");
+	run_until(t.base, &t.done, 5000);
+	ok(t.nmsg == 3 && t.reason == WS_REASON_EOF,
+	    "wss eof: TCP close without close_notify is WS_REASON_EOF (%s: "
+	    "%s)",
+	    ws_reason_name(t.reason), t.errmsg);
+	t_fini(&t, "wss eof");
+
+	test_burst("wss", tls_port, 8L << 20, "wss burst");
+
+	/* The system store alone does not trust the test certificate. */
+	sys = tlsctx_new(NULL, err, sizeof(err));
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	o.tls = sys;
+	ok(sys != NULL && t_connect_opts(&t, "wss", tls_port, "/echo", &o) == 0,
+	    "wss verify: connect");
+	run_until(t.base, &t.done, 5000);
+	ok(t.closed == 1 && t.reason == WS_REASON_TRANSPORT &&
+		strstr(t.errmsg, "certificate") != NULL && t.opened == 0,
+	    "wss verify: untrusted certificate refused (%s)", t.errmsg);
+	t_fini(&t, "wss verify");
+	tlsctx_free(sys);
+	tlsctx_free(tls_trust);
+	tls_trust = NULL;
+}
+
+int
+main(void)
+{
+	char cert[256], key[256];
+	int have_tls;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (mkdtemp(tmpdir) == NULL) {
+		printf("1..0 # SKIP cannot create a temporary directory\n");
+		return 0;
+	}
+	have_tls = make_cert(cert, key, sizeof(cert)) == 0;
+	if (helper_start(have_tls ? cert : NULL, key) != 0) {
+		helper_stop();
+		printf("1..0 # SKIP python3 or ws-helper.py unavailable\n");
+		return 0;
+	}
+
+	test_url();
+	test_bad_args();
+	test_headers();
+	test_echo();
+	test_messages_eof();
+	test_burst("ws", port, 16L << 20, "burst");
+	test_refused("/notfound", 404, "application/json",
+	    "{\"error\":{\"code\":\"not_found\","
+	    "\"message\":\"sandbox not found\"}}\n");
+	test_refused(
+	    "/badrequest", 400, "text/plain; charset=utf-8", "Bad Request\n");
+	test_refused("/chunked", 409, "application/json",
+	    "{\"error\":{\"code\":\"invalid_state\","
+	    "\"message\":\"sandbox is not running (status: paused)\"}}\n");
+	test_refused("/eofbody", 502, "text/plain", "upstream went away\n");
+	test_fails("/badaccept", 5000, 0, 0, WS_REASON_HANDSHAKE, 101,
+	    "Sec-WebSocket-Accept");
+	test_fails(
+	    "/noupgrade", 5000, 0, 0, WS_REASON_HANDSHAKE, 101, "Upgrade");
+	test_fails(
+	    "/bighead", 5000, 0, 0, WS_REASON_HANDSHAKE, 0, "larger than");
+	test_fails(
+	    "/hangup", 5000, 0, 0, WS_REASON_HANDSHAKE, 0, "closed before");
+	test_fails("/noanswer", 300, 0, 0, WS_REASON_TIMEOUT, 0,
+	    "handshake timed out");
+	test_fails(
+	    "/idle", 5000, 250, 0, WS_REASON_TIMEOUT, 0, "nothing received");
+	test_fails("/huge?size=4096", 5000, 0, 1024, WS_REASON_TOO_LARGE, 0,
+	    "larger than 1024");
+	test_fails(
+	    "/badframe", 5000, 0, 0, WS_REASON_PROTOCOL, 0, "invalid frame");
+	ok(helper_value("badframe.close", 3000) == 1002,
+	    "/badframe: the server got close code 1002");
+	test_fails("/badutf8", 5000, 0, 0, WS_REASON_PROTOCOL, 0, "UTF-8");
+	test_ping();
+	test_close_frame();
+	test_early();
+	test_refused_port();
+	test_budget();
+	test_owner_in_callback();
+	test_dns();
+	if (have_tls && tls_port > 0)
+		test_wss(cert);
+	else
+		diag("wss tests skipped: no openssl tool or TLS port");
+
+	helper_stop();
+	return done_testing();
+}
