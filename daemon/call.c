@@ -170,13 +170,99 @@ call_status_code(long status)
 	}
 }
 
-void
-call_fail_upstream(struct call *call, const struct upstream_result *res)
+/* {"code": rpc, "message": ..., "data": {"code": dcode, ...extra}}. */
+static json_t *
+call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static json_t *
+call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
+    const char *fmt, ...)
 {
-	json_t *body = NULL, *err, *extra, *v;
+	char msg[1024];
+	va_list ap;
+	json_t *data;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	data = extra_steal != NULL ? extra_steal : json_object();
+	json_object_set_new(data, "code", json_string(dcode));
+	return json_pack("{s:i, s:s, s:o}", "code", rpc, "message", msg,
+	    "data", data);
+}
+
+json_t *
+call_http_error(long status, const char *body, size_t body_len)
+{
+	json_t *doc = NULL, *err, *extra, *v, *obj;
 	const char *code, *msg, *key;
 	char text[256];
 	size_t n;
+
+	if (body_len > 0)
+		doc = json_loadb(body, body_len, JSON_ALLOW_NUL, NULL);
+	err = json_object_get(doc, "error");
+	if (json_is_object(err) &&
+	    json_is_string(json_object_get(err, "code"))) {
+		code = json_string_value(json_object_get(err, "code"));
+		msg = json_string_value(json_object_get(err, "message"));
+		extra = json_object();
+		json_object_foreach(err, key, v) {
+			if (strcmp(key, "code") != 0 &&
+			    strcmp(key, "message") != 0 &&
+			    strcmp(key, "status") != 0)
+				json_object_set(extra, key, v);
+		}
+		json_object_set_new(extra, "status", json_integer(status));
+		obj = call_error_obj(IPC_ERR_APPLICATION, code, extra, "%s",
+		    msg != NULL ? msg : code);
+		json_decref(doc);
+		return obj;
+	}
+	json_decref(doc);
+
+	/* Not the JSON envelope: chi's text 404, an empty 405, a proxy. */
+	n = body != NULL ? strcspn(body, "\r\n") : 0;
+	if (n > body_len)
+		n = body_len;
+	log_quote(text, sizeof(text), body != NULL ? body : "",
+	    n < 200 ? n : 200);
+	extra = json_pack("{s:I, s:s}", "status", (json_int_t)status, "body",
+	    text);
+	if (status >= 200 && status < 400)
+		return call_error_obj(IPC_ERR_APPLICATION, "upstream_protocol",
+		    extra, "unexpected control plane answer (HTTP %ld)",
+		    status);
+	return call_error_obj(IPC_ERR_APPLICATION, call_status_code(status),
+	    extra, "control plane answered HTTP %ld%s%s", status,
+	    *text ? ": " : "", text);
+}
+
+void
+call_fail_obj(struct call *call, const json_t *err)
+{
+	json_t *copy, *dcode;
+
+	call->wd->calls_failed++;
+	if ((copy = json_deep_copy(err)) == NULL) {
+		call_finish(call, NULL);
+		return;
+	}
+	dcode = json_object_get(json_object_get(copy, "data"), "code");
+	log_debug("client %llu: %s failed: %s (%s)",
+	    (unsigned long long)(call->client ? client_id(call->client) : 0),
+	    call->method->name,
+	    json_string_value(json_object_get(copy, "message")),
+	    json_string_value(dcode));
+	call_finish(call,
+	    json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", call->id,
+		"error", copy));
+}
+
+void
+call_fail_upstream(struct call *call, const struct upstream_result *res)
+{
+	json_t *err;
 
 	switch (res->outcome) {
 	case UPSTREAM_OK:
@@ -200,43 +286,14 @@ call_fail_upstream(struct call *call, const struct upstream_result *res)
 		    NULL, "control plane connection failed: %s", res->errmsg);
 		return;
 	}
-
-	if (res->body_len > 0)
-		body = json_loadb(res->body, res->body_len, 0, NULL);
-	err = json_object_get(body, "error");
-	if (json_is_object(err) &&
-	    json_is_string(json_object_get(err, "code"))) {
-		code = json_string_value(json_object_get(err, "code"));
-		msg = json_string_value(json_object_get(err, "message"));
-		extra = json_object();
-		json_object_foreach(err, key, v) {
-			if (strcmp(key, "code") != 0 &&
-			    strcmp(key, "message") != 0 &&
-			    strcmp(key, "status") != 0)
-				json_object_set(extra, key, v);
-		}
-		json_object_set_new(extra, "status",
-		    json_integer(res->status));
-		call_fail(call, IPC_ERR_APPLICATION, code, extra, "%s",
-		    msg != NULL ? msg : code);
-		json_decref(body);
+	if ((err = call_http_error(res->status, res->body, res->body_len)) ==
+	    NULL) {
+		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
+		    "out of memory");
 		return;
 	}
-	json_decref(body);
-
-	/* Not the JSON envelope: chi's text 404, an empty 405, a proxy. */
-	n = strcspn(res->body, "\r\n");
-	log_quote(text, sizeof(text), res->body, n < 200 ? n : 200);
-	extra = json_pack("{s:I, s:s}", "status", (json_int_t)res->status,
-	    "body", text);
-	if (res->status >= 200 && res->status < 400)
-		call_fail(call, IPC_ERR_APPLICATION, "upstream_protocol", extra,
-		    "unexpected control plane answer (HTTP %ld)", res->status);
-	else
-		call_fail(call, IPC_ERR_APPLICATION,
-		    call_status_code(res->status), extra,
-		    "control plane answered HTTP %ld%s%s", res->status,
-		    *text ? ": " : "", text);
+	call_fail_obj(call, err);
+	json_decref(err);
 }
 
 json_t *
@@ -246,7 +303,8 @@ call_upstream_json(const struct upstream_result *res, const char **err)
 
 	if (res->body_len == 0)
 		return json_object();
-	v = json_loadb(res->body, res->body_len, JSON_DECODE_ANY, NULL);
+	v = json_loadb(res->body, res->body_len,
+	    JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	if (v == NULL)
 		*err = "control plane answered with invalid JSON";
 	return v;

@@ -79,6 +79,16 @@ void call_fail(struct call *call, int rpc_code, const char *data_code,
     json_t *extra_steal, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/*
+ * The JSON-RPC error object ({code, message, data}) for an HTTP error
+ * answer of the control plane: its envelope's code and message, or a code
+ * derived from the status for text answers. New reference, NULL on OOM.
+ */
+json_t *call_http_error(long status, const char *body, size_t body_len);
+
+/* Send a final error from an error object (copied) and free the call. */
+void call_fail_obj(struct call *call, const json_t *err);
+
 /* Map an unsuccessful upstream result to the right error and free. */
 void call_fail_upstream(struct call *call, const struct upstream_result *res);
 

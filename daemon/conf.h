@@ -39,6 +39,12 @@ struct conf {
 	long max_host_connections; /* upstream connection pool per host */
 	long poll_interval_ms;	 /* sandbox.wait_ready polling period */
 	long drain_timeout_ms;	 /* grace period for in-flight calls on exit */
+	long stream_buffer;	 /* bytes buffered per attached exec stream */
+	long detach_buffer;	 /* replay bytes kept per detached stream */
+	long stall_timeout_ms;	 /* a client blocking its stream this long
+				  * gets it cancelled */
+	long stream_retention_ms; /* ended detached streams are kept */
+	long max_streams;	 /* exec streams alive at once */
 	int verbosity;		 /* 0 info, 1+ debug */
 };
 

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "stream.h"
 
 #define I32_MIN (-2147483647LL - 1)
 #define I32_MAX 2147483647LL
@@ -271,6 +272,30 @@ static const struct method_param p_channels_test[] = {
 	P_END
 };
 
+static const struct method_param p_exec_stream[] = {
+	P_SANDBOX_ID,
+	{ "cmd", PT_STRING, PIN_LOCAL, PF_REQUIRED | PF_NONEMPTY, 0, 0,
+	    "executable, looked up in PATH; not run through a shell" },
+	{ "args", PT_STRINGS, PIN_LOCAL, 0, 0, 0, "argv[1..]" },
+	{ "detach", PT_BOOL, PIN_LOCAL, 0, 0, 0,
+	    "keep running inside wrennd; answer with a stream_id at once" },
+	P_END
+};
+
+static const struct method_param p_stream_id[] = {
+	{ "stream_id", PT_STRING, PIN_LOCAL, PF_REQUIRED | PF_NONEMPTY, 0, 0,
+	    "stream id (st-...)" },
+	P_END
+};
+
+static const struct method_param p_attach[] = {
+	{ "stream_id", PT_STRING, PIN_LOCAL, PF_REQUIRED | PF_NONEMPTY, 0, 0,
+	    "stream id (st-...)" },
+	{ "from_seq", PT_INT, PIN_LOCAL, 0, 0, 9007199254740991LL,
+	    "first event wanted (default 0: everything still buffered)" },
+	P_END
+};
+
 static const struct method_param p_describe[] = {
 	{ "method", PT_STRING, PIN_LOCAL, 0, 0, 0,
 	    "describe only this method" },
@@ -332,6 +357,21 @@ static const struct method methods[] = {
 	{ "sandbox.metrics", "CPU, memory and disk time series", MCRED_ANY,
 	    ROLE_USER, "GET", "/v1/sandboxes/{sandbox_id}/metrics", MRES_JSON,
 	    0, p_metrics, NULL },
+
+	/* Exec streams. */
+	{ "sandbox.exec_stream",
+	    "run a command and stream its output ($/stream events)",
+	    MCRED_ANY, ROLE_USER, NULL, "/v1/sandboxes/{sandbox_id}/exec/stream",
+	    MRES_LOCAL, METHOD_STREAM, p_exec_stream, stream_exec },
+	{ "streams.attach", "replay and follow an exec stream", MCRED_NONE,
+	    ROLE_USER, NULL, NULL, MRES_LOCAL, METHOD_STREAM, p_attach,
+	    stream_attach },
+	{ "streams.list", "exec streams held by wrennd", MCRED_NONE,
+	    ROLE_USER, NULL, NULL, MRES_LOCAL, 0, p_none, stream_list },
+	{ "streams.stop", "stop an exec stream upstream (or discard an ended "
+			  "one)",
+	    MCRED_NONE, ROLE_USER, NULL, NULL, MRES_EMPTY, 0, p_stream_id,
+	    stream_stop },
 
 	/* Snapshots (templates made from sandboxes). */
 	{ "snapshots.create", "snapshot a sandbox into a template", MCRED_ANY,

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <event2/dns.h>
 #include <event2/event.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -33,6 +34,7 @@
 #include "listener.h"
 #include "log.h"
 #include "sd.h"
+#include "stream.h"
 #include "tlsctx.h"
 #include "upstream.h"
 
@@ -301,6 +303,7 @@ main(int argc, char **argv)
 	memset(&wd, 0, sizeof(wd));
 	TAILQ_INIT(&wd.clients);
 	TAILQ_INIT(&wd.watches);
+	TAILQ_INIT(&wd.streams);
 	wd.started = time(NULL);
 	wd.cfg = wrennd_conf(argc, argv, &check);
 	log_init(wd.cfg->verbosity);
@@ -335,6 +338,10 @@ main(int argc, char **argv)
 	    OpenSSL_version(OPENSSL_VERSION), jansson_version_str(),
 	    curl_version_info(CURLVERSION_NOW)->version);
 
+	if ((wd.dns = evdns_base_new(wd.base,
+		 EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL)
+		log_warnx("no DNS resolver: WebSocket streams need a numeric "
+			  "control plane host");
 	memset(&uo, 0, sizeof(uo));
 	uo.base_url = wd.cfg->base_url;
 	uo.tls = wd.tls;
@@ -367,8 +374,7 @@ main(int argc, char **argv)
 	log_info("exiting");
 	api_sandbox_shutdown(&wd);
 	client_close_all(&wd, "exiting");
-	/* Run the deferred frees queued by the closes. */
-	event_base_loop(wd.base, EVLOOP_NONBLOCK);
+	stream_shutdown(&wd);
 	listener_free(wd.listener);
 	upstream_free(wd.up);
 	if (wd.ev_drain != NULL)
@@ -377,6 +383,11 @@ main(int argc, char **argv)
 	event_free(ev_int);
 	event_free(ev_hup);
 	event_free(ev_watch);
+	if (wd.dns != NULL)
+		evdns_base_free(wd.dns, 1);
+	/* Run what is left (deferred frees, WebSocket close flushes, at most
+	 * a couple of seconds) until no event remains. */
+	event_base_dispatch(wd.base);
 	event_base_free(wd.base);
 	curl_global_cleanup();
 	tlsctx_free(wd.tls);

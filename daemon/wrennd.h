@@ -20,9 +20,12 @@ struct upstream;
 struct listener;
 struct client;
 struct sbwatch;
+struct stream;
+struct evdns_base;
 
 TAILQ_HEAD(client_list, client);
 TAILQ_HEAD(sbwatch_list, sbwatch);
+TAILQ_HEAD(stream_list, stream);
 
 struct wrennd {
 	struct event_base *base;     /* owned */
@@ -35,6 +38,9 @@ struct wrennd {
 	unsigned nclients;
 	uint64_t next_client_id;
 	struct sbwatch_list watches; /* owned by api-sandbox.c */
+	struct stream_list streams;  /* owned by stream.c */
+	unsigned nstreams;
+	struct evdns_base *dns;	     /* owned: resolver for WebSockets */
 	struct event *ev_drain;	     /* owned; drain deadline */
 	int draining;		     /* SIGTERM received */
 	time_t started;		     /* wall clock at start */

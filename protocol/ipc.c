@@ -186,7 +186,7 @@ ipc_parse(const char *line, size_t len, struct ipc_msg *ret,
 		}
 	}
 	ret->root = json_loadb(line, len,
-	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	    JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 	if (ret->root == NULL) {
 		ipc_seterr(reterr, jerr.line, jerr.column, jerr.text);
 		return IPC_ERR_PARSE;

@@ -20,6 +20,8 @@
  *   "error":{..}        reply with this error object
  *   "result":X          reply with this result
  *   "reply_then_close"  reply, then close at once
+ *   "big":N             reply with a string of N bytes ("xxx...")
+ *   "n_events":N        send N stdout events first
  * Without "error"/"result" the reply is
  *   {"method":M,"params":P,"cancels":N} (N = "$/cancel" seen so far).
  */
@@ -156,6 +158,24 @@ fake_request(struct fake *f, const char *method, json_t *id, json_t *params)
 	if (json_is_true(json_object_get(params, "hold"))) {
 		if (f->n_held < 32)
 			f->held[f->n_held++] = json_incref(id);
+		return;
+	}
+	v = json_object_get(params, "n_events");
+	for (i = 0; json_is_integer(v) && i < (size_t)json_integer_value(v);
+	     i++)
+		fake_send(f,
+		    json_pack("{s:s, s:s, s:{s:O, s:i, s:s, s:s}}", "jsonrpc",
+			"2.0", "method", "$/stream", "params", "id", id, "seq",
+			seq++, "event", "stdout", "data", "line\n"));
+	if ((v = json_object_get(params, "big")) != NULL) {
+		char *big = malloc((size_t)json_integer_value(v));
+
+		if (big == NULL)
+			_exit(7);
+		memset(big, 'x', (size_t)json_integer_value(v));
+		fake_reply_result(
+		    f, id, json_stringn(big, (size_t)json_integer_value(v)));
+		free(big);
 		return;
 	}
 	if ((v = json_object_get(params, "error")) != NULL)
@@ -325,7 +345,7 @@ test_version_and_strerror(void)
 		!WRENNCTL_AT_LEAST(1, 0, 0),
 	    "version number and WRENNCTL_AT_LEAST agree");
 	ok(strcmp(wrennctl_strerror(0), "success") == 0, "strerror(0)");
-	for (code = WRENNCTL_E_NOMEM; code >= WRENNCTL_E_APPLICATION; code--) {
+	for (code = WRENNCTL_E_NOMEM; code >= WRENNCTL_E_BUSY; code--) {
 		seen[n] = wrennctl_strerror(code);
 		if (strcmp(seen[n], "unknown error") == 0)
 			distinct = 0;
@@ -539,6 +559,9 @@ test_error_mapping(void)
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
 	     "\"shutting_down\"}}",
 		WRENNCTL_E_SHUTTING_DOWN, "shutting_down", 0},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"too_many_clients\"}}",
+		WRENNCTL_E_BUSY, "too_many_clients", 0},
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
 	     "\"brand_new\",\"status\":404}}",
 		WRENNCTL_E_NOT_FOUND, "brand_new", 404},
@@ -763,6 +786,13 @@ stream_event_cb(struct wrennctl *h, uint64_t id, const char *event,
 }
 
 static void
+stream_counter_cb(struct wrennctl *h, uint64_t id, const char *event,
+    const char *json, void *userdata)
+{
+	(*(int *)userdata)++;
+}
+
+static void
 test_stream_and_cancel(void)
 {
 	struct stream_log sl;
@@ -807,6 +837,21 @@ test_stream_and_cancel(void)
 	    wrennctl_strerror(r));
 	ok(wrennctl_cancel(h, 12345) == WRENNCTL_E_INVAL,
 	    "cancel of an unknown id is INVAL");
+
+	memset(&sl, 0, sizeof(sl));
+	sl.cancel_on = -1;
+	res = NULL;
+	r = wrennctl_call_stream(h, "sandbox.exec_stream",
+	    "{\"n_events\":300,\"result\":{}}", stream_counter_cb, &sl.n, &res);
+	ok(r == 0 && sl.n == 300,
+	    "300 events in a burst (past the dispatch budget): %d", sl.n);
+	free(res);
+	res = NULL;
+	r = wrennctl_call(h, "x.big", "{\"big\":3000000}", &res);
+	ok(r == 0 && res != NULL && strlen(res) == 3000002 && res[1] == 'x' &&
+		res[3000000] == 'x',
+	    "a 3 MB reply arrives whole");
+	free(res);
 	close_fake(&s, h, "stream_and_cancel");
 }
 
@@ -988,15 +1033,26 @@ test_bad_greetings(void)
 	static const struct {
 		const char *hello;
 		const char *what;
+		int code;
 	} cases[] = {
 	    {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\n",
-		"a reply before the greeting"},
+		"a reply before the greeting", WRENNCTL_E_PROTOCOL},
 	    {"{\"jsonrpc\":\"2.0\",\"method\":\"wrennd.hello\",\"params\":"
 	     "{\"protocol\":2}}\n",
-		"protocol 2"},
+		"protocol 2", WRENNCTL_E_PROTOCOL},
 	    {"{\"jsonrpc\":\"2.0\",\"method\":\"wrennd.hello\"}\n",
-		"a greeting without params"},
-	    {"HTTP/1.1 400 Bad Request\r\n\r\n", "an HTTP server"},
+		"a greeting without params", WRENNCTL_E_PROTOCOL},
+	    {"HTTP/1.1 400 Bad Request\r\n\r\n", "an HTTP server",
+		WRENNCTL_E_PROTOCOL},
+	    /* What wrennd's listener sends instead of the greeting. */
+	    {"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,"
+	     "\"message\":\"too many clients connected\",\"data\":{\"code\":"
+	     "\"too_many_clients\"}}}\n",
+		"a too_many_clients refusal", WRENNCTL_E_BUSY},
+	    {"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32000,"
+	     "\"message\":\"wrennd is shutting down\",\"data\":{\"code\":"
+	     "\"shutting_down\"}}}\n",
+		"a shutting_down refusal", WRENNCTL_E_SHUTTING_DOWN},
 	};
 	struct wrennctl *h;
 	struct srv s;
@@ -1008,9 +1064,8 @@ test_bad_greetings(void)
 		if (srv_start(&s, cases[i].hello, 0) < 0)
 			continue;
 		r = wrennctl_open_fd(s.fd, 0, &h);
-		ok(r == WRENNCTL_E_PROTOCOL && h == NULL,
-		    "open refuses %s (%s)", cases[i].what,
-		    wrennctl_strerror(r));
+		ok(r == cases[i].code && h == NULL, "open refuses %s (%s)",
+		    cases[i].what, wrennctl_strerror(r));
 		close(s.fd);
 		(void)srv_wait(&s);
 	}

@@ -1,0 +1,372 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * wrennctl: command-line client for wrennd. main(), the global options, the
+ * command table and its dispatch, help, and the helpers every command uses
+ * to connect and call (errors are printed once, here or in output.c, and
+ * turned into the documented exit codes). The commands live in cmd-*.c.
+ * Uses only the public libwrennctl API.
+ */
+#include "config.h"
+
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "wrennctl.h"
+
+static int cli_help_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
+
+#define CLI_COMMON_HELP                                                        \
+	"  -j, --json           JSON output (errors as JSON on stderr)\n"      \
+	"  -q, --quiet          print only essential output\n"                 \
+	"  -s, --socket PATH    wrennd socket (default: $WRENND_SOCKET, "      \
+	"else\n"                                                               \
+	"                       $XDG_RUNTIME_DIR/wrennd/wrennd.sock, else\n"   \
+	"                       /run/wrennd/wrennd.sock)\n"                    \
+	"  -h, --help           show this help\n"
+
+/* The top-level commands. New namespaces are new rows. */
+static const struct cmd cli_cmds[] = {
+    {"sandbox", "sandboxes", "COMMAND [ARGS...]", "manage sandboxes", NULL,
+	NULL, cmd_sandbox_verbs},
+    {"exec", NULL, "[OPTIONS] SANDBOX [--] CMD [ARG...]",
+	"run a command in a sandbox",
+	"  -t, --timeout SEC    command timeout in seconds (default 30)\n",
+	cmd_exec_run, NULL},
+    {"status", NULL, "", "show wrennd status and upstream health", NULL,
+	cmd_daemon_status_run, NULL},
+    {"call", NULL, "METHOD [PARAMS_JSON|-]",
+	"call any wrennd method; print the result JSON", NULL, cmd_call_run,
+	NULL},
+    {"help", NULL, "[COMMAND...]", "show help for a command", NULL,
+	cli_help_run, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+};
+
+/* The root, so help and dispatch treat wrennctl itself as a namespace. */
+static const struct cmd cli_root = {
+    "wrennctl",
+    NULL,
+    "[OPTIONS] COMMAND [ARGS...]",
+    "command-line client for wrennd, the local gateway to the Wrenn "
+    "sandbox cloud",
+    "  -V, --version        show the wrennctl and libwrennctl versions\n",
+    NULL,
+    cli_cmds,
+};
+
+/* Make the next getopt_long() start afresh (GNU and musl: optind 0). */
+void
+cli_getopt_reset(void)
+{
+	optind = 0;
+}
+
+/* Print help for self (a namespace or a command) to out. */
+void
+cli_help(const struct cli *cli, const struct cmd *self, FILE *out)
+{
+	const struct cmd *c;
+	char words[160];
+	size_t w = 0, len;
+
+	fprintf(out, "Usage: %s %s\n\n", cli->path, self->synopsis);
+	fprintf(out, "%c%s.\n", toupper((unsigned char)self->summary[0]),
+	    self->summary + 1);
+	if (self->sub != NULL) {
+		for (c = self->sub; c->name != NULL; c++) {
+			snprintf(words, sizeof(words), "%s %s", c->name,
+			    c->synopsis);
+			len = strlen(words);
+			if (len > w)
+				w = len;
+		}
+		if (w > 40)
+			w = 40;
+		fprintf(out, "\nCommands:\n");
+		for (c = self->sub; c->name != NULL; c++) {
+			snprintf(words, sizeof(words), "%s %s", c->name,
+			    c->synopsis);
+			fprintf(out, "  %-*s  %s\n", (int)w, words, c->summary);
+		}
+	}
+	fprintf(out, "\nOptions:\n");
+	if (self->options != NULL)
+		fputs(self->options, out);
+	fputs(CLI_COMMON_HELP, out);
+	if (self->sub != NULL)
+		fprintf(out,
+		    "\nRun '%s COMMAND --help' for more about a "
+		    "command.\n",
+		    cli->path);
+	if (self == &cli_root)
+		fprintf(out,
+		    "\nExit status: 0 success, 1 error reported by wrennd or "
+		    "the control plane,\n2 usage error, 3 cannot connect to "
+		    "wrennd; exec exits with the command's status.\n"
+		    "See wrennctl(1).\n");
+}
+
+/* Report a command-line error; returns CLI_EXIT_USAGE. */
+int
+cli_usage(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "wrennctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help'.\n", cli->path);
+	return CLI_EXIT_USAGE;
+}
+
+/* Options every command shares; CLI_CONTINUE or an exit code. */
+int
+cli_common_opt(struct cli *cli, const struct cmd *self, int c)
+{
+	switch (c) {
+	case 'h':
+		cli_help(cli, self, stdout);
+		return CLI_EXIT_OK;
+	case 'j':
+		cli->json = 1;
+		return CLI_CONTINUE;
+	case 'q':
+		cli->quiet = 1;
+		return CLI_CONTINUE;
+	case 's':
+		cli->socket = optarg;
+		return CLI_CONTINUE;
+	default:
+		/* getopt_long already said what was wrong. */
+		fprintf(stderr, "Try '%s --help'.\n", cli->path);
+		return CLI_EXIT_USAGE;
+	}
+}
+
+/* Parse an integer option argument in [min, max]. */
+int
+cli_parse_int(const struct cli *cli, const char *opt, const char *s, long min,
+    long max, long *ret)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		return cli_usage(cli,
+		    "%s wants a number from %ld to %ld, "
+		    "not '%s'",
+		    opt, min, max, s);
+	*ret = v;
+	return 0;
+}
+
+int
+cli_exit_code(int r)
+{
+	switch (r) {
+	case 0:
+		return CLI_EXIT_OK;
+	case WRENNCTL_E_CONNECT:
+		return CLI_EXIT_CONNECT;
+	case WRENNCTL_E_INVAL:
+		return CLI_EXIT_USAGE;
+	default:
+		return CLI_EXIT_ERROR;
+	}
+}
+
+/* Connect on first use; prints the failure and returns an exit code. */
+int
+cli_connect(struct cli *cli)
+{
+	char *path = NULL;
+	int r, saved;
+
+	if (cli->h != NULL)
+		return 0;
+	r = wrennctl_new(cli->socket, &cli->h);
+	if (r == 0)
+		return 0;
+	saved = errno;
+	if (wrennctl_socket_path(cli->socket, &path) < 0)
+		path = NULL;
+	if (r == WRENNCTL_E_CONNECT)
+		output_error_local(cli, "connect",
+		    "cannot connect to wrennd at %s: %s",
+		    path != NULL ? path : "?", strerror(saved));
+	else if (r == WRENNCTL_E_INVAL)
+		output_error_local(cli, "invalid_argument",
+		    "bad socket path %s", path != NULL ? path : "?");
+	else
+		output_error_local(cli, "connect",
+		    "cannot talk to wrennd at %s: %s",
+		    path != NULL ? path : "?", wrennctl_strerror(r));
+	free(path);
+	return r == WRENNCTL_E_INVAL ? CLI_EXIT_USAGE : CLI_EXIT_CONNECT;
+}
+
+/*
+ * Call method with params (taken over; NULL for none) and parse the
+ * result into *ret_result (owned by the caller). Prints errors; returns 0
+ * or an exit code.
+ */
+int
+cli_call(struct cli *cli, const char *method, json_t *params_steal,
+    json_t **ret_result)
+{
+	json_error_t jerr;
+	char *text = NULL, *res = NULL;
+	json_t *result;
+	int r;
+
+	if ((r = cli_connect(cli)) != 0) {
+		json_decref(params_steal);
+		return r;
+	}
+	if (params_steal != NULL) {
+		text = json_dumps(params_steal, JSON_COMPACT);
+		json_decref(params_steal);
+		if (text == NULL) {
+			output_error_local(cli, "nomem", "out of memory");
+			return CLI_EXIT_ERROR;
+		}
+	}
+	r = wrennctl_call(cli->h, method, text, &res);
+	free(text);
+	if (r < 0) {
+		output_error(cli, r);
+		return cli_exit_code(r);
+	}
+	result = json_loads(res, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	free(res);
+	if (result == NULL) {
+		output_error_local(cli, "protocol",
+		    "cannot parse the result of %s: %s", method, jerr.text);
+		return CLI_EXIT_ERROR;
+	}
+	*ret_result = result;
+	return 0;
+}
+
+/* Append a command word to cli->path. */
+static void
+cli_path_push(struct cli *cli, const char *word)
+{
+	size_t len = strlen(cli->path);
+
+	snprintf(cli->path + len, sizeof(cli->path) - len, "%s%s",
+	    len > 0 ? " " : "", word);
+}
+
+static const struct cmd *
+cli_lookup(const struct cmd *table, const char *word)
+{
+	const struct cmd *c;
+
+	for (c = table; c->name != NULL; c++)
+		if (strcmp(c->name, word) == 0 ||
+		    (c->alias != NULL && strcmp(c->alias, word) == 0))
+			return c;
+	return NULL;
+}
+
+/* Run argv[0] from table (a namespace descends into its verbs). */
+static int
+cli_dispatch(struct cli *cli, const struct cmd *ns, int argc, char **argv)
+{
+	const struct cmd *c;
+
+	c = cli_lookup(ns->sub, argv[0]);
+	if (c == NULL)
+		return cli_usage(cli, "unknown command '%s'", argv[0]);
+	cli_path_push(cli, c->name);
+	if (c->sub != NULL) {
+		if (argc < 2) {
+			cli_help(cli, c, stderr);
+			return CLI_EXIT_USAGE;
+		}
+		if (strcmp(argv[1], "-h") == 0 ||
+		    strcmp(argv[1], "--help") == 0) {
+			cli_help(cli, c, stdout);
+			return CLI_EXIT_OK;
+		}
+		return cli_dispatch(cli, c, argc - 1, argv + 1);
+	}
+	/* getopt's own messages then read "wrennctl sandbox get: ...". */
+	argv[0] = cli->path;
+	cli_getopt_reset();
+	return c->run(cli, c, argc, argv);
+}
+
+/* "wrennctl help [COMMAND...]": help for the named command. */
+static int
+cli_help_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
+{
+	const struct cmd *ns = &cli_root, *c;
+	int i;
+
+	snprintf(cli->path, sizeof(cli->path), "wrennctl");
+	for (i = 1; i < argc; i++) {
+		if (ns->sub == NULL ||
+		    (c = cli_lookup(ns->sub, argv[i])) == NULL)
+			return cli_usage(
+			    cli, "no help for unknown command '%s'", argv[i]);
+		cli_path_push(cli, c->name);
+		ns = c;
+	}
+	cli_help(cli, ns, stdout);
+	return CLI_EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    CLI_COMMON_LONGOPTS,
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct cli cli;
+	int c, r;
+
+	memset(&cli, 0, sizeof(cli));
+	cli_path_push(&cli, "wrennctl");
+	while ((c = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS "V", opts,
+		    NULL)) != -1) {
+		if (c == 'V') {
+			printf("wrennctl %s (libwrennctl %s)\n",
+			    PACKAGE_VERSION, wrennctl_version());
+			return CLI_EXIT_OK;
+		}
+		if ((r = cli_common_opt(&cli, &cli_root, c)) != CLI_CONTINUE)
+			return r;
+	}
+	if (optind >= argc) {
+		cli_help(&cli, &cli_root, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	r = cli_dispatch(&cli, &cli_root, argc - optind, argv + optind);
+	cli.h = wrennctl_free(cli.h);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (r == CLI_EXIT_OK) {
+			fprintf(stderr, "wrennctl: write error: %s\n",
+			    strerror(errno));
+			r = CLI_EXIT_ERROR;
+		}
+	}
+	return r;
+}

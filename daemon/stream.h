@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Exec streams: sandbox.exec_stream over the control plane's WebSocket,
+ * with a bounded buffer of sequenced events that any number of followers
+ * (the call that started it, streams.attach calls) read at their own pace.
+ * A detached stream lives in wrennd without any client (tmux-like) and
+ * keeps a replay buffer; when that buffer has to drop old events, a
+ * follower that missed them is told how many events and bytes it lost.
+ * Owns: the streams (wd->streams), their WebSockets and buffers.
+ */
+#ifndef WRENND_STREAM_H
+#define WRENND_STREAM_H
+
+struct call;
+struct wrennd;
+
+/* Method handlers (see methods.c). */
+int stream_exec(struct call *call);
+int stream_attach(struct call *call);
+int stream_list(struct call *call);
+int stream_stop(struct call *call);
+
+/* Stop every stream upstream and free them (shutdown). */
+void stream_shutdown(struct wrennd *wd);
+
+#endif /* WRENND_STREAM_H */

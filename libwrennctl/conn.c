@@ -1,0 +1,789 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libwrennctl connection: socket path resolution, connect, the handle's
+ * life cycle, non-blocking I/O with an input and an output buffer, line
+ * dispatch, the event-loop entry points (get_fd, get_events, process, wait)
+ * and the blocking loop the synchronous calls run on.
+ * Owns: the socket fd, both buffers, the handle itself.
+ * Called by: applications; call.c and hello.c for queueing and dispatch.
+ *
+ * States: GREETING -> READY -> CLOSED, or GREETING -> CLOSED. Once CLOSED
+ * (peer hung up, I/O error, protocol violation) the socket is shut down but
+ * kept open until wrennctl_free(), so an event loop never watches a
+ * recycled fd number; every call in flight has completed with the reason.
+ */
+#include "config.h"
+
+#include "wrennctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "ctl.h"
+#include "ipc.h"
+
+/* Environment lookup that ignores the environment in setuid programs. */
+static const char *
+ctl_getenv(const char *name)
+{
+#ifdef __GLIBC__
+	return secure_getenv(name);
+#else
+	return getenv(name);
+#endif
+}
+
+int
+wrennctl_socket_path(const char *path, char **ret_path)
+{
+	const char *env;
+	char *p;
+	size_t n;
+
+	if (ret_path == NULL)
+		return WRENNCTL_E_INVAL;
+	if (path != NULL && *path != '\0')
+		p = strdup(path);
+	else if ((env = ctl_getenv("WRENND_SOCKET")) != NULL && *env != '\0')
+		p = strdup(env);
+	else if ((env = ctl_getenv("XDG_RUNTIME_DIR")) != NULL &&
+	    *env != '\0') {
+		n = strlen(env) + sizeof("/wrennd/wrennd.sock");
+		if ((p = malloc(n)) != NULL)
+			(void)snprintf(p, n, "%s/wrennd/wrennd.sock", env);
+	} else
+		p = strdup("/run/wrennd/wrennd.sock");
+	if (p == NULL)
+		return WRENNCTL_E_NOMEM;
+	*ret_path = p;
+	return 0;
+}
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t
+ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Absolute deadline for a relative timeout; 0 means none. */
+uint64_t
+ctl_deadline(uint64_t timeout_ms)
+{
+	uint64_t now;
+
+	if (timeout_ms == 0 || timeout_ms == CTL_NO_DEADLINE)
+		return CTL_NO_DEADLINE;
+	now = ctl_now_ms();
+	if (timeout_ms > CTL_NO_DEADLINE - now)
+		return CTL_NO_DEADLINE;
+	return now + timeout_ms;
+}
+
+/*
+ * Common entry of the public functions taking a handle: checks it and
+ * clears the last error. Blocking or dispatching functions are refused
+ * inside callbacks (in_callback_ok = 0) because they would re-enter the
+ * dispatch loop.
+ */
+int
+ctl_api_enter(struct wrennctl *h, int in_callback_ok)
+{
+	if (h == NULL)
+		return WRENNCTL_E_INVAL;
+	if (h->free_requested)
+		return ctl_fail(h, WRENNCTL_E_INVAL, "handle is being freed");
+	if (h->dispatching > 0 && !in_callback_ok)
+		return ctl_fail(h, WRENNCTL_E_INVAL,
+		    "this function cannot be called from a callback");
+	ctl_error_clear(&h->err);
+	return 0;
+}
+
+/* The failure recorded when the connection closed, as h's last error. */
+int
+ctl_closed_error(struct wrennctl *h)
+{
+	if (ctl_error_copy(&h->err, &h->close_err) < 0)
+		h->err.code = h->close_err.code;
+	return h->close_err.code;
+}
+
+/* Release everything; callbacks of calls in flight see CANCELLED. */
+static void
+ctl_free_now(struct wrennctl *h)
+{
+	struct ctl_error why;
+
+	memset(&why, 0, sizeof(why));
+	h->dispatching++;
+	h->state = CTL_STATE_CLOSED;
+	(void)ctl_error_local(
+	    &why, WRENNCTL_E_CANCELLED, "connection closed by wrennctl_free()");
+	ctl_call_fail_all(h, &why);
+	ctl_error_clear(&why);
+	if (h->fd >= 0)
+		(void)close(h->fd);
+	free(h->in);
+	free(h->out);
+	json_decref(h->hello);
+	free(h->hello_text);
+	ctl_error_clear(&h->err);
+	ctl_error_clear(&h->close_err);
+	free(h);
+}
+
+/*
+ * Common exit of the public functions that dispatch: performs a
+ * wrennctl_free() that a callback asked for. Returns r.
+ */
+int
+ctl_api_leave(struct wrennctl *h, int r)
+{
+	if (h->free_requested && h->dispatching == 0)
+		ctl_free_now(h);
+	return r;
+}
+
+struct wrennctl *
+wrennctl_free(struct wrennctl *h)
+{
+	if (h == NULL)
+		return NULL;
+	if (h->dispatching > 0) {
+		h->free_requested = 1;
+		return NULL;
+	}
+	ctl_free_now(h);
+	return NULL;
+}
+
+/* Move to state CLOSED with the reason in why (taken over). */
+static void
+ctl_close_with(struct wrennctl *h, struct ctl_error *why)
+{
+	if (h->state == CTL_STATE_CLOSED) {
+		ctl_error_clear(why);
+		return;
+	}
+	h->state = CTL_STATE_CLOSED;
+	ctl_error_move(&h->close_err, why);
+	/* The server sees EOF and cancels whatever we still had running. */
+	(void)shutdown(h->fd, SHUT_RDWR);
+	h->out_off = h->out_len = 0;
+	h->in_off = h->in_len = h->in_scan = 0;
+	ctl_call_fail_all(h, &h->close_err);
+}
+
+/* Close the connection for a local reason: code and message. */
+void
+ctl_close(struct wrennctl *h, int code, const char *fmt, ...)
+{
+	struct ctl_error why;
+	char buf[256];
+	va_list ap;
+
+	if (h->state == CTL_STATE_CLOSED)
+		return;
+	memset(&why, 0, sizeof(why));
+	va_start(ap, fmt);
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	(void)ctl_error_local(&why, code, "%s", buf);
+	ctl_close_with(h, &why);
+}
+
+/* Append bytes to the output buffer. */
+static int
+ctl_out_append(struct wrennctl *h, const char *buf, size_t len)
+{
+	size_t need, size;
+	char *p;
+
+	if (h->out_off > 0 && h->out_off == h->out_len)
+		h->out_off = h->out_len = 0;
+	if (h->out_off > 0 && h->out_size - h->out_len < len) {
+		memmove(h->out, h->out + h->out_off, h->out_len - h->out_off);
+		h->out_len -= h->out_off;
+		h->out_off = 0;
+	}
+	need = h->out_len + len;
+	if (need < len)
+		return WRENNCTL_E_NOMEM;
+	if (need > h->out_size) {
+		size = h->out_size != 0 ? h->out_size : 4096;
+		while (size < need) {
+			if (size > SIZE_MAX / 2)
+				return WRENNCTL_E_NOMEM;
+			size *= 2;
+		}
+		if ((p = realloc(h->out, size)) == NULL)
+			return WRENNCTL_E_NOMEM;
+		h->out = p;
+		h->out_size = size;
+	}
+	memcpy(h->out + h->out_len, buf, len);
+	h->out_len += len;
+	return 0;
+}
+
+/* Encode msg (borrowed) as one line and queue it. */
+int
+ctl_queue(struct wrennctl *h, json_t *msg)
+{
+	size_t len;
+	char *line;
+	int r;
+
+	if (h->state == CTL_STATE_CLOSED)
+		return ctl_closed_error(h);
+	if ((line = ipc_encode(msg, &len)) == NULL)
+		return ctl_fail(h, WRENNCTL_E_NOMEM, "out of memory");
+	r = ctl_out_append(h, line, len);
+	free(line);
+	if (r < 0)
+		return ctl_fail(h, r, "out of memory");
+	return 0;
+}
+
+/*
+ * Write queued output without blocking. Returns 1 if bytes went out, 0 if
+ * nothing could be written, or -errno of a fatal send error (the caller
+ * decides when to close, so no callback ever runs from here).
+ */
+int
+ctl_try_write(struct wrennctl *h)
+{
+	ssize_t n;
+	int wrote = 0;
+
+	if (h->state == CTL_STATE_CLOSED)
+		return 0;
+	while (h->out_off < h->out_len) {
+		n = send(h->fd, h->out + h->out_off, h->out_len - h->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -errno;
+		}
+		h->out_off += (size_t)n;
+		wrote = 1;
+	}
+	if (h->out_off == h->out_len)
+		h->out_off = h->out_len = 0;
+	return wrote;
+}
+
+/*
+ * Read once without blocking. Returns 1 if bytes arrived or the peer hung
+ * up (h->eof is then set), 0 if nothing was there, or -errno.
+ */
+static int
+ctl_read(struct wrennctl *h)
+{
+	size_t size;
+	ssize_t n;
+	char *p;
+
+	if (h->eof)
+		return 0;
+	if (h->in_off > 0) {
+		memmove(h->in, h->in + h->in_off, h->in_len - h->in_off);
+		h->in_len -= h->in_off;
+		h->in_off = 0;
+	}
+	if (h->in_size - h->in_len < CTL_READ_CHUNK) {
+		/* Grow geometrically: one long line must not cost O(n^2). */
+		size = h->in_size != 0 ? h->in_size : CTL_READ_CHUNK;
+		while (size - h->in_len < CTL_READ_CHUNK)
+			size *= 2;
+		if ((p = realloc(h->in, size)) == NULL)
+			return -ENOMEM;
+		h->in = p;
+		h->in_size = size;
+	}
+	for (;;) {
+		n = recv(h->fd, h->in + h->in_len, h->in_size - h->in_len,
+		    MSG_DONTWAIT);
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		return -errno;
+	}
+	if (n == 0)
+		h->eof = 1;
+	h->in_len += (size_t)n;
+	return 1;
+}
+
+/* Handle one decoded message from the server. */
+static void
+ctl_dispatch_msg(struct wrennctl *h, json_t *msg)
+{
+	json_t *method, *id, *result, *error;
+	struct ctl_error why;
+
+	method = json_object_get(msg, "method");
+	id = json_object_get(msg, "id");
+	if (h->state == CTL_STATE_GREETING) {
+		/* A refusal instead of the greeting (too_many_clients, ...). */
+		if (method == NULL && json_is_null(id) &&
+		    json_is_object(json_object_get(msg, "error"))) {
+			memset(&why, 0, sizeof(why));
+			(void)ctl_error_remote(
+			    &why, json_object_get(msg, "error"));
+			ctl_close_with(h, &why);
+			return;
+		}
+		if (!json_is_string(method) ||
+		    strcmp(json_string_value(method), "wrennd.hello") != 0 ||
+		    id != NULL) {
+			ctl_close(h, WRENNCTL_E_PROTOCOL,
+			    "expected the wrennd.hello greeting first");
+			return;
+		}
+		if (ctl_hello_take(h, json_object_get(msg, "params")) == 0)
+			h->state = CTL_STATE_READY;
+		return;
+	}
+	if (method != NULL) {
+		/* Notifications; unknown ones are future extensions. */
+		if (json_is_string(method) && id == NULL &&
+		    strcmp(json_string_value(method), "$/stream") == 0)
+			ctl_call_event(h, json_object_get(msg, "params"));
+		return;
+	}
+	result = json_object_get(msg, "result");
+	error = json_object_get(msg, "error");
+	if (id == NULL || (result == NULL && !json_is_object(error))) {
+		ctl_close(h, WRENNCTL_E_PROTOCOL,
+		    "wrennd sent a message that is neither a reply nor a "
+		    "notification");
+		return;
+	}
+	if (json_is_null(id)) {
+		/* An error about the connection itself: wrennd will close. */
+		memset(&why, 0, sizeof(why));
+		(void)ctl_error_remote(&why, error);
+		ctl_close_with(h, &why);
+		return;
+	}
+	ctl_call_reply(h, id, result, error);
+}
+
+/* Decode one line (LF excluded) and dispatch it. */
+static void
+ctl_dispatch_line(struct wrennctl *h, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *msg;
+
+	/* Lenient client: \u0000 inside strings is legal JSON (exec output). */
+	msg = json_loadb(
+	    line, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	if (msg == NULL) {
+		ctl_close(h, WRENNCTL_E_PROTOCOL,
+		    "invalid JSON from wrennd (line %d column %d): %s",
+		    jerr.line, jerr.column, jerr.text);
+		return;
+	}
+	if (!json_is_object(msg))
+		ctl_close(h, WRENNCTL_E_PROTOCOL,
+		    "wrennd sent a JSON value that is not an object");
+	else
+		ctl_dispatch_msg(h, msg);
+	json_decref(msg);
+}
+
+/*
+ * Find the next complete line after in_off. Bytes already searched are not
+ * searched again (in_scan), so a line arriving in many reads costs O(n).
+ * Returns 1 with *ret_linelen (LF excluded), 0 when incomplete, or
+ * -EMSGSIZE past max_line.
+ */
+static int
+ctl_line_find(struct wrennctl *h, size_t *ret_linelen)
+{
+	size_t avail = h->in_len - h->in_off, from = h->in_scan, n;
+	int r;
+
+	if (from > h->max_line) /* wrennctl_set_max_line() lowered it */
+		return -EMSGSIZE;
+	r = ipc_line_find(
+	    h->in + h->in_off + from, avail - from, h->max_line - from, &n);
+	if (r == 1) {
+		*ret_linelen = from + n;
+		h->in_scan = 0;
+	} else if (r == 0)
+		h->in_scan = avail;
+	return r;
+}
+
+/*
+ * Dispatch up to CTL_DISPATCH_BUDGET complete lines. Returns the number
+ * dispatched; *more is set when complete lines may remain.
+ */
+static int
+ctl_dispatch(struct wrennctl *h, int *more)
+{
+	size_t linelen = 0;
+	char *line;
+	int n = 0, r;
+
+	*more = 0;
+	h->dispatching++;
+	while (h->state != CTL_STATE_CLOSED && !h->free_requested) {
+		if (n == CTL_DISPATCH_BUDGET) {
+			*more = 1;
+			break;
+		}
+		r = ctl_line_find(h, &linelen);
+		if (r < 0) {
+			ctl_close(h, WRENNCTL_E_PROTOCOL,
+			    "wrennd sent a line longer than %zu bytes",
+			    h->max_line);
+			break;
+		}
+		if (r == 0)
+			break;
+		line = h->in + h->in_off;
+		h->in_off += linelen + 1;
+		ctl_dispatch_line(h, line, linelen);
+		n++;
+	}
+	h->dispatching--;
+	if (h->in_off == h->in_len) {
+		h->in_off = h->in_len = 0;
+		/* Do not keep the memory of one huge reply forever. */
+		if (h->in_size > CTL_KEEP_BUFFER) {
+			free(h->in);
+			h->in = NULL;
+			h->in_size = 0;
+		}
+	}
+	return n;
+}
+
+/*
+ * The peer went away while we were writing: dispatch whatever it sent
+ * before (typically a final error line) so it is not lost.
+ */
+static void
+ctl_drain(struct wrennctl *h)
+{
+	int r, more = 0;
+
+	do {
+		r = ctl_read(h);
+		(void)ctl_dispatch(h, &more);
+	} while ((r > 0 || more) && !h->eof && h->state != CTL_STATE_CLOSED &&
+	    !h->free_requested);
+	while (more && h->state != CTL_STATE_CLOSED && !h->free_requested)
+		(void)ctl_dispatch(h, &more);
+}
+
+/*
+ * One round of non-blocking work: write, read, dispatch, and close when
+ * the peer hung up and everything it sent has been dispatched. Returns 1 on
+ * progress, 0 when idle, or the close code.
+ */
+static int
+ctl_step(struct wrennctl *h)
+{
+	int w, r, n, more;
+
+	if (h->state == CTL_STATE_CLOSED)
+		return h->close_err.code;
+	w = ctl_try_write(h);
+	if (w < 0) {
+		ctl_drain(h);
+		ctl_close(
+		    h, WRENNCTL_E_CONNECT, "send to wrennd: %s", strerror(-w));
+		return h->close_err.code;
+	}
+	r = ctl_read(h);
+	if (r == -ENOMEM) {
+		ctl_close(h, WRENNCTL_E_NOMEM, "out of memory");
+		return h->close_err.code;
+	}
+	if (r < 0) {
+		ctl_close(h, WRENNCTL_E_CONNECT, "receive from wrennd: %s",
+		    strerror(-r));
+		return h->close_err.code;
+	}
+	n = ctl_dispatch(h, &more);
+	if (h->state == CTL_STATE_CLOSED)
+		return h->close_err.code;
+	if (h->eof && !more) {
+		if (h->in_len > h->in_off)
+			ctl_close(h, WRENNCTL_E_CONNECT,
+			    "wrennd closed the connection in the middle of a "
+			    "message");
+		else
+			ctl_close(h, WRENNCTL_E_CONNECT,
+			    "wrennd closed the connection");
+		return h->close_err.code;
+	}
+	return (w > 0 || r > 0 || n > 0 || more) ? 1 : 0;
+}
+
+/* poll(2) events for the current state. */
+static short
+ctl_poll_events(const struct wrennctl *h)
+{
+	return (short)(POLLIN | (h->out_off < h->out_len ? POLLOUT : 0));
+}
+
+/*
+ * Block until until(h, arg) holds, the connection closes or deadline_ms
+ * (absolute, CTL_NO_DEADLINE for none) passes. Callbacks run from here.
+ * Returns 0 when the condition holds, else a negative code (also recorded
+ * as the last error for TIMEOUT and for a closed connection).
+ */
+int
+ctl_run(struct wrennctl *h, ctl_until_fn until, const void *arg,
+    uint64_t deadline_ms)
+{
+	struct pollfd pfd;
+	uint64_t now, left;
+	int r, ms;
+
+	for (;;) {
+		if (until(h, arg))
+			return 0;
+		if (h->free_requested)
+			return ctl_fail(h, WRENNCTL_E_CANCELLED,
+			    "handle freed from a callback");
+		r = ctl_step(h);
+		if (until(h, arg))
+			return 0;
+		if (r < 0)
+			return ctl_closed_error(h);
+		if (r > 0)
+			continue;
+		ms = -1;
+		if (deadline_ms != CTL_NO_DEADLINE) {
+			now = ctl_now_ms();
+			if (now >= deadline_ms)
+				return ctl_fail(h, WRENNCTL_E_TIMEOUT,
+				    "timed out waiting for wrennd");
+			left = deadline_ms - now;
+			ms = left > INT_MAX ? INT_MAX : (int)left;
+		}
+		pfd.fd = h->fd;
+		pfd.events = ctl_poll_events(h);
+		pfd.revents = 0;
+		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
+			return ctl_fail(
+			    h, WRENNCTL_E_CONNECT, "poll: %s", strerror(errno));
+	}
+}
+
+static int
+ctl_until_greeted(const struct wrennctl *h, const void *arg)
+{
+	return h->state != CTL_STATE_GREETING;
+}
+
+static int
+ctl_until_flushed(const struct wrennctl *h, const void *arg)
+{
+	return h->out_off == h->out_len;
+}
+
+/* Make a handle around a connected fd (not owned until success). */
+static int
+ctl_new(int fd, unsigned int flags, struct wrennctl **ret)
+{
+	struct wrennctl *h;
+	int fl, r;
+
+	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return WRENNCTL_E_INVAL;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return WRENNCTL_E_NOMEM;
+	h->fd = fd;
+	h->state = CTL_STATE_GREETING;
+	h->max_line = CTL_MAX_LINE_DEFAULT;
+	h->next_id = 1;
+	if (!(flags & WRENNCTL_OPEN_NONBLOCK)) {
+		r = ctl_run(h, ctl_until_greeted, NULL,
+		    ctl_deadline(CTL_GREETING_TIMEOUT_MS));
+		if (r == 0 && h->state == CTL_STATE_CLOSED)
+			r = h->close_err.code;
+		if (r < 0) {
+			h->fd = -1; /* the caller keeps fd on failure */
+			ctl_free_now(h);
+			return r;
+		}
+	}
+	*ret = h;
+	return 0;
+}
+
+int
+wrennctl_open_fd(int fd, unsigned int flags, struct wrennctl **ret)
+{
+	if (fd < 0 || ret == NULL || (flags & ~WRENNCTL_OPEN_NONBLOCK) != 0)
+		return WRENNCTL_E_INVAL;
+	return ctl_new(fd, flags, ret);
+}
+
+int
+wrennctl_open(const char *path, unsigned int flags, struct wrennctl **ret)
+{
+	struct sockaddr_un sa;
+	char *p = NULL;
+	int fd, r, saved;
+
+	if (ret == NULL || (flags & ~WRENNCTL_OPEN_NONBLOCK) != 0)
+		return WRENNCTL_E_INVAL;
+	if ((r = wrennctl_socket_path(path, &p)) < 0)
+		return r;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(p) >= sizeof(sa.sun_path)) {
+		free(p);
+		errno = ENAMETOOLONG;
+		return WRENNCTL_E_INVAL;
+	}
+	memcpy(sa.sun_path, p, strlen(p) + 1);
+	free(p);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return WRENNCTL_E_CONNECT;
+	/* A blocking connect: a Unix socket only waits on a full backlog. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return WRENNCTL_E_CONNECT;
+	}
+	if ((r = ctl_new(fd, flags, ret)) < 0) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+	}
+	return r;
+}
+
+int
+wrennctl_new(const char *path, struct wrennctl **ret)
+{
+	return wrennctl_open(path, 0, ret);
+}
+
+int
+wrennctl_set_timeout(struct wrennctl *h, uint64_t timeout_ms)
+{
+	int r;
+
+	if ((r = ctl_api_enter(h, 1)) < 0)
+		return r;
+	h->timeout_ms = timeout_ms;
+	return 0;
+}
+
+int
+wrennctl_set_max_line(struct wrennctl *h, size_t max_line)
+{
+	int r;
+
+	if ((r = ctl_api_enter(h, 1)) < 0)
+		return r;
+	if (max_line < CTL_MAX_LINE_MIN)
+		return ctl_fail(h, WRENNCTL_E_INVAL,
+		    "max_line must be at least %d bytes", CTL_MAX_LINE_MIN);
+	h->max_line = max_line;
+	return 0;
+}
+
+int
+wrennctl_get_fd(const struct wrennctl *h)
+{
+	if (h == NULL)
+		return WRENNCTL_E_INVAL;
+	return h->fd;
+}
+
+int
+wrennctl_get_events(const struct wrennctl *h)
+{
+	if (h == NULL)
+		return WRENNCTL_E_INVAL;
+	if (h->state == CTL_STATE_CLOSED)
+		return h->close_err.code;
+	return ctl_poll_events(h);
+}
+
+int
+wrennctl_process(struct wrennctl *h)
+{
+	int r;
+
+	if ((r = ctl_api_enter(h, 0)) < 0)
+		return r;
+	r = ctl_step(h);
+	if (r < 0)
+		r = ctl_closed_error(h);
+	return ctl_api_leave(h, r);
+}
+
+int
+wrennctl_wait(struct wrennctl *h, uint64_t timeout_ms)
+{
+	struct pollfd pfd;
+	int r, ms;
+
+	if ((r = ctl_api_enter(h, 0)) < 0)
+		return r;
+	if (h->state == CTL_STATE_CLOSED)
+		return ctl_closed_error(h);
+	ms = timeout_ms > INT_MAX ? -1 : (int)timeout_ms;
+	pfd.fd = h->fd;
+	pfd.events = ctl_poll_events(h);
+	pfd.revents = 0;
+	r = poll(&pfd, 1, ms);
+	if (r < 0) {
+		if (errno == EINTR)
+			return 0;
+		return ctl_fail(
+		    h, WRENNCTL_E_CONNECT, "poll: %s", strerror(errno));
+	}
+	return r > 0 ? 1 : 0;
+}
+
+int
+wrennctl_flush(struct wrennctl *h)
+{
+	int r;
+
+	if ((r = ctl_api_enter(h, 0)) < 0)
+		return r;
+	r = ctl_run(h, ctl_until_flushed, NULL, ctl_deadline(h->timeout_ms));
+	/* A closed connection has nothing queued, but nothing was sent. */
+	if (r == 0 && h->state == CTL_STATE_CLOSED)
+		r = ctl_closed_error(h);
+	return ctl_api_leave(h, r);
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libwrennctl internals shared by the library's files (never installed,
+ * never exported: every name here starts with ctl_). The handle layout lives
+ * here because conn.c (I/O), call.c (call table), hello.c (greeting) and
+ * error.c (last error) all work on it.
+ */
+#ifndef WRENND_CTL_H
+#define WRENND_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "wrennctl.h"
+
+#define CTL_MAX_LINE_DEFAULT	(64u * 1024 * 1024) /* bytes from the server */
+#define CTL_MAX_LINE_MIN	1024		    /* bytes */
+#define CTL_GREETING_TIMEOUT_MS 30000		    /* wrennctl_open() wait */
+#define CTL_READ_CHUNK		65536		    /* bytes per recv() */
+#define CTL_KEEP_BUFFER		(1024u * 1024)	    /* bytes kept when idle */
+#define CTL_DISPATCH_BUDGET	64		    /* lines per process() */
+#define CTL_NO_DEADLINE		UINT64_MAX
+
+/* Connection states; see conn.c for the transitions. */
+enum ctl_state {
+	CTL_STATE_GREETING, /* connected, waiting for wrennd.hello */
+	CTL_STATE_READY,    /* greeting read */
+	CTL_STATE_CLOSED,   /* failed or closed: no more I/O */
+	CTL_STATE__MAX
+};
+
+/* The last error of a handle (or of one reply while its callback runs). */
+struct ctl_error {
+	int code;	 /* WRENNCTL_E_*, 0 when no error */
+	char *msg;	 /* owned; NULL when no error */
+	json_t *json;	 /* owned: wire "error" object or a local one */
+	char *json_text; /* owned: json dumped compactly */
+};
+
+/* One call in flight, awaiting its final reply. */
+struct ctl_call {
+	uint64_t id;
+	wrennctl_event_fn on_event; /* NULL: events dropped */
+	wrennctl_reply_fn on_reply; /* NULL: completion dropped */
+	void *userdata;		    /* borrowed, passed through */
+	int flags;
+#define CTL_CALL_CANCELLED (1 << 0) /* $/cancel sent */
+#define CTL_CALL_ABANDONED (1 << 1) /* blocking caller gave up (timeout) */
+	struct ctl_call *next;	    /* owned by the list */
+};
+
+struct wrennctl {
+	int fd; /* owned; -1 when none */
+	enum ctl_state state;
+	uint64_t timeout_ms; /* blocking-call deadline; 0 = none */
+	size_t max_line;     /* bytes, LF excluded */
+	uint64_t next_id;    /* next call id (1, 2, ...) */
+
+	char *in;	/* owned: received bytes */
+	size_t in_off;	/* start of undispatched data */
+	size_t in_len;	/* end of received data */
+	size_t in_size; /* allocated */
+	size_t in_scan; /* bytes after in_off known to hold no LF */
+
+	char *out;	 /* owned: bytes queued for the server */
+	size_t out_off;	 /* first unsent byte */
+	size_t out_len;	 /* end of queued bytes */
+	size_t out_size; /* allocated */
+
+	struct ctl_call *calls; /* owned list of calls in flight */
+	int n_calls;
+
+	json_t *hello;	  /* owned: greeting params */
+	char *hello_text; /* owned: hello dumped */
+
+	struct ctl_error err;	    /* last error, see wrennctl_errmsg() */
+	struct ctl_error close_err; /* why the connection closed */
+
+	int eof;	    /* the server hung up (bytes may remain) */
+	int dispatching;    /* callback nesting depth */
+	int free_requested; /* wrennctl_free() called from a callback */
+};
+
+/* error.c */
+void ctl_error_clear(struct ctl_error *e);
+void ctl_error_move(struct ctl_error *dst, struct ctl_error *src);
+int ctl_error_copy(struct ctl_error *dst, const struct ctl_error *src);
+int ctl_error_local(struct ctl_error *e, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int ctl_error_remote(struct ctl_error *e, json_t *error);
+int ctl_error_map(const char *data_code, int http_status, int rpc_code);
+int ctl_fail(struct wrennctl *h, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* conn.c */
+typedef int (*ctl_until_fn)(const struct wrennctl *h, const void *arg);
+int ctl_api_enter(struct wrennctl *h, int in_callback_ok);
+int ctl_api_leave(struct wrennctl *h, int r);
+int ctl_closed_error(struct wrennctl *h);
+void ctl_close(struct wrennctl *h, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int ctl_queue(struct wrennctl *h, json_t *msg);
+int ctl_try_write(struct wrennctl *h);
+int ctl_run(struct wrennctl *h, ctl_until_fn until, const void *arg,
+    uint64_t deadline_ms);
+uint64_t ctl_deadline(uint64_t timeout_ms);
+
+/* call.c */
+void ctl_call_reply(
+    struct wrennctl *h, json_t *id, json_t *result, json_t *error);
+void ctl_call_event(struct wrennctl *h, json_t *params);
+void ctl_call_fail_all(struct wrennctl *h, const struct ctl_error *why);
+
+/* hello.c */
+int ctl_hello_take(struct wrennctl *h, json_t *params);
+
+#endif /* WRENND_CTL_H */
