@@ -19,6 +19,11 @@ unsigned api_sandbox_watches(const struct wrennd *wd);
 
 int api_audit_list(struct call *call);
 
+int api_files_upload(struct call *call);
+int api_files_download(struct call *call);
+int api_files_stream_upload(struct call *call);
+int api_files_stream_download(struct call *call);
+
 int api_daemon_status(struct call *call);
 int api_rpc_describe(struct call *call);
 

@@ -282,6 +282,31 @@ static const struct method_param p_exec_stream[] = {
 	P_END
 };
 
+#define P_FILE_PATH                                                        \
+	{ "path", PT_STRING, PIN_LOCAL, PF_REQUIRED | PF_NONEMPTY, 0, 0,     \
+	    "path in the sandbox (relative to the home directory, /root)" }
+
+static const struct method_param p_upload[] = {
+	P_SANDBOX_ID,
+	P_FILE_PATH,
+	{ "data", PT_STRING, PIN_LOCAL, PF_REQUIRED, 0, 0,
+	    "file content, standard base64" },
+	P_END
+};
+
+static const struct method_param p_download[] = { P_SANDBOX_ID, P_FILE_PATH,
+	P_END };
+
+static const struct method_param p_stream_file[] = {
+	P_SANDBOX_ID,
+	P_FILE_PATH,
+	{ "fd", PT_FD, PIN_LOCAL, PF_REQUIRED, 0, 0,
+	    "{\"$fd\": n}: a file, pipe or socket passed with SCM_RIGHTS" },
+	{ "verify", PT_BOOL, PIN_LOCAL, 0, 0, 0,
+	    "check size and SHA-256 against the file in the sandbox" },
+	P_END
+};
+
 static const struct method_param p_stream_id[] = {
 	{ "stream_id", PT_STRING, PIN_LOCAL, PF_REQUIRED | PF_NONEMPTY, 0, 0,
 	    "stream id (st-...)" },
@@ -357,6 +382,25 @@ static const struct method methods[] = {
 	{ "sandbox.metrics", "CPU, memory and disk time series", MCRED_ANY,
 	    ROLE_USER, "GET", "/v1/sandboxes/{sandbox_id}/metrics", MRES_JSON,
 	    0, p_metrics, NULL },
+
+	/* Files. */
+	{ "sandbox.upload", "write a small file (base64, < 100 MiB)",
+	    MCRED_ANY, ROLE_USER, NULL,
+	    "/v1/sandboxes/{sandbox_id}/files/write", MRES_EMPTY, 0, p_upload,
+	    api_files_upload },
+	{ "sandbox.download", "read a small file (base64)", MCRED_ANY,
+	    ROLE_USER, NULL, "/v1/sandboxes/{sandbox_id}/files/read",
+	    MRES_LOCAL, 0, p_download, api_files_download },
+	{ "sandbox.stream_upload",
+	    "stream a passed fd into a sandbox file (any size)", MCRED_ANY,
+	    ROLE_USER, NULL, "/v1/sandboxes/{sandbox_id}/files/stream/write",
+	    MRES_LOCAL, METHOD_STREAM, p_stream_file,
+	    api_files_stream_upload },
+	{ "sandbox.stream_download",
+	    "stream a sandbox file into a passed fd (any size)", MCRED_ANY,
+	    ROLE_USER, NULL, "/v1/sandboxes/{sandbox_id}/files/stream/read",
+	    MRES_LOCAL, METHOD_STREAM, p_stream_file,
+	    api_files_stream_download },
 
 	/* Exec streams. */
 	{ "sandbox.exec_stream",

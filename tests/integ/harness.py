@@ -224,6 +224,27 @@ class Wrennd:
         return self.proc.returncode, self.stderr()
 
 
+def rss_kib(pid, field="VmRSS"):
+    """A memory figure of a process from /proc (KiB)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def instrumented():
+    """Whether wrennd runs under ASan or valgrind (memory is not comparable)."""
+    if os.environ.get("WRENND_VALGRIND") == "1":
+        return True
+    try:
+        out = subprocess.run(["ldd", WRENND], capture_output=True,
+                             text=True).stdout
+    except OSError:
+        return False
+    return "libasan" in out
+
+
 def sanitizer_clean(text):
     """Whether wrennd's stderr shows no sanitizer or valgrind report."""
     bad = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
@@ -265,6 +286,23 @@ class Client:
             return self.pending.pop(0)
         line = self.read_line()
         return None if line is None else json.loads(line)
+
+    def call_async_fds(self, method, params, fds, id=None):
+        """A request whose first byte carries fds (SCM_RIGHTS)."""
+        if id is None:
+            id = self.next_id
+            self.next_id += 1
+        msg = {"jsonrpc": "2.0", "id": id, "method": method,
+               "params": params}
+        data = json.dumps(msg).encode() + b"\n"
+        n = socket.send_fds(self.s, [data], list(fds))
+        if n < len(data):
+            self.s.sendall(data[n:])
+        return id
+
+    def enable_fds(self):
+        r = self.call("rpc.hello", {"enable": ["fds"]})
+        return "fds" in r.get("result", {}).get("enabled", [])
 
     def call_async(self, method, params=None, id=None):
         if id is None:
