@@ -16,6 +16,7 @@ import time
 
 import gojson
 import httpio
+import resources
 import state as st
 from agent import AgentError
 from api_sandboxes import invalid_sandbox_id, sandbox_id_param
@@ -53,6 +54,8 @@ async def exec_(ctx):
         return error(400, "invalid_request", "cmd is required")
 
     start = time.monotonic()
+    if resources.host_for_agent(ctx.state, sb) is not None:
+        return error(503, "host_unavailable", "sandbox host is not reachable")
     gone = ctx.watch_disconnect()
     try:
         res = await ctx.app.agent.exec(sb, req["cmd"], req["args"] or [],

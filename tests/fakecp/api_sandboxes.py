@@ -9,15 +9,23 @@ mapper), so e.g. an unknown sandbox on pause is 404 with the pgx suffix
 "sandbox not found".
 
 The VM side (boot, pause, resume, destroy, metrics) is agent.Agent.
+Create picks a host with the round-robin scheduler (resources.select_host:
+online hosts with an address; regular ones for normal teams, the team's
+own BYOC hosts for BYOC teams) and records it in sb.host_id; pause, resume,
+ping and destroy first look that host up like agentForSandbox (404 "host
+not found for sandbox: ..." once it is deleted).  Successful create, pause,
+resume and destroy write audit entries (auditlog.py).
 Registered by routes.py.
 """
 
 import asyncio
 import time
 
+import auditlog
 import gojson
 import httpio
 import ids
+import resources
 import state as st
 import validate
 from agent import AgentError
@@ -51,6 +59,13 @@ def _service_lookup(ctx, sandbox_id):
     return sb
 
 
+def _agent_for(ctx, sb):
+    """agentForSandbox: the sandbox's host must exist and have an address."""
+    why = resources.host_for_agent(ctx.state, sb)
+    if why is not None:
+        raise ServiceError(why)
+
+
 def _mark_running(state, sb, host_ip):
     """UpdateSandboxRunning."""
     now = time.time()
@@ -81,15 +96,20 @@ async def _create_sandbox(app, team_id, req, gone):
         template_id = tmpl.id
         if tmpl.type == "snapshot":
             vcpus, memory_mb = tmpl.vcpus, tmpl.memory_mb
-    if team_id not in state.teams:
+    team = state.teams.get(team_id)
+    if team is None:
         raise ServiceError("team not found: " + NO_ROWS)
+    host, why = resources.select_host(state, team)
+    if host is None:
+        raise ServiceError("select host: " + why)
     now = time.time()
     sid = ids.new(ids.SANDBOX)
     sb = st.Sandbox(id=sid, team_id=team_id, template=template,
                     template_id=template_id, status=st.PENDING, vcpus=vcpus,
                     memory_mb=memory_mb, timeout_sec=req["timeout_sec"],
                     created_at=now, last_updated=now,
-                    seq=state.next_seq(), workdir=app.agent.workdir(sid))
+                    seq=state.next_seq(), workdir=app.agent.workdir(sid),
+                    host_id=host.id)
     state.sandboxes[sid] = sb
     try:
         host_ip = await app.agent.create(sb, tmpl, gone)
@@ -122,6 +142,7 @@ async def create(ctx):
         return httpio.agent_error(e.code, e.text)
     finally:
         gone.cancel()
+    auditlog.sandbox_create(ctx.state, ctx.auth, sb.id, sb.template)
     return json_response(201, st.sandbox_json(sb))
 
 
@@ -152,11 +173,13 @@ async def pause(ctx):
         if sb.status != st.RUNNING:
             raise ServiceError("sandbox is not running (status: %s)"
                                % sb.status)
+        _agent_for(ctx, sb)
     except ServiceError as e:
         return httpio.service_error(str(e))
     ctx.state.set_status(sb, st.PAUSED)     # pre-marked before the RPC
     ctx.app.agent.flush_metrics(sb)
     await ctx.app.agent.pause(sb)
+    auditlog.sandbox_pause(ctx.state, ctx.auth, sb.id)
     return json_response(200, st.sandbox_json(sb))
 
 
@@ -170,10 +193,12 @@ async def resume(ctx):
         if sb.status != st.PAUSED:
             raise ServiceError("sandbox is not paused (status: %s)"
                                % sb.status)
+        _agent_for(ctx, sb)
     except ServiceError as e:
         return httpio.service_error(str(e))
     host_ip = await ctx.app.agent.resume(sb)
     _mark_running(ctx.state, sb, host_ip)
+    auditlog.sandbox_resume(ctx.state, ctx.auth, sb.id)
     return json_response(200, st.sandbox_json(sb))
 
 
@@ -187,6 +212,7 @@ async def ping(ctx):
         if sb.status != st.RUNNING:
             raise ServiceError("sandbox is not running (status: %s)"
                                % sb.status)
+        _agent_for(ctx, sb)
     except ServiceError as e:
         return httpio.service_error(str(e))
     ctx.app.agent.ping(sb)
@@ -201,11 +227,13 @@ async def destroy(ctx):
         return invalid_sandbox_id()
     try:
         sb = _service_lookup(ctx, sid)
+        _agent_for(ctx, sb)
     except ServiceError as e:
         return httpio.service_error(str(e))
     await ctx.app.agent.destroy(sb)
     sb.points.clear()
     ctx.state.set_status(sb, st.STOPPED)
+    auditlog.sandbox_destroy(ctx.state, ctx.auth, sb.id)
     return httpio.no_content()
 
 
@@ -225,6 +253,9 @@ async def metrics(ctx):
         return error(404, "not_found",
                      "metrics not available for sandbox in state: "
                      + sb.status)
+    if sb.status == st.RUNNING and \
+            resources.host_for_agent(ctx.state, sb) is not None:
+        return error(503, "host_unavailable", "sandbox host is not reachable")
     points = ctx.app.agent.metrics(sb, range_, sb.status == st.RUNNING)
     return json_response(200, {
         "sandbox_id": ctx.params["id"], "range": range_,

@@ -15,8 +15,10 @@ Registered by routes.py.
 
 import asyncio
 
+import auditlog
 import gojson
 import ids
+import resources
 import state as st
 import validate
 from agent import AgentError
@@ -60,6 +62,8 @@ async def create(ctx):
         return error(404, "not_found", "sandbox not found")
     if sb.status not in (st.RUNNING, st.PAUSED):
         return error(409, "invalid_state", "sandbox must be running or paused")
+    if resources.host_for_agent(state, sb) is not None:
+        return error(503, "host_unavailable", "sandbox host is not reachable")
     was_running = sb.status == st.RUNNING
     if was_running:
         state.set_status(sb, st.PAUSED)
@@ -78,6 +82,7 @@ async def create(ctx):
         tmpl = state.add_template(name, "snapshot", sb.vcpus, sb.memory_mb,
                                   size, team_id, files_dir=files_dir,
                                   template_id=template_id)
+        auditlog.snapshot_create(state, ctx.auth, name)
         return json_response(201, st.template_json(tmpl))
 
     return await asyncio.shield(asyncio.ensure_future(take()))
@@ -104,4 +109,5 @@ async def delete(ctx):
                      "platform templates cannot be deleted here")
     ctx.state.delete_template(tmpl)
     await ctx.app.agent.remove_tree(tmpl.files_dir)
+    auditlog.snapshot_delete(ctx.state, ctx.auth, name)
     return no_content()

@@ -13,6 +13,7 @@
   POST   /_fake/sandboxes/{id}/status      {"status":S,"after_ms"?:N}
   POST   /_fake/jwt                        mint a user JWT -> {"token":...}
   POST   /_fake/api-keys                   {"team_id"?,"name"?} -> key
+  ...and the ones in control_resources.py (hosts, audit, builds)
 
 No auth, no faults, never logged.  Bodies are lenient JSON; errors are
 400/404 {"error":"text"}.  RequestLog and FaultTable are used by fakecp.py
@@ -176,7 +177,7 @@ async def _body(ctx):
 def _internal_sandbox(sb):
     d = st.sandbox_json(sb)
     d.update(team_id=sb.team_id, workdir=sb.workdir,
-             disk_size_mb=sb.disk_size_mb)
+             disk_size_mb=sb.disk_size_mb, host_id=sb.host_id)
     return d
 
 
@@ -328,6 +329,8 @@ def build():
         r.post("/sandboxes/{id}/status", force_status)
         r.post("/jwt", mint_jwt)
         r.post("/api-keys", add_api_key)
+        import control_resources   # hosts, placement, audit, builds
+        control_resources.register(r)
 
     r.route("/_fake", fake)
     return r

@@ -44,6 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from aiohttp import web  # noqa: E402
 
 import agent as agent_mod  # noqa: E402
+import auditlog  # noqa: E402
 import control  # noqa: E402
 import httpio  # noqa: E402
 import ids  # noqa: E402
@@ -186,6 +187,7 @@ class FakeCP:
     def on_auto_pause(self, sb):
         """The host monitor learns about a TTL auto-pause."""
         self.state.set_status(sb, st.PAUSED)
+        auditlog.sandbox_auto_pause(self.state, sb.team_id, sb.id)
 
     def start_background(self):
         self.sampler.start()
@@ -333,6 +335,9 @@ def main(argv=None):
                    help="seconds between stats samples (default 10)")
     p.add_argument("--max-exec-output", type=int, default=64 << 20,
                    help="bytes kept per exec output stream (default 64 MiB)")
+    p.add_argument("--build-step-ms", type=int, default=0,
+                   help="simulate admin template builds, one step every N "
+                   "ms (default 0: builds stay pending)")
     p.add_argument("--max-log", type=int, default=5000,
                    help="request log entries kept (default 5000)")
     p.add_argument("-v", "--verbose", action="store_true",

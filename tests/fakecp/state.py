@@ -18,6 +18,7 @@ import time
 from typing import Dict, Optional
 
 import ids
+import resources
 import tokens
 
 PLATFORM_TEAM_ID = ids.zero(ids.TEAM)
@@ -129,6 +130,8 @@ class Sandbox:
         default_factory=dict)
     # Running exec child processes (asyncio.subprocess.Process).
     procs: set = dataclasses.field(default_factory=set)
+    # The host the scheduler placed it on (resources.Host id).
+    host_id: str = ""
 
 
 class State:
@@ -144,6 +147,15 @@ class State:
         self.templates: Dict[str, Template] = {}      # template id -> tmpl
         self._seq = 0
         self._ip = 0
+        # Hosts, channels, builds, audit log (see resources.py).
+        self.hosts = {}                               # host id -> Host
+        self.channels = {}                            # channel id -> Channel
+        self.builds = {}                              # build id -> Build
+        self.audit_logs = []                          # AuditEntry, any order
+        self.reg_tokens = {}          # registration token -> (host id, exp)
+        self.refresh_tokens = {}      # token hash -> RefreshToken
+        self.rr_counter = 0           # round-robin scheduler position
+        self.platform_host_id = None
         now = time.time()
         self.teams[PLATFORM_TEAM_ID] = Team(PLATFORM_TEAM_ID, "Platform",
                                             "platform", now - 86400 * 30)
@@ -306,6 +318,12 @@ class State:
                                           "seed key A", fixed_api_key)
         key_b, plain_b = self.add_api_key(team_b.id, users["other"]["id"],
                                           "seed key B")
+        # The platform host every sandbox lands on unless tests add more.
+        platform_host = resources.add_host(
+            self, "regular", None, users["admin"]["id"], status="online",
+            address="127.0.0.1:50051", arch="x86_64", cpu_cores=8,
+            memory_mb=16384, disk_gb=100, auto_heartbeat=True)
+        self.platform_host_id = platform_host.id
         owner = users["owner"]
         expired = self.user_jwt(owner["id"], team_a.id,
                                 iat=time.time() - 7 * 3600,
@@ -332,6 +350,7 @@ class State:
             "jwt_other": users["other"]["jwt"],
             "jwt_expired": expired,
             "jwt_host": host_jwt,
+            "platform_host_id": platform_host.id,
         }
 
 

@@ -56,7 +56,7 @@ class Tap:
 class Fake:
     """One fakecp.py child process."""
 
-    def __init__(self, tmp, name, tls=None):
+    def __init__(self, tmp, name, tls=None, extra=()):
         self.dir = os.path.join(tmp, name)
         os.makedirs(self.dir)
         port_file = os.path.join(self.dir, "port")
@@ -67,6 +67,7 @@ class Fake:
                 "--state-dir", os.path.join(self.dir, "state")]
         if tls:
             argv += ["--tls-cert", tls[0], "--tls-key", tls[1]]
+        argv += list(extra)
         self.stderr = open(os.path.join(self.dir, "stderr"), "w+")
         self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
                                      stderr=self.stderr)

@@ -46,3 +46,14 @@ def safe_name(name):
         return ("name %s contains invalid characters or is too long "
                 "(max 64, must match %s)" % (go_quote(name), NAME_RE_TEXT))
     return None
+
+
+# unicode.IsSpace: what strings.TrimSpace strips.
+_GO_SPACE = ("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+             "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f"
+             "\u205f\u3000")
+
+
+def trim_space(s):
+    """strings.TrimSpace."""
+    return s.strip(_GO_SPACE)
