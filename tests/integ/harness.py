@@ -141,6 +141,10 @@ class FakeCP:
     def clear_faults(self):
         self._ctl("DELETE", "/_fake/faults")
 
+    def ctl(self, method, path, body=None):
+        """Any /_fake/ control endpoint."""
+        return self._ctl(method, "/_fake/" + path, body)
+
     def force_status(self, sandbox_id, status, after_ms=None):
         body = {"status": status}
         if after_ms is not None:
