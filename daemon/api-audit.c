@@ -24,14 +24,14 @@
 #include "wrennd.h"
 
 #define AUDIT_MAX_ITEMS_DEFAULT 10000
-#define AUDIT_PAGE 200 /* the control plane's largest page */
+#define AUDIT_PAGE		200 /* the control plane's largest page */
 
 struct auditwalk {
 	struct call *call;	  /* borrowed */
 	struct upstream_req *req; /* owned while in flight */
 	enum upstream_auth auth;
-	json_t *query;		  /* owned: params of the next page */
-	json_t *items;		  /* owned: collected so far */
+	json_t *query; /* owned: params of the next page */
+	json_t *items; /* owned: collected so far */
 	json_int_t max_items;
 	json_int_t page_limit;
 	unsigned pages;
@@ -75,15 +75,15 @@ audit_finish(struct auditwalk *aw, int truncated, json_t *page)
 	call_set_cancel(call, NULL, NULL);
 	audit_free(aw);
 	if (res == NULL)
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "out of memory");
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 	else
 		call_reply(call, res);
 }
 
 static void
-audit_page_cb(struct upstream_req *req, const struct upstream_result *res,
-    void *arg)
+audit_page_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct auditwalk *aw = arg;
 	struct call *call = aw->call;
@@ -111,11 +111,12 @@ audit_page_cb(struct upstream_req *req, const struct upstream_result *res,
 	}
 	aw->pages++;
 	n = json_array_size(items);
-	json_array_foreach(items, i, it) {
+	json_array_foreach(items, i, it)
+	{
 		if ((json_int_t)json_array_size(aw->items) >= aw->max_items) {
 			/* Cursor of the last item we kept. */
-			json_t *last = json_array_get(aw->items,
-			    json_array_size(aw->items) - 1);
+			json_t *last = json_array_get(
+			    aw->items, json_array_size(aw->items) - 1);
 			json_t *cur = json_pack("{s:O?, s:O?}", "next_before",
 			    json_object_get(last, "created_at"),
 			    "next_before_id", json_object_get(last, "id"));
@@ -149,8 +150,8 @@ audit_next(struct auditwalk *aw)
 	struct call *call = aw->call;
 	char err[256], *path;
 
-	path = rest_build_path(call->method, call->method->path, aw->query,
-	    err, sizeof(err));
+	path = rest_build_path(
+	    call->method, call->method->path, aw->query, err, sizeof(err));
 	if (path == NULL)
 		goto fail;
 	aw->req = upstream_req_new(call->wd->up, "GET", path, aw->auth);
@@ -192,12 +193,12 @@ api_audit_list(struct call *call)
 		goto oom;
 	}
 	v = json_object_get(call->params, "max_items");
-	aw->max_items = v != NULL ? json_integer_value(v)
-				  : AUDIT_MAX_ITEMS_DEFAULT;
+	aw->max_items =
+	    v != NULL ? json_integer_value(v) : AUDIT_MAX_ITEMS_DEFAULT;
 	v = json_object_get(call->params, "limit");
 	if (v == NULL) {
-		json_object_set_new(aw->query, "limit",
-		    json_integer(AUDIT_PAGE));
+		json_object_set_new(
+		    aw->query, "limit", json_integer(AUDIT_PAGE));
 		aw->page_limit = AUDIT_PAGE;
 	} else {
 		aw->page_limit = json_integer_value(v);

@@ -36,8 +36,8 @@ status_cred(const struct creds *cr, enum creds_kind kind)
 
 	o = json_pack("{s:b}", "configured", creds_have(cr, kind));
 	if (o != NULL && creds_have(cr, kind))
-		json_object_set_new(o, "source",
-		    json_string(creds_source(cr, kind)));
+		json_object_set_new(
+		    o, "source", json_string(creds_source(cr, kind)));
 	return o;
 }
 
@@ -93,26 +93,26 @@ status_cancel_cb(struct call *call, void *arg)
 
 /* The probe answered: any HTTP answer proves the control plane is up. */
 static void
-status_probe_cb(struct upstream_req *req, const struct upstream_result *res,
-    void *arg)
+status_probe_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
 	json_t *st, *up;
 
 	call_set_cancel(call, NULL, NULL);
 	if ((st = status_build(call->wd)) == NULL) {
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "out of memory");
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return;
 	}
 	up = json_object_get(st, "upstream");
-	json_object_set_new(up, "reachable",
-	    json_boolean(res->outcome == UPSTREAM_OK));
+	json_object_set_new(
+	    up, "reachable", json_boolean(res->outcome == UPSTREAM_OK));
 	json_object_set_new(up, "latency_ms",
 	    json_integer((json_int_t)(res->total_sec * 1000)));
 	if (res->outcome == UPSTREAM_OK)
-		json_object_set_new(up, "probe_status",
-		    json_integer(res->status));
+		json_object_set_new(
+		    up, "probe_status", json_integer(res->status));
 	else
 		json_object_set_new(up, "error", json_string(res->errmsg));
 	call_reply(call, st);
@@ -125,11 +125,11 @@ api_daemon_status(struct call *call)
 
 	/* Unauthenticated probe: a 401 proves reachability and costs the
 	 * control plane nothing. */
-	req = upstream_req_new(call->wd->up, "GET", "/v1/sandboxes",
-	    UPSTREAM_AUTH_NONE);
+	req = upstream_req_new(
+	    call->wd->up, "GET", "/v1/sandboxes", UPSTREAM_AUTH_NONE);
 	if (req == NULL) {
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "out of memory");
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return 0;
 	}
 	upstream_req_set_timeout(req, STATUS_PROBE_MS);
@@ -153,8 +153,9 @@ api_rpc_describe(struct call *call)
 	name = json_string_value(json_object_get(call->params, "method"));
 	if (name != NULL) {
 		if ((m = methods_find(name)) == NULL) {
-			call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params",
-			    NULL, "unknown method '%.64s'", name);
+			call_fail(call, IPC_ERR_INVALID_PARAMS,
+			    "invalid_params", NULL, "unknown method '%.64s'",
+			    name);
 			return 0;
 		}
 		call_reply(call, methods_describe(m));
@@ -164,7 +165,8 @@ api_rpc_describe(struct call *call)
 	list = json_array();
 	for (i = 0; i < n; i++)
 		json_array_append_new(list, methods_describe(&all[i]));
-	call_reply(call, json_pack("{s:i, s:o}", "protocol",
-			     IPC_PROTOCOL_VERSION, "methods", list));
+	call_reply(call,
+	    json_pack("{s:i, s:o}", "protocol", IPC_PROTOCOL_VERSION, "methods",
+		list));
 	return 0;
 }

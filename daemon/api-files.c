@@ -38,10 +38,10 @@
 #include "upstream.h"
 #include "wrennd.h"
 
-#define FILES_UPSTREAM_MAX 104857600LL /* files/write body limit (100 MiB) */
-#define FILES_MULTIPART_SLACK 1024     /* bytes of multipart overhead */
-#define FILES_PROGRESS_MS 250	       /* between progress events */
-#define FILES_VERIFY_TIMEOUT 600       /* seconds for wc + sha256sum */
+#define FILES_UPSTREAM_MAX    104857600LL /* files/write body limit (100 MiB) */
+#define FILES_MULTIPART_SLACK 1024	  /* bytes of multipart overhead */
+#define FILES_PROGRESS_MS     250	  /* between progress events */
+#define FILES_VERIFY_TIMEOUT  600	  /* seconds for wc + sha256sum */
 
 enum xfer_dir {
 	XFER_UP,   /* fd -> sandbox */
@@ -50,7 +50,7 @@ enum xfer_dir {
 
 /* One streaming transfer (and its optional verification). */
 struct xfer {
-	struct call *call;	  /* borrowed */
+	struct call *call; /* borrowed */
 	enum xfer_dir dir;
 	int fd;			  /* owned */
 	int fd_file;		  /* fd is a regular file (blocking I/O) */
@@ -61,11 +61,11 @@ struct xfer {
 	uint64_t bytes;		  /* bytes moved */
 	int64_t total;		  /* size when known (regular file), else -1 */
 	int verify;
-	char *sandbox_id;	  /* owned */
-	char *path;		  /* owned */
-	int io_errno;		  /* local I/O failure, 0 if none */
+	char *sandbox_id; /* owned */
+	char *path;	  /* owned */
+	int io_errno;	  /* local I/O failure, 0 if none */
 	struct timespec last_progress;
-	char sha256[65];	  /* hex digest once done */
+	char sha256[65]; /* hex digest once done */
 };
 
 static void
@@ -165,8 +165,8 @@ xfer_parse_check(const char *out, uint64_t *size, char *sha)
 }
 
 static void
-xfer_verify_cb(struct upstream_req *req, const struct upstream_result *res,
-    void *arg)
+xfer_verify_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct xfer *x = arg;
 	const char *err = NULL, *out, *errtext;
@@ -186,8 +186,9 @@ xfer_verify_cb(struct upstream_req *req, const struct upstream_result *res,
 	code = json_integer_value(json_object_get(r, "exit_code"));
 	if (r == NULL || out == NULL) {
 		json_decref(r);
-		call_fail(xfer_done(x), IPC_ERR_APPLICATION, "upstream_protocol",
-		    NULL, "unexpected answer to the verification command");
+		call_fail(xfer_done(x), IPC_ERR_APPLICATION,
+		    "upstream_protocol", NULL,
+		    "unexpected answer to the verification command");
 		return;
 	}
 	if (code != 0 || xfer_parse_check(out, &size, sha) != 0) {
@@ -249,8 +250,8 @@ xfer_verify(struct xfer *x)
 	if (text == NULL)
 		goto oom;
 	x->req = upstream_req_new(call->wd->up, "POST", path, auth);
-	if (x->req == NULL || upstream_req_set_json(x->req, text,
-				  strlen(text)) != 0) {
+	if (x->req == NULL ||
+	    upstream_req_set_json(x->req, text, strlen(text)) != 0) {
 		free(text);
 		goto oom;
 	}
@@ -268,8 +269,8 @@ oom:
 
 /* The streaming request finished. */
 static void
-xfer_done_cb(struct upstream_req *req, const struct upstream_result *res,
-    void *arg)
+xfer_done_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct xfer *x = arg;
 	unsigned char d[EVP_MAX_MD_SIZE];
@@ -373,8 +374,7 @@ xfer_read_cb(struct upstream_req *req, char *buf, size_t len, void *arg)
 
 /* Download: body bytes arrive; write them to the fd. */
 static int
-xfer_data_cb(struct upstream_req *req, const char *buf, size_t len,
-    void *arg)
+xfer_data_cb(struct upstream_req *req, const char *buf, size_t len, void *arg)
 {
 	struct xfer *x = arg;
 	ssize_t n;
@@ -421,15 +421,15 @@ xfer_new(struct call *call, enum xfer_dir dir)
 	x->total = -1;
 	x->fd = call_take_fd(call, "fd");
 	x->verify = json_is_true(json_object_get(call->params, "verify"));
-	x->sandbox_id = strdup(json_string_value(
-	    json_object_get(call->params, "sandbox_id")));
-	x->path = strdup(json_string_value(json_object_get(call->params,
-	    "path")));
+	x->sandbox_id = strdup(
+	    json_string_value(json_object_get(call->params, "sandbox_id")));
+	x->path =
+	    strdup(json_string_value(json_object_get(call->params, "path")));
 	x->md = EVP_MD_CTX_new();
 	x->pending = evbuffer_new();
 	if (x->sandbox_id == NULL || x->path == NULL || x->md == NULL ||
-	    x->pending == NULL || EVP_DigestInit_ex(x->md, EVP_sha256(),
-				      NULL) != 1)
+	    x->pending == NULL ||
+	    EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1)
 		goto fail;
 	if (x->fd == -1 || fstat(x->fd, &st) == -1)
 		goto fail;
@@ -478,15 +478,15 @@ xfer_start(struct xfer *x, enum upstream_auth auth)
 		/* The control plane needs the path part before the file. */
 		r = upstream_req_add_field(x->req, "path", x->path);
 		if (r == 0)
-			r = upstream_req_add_file_stream(x->req, "file",
-			    "upload.bin", xfer_read_cb, x);
+			r = upstream_req_add_file_stream(
+			    x->req, "file", "upload.bin", xfer_read_cb, x);
 	} else {
 		body = json_pack("{s:s}", "path", x->path);
 		text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 		json_decref(body);
-		r = text == NULL ? -ENOMEM
-				 : upstream_req_set_json(x->req, text,
-				       strlen(text));
+		r = text == NULL
+		    ? -ENOMEM
+		    : upstream_req_set_json(x->req, text, strlen(text));
 		free(text);
 		if (r == 0)
 			r = upstream_req_set_data_hook(x->req, xfer_data_cb, x);
@@ -546,8 +546,8 @@ files_req_cancel_cb(struct call *call, void *arg)
 }
 
 static void
-files_upload_cb(struct upstream_req *req, const struct upstream_result *res,
-    void *arg)
+files_upload_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
 
@@ -574,13 +574,14 @@ files_b64decode(const char *s, size_t len, size_t *ret_len)
 		pad++;
 	if (len > 1 && s[len - 2] == '=')
 		pad++;
-	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		      "0123456789+/") != len - pad)
+	if (strspn(s,
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		"0123456789+/") != len - pad)
 		return NULL;
 	if ((out = malloc(len / 4 * 3 + 1)) == NULL)
 		return NULL;
-	n = len == 0 ? 0 : EVP_DecodeBlock(out, (const unsigned char *)s,
-				(int)len);
+	n = len == 0 ? 0
+		     : EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
 	if (n < 0) {
 		free(out);
 		return NULL;
@@ -603,8 +604,8 @@ api_files_upload(struct call *call)
 	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0)
 		return 0;
 	data = json_object_get(call->params, "data");
-	bytes = files_b64decode(json_string_value(data),
-	    json_string_length(data), &n);
+	bytes = files_b64decode(
+	    json_string_value(data), json_string_length(data), &n);
 	if (bytes == NULL) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "parameter 'data' must be standard base64 with padding");
@@ -614,14 +615,15 @@ api_files_upload(struct call *call)
 		free(bytes);
 		call_fail(call, IPC_ERR_APPLICATION, "too_large",
 		    json_pack("{s:I, s:I}", "size", (json_int_t)n, "max",
-			(json_int_t)(FILES_UPSTREAM_MAX - FILES_MULTIPART_SLACK)),
+			(json_int_t)(FILES_UPSTREAM_MAX -
+			    FILES_MULTIPART_SLACK)),
 		    "%zu bytes is over the control plane's 100 MiB limit for "
 		    "files/write; use sandbox.stream_upload",
 		    n);
 		return 0;
 	}
-	esc = upstream_escape(json_string_value(json_object_get(call->params,
-				  "sandbox_id")),
+	esc = upstream_escape(
+	    json_string_value(json_object_get(call->params, "sandbox_id")),
 	    json_string_length(json_object_get(call->params, "sandbox_id")));
 	if (esc == NULL)
 		goto oom;
@@ -652,8 +654,8 @@ oom:
 }
 
 static void
-files_download_cb(struct upstream_req *req,
-    const struct upstream_result *res, void *arg)
+files_download_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
 	char *b64;
@@ -671,14 +673,15 @@ files_download_cb(struct upstream_req *req,
 		return;
 	}
 	if ((b64 = malloc(res->body_len / 3 * 4 + 8)) == NULL) {
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "out of memory");
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return;
 	}
 	n = EVP_EncodeBlock((unsigned char *)b64,
 	    (const unsigned char *)res->body, (int)res->body_len);
-	call_reply(call, json_pack("{s:s%, s:I}", "data", b64, (size_t)n,
-			     "size", (json_int_t)res->body_len));
+	call_reply(call,
+	    json_pack("{s:s%, s:I}", "data", b64, (size_t)n, "size",
+		(json_int_t)res->body_len));
 	free(b64);
 }
 
@@ -693,22 +696,22 @@ api_files_download(struct call *call)
 
 	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0)
 		return 0;
-	esc = upstream_escape(json_string_value(json_object_get(call->params,
-				  "sandbox_id")),
+	esc = upstream_escape(
+	    json_string_value(json_object_get(call->params, "sandbox_id")),
 	    json_string_length(json_object_get(call->params, "sandbox_id")));
 	if (esc == NULL)
 		goto oom;
 	snprintf(path, sizeof(path), "/v1/sandboxes/%s/files/read", esc);
 	free(esc);
-	body = json_pack("{s:O}", "path", json_object_get(call->params,
-					      "path"));
+	body =
+	    json_pack("{s:O}", "path", json_object_get(call->params, "path"));
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text == NULL)
 		goto oom;
 	req = upstream_req_new(call->wd->up, "POST", path, auth);
-	if (req == NULL || upstream_req_set_json(req, text, strlen(text)) !=
-			       0) {
+	if (req == NULL ||
+	    upstream_req_set_json(req, text, strlen(text)) != 0) {
 		free(text);
 		upstream_req_cancel(req);
 		goto oom;

@@ -36,13 +36,13 @@ struct sbwaiter {
 TAILQ_HEAD(sbwaiter_list, sbwaiter);
 
 struct sbwatch {
-	TAILQ_ENTRY(sbwatch) entry;    /* in wd->watches */
-	struct wrennd *wd;	       /* borrowed */
-	char *sandbox_id;	       /* owned */
-	struct event *ev_poll;	       /* owned: next poll */
-	struct upstream_req *req;      /* owned while in flight */
-	struct sbwaiter_list waiters;  /* owned */
-	char last[64];		       /* last status or error seen */
+	TAILQ_ENTRY(sbwatch) entry;   /* in wd->watches */
+	struct wrennd *wd;	      /* borrowed */
+	char *sandbox_id;	      /* owned */
+	struct event *ev_poll;	      /* owned: next poll */
+	struct upstream_req *req;     /* owned while in flight */
+	struct sbwaiter_list waiters; /* owned */
+	char last[64];		      /* last status or error seen */
 };
 
 static void sbwatch_poll(struct sbwatch *w);
@@ -106,7 +106,7 @@ static void
 sbwatch_schedule(struct sbwatch *w)
 {
 	long ms = w->wd->cfg->poll_interval_ms;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	event_add(w->ev_poll, &tv);
 }
@@ -146,8 +146,8 @@ sbwatch_resolve(struct sbwatch *w, json_t *sandbox, const char *status,
 }
 
 static void
-sbwatch_done_cb(struct upstream_req *req, const struct upstream_result *res,
-    void *arg)
+sbwatch_done_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct sbwatch *w = arg;
 	const char *status;
@@ -229,8 +229,8 @@ api_sandbox_wait_ready(struct call *call)
 		return 0;
 	}
 	TAILQ_FOREACH(w, &wd->watches, entry)
-		if (strcmp(w->sandbox_id, id) == 0)
-			break;
+	if (strcmp(w->sandbox_id, id) == 0)
+		break;
 	if (w == NULL) {
 		if ((w = calloc(1, sizeof(*w))) == NULL)
 			goto oom;
@@ -251,8 +251,8 @@ api_sandbox_wait_ready(struct call *call)
 	wt->w = w;
 	wt->call = call;
 	v = json_object_get(call->params, "timeout_sec");
-	wt->timeout_sec = v != NULL ? (int)json_integer_value(v)
-				    : WAIT_DEFAULT_SEC;
+	wt->timeout_sec =
+	    v != NULL ? (int)json_integer_value(v) : WAIT_DEFAULT_SEC;
 	wt->ev_deadline = evtimer_new(wd->base, sbwaiter_deadline_cb, wt);
 	if (wt->ev_deadline == NULL) {
 		free(wt);
@@ -297,6 +297,6 @@ api_sandbox_watches(const struct wrennd *wd)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(w, &wd->watches, entry)
-		n++;
+	n++;
 	return n;
 }

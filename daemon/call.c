@@ -24,8 +24,7 @@
 #include "wrennd.h"
 
 struct call *
-call_new(struct client *c, const struct method *m, json_t *id,
-    json_t *params)
+call_new(struct client *c, const struct method *m, json_t *id, json_t *params)
 {
 	struct call *call;
 	int i;
@@ -127,8 +126,8 @@ call_vfail(struct call *call, int rpc_code, const char *data_code,
 	    (unsigned long long)(call->client ? client_id(call->client) : 0),
 	    call->method->name, msg, data_code);
 	call_finish(call,
-	    ipc_make_error_code(call->id, rpc_code, msg, data_code,
-		extra_steal));
+	    ipc_make_error_code(
+		call->id, rpc_code, msg, data_code, extra_steal));
 }
 
 void
@@ -171,12 +170,11 @@ call_status_code(long status)
 }
 
 /* {"code": rpc, "message": ..., "data": {"code": dcode, ...extra}}. */
-static json_t *
-call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
+static json_t *call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static json_t *
-call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
-    const char *fmt, ...)
+call_error_obj(
+    int rpc, const char *dcode, json_t *extra_steal, const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
@@ -187,8 +185,8 @@ call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
 	va_end(ap);
 	data = extra_steal != NULL ? extra_steal : json_object();
 	json_object_set_new(data, "code", json_string(dcode));
-	return json_pack("{s:i, s:s, s:o}", "code", rpc, "message", msg,
-	    "data", data);
+	return json_pack(
+	    "{s:i, s:s, s:o}", "code", rpc, "message", msg, "data", data);
 }
 
 json_t *
@@ -207,7 +205,8 @@ call_http_error(long status, const char *body, size_t body_len)
 		code = json_string_value(json_object_get(err, "code"));
 		msg = json_string_value(json_object_get(err, "message"));
 		extra = json_object();
-		json_object_foreach(err, key, v) {
+		json_object_foreach(err, key, v)
+		{
 			if (strcmp(key, "code") != 0 &&
 			    strcmp(key, "message") != 0 &&
 			    strcmp(key, "status") != 0)
@@ -225,10 +224,10 @@ call_http_error(long status, const char *body, size_t body_len)
 	n = body != NULL ? strcspn(body, "\r\n") : 0;
 	if (n > body_len)
 		n = body_len;
-	log_quote(text, sizeof(text), body != NULL ? body : "",
-	    n < 200 ? n : 200);
-	extra = json_pack("{s:I, s:s}", "status", (json_int_t)status, "body",
-	    text);
+	log_quote(
+	    text, sizeof(text), body != NULL ? body : "", n < 200 ? n : 200);
+	extra =
+	    json_pack("{s:I, s:s}", "status", (json_int_t)status, "body", text);
 	if (status >= 200 && status < 400)
 		return call_error_obj(IPC_ERR_APPLICATION, "upstream_protocol",
 		    extra, "unexpected control plane answer (HTTP %ld)",
@@ -288,8 +287,8 @@ call_fail_upstream(struct call *call, const struct upstream_result *res)
 	}
 	if ((err = call_http_error(res->status, res->body, res->body_len)) ==
 	    NULL) {
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "out of memory");
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return;
 	}
 	call_fail_obj(call, err);
@@ -303,8 +302,8 @@ call_upstream_json(const struct upstream_result *res, const char **err)
 
 	if (res->body_len == 0)
 		return json_object();
-	v = json_loadb(res->body, res->body_len,
-	    JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+	v = json_loadb(
+	    res->body, res->body_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	if (v == NULL)
 		*err = "control plane answered with invalid JSON";
 	return v;
@@ -317,8 +316,8 @@ call_event(struct call *call, const char *event, json_t *fields_steal)
 }
 
 int
-call_event_seq(struct call *call, uint64_t seq, const char *event,
-    json_t *fields_steal)
+call_event_seq(
+    struct call *call, uint64_t seq, const char *event, json_t *fields_steal)
 {
 	json_t *params, *msg;
 	int r;

@@ -28,27 +28,27 @@ typedef void (*call_cancel_cb)(struct call *call, void *arg);
 typedef void (*call_drain_cb)(struct call *call, void *arg);
 
 struct call {
-	TAILQ_ENTRY(call) entry;    /* in the client's list */
-	struct client *client;	    /* borrowed owner */
-	struct wrennd *wd;	    /* borrowed */
+	TAILQ_ENTRY(call) entry;     /* in the client's list */
+	struct client *client;	     /* borrowed owner */
+	struct wrennd *wd;	     /* borrowed */
 	const struct method *method; /* borrowed, static */
-	json_t *id;		    /* owned reference */
-	json_t *params;		    /* owned reference, always an object */
-	uint64_t seq;		    /* next $/stream sequence number */
-	call_cancel_cb cancel;	    /* stops handler work; no reply */
+	json_t *id;		     /* owned reference */
+	json_t *params;		     /* owned reference, always an object */
+	uint64_t seq;		     /* next $/stream sequence number */
+	call_cancel_cb cancel;	     /* stops handler work; no reply */
 	void *cancel_arg;
-	void *state;		    /* handler's, freed by its cancel hook or
-				     * before replying */
-	call_drain_cb drain;	    /* client output drained (backpressure) */
+	void *state;	     /* handler's, freed by its cancel hook or
+			      * before replying */
+	call_drain_cb drain; /* client output drained (backpressure) */
 	void *drain_arg;
-	int fds[CALL_MAX_FDS];	    /* owned: passed with the request line;
-				     * -1 once taken */
+	int fds[CALL_MAX_FDS]; /* owned: passed with the request line;
+				* -1 once taken */
 	unsigned nfds;
 };
 
 /* A new call owned by c; takes references on id and params. */
-struct call *call_new(struct client *c, const struct method *m, json_t *id,
-    json_t *params);
+struct call *call_new(
+    struct client *c, const struct method *m, json_t *id, json_t *params);
 
 /*
  * Take ownership of the fd the parameter name refers to ({"$fd": n}).
@@ -61,8 +61,8 @@ int call_take_fd(struct call *call, const char *name);
 void call_set_drain(struct call *call, call_drain_cb cb, void *arg);
 
 /* Like call_event, with the caller's own sequence number. */
-int call_event_seq(struct call *call, uint64_t seq, const char *event,
-    json_t *fields_steal);
+int call_event_seq(
+    struct call *call, uint64_t seq, const char *event, json_t *fields_steal);
 
 /* Set (or clear with NULL) the hook that undoes in-flight handler work. */
 void call_set_cancel(struct call *call, call_cancel_cb cb, void *arg);

@@ -34,11 +34,11 @@
 #include "rest.h"
 #include "wrennd.h"
 
-#define CLIENT_READ_CHUNK 65536	 /* bytes per read(2) */
-#define CLIENT_READS_PER_EVENT 8 /* reads before yielding to others */
-#define CLIENT_LINES_PER_EVENT 64 /* lines dispatched per turn */
-#define CLIENT_FLUSH_TIMEOUT 5	 /* seconds to flush a final error */
-#define CLIENT_FD_BATCHES 8	 /* received fd sets awaiting their line */
+#define CLIENT_READ_CHUNK      65536 /* bytes per read(2) */
+#define CLIENT_READS_PER_EVENT 8     /* reads before yielding to others */
+#define CLIENT_LINES_PER_EVENT 64    /* lines dispatched per turn */
+#define CLIENT_FLUSH_TIMEOUT   5     /* seconds to flush a final error */
+#define CLIENT_FD_BATCHES      8     /* received fd sets awaiting their line */
 
 enum client_state {
 	CLIENT_ACTIVE,	 /* reading and dispatching */
@@ -47,15 +47,15 @@ enum client_state {
 	CLIENT__MAX
 };
 
-static const char *client_state_names[CLIENT__MAX] = { "active", "flushing",
-	"closed" };
+static const char *client_state_names[CLIENT__MAX] = {
+    "active", "flushing", "closed"};
 
 TAILQ_HEAD(call_list, call);
 
 /* File descriptors that arrived with the byte at offset off. */
 struct client_fdset {
-	uint64_t off;		/* absolute input offset of that byte */
-	int fd[CALL_MAX_FDS];	/* owned */
+	uint64_t off;	      /* absolute input offset of that byte */
+	int fd[CALL_MAX_FDS]; /* owned */
 	unsigned n;
 };
 
@@ -64,29 +64,29 @@ struct client {
 	struct wrennd *wd;	   /* borrowed */
 	struct conf *cfg;	   /* owned reference: limits at accept */
 	uint64_t id;
-	int fd;			   /* owned */
+	int fd; /* owned */
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
 	enum role role;
 	enum client_state state;
-	struct evbuffer *in;	   /* owned: bytes not yet dispatched */
-	struct evbuffer *out;	   /* owned: bytes not yet written */
-	size_t scanned;		   /* bytes of in known to hold no LF */
-	struct event *ev_read;	   /* owned */
-	struct event *ev_write;	   /* owned */
-	struct event *ev_line;	   /* owned: partial-line deadline */
-	struct event *ev_kick;	   /* owned: deferred work (close, resume) */
-	struct call_list calls;	   /* owned */
+	struct evbuffer *in;	/* owned: bytes not yet dispatched */
+	struct evbuffer *out;	/* owned: bytes not yet written */
+	size_t scanned;		/* bytes of in known to hold no LF */
+	struct event *ev_read;	/* owned */
+	struct event *ev_write; /* owned */
+	struct event *ev_line;	/* owned: partial-line deadline */
+	struct event *ev_kick;	/* owned: deferred work (close, resume) */
+	struct call_list calls; /* owned */
 	unsigned ncalls;
-	int reading;		   /* ev_read is added */
-	int eof;		   /* peer shut down its side */
-	int drain;		   /* close once idle (daemon shutdown) */
-	const char *kick_close;	   /* reason for a deferred close */
-	unsigned caps;		   /* capabilities enabled by rpc.hello */
+	int reading;		/* ev_read is added */
+	int eof;		/* peer shut down its side */
+	int drain;		/* close once idle (daemon shutdown) */
+	const char *kick_close; /* reason for a deferred close */
+	unsigned caps;		/* capabilities enabled by rpc.hello */
 #define CLIENT_CAP_FDS 0x1
-	uint64_t in_off;	   /* absolute offset of the first byte of in */
-	uint64_t in_total;	   /* bytes ever received */
+	uint64_t in_off;   /* absolute offset of the first byte of in */
+	uint64_t in_total; /* bytes ever received */
 	struct client_fdset fdq[CLIENT_FD_BATCHES]; /* owned fds, FIFO */
 	unsigned nfdq;
 };
@@ -97,7 +97,7 @@ static void client_update_read(struct client *c);
 const char *
 role_name(enum role r)
 {
-	static const char *names[ROLE__MAX] = { "tool", "user", "admin" };
+	static const char *names[ROLE__MAX] = {"tool", "user", "admin"};
 
 	return r < ROLE__MAX ? names[r] : "?";
 }
@@ -195,7 +195,7 @@ client_free_cb(evutil_socket_t fd, short what, void *arg)
 void
 client_close(struct client *c, const char *reason)
 {
-	struct timeval tv = { 0, 0 };
+	struct timeval tv = {0, 0};
 	struct call *call;
 
 	if (c->state == CLIENT_CLOSED)
@@ -219,8 +219,8 @@ client_close(struct client *c, const char *reason)
 	client_fdq_drop(c, UINT64_MAX);
 	TAILQ_REMOVE(&c->wd->clients, c, entry);
 	c->wd->nclients--;
-	if (event_base_once(c->wd->base, -1, EV_TIMEOUT, client_free_cb, c,
-		&tv) != 0)
+	if (event_base_once(
+		c->wd->base, -1, EV_TIMEOUT, client_free_cb, c, &tv) != 0)
 		log_warnx("client %llu: cannot schedule free, leaking",
 		    (unsigned long long)c->id);
 	wrennd_client_gone(c->wd);
@@ -240,7 +240,7 @@ client_close_later(struct client *c, const char *reason)
 static void
 client_flush_close(struct client *c)
 {
-	struct timeval tv = { CLIENT_FLUSH_TIMEOUT, 0 };
+	struct timeval tv = {CLIENT_FLUSH_TIMEOUT, 0};
 
 	if (c->state != CLIENT_ACTIVE)
 		return;
@@ -334,8 +334,7 @@ client_notify_drain(struct client *c)
 		next = TAILQ_NEXT(call, entry);
 		if (call->drain != NULL)
 			call->drain(call, call->drain_arg);
-		if (c->state != CLIENT_ACTIVE ||
-		    client_congested(c))
+		if (c->state != CLIENT_ACTIVE || client_congested(c))
 			break;
 	}
 }
@@ -348,9 +347,9 @@ client_write_cb(evutil_socket_t fd, short what, void *arg)
 
 	n = evbuffer_write(c->out, c->fd);
 	if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		client_close(c, errno == EPIPE || errno == ECONNRESET
-			? "peer went away"
-			: "write error");
+		client_close(c,
+		    errno == EPIPE || errno == ECONNRESET ? "peer went away"
+							  : "write error");
 		return;
 	}
 	if (evbuffer_get_length(c->out) == 0) {
@@ -385,7 +384,7 @@ client_line_cb(evutil_socket_t fd, short what, void *arg)
 static void
 client_eof(struct client *c)
 {
-	struct pollfd pfd = { c->fd, POLLOUT, 0 };
+	struct pollfd pfd = {c->fd, POLLOUT, 0};
 
 	c->eof = 1;
 	event_del(c->ev_read);
@@ -420,8 +419,8 @@ client_recv(struct client *c)
 		return -1;
 	}
 	iov.iov_base = vec.iov_base;
-	iov.iov_len = vec.iov_len < CLIENT_READ_CHUNK ? vec.iov_len
-						      : CLIENT_READ_CHUNK;
+	iov.iov_len =
+	    vec.iov_len < CLIENT_READ_CHUNK ? vec.iov_len : CLIENT_READ_CHUNK;
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = &iov;
 	msg.msg_iovlen = 1;
@@ -432,8 +431,7 @@ client_recv(struct client *c)
 		return (int)n;
 	memset(&set, 0, sizeof(set));
 	set.off = c->in_total;
-	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL;
-	     cm = CMSG_NXTHDR(&msg, cm)) {
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
 		nfd = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
@@ -465,7 +463,8 @@ client_recv(struct client *c)
 		    (unsigned long long)c->id);
 		client_send_error(c, NULL, IPC_ERR_INVALID_REQUEST,
 		    "too_many_fds",
-		    "too many file descriptors in one message (limits.max_fds)");
+		    "too many file descriptors in one message "
+		    "(limits.max_fds)");
 		client_flush_close(c);
 	}
 	return (int)n;
@@ -505,7 +504,8 @@ client_update_read(struct client *c)
 	int want;
 
 	want = c->state == CLIENT_ACTIVE && !c->eof &&
-	    c->ncalls < (unsigned)c->cfg->max_inflight && !client_congested(c) &&
+	    c->ncalls < (unsigned)c->cfg->max_inflight &&
+	    !client_congested(c) &&
 	    evbuffer_get_length(c->in) <= (size_t)c->cfg->max_line;
 	if (want && !c->reading)
 		event_add(c->ev_read, NULL);
@@ -530,15 +530,15 @@ client_find_call(struct client *c, const json_t *id)
 	struct call *call;
 
 	TAILQ_FOREACH(call, &c->calls, entry)
-		if (ipc_id_equal(call->id, id))
-			return call;
+	if (ipc_id_equal(call->id, id))
+		return call;
 	return NULL;
 }
 
 /* Whether params reference exactly the passed fds, each once. */
 static int
-client_check_fds(const struct method *meth, const json_t *params,
-    unsigned nfds, char *err, size_t errlen)
+client_check_fds(const struct method *meth, const json_t *params, unsigned nfds,
+    char *err, size_t errlen)
 {
 	const struct method_param *p;
 	unsigned used = 0;
@@ -586,8 +586,9 @@ client_admit(struct client *c, struct ipc_msg *m, unsigned nfds)
 
 	if (client_find_call(c, m->id) != NULL) {
 		client_reject(c, m->id, IPC_ERR_INVALID_REQUEST,
-		    "invalid_request", "duplicate id: a call with this id is "
-				       "still in flight");
+		    "invalid_request",
+		    "duplicate id: a call with this id is "
+		    "still in flight");
 		return NULL;
 	}
 	if ((meth = methods_find(m->method)) == NULL) {
@@ -605,8 +606,8 @@ client_admit(struct client *c, struct ipc_msg *m, unsigned nfds)
 	}
 	if (methods_check_params(meth, m->params, err, sizeof(err)) != 0 ||
 	    client_check_fds(meth, m->params, nfds, err, sizeof(err)) != 0) {
-		client_reject(c, m->id, IPC_ERR_INVALID_PARAMS, "invalid_params",
-		    err);
+		client_reject(
+		    c, m->id, IPC_ERR_INVALID_PARAMS, "invalid_params", err);
 		return NULL;
 	}
 	if (c->wd->draining) {
@@ -619,8 +620,7 @@ client_admit(struct client *c, struct ipc_msg *m, unsigned nfds)
 
 /* Handle one request line; the fds in lfds go to the call (or closed). */
 static void
-client_dispatch(struct client *c, struct ipc_msg *m,
-    struct client_fdset *lfds)
+client_dispatch(struct client *c, struct ipc_msg *m, struct client_fdset *lfds)
 {
 	const struct method *meth;
 	struct call *call = NULL;
@@ -632,8 +632,8 @@ client_dispatch(struct client *c, struct ipc_msg *m,
 		m->params = empty = json_object();
 	if ((meth = client_admit(c, m, lfds->n)) != NULL &&
 	    (call = call_new(c, meth, m->id, m->params)) == NULL)
-		client_reject(c, m->id, IPC_ERR_INTERNAL, "internal",
-		    "out of memory");
+		client_reject(
+		    c, m->id, IPC_ERR_INTERNAL, "internal", "out of memory");
 	json_decref(empty);
 	if (call == NULL) {
 		for (i = 0; i < lfds->n; i++)
@@ -646,8 +646,8 @@ client_dispatch(struct client *c, struct ipc_msg *m,
 	TAILQ_INSERT_TAIL(&c->calls, call, entry);
 	c->ncalls++;
 	c->wd->calls_total++;
-	log_debug("client %llu: call %s", (unsigned long long)c->id,
-	    meth->name);
+	log_debug(
+	    "client %llu: call %s", (unsigned long long)c->id, meth->name);
 	/* The credential check happens before anything is sent upstream. */
 	if (meth->cred != MCRED_NONE &&
 	    rest_pick_auth(call, meth->cred, &auth) != 0)
@@ -697,8 +697,8 @@ client_line(struct client *c, size_t linelen)
 	memset(&lfds, 0, sizeof(lfds));
 	if (c->nfdq > 0 && c->fdq[0].off <= c->in_off + linelen) {
 		lfds = c->fdq[0];
-		memmove(&c->fdq[0], &c->fdq[1],
-		    (c->nfdq - 1) * sizeof(c->fdq[0]));
+		memmove(
+		    &c->fdq[0], &c->fdq[1], (c->nfdq - 1) * sizeof(c->fdq[0]));
 		c->nfdq--;
 	}
 	evbuffer_drain(c->in, linelen + 1);
@@ -722,11 +722,12 @@ client_line(struct client *c, size_t linelen)
 		ipc_msg_clear(&m);
 		return;
 	}
-	if (lfds.n > 0 && (m.kind != IPC_KIND_REQUEST ||
-			      !(c->caps & CLIENT_CAP_FDS))) {
+	if (lfds.n > 0 &&
+	    (m.kind != IPC_KIND_REQUEST || !(c->caps & CLIENT_CAP_FDS))) {
 		for (i = 0; i < lfds.n; i++)
 			close(lfds.fd[i]);
-		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST, "unexpected_fds",
+		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
+		    "unexpected_fds",
 		    m.kind != IPC_KIND_REQUEST
 			? "file descriptors may only come with a request"
 			: "file descriptors were passed but the fds capability "
@@ -789,9 +790,8 @@ client_process(struct client *c)
 		    c->scanned == evbuffer_get_length(c->in)) {
 			if (!event_pending(c->ev_line, EV_TIMEOUT, NULL)) {
 				struct timeval tv = {
-					c->cfg->line_timeout_ms / 1000,
-					(c->cfg->line_timeout_ms % 1000) * 1000
-				};
+				    c->cfg->line_timeout_ms / 1000,
+				    (c->cfg->line_timeout_ms % 1000) * 1000};
 				event_add(c->ev_line, &tv);
 			}
 		} else
@@ -837,10 +837,10 @@ client_hello(struct client *c)
 	    IPC_PROTOCOL_VERSION, "capabilities", "stream", "cancel", "fds",
 	    "limits", "max_line", (json_int_t)c->cfg->max_line, "max_inflight",
 	    (json_int_t)c->cfg->max_inflight, "max_fds", CALL_MAX_FDS,
-	    "max_output",
-	    (json_int_t)c->cfg->max_output, "peer", "uid", (json_int_t)c->uid,
-	    "gid", (json_int_t)c->gid, "pid", (json_int_t)c->pid, "role",
-	    role_name(c->role), "methods", methods_names());
+	    "max_output", (json_int_t)c->cfg->max_output, "peer", "uid",
+	    (json_int_t)c->uid, "gid", (json_int_t)c->gid, "pid",
+	    (json_int_t)c->pid, "role", role_name(c->role), "methods",
+	    methods_names());
 	if (params == NULL)
 		return -ENOMEM;
 	msg = ipc_make_notification("wrennd.hello", params);
@@ -870,7 +870,8 @@ client_rpc_hello(struct call *call)
 		return 0;
 	}
 	enabled = json_pack("[s,s]", "stream", "cancel");
-	json_array_foreach(json_object_get(call->params, "enable"), i, e) {
+	json_array_foreach(json_object_get(call->params, "enable"), i, e)
+	{
 		if (strcmp(json_string_value(e), "fds") == 0 &&
 		    !(c->caps & CLIENT_CAP_FDS)) {
 			c->caps |= CLIENT_CAP_FDS;
@@ -878,9 +879,10 @@ client_rpc_hello(struct call *call)
 	}
 	if (c->caps & CLIENT_CAP_FDS)
 		json_array_append_new(enabled, json_string("fds"));
-	call_reply(call, json_pack("{s:i, s:s, s:s, s:o}", "protocol",
-			     IPC_PROTOCOL_VERSION, "server", "wrennd", "version",
-			     PACKAGE_VERSION, "enabled", enabled));
+	call_reply(call,
+	    json_pack("{s:i, s:s, s:s, s:o}", "protocol", IPC_PROTOCOL_VERSION,
+		"server", "wrennd", "version", PACKAGE_VERSION, "enabled",
+		enabled));
 	return 0;
 }
 
@@ -904,10 +906,10 @@ client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
 	TAILQ_INIT(&c->calls);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
-	c->ev_read = event_new(wd->base, fd, EV_READ | EV_PERSIST,
-	    client_read_cb, c);
-	c->ev_write = event_new(wd->base, fd, EV_WRITE | EV_PERSIST,
-	    client_write_cb, c);
+	c->ev_read =
+	    event_new(wd->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
+	c->ev_write =
+	    event_new(wd->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
 	c->ev_line = evtimer_new(wd->base, client_line_cb, c);
 	c->ev_kick = event_new(wd->base, -1, 0, client_kick_cb, c);
 	TAILQ_INSERT_TAIL(&wd->clients, c, entry);
@@ -915,8 +917,8 @@ client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
 	if (c->in == NULL || c->out == NULL || c->ev_read == NULL ||
 	    c->ev_write == NULL || c->ev_line == NULL || c->ev_kick == NULL ||
 	    client_hello(c) != 0) {
-		log_warnx("client %llu: out of memory",
-		    (unsigned long long)c->id);
+		log_warnx(
+		    "client %llu: out of memory", (unsigned long long)c->id);
 		client_close(c, "out of memory");
 		return NULL;
 	}
@@ -934,7 +936,7 @@ client_calls_all(struct wrennd *wd)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(c, &wd->clients, entry)
-		n += c->ncalls;
+	n += c->ncalls;
 	return n;
 }
 

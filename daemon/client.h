@@ -27,8 +27,8 @@ enum role {
 };
 
 /* Take over fd (accepted, non-blocking) and greet the peer. */
-struct client *client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid,
-    pid_t pid);
+struct client *client_new(
+    struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid);
 /* Close with a reason (logged); idempotent; frees on a later loop turn. */
 void client_close(struct client *c, const char *reason);
 /* Start draining: close as soon as no call is in flight. */

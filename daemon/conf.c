@@ -31,71 +31,66 @@ enum conf_type {
 };
 
 struct conf_option {
-	const char *name;      /* keyword in the file; --name on argv */
+	const char *name; /* keyword in the file; --name on argv */
 	enum conf_type type;
-	size_t offset;	       /* into struct conf */
-	long min, max;	       /* for numbers */
-	const char *defval;    /* default as text, NULL for none */
-	const char *doc;       /* one line for --check and wrennd.conf(5) */
+	size_t offset;	    /* into struct conf */
+	long min, max;	    /* for numbers */
+	const char *defval; /* default as text, NULL for none */
+	const char *doc;    /* one line for --check and wrennd.conf(5) */
 };
 
 #define OFF(f) offsetof(struct conf, f)
 
 static const struct conf_option conf_options[] = {
-	{ "socket", CONF_PATH, OFF(socket_path), 0, 0, NULL,
-	    "Unix socket path (default: $RUNTIME_DIRECTORY/wrennd.sock, "
-	    "$XDG_RUNTIME_DIR/wrennd/wrennd.sock, /run/wrennd/wrennd.sock)" },
-	{ "socket-mode", CONF_MODE, OFF(socket_mode), 0, 0777, "0600",
-	    "permission bits of the socket wrennd creates" },
-	{ "base-url", CONF_URL, OFF(base_url), 0, 0,
-	    "https://api.wrenn.dev", "control plane base URL" },
-	{ "api-key-file", CONF_PATH, OFF(api_key_file), 0, 0, NULL,
-	    "file holding the API key" },
-	{ "token-file", CONF_PATH, OFF(token_file), 0, 0, NULL,
-	    "file holding a user JWT" },
-	{ "ca-file", CONF_PATH, OFF(ca_file), 0, 0, NULL,
-	    "extra CA bundle trusted for the control plane" },
-	{ "max-clients", CONF_LONG, OFF(max_clients), 1, 65536, "256",
-	    "concurrent local connections" },
-	{ "max-inflight", CONF_LONG, OFF(max_inflight), 1, 4096, "64",
-	    "calls in flight per connection" },
-	{ "max-line", CONF_LONG, OFF(max_line), 4096, 256L * 1024 * 1024,
-	    "1048576", "bytes per protocol line" },
-	{ "max-output", CONF_LONG, OFF(max_output), 65536,
-	    1024L * 1024 * 1024, "4194304",
-	    "bytes queued to one slow client" },
-	{ "line-timeout", CONF_LONG, OFF(line_timeout_ms), 100, 3600000,
-	    "30000", "ms a partial line may wait for its end" },
-	{ "connect-timeout", CONF_LONG, OFF(connect_timeout_ms), 100,
-	    600000, "10000", "ms to connect to the control plane" },
-	{ "request-timeout", CONF_LONG, OFF(request_timeout_ms), 100,
-	    3600000, "120000", "ms default deadline of an upstream request" },
-	{ "max-response", CONF_LONG, OFF(max_response), 65536,
-	    1024L * 1024 * 1024, "268435456",
-	    "bytes of one buffered upstream response" },
-	{ "max-host-connections", CONF_LONG, OFF(max_host_connections), 1,
-	    256, "8", "pooled connections to the control plane" },
-	{ "poll-interval", CONF_LONG, OFF(poll_interval_ms), 50, 60000,
-	    "500", "ms between polls of sandbox.wait_ready" },
-	{ "drain-timeout", CONF_LONG, OFF(drain_timeout_ms), 0, 600000,
-	    "5000", "ms in-flight calls get on SIGTERM" },
-	{ "stream-buffer", CONF_LONG, OFF(stream_buffer), 4096,
-	    256L * 1024 * 1024, "1048576",
-	    "bytes buffered for an attached exec stream before its "
-	    "WebSocket is paused" },
-	{ "detach-buffer", CONF_LONG, OFF(detach_buffer), 4096,
-	    1024L * 1024 * 1024, "4194304",
-	    "replay bytes kept for a detached exec stream" },
-	{ "stall-timeout", CONF_LONG, OFF(stall_timeout_ms), 100, 3600000,
-	    "30000",
-	    "ms a client may block its exec stream before it is cancelled" },
-	{ "stream-retention", CONF_LONG, OFF(stream_retention_ms), 0,
-	    86400000, "600000",
-	    "ms an ended detached stream stays attachable" },
-	{ "max-streams", CONF_LONG, OFF(max_streams), 1, 100000, "1024",
-	    "exec streams alive at once" },
-	{ "verbose", CONF_INT, OFF(verbosity), 0, 3, "0",
-	    "log verbosity (0 info, 1 debug)" },
+    {"socket", CONF_PATH, OFF(socket_path), 0, 0, NULL,
+	"Unix socket path (default: $RUNTIME_DIRECTORY/wrennd.sock, "
+	"$XDG_RUNTIME_DIR/wrennd/wrennd.sock, /run/wrennd/wrennd.sock)"},
+    {"socket-mode", CONF_MODE, OFF(socket_mode), 0, 0777, "0600",
+	"permission bits of the socket wrennd creates"},
+    {"base-url", CONF_URL, OFF(base_url), 0, 0, "https://api.wrenn.dev",
+	"control plane base URL"},
+    {"api-key-file", CONF_PATH, OFF(api_key_file), 0, 0, NULL,
+	"file holding the API key"},
+    {"token-file", CONF_PATH, OFF(token_file), 0, 0, NULL,
+	"file holding a user JWT"},
+    {"ca-file", CONF_PATH, OFF(ca_file), 0, 0, NULL,
+	"extra CA bundle trusted for the control plane"},
+    {"max-clients", CONF_LONG, OFF(max_clients), 1, 65536, "256",
+	"concurrent local connections"},
+    {"max-inflight", CONF_LONG, OFF(max_inflight), 1, 4096, "64",
+	"calls in flight per connection"},
+    {"max-line", CONF_LONG, OFF(max_line), 4096, 256L * 1024 * 1024, "1048576",
+	"bytes per protocol line"},
+    {"max-output", CONF_LONG, OFF(max_output), 65536, 1024L * 1024 * 1024,
+	"4194304", "bytes queued to one slow client"},
+    {"line-timeout", CONF_LONG, OFF(line_timeout_ms), 100, 3600000, "30000",
+	"ms a partial line may wait for its end"},
+    {"connect-timeout", CONF_LONG, OFF(connect_timeout_ms), 100, 600000,
+	"10000", "ms to connect to the control plane"},
+    {"request-timeout", CONF_LONG, OFF(request_timeout_ms), 100, 3600000,
+	"120000", "ms default deadline of an upstream request"},
+    {"max-response", CONF_LONG, OFF(max_response), 65536, 1024L * 1024 * 1024,
+	"268435456", "bytes of one buffered upstream response"},
+    {"max-host-connections", CONF_LONG, OFF(max_host_connections), 1, 256, "8",
+	"pooled connections to the control plane"},
+    {"poll-interval", CONF_LONG, OFF(poll_interval_ms), 50, 60000, "500",
+	"ms between polls of sandbox.wait_ready"},
+    {"drain-timeout", CONF_LONG, OFF(drain_timeout_ms), 0, 600000, "5000",
+	"ms in-flight calls get on SIGTERM"},
+    {"stream-buffer", CONF_LONG, OFF(stream_buffer), 4096, 256L * 1024 * 1024,
+	"1048576",
+	"bytes buffered for an attached exec stream before its "
+	"WebSocket is paused"},
+    {"detach-buffer", CONF_LONG, OFF(detach_buffer), 4096, 1024L * 1024 * 1024,
+	"4194304", "replay bytes kept for a detached exec stream"},
+    {"stall-timeout", CONF_LONG, OFF(stall_timeout_ms), 100, 3600000, "30000",
+	"ms a client may block its exec stream before it is cancelled"},
+    {"stream-retention", CONF_LONG, OFF(stream_retention_ms), 0, 86400000,
+	"600000", "ms an ended detached stream stays attachable"},
+    {"max-streams", CONF_LONG, OFF(max_streams), 1, 100000, "1024",
+	"exec streams alive at once"},
+    {"verbose", CONF_INT, OFF(verbosity), 0, 3, "0",
+	"log verbosity (0 info, 1 debug)"},
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))
@@ -129,7 +124,8 @@ conf_check_url(const char *v, char *err, size_t errlen)
 	else if (strncmp(v, "http://", 7) == 0)
 		host = v + 7;
 	else {
-		snprintf(err, errlen, "URL must start with http:// or https://");
+		snprintf(
+		    err, errlen, "URL must start with http:// or https://");
 		return -EINVAL;
 	}
 	n = strcspn(host, "/");
@@ -154,8 +150,8 @@ conf_check_url(const char *v, char *err, size_t errlen)
 }
 
 int
-conf_set(struct conf *cfg, const char *key, const char *value,
-    char *err, size_t errlen)
+conf_set(struct conf *cfg, const char *key, const char *value, char *err,
+    size_t errlen)
 {
 	const struct conf_option *o;
 	char *end, *dup, **sp;
@@ -181,14 +177,13 @@ conf_set(struct conf *cfg, const char *key, const char *value,
 			return -ENOMEM;
 		}
 		if (o->type == CONF_URL) {
-			n_trim:
-			{
-				size_t n = strlen(dup);
-				if (n > 0 && dup[n - 1] == '/') {
-					dup[n - 1] = '\0';
-					goto n_trim;
-				}
+		n_trim : {
+			size_t n = strlen(dup);
+			if (n > 0 && dup[n - 1] == '/') {
+				dup[n - 1] = '\0';
+				goto n_trim;
 			}
+		}
 		}
 		sp = conf_strp(cfg, o);
 		free(*sp);
@@ -205,8 +200,9 @@ conf_set(struct conf *cfg, const char *key, const char *value,
 			return -EINVAL;
 		}
 		if (v < o->min || v > o->max) {
-			snprintf(err, errlen, "%s: %ld is out of range %ld..%ld",
-			    key, v, o->min, o->max);
+			snprintf(err, errlen,
+			    "%s: %ld is out of range %ld..%ld", key, v, o->min,
+			    o->max);
 			return -EINVAL;
 		}
 		if (o->type == CONF_LONG)
@@ -234,8 +230,8 @@ conf_new(void)
 	for (i = 0; i < CONF_NOPTIONS; i++) {
 		if (conf_options[i].defval == NULL)
 			continue;
-		if (conf_set(cfg, conf_options[i].name,
-			conf_options[i].defval, err, sizeof(err)) != 0) {
+		if (conf_set(cfg, conf_options[i].name, conf_options[i].defval,
+			err, sizeof(err)) != 0) {
 			conf_unref(cfg);
 			return NULL;
 		}
@@ -358,8 +354,8 @@ conf_token(const char **pp, const char *end, char *tok, size_t toklen,
 }
 
 int
-conf_parse_buf(struct conf *cfg, const char *name, const char *buf,
-    size_t len, struct parse_error *reterr)
+conf_parse_buf(struct conf *cfg, const char *name, const char *buf, size_t len,
+    struct parse_error *reterr)
 {
 	const char *p = buf, *end = buf + len, *eol, *q, *msg = NULL;
 	char key[64], val[4096], err[256];
@@ -417,8 +413,7 @@ conf_parse_buf(struct conf *cfg, const char *name, const char *buf,
 }
 
 int
-conf_parse_file(struct conf *cfg, const char *path,
-    struct parse_error *reterr)
+conf_parse_file(struct conf *cfg, const char *path, struct parse_error *reterr)
 {
 	struct stat st;
 	char *buf;
@@ -471,13 +466,12 @@ conf_finish(struct conf *cfg, char *err, size_t errlen)
 			/* systemd may pass several, colon separated */
 			n = snprintf(path, sizeof(path), "%.*s/wrennd.sock",
 			    (int)strcspn(d, ":"), d);
-		} else if ((d = getenv("XDG_RUNTIME_DIR")) != NULL &&
-		    *d == '/')
-			n = snprintf(path, sizeof(path), "%s/wrennd/wrennd.sock",
-			    d);
+		} else if ((d = getenv("XDG_RUNTIME_DIR")) != NULL && *d == '/')
+			n = snprintf(
+			    path, sizeof(path), "%s/wrennd/wrennd.sock", d);
 		else
-			n = snprintf(path, sizeof(path),
-			    "/run/wrennd/wrennd.sock");
+			n = snprintf(
+			    path, sizeof(path), "/run/wrennd/wrennd.sock");
 		if (n < 0 || (size_t)n >= sizeof(path)) {
 			snprintf(err, errlen, "socket path too long");
 			return -EINVAL;

@@ -37,15 +37,15 @@ struct conf {
 	long request_timeout_ms; /* default upstream request deadline */
 	long max_response;	 /* bytes of one buffered upstream response */
 	long max_host_connections; /* upstream connection pool per host */
-	long poll_interval_ms;	 /* sandbox.wait_ready polling period */
-	long drain_timeout_ms;	 /* grace period for in-flight calls on exit */
-	long stream_buffer;	 /* bytes buffered per attached exec stream */
-	long detach_buffer;	 /* replay bytes kept per detached stream */
-	long stall_timeout_ms;	 /* a client blocking its stream this long
-				  * gets it cancelled */
+	long poll_interval_ms;	   /* sandbox.wait_ready polling period */
+	long drain_timeout_ms;	  /* grace period for in-flight calls on exit */
+	long stream_buffer;	  /* bytes buffered per attached exec stream */
+	long detach_buffer;	  /* replay bytes kept per detached stream */
+	long stall_timeout_ms;	  /* a client blocking its stream this long
+				   * gets it cancelled */
 	long stream_retention_ms; /* ended detached streams are kept */
-	long max_streams;	 /* exec streams alive at once */
-	int verbosity;		 /* 0 info, 1+ debug */
+	long max_streams;	  /* exec streams alive at once */
+	int verbosity;		  /* 0 info, 1+ debug */
 };
 
 /* A new configuration holding the defaults; NULL on OOM. */
@@ -58,15 +58,15 @@ struct conf *conf_unref(struct conf *cfg);
  * Set option key (as in the file, e.g. "base-url") from text. Returns 0, or
  * -EINVAL with a message in err (no file position).
  */
-int conf_set(struct conf *cfg, const char *key, const char *value,
-    char *err, size_t errlen);
+int conf_set(struct conf *cfg, const char *key, const char *value, char *err,
+    size_t errlen);
 
 /* Apply WRENN_BASE_URL and friends from the environment. */
 int conf_apply_env(struct conf *cfg, char *err, size_t errlen);
 
 /* Parse a config file into cfg. Returns 0 or -errno with *reterr set. */
-int conf_parse_file(struct conf *cfg, const char *path,
-    struct parse_error *reterr);
+int conf_parse_file(
+    struct conf *cfg, const char *path, struct parse_error *reterr);
 
 /* Parse config text (for tests and fuzzing); name is used in messages. */
 int conf_parse_buf(struct conf *cfg, const char *name, const char *buf,

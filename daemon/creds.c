@@ -36,8 +36,8 @@ struct creds_secret {
 
 struct creds {
 	struct creds_secret s[CREDS__MAX];
-	time_t jwt_exp;	 /* exp claim or 0 */
-	int jwt_admin;	 /* is_admin claim */
+	time_t jwt_exp; /* exp claim or 0 */
+	int jwt_admin;	/* is_admin claim */
 };
 
 void
@@ -81,8 +81,9 @@ creds_secret_set(struct creds_secret *s, const char *text, size_t len,
 {
 	size_t i;
 
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
-			      text[len - 1] == ' ' || text[len - 1] == '\t'))
+	while (len > 0 &&
+	    (text[len - 1] == '\n' || text[len - 1] == '\r' ||
+		text[len - 1] == ' ' || text[len - 1] == '\t'))
 		len--;
 	while (len > 0 && (*text == ' ' || *text == '\t')) {
 		text++;
@@ -93,8 +94,8 @@ creds_secret_set(struct creds_secret *s, const char *text, size_t len,
 		return -EINVAL;
 	}
 	if (len > CREDS_MAX) {
-		snprintf(err, errlen, "%s is longer than %d bytes", what,
-		    CREDS_MAX);
+		snprintf(
+		    err, errlen, "%s is longer than %d bytes", what, CREDS_MAX);
 		return -EINVAL;
 	}
 	for (i = 0; i < len; i++) {
@@ -132,12 +133,13 @@ creds_read_file(struct creds_secret *s, const char *path, const char *what,
 
 	memset(buf, 0, sizeof(buf));
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(err, errlen, "%s '%s': %s", what, path,
-		    strerror(errno));
+		snprintf(
+		    err, errlen, "%s '%s': %s", what, path, strerror(errno));
 		return -errno;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s '%s': not a regular file", what, path);
+		snprintf(
+		    err, errlen, "%s '%s': not a regular file", what, path);
 		close(fd);
 		return -EINVAL;
 	}
@@ -166,8 +168,8 @@ creds_read_file(struct creds_secret *s, const char *path, const char *what,
 
 /* Take a secret from the environment and scrub the variable. */
 static int
-creds_from_env(struct creds_secret *s, const char *name, char *err,
-    size_t errlen)
+creds_from_env(
+    struct creds_secret *s, const char *name, char *err, size_t errlen)
 {
 	char *v;
 	int r;
@@ -223,7 +225,8 @@ creds_jwt_claims(struct creds *c)
 			c->jwt_exp = (time_t)json_integer_value(v);
 		else if (json_is_real(v))
 			c->jwt_exp = (time_t)json_real_value(v);
-		c->jwt_admin = json_is_true(json_object_get(claims, "is_admin"));
+		c->jwt_admin =
+		    json_is_true(json_object_get(claims, "is_admin"));
 		json_decref(claims);
 	}
 out:
@@ -255,8 +258,8 @@ creds_load(const struct conf *cfg, char *err, size_t errlen)
 		r = creds_read_file(&c->s[CREDS_APIKEY], cfg->api_key_file,
 		    "API key file", "file", err, errlen);
 	else if (getenv("WRENN_API_KEY") != NULL)
-		r = creds_from_env(&c->s[CREDS_APIKEY], "WRENN_API_KEY", err,
-		    errlen);
+		r = creds_from_env(
+		    &c->s[CREDS_APIKEY], "WRENN_API_KEY", err, errlen);
 	else if ((d = getenv("CREDENTIALS_DIRECTORY")) != NULL && *d == '/') {
 		snprintf(path, sizeof(path), "%s/wrenn-api-key", d);
 		if (access(path, F_OK) == 0)
@@ -275,8 +278,8 @@ creds_load(const struct conf *cfg, char *err, size_t errlen)
 		r = creds_read_file(&c->s[CREDS_JWT], cfg->token_file,
 		    "token file", "file", err, errlen);
 	else
-		r = creds_from_env(&c->s[CREDS_JWT], "WRENN_TOKEN", err,
-		    errlen);
+		r = creds_from_env(
+		    &c->s[CREDS_JWT], "WRENN_TOKEN", err, errlen);
 	if (r != 0)
 		goto fail;
 	if (getenv("WRENN_TOKEN") != NULL) {
@@ -298,13 +301,13 @@ creds_secret_copy(struct creds_secret *dst, const struct creds_secret *src,
 {
 	if (src->buf == NULL)
 		return 0;
-	return creds_secret_set(dst, src->buf, src->len, "credential",
-	    src->source, err, errlen);
+	return creds_secret_set(
+	    dst, src->buf, src->len, "credential", src->source, err, errlen);
 }
 
 struct creds *
-creds_reload(const struct creds *old, const struct conf *cfg, char *err,
-    size_t errlen)
+creds_reload(
+    const struct creds *old, const struct conf *cfg, char *err, size_t errlen)
 {
 	struct creds *c;
 	int r = 0;
@@ -329,16 +332,16 @@ creds_reload(const struct creds *old, const struct conf *cfg, char *err,
 			r = creds_secret_copy(&c->s[CREDS_APIKEY],
 			    &old->s[CREDS_APIKEY], err, errlen);
 	} else
-		r = creds_secret_copy(&c->s[CREDS_APIKEY],
-		    &old->s[CREDS_APIKEY], err, errlen);
+		r = creds_secret_copy(
+		    &c->s[CREDS_APIKEY], &old->s[CREDS_APIKEY], err, errlen);
 	if (r != 0)
 		goto fail;
 	if (cfg->token_file != NULL)
 		r = creds_read_file(&c->s[CREDS_JWT], cfg->token_file,
 		    "token file", "file", err, errlen);
 	else
-		r = creds_secret_copy(&c->s[CREDS_JWT], &old->s[CREDS_JWT],
-		    err, errlen);
+		r = creds_secret_copy(
+		    &c->s[CREDS_JWT], &old->s[CREDS_JWT], err, errlen);
 	if (r != 0)
 		goto fail;
 	creds_jwt_claims(c);
@@ -376,8 +379,7 @@ creds_have(const struct creds *c, enum creds_kind kind)
 }
 
 int
-creds_header(const struct creds *c, enum creds_kind kind, char *buf,
-    size_t len)
+creds_header(const struct creds *c, enum creds_kind kind, char *buf, size_t len)
 {
 	int n;
 
@@ -386,8 +388,8 @@ creds_header(const struct creds *c, enum creds_kind kind, char *buf,
 	if (kind == CREDS_APIKEY)
 		n = snprintf(buf, len, "X-API-Key: %s", c->s[kind].buf);
 	else
-		n = snprintf(buf, len, "Authorization: Bearer %s",
-		    c->s[kind].buf);
+		n = snprintf(
+		    buf, len, "Authorization: Bearer %s", c->s[kind].buf);
 	if (n < 0 || (size_t)n >= len) {
 		creds_wipe(buf, len);
 		return -ENOSPC;

@@ -16,15 +16,10 @@
 struct creds;
 struct conf;
 
-enum creds_kind {
-	CREDS_APIKEY,
-	CREDS_JWT,
-	CREDS__MAX
-};
+enum creds_kind { CREDS_APIKEY, CREDS_JWT, CREDS__MAX };
 
 /* Load from cfg and the environment. NULL with *reterr set on bad input. */
-struct creds *creds_load(const struct conf *cfg, char *reterr,
-    size_t errlen);
+struct creds *creds_load(const struct conf *cfg, char *reterr, size_t errlen);
 /*
  * Re-read the file-backed credentials of cfg into a new store; secrets that
  * came from the environment or $CREDENTIALS_DIRECTORY are copied from old.
@@ -48,8 +43,8 @@ int creds_have(const struct creds *c, enum creds_kind kind);
  * -ENOENT if that credential is absent, -ENOSPC if buf is too small. The
  * caller wipes buf with creds_wipe() when done.
  */
-int creds_header(const struct creds *c, enum creds_kind kind, char *buf,
-    size_t len);
+int creds_header(
+    const struct creds *c, enum creds_kind kind, char *buf, size_t len);
 
 /* Wipe len bytes at p in a way the compiler cannot elide. */
 void creds_wipe(void *p, size_t len);

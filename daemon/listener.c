@@ -29,22 +29,22 @@
 #include "sd.h"
 #include "wrennd.h"
 
-#define LISTENER_MAX_FDS 8     /* sockets taken from systemd */
-#define LISTENER_BACKLOG 128
-#define LISTENER_PAUSE_SEC 1   /* back-off when out of file descriptors */
+#define LISTENER_MAX_FDS   8 /* sockets taken from systemd */
+#define LISTENER_BACKLOG   128
+#define LISTENER_PAUSE_SEC 1 /* back-off when out of file descriptors */
 
 struct listener_sock {
-	int fd;		       /* owned */
-	struct event *ev;      /* owned */
-	struct listener *l;    /* borrowed owner */
+	int fd;		    /* owned */
+	struct event *ev;   /* owned */
+	struct listener *l; /* borrowed owner */
 };
 
 struct listener {
-	struct wrennd *wd;     /* borrowed */
+	struct wrennd *wd; /* borrowed */
 	struct listener_sock socks[LISTENER_MAX_FDS];
 	int nsocks;
-	int inherited;	       /* sockets came from systemd */
-	char *path;	       /* owned: path we bound (unlinked on free) */
+	int inherited;		/* sockets came from systemd */
+	char *path;		/* owned: path we bound (unlinked on free) */
 	struct event *ev_pause; /* owned: EMFILE back-off timer */
 };
 
@@ -82,8 +82,8 @@ listener_refuse(int fd, const char *code, const char *message)
 	size_t len;
 	char *buf;
 
-	msg = ipc_make_error_code(NULL, IPC_ERR_APPLICATION, message, code,
-	    NULL);
+	msg =
+	    ipc_make_error_code(NULL, IPC_ERR_APPLICATION, message, code, NULL);
 	if (msg != NULL && (buf = ipc_encode(msg, &len)) != NULL) {
 		(void)send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		free(buf);
@@ -98,7 +98,7 @@ listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct listener_sock *ls = arg;
 	struct listener *l = ls->l;
 	struct wrennd *wd = l->wd;
-	struct timeval tv = { LISTENER_PAUSE_SEC, 0 };
+	struct timeval tv = {LISTENER_PAUSE_SEC, 0};
 	struct ucred cred;
 	socklen_t len;
 	int fd;
@@ -106,7 +106,8 @@ listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
 		if (errno == EMFILE || errno == ENFILE) {
-			log_warn("accept: pausing for %d s", LISTENER_PAUSE_SEC);
+			log_warn(
+			    "accept: pausing for %d s", LISTENER_PAUSE_SEC);
 			listener_enable(l, 0);
 			event_add(l->ev_pause, &tv);
 		} else if (errno != EAGAIN && errno != EINTR &&
@@ -265,8 +266,8 @@ listener_new(struct wrennd *wd)
 				    fd);
 				continue;
 			}
-			(void)fcntl(fd, F_SETFL,
-			    fcntl(fd, F_GETFL) | O_NONBLOCK);
+			(void)fcntl(
+			    fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 			l->socks[l->nsocks++].fd = fd;
 		}
@@ -276,8 +277,8 @@ listener_new(struct wrennd *wd)
 		}
 		log_info("listening on %d socket(s) from systemd", l->nsocks);
 	} else {
-		if (listener_bind(l, wd->cfg->socket_path,
-			wd->cfg->socket_mode) != 0)
+		if (listener_bind(
+			l, wd->cfg->socket_path, wd->cfg->socket_mode) != 0)
 			goto fail;
 		log_info("listening on %s", l->path);
 	}
@@ -288,8 +289,7 @@ listener_new(struct wrennd *wd)
 		if (l->socks[i].ev == NULL)
 			goto fail;
 	}
-	if ((l->ev_pause = evtimer_new(wd->base, listener_pause_cb, l)) ==
-	    NULL)
+	if ((l->ev_pause = evtimer_new(wd->base, listener_pause_cb, l)) == NULL)
 		goto fail;
 	listener_enable(l, 1);
 	return l;

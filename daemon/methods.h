@@ -48,7 +48,7 @@ struct method_param {
 	const char *name;
 	enum param_type type;
 	enum param_in in;
-	unsigned flags; /* PF_* */
+	unsigned flags;	    /* PF_* */
 	long long min, max; /* PT_INT bounds when min < max */
 	const char *doc;
 };
@@ -70,19 +70,19 @@ enum method_result {
 	MRES__MAX
 };
 
-#define METHOD_STREAM 0x1	   /* sends $/stream events */
+#define METHOD_STREAM	    0x1 /* sends $/stream events */
 #define METHOD_EXEC_TIMEOUT 0x2 /* deadline from timeout_sec + margin */
-#define METHOD_BODY 0x4	   /* always send a JSON body ({} if empty) */
+#define METHOD_BODY	    0x4 /* always send a JSON body ({} if empty) */
 
 struct method {
-	const char *name;	     /* namespace.verb */
-	const char *summary;	     /* one line for rpc.describe */
+	const char *name;    /* namespace.verb */
+	const char *summary; /* one line for rpc.describe */
 	enum method_cred cred;
-	enum role role;		     /* weakest local role allowed */
-	const char *verb;	     /* HTTP method for pass-throughs */
-	const char *path;	     /* path template, e.g. /v1/sandboxes/{sandbox_id} */
+	enum role role;	  /* weakest local role allowed */
+	const char *verb; /* HTTP method for pass-throughs */
+	const char *path; /* path template, e.g. /v1/sandboxes/{sandbox_id} */
 	enum method_result result;
-	unsigned flags;		     /* METHOD_* */
+	unsigned flags;			   /* METHOD_* */
 	const struct method_param *params; /* NULL-name terminated */
 	int (*handler)(struct call *call); /* NULL: REST pass-through */
 };
@@ -96,12 +96,12 @@ const struct method *methods_all(size_t *ret_n);
  * Check params against the row: unknown names, types, bounds, required.
  * Returns 0, or -EINVAL with a message naming the parameter in err.
  */
-int methods_check_params(const struct method *m, const json_t *params,
-    char *err, size_t errlen);
+int methods_check_params(
+    const struct method *m, const json_t *params, char *err, size_t errlen);
 
 /* A parameter's description by name, or NULL. */
-const struct method_param *methods_param(const struct method *m,
-    const char *name);
+const struct method_param *methods_param(
+    const struct method *m, const char *name);
 
 /* Names for rpc.describe. */
 const char *method_cred_name(enum method_cred c);

@@ -25,9 +25,9 @@
 #include "upstream.h"
 #include "wrennd.h"
 
-#define REST_EXEC_DEFAULT_SEC 30  /* upstream's default exec timeout */
-#define REST_EXEC_MARGIN_MS 30000 /* on top of the command's own timeout */
-#define REST_EXEC_MAX_MS 700000	  /* the control plane gives up at ~600 s */
+#define REST_EXEC_DEFAULT_SEC 30     /* upstream's default exec timeout */
+#define REST_EXEC_MARGIN_MS   30000  /* on top of the command's own timeout */
+#define REST_EXEC_MAX_MS      700000 /* the control plane gives up at ~600 s */
 
 /*
  * Use the JWT unless it is known to have expired: then fail locally, since
@@ -95,8 +95,8 @@ rest_pick_auth(struct call *call, int cred, enum upstream_auth *ret)
 	case MCRED__MAX:
 		break;
 	}
-	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-	    "bad credential kind");
+	call_fail(
+	    call, IPC_ERR_INTERNAL, "internal", NULL, "bad credential kind");
 	return -1;
 }
 
@@ -112,8 +112,8 @@ rest_query_add(struct evbuffer *b, const char *key, const json_t *v)
 		s = json_string_value(v);
 		len = json_string_length(v);
 	} else if (json_is_integer(v)) {
-		snprintf(num, sizeof(num), "%lld",
-		    (long long)json_integer_value(v));
+		snprintf(
+		    num, sizeof(num), "%lld", (long long)json_integer_value(v));
 		s = num;
 		len = strlen(num);
 	} else if (json_is_boolean(v)) {
@@ -123,8 +123,8 @@ rest_query_add(struct evbuffer *b, const char *key, const json_t *v)
 		return -EINVAL;
 	if ((esc = upstream_escape(s, len)) == NULL)
 		return -ENOMEM;
-	evbuffer_add_printf(b, "%c%s=%s",
-	    evbuffer_get_length(b) == 0 ? '?' : '&', key, esc);
+	evbuffer_add_printf(
+	    b, "%c%s=%s", evbuffer_get_length(b) == 0 ? '?' : '&', key, esc);
 	free(esc);
 	return 0;
 }
@@ -170,8 +170,10 @@ rest_build_path(const struct method *m, const char *tmpl, json_t *params,
 		s = json_string_value(v);
 		len = json_string_length(v);
 		if (len == 0 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
-			snprintf(err, errlen, "parameter '%s' is not a valid "
-					      "identifier", name);
+			snprintf(err, errlen,
+			    "parameter '%s' is not a valid "
+			    "identifier",
+			    name);
 			goto done;
 		}
 		if ((esc = upstream_escape(s, len)) == NULL) {
@@ -186,9 +188,8 @@ rest_build_path(const struct method *m, const char *tmpl, json_t *params,
 		    (v = json_object_get(params, p->name)) == NULL)
 			continue;
 		if (json_is_array(v)) {
-			json_array_foreach(v, i, e)
-				if (rest_query_add(q, p->name, e) != 0)
-					goto oom;
+			json_array_foreach(v, i,
+			    e) if (rest_query_add(q, p->name, e) != 0) goto oom;
 		} else if (rest_query_add(q, p->name, v) != 0)
 			goto oom;
 	}
@@ -217,8 +218,8 @@ rest_cancel_cb(struct call *call, void *arg)
 }
 
 static void
-rest_done_cb(struct upstream_req *req, const struct upstream_result *res,
-    void *arg)
+rest_done_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
 	const char *err = NULL;
@@ -291,7 +292,8 @@ rest_passthrough(struct call *call)
 			goto oom_req;
 		for (p = m->params; p->name != NULL; p++)
 			if (p->in == PIN_BODY &&
-			    (v = json_object_get(call->params, p->name)) != NULL)
+			    (v = json_object_get(call->params, p->name)) !=
+				NULL)
 				json_object_set(body, p->name, v);
 		text = json_dumps(body, JSON_COMPACT);
 		json_decref(body);

@@ -31,7 +31,7 @@ int rest_pick_auth(struct call *call, int cred, enum upstream_auth *ret);
  * escaping each value, and append the PIN_QUERY params present. Returns a
  * malloc'd string or NULL with err set.
  */
-char *rest_build_path(const struct method *m, const char *tmpl,
-    json_t *params, char *err, size_t errlen);
+char *rest_build_path(const struct method *m, const char *tmpl, json_t *params,
+    char *err, size_t errlen);
 
 #endif /* WRENND_REST_H */

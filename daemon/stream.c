@@ -42,10 +42,10 @@
 #include "wrennd.h"
 #include "ws.h"
 
-#define STREAM_EVENT_OVERHEAD 64	  /* bytes charged per event */
-#define STREAM_DROP_RING 1024		  /* remembered dropped events */
-#define STREAM_MAX_MSG (1024 * 1024)	  /* one upstream message */
-#define STREAM_HANDSHAKE_MS 30000
+#define STREAM_EVENT_OVERHEAD 64	    /* bytes charged per event */
+#define STREAM_DROP_RING      1024	    /* remembered dropped events */
+#define STREAM_MAX_MSG	      (1024 * 1024) /* one upstream message */
+#define STREAM_HANDSHAKE_MS   30000
 
 enum stream_state {
 	STREAM_CONNECTING, /* WebSocket handshake in progress */
@@ -54,27 +54,27 @@ enum stream_state {
 	STREAM__MAX
 };
 
-static const char *stream_state_names[STREAM__MAX] = { "connecting",
-	"running", "ended" };
+static const char *stream_state_names[STREAM__MAX] = {
+    "connecting", "running", "ended"};
 
 struct sevent {
 	TAILQ_ENTRY(sevent) entry;
 	uint64_t seq;
-	uint64_t cum;	 /* output bytes produced before this event */
-	size_t datalen;	 /* output bytes in this event */
-	size_t size;	 /* bytes charged to the buffer */
-	char name[8];	 /* start, stdout, stderr, exit, error */
-	json_t *fields;	 /* owned */
+	uint64_t cum;	/* output bytes produced before this event */
+	size_t datalen; /* output bytes in this event */
+	size_t size;	/* bytes charged to the buffer */
+	char name[8];	/* start, stdout, stderr, exit, error */
+	json_t *fields; /* owned */
 };
 
 struct sfollower {
 	TAILQ_ENTRY(sfollower) entry;
-	struct stream *s;   /* borrowed owner */
-	struct call *call;  /* borrowed; answered by stream code */
-	uint64_t cursor;    /* next seq to deliver */
-	uint64_t cum;	    /* output bytes before cursor (if cum_known) */
+	struct stream *s;  /* borrowed owner */
+	struct call *call; /* borrowed; answered by stream code */
+	uint64_t cursor;   /* next seq to deliver */
+	uint64_t cum;	   /* output bytes before cursor (if cum_known) */
 	int cum_known;
-	int owner;	    /* the exec_stream call of an attached stream */
+	int owner; /* the exec_stream call of an attached stream */
 };
 
 TAILQ_HEAD(sevent_list, sevent);
@@ -103,28 +103,26 @@ struct stream {
 	uint64_t lost_events;
 	struct {
 		uint64_t seq, cum;
-	} drops[STREAM_DROP_RING];  /* recently dropped events */
+	} drops[STREAM_DROP_RING]; /* recently dropped events */
 	unsigned ndrops;
 	struct sfollower_list followers; /* owned */
 	unsigned nfollowers;
-	int64_t pid;		   /* from "start", -1 before */
-	json_t *final;		   /* owned result {"exit_code": n} */
-	json_t *final_err;	   /* owned error object */
+	int64_t pid;	   /* from "start", -1 before */
+	json_t *final;	   /* owned result {"exit_code": n} */
+	json_t *final_err; /* owned error object */
 	time_t started, ended;
-	struct event *ev_timer;	   /* owned: stall or retention deadline */
+	struct event *ev_timer; /* owned: stall or retention deadline */
 };
 
 static void stream_pump(struct stream *s);
-static void stream_end(struct stream *s, json_t *final_steal,
-    json_t *err_steal);
+static void stream_end(
+    struct stream *s, json_t *final_steal, json_t *err_steal);
 
 /* An error object, as call.c builds them, for stream endings. */
+static json_t *stream_err(int rpc, const char *code, json_t *extra_steal,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static json_t *
-stream_err(int rpc, const char *code, json_t *extra_steal, const char *fmt,
-    ...) __attribute__((format(printf, 4, 5)));
-static json_t *
-stream_err(int rpc, const char *code, json_t *extra_steal, const char *fmt,
-    ...)
+stream_err(int rpc, const char *code, json_t *extra_steal, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -135,8 +133,8 @@ stream_err(int rpc, const char *code, json_t *extra_steal, const char *fmt,
 	va_end(ap);
 	data = extra_steal != NULL ? extra_steal : json_object();
 	json_object_set_new(data, "code", json_string(code));
-	return json_pack("{s:i, s:s, s:o}", "code", rpc, "message", msg,
-	    "data", data);
+	return json_pack(
+	    "{s:i, s:s, s:o}", "code", rpc, "message", msg, "data", data);
 }
 
 static void
@@ -158,8 +156,8 @@ stream_find(struct wrennd *wd, const char *id)
 	struct stream *s;
 
 	TAILQ_FOREACH(s, &wd->streams, entry)
-		if (strcmp(s->id, id) == 0)
-			return s;
+	if (strcmp(s->id, id) == 0)
+		return s;
 	return NULL;
 }
 
@@ -230,10 +228,10 @@ stream_cum_at(const struct stream *s, uint64_t seq, uint64_t *ret)
 	}
 	if ((ev = TAILQ_FIRST(&s->events)) != NULL && seq >= ev->seq) {
 		TAILQ_FOREACH(ev, &s->events, entry)
-			if (ev->seq == seq) {
-				*ret = ev->cum;
-				return 1;
-			}
+		if (ev->seq == seq) {
+			*ret = ev->cum;
+			return 1;
+		}
 	}
 	if (seq >= s->next_seq) {
 		*ret = s->out_bytes;
@@ -263,8 +261,8 @@ follower_lost(struct sfollower *f)
 	if (!exact)
 		exact = stream_cum_at(s, f->cursor, &from_cum);
 	if (!exact)
-		from_cum = first_cum > s->lost_bytes ? first_cum - s->lost_bytes
-						     : 0;
+		from_cum =
+		    first_cum > s->lost_bytes ? first_cum - s->lost_bytes : 0;
 	fields = json_pack("{s:I, s:I, s:I, s:I, s:b}", "from_seq",
 	    (json_int_t)f->cursor, "to_seq", (json_int_t)(s->first_seq - 1),
 	    "events", (json_int_t)(s->first_seq - f->cursor), "bytes",
@@ -305,13 +303,13 @@ follower_pump(struct sfollower *f)
 		}
 		if (ev == NULL || ev->seq != f->cursor) {
 			TAILQ_FOREACH(ev, &s->events, entry)
-				if (ev->seq == f->cursor)
-					break;
+			if (ev->seq == f->cursor)
+				break;
 			if (ev == NULL)
 				return 0; /* cannot happen: contiguous */
 		}
-		r = call_event_seq(f->call, ev->seq, ev->name,
-		    json_incref(ev->fields));
+		r = call_event_seq(
+		    f->call, ev->seq, ev->name, json_incref(ev->fields));
 		if (r < 0)
 			return 0;
 		f->cursor = ev->seq + 1;
@@ -335,10 +333,10 @@ stream_trim(struct stream *s)
 	unsigned slot;
 
 	TAILQ_FOREACH(f, &s->followers, entry)
-		if (f->owner)
-			owner = f;
-	while (s->buffered > s->limit &&
-	    (ev = TAILQ_FIRST(&s->events)) != NULL) {
+	if (f->owner)
+		owner = f;
+	while (
+	    s->buffered > s->limit && (ev = TAILQ_FIRST(&s->events)) != NULL) {
 		if (owner != NULL && owner->cursor <= ev->seq)
 			break;
 		TAILQ_REMOVE(&s->events, ev, entry);
@@ -361,8 +359,8 @@ stream_stall_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (!s->paused || s->state == STREAM_ENDED)
 		return;
-	log_info("stream %s: client did not read for %ld ms, cancelling",
-	    s->id, s->wd->cfg->stall_timeout_ms);
+	log_info("stream %s: client did not read for %ld ms, cancelling", s->id,
+	    s->wd->cfg->stall_timeout_ms);
 	if (s->ws != NULL)
 		(void)ws_send_text(s->ws, "{\"type\":\"stop\"}", 15);
 	stream_end(s, NULL,
@@ -377,7 +375,7 @@ static void
 stream_flow(struct stream *s)
 {
 	long ms = s->wd->cfg->stall_timeout_ms;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	int want = s->buffered > s->limit && s->state != STREAM_ENDED;
 
 	if (want == s->paused)
@@ -422,8 +420,8 @@ follower_drain_cb(struct call *call, void *arg)
 
 /* Append one event and feed the followers. */
 static void
-stream_push(struct stream *s, const char *name, json_t *fields_steal,
-    size_t datalen)
+stream_push(
+    struct stream *s, const char *name, json_t *fields_steal, size_t datalen)
 {
 	struct sevent *ev;
 
@@ -472,9 +470,10 @@ stream_answer_starter(struct stream *s, const json_t *err)
 	if (err != NULL)
 		call_fail_obj(call, err);
 	else
-		call_reply(call, json_pack("{s:s, s:s, s:I, s:b}", "stream_id",
-				     s->id, "sandbox_id", s->sandbox_id, "pid",
-				     (json_int_t)s->pid, "detached", 1));
+		call_reply(call,
+		    json_pack("{s:s, s:s, s:I, s:b}", "stream_id", s->id,
+			"sandbox_id", s->sandbox_id, "pid", (json_int_t)s->pid,
+			"detached", 1));
 }
 
 /* The stream has its final outcome: tell everybody who caught up. */
@@ -482,7 +481,7 @@ static void
 stream_end(struct stream *s, json_t *final_steal, json_t *err_steal)
 {
 	long ms = s->wd->cfg->stream_retention_ms;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	int detached = s->detached;
 
 	if (s->state == STREAM_ENDED) {
@@ -500,8 +499,8 @@ stream_end(struct stream *s, json_t *final_steal, json_t *err_steal)
 	event_del(s->ev_timer);
 	if (s->final_err != NULL)
 		log_debug("stream %s: ended: %s", s->id,
-		    json_string_value(json_object_get(s->final_err,
-			"message")));
+		    json_string_value(
+			json_object_get(s->final_err, "message")));
 	/* A detached stream that never started has nothing to replay. */
 	if (s->pid < 0)
 		detached = s->detached = 0;
@@ -557,9 +556,8 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 		return;
 	}
 	fields = json_object();
-	json_object_foreach(msg, key, v)
-		if (strcmp(key, "type") != 0)
-			json_object_set(fields, key, v);
+	json_object_foreach(msg, key, v) if (strcmp(key, "type") != 0)
+	    json_object_set(fields, key, v);
 	if (strcmp(t, "stdout") == 0 || strcmp(t, "stderr") == 0) {
 		datalen = json_string_length(json_object_get(msg, "data"));
 		stream_push(s, t, fields, datalen);
@@ -576,8 +574,8 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 			json_is_integer(v) ? json_integer_value(v) : -1),
 		    NULL);
 	} else if (strcmp(t, "error") == 0) {
-		const char *text = json_string_value(json_object_get(msg,
-		    "data"));
+		const char *text =
+		    json_string_value(json_object_get(msg, "data"));
 
 		stream_push(s, "error", fields, 0);
 		stream_end(s, NULL,
@@ -585,8 +583,7 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 			text != NULL ? text : "exec stream failed"));
 	} else {
 		json_decref(fields);
-		log_debug("stream %s: ignoring message type '%.32s'", s->id,
-		    t);
+		log_debug("stream %s: ignoring message type '%.32s'", s->id, t);
 	}
 	json_decref(msg);
 }
@@ -604,8 +601,8 @@ stream_close_cb(struct ws *ws, const struct ws_close_info *info, void *arg)
 	switch (info->reason) {
 	case WS_REASON_HANDSHAKE:
 		if (info->status >= 400)
-			err = call_http_error(info->status, info->body,
-			    info->body_len);
+			err = call_http_error(
+			    info->status, info->body, info->body_len);
 		else
 			err = stream_err(IPC_ERR_APPLICATION,
 			    "upstream_protocol", NULL,
@@ -642,12 +639,12 @@ stream_close_cb(struct ws *ws, const struct ws_close_info *info, void *arg)
 
 /* Open the upstream WebSocket for s. */
 static int
-stream_connect(struct stream *s, enum upstream_auth auth, char *err,
-    size_t errlen)
+stream_connect(
+    struct stream *s, enum upstream_auth auth, char *err, size_t errlen)
 {
 	struct wrennd *wd = s->wd;
 	struct ws_opts o;
-	const char *headers[2] = { NULL, NULL };
+	const char *headers[2] = {NULL, NULL};
 	char path[256], hdr[9000], *url = NULL, *esc;
 	int n, r;
 
@@ -792,13 +789,13 @@ stream_exec(struct call *call)
 	memcpy(s->id, "st-", 3);
 	for (i = 0; i < 8; i++)
 		snprintf(s->id + 3 + 2 * i, 3, "%02x", rnd[i]);
-	s->sandbox_id = strdup(json_string_value(
-	    json_object_get(call->params, "sandbox_id")));
+	s->sandbox_id = strdup(
+	    json_string_value(json_object_get(call->params, "sandbox_id")));
 	s->cmd = json_incref(json_object_get(call->params, "cmd"));
 	s->args = json_incref(json_object_get(call->params, "args"));
 	s->detached = detach;
-	s->limit = (size_t)(detach ? wd->cfg->detach_buffer
-				   : wd->cfg->stream_buffer);
+	s->limit =
+	    (size_t)(detach ? wd->cfg->detach_buffer : wd->cfg->stream_buffer);
 	s->pid = -1;
 	s->started = time(NULL);
 	s->ev_timer = evtimer_new(wd->base, stream_stall_cb, s);
@@ -851,8 +848,8 @@ stream_attach(struct call *call)
 	if (from > s->next_seq)
 		from = s->next_seq;
 	if ((f = follower_add(s, call, from, 0)) == NULL) {
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "out of memory");
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return 0;
 	}
 	call_set_cancel(call, attach_cancel_cb, f);
@@ -875,15 +872,14 @@ stream_describe(const struct stream *s)
 	    "stream_id", s->id, "sandbox_id", s->sandbox_id, "cmd", s->cmd,
 	    "state",
 	    s->state != STREAM_ENDED ? stream_state_names[s->state]
-	    : s->final != NULL	     ? "exited"
+		: s->final != NULL   ? "exited"
 				     : "failed",
 	    "detached", s->detached, "started_at", (json_int_t)s->started,
 	    "next_seq", (json_int_t)s->next_seq, "first_seq",
-	    (json_int_t)s->first_seq, "buffered_bytes",
-	    (json_int_t)s->buffered, "output_bytes",
-	    (json_int_t)s->out_bytes, "lost_bytes", (json_int_t)s->lost_bytes,
-	    "lost_events", (json_int_t)s->lost_events, "followers",
-	    (int)s->nfollowers);
+	    (json_int_t)s->first_seq, "buffered_bytes", (json_int_t)s->buffered,
+	    "output_bytes", (json_int_t)s->out_bytes, "lost_bytes",
+	    (json_int_t)s->lost_bytes, "lost_events",
+	    (json_int_t)s->lost_events, "followers", (int)s->nfollowers);
 	if (o == NULL)
 		return NULL;
 	if (s->args != NULL)
@@ -891,8 +887,8 @@ stream_describe(const struct stream *s)
 	if (s->pid >= 0)
 		json_object_set_new(o, "pid", json_integer(s->pid));
 	if (s->final != NULL)
-		json_object_set(o, "exit_code",
-		    json_object_get(s->final, "exit_code"));
+		json_object_set(
+		    o, "exit_code", json_object_get(s->final, "exit_code"));
 	if (s->final_err != NULL)
 		json_object_set(o, "error", s->final_err);
 	if (s->ended != 0)
@@ -909,7 +905,7 @@ stream_list(struct call *call)
 	if ((list = json_array()) == NULL)
 		goto oom;
 	TAILQ_FOREACH(s, &call->wd->streams, entry)
-		json_array_append_new(list, stream_describe(s));
+	json_array_append_new(list, stream_describe(s));
 	call_reply(call, list);
 	return 0;
 oom:

@@ -29,30 +29,30 @@ enum upstream_auth {
 };
 
 struct upstream_opts {
-	const char *base_url;	 /* borrowed for the call; copied */
-	const struct tlsctx *tls; /* borrowed; must outlive the upstream */
-	struct creds *creds;	 /* borrowed; must outlive the upstream */
-	long connect_timeout_ms; /* 0: 10000 */
+	const char *base_url;	   /* borrowed for the call; copied */
+	const struct tlsctx *tls;  /* borrowed; must outlive the upstream */
+	struct creds *creds;	   /* borrowed; must outlive the upstream */
+	long connect_timeout_ms;   /* 0: 10000 */
 	long max_host_connections; /* 0: 8 */
-	size_t max_response;	 /* bytes buffered per response; 0: 64 MiB */
+	size_t max_response;	   /* bytes buffered per response; 0: 64 MiB */
 };
 
 /* Transport-level outcome (status is meaningful only with UPSTREAM_OK). */
 enum upstream_outcome {
-	UPSTREAM_OK,	     /* an HTTP response arrived (any status) */
-	UPSTREAM_CONNECT,    /* DNS / connect / TLS failure */
-	UPSTREAM_TIMEOUT,    /* request deadline passed */
-	UPSTREAM_TOO_LARGE,  /* response exceeded max_response */
-	UPSTREAM_PROTOCOL,   /* malformed response, connection reset mid-way */
-	UPSTREAM_ABORTED,    /* a streaming callback asked to stop */
+	UPSTREAM_OK,	    /* an HTTP response arrived (any status) */
+	UPSTREAM_CONNECT,   /* DNS / connect / TLS failure */
+	UPSTREAM_TIMEOUT,   /* request deadline passed */
+	UPSTREAM_TOO_LARGE, /* response exceeded max_response */
+	UPSTREAM_PROTOCOL,  /* malformed response, connection reset mid-way */
+	UPSTREAM_ABORTED,   /* a streaming callback asked to stop */
 	UPSTREAM_OUTCOME__MAX
 };
 
 struct upstream_result {
 	enum upstream_outcome outcome;
-	long status;		  /* HTTP status, 0 without a response */
-	const char *body;	  /* borrowed until the callback returns; NUL
-				   * terminated; empty when streamed out */
+	long status;	  /* HTTP status, 0 without a response */
+	const char *body; /* borrowed until the callback returns; NUL
+			   * terminated; empty when streamed out */
 	size_t body_len;
 	const char *content_type; /* borrowed, may be NULL */
 	const char *errmsg;	  /* borrowed transport error text, or "" */
@@ -67,8 +67,8 @@ struct upstream_result {
  * outside libcurl, so it may start or cancel other requests and even call
  * upstream_free.
  */
-typedef void (*upstream_done_cb)(struct upstream_req *req,
-    const struct upstream_result *res, void *arg);
+typedef void (*upstream_done_cb)(
+    struct upstream_req *req, const struct upstream_result *res, void *arg);
 
 /*
  * Streaming hooks (optional). data: response body bytes as they arrive;
@@ -85,14 +85,14 @@ typedef void (*upstream_done_cb)(struct upstream_req *req,
  * on the next loop turn; after a cancel no hook or callback runs again.
  */
 #define UPSTREAM_READ_PAUSE ((long)-2)
-typedef int (*upstream_data_cb)(struct upstream_req *req, const char *buf,
-    size_t len, void *arg);
-typedef long (*upstream_read_cb)(struct upstream_req *req, char *buf,
-    size_t len, void *arg);
+typedef int (*upstream_data_cb)(
+    struct upstream_req *req, const char *buf, size_t len, void *arg);
+typedef long (*upstream_read_cb)(
+    struct upstream_req *req, char *buf, size_t len, void *arg);
 
 /* Create the client; returns NULL on failure (logged). */
-struct upstream *upstream_new(struct event_base *base,
-    const struct upstream_opts *opts);
+struct upstream *upstream_new(
+    struct event_base *base, const struct upstream_opts *opts);
 /*
  * Cancel every request (no callbacks) and free, closing pooled connections.
  * NULL is a no-op. Requests not yet started must be cancelled first. May be
@@ -124,11 +124,11 @@ unsigned upstream_requests_active(const struct upstream *up);
 struct upstream_req *upstream_req_new(struct upstream *up, const char *method,
     const char *path_query, enum upstream_auth auth);
 /* Copy a JSON request body (Content-Type: application/json). */
-int upstream_req_set_json(struct upstream_req *req, const char *body,
-    size_t len);
+int upstream_req_set_json(
+    struct upstream_req *req, const char *body, size_t len);
 /* Add a multipart/form-data text field (copied), in call order. */
-int upstream_req_add_field(struct upstream_req *req, const char *name,
-    const char *value);
+int upstream_req_add_field(
+    struct upstream_req *req, const char *name, const char *value);
 /* Add a multipart file part from memory (copied). */
 int upstream_req_add_file(struct upstream_req *req, const char *name,
     const char *filename, const void *data, size_t len);
@@ -136,8 +136,8 @@ int upstream_req_add_file(struct upstream_req *req, const char *name,
 int upstream_req_add_file_stream(struct upstream_req *req, const char *name,
     const char *filename, upstream_read_cb read, void *arg);
 /* Deliver the response body through a hook instead of buffering it. */
-int upstream_req_set_data_hook(struct upstream_req *req, upstream_data_cb cb,
-    void *arg);
+int upstream_req_set_data_hook(
+    struct upstream_req *req, upstream_data_cb cb, void *arg);
 /* Whole-request deadline in ms (0: none; default 60000). */
 void upstream_req_set_timeout(struct upstream_req *req, long ms);
 /*
@@ -146,8 +146,8 @@ void upstream_req_set_timeout(struct upstream_req *req, long ms);
  * too long, -ESHUTDOWN while upstream_free is pending, -ENOMEM. A request
  * already started gives -EALREADY and is left alone.
  */
-int upstream_req_start(struct upstream_req *req, upstream_done_cb cb,
-    void *arg);
+int upstream_req_start(
+    struct upstream_req *req, upstream_done_cb cb, void *arg);
 /* Resume a paused transfer (either direction). The data hook may be called
  * from inside this call with the bytes held while paused. */
 void upstream_req_resume(struct upstream_req *req);

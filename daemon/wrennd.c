@@ -40,20 +40,16 @@
 
 /* Options that map to configuration keys (flags win over file and env). */
 static const struct option wrennd_longopts[] = {
-	{ "socket", required_argument, NULL, 's' },
-	{ "socket-mode", required_argument, NULL, 'm' },
-	{ "base-url", required_argument, NULL, 'b' },
-	{ "config", required_argument, NULL, 'c' },
-	{ "api-key-file", required_argument, NULL, 'k' },
-	{ "token-file", required_argument, NULL, 't' },
-	{ "ca-file", required_argument, NULL, 'a' },
-	{ "set", required_argument, NULL, 'o' },
-	{ "check", no_argument, NULL, 'C' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 }
-};
+    {"socket", required_argument, NULL, 's'},
+    {"socket-mode", required_argument, NULL, 'm'},
+    {"base-url", required_argument, NULL, 'b'},
+    {"config", required_argument, NULL, 'c'},
+    {"api-key-file", required_argument, NULL, 'k'},
+    {"token-file", required_argument, NULL, 't'},
+    {"ca-file", required_argument, NULL, 'a'},
+    {"set", required_argument, NULL, 'o'}, {"check", no_argument, NULL, 'C'},
+    {"verbose", no_argument, NULL, 'v'}, {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
 
 static void
 wrennd_usage(FILE *fp)
@@ -118,7 +114,7 @@ wrennd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct wrennd *wd = arg;
 	long ms = wd->cfg->drain_timeout_ms;
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	if (wd->draining) {
 		log_info("second signal, exiting now");
@@ -195,8 +191,8 @@ wrennd_conf(int argc, char **argv, int *check)
 	*check = 0;
 	opterr = 0; /* one line of our own instead of getopt's */
 	/* First pass: find --config, --check, -v, -V, -h. */
-	while ((ch = getopt_long(argc, argv, "s:b:c:vVh", wrennd_longopts,
-		    NULL)) != -1) {
+	while ((ch = getopt_long(
+		    argc, argv, "s:b:c:vVh", wrennd_longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -225,8 +221,8 @@ wrennd_conf(int argc, char **argv, int *check)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "wrennd: unexpected argument '%s'\n",
-		    argv[optind]);
+		fprintf(
+		    stderr, "wrennd: unexpected argument '%s'\n", argv[optind]);
 		exit(2);
 	}
 	if ((cfg = conf_new()) == NULL)
@@ -237,8 +233,8 @@ wrennd_conf(int argc, char **argv, int *check)
 		fatalx("%s", pe.text);
 	/* Second pass: flags override everything. */
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "s:b:c:vVh", wrennd_longopts,
-		    NULL)) != -1) {
+	while ((ch = getopt_long(
+		    argc, argv, "s:b:c:vVh", wrennd_longopts, NULL)) != -1) {
 		const char *key = NULL, *val = optarg;
 		char kv[512];
 
@@ -272,8 +268,8 @@ wrennd_conf(int argc, char **argv, int *check)
 		default:
 			break;
 		}
-		if (key != NULL && conf_set(cfg, key, val, err, sizeof(err)) !=
-			0)
+		if (key != NULL &&
+		    conf_set(cfg, key, val, err, sizeof(err)) != 0)
 			fatalx("--%s: %s", key, err);
 	}
 	if (verbose > cfg->verbosity)
@@ -288,9 +284,9 @@ main(int argc, char **argv)
 {
 	struct wrennd wd;
 	struct upstream_opts uo;
-	struct rlimit rl = { 0, 0 };
+	struct rlimit rl = {0, 0};
 	struct event *ev_term, *ev_int, *ev_hup, *ev_watch;
-	struct timeval one = { 1, 0 };
+	struct timeval one = {1, 0};
 	char err[256], status[512];
 	int check;
 
@@ -338,8 +334,8 @@ main(int argc, char **argv)
 	    OpenSSL_version(OPENSSL_VERSION), jansson_version_str(),
 	    curl_version_info(CURLVERSION_NOW)->version);
 
-	if ((wd.dns = evdns_base_new(wd.base,
-		 EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL)
+	if ((wd.dns = evdns_base_new(
+		 wd.base, EVDNS_BASE_INITIALIZE_NAMESERVERS)) == NULL)
 		log_warnx("no DNS resolver: WebSocket streams need a numeric "
 			  "control plane host");
 	memset(&uo, 0, sizeof(uo));

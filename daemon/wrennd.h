@@ -28,24 +28,24 @@ TAILQ_HEAD(sbwatch_list, sbwatch);
 TAILQ_HEAD(stream_list, stream);
 
 struct wrennd {
-	struct event_base *base;     /* owned */
-	struct conf *cfg;	     /* owned reference; swapped on reload */
-	struct creds *creds;	     /* owned; swapped on reload */
-	struct tlsctx *tls;	     /* owned */
-	struct upstream *up;	     /* owned */
-	struct listener *listener;   /* owned; NULL once draining */
-	struct client_list clients;  /* owned */
+	struct event_base *base;    /* owned */
+	struct conf *cfg;	    /* owned reference; swapped on reload */
+	struct creds *creds;	    /* owned; swapped on reload */
+	struct tlsctx *tls;	    /* owned */
+	struct upstream *up;	    /* owned */
+	struct listener *listener;  /* owned; NULL once draining */
+	struct client_list clients; /* owned */
 	unsigned nclients;
 	uint64_t next_client_id;
 	struct sbwatch_list watches; /* owned by api-sandbox.c */
 	struct stream_list streams;  /* owned by stream.c */
 	unsigned nstreams;
-	struct evdns_base *dns;	     /* owned: resolver for WebSockets */
-	struct event *ev_drain;	     /* owned; drain deadline */
-	int draining;		     /* SIGTERM received */
-	time_t started;		     /* wall clock at start */
-	uint64_t calls_total;	     /* calls dispatched since start */
-	uint64_t calls_failed;	     /* calls answered with an error */
+	struct evdns_base *dns; /* owned: resolver for WebSockets */
+	struct event *ev_drain; /* owned; drain deadline */
+	int draining;		/* SIGTERM received */
+	time_t started;		/* wall clock at start */
+	uint64_t calls_total;	/* calls dispatched since start */
+	uint64_t calls_failed;	/* calls answered with an error */
 };
 
 /* Called by client.c when a client is gone; finishes a drain. */

@@ -25,8 +25,7 @@ ipc_seterr(struct ipc_error *err, int line, int column, const char *text)
 }
 
 int
-ipc_line_find(const char *buf, size_t len, size_t max_line,
-    size_t *ret_linelen)
+ipc_line_find(const char *buf, size_t len, size_t max_line, size_t *ret_linelen)
 {
 	const char *lf;
 	size_t scan;
@@ -123,7 +122,8 @@ ipc_classify(struct ipc_msg *m, struct ipc_error *reterr)
 			m->params = NULL;
 		if (m->params != NULL && !json_is_object(m->params)) {
 			ipc_seterr(reterr, 0, 0,
-			    "\"params\" must be an object (by-name parameters)");
+			    "\"params\" must be an object (by-name "
+			    "parameters)");
 			return IPC_ERR_INVALID_REQUEST;
 		}
 		if (m->params != NULL &&
@@ -151,8 +151,7 @@ ipc_classify(struct ipc_msg *m, struct ipc_error *reterr)
 		m->kind = IPC_KIND_RESULT;
 		return 0;
 	}
-	if ((v = json_object_get(root, "error")) != NULL &&
-	    json_is_object(v) &&
+	if ((v = json_object_get(root, "error")) != NULL && json_is_object(v) &&
 	    json_is_integer(json_object_get(v, "code")) &&
 	    json_is_string(json_object_get(v, "message"))) {
 		m->error = v;
@@ -164,8 +163,8 @@ ipc_classify(struct ipc_msg *m, struct ipc_error *reterr)
 }
 
 int
-ipc_parse(const char *line, size_t len, struct ipc_msg *ret,
-    struct ipc_error *reterr)
+ipc_parse(
+    const char *line, size_t len, struct ipc_msg *ret, struct ipc_error *reterr)
 {
 	json_error_t jerr;
 	size_t i;
@@ -220,8 +219,8 @@ ipc_make_request(const json_t *id, const char *method, json_t *params_steal)
 {
 	json_t *o;
 
-	o = json_pack("{s:s, s:O, s:s}", "jsonrpc", "2.0", "id", id,
-	    "method", method);
+	o = json_pack(
+	    "{s:s, s:O, s:s}", "jsonrpc", "2.0", "id", id, "method", method);
 	if (o == NULL) {
 		json_decref(params_steal);
 		return NULL;
@@ -262,8 +261,8 @@ ipc_make_result(const json_t *id, json_t *result_steal)
 }
 
 json_t *
-ipc_make_error(const json_t *id, int code, const char *message,
-    json_t *data_steal)
+ipc_make_error(
+    const json_t *id, int code, const char *message, json_t *data_steal)
 {
 	json_t *err;
 

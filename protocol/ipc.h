@@ -17,31 +17,31 @@
 
 #define IPC_PROTOCOL_VERSION 1
 #define IPC_MAX_LINE_DEFAULT (1024 * 1024)	/* bytes, LF excluded */
-#define IPC_MAX_ID_STRING 64			/* bytes of a string id */
-#define IPC_MAX_ID_INT 9007199254740991LL	/* 2^53 - 1 */
-#define IPC_MAX_MEMBERS 1024			/* members of one params object */
+#define IPC_MAX_ID_STRING    64			/* bytes of a string id */
+#define IPC_MAX_ID_INT	     9007199254740991LL /* 2^53 - 1 */
+#define IPC_MAX_MEMBERS	     1024 /* members of one params object */
 
 /* JSON-RPC error codes used on the wire (never renumbered). */
-#define IPC_ERR_PARSE -32700
-#define IPC_ERR_INVALID_REQUEST -32600
+#define IPC_ERR_PARSE		 -32700
+#define IPC_ERR_INVALID_REQUEST	 -32600
 #define IPC_ERR_METHOD_NOT_FOUND -32601
-#define IPC_ERR_INVALID_PARAMS -32602
-#define IPC_ERR_INTERNAL -32603
-#define IPC_ERR_APPLICATION -32000
-#define IPC_ERR_FORBIDDEN -32001
-#define IPC_ERR_CANCELLED -32800
+#define IPC_ERR_INVALID_PARAMS	 -32602
+#define IPC_ERR_INTERNAL	 -32603
+#define IPC_ERR_APPLICATION	 -32000
+#define IPC_ERR_FORBIDDEN	 -32001
+#define IPC_ERR_CANCELLED	 -32800
 
 struct ipc_error {
-	int line;	  /* 1-based, 0 if unknown */
-	int column;	  /* 1-based, 0 if unknown */
+	int line;	/* 1-based, 0 if unknown */
+	int column;	/* 1-based, 0 if unknown */
 	char text[160]; /* human readable, NUL terminated */
 };
 
 enum ipc_kind {
-	IPC_KIND_REQUEST,	/* method + id */
-	IPC_KIND_NOTIFICATION,	/* method, no id */
-	IPC_KIND_RESULT,	/* id + result */
-	IPC_KIND_ERROR,		/* id (may be null) + error */
+	IPC_KIND_REQUEST,      /* method + id */
+	IPC_KIND_NOTIFICATION, /* method, no id */
+	IPC_KIND_RESULT,       /* id + result */
+	IPC_KIND_ERROR,	       /* id (may be null) + error */
 	IPC_KIND__MAX
 };
 
@@ -61,8 +61,8 @@ struct ipc_msg {
  * (LF excluded) when one is there, 0 when more bytes are needed, or
  * -EMSGSIZE when max_line bytes arrived without a LF.
  */
-int ipc_line_find(const char *buf, size_t len, size_t max_line,
-    size_t *ret_linelen);
+int ipc_line_find(
+    const char *buf, size_t len, size_t max_line, size_t *ret_linelen);
 
 /*
  * Decode one line (without its LF) into *ret. Returns 0, IPC_ERR_PARSE when
@@ -92,12 +92,12 @@ char *ipc_encode(const json_t *msg, size_t *ret_len);
 
 /* Envelope builders. Arguments named "steal" are taken over even on error;
  * id is borrowed (copied by reference count). NULL means out of memory. */
-json_t *ipc_make_request(const json_t *id, const char *method,
-    json_t *params_steal);
+json_t *ipc_make_request(
+    const json_t *id, const char *method, json_t *params_steal);
 json_t *ipc_make_notification(const char *method, json_t *params_steal);
 json_t *ipc_make_result(const json_t *id, json_t *result_steal);
-json_t *ipc_make_error(const json_t *id, int code, const char *message,
-    json_t *data_steal);
+json_t *ipc_make_error(
+    const json_t *id, int code, const char *message, json_t *data_steal);
 
 /*
  * Build an error with data {"code": data_code} plus any members of
