@@ -30,6 +30,7 @@ import chimux
 import httpio
 import ids
 import state as st
+import streamfault
 import tokens
 
 MAX_FAULTS = 1000
@@ -96,6 +97,7 @@ class Fault:
         self.code = spec.get("code") or _DEFAULT_CODES.get(self.status,
                                                            "fault")
         self.message = spec.get("message", "injected fault")
+        self.stream = streamfault.parse(spec.get("stream"))
         self.hits = 0
         if self.method is not None and not isinstance(self.method, str):
             raise ValueError('"method" must be a string')

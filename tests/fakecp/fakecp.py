@@ -164,6 +164,7 @@ class FakeCP:
             fault = self.faults.match(ctx.method, ctx.raw_path)
             if fault is not None:
                 ctx.log["fault"] = fault.id
+                ctx.fault = fault   # mid-stream actions (streamfault.py)
                 if fault.delay_ms:
                     await asyncio.sleep(fault.delay_ms / 1000.0)
                 if fault.reset:
@@ -340,6 +341,9 @@ def main(argv=None):
                    "ms (default 0: builds stay pending)")
     p.add_argument("--max-log", type=int, default=5000,
                    help="request log entries kept (default 5000)")
+    p.add_argument("--stream-timeout", type=float, default=600.0,
+                   help="seconds before exec/stream and files/stream/read "
+                   "sessions end, the CP->agent timeout (default 600)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log every request to stderr")
     opts = p.parse_args(argv)

@@ -12,10 +12,12 @@ import api_admin
 import api_audit
 import api_channels
 import api_exec
+import api_files
 import api_hosts
 import api_keys
 import api_sandboxes
 import api_snapshots
+import api_stream
 import api_teams
 import api_users
 import authmw
@@ -69,12 +71,14 @@ def build():
             r.get("/", api_sandboxes.get)
             r.delete("/", api_sandboxes.destroy)
             r.post("/exec", api_exec.exec_)
-            # Not yet: GET /exec/stream (WebSocket)
+            r.get("/exec/stream", api_stream.exec_stream)
             r.post("/ping", api_sandboxes.ping)
             r.post("/pause", api_sandboxes.pause)
             r.post("/resume", api_sandboxes.resume)
-            # Not yet: POST /files/write, /files/read, /files/stream/write,
-            # /files/stream/read
+            r.post("/files/write", api_files.write)
+            r.post("/files/read", api_files.read)
+            r.post("/files/stream/write", api_files.stream_write)
+            r.post("/files/stream/read", api_files.stream_read)
             r.get("/metrics", api_sandboxes.metrics)
 
         r.route("/{id}", one)

@@ -1,0 +1,763 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""Self-test of the fake's data-plane routes; prints TAP.
+
+Covers GET /v1/sandboxes/{id}/exec/stream (WebSocket, with aiohttp's
+client and a raw socket for frame-level checks), the four file routes,
+the "stream" fault actions and bounded-memory large transfers.  Starts
+two fakecp.py children (one with a 1 s --stream-timeout) and kills them
+in a finally block.  Runs in about 15 s.
+
+aiohttp is needed in this process too: if the interpreter running the test
+lacks it, the script re-executes itself with FAKECP_PYTHON (default
+/usr/bin/python3, Debian's, which has python3-aiohttp).
+"""
+
+import os
+import sys
+
+sys.dont_write_bytecode = True
+FAKE_PYTHON = os.environ.get("FAKECP_PYTHON", "/usr/bin/python3")
+
+try:
+    import aiohttp
+except ImportError:
+    if os.environ.get("FAKECP_DATA_REEXEC") != "1" and \
+            os.access(FAKE_PYTHON, os.X_OK):
+        os.environ["FAKECP_DATA_REEXEC"] = "1"
+        os.execv(FAKE_PYTHON, [FAKE_PYTHON, "-B", os.path.abspath(__file__)]
+                 + sys.argv[1:])
+    print("1..0 # SKIP aiohttp is not available")
+    sys.exit(0)
+
+import asyncio  # noqa: E402
+import base64  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import struct  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WS = aiohttp.WSMsgType
+MiB = 1 << 20
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, desc, diag=None):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, desc))
+        else:
+            self.failed += 1
+            print("not ok %d - %s" % (self.n, desc))
+            if diag is not None:
+                for line in str(diag).splitlines() or [""]:
+                    print("#   " + line)
+        sys.stdout.flush()
+        return cond
+
+    def eq(self, got, want, desc):
+        return self.ok(got == want, desc, "got:  %r\nwant: %r" % (got, want))
+
+
+class Fake:
+    """One fakecp.py child process."""
+
+    def __init__(self, tmp, name, *extra):
+        self.dir = os.path.join(tmp, name)
+        os.makedirs(self.dir)
+        port_file = os.path.join(self.dir, "port")
+        seed_file = os.path.join(self.dir, "seed.json")
+        argv = [FAKE_PYTHON, "-B", os.path.join(HERE, "fakecp.py"),
+                "--listen", "127.0.0.1:0", "--port-file", port_file,
+                "--seed-out", seed_file,
+                "--state-dir", os.path.join(self.dir, "state")] + list(extra)
+        self.stderr = open(os.path.join(self.dir, "stderr"), "w+")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
+                                     stderr=self.stderr)
+        deadline = time.time() + 15
+        while not os.path.exists(port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stderr.seek(0)
+                raise RuntimeError("fakecp did not start:\n"
+                                   + self.stderr.read())
+            time.sleep(0.05)
+        with open(port_file) as f:
+            self.port = int(f.read())
+        with open(seed_file) as f:
+            self.seed = json.load(f)
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.key = {"X-API-Key": self.seed["api_key"]}
+
+    def peak_rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+        return self.proc.returncode
+
+
+def err(code, message):
+    return {"error": {"code": code, "message": message}}
+
+
+class Api:
+    """Small helpers around one aiohttp session and one fake."""
+
+    def __init__(self, session, fake):
+        self.s = session
+        self.fake = fake
+
+    def url(self, path):
+        return self.fake.base + path
+
+    async def req(self, method, path, key=True, **kw):
+        headers = dict(kw.pop("headers", {}))
+        if key:
+            headers.update(self.fake.key)
+        async with self.s.request(method, self.url(path), headers=headers,
+                                  **kw) as r:
+            body = await r.read()
+            return r.status, r.headers, body
+
+    async def json(self, method, path, **kw):
+        status, _, body = await self.req(method, path, **kw)
+        try:
+            return status, json.loads(body) if body.strip() else None
+        except ValueError:
+            return status, body
+
+    async def sandbox(self):
+        status, sb = await self.json("POST", "/v1/sandboxes", json={})
+        assert status == 201, (status, sb)
+        _, info = await self.json("GET", "/_fake/sandboxes/" + sb["id"],
+                                  key=False)
+        return sb["id"], info["workdir"]
+
+    async def ws(self, sid, **kw):
+        return await self.s.ws_connect(
+            self.url("/v1/sandboxes/%s/exec/stream" % sid),
+            headers=self.fake.key, autoping=False, **kw)
+
+    async def fault(self, spec):
+        status, body = await self.json("POST", "/_fake/faults", key=False,
+                                       json=spec)
+        assert status == 201, body
+        return body["id"]
+
+
+async def collect(ws, timeout=20):
+    """All messages until the connection ends: ([raw texts], end msg)."""
+    texts = []
+    while True:
+        m = await ws.receive(timeout=timeout)
+        if m.type in (WS.TEXT, WS.BINARY):
+            texts.append(m.data if m.type == WS.TEXT else m.data.decode())
+            continue
+        return texts, m
+
+
+def run_start(cmd, *args):
+    return json.dumps({"type": "start", "cmd": cmd, "args": list(args)})
+
+
+def multipart(fields, boundary="XyZb0und4ry"):
+    """fields: [(name, value bytes, filename or None)] -> (body, type)."""
+    out = []
+    for name, value, filename in fields:
+        disp = 'form-data; name="%s"' % name
+        if filename is not None:
+            disp += '; filename="%s"' % filename
+        out.append(b"--" + boundary.encode() + b"\r\nContent-Disposition: "
+                   + disp.encode() + b"\r\n\r\n" + value + b"\r\n")
+    out.append(b"--" + boundary.encode() + b"--\r\n")
+    return b"".join(out), "multipart/form-data; boundary=" + boundary
+
+
+# --------------------------------------------------------------------------
+# Raw WebSocket client (frame-level checks)
+
+def ws_frame(op, payload):
+    """A masked client frame."""
+    mask = os.urandom(4)
+    n = len(payload)
+    h = bytes([0x80 | op])
+    h += bytes([0x80 | n]) if n < 126 else \
+        bytes([0x80 | 126]) + struct.pack("!H", n)
+    return h + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def raw_ws(port, path, key, frames, pipelined=False):
+    """Handshake, send masked frames, read until EOF: (head, [(op, data)]).
+
+    pipelined: send the frames with the request, before the 101."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    k = base64.b64encode(os.urandom(16)).decode()
+    early = b"".join(ws_frame(op, p) for op, p in frames) if pipelined \
+        else b""
+    s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+               "Sec-WebSocket-Version: 13\r\nX-API-Key: %s\r\n\r\n"
+               % (path, k, key)).encode() + early)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        c = s.recv(65536)
+        if not c:
+            break
+        buf += c
+    head, _, data = buf.partition(b"\r\n\r\n")
+    if not pipelined:
+        for op, payload in frames:
+            s.sendall(ws_frame(op, payload))
+    while True:
+        c = s.recv(65536)
+        if not c:
+            break
+        data += c
+    s.close()
+    out = []
+    i = 0
+    while i + 2 <= len(data):
+        b0, b1 = data[i], data[i + 1]
+        n, j = b1 & 0x7f, i + 2
+        if n == 126:
+            n, j = struct.unpack("!H", data[j:j + 2])[0], j + 2
+        elif n == 127:
+            n, j = struct.unpack("!Q", data[j:j + 8])[0], j + 8
+        out.append((b0 & 0x0f, data[j:j + n], b0 >> 7))
+        i = j + n
+    return head.decode("latin-1"), out
+
+
+# --------------------------------------------------------------------------
+
+async def test_ws(t, a):
+    fake = a.fake
+    sid, workdir = await a.sandbox()
+    base = "/v1/sandboxes/%s/exec/stream" % sid
+
+    # Pre-upgrade checks are plain JSON errors.
+    t.eq(await a.json("GET", base, key=False),
+         (401, err("unauthorized",
+                   "X-API-Key or Authorization: Bearer <token> required")),
+         "ws: 401 before the upgrade")
+    t.eq(await a.json("GET", "/v1/sandboxes/cl-abc/exec/stream"),
+         (400, err("invalid_request", "invalid sandbox ID")),
+         "ws: bad ID 400")
+    t.eq(await a.json("GET", "/v1/sandboxes/cl-%s/exec/stream" % ("0" * 25)),
+         (404, err("not_found", "sandbox not found")), "ws: unknown 404")
+    status, hdrs, body = await a.req("GET", base)
+    t.ok(status == 400 and body == b"Bad Request\n"
+         and hdrs.get("Content-Type") == "text/plain; charset=utf-8"
+         and hdrs.get("Sec-Websocket-Version") == "13",
+         "ws: non-upgrade GET gets gorilla's 400", (status, hdrs, body))
+
+    # A session: start, output, exit, then no close frame.
+    _, before = await a.json("GET", "/v1/sandboxes/" + sid)
+    await asyncio.sleep(1.02 - time.time() % 1.0)   # RFC 3339 seconds
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("/bin/sh", "-c", "echo out; echo err >&2; "
+                                "pwd; exit 3"))
+    texts, end = await collect(ws)
+    msgs = [json.loads(x) for x in texts]
+    t.ok(all(x.endswith("}\n") and x.count("\n") == 1 for x in texts),
+         "ws: one JSON object + newline per text frame", texts)
+    t.ok(msgs[0]["type"] == "start" and isinstance(msgs[0]["pid"], int)
+         and msgs[-1] == {"type": "exit", "exit_code": 3}
+         and "".join(m.get("data", "") for m in msgs
+                     if m["type"] == "stdout") == "out\n%s\n" % workdir
+         and {"type": "stderr", "data": "err\n"} in msgs,
+         "ws: start, stdout/stderr, exit; cwd is the scratch directory",
+         msgs)
+    t.ok(end.type == WS.CLOSED and ws.close_code == 1006,
+         "ws: connection closed without a close frame (client sees 1006)",
+         (end, ws.close_code))
+    _, after = await a.json("GET", "/v1/sandboxes/" + sid)
+    t.ok(after["last_active_at"] != before["last_active_at"],
+         "ws: last_active_at refreshed", (before, after))
+
+    head, frames = await asyncio.to_thread(
+        raw_ws, fake.port, base, fake.seed["api_key"],
+        [(9, b"hello"), (1, run_start("sh", "-c", "printf x").encode())])
+    t.ok(head.startswith("HTTP/1.1 101 ") and "Server:" not in head
+         and "Sec-WebSocket-Accept:" in head,
+         "ws: gorilla-like 101 response", head)
+    ops = [op for op, _, _ in frames]
+    t.ok(frames[0][:2] == (10, b"hello") and ops[1:] == [1, 1, 1]
+         and all(fin for _, _, fin in frames)
+         and frames[-1][1] == b'{"type":"exit","exit_code":0}\n',
+         "ws: pong, text frames only, exit last, then TCP EOF (no close)",
+         frames)
+
+    head, frames = await asyncio.to_thread(
+        raw_ws, fake.port, base, fake.seed["api_key"],
+        [(1, run_start("true").encode())], True)
+    t.eq((head, frames), ("", []),
+         "ws: a start frame sent before the 101 gets the connection closed")
+
+    # Lossy UTF-8, not base64.
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("printf", "\\377a\\342\\202<&\\342\\202\\254"))
+    texts, _ = await collect(ws)
+    t.ok(texts[1] == '{"type":"stdout","data":"\\ufffda\\ufffd\\ufffd'
+         '\\u003c\\u0026\u20ac"}\n',
+         "ws: invalid UTF-8 bytes become \\ufffd escapes, <>& escaped",
+         texts)
+
+    # Output chunks of at most 32 KiB.
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("head", "-c", "100000", "/dev/zero"))
+    texts, _ = await collect(ws)
+    sizes = [len(json.loads(x)["data"]) for x in texts
+             if json.loads(x)["type"] == "stdout"]
+    t.ok(sum(sizes) == 100000 and max(sizes) <= 32768 and len(sizes) >= 4,
+         "ws: output split into <= 32 KiB messages", sizes)
+
+    # Binary start frame; trailing data after the JSON value is ignored.
+    ws = await a.ws(sid)
+    await ws.send_bytes(run_start("true").encode() + b" trailing junk")
+    texts, _ = await collect(ws)
+    t.eq([json.loads(x)["type"] for x in texts], ["start", "exit"],
+         "ws: binary start frame accepted, trailing bytes ignored")
+
+    # Start message errors.
+    for payload, want in [
+            ("hello", "failed to read start message: invalid character 'h' "
+                      "looking for beginning of value"),
+            ('{"type":"start"', "failed to read start message: "
+                                "unexpected EOF"),
+            ('{"type":"start","cmd":5}', "failed to read start message: "
+             "json: cannot unmarshal number into Go struct field "
+             "wsStartMsg.cmd of type string"),
+            ('{"type":"exec","cmd":"ls"}', "first message must be type "
+             "'start' with a 'cmd' field"),
+            ('{"TYPE":"start","Cmd":""}', "first message must be type "
+             "'start' with a 'cmd' field")]:
+        ws = await a.ws(sid)
+        await ws.send_str(payload)
+        texts, end = await collect(ws)
+        t.eq((texts, ws.close_code),
+             ([json.dumps({"type": "error", "data": want},
+                          separators=(",", ":")).replace("'", "'") + "\n"],
+              1006), "ws: start error for %r" % payload)
+
+    # Ping/pong while waiting for start; a client close is echoed.
+    ws = await a.ws(sid)
+    await ws.ping(b"p1")
+    m = await ws.receive(timeout=5)
+    t.ok(m.type == WS.PONG and m.data == b"p1", "ws: ping answered", m)
+    await ws.close(code=4001)
+    t.eq(ws.close_code, 4001, "ws: client close frame echoed with its code")
+
+    # stop detaches: no exit, no error, the process keeps running.
+    marker = os.path.join(workdir, "stopped.txt")
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("sh", "-c", "sleep 0.4; echo done > "
+                                "stopped.txt"))
+    first = await ws.receive(timeout=5)
+    await ws.send_str('{"type":"unknown"}')
+    await ws.send_str('{"type": "stop"}')
+    texts, end = await collect(ws)
+    t.ok(json.loads(first.data)["type"] == "start" and texts == []
+         and end.type == WS.CLOSED and ws.close_code == 1006,
+         "ws: stop ends the session without exit or error", (texts, end))
+    await asyncio.sleep(0.8)
+    t.ok(os.path.exists(marker), "ws: the stopped process kept running")
+
+    # Pause mid-stream ends the session with an error.
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("sleep", "5"))
+    await ws.receive(timeout=5)
+    await a.req("POST", "/v1/sandboxes/%s/pause" % sid)
+    texts, _ = await collect(ws)
+    t.eq([json.loads(x) for x in texts],
+         [{"type": "error", "data": "unavailable: sandbox was paused"}],
+         "ws: pause mid-stream sends an error")
+    t.eq(await a.json("GET", base),
+         (409, err("invalid_state",
+                   "sandbox is not running (status: paused)")),
+         "ws: 409 on a paused sandbox, before the upgrade")
+    await a.req("POST", "/v1/sandboxes/%s/resume" % sid)
+
+
+async def test_no_host(t, a):
+    sid, _ = await a.sandbox()
+    status, host = await a.json("POST", "/_fake/hosts", key=False,
+                                json={"status": "pending"})
+    status2, _ = await a.json("POST", "/_fake/sandboxes/%s/host" % sid,
+                              key=False, json={"host_id": host["id"]})
+    if status != 201 or status2 >= 300:
+        t.ok(True, "no-host paths # SKIP no /_fake/hosts (%s, %s)"
+             % (status, status2))
+        return
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("true"))
+    texts, _ = await collect(ws)
+    t.eq([json.loads(x) for x in texts],
+         [{"type": "error", "data": "sandbox host is not reachable"}],
+         "ws: host without address is an error message after start")
+    t.eq(await a.json("POST", "/v1/sandboxes/%s/files/stream/read" % sid,
+                      json={"path": "/x"}),
+         (503, err("host_unavailable", "sandbox host is not reachable")),
+         "files: host without address is 503 after body parsing")
+
+
+async def test_backpressure(t, a):
+    sid, workdir = await a.sandbox()
+    total = 40 * MiB
+    ws = await a.ws(sid, max_msg_size=0)
+    await ws.send_str(run_start(
+        "sh", "-c", "yes abcdefghijklmnopqrstuvwxyz | head -c %d; "
+        "echo done > bp.txt" % total))
+    await asyncio.sleep(1.5)
+    blocked = not os.path.exists(os.path.join(workdir, "bp.txt"))
+    got = 0
+    last = None
+    while True:
+        m = await ws.receive(timeout=30)
+        if m.type != WS.TEXT:
+            break
+        msg = json.loads(m.data)
+        if msg["type"] == "stdout":
+            got += len(msg["data"])
+        last = msg
+    t.ok(blocked, "ws: a client that does not read stops the process")
+    t.ok(got == total and last == {"type": "exit", "exit_code": 0}
+         and os.path.exists(os.path.join(workdir, "bp.txt")),
+         "ws: all output delivered once the client reads", (got, last))
+
+
+async def test_ws_faults(t, a):
+    sid, _ = await a.sandbox()
+    path = "/exec/stream$"
+    await a.fault({"path": path, "count": 1,
+                   "stream": {"action": "cut", "after_bytes": 10}})
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("head", "-c", "100", "/dev/zero"))
+    texts, end = await collect(ws)
+    msgs = [json.loads(x) for x in texts]
+    t.ok(msgs[0]["type"] == "start"
+         and sum(len(m.get("data", "")) for m in msgs) == 10
+         and all(m["type"] in ("start", "stdout") for m in msgs)
+         and ws.close_code == 1006,
+         "fault: cut after 10 bytes, no exit/error", msgs)
+
+    await a.fault({"path": path, "count": 1,
+                   "stream": {"action": "error", "after_messages": 1,
+                              "data": "boom"}})
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("echo", "hi"))
+    texts, _ = await collect(ws)
+    t.eq([json.loads(x)["type"] for x in texts] + [json.loads(texts[-1])],
+         ["start", "error", {"type": "error", "data": "boom"}],
+         "fault: error message mid-stream, then closed")
+
+    await a.fault({"path": path, "count": 1,
+                   "stream": {"action": "stall", "after_messages": 1,
+                              "stall_ms": 600}})
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("echo", "hi"))
+    await ws.receive(timeout=5)
+    t0 = time.monotonic()
+    texts, _ = await collect(ws)
+    t.ok(time.monotonic() - t0 >= 0.55 and json.loads(texts[-1])["type"]
+         == "exit", "fault: stall 600 ms, then the stream goes on")
+
+
+async def test_files(t, a):
+    sid, workdir = await a.sandbox()
+    base = "/v1/sandboxes/%s/files/" % sid
+
+    def at(*p):
+        return os.path.join(workdir, *p)
+
+    def content(p):
+        with open(at(p), "rb") as f:
+            return f.read()
+
+    # files/write and the path mapping.
+    blob = os.urandom(5000)
+    for path, where in [("/root/a.bin", "a.bin"), ("~/b.bin", "b.bin"),
+                        ("rel/c.bin", "rel/c.bin"),
+                        ("/tmp/d/e.bin", "tmp/d/e.bin")]:
+        body, ctype = multipart([("path", path.encode(), None),
+                                 ("file", blob, "ignored.txt")])
+        status, _, _ = await a.req("POST", base + "write", data=body,
+                                   headers={"Content-Type": ctype})
+        t.ok(status == 204 and content(where) == blob,
+             "files/write %s lands in <scratch>/%s" % (path, where), status)
+    body, ctype = multipart([("file", b"first", "f"), ("path", b"/o.txt",
+                                                       None)])
+    status, _, _ = await a.req("POST", base + "write", data=body,
+                               headers={"Content-Type": ctype})
+    t.ok(status == 204 and content("o.txt") == b"first",
+         "files/write: field order does not matter")
+    body, ctype = multipart([("path", b"/form.txt", None),
+                             ("file", b"q", "f")])
+    status, _, _ = await a.req("POST", base + "write?path=/query.txt",
+                               data=body, headers={"Content-Type": ctype})
+    t.ok(status == 204 and content("query.txt") == b"q"
+         and not os.path.exists(at("form.txt")),
+         "files/write: ?path= wins over the form field")
+    for fields, want in [([("file", b"x", "f")], "path field is required"),
+                         ([("path", b"/x", None)], "file field is required"),
+                         ([("path", b"/x", None), ("file", b"x", None)],
+                          "file field is required")]:
+        body, ctype = multipart(fields)
+        t.eq(await a.json("POST", base + "write", data=body,
+                          headers={"Content-Type": ctype}),
+             (400, err("invalid_request", want)), "files/write: " + want)
+    t.eq(await a.json("POST", base + "write", data=b"{}",
+                      headers={"Content-Type": "application/json"}),
+         (400, err("invalid_request", "expected multipart/form-data")),
+         "files/write: not multipart")
+    os.makedirs(at("dir"))
+    body, ctype = multipart([("path", b"/root/dir", None),
+                             ("file", b"x", "f")])
+    t.eq(await a.json("POST", base + "write", data=body,
+                      headers={"Content-Type": ctype}),
+         (502, err("agent_error", "internal: write file: write file "
+                   "/root/dir: status 400: {\"code\":400,\"message\":\"path "
+                   "is a directory: /root/dir\"}\n")),
+         "files/write: directory target is 502 agent_error")
+
+    # 413: announced by Content-Length, or counted on a chunked body.
+    status, hdrs, body = await a.req(
+        "POST", base + "write", data=b"",
+        headers={"Content-Type": ctype, "Content-Length": "104857601"})
+    t.ok(status == 413 and json.loads(body) == err(
+        "too_large", "file exceeds 100 MB limit")
+        and hdrs.get("Connection") == "close",
+        "files/write: Content-Length over 100 MiB is 413", (status, body))
+
+    async def big():
+        yield b"--XyZb0und4ry\r\nContent-Disposition: form-data; " \
+              b"name=\"file\"; filename=\"f\"\r\n\r\n"
+        chunk = b"z" * MiB
+        for _ in range(101):
+            yield chunk
+    try:
+        status, _, body = await a.req(
+            "POST", base + "write", data=big(),
+            headers={"Content-Type": ctype})
+        t.ok(status == 413 and b"too_large" in body,
+             "files/write: chunked body over 100 MiB is 413", status)
+    except aiohttp.ClientError as e:
+        t.ok(False, "files/write: chunked body over 100 MiB is 413", e)
+
+    # files/read.
+    status, hdrs, body = await a.req("POST", base + "read",
+                                     json={"path": "/root/a.bin"})
+    t.ok(status == 200 and body == blob
+         and hdrs.get("Content-Type") == "application/octet-stream"
+         and hdrs.get("Transfer-Encoding") == "chunked",
+         "files/read: raw bytes, chunked above 2048 bytes", (status, hdrs))
+    status, hdrs, body = await a.req("POST", base + "read",
+                                     json={"path": "/o.txt"})
+    t.ok(status == 200 and body == b"first"
+         and hdrs.get("Content-Length") == "5",
+         "files/read: small file has a Content-Length", hdrs)
+    t.eq(await a.json("POST", base + "read", json={"path": "/nope"}),
+         (502, err("agent_error", "internal: read file: read file /nope: "
+                   "status 404: {\"code\":404,\"message\":\"path '/nope' "
+                   "does not exist\"}\n")), "files/read: missing file 502")
+    t.eq(await a.json("POST", base + "read", json={"path": "dir"}),
+         (502, err("agent_error", "internal: read file: read file dir: "
+                   "status 400: {\"code\":400,\"message\":\"path "
+                   "'/root/dir' is a directory\"}\n")),
+         "files/read: directory 502")
+    t.eq(await a.json("POST", base + "read", data=b"nope"),
+         (400, err("invalid_request", "invalid JSON body")),
+         "files/read: invalid JSON")
+    t.eq(await a.json("POST", base + "read", json={"x": 1}),
+         (400, err("invalid_request", "path is required")),
+         "files/read: path is required")
+
+    # files/stream/write.
+    sw = base + "stream/write"
+    body, ctype = multipart([("junk", b"j", None), ("path", b"/s.bin", None),
+                             ("file", blob, "f")])
+    status, _, _ = await a.req("POST", sw, data=body,
+                               headers={"Content-Type": ctype})
+    t.ok(status == 204 and content("s.bin") == blob,
+         "files/stream/write: 204, unknown parts skipped")
+    body, ctype = multipart([("file", blob, "f"), ("path", b"/s.bin", None)])
+    status, _, _ = await a.req("POST", sw, data=body,
+                               headers={"Content-Type": ctype})
+    t.ok(status == 204 and content("s.bin") == b"",
+         "files/stream/write: file before path writes an EMPTY file, 204")
+    t.eq(await a.json("POST", sw, data=body,
+                      headers={"Content-Type": "multipart/form-data"}),
+         (400, err("invalid_request",
+                   "expected multipart/form-data with boundary")),
+         "files/stream/write: boundary required")
+    t.eq(await a.json("POST", sw, data=b"garbage",
+                      headers={"Content-Type": "text/plain; boundary=b"}),
+         (400, err("invalid_request", "failed to parse multipart")),
+         "files/stream/write: malformed multipart")
+    body, ctype = multipart([("path", b"/root/dir", None),
+                             ("file", b"x", "f")])
+    t.eq(await a.json("POST", sw, data=body, headers={"Content-Type": ctype}),
+         (502, err("agent_error", "internal: envd write: status 400: "
+                   "{\"code\":400,\"message\":\"path is a directory: "
+                   "/root/dir\"}\n")), "files/stream/write: directory 502")
+
+    # files/stream/read.
+    sr = base + "stream/read"
+    status, hdrs, body = await a.req("POST", sr, json={"path": "a.bin"})
+    t.ok(status == 200 and body == blob
+         and hdrs.get("Transfer-Encoding") == "chunked"
+         and hdrs.get("Content-Type") == "application/octet-stream",
+         "files/stream/read: chunked raw bytes", hdrs)
+    for p in ("/nope", "/root/dir"):
+        status, hdrs, body = await a.req("POST", sr, json={"path": p})
+        t.ok(status == 200 and body == b""
+             and hdrs.get("Content-Length") == "0",
+             "files/stream/read: %s is 200 with an empty body" % p,
+             (status, hdrs))
+    t.eq(await a.json("POST", sr, json={"path": ""}),
+         (400, err("invalid_request", "path is required")),
+         "files/stream/read: path is required")
+
+    # Faults on downloads.
+    await a.fault({"path": "/files/stream/read$", "count": 1,
+                   "stream": {"action": "truncate", "after_bytes": 1000}})
+    status, hdrs, body = await a.req("POST", sr, json={"path": "a.bin"})
+    t.ok(status == 200 and body == blob[:1000],
+         "fault: stream/read truncated after 1000 bytes, body ends cleanly",
+         (status, len(body)))
+    await a.fault({"path": "/files/stream/read$", "count": 1,
+                   "stream": {"action": "cut", "after_bytes": 1000}})
+    try:
+        await a.req("POST", sr, json={"path": "a.bin"})
+        t.ok(False, "fault: stream/read cut leaves the body unterminated")
+    except aiohttp.ClientError:
+        t.ok(True, "fault: stream/read cut leaves the body unterminated")
+    await a.fault({"path": "/files/stream/read$", "count": 1,
+                   "stream": {"action": "stall", "after_bytes": 100,
+                              "stall_ms": 400}})
+    t0 = time.monotonic()
+    status, _, body = await a.req("POST", sr, json={"path": "a.bin"})
+    t.ok(status == 200 and body == blob and time.monotonic() - t0 >= 0.35,
+         "fault: stream/read stalls, then completes")
+
+    # Files do not refresh last_active_at; 409 on a paused sandbox.
+    _, before = await a.json("GET", "/v1/sandboxes/" + sid)
+    await a.req("POST", base + "read", json={"path": "/o.txt"})
+    _, after = await a.json("GET", "/v1/sandboxes/" + sid)
+    t.eq(after["last_active_at"], before["last_active_at"],
+         "files: last_active_at untouched")
+    await a.req("POST", "/v1/sandboxes/%s/pause" % sid)
+    t.eq(await a.json("POST", sr, json={"path": "/o.txt"}),
+         (409, err("invalid_state", "sandbox is not running")),
+         "files: 409 without status suffix")
+
+
+async def test_large(t, a):
+    sid, workdir = await a.sandbox()
+    size = 512 * MiB
+    block = os.urandom(MiB)
+
+    async def gen():
+        yield b"--B\r\nContent-Disposition: form-data; name=\"path\"\r\n\r\n" \
+              b"/big.bin\r\n--B\r\nContent-Disposition: form-data; " \
+              b"name=\"file\"; filename=\"big\"\r\n\r\n"
+        for _ in range(size // MiB):
+            yield block
+        yield b"\r\n--B--\r\n"
+    t0 = time.monotonic()
+    status, _, _ = await a.req(
+        "POST", "/v1/sandboxes/%s/files/stream/write" % sid, data=gen(),
+        headers={"Content-Type": "multipart/form-data; boundary=B"})
+    up = time.monotonic() - t0
+    ok = status == 204 and os.path.getsize(os.path.join(workdir,
+                                                        "big.bin")) == size
+    t0 = time.monotonic()
+    got = 0
+    same = True
+    async with a.s.post(a.url("/v1/sandboxes/%s/files/stream/read" % sid),
+                        json={"path": "/big.bin"},
+                        headers=a.fake.key) as r:
+        buf = b""
+        async for chunk in r.content.iter_any():
+            buf += chunk
+            while len(buf) >= MiB:
+                same = same and buf[:MiB] == block
+                buf = buf[MiB:]
+                got += MiB
+        got += len(buf)
+    down = time.monotonic() - t0
+    rss = a.fake.peak_rss_kib()
+    t.ok(ok and got == size and same,
+         "512 MiB stream/write + stream/read round trip (%.1f s up, "
+         "%.1f s down)" % (up, down), (status, got))
+    t.ok(rss < 200 * 1024, "fake peak RSS stays bounded (%d MiB)"
+         % (rss // 1024))
+
+
+async def test_timeout(t, a):
+    sid, _ = await a.sandbox()
+    ws = await a.ws(sid)
+    await ws.send_str(run_start("sleep", "5"))
+    t0 = time.monotonic()
+    texts, _ = await collect(ws)
+    t.ok([json.loads(x)["type"] for x in texts] == ["start", "error"]
+         and "Client.Timeout" in json.loads(texts[-1])["data"]
+         and time.monotonic() - t0 < 3,
+         "ws: --stream-timeout ends the session with an error", texts)
+
+
+async def amain(t, tmp, fakes):
+    fake = Fake(tmp, "main")
+    fakes.append(fake)
+    short = Fake(tmp, "short", "--stream-timeout", "1")
+    fakes.append(short)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(timeout=timeout) as s:
+        a = Api(s, fake)
+        await test_ws(t, a)
+        await test_ws_faults(t, a)
+        await test_no_host(t, a)
+        await test_backpressure(t, a)
+        await test_files(t, a)
+        await test_large(t, a)
+        await test_timeout(t, Api(s, short))
+
+
+def main():
+    t = Tap()
+    tmp = tempfile.mkdtemp(prefix="test-fakecp-data-")
+    fakes = []
+    try:
+        asyncio.run(amain(t, tmp, fakes))
+    except Exception as e:   # report, do not hide, a harness failure
+        t.ok(False, "harness: %s: %s" % (type(e).__name__, e))
+    finally:
+        for f in fakes:
+            f.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("1..%d" % t.n)
+    return 1 if t.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
