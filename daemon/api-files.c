@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,32 @@ xfer_done(struct xfer *x)
 	return call;
 }
 
+/* Answer with result (built from x before x goes away). */
+static void
+xfer_reply(struct xfer *x, json_t *result_steal)
+{
+	call_reply(xfer_done(x), result_steal);
+}
+
+/* Fail the call; the message is formatted while x is still alive. */
+static void xfer_fail(struct xfer *x, const char *code, json_t *extra_steal,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void
+xfer_fail(
+    struct xfer *x, const char *code, json_t *extra_steal, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	call_fail(xfer_done(x),
+	    strcmp(code, "internal") == 0 ? IPC_ERR_INTERNAL
+					  : IPC_ERR_APPLICATION,
+	    code, extra_steal, "%s", msg);
+}
+
 /* A progress event, at most every FILES_PROGRESS_MS. */
 static void
 xfer_progress(struct xfer *x, int force)
@@ -186,15 +213,14 @@ xfer_verify_cb(
 	code = json_integer_value(json_object_get(r, "exit_code"));
 	if (r == NULL || out == NULL) {
 		json_decref(r);
-		call_fail(xfer_done(x), IPC_ERR_APPLICATION,
-		    "upstream_protocol", NULL,
+		xfer_fail(x, "upstream_protocol", NULL,
 		    "unexpected answer to the verification command");
 		return;
 	}
 	if (code != 0 || xfer_parse_check(out, &size, sha) != 0) {
 		extra = json_pack("{s:I, s:s, s:s}", "size",
 		    (json_int_t)x->bytes, "sha256", x->sha256, "path", x->path);
-		call_fail(xfer_done(x), IPC_ERR_APPLICATION, "integrity", extra,
+		xfer_fail(x, "integrity", extra,
 		    "cannot verify '%s' in the sandbox (the file is missing "
 		    "or unreadable): %.200s",
 		    x->path, errtext != NULL ? errtext : "");
@@ -206,7 +232,7 @@ xfer_verify_cb(
 		extra = json_pack("{s:I, s:s, s:I, s:s, s:s}", "size",
 		    (json_int_t)x->bytes, "sha256", x->sha256, "sandbox_size",
 		    (json_int_t)size, "sandbox_sha256", sha, "path", x->path);
-		call_fail(xfer_done(x), IPC_ERR_APPLICATION, "integrity", extra,
+		xfer_fail(x, "integrity", extra,
 		    "%s of '%s' does not match: %llu bytes (sha256 %.12s...) "
 		    "crossed wrennd, the sandbox has %llu bytes (sha256 "
 		    "%.12s...)",
@@ -215,7 +241,7 @@ xfer_verify_cb(
 		    (unsigned long long)size, sha);
 		return;
 	}
-	call_reply(xfer_done(x), xfer_result(x, 1));
+	xfer_reply(x, xfer_result(x, 1));
 }
 
 /* Ask the sandbox for the size and SHA-256 of x->path. */
@@ -263,8 +289,7 @@ xfer_verify(struct xfer *x)
 	}
 	return;
 oom:
-	call_fail(xfer_done(x), IPC_ERR_INTERNAL, "internal", NULL,
-	    "cannot start the verification");
+	xfer_fail(x, "internal", NULL, "cannot start the verification");
 }
 
 /* The streaming request finished. */
@@ -278,7 +303,7 @@ xfer_done_cb(
 
 	x->req = NULL;
 	if (x->io_errno != 0) {
-		call_fail(xfer_done(x), IPC_ERR_APPLICATION, "io_error",
+		xfer_fail(x, "io_error",
 		    json_pack("{s:I}", "bytes", (json_int_t)x->bytes),
 		    "%s the passed file descriptor failed after %llu bytes: "
 		    "%s",
@@ -302,7 +327,7 @@ xfer_done_cb(
 	if (x->verify)
 		xfer_verify(x);
 	else
-		call_reply(xfer_done(x), xfer_result(x, 0));
+		xfer_reply(x, xfer_result(x, 0));
 }
 
 /* The fd became ready: let the paused transfer go on. */
@@ -318,7 +343,7 @@ xfer_fd_cb(evutil_socket_t fd, short what, void *arg)
 			x->io_errno = errno;
 			upstream_req_cancel(x->req);
 			x->req = NULL;
-			call_fail(xfer_done(x), IPC_ERR_APPLICATION, "io_error",
+			xfer_fail(x, "io_error",
 			    json_pack("{s:I}", "bytes", (json_int_t)x->bytes),
 			    "writing the passed file descriptor failed: %s",
 			    strerror(errno));
@@ -339,7 +364,7 @@ xfer_fd_cb(evutil_socket_t fd, short what, void *arg)
 			if (x->verify)
 				xfer_verify(x);
 			else
-				call_reply(xfer_done(x), xfer_result(x, 0));
+				xfer_reply(x, xfer_result(x, 0));
 			return;
 		}
 	}

@@ -98,10 +98,14 @@ call_free(struct call *call)
 static void
 call_finish(struct call *call, json_t *msg_steal)
 {
-	if (msg_steal == NULL)
-		log_warnx("call '%s': out of memory building reply",
+	if (msg_steal == NULL) {
+		/* Still answer: a call must never be left without a reply. */
+		log_warnx("call '%s': cannot build its reply",
 		    call->method->name);
-	else if (call->client != NULL)
+		msg_steal = ipc_make_error_code(call->id, IPC_ERR_INTERNAL,
+		    "internal error building the reply", "internal", NULL);
+	}
+	if (msg_steal != NULL && call->client != NULL)
 		(void)client_send(call->client, msg_steal);
 	json_decref(msg_steal);
 	call_free(call);

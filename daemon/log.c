@@ -127,7 +127,7 @@ log_quote(char *buf, size_t bufsz, const char *s, size_t len)
 			}
 			break;
 		}
-		if (c < 0x20 || c == 0x7f || c == '"' || c == '\\') {
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
 			buf[o++] = '\\';
 			if (c == '\n')
 				buf[o++] = 'n';

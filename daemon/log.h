@@ -25,8 +25,9 @@ void fatalx(const char *fmt, ...)
 
 /*
  * Copy at most len bytes of untrusted s into buf (size bufsz), escaping
- * control bytes, quotes and backslashes, truncating with "..." so the
- * result always fits. Returns buf.
+ * control bytes, non-ASCII bytes, quotes and backslashes, truncating with
+ * "..." so the result always fits and is plain ASCII (safe for logs and
+ * JSON). Returns buf.
  */
 char *log_quote(char *buf, size_t bufsz, const char *s, size_t len);
 

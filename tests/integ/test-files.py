@@ -163,7 +163,8 @@ try:
          "with verify a missing file is an integrity error")
 
     # truncated download body detected by verify
-    env.fake.fault(path="/files/stream/read$", truncate_after=100000,
+    env.fake.fault(path="/files/stream/read$",
+                   stream={"action": "truncate", "after_bytes": 100000},
                    count=1)
     fd = os.open(fpath, os.O_WRONLY | os.O_TRUNC)
     i = c.call_async_fds("sandbox.stream_download",

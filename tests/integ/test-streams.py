@@ -230,7 +230,8 @@ try:
     stuck.close()
 
     # upstream cut mid-stream -> clear error
-    env.fake.fault(path="/exec/stream$", ws_cut_after_bytes=5000, count=1)
+    env.fake.fault(path="/exec/stream$", count=1,
+                   stream={"action": "cut", "after_bytes": 5000})
     r, ev = stream(c, sid, "/bin/sh",
                    ["-c", 'for i in $(seq 1 5000); do echo "cut $i"; done'])
     e = r.get("error", {})
