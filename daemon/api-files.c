@@ -250,7 +250,7 @@ xfer_verify(struct xfer *x)
 {
 	enum upstream_auth auth;
 	struct call *call = x->call;
-	char path[256], *esc, *text;
+	char *path, *text;
 	json_t *body;
 	int r;
 
@@ -259,11 +259,6 @@ xfer_verify(struct xfer *x)
 		xfer_free(x);
 		return;
 	}
-	esc = upstream_escape(x->sandbox_id, strlen(x->sandbox_id));
-	if (esc == NULL)
-		goto oom;
-	snprintf(path, sizeof(path), "/v1/sandboxes/%s/exec", esc);
-	free(esc);
 	/* "$1" is the path as the file routes see it: relative to the
 	 * sandbox's home, with ~ expanded. */
 	body = json_pack("{s:s, s:[s,s,s,s], s:i}", "cmd", "/bin/sh", "args",
@@ -275,7 +270,12 @@ xfer_verify(struct xfer *x)
 	json_decref(body);
 	if (text == NULL)
 		goto oom;
+	if ((path = rest_sandbox_path(x->sandbox_id, "/exec")) == NULL) {
+		free(text);
+		goto oom;
+	}
 	x->req = upstream_req_new(call->wd->up, "POST", path, auth);
+	free(path);
 	if (x->req == NULL ||
 	    upstream_req_set_json(x->req, text, strlen(text)) != 0) {
 		free(text);
@@ -486,18 +486,17 @@ static int
 xfer_start(struct xfer *x, enum upstream_auth auth)
 {
 	struct call *call = x->call;
-	char path[256], *esc, *text = NULL;
+	char *path, *text = NULL;
 	json_t *body;
 	int r;
 
-	if ((esc = upstream_escape(x->sandbox_id, strlen(x->sandbox_id))) ==
-	    NULL)
+	path = rest_sandbox_path(x->sandbox_id,
+	    x->dir == XFER_UP ? "/files/stream/write" : "/files/stream/read");
+	if (path == NULL)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "/v1/sandboxes/%s/files/stream/%s", esc,
-	    x->dir == XFER_UP ? "write" : "read");
-	free(esc);
-	if ((x->req = upstream_req_new(call->wd->up, "POST", path, auth)) ==
-	    NULL)
+	x->req = upstream_req_new(call->wd->up, "POST", path, auth);
+	free(path);
+	if (x->req == NULL)
 		return -ENOMEM;
 	if (x->dir == XFER_UP) {
 		/* The control plane needs the path part before the file. */
@@ -622,7 +621,7 @@ api_files_upload(struct call *call)
 	struct upstream_req *req = NULL;
 	json_t *data;
 	unsigned char *bytes;
-	char path[256], *esc;
+	char *path;
 	size_t n;
 	int r;
 
@@ -647,14 +646,13 @@ api_files_upload(struct call *call)
 		    n);
 		return 0;
 	}
-	esc = upstream_escape(
+	path = rest_sandbox_path(
 	    json_string_value(json_object_get(call->params, "sandbox_id")),
-	    json_string_length(json_object_get(call->params, "sandbox_id")));
-	if (esc == NULL)
+	    "/files/write");
+	if (path == NULL)
 		goto oom;
-	snprintf(path, sizeof(path), "/v1/sandboxes/%s/files/write", esc);
-	free(esc);
 	req = upstream_req_new(call->wd->up, "POST", path, auth);
+	free(path);
 	if (req == NULL ||
 	    upstream_req_add_field(req, "path",
 		json_string_value(json_object_get(call->params, "path"))) !=
@@ -715,26 +713,24 @@ api_files_download(struct call *call)
 {
 	enum upstream_auth auth;
 	struct upstream_req *req;
-	char path[256], *esc, *text;
+	char *path, *text;
 	json_t *body;
 	int r;
 
 	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0)
 		return 0;
-	esc = upstream_escape(
-	    json_string_value(json_object_get(call->params, "sandbox_id")),
-	    json_string_length(json_object_get(call->params, "sandbox_id")));
-	if (esc == NULL)
-		goto oom;
-	snprintf(path, sizeof(path), "/v1/sandboxes/%s/files/read", esc);
-	free(esc);
 	body =
 	    json_pack("{s:O}", "path", json_object_get(call->params, "path"));
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text == NULL)
 		goto oom;
-	req = upstream_req_new(call->wd->up, "POST", path, auth);
+	path = rest_sandbox_path(
+	    json_string_value(json_object_get(call->params, "sandbox_id")),
+	    "/files/read");
+	req = path != NULL ? upstream_req_new(call->wd->up, "POST", path, auth)
+			   : NULL;
+	free(path);
 	if (req == NULL ||
 	    upstream_req_set_json(req, text, strlen(text)) != 0) {
 		free(text);

@@ -20,6 +20,7 @@
 #include "creds.h"
 #include "ipc.h"
 #include "log.h"
+#include "rest.h"
 #include "upstream.h"
 #include "wrennd.h"
 
@@ -187,18 +188,17 @@ static void
 sbwatch_poll(struct sbwatch *w)
 {
 	enum upstream_auth auth;
-	char path[256], *esc;
+	char *path;
 
 	if (w->req != NULL)
 		return;
 	auth = creds_have(w->wd->creds, CREDS_APIKEY) ? UPSTREAM_AUTH_APIKEY
 						      : UPSTREAM_AUTH_JWT;
-	if ((esc = upstream_escape(w->sandbox_id, strlen(w->sandbox_id))) ==
-	    NULL)
+	if ((path = rest_sandbox_path(w->sandbox_id, "")) == NULL)
 		goto retry;
-	snprintf(path, sizeof(path), "/v1/sandboxes/%s", esc);
-	free(esc);
-	if ((w->req = upstream_req_new(w->wd->up, "GET", path, auth)) == NULL)
+	w->req = upstream_req_new(w->wd->up, "GET", path, auth);
+	free(path);
+	if (w->req == NULL)
 		goto retry;
 	upstream_req_set_timeout(w->req, w->wd->cfg->request_timeout_ms);
 	if (upstream_req_start(w->req, sbwatch_done_cb, w) != 0) {

@@ -100,8 +100,8 @@ call_finish(struct call *call, json_t *msg_steal)
 {
 	if (msg_steal == NULL) {
 		/* Still answer: a call must never be left without a reply. */
-		log_warnx("call '%s': cannot build its reply",
-		    call->method->name);
+		log_warnx(
+		    "call '%s': cannot build its reply", call->method->name);
 		msg_steal = ipc_make_error_code(call->id, IPC_ERR_INTERNAL,
 		    "internal error building the reply", "internal", NULL);
 	}
@@ -173,10 +173,7 @@ call_status_code(long status)
 	}
 }
 
-/* {"code": rpc, "message": ..., "data": {"code": dcode, ...extra}}. */
-static json_t *call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static json_t *
+json_t *
 call_error_obj(
     int rpc, const char *dcode, json_t *extra_steal, const char *fmt, ...)
 {

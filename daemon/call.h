@@ -86,6 +86,13 @@ void call_fail(struct call *call, int rpc_code, const char *data_code,
  */
 json_t *call_http_error(long status, const char *body, size_t body_len);
 
+/*
+ * An error object {"code": rpc, "message": ..., "data": {"code": dcode,
+ * ...extra_steal}} (new reference; NULL on OOM).
+ */
+json_t *call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Send a final error from an error object (copied) and free the call. */
 void call_fail_obj(struct call *call, const json_t *err);
 

@@ -210,6 +210,19 @@ done:
 	return out;
 }
 
+char *
+rest_sandbox_path(const char *sandbox_id, const char *suffix)
+{
+	char *esc, *out;
+
+	if ((esc = upstream_escape(sandbox_id, strlen(sandbox_id))) == NULL)
+		return NULL;
+	if (asprintf(&out, "/v1/sandboxes/%s%s", esc, suffix) == -1)
+		out = NULL;
+	free(esc);
+	return out;
+}
+
 /* The call went away ($/cancel or client gone): abort the transfer. */
 static void
 rest_cancel_cb(struct call *call, void *arg)

@@ -27,6 +27,12 @@ int rest_passthrough(struct call *call);
 int rest_pick_auth(struct call *call, int cred, enum upstream_auth *ret);
 
 /*
+ * "/v1/sandboxes/<escaped id><suffix>" (suffix may be ""), malloc'd; NULL
+ * on allocation failure.
+ */
+char *rest_sandbox_path(const char *sandbox_id, const char *suffix);
+
+/*
  * Expand a path template ("/v1/sandboxes/{sandbox_id}") from params,
  * escaping each value, and append the PIN_QUERY params present. Returns a
  * malloc'd string or NULL with err set.

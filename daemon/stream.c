@@ -118,25 +118,6 @@ static void stream_pump(struct stream *s);
 static void stream_end(
     struct stream *s, json_t *final_steal, json_t *err_steal);
 
-/* An error object, as call.c builds them, for stream endings. */
-static json_t *stream_err(int rpc, const char *code, json_t *extra_steal,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static json_t *
-stream_err(int rpc, const char *code, json_t *extra_steal, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-	json_t *data;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	data = extra_steal != NULL ? extra_steal : json_object();
-	json_object_set_new(data, "code", json_string(code));
-	return json_pack(
-	    "{s:i, s:s, s:o}", "code", rpc, "message", msg, "data", data);
-}
-
 static void
 stream_set_state(struct stream *s, enum stream_state to)
 {
@@ -364,7 +345,7 @@ stream_stall_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->ws != NULL)
 		(void)ws_send_text(s->ws, "{\"type\":\"stop\"}", 15);
 	stream_end(s, NULL,
-	    stream_err(IPC_ERR_APPLICATION, "slow_consumer", NULL,
+	    call_error_obj(IPC_ERR_APPLICATION, "slow_consumer", NULL,
 		"the client did not read its stream for %ld ms; stream "
 		"cancelled",
 		s->wd->cfg->stall_timeout_ms));
@@ -532,7 +513,7 @@ stream_open_cb(struct ws *ws, void *arg)
 	if (text == NULL || ws_send_text(ws, text, strlen(text)) != 0) {
 		free(text);
 		stream_end(s, NULL,
-		    stream_err(IPC_ERR_INTERNAL, "internal", NULL,
+		    call_error_obj(IPC_ERR_INTERNAL, "internal", NULL,
 			"cannot send the start message"));
 		return;
 	}
@@ -579,8 +560,8 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 
 		stream_push(s, "error", fields, 0);
 		stream_end(s, NULL,
-		    stream_err(IPC_ERR_APPLICATION, "stream_error", NULL, "%s",
-			text != NULL ? text : "exec stream failed"));
+		    call_error_obj(IPC_ERR_APPLICATION, "stream_error", NULL,
+			"%s", text != NULL ? text : "exec stream failed"));
 	} else {
 		json_decref(fields);
 		log_debug("stream %s: ignoring message type '%.32s'", s->id, t);
@@ -604,32 +585,34 @@ stream_close_cb(struct ws *ws, const struct ws_close_info *info, void *arg)
 			err = call_http_error(
 			    info->status, info->body, info->body_len);
 		else
-			err = stream_err(IPC_ERR_APPLICATION,
+			err = call_error_obj(IPC_ERR_APPLICATION,
 			    "upstream_protocol", NULL,
 			    "WebSocket handshake with the control plane "
 			    "failed: %s",
 			    info->errmsg);
 		break;
 	case WS_REASON_TIMEOUT:
-		err = stream_err(IPC_ERR_APPLICATION, "timeout", NULL,
+		err = call_error_obj(IPC_ERR_APPLICATION, "timeout", NULL,
 		    "control plane did not answer the stream request: %s",
 		    info->errmsg);
 		break;
 	case WS_REASON_TRANSPORT:
-		err = stream_err(IPC_ERR_APPLICATION, "upstream_unreachable",
+		err = call_error_obj(IPC_ERR_APPLICATION,
+		    "upstream_unreachable",
 		    json_pack("{s:s}", "reason", ws_reason_name(info->reason)),
 		    "control plane unreachable: %s", info->errmsg);
 		break;
 	case WS_REASON_EOF:
 	case WS_REASON_CLOSED:
-		err = stream_err(IPC_ERR_APPLICATION, "upstream_unreachable",
+		err = call_error_obj(IPC_ERR_APPLICATION,
+		    "upstream_unreachable",
 		    json_pack("{s:s}", "reason", ws_reason_name(info->reason)),
 		    "the control plane closed the exec stream before the "
 		    "command exited (%s)",
 		    info->errmsg);
 		break;
 	default:
-		err = stream_err(IPC_ERR_APPLICATION, "upstream_protocol",
+		err = call_error_obj(IPC_ERR_APPLICATION, "upstream_protocol",
 		    json_pack("{s:s}", "reason", ws_reason_name(info->reason)),
 		    "exec stream failed: %s", info->errmsg);
 		break;
@@ -645,16 +628,14 @@ stream_connect(
 	struct wrennd *wd = s->wd;
 	struct ws_opts o;
 	const char *headers[2] = {NULL, NULL};
-	char path[256], hdr[9000], *url = NULL, *esc;
+	char *path, hdr[9000], *url = NULL;
 	int n, r;
 
-	if ((esc = upstream_escape(s->sandbox_id, strlen(s->sandbox_id))) ==
-	    NULL)
+	if ((path = rest_sandbox_path(s->sandbox_id, "/exec/stream")) == NULL)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "/v1/sandboxes/%s/exec/stream", esc);
-	free(esc);
-	if ((r = ws_url_from_base(upstream_base_url(wd->up), path, &url)) !=
-	    0) {
+	r = ws_url_from_base(upstream_base_url(wd->up), path, &url);
+	free(path);
+	if (r != 0) {
 		snprintf(err, errlen, "cannot build the stream URL");
 		return r;
 	}
@@ -725,7 +706,7 @@ owner_cancel_cb(struct call *call, void *arg)
 	free(f);
 	if (s->state != STREAM_ENDED)
 		stream_stop_upstream(s,
-		    stream_err(IPC_ERR_APPLICATION, "stopped", NULL,
+		    call_error_obj(IPC_ERR_APPLICATION, "stopped", NULL,
 			"the stream was stopped by the client that started "
 			"it"));
 	else
@@ -927,7 +908,7 @@ stream_stop(struct call *call)
 	}
 	if (s->state != STREAM_ENDED)
 		stream_stop_upstream(s,
-		    stream_err(IPC_ERR_APPLICATION, "stopped", NULL,
+		    call_error_obj(IPC_ERR_APPLICATION, "stopped", NULL,
 			"the stream was stopped (streams.stop)"));
 	else if (s->detached && TAILQ_EMPTY(&s->followers))
 		stream_free(s); /* collected: nothing left to attach to */
@@ -946,7 +927,7 @@ stream_shutdown(struct wrennd *wd)
 		s->pid = s->pid < 0 ? 0 : s->pid;
 		if (s->state != STREAM_ENDED)
 			stream_stop_upstream(s,
-			    stream_err(IPC_ERR_APPLICATION, "shutting_down",
+			    call_error_obj(IPC_ERR_APPLICATION, "shutting_down",
 				NULL, "wrennd is shutting down"));
 		/* stream_end answered whoever had caught up; the rest go now */
 		while ((f = TAILQ_FIRST(&s->followers)) != NULL)

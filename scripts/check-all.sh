@@ -48,6 +48,10 @@ echo "== unit tests under valgrind"
 		{ echo "valgrind: $t failed"; tail -n 60 "$t.valgrind.log"; exit 1; }
 done)
 
+echo "== benchmarks (reported, not asserted)"
+(cd _build/release && make bench BENCH_ARGS="--file-mib 1024 --stream-mib 64" &&
+	cat tests/bench/results.txt) || echo "benchmarks failed (not fatal)"
+
 echo "== distcheck"
 (cd _build/release && make -j"$jobs" distcheck) || exit 1
 

@@ -127,13 +127,17 @@ try:
     # detach / attach with replay
     r = c.call("sandbox.exec_stream", {
         "sandbox_id": sid, "cmd": "/bin/sh", "detach": True,
-        "args": ["-c", 'for i in $(seq 1 50); do echo "d $i"; done; '
-                 'sleep 1; echo late; exit 7']})
+        "args": ["-c", 'for i in $(seq 1 50); do echo "d $i"; sleep 0.01; '
+                 'done; sleep 1; echo late; exit 7']})
     res = r.get("result", {})
     st = res.get("stream_id", "")
     t.ok(st.startswith("st-") and res.get("detached") is True and
          isinstance(res.get("pid"), int), "detach returns a stream id", r)
-    time.sleep(0.3)
+    for _ in range(200):  # wait until at least 12 events exist
+        lst = {x["stream_id"]: x for x in c.call("streams.list")["result"]}
+        if lst[st]["next_seq"] > 12:
+            break
+        time.sleep(0.05)
     a1, a2 = Client(sock), Client(sock)
     i1 = a1.call_async("streams.attach", {"stream_id": st})
     i2 = a2.call_async("streams.attach", {"stream_id": st, "from_seq": 10})
