@@ -393,6 +393,26 @@ def ctl_json(sock, method, params=None):
     return rc, {"error": e}
 
 
+class CtlClient:
+    """Calls through `wrennctl call` (so through libwrennctl), with the
+    replies shaped like raw ones: {"result": ...} or {"error": {...}}."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def call(self, method, params=None):
+        rc, out = ctl_json(self.sock, method, params)
+        if rc == 0:
+            return {"result": out}
+        if isinstance(out, dict) and "error" in out:
+            return out
+        return {"error": {"code": None, "message": str(out),
+                          "data": {"code": "wrennctl_exit_%d" % rc}}}
+
+    def close(self):
+        pass
+
+
 class Env:
     """A temporary directory with a fake control plane and a wrennd."""
 

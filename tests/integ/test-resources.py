@@ -12,8 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Client, Env, Tap, ctl_json, sanitizer_clean,  # noqa
-                     wait_for)
+from harness import (Client, CtlClient, Env, Tap, ctl_json,  # noqa
+                     sanitizer_clean, wait_for)
 
 t = Tap()
 env = Env(start_wrennd=False)
@@ -57,7 +57,10 @@ try:
     set_token(seed["jwt_owner"])
     w = env.start_wrennd(cred="api_key", args=["--token-file", tokfile])
     sock = env.sock
-    c = Client(sock)
+    # Every resource call goes through wrennctl (built on libwrennctl);
+    # raw is the protocol client for what wrennctl does not show (hello).
+    raw = Client(sock)
+    c = CtlClient(sock)
     fake = env.fake
 
     # ---- credential per route
@@ -175,8 +178,9 @@ try:
                 "token reload")
     t.ok(True, "a rewritten token file is re-read (daemon.status shows the "
          "new expiry)")
-    ok_result(c.call("teams.delete", {"team_id": team_x}),
-              "teams.delete with the new token -> {} (same connection)")
+    ok_result(raw.call("teams.delete", {"team_id": team_x}),
+              "teams.delete with the new token -> {} (on a connection "
+              "opened before the reload)")
     set_token(mint(user="member", team_id=team_a))
     wait_reload(c, lambda st: st["auth"]["jwt"]["expires_in_sec"] > 20000,
                 "member token")
@@ -199,7 +203,8 @@ try:
     w.proc.send_signal(signal.SIGHUP)
     wait_reload(c, lambda st: st["auth"]["jwt"].get("platform_admin"),
                 "admin token")
-    ok_result(c.call("daemon.status"), "SIGHUP reload keeps the connection")
+    ok_result(raw.call("daemon.status"),
+              "SIGHUP reload keeps the connection")
 
     # ---- admin and builds (platform admin JWT)
     ok_result(c.call("admin.list_templates"), "admin.list_templates",
@@ -360,7 +365,7 @@ try:
     fake.clear_faults()
 
     # ---- rpc.describe covers every method
-    names = c.hello["params"]["methods"]
+    names = raw.hello["params"]["methods"]
     d = c.call("rpc.describe")["result"]["methods"]
     t.eq(sorted(m["name"] for m in d), sorted(names),
          "rpc.describe describes every method in the hello")
@@ -368,6 +373,12 @@ try:
                                  "admin_jwt") and
              all({"name", "type", "required"} <= set(p) for p in m["params"])
              for m in d), "each with credential and typed params")
+    with open(os.path.join(os.environ.get("top_srcdir", "."), "protocol",
+                           "PROTOCOL.md")) as f:
+        doc = f.read()
+    missing = [n for n in names if "`%s`" % n not in doc]
+    t.eq(missing, [], "protocol/PROTOCOL.md documents every method")
+    raw.close()
     c.close()
     code, text = env.wrennd.stop()
     t.ok(code == 0 and sanitizer_clean(text), "wrennd exits cleanly",
@@ -375,7 +386,7 @@ try:
 
     # ---- only an API key: JWT routes fail locally, nothing is sent
     w = env.start_wrennd(cred="api_key")
-    c = Client(env.sock)
+    c = CtlClient(env.sock)
     fake.clear_requests()
     for m, p in (("teams.list", {}), ("api_keys.list", {}),
                  ("hosts.list", {}), ("audit.list", {}),

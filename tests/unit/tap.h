@@ -24,7 +24,7 @@ tap_vok(int cond, const char *fmt, va_list ap)
 
 static int ok(int cond, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static int
+static int __attribute__((unused))
 ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
@@ -35,7 +35,8 @@ ok(int cond, const char *fmt, ...)
 	return cond;
 }
 
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), unused));
 static void
 diag(const char *fmt, ...)
 {
@@ -49,7 +50,7 @@ diag(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static int
+static int __attribute__((unused))
 done_testing(void)
 {
 	printf("1..%d\n", tap_n);

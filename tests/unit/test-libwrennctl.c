@@ -6,7 +6,10 @@
  * client side of every case is plain public API. Covers the greeting,
  * blocking and asynchronous calls, out-of-order replies, streams, cancel,
  * local timeouts, the error mapping, connection loss, garbage and oversize
- * lines, the non-blocking event-loop mode and callback re-entrancy rules.
+ * lines, the non-blocking event-loop mode and callback re-entrancy rules,
+ * and file descriptor passing: the fake receives the fds with recvmsg(),
+ * checks they came with the first byte of their line (once), and reads
+ * them; the "fds" negotiation; partial writes; the file transfer calls.
  *
  * Instructions understood by the fake server (all optional, in params):
  *   "close":true        close the connection instead of replying
@@ -22,20 +25,31 @@
  *   "reply_then_close"  reply, then close at once
  *   "big":N             reply with a string of N bytes ("xxx...")
  *   "n_events":N        send N stdout events first
+ *   "pause_ms":N        after replying, do not read for N ms
  * Without "error"/"result" the reply is
- *   {"method":M,"params":P,"cancels":N} (N = "$/cancel" seen so far).
+ *   {"method":M,"params":P,"cancels":N,"hellos":H,"fds_on":B,
+ *    "fd_sets":K,"fd_at_start":B,"fds":["content of fd 0",...]}
+ * (N = "$/cancel" seen so far, H = rpc.hello calls, K = SCM_RIGHTS
+ * messages that came with bytes of this line, fd_at_start whether the
+ * first of them came with its first byte).
+ * rpc.hello, sandbox.stream_upload and sandbox.stream_download behave like
+ * wrennd's (see fake_hello and fake_transfer).
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -52,13 +66,45 @@
 	"\"methods\":[\"sandboxes.create\",\"sandboxes.get\","                 \
 	"\"sandbox.exec\"]}}\n"
 
+/* A greeting that offers fd passing, like wrennd's. */
+#define HELLO_FDS                                                              \
+	"{\"jsonrpc\":\"2.0\",\"method\":\"wrennd.hello\",\"params\":{"        \
+	"\"server\":\"wrennd\",\"version\":\"0.1.0-test\",\"protocol\":1,"     \
+	"\"capabilities\":[\"stream\",\"cancel\",\"fds\"],\"limits\":{"        \
+	"\"max_line\":1048576,\"max_inflight\":64,\"max_fds\":4},"             \
+	"\"peer\":{\"uid\":1000,\"gid\":1000,\"pid\":42,\"role\":\"user\"},"   \
+	"\"methods\":[\"sandbox.stream_upload\"]}}\n"
+
+#define FAKE_BUF   (1u << 20) /* bytes of input the fake holds */
+#define FAKE_FDS   16	      /* fds in one SCM_RIGHTS message */
+#define FAKE_SETS  64	      /* fd sets awaiting their line */
+#define FAKE_FDCAP 65536      /* bytes the fake reads from one fd */
+
 /* ---- fake server (child process) ------------------------------------- */
+
+/* File descriptors received with one recvmsg(). */
+struct fake_fdset {
+	uint64_t off; /* stream offset of the chunk's first byte */
+	int fd[FAKE_FDS];
+	int n;
+};
 
 struct fake {
 	int fd;
 	json_t *held[32]; /* ids of held calls, owned */
 	int n_held;
 	int cancels;
+	int offer_fds; /* the greeting lists "fds" */
+	int fds_on;    /* rpc.hello enabled it */
+	int hellos;
+	struct fake_fdset sets[FAKE_SETS];
+	int n_sets;
+	/* The current line's fds (owned while it is handled). */
+	int lfd[FAKE_FDS * 4];
+	int n_lfd;
+	int l_sets;	/* SCM_RIGHTS messages of the line */
+	int l_at_start; /* the first of them came with the line's first byte */
+	int pause_ms;
 };
 
 static void
@@ -72,6 +118,23 @@ fake_write(struct fake *f, const char *buf, size_t len)
 			continue;
 		if (n <= 0)
 			_exit(0); /* the client went away */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Write all of buf to a passed fd (errors ignored: the test checks). */
+static void
+fake_write_fd(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
 		buf += n;
 		len -= (size_t)n;
 	}
@@ -126,6 +189,140 @@ fake_cancel(struct fake *f, json_t *params)
 	}
 }
 
+/* Read fd to EOF (at most FAKE_FDCAP bytes kept) and close it. */
+static json_t *
+fake_read_fd(int fd, size_t *ret_total)
+{
+	static char buf[FAKE_FDCAP];
+	char chunk[4096];
+	size_t len = 0, total = 0, k;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		k = (size_t)n < sizeof(buf) - len ? (size_t)n : sizeof(buf) - len;
+		memcpy(buf + len, chunk, k);
+		len += k;
+		total += (size_t)n;
+	}
+	close(fd);
+	if (ret_total != NULL)
+		*ret_total = total;
+	return json_stringn(buf, len);
+}
+
+/* The default reply: what the fake saw of this call. */
+static json_t *
+fake_echo(struct fake *f, const char *method, json_t *params)
+{
+	json_t *fds = json_array();
+	int i;
+
+	for (i = 0; i < f->n_lfd; i++)
+		json_array_append_new(fds, fake_read_fd(f->lfd[i], NULL));
+	f->n_lfd = 0;
+	return json_pack("{s:s, s:o, s:i, s:i, s:b, s:i, s:b, s:o}", "method",
+	    method, "params",
+	    params != NULL ? json_incref(params) : json_object(), "cancels",
+	    f->cancels, "hellos", f->hellos, "fds_on", f->fds_on, "fd_sets",
+	    f->l_sets, "fd_at_start", f->l_at_start, "fds", fds);
+}
+
+/* rpc.hello: enable "fds" when asked and offered. */
+static void
+fake_hello(struct fake *f, json_t *id, json_t *params)
+{
+	json_t *v, *enabled;
+	size_t i;
+
+	f->hellos++;
+	json_array_foreach(json_object_get(params, "enable"), i, v)
+	{
+		if (strcmp(json_string_value(v), "fds") == 0 && f->offer_fds)
+			f->fds_on = 1;
+	}
+	enabled = json_pack("[s,s]", "stream", "cancel");
+	if (f->fds_on)
+		json_array_append_new(enabled, json_string("fds"));
+	fake_reply_result(f, id,
+	    json_pack("{s:i, s:s, s:s, s:o}", "protocol", 1, "server",
+		"wrennd", "version", "0.1.0-test", "enabled", enabled));
+}
+
+static void
+fake_progress(struct fake *f, json_t *id, size_t bytes)
+{
+	fake_send(f,
+	    json_pack("{s:s, s:s, s:{s:O, s:i, s:s, s:I, s:I}}", "jsonrpc",
+		"2.0", "method", "$/stream", "params", "id", id, "seq", 0,
+		"event", "progress", "bytes", (json_int_t)bytes, "total",
+		(json_int_t)bytes));
+}
+
+/* Fail a transfer with data.code code (and extra data members). */
+static void
+fake_transfer_fail(struct fake *f, json_t *id, const char *code,
+    const char *msg, json_t *data_steal)
+{
+	if (data_steal == NULL)
+		data_steal = json_object();
+	json_object_set_new(data_steal, "code", json_string(code));
+	fake_reply_error(f, id,
+	    json_pack("{s:i, s:s, s:o}", "code", -32000, "message", msg,
+		"data", data_steal));
+}
+
+/*
+ * sandbox.stream_upload / stream_download against the passed fd. Paths:
+ * "/bad" fails verification, "/io" is a local I/O error, "/hold" waits for
+ * "$/cancel" after the first progress event.
+ */
+static void
+fake_transfer(struct fake *f, const char *method, json_t *id, json_t *params)
+{
+	static const char content[] = "downloaded content\n";
+	const char *path = json_string_value(json_object_get(params, "path"));
+	int verify = json_is_true(json_object_get(params, "verify"));
+	size_t size = sizeof(content) - 1;
+	json_t *got = NULL;
+
+	if (f->n_lfd != 1 || path == NULL) {
+		fake_transfer_fail(
+		    f, id, "invalid_params", "want one fd and a path", NULL);
+		return;
+	}
+	f->n_lfd = 0;
+	if (strcmp(method, "sandbox.stream_upload") == 0)
+		got = fake_read_fd(f->lfd[0], &size);
+	else {
+		if (strcmp(path, "/io") != 0)
+			fake_write_fd(f->lfd[0], content, size);
+		close(f->lfd[0]);
+	}
+	fake_progress(f, id, size);
+	if (strcmp(path, "/hold") == 0) {
+		if (f->n_held < 32)
+			f->held[f->n_held++] = json_incref(id);
+	} else if (strcmp(path, "/io") == 0)
+		fake_transfer_fail(f, id, "io_error", "write: Broken pipe", NULL);
+	else if (verify && strcmp(path, "/bad") == 0)
+		fake_transfer_fail(f, id, "integrity",
+		    "the file in the sandbox differs",
+		    json_pack("{s:I, s:s, s:I, s:s, s:s}", "size",
+			(json_int_t)size, "sha256", "aaaa", "sandbox_size",
+			(json_int_t)0, "sandbox_sha256", "bbbb", "path", path));
+	else
+		fake_reply_result(f, id,
+		    json_pack("{s:I, s:s, s:b, s:O, s:O?}", "size",
+			(json_int_t)size, "sha256", "cafe", "verified", verify,
+			"params", params, "data", got));
+	json_decref(got);
+}
+
 static void
 fake_request(struct fake *f, const char *method, json_t *id, json_t *params)
 {
@@ -133,6 +330,17 @@ fake_request(struct fake *f, const char *method, json_t *id, json_t *params)
 	size_t i;
 	int seq = 0;
 
+	if (strcmp(method, "rpc.hello") == 0) {
+		fake_hello(f, id, params);
+		return;
+	}
+	if (strncmp(method, "sandbox.stream_", 15) == 0) {
+		fake_transfer(f, method, id, params);
+		return;
+	}
+	v = json_object_get(params, "pause_ms");
+	if (json_is_integer(v))
+		f->pause_ms = (int)json_integer_value(v);
 	v = json_object_get(params, "raw");
 	if (json_is_string(v))
 		fake_write(f, json_string_value(v), json_string_length(v));
@@ -183,10 +391,7 @@ fake_request(struct fake *f, const char *method, json_t *id, json_t *params)
 	else if ((v = json_object_get(params, "result")) != NULL)
 		fake_reply_result(f, id, json_incref(v));
 	else
-		fake_reply_result(f, id,
-		    json_pack("{s:s, s:o, s:i}", "method", method, "params",
-			params != NULL ? json_incref(params) : json_object(),
-			"cancels", f->cancels));
+		fake_reply_result(f, id, fake_echo(f, method, params));
 	if (json_is_true(json_object_get(params, "reply_then_close")))
 		_exit(0);
 	if (json_is_true(json_object_get(params, "release"))) {
@@ -215,27 +420,103 @@ fake_line(struct fake *f, const char *line, size_t len)
 	    strcmp(json_string_value(json_object_get(msg, "jsonrpc")), "2.0") !=
 		0)
 		_exit(5);
-	if (id == NULL) {
+	if (f->n_lfd > 0 && (id == NULL || !f->fds_on)) {
+		/* wrennd's answer to fds without the capability. */
+		while (f->n_lfd > 0)
+			close(f->lfd[--f->n_lfd]);
+		if (id != NULL)
+			fake_reply_error(f, id,
+			    json_pack("{s:i, s:s, s:{s:s}}", "code", -32600,
+				"message", "fds capability not enabled", "data",
+				"code", "unexpected_fds"));
+	} else if (id == NULL) {
 		if (strcmp(json_string_value(method), "$/cancel") == 0)
 			fake_cancel(f, json_object_get(msg, "params"));
 	} else
 		fake_request(f, json_string_value(method), id,
 		    json_object_get(msg, "params"));
+	while (f->n_lfd > 0)
+		close(f->lfd[--f->n_lfd]);
 	json_decref(msg);
+}
+
+/*
+ * recvmsg() into buf; fds that come along are queued with off, the stream
+ * offset of the chunk's first byte (what wrennd does).
+ */
+static ssize_t
+fake_recv(struct fake *f, char *buf, size_t len, uint64_t off)
+{
+	union {
+		char b[CMSG_SPACE(sizeof(int) * FAKE_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct fake_fdset *set;
+	struct cmsghdr *cm;
+	struct msghdr msg;
+	struct iovec iov;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = buf;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.b;
+	msg.msg_controllen = sizeof(u.b);
+	n = recvmsg(f->fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return n;
+	if (msg.msg_flags & MSG_CTRUNC)
+		_exit(12);
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		if (f->n_sets == FAKE_SETS)
+			_exit(10);
+		set = &f->sets[f->n_sets++];
+		set->off = off;
+		set->n = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		memcpy(set->fd, CMSG_DATA(cm), sizeof(int) * (size_t)set->n);
+	}
+	return n;
+}
+
+/* Give the line [start, start + len] the fd sets that came with it. */
+static void
+fake_line_fds(struct fake *f, uint64_t start, size_t len)
+{
+	int i, k = 0;
+
+	f->n_lfd = f->l_sets = f->l_at_start = 0;
+	while (k < f->n_sets && f->sets[k].off <= start + len) {
+		if (f->l_sets++ == 0)
+			f->l_at_start = f->sets[k].off == start;
+		for (i = 0; i < f->sets[k].n; i++) {
+			if (f->n_lfd == FAKE_FDS * 4)
+				_exit(11);
+			f->lfd[f->n_lfd++] = f->sets[k].fd[i];
+		}
+		k++;
+	}
+	memmove(f->sets, f->sets + k, (size_t)(f->n_sets - k) * sizeof(*f->sets));
+	f->n_sets -= k;
 }
 
 /* Serve one connection until EOF, then exit the child. */
 static void
 fake_main(int fd, const char *hello, int hello_delay_ms)
 {
-	static char buf[1 << 16];
+	static char buf[FAKE_BUF];
 	struct fake f;
 	size_t len = 0, linelen;
+	uint64_t consumed = 0; /* stream offset of buf[0] */
 	ssize_t n;
 	char *lf;
 
 	memset(&f, 0, sizeof(f));
 	f.fd = fd;
+	f.offer_fds = strstr(hello, "\"fds\"]") != NULL;
 	(void)signal(SIGPIPE, SIG_IGN);
 	if (hello_delay_ms > 0)
 		usleep((useconds_t)hello_delay_ms * 1000);
@@ -243,7 +524,7 @@ fake_main(int fd, const char *hello, int hello_delay_ms)
 		_exit(0); /* no greeting: hang up at once */
 	fake_write(&f, hello, strlen(hello));
 	for (;;) {
-		n = read(fd, buf + len, sizeof(buf) - len);
+		n = fake_recv(&f, buf + len, sizeof(buf) - len, consumed + len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -251,9 +532,15 @@ fake_main(int fd, const char *hello, int hello_delay_ms)
 		len += (size_t)n;
 		while ((lf = memchr(buf, '\n', len)) != NULL) {
 			linelen = (size_t)(lf - buf);
+			fake_line_fds(&f, consumed, linelen);
 			fake_line(&f, buf, linelen);
 			memmove(buf, lf + 1, len - linelen - 1);
 			len -= linelen + 1;
+			consumed += linelen + 1;
+			if (f.pause_ms > 0) {
+				usleep((useconds_t)f.pause_ms * 1000);
+				f.pause_ms = 0;
+			}
 		}
 		if (len == sizeof(buf))
 			_exit(6);
@@ -345,7 +632,7 @@ test_version_and_strerror(void)
 		!WRENNCTL_AT_LEAST(1, 0, 0),
 	    "version number and WRENNCTL_AT_LEAST agree");
 	ok(strcmp(wrennctl_strerror(0), "success") == 0, "strerror(0)");
-	for (code = WRENNCTL_E_NOMEM; code >= WRENNCTL_E_BUSY; code--) {
+	for (code = WRENNCTL_E_NOMEM; code >= WRENNCTL_E_UNSUPPORTED; code--) {
 		seen[n] = wrennctl_strerror(code);
 		if (strcmp(seen[n], "unknown error") == 0)
 			distinct = 0;
@@ -563,6 +850,24 @@ test_error_mapping(void)
 	     "\"too_many_clients\"}}",
 		WRENNCTL_E_BUSY, "too_many_clients", 0},
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"integrity\",\"size\":3,\"sandbox_size\":0}}",
+		WRENNCTL_E_INTEGRITY, "integrity", 0},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"io_error\"}}",
+		WRENNCTL_E_IO, "io_error", 0},
+	    {"{\"code\":-32600,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"unexpected_fds\"}}",
+		WRENNCTL_E_UNSUPPORTED, "unexpected_fds", 0},
+	    {"{\"code\":-32600,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"too_many_fds\"}}",
+		WRENNCTL_E_VALIDATION, "too_many_fds", 0},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"too_many_streams\"}}",
+		WRENNCTL_E_BUSY, "too_many_streams", 0},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"stream_error\"}}",
+		WRENNCTL_E_APPLICATION, "stream_error", 0},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
 	     "\"brand_new\",\"status\":404}}",
 		WRENNCTL_E_NOT_FOUND, "brand_new", 404},
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
@@ -666,7 +971,8 @@ static int
 loop_until(struct wrennctl *h, const int *counter, int target, int max_ms)
 {
 	struct pollfd pfd;
-	int r, waited = 0;
+	time_t until = time(NULL) + (max_ms + 999) / 1000;
+	int r;
 
 	while (*counter < target) {
 		r = wrennctl_process(h);
@@ -674,13 +980,12 @@ loop_until(struct wrennctl *h, const int *counter, int target, int max_ms)
 			return r;
 		if (r > 0)
 			continue;
-		if (waited >= max_ms)
+		if (time(NULL) > until)
 			return WRENNCTL_E_TIMEOUT;
 		pfd.fd = wrennctl_get_fd(h);
 		pfd.events = (short)wrennctl_get_events(h);
 		pfd.revents = 0;
 		(void)poll(&pfd, 1, 50);
-		waited += 50;
 	}
 	return 0;
 }
@@ -1278,6 +1583,538 @@ test_connect_path(void)
 	    "unknown open flags are INVAL");
 }
 
+/* ---- fd passing --------------------------------------------------------- */
+
+/* Open a handle with flags on a fake that offers (or not) fd passing. */
+static struct wrennctl *
+open_fake_with(struct srv *s, const char *hello, unsigned int flags, int *rc)
+{
+	struct wrennctl *h = NULL;
+
+	*rc = -1000;
+	if (srv_start(s, hello, 0) < 0)
+		return NULL;
+	*rc = wrennctl_open_fd(s->fd, flags, &h);
+	if (*rc < 0) {
+		close(s->fd);
+		return NULL;
+	}
+	return h;
+}
+
+/* Number of open file descriptors of this process. */
+static int
+count_fds(void)
+{
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the directory's own fd */
+}
+
+/* A pipe holding text, write end closed; returns the read end. */
+static int
+pipe_with(const char *text)
+{
+	int p[2];
+
+	if (pipe(p) < 0)
+		return -1;
+	if (write(p[1], text, strlen(text)) != (ssize_t)strlen(text)) {
+		close(p[0]);
+		p[0] = -1;
+	}
+	close(p[1]);
+	return p[0];
+}
+
+/* An unlinked temporary file holding text, offset 0. */
+static int
+file_with(const char *text)
+{
+	char path[] = "/tmp/test-libwrennctl-fd.XXXXXX";
+	int fd;
+
+	if ((fd = mkstemp(path)) < 0)
+		return -1;
+	(void)unlink(path);
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text) ||
+	    lseek(fd, 0, SEEK_SET) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static const char *
+jstr(const json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	return v != NULL ? v : "";
+}
+
+static json_int_t
+jint(const json_t *obj, const char *key)
+{
+	return json_integer_value(json_object_get(obj, key));
+}
+
+static void
+test_fds_unsupported(void)
+{
+	struct wrennctl *h;
+	struct srv s;
+	int fd, r;
+
+	h = open_fake_with(&s, NULL, 0, &r);
+	if (!ok(h != NULL, "open a fake without the fds capability"))
+		return;
+	fd = pipe_with("x");
+	r = wrennctl_call_fds(
+	    h, "x.fds", "{\"f\":{\"$fd\":0}}", &fd, 1, NULL, NULL, NULL);
+	ok(r == WRENNCTL_E_UNSUPPORTED &&
+		strcmp(wrennctl_err_data_code(h), "unsupported") == 0 &&
+		strstr(wrennctl_errmsg(h), "fds") != NULL,
+	    "fds to a wrennd without the capability: UNSUPPORTED (%s)",
+	    wrennctl_errmsg(h));
+	close(fd);
+	ok(wrennctl_call(h, "x", NULL, NULL) == 0,
+	    "the handle still works for plain calls");
+	close_fake(&s, h, "fds_unsupported");
+
+	h = open_fake_with(&s, NULL, WRENNCTL_OPEN_FDS, &r);
+	ok(h == NULL && r == WRENNCTL_E_UNSUPPORTED,
+	    "open with WRENNCTL_OPEN_FDS fails without the capability (%s)",
+	    wrennctl_strerror(r));
+	(void)srv_wait(&s);
+}
+
+/* Argument checks of the fd calls; none of them reaches the server. */
+static void
+fds_bad_arguments(struct wrennctl *h, int fd)
+{
+	int fds[5], i, bad = open("/dev/null", O_RDONLY);
+
+	for (i = 0; i < 5; i++)
+		fds[i] = fd;
+	ok(wrennctl_call_fds(h, "x", "{}", &fd, 1, NULL, NULL, NULL) ==
+		    WRENNCTL_E_INVAL &&
+		strstr(wrennctl_errmsg(h), "referenced 0 times") != NULL,
+	    "an fd not referenced in params is INVAL");
+	ok(wrennctl_call_fds(h, "x", "{\"a\":{\"$fd\":0},\"b\":[{\"$fd\":0}]}",
+	       &fd, 1, NULL, NULL, NULL) == WRENNCTL_E_INVAL,
+	    "an fd referenced twice is INVAL");
+	ok(wrennctl_call_fds(h, "x", "{\"a\":{\"$fd\":1}}", &fd, 1, NULL, NULL,
+	       NULL) == WRENNCTL_E_INVAL,
+	    "a reference past the fds is INVAL");
+	ok(wrennctl_call_fds(h, "x", "{\"a\":{\"$fd\":0}}", NULL, 1, NULL, NULL,
+	       NULL) == WRENNCTL_E_INVAL,
+	    "NULL fds is INVAL");
+	i = -1;
+	ok(wrennctl_call_fds(h, "x", "{\"a\":{\"$fd\":0}}", &i, 1, NULL, NULL,
+	       NULL) == WRENNCTL_E_INVAL,
+	    "a negative fd is INVAL");
+	ok(wrennctl_call_fds(h, "x",
+	       "{\"a\":[{\"$fd\":0},{\"$fd\":1},{\"$fd\":2},{\"$fd\":3},"
+	       "{\"$fd\":4}]}",
+	       fds, 5, NULL, NULL, NULL) == WRENNCTL_E_INVAL &&
+		strstr(wrennctl_errmsg(h), "at most 4") != NULL,
+	    "more fds than limits.max_fds is INVAL");
+	i = bad;
+	close(bad);
+	ok(wrennctl_call_fds(h, "x", "{\"a\":{\"$fd\":0}}", &i, 1, NULL, NULL,
+	       NULL) == WRENNCTL_E_INVAL &&
+		strstr(wrennctl_errmsg(h), "Bad file descriptor") != NULL,
+	    "a closed fd is INVAL");
+	i = pipe_with("async");
+	ok(wrennctl_call_async_fds(h, "x", "{\"a\":{\"$fd\":0}}", &i, 1, NULL,
+	       NULL, NULL, NULL) == 0,
+	    "...but a correct async call goes out");
+	close(i);
+	ok(wrennctl_flush(h) == 0, "flush");
+}
+
+static void
+test_fds_pass(void)
+{
+	struct stream_log sl;
+	struct wrennctl *h;
+	struct srv s;
+	char *res = NULL;
+	int fds[2], before, r;
+	json_t *j, *got;
+
+	h = open_fake_with(&s, HELLO_FDS, 0, &r);
+	if (!ok(h != NULL, "open a fake that offers fds"))
+		return;
+	before = count_fds();
+	fds[0] = pipe_with("through a pipe");
+	fds[1] = file_with("from a file");
+	fds_bad_arguments(h, fds[0]);
+	memset(&sl, 0, sizeof(sl));
+	sl.cancel_on = -1;
+	r = wrennctl_call_fds(h, "x.fds",
+	    "{\"a\":{\"$fd\":0},\"nested\":{\"b\":{\"$fd\":1}},"
+	    "\"events\":[{\"event\":\"start\"},{\"event\":\"stdout\"}]}",
+	    fds, 2, stream_event_cb, &sl, &res);
+	j = parse(res);
+	got = json_object_get(j, "fds");
+	ok(r == 0 && jint(j, "hellos") == 1 &&
+		json_is_true(json_object_get(j, "fds_on")),
+	    "fds negotiated with one rpc.hello before the first fd call: %s",
+	    res != NULL ? res : wrennctl_errmsg(h));
+	ok(jint(j, "fd_sets") == 1 &&
+		json_is_true(json_object_get(j, "fd_at_start")),
+	    "one SCM_RIGHTS message, with the first byte of the line");
+	ok(json_array_size(got) == 2 &&
+		strcmp(json_string_value(json_array_get(got, 0)),
+		    "through a pipe") == 0 &&
+		strcmp(json_string_value(json_array_get(got, 1)),
+		    "from a file") == 0,
+	    "the server read both fds, in index order");
+	ok(sl.n == 2 && sl.seq[0] == 0 && sl.seq[1] == 1 &&
+		strcmp(sl.events[1], "stdout") == 0,
+	    "the event callback of an fd call gets the events with seq");
+	json_decref(j);
+	free(res);
+	res = NULL;
+	ok(fcntl(fds[0], F_GETFD) >= 0 && fcntl(fds[1], F_GETFD) >= 0,
+	    "the caller's fds stay open");
+	close(fds[0]);
+	close(fds[1]);
+	ok(count_fds() == before, "no descriptor leaked (%d, %d before)",
+	    count_fds(), before);
+	fds[0] = pipe_with("second");
+	r = wrennctl_call_fds(
+	    h, "x.fds", "{\"f\":{\"$fd\":0}}", fds, 1, NULL, NULL, &res);
+	j = parse(res);
+	ok(r == 0 && jint(j, "hellos") == 1 && jint(j, "fd_sets") == 1 &&
+		strcmp(json_string_value(
+			   json_array_get(json_object_get(j, "fds"), 0)),
+		    "second") == 0,
+	    "a second fd call needs no second rpc.hello");
+	json_decref(j);
+	free(res);
+	close(fds[0]);
+	res = NULL;
+	r = wrennctl_call_fds(h, "x.plain", "{}", NULL, 0, NULL, NULL, &res);
+	j = parse(res);
+	ok(r == 0 && jint(j, "fd_sets") == 0, "n_fds 0 is a plain call");
+	json_decref(j);
+	free(res);
+	close_fake(&s, h, "fds_pass");
+}
+
+static void
+test_fds_open_flag(void)
+{
+	struct reply_log log;
+	struct tagged t;
+	struct wrennctl *h;
+	struct srv s;
+	char *res = NULL;
+	json_t *j;
+	int fd, r;
+
+	h = open_fake_with(&s, HELLO_FDS, WRENNCTL_OPEN_FDS, &r);
+	if (!ok(h != NULL, "open with WRENNCTL_OPEN_FDS (%s)",
+		wrennctl_strerror(r)))
+		return;
+	r = wrennctl_call(h, "x", NULL, &res);
+	j = parse(res);
+	ok(r == 0 && jint(j, "hellos") == 1 &&
+		json_is_true(json_object_get(j, "fds_on")),
+	    "the open negotiated fds (one rpc.hello, not a pending call)");
+	json_decref(j);
+	free(res);
+	close_fake(&s, h, "fds_open_flag");
+
+	/* Non-blocking: the rpc.hello is queued before the greeting. */
+	memset(&log, 0, sizeof(log));
+	t.log = &log;
+	t.tag = 3;
+	h = open_fake_with(
+	    &s, HELLO_FDS, WRENNCTL_OPEN_FDS | WRENNCTL_OPEN_NONBLOCK, &r);
+	if (!ok(h != NULL, "open NONBLOCK|FDS"))
+		return;
+	ok(wrennctl_pending_calls(h) == 0,
+	    "the library's own rpc.hello is not a pending call");
+	fd = pipe_with("async");
+	r = wrennctl_call_async_fds(h, "x.fds", "{\"f\":{\"$fd\":0}}", &fd, 1,
+	    NULL, log_reply_cb, &t, NULL);
+	close(fd);
+	ok(r == 0 && loop_until(h, &log.n, 1, 10000) == 0 && log.status[0] == 0,
+	    "an async fd call through the event loop");
+	j = parse(log.json[0]);
+	ok(jint(j, "hellos") == 1 && jint(j, "fd_sets") == 1 &&
+		strcmp(json_string_value(
+			   json_array_get(json_object_get(j, "fds"), 0)),
+		    "async") == 0,
+	    "its fd arrived after a single negotiation");
+	json_decref(j);
+	free_log(&log);
+	close_fake(&s, h, "fds_open_nonblock");
+}
+
+/* params {"pad":"xxx..." (n bytes), "pause_ms":P} plus a suffix. */
+static char *
+padded_params(size_t n, int pause_ms, const char *suffix)
+{
+	char *p = malloc(n + 128);
+	int k;
+
+	if (p == NULL)
+		return NULL;
+	k = snprintf(p, 64, "{\"pause_ms\":%d,\"pad\":\"", pause_ms);
+	memset(p + k, 'x', n);
+	snprintf(p + k + n, 64, "\"%s}", suffix);
+	return p;
+}
+
+/*
+ * A socket buffer far smaller than the lines, a server that stops reading
+ * for a while, and a line with fds between two without: every write is
+ * partial; the fds must still arrive once, with their line's first byte.
+ */
+static void
+test_fds_partial_write(void)
+{
+	struct reply_log log;
+	struct tagged t[3];
+	struct wrennctl *h = NULL;
+	struct srv s;
+	char *pa, *pb, *pc;
+	int fd, sndbuf = 4096, r, i;
+	json_t *j[3];
+
+	memset(&log, 0, sizeof(log));
+	if (srv_start(&s, HELLO_FDS, 0) < 0)
+		return;
+	(void)setsockopt(s.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	if (!ok(wrennctl_open_fd(s.fd, WRENNCTL_OPEN_FDS, &h) == 0,
+		"open with a tiny send buffer"))
+		return;
+	pa = padded_params(300000, 200, "");
+	pb = padded_params(300000, 0, ",\"f\":{\"$fd\":0}");
+	pc = padded_params(1000, 0, "");
+	fd = file_with("partial but whole");
+	for (i = 0; i < 3; i++) {
+		t[i].log = &log;
+		t[i].tag = i;
+	}
+	r = wrennctl_call_async(h, "a", pa, NULL, log_reply_cb, &t[0], NULL);
+	r |= wrennctl_call_async_fds(
+	    h, "b", pb, &fd, 1, NULL, log_reply_cb, &t[1], NULL);
+	r |= wrennctl_call_async(h, "c", pc, NULL, log_reply_cb, &t[2], NULL);
+	close(fd);
+	ok(r == 0 && (wrennctl_get_events(h) & POLLOUT),
+	    "three calls queued, output pending");
+	r = loop_until(h, &log.n, 3, 20000);
+	ok(r == 0 && log.n == 3, "all three answered (%s)",
+	    wrennctl_strerror(r));
+	for (i = 0; i < 3; i++)
+		j[i] = parse(log.n == 3 ? log.json[i] : NULL);
+	ok(log.n == 3 && log.tags[0] == 0 && log.tags[1] == 1 &&
+		log.tags[2] == 2 && jint(j[0], "fd_sets") == 0 &&
+		jint(j[2], "fd_sets") == 0,
+	    "the lines around the fd line got no fds");
+	ok(jint(j[1], "fd_sets") == 1 &&
+		json_is_true(json_object_get(j[1], "fd_at_start")) &&
+		strcmp(json_string_value(
+			   json_array_get(json_object_get(j[1], "fds"), 0)),
+		    "partial but whole") == 0,
+	    "the fd line's fd came once, with its first byte, and reads back");
+	ok(strlen(jstr(json_object_get(j[1], "params"), "pad")) == 300000,
+	    "the 300 kB line arrived whole");
+	for (i = 0; i < 3; i++)
+		json_decref(j[i]);
+	free(pa);
+	free(pb);
+	free(pc);
+	free_log(&log);
+	close_fake(&s, h, "fds_partial_write");
+}
+
+struct progress_log {
+	int n;
+	uint64_t bytes;
+	int64_t total;
+	int cancel; /* cancel from the callback */
+	int cancel_rc;
+};
+
+static void
+progress_cb(struct wrennctl *h, uint64_t id, uint64_t bytes, int64_t total,
+    void *userdata)
+{
+	struct progress_log *pl = userdata;
+
+	pl->n++;
+	pl->bytes = bytes;
+	pl->total = total;
+	if (pl->cancel)
+		pl->cancel_rc = wrennctl_cancel(h, id);
+}
+
+static void
+test_transfer_upload(struct wrennctl *h)
+{
+	struct progress_log pl;
+	char *res = NULL;
+	json_t *j, *p;
+	int fd, r;
+
+	memset(&pl, 0, sizeof(pl));
+	fd = pipe_with("0123456789");
+	r = wrennctl_stream_upload(
+	    h, "cl-1", "/root/up.txt", fd, WRENNCTL_VERIFY, progress_cb, &pl,
+	    &res);
+	close(fd);
+	j = parse(res);
+	p = json_object_get(j, "params");
+	ok(r == 0 && jint(j, "size") == 10 &&
+		strcmp(jstr(j, "data"), "0123456789") == 0 &&
+		json_is_true(json_object_get(j, "verified")),
+	    "stream_upload sends the fd's bytes: %s",
+	    res != NULL ? res : wrennctl_errmsg(h));
+	ok(strcmp(jstr(p, "sandbox_id"), "cl-1") == 0 &&
+		strcmp(jstr(p, "path"), "/root/up.txt") == 0 &&
+		json_is_true(json_object_get(p, "verify")) &&
+		jint(json_object_get(p, "fd"), "$fd") == 0,
+	    "with sandbox_id, path, verify and {\"$fd\":0}");
+	ok(pl.n == 1 && pl.bytes == 10 && pl.total == 10,
+	    "progress callback: %llu of %lld bytes",
+	    (unsigned long long)pl.bytes, (long long)pl.total);
+	json_decref(j);
+	free(res);
+	res = NULL;
+
+	fd = pipe_with("abc");
+	r = wrennctl_stream_upload(h, "cl-1", "/bad", fd, WRENNCTL_VERIFY,
+	    NULL, NULL, &res);
+	close(fd);
+	ok(r == WRENNCTL_E_INTEGRITY && res == NULL &&
+		strcmp(wrennctl_err_data_code(h), "integrity") == 0 &&
+		strstr(wrennctl_err_json(h), "\"sandbox_sha256\":\"bbbb\"") !=
+		    NULL,
+	    "a verification mismatch is WRENNCTL_E_INTEGRITY with the data: %s",
+	    wrennctl_err_json(h));
+
+	memset(&pl, 0, sizeof(pl));
+	pl.cancel = 1;
+	fd = pipe_with("held");
+	r = wrennctl_stream_upload(
+	    h, "cl-1", "/hold", fd, 0, progress_cb, &pl, NULL);
+	close(fd);
+	ok(pl.cancel_rc == 0 && r == WRENNCTL_E_CANCELLED,
+	    "the progress callback can cancel the transfer by id (%s)",
+	    wrennctl_strerror(r));
+	ok(wrennctl_stream_upload(h, "cl-1", "/x", -1, 0, NULL, NULL, NULL) ==
+		    WRENNCTL_E_INVAL &&
+		wrennctl_stream_upload(h, "cl-1", "/x", 0, 0x80, NULL, NULL,
+		    NULL) == WRENNCTL_E_INVAL &&
+		wrennctl_stream_upload(h, NULL, "/x", 0, 0, NULL, NULL,
+		    NULL) == WRENNCTL_E_INVAL &&
+		wrennctl_stream_download(h, "cl-1", "", 1, 0, NULL, NULL,
+		    NULL) == WRENNCTL_E_INVAL,
+	    "transfer argument checks");
+}
+
+/* userdata of an async transfer: a reply tag first, then progress. */
+struct async_xfer {
+	struct tagged t; /* first: log_reply_cb takes a struct tagged * */
+	struct progress_log pl;
+};
+
+static void
+async_progress_cb(struct wrennctl *h, uint64_t id, uint64_t bytes,
+    int64_t total, void *userdata)
+{
+	struct async_xfer *ax = userdata;
+
+	progress_cb(h, id, bytes, total, &ax->pl);
+}
+
+static void
+test_transfer_download(struct wrennctl *h)
+{
+	struct reply_log log;
+	struct async_xfer ax;
+	char *res = NULL, buf[64];
+	ssize_t n;
+	int p[2], r;
+	json_t *j;
+
+	if (pipe(p) < 0)
+		return;
+	r = wrennctl_stream_download(
+	    h, "cl-1", "/root/f", p[1], 0, NULL, NULL, &res);
+	close(p[1]);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(p[0]);
+	j = parse(res);
+	ok(r == 0 && jint(j, "size") == 19 &&
+		strcmp(buf, "downloaded content\n") == 0,
+	    "stream_download writes into the fd");
+	json_decref(j);
+	free(res);
+	res = NULL;
+	if (pipe(p) < 0)
+		return;
+	r = wrennctl_stream_download(
+	    h, "cl-1", "/io", p[1], WRENNCTL_VERIFY, NULL, NULL, &res);
+	close(p[0]);
+	close(p[1]);
+	ok(r == WRENNCTL_E_IO && strcmp(wrennctl_err_data_code(h),
+				     "io_error") == 0,
+	    "a local write failure in wrennd is WRENNCTL_E_IO");
+
+	memset(&log, 0, sizeof(log));
+	memset(&ax, 0, sizeof(ax));
+	ax.t.log = &log;
+	ax.t.tag = 9;
+	if (pipe(p) < 0)
+		return;
+	r = wrennctl_stream_download_async(h, "cl-1", "/root/f", p[1], 0,
+	    async_progress_cb, log_reply_cb, &ax, NULL);
+	close(p[1]);
+	if (r == 0)
+		r = loop_until(h, &log.n, 1, 10000);
+	ok(r == 0 && log.status[0] == 0 && log.tags[0] == 9 && ax.pl.n == 1 &&
+		ax.pl.bytes == 19,
+	    "stream_download_async: progress and reply through process()");
+	n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	ok(n == 19, "and the bytes are in the pipe");
+	free_log(&log);
+}
+
+static void
+test_transfer(void)
+{
+	struct wrennctl *h;
+	struct srv s;
+	int before, r;
+
+	h = open_fake_with(&s, HELLO_FDS, 0, &r);
+	if (!ok(h != NULL, "open for file transfer"))
+		return;
+	before = count_fds();
+	test_transfer_upload(h);
+	test_transfer_download(h);
+	ok(count_fds() == before, "transfers leak no descriptor");
+	close_fake(&s, h, "transfer");
+}
+
 int
 main(void)
 {
@@ -1298,5 +2135,10 @@ main(void)
 	test_nonblocking();
 	test_reentry();
 	test_connect_path();
+	test_fds_unsupported();
+	test_fds_pass();
+	test_fds_open_flag();
+	test_fds_partial_write();
+	test_transfer();
 	return done_testing();
 }
