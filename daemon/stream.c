@@ -863,6 +863,7 @@ stream_describe(const struct stream *s)
 	    (json_int_t)s->lost_events, "followers", (int)s->nfollowers);
 	if (o == NULL)
 		return NULL;
+	json_object_set_new(o, "paused", json_boolean(s->paused));
 	if (s->args != NULL)
 		json_object_set(o, "args", s->args);
 	if (s->pid >= 0)

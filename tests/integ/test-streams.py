@@ -206,7 +206,13 @@ try:
         "sandbox_id": sid, "cmd": "/bin/sh",
         "args": ["-c", "head -c 200000000 /dev/zero | tr '\\0' a | "
                  "fold -w 1000"]})
-    time.sleep(1.5)
+    for _ in range(600):  # until its WebSocket is paused for it
+        lst = c.call("streams.list")["result"]
+        if any(s["paused"] for s in lst):
+            break
+        time.sleep(0.1)
+    t.ok(any(s["paused"] for s in lst), "the stalled reader's stream is "
+         "paused (WebSocket no longer read)", lst)
     t0 = time.monotonic()
     r, ev = stream(c, sid, "/bin/sh",
                    ["-c", 'for i in $(seq 1 2000); do echo "fast $i"; done'])
@@ -226,7 +232,11 @@ try:
         t.ok(True, "RSS growth %d KiB (instrumented build, not judged)"
              % grow)
     # the stalled reader is cancelled after stall-timeout (3 s)
-    time.sleep(4)
+    for _ in range(600):
+        if not [s for s in c.call("streams.list")["result"]
+                if s["state"] == "running"]:
+            break
+        time.sleep(0.1)
     stuck.s.settimeout(30)
     r = stuck.wait_reply(sid_big, events=[])
     t.eq(r.get("error", {}).get("data", {}).get("code"), "slow_consumer",
