@@ -4,7 +4,8 @@
  * Pinned behaviour: the result JSON on stdout and exit 0, or the error JSON
  * on stderr and a non-zero exit. Stream events of the call ("$/stream"
  * params objects) are printed one JSON object per line on stdout before the
- * result.
+ * result. "--fd N" (repeatable) passes our descriptor N with the call; the
+ * params refer to the k-th one as {"$fd":k}.
  */
 #include "config.h"
 
@@ -21,6 +22,7 @@
 #include "wrennctl.h"
 
 #define CMD_CALL_MAX_STDIN (64u * 1024 * 1024) /* bytes of params */
+#define CMD_CALL_MAX_FDS   16		       /* --fd options */
 
 /* Read all of stdin into a NUL-terminated string (NULL on failure). */
 static char *
@@ -67,26 +69,53 @@ cmd_call_event_cb(struct wrennctl *h, uint64_t id, const char *event,
 	(void)fflush(stdout);
 }
 
-int
-cmd_call_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
+/* call's options; CLI_CONTINUE or an exit code. */
+static int
+cmd_call_opts(struct cli *cli, const struct cmd *self, int argc, char **argv,
+    int *fds, size_t *n_fds)
 {
 	static const struct option opts[] = {
 	    CLI_COMMON_LONGOPTS,
+	    {"fd", required_argument, NULL, 'F'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *method, *params = "{}";
-	char *input = NULL, *res = NULL;
-	json_t *result;
+	long fd;
 	int c, r;
 
 	while ((c = getopt_long(
-		    argc, argv, CLI_COMMON_SHORTOPTS, opts, NULL)) != -1)
-		if ((r = cli_common_opt(cli, self, c)) != CLI_CONTINUE)
+		    argc, argv, CLI_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		if (c != 'F') {
+			if ((r = cli_common_opt(cli, self, c)) != CLI_CONTINUE)
+				return r;
+			continue;
+		}
+		if (*n_fds == CMD_CALL_MAX_FDS)
+			return cli_usage(cli, "too many --fd options");
+		if ((r = cli_parse_int(cli, "--fd", optarg, 0, 65535, &fd)) !=
+		    0)
 			return r;
+		fds[(*n_fds)++] = (int)fd;
+	}
 	if (argc - optind < 1 || argc - optind > 2)
 		return cli_usage(cli,
 		    "call wants METHOD and optional "
 		    "PARAMS_JSON");
+	return CLI_CONTINUE;
+}
+
+int
+cmd_call_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
+{
+	const char *method, *params = "{}";
+	char *input = NULL, *res = NULL;
+	int fds[CMD_CALL_MAX_FDS];
+	size_t n_fds = 0;
+	json_t *result;
+	int r;
+
+	if ((r = cmd_call_opts(cli, self, argc, argv, fds, &n_fds)) !=
+	    CLI_CONTINUE)
+		return r;
 	method = argv[optind];
 	if (argc - optind == 2) {
 		params = argv[optind + 1];
@@ -103,8 +132,8 @@ cmd_call_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 		free(input);
 		return r;
 	}
-	r = wrennctl_call_stream(
-	    cli->h, method, params, cmd_call_event_cb, NULL, &res);
+	r = wrennctl_call_fds(
+	    cli->h, method, params, fds, n_fds, cmd_call_event_cb, NULL, &res);
 	free(input);
 	if (r < 0) {
 		output_error(cli, r);

@@ -24,15 +24,6 @@ static const char *const cmd_sandbox_fields[] = {"id", "status", "template",
     "vcpus", "memory_mb", "timeout_sec", "host_ip", "created_at", "started_at",
     "last_active_at", "last_updated", NULL};
 
-/* A member as display text (malloc'd), "-" when absent. */
-static char *
-cmd_sandbox_field(const json_t *obj, const char *key)
-{
-	json_t *v = json_object_get(obj, key);
-
-	return v != NULL ? output_scalar(v) : strdup("-");
-}
-
 /*
  * Parse the common options of a verb whose only extra option is "opt"
  * (long name, or NULL) with an integer or string argument. Returns
@@ -179,8 +170,7 @@ cmd_sandbox_list(struct cli *cli, const struct cmd *self, int argc, char **argv)
 		json_array_foreach(res, i, sb)
 		{
 			for (k = 0; k < 6; k++)
-				cells[k] = own[k] =
-				    cmd_sandbox_field(sb, keys[k]);
+				cells[k] = own[k] = output_field(sb, keys[k]);
 			(void)output_table_add(t, cells);
 			for (k = 0; k < 6; k++)
 				free(own[k]);
@@ -228,8 +218,10 @@ cmd_sandbox_rm(struct cli *cli, const struct cmd *self, int argc, char **argv)
 		return cli_usage(cli, "rm wants at least one SANDBOX id");
 	for (; optind < argc; optind++) {
 		res = NULL;
+		cli->subject = argv[optind];
 		r = cli_call(cli, "sandboxes.destroy",
 		    json_pack("{s:s}", "sandbox_id", argv[optind]), &res);
+		cli->subject = NULL;
 		if (r != 0) {
 			if (r > worst)
 				worst = r;
@@ -423,26 +415,27 @@ const struct cmd cmd_sandbox_verbs[] = {
 	"  -m, --memory MB      memory in MiB (default 512)\n"
 	"  -T, --timeout SEC    pause after SEC idle seconds (default 0: "
 	"never)\n",
-	cmd_sandbox_create, NULL},
+	cmd_sandbox_create, NULL, NULL},
     {"list", "ls", "", "list sandboxes (-q: ids only)", NULL, cmd_sandbox_list,
+	NULL, NULL},
+    {"get", "show", "SANDBOX", "show one sandbox", NULL, cmd_sandbox_get, NULL,
 	NULL},
-    {"get", "show", "SANDBOX", "show one sandbox", NULL, cmd_sandbox_get, NULL},
     {"rm", "destroy", "SANDBOX...", "destroy sandboxes", NULL, cmd_sandbox_rm,
-	NULL},
+	NULL, NULL},
     {"pause", NULL, "SANDBOX", "pause a sandbox (snapshot and release)", NULL,
-	cmd_sandbox_pause, NULL},
+	cmd_sandbox_pause, NULL, NULL},
     {"resume", NULL, "SANDBOX", "resume a paused sandbox", NULL,
-	cmd_sandbox_resume, NULL},
+	cmd_sandbox_resume, NULL, NULL},
     {"ping", NULL, "SANDBOX", "reset a sandbox's inactivity timer", NULL,
-	cmd_sandbox_ping, NULL},
+	cmd_sandbox_ping, NULL, NULL},
     {"wait", NULL, "[--timeout SEC] SANDBOX", "wait until a sandbox is running",
-	CMD_SANDBOX_TIMEOUT_HELP, cmd_sandbox_wait, NULL},
+	CMD_SANDBOX_TIMEOUT_HELP, cmd_sandbox_wait, NULL, NULL},
     {"metrics", NULL, "[--range RANGE] SANDBOX",
 	"CPU, memory and disk samples of a sandbox",
 	"      --range RANGE    5m, 10m (default), 1h, 2h, 6h, 12h, 24h\n",
-	cmd_sandbox_metrics, NULL},
+	cmd_sandbox_metrics, NULL, NULL},
     {"stats", NULL, "[--range RANGE]", "usage statistics of the team",
 	"      --range RANGE    5m, 1h (default), 6h, 24h, 30d\n",
-	cmd_sandbox_stats, NULL},
-    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+	cmd_sandbox_stats, NULL, NULL},
+    CMD_END,
 };

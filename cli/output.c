@@ -105,19 +105,21 @@ output_error(struct cli *cli, int r)
 			    cli, code != NULL ? code : "error", "%s", msg);
 		return;
 	}
+	fprintf(stderr, "wrennctl: ");
+	if (cli->subject != NULL)
+		fprintf(stderr, "%s: ", cli->subject);
 	if (wrennctl_err_rpc_code(cli->h) != 0) {
 		/* Reported by wrennd: its message and stable code. */
-		fprintf(stderr, "wrennctl: %s", msg);
+		fprintf(stderr, "%s", msg);
 		if (code != NULL && status != 0)
 			fprintf(stderr, " (%s, HTTP %d)", code, status);
 		else if (code != NULL)
 			fprintf(stderr, " (%s)", code);
 		fputc('\n', stderr);
 	} else if (strcmp(msg, wrennctl_strerror(r)) == 0)
-		fprintf(stderr, "wrennctl: %s\n", msg);
+		fprintf(stderr, "%s\n", msg);
 	else
-		fprintf(
-		    stderr, "wrennctl: %s: %s\n", wrennctl_strerror(r), msg);
+		fprintf(stderr, "%s: %s\n", wrennctl_strerror(r), msg);
 	for (i = 0; (id = wrennctl_err_sandbox_id(cli->h, i)) != NULL; i++)
 		fprintf(stderr, "wrennctl:   active sandbox %s\n", id);
 }
@@ -148,6 +150,8 @@ output_scalar(const json_t *v)
 	case JSON_NULL:
 		return strdup("-");
 	case JSON_ARRAY:
+		if (json_array_size(v) == 0)
+			return strdup("-");
 		if ((out = strdup("")) == NULL)
 			return NULL;
 		json_array_foreach(v, i, e)
@@ -281,6 +285,60 @@ output_kv(const json_t *obj, const char *const *first)
 	}
 	free(l.keys);
 	free(l.vals);
+}
+
+/*
+ * The member at a dotted path ("host.id") of v, or NULL. Borrowed from v.
+ */
+const json_t *
+output_path(const json_t *v, const char *path)
+{
+	const char *dot;
+	char key[128];
+
+	while (v != NULL && (dot = strchr(path, '.')) != NULL) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		v = json_object_get(v, key);
+		path = dot + 1;
+	}
+	return v != NULL ? json_object_get(v, path) : NULL;
+}
+
+/* The member at path as display text (malloc'd), "-" when absent. */
+char *
+output_field(const json_t *obj, const char *path)
+{
+	const json_t *v = output_path(obj, path);
+
+	return v != NULL ? output_scalar(v) : strdup("-");
+}
+
+/*
+ * An array of objects as a table: one column per key (a dotted path) with
+ * the given headings.
+ */
+void
+output_table_json(const json_t *rows, size_t ncols, const char *const *heads,
+    const char *const *keys)
+{
+	struct output_table *t;
+	const char *cells[16];
+	char *own[16];
+	const json_t *row;
+	size_t i, k;
+
+	if (ncols > 16 || (t = output_table_new(ncols, heads)) == NULL)
+		return;
+	json_array_foreach(rows, i, row)
+	{
+		for (k = 0; k < ncols; k++)
+			cells[k] = own[k] = output_field(row, keys[k]);
+		(void)output_table_add(t, cells);
+		for (k = 0; k < ncols; k++)
+			free(own[k]);
+	}
+	output_table_print(t);
+	output_table_free(t);
 }
 
 /* Human-readable byte count ("512.0 MiB"). */

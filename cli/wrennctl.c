@@ -38,19 +38,64 @@ static int cli_help_run(
 /* The top-level commands. New namespaces are new rows. */
 static const struct cmd cli_cmds[] = {
     {"sandbox", "sandboxes", "COMMAND [ARGS...]", "manage sandboxes", NULL,
-	NULL, cmd_sandbox_verbs},
+	NULL, cmd_sandbox_verbs, NULL},
     {"exec", NULL, "[OPTIONS] SANDBOX [--] CMD [ARG...]",
 	"run a command in a sandbox",
-	"  -t, --timeout SEC    command timeout in seconds (default 30)\n",
-	cmd_exec_run, NULL},
+	"  -t, --timeout SEC    command timeout in seconds (default 30; not\n"
+	"                       with --stream or --detach)\n"
+	"  -S, --stream         print the output as it comes (Ctrl-C cancels)\n"
+	"  -d, --detach         leave it running in wrennd; print the stream "
+	"id\n",
+	cmd_exec_run, NULL, NULL},
+    {"attach", NULL, "[--from-seq N] STREAM",
+	"replay and follow a detached exec stream",
+	"      --from-seq N     first event wanted (default: all buffered)\n",
+	cmd_exec_attach_run, NULL, NULL},
+    {"stream", "streams", "COMMAND [ARGS...]", "exec streams held by wrennd",
+	NULL, NULL, cmd_stream_verbs, NULL},
+    {"cp", NULL, "[--no-verify] SRC DST",
+	"copy a file to or from a sandbox (SANDBOX:PATH)",
+	"      --no-verify      skip the size and SHA-256 check in the "
+	"sandbox\n"
+	"                       (LOCAL may be - for stdin or stdout)\n",
+	cmd_cp_run, NULL, NULL},
+    {"snapshot", "snapshots", "COMMAND [ARGS...]", "snapshots and templates",
+	NULL, NULL, cmd_snapshot_verbs, NULL},
+    {"key", "keys", "COMMAND [ARGS...]", "API keys of the team", NULL, NULL,
+	cmd_key_verbs, NULL},
+    {"host", "hosts", "COMMAND [ARGS...]", "hosts that run sandboxes", NULL,
+	NULL, cmd_host_verbs, NULL},
+    {"team", "teams", "COMMAND [ARGS...]", "teams and their members", NULL,
+	NULL, cmd_team_verbs, NULL},
+    {"user", "users", "COMMAND [ARGS...]", "find users", NULL, NULL,
+	cmd_user_verbs, NULL},
+    {"channel", "channels", "COMMAND [ARGS...]", "notification channels", NULL,
+	NULL, cmd_channel_verbs, NULL},
+    {"audit", NULL, "COMMAND [ARGS...]", "the team's audit log", NULL, NULL,
+	cmd_audit_verbs, NULL},
+    {"build", "builds", "COMMAND [ARGS...]", "template builds (platform admin)",
+	NULL, NULL, cmd_build_verbs, NULL},
+    {"admin", NULL, "COMMAND [ARGS...]", "platform administration", NULL, NULL,
+	cmd_admin_verbs, NULL},
     {"status", NULL, "", "show wrennd status and upstream health", NULL,
-	cmd_daemon_status_run, NULL},
-    {"call", NULL, "METHOD [PARAMS_JSON|-]",
-	"call any wrennd method; print the result JSON", NULL, cmd_call_run,
-	NULL},
-    {"help", NULL, "[COMMAND...]", "show help for a command", NULL,
-	cli_help_run, NULL},
-    {NULL, NULL, NULL, NULL, NULL, NULL, NULL},
+	cmd_daemon_status_run, NULL, NULL},
+    {"call", NULL, "[--fd N]... METHOD [PARAMS_JSON|-]",
+	"call any wrennd method; print the result JSON",
+	"      --fd N           pass file descriptor N with the call; the "
+	"params\n"
+	"                       name the k-th --fd as {\"$fd\":k}\n",
+	cmd_call_run, NULL, NULL},
+    {"methods", NULL, "", "list wrennd's methods (rpc.describe)", NULL,
+	cmd_describe_methods_run, NULL, NULL},
+    {"help", NULL, "[COMMAND...|METHOD]",
+	"help for a command, or a wrennd method (sandbox.exec)", NULL,
+	cli_help_run, NULL, NULL},
+    {"completion", NULL, "bash", "print the bash completion script", NULL,
+	cmd_completion_run, NULL, NULL},
+    {"__complete", NULL, "-- WORD... CURRENT",
+	"completion candidates (used by the completion script)", NULL,
+	cmd_complete_run, NULL, NULL},
+    CMD_END,
 };
 
 /* The root, so help and dispatch treat wrennctl itself as a namespace. */
@@ -63,7 +108,15 @@ static const struct cmd cli_root = {
     "  -V, --version        show the wrennctl and libwrennctl versions\n",
     NULL,
     cli_cmds,
+    NULL,
 };
+
+/* The root of the command table (completion walks it). */
+const struct cmd *
+cli_root_cmd(void)
+{
+	return &cli_root;
+}
 
 /* Make the next getopt_long() start afresh (GNU and musl: optind 0). */
 void
@@ -88,16 +141,23 @@ cli_help(const struct cli *cli, const struct cmd *self, FILE *out)
 			snprintf(words, sizeof(words), "%s %s", c->name,
 			    c->synopsis);
 			len = strlen(words);
-			if (len > w)
+			if (len > w && !CLI_HIDDEN(c))
 				w = len;
 		}
 		if (w > 40)
 			w = 40;
 		fprintf(out, "\nCommands:\n");
 		for (c = self->sub; c->name != NULL; c++) {
+			if (CLI_HIDDEN(c))
+				continue;
 			snprintf(words, sizeof(words), "%s %s", c->name,
 			    c->synopsis);
-			fprintf(out, "  %-*s  %s\n", (int)w, words, c->summary);
+			if (strlen(words) > w)
+				fprintf(out, "  %s\n  %-*s  %s\n", words,
+				    (int)w, "", c->summary);
+			else
+				fprintf(out, "  %-*s  %s\n", (int)w, words,
+				    c->summary);
 		}
 	}
 	fprintf(out, "\nOptions:\n");
@@ -113,8 +173,8 @@ cli_help(const struct cli *cli, const struct cmd *self, FILE *out)
 		fprintf(out,
 		    "\nExit status: 0 success, 1 error reported by wrennd or "
 		    "the control plane,\n2 usage error, 3 cannot connect to "
-		    "wrennd; exec exits with the command's status.\n"
-		    "See wrennctl(1).\n");
+		    "wrennd, 130 interrupted (Ctrl-C);\nexec and attach exit "
+		    "with the command's status. See wrennctl(1).\n");
 }
 
 /* Report a command-line error; returns CLI_EXIT_USAGE. */
@@ -272,7 +332,7 @@ cli_path_push(struct cli *cli, const char *word)
 	    len > 0 ? " " : "", word);
 }
 
-static const struct cmd *
+const struct cmd *
 cli_lookup(const struct cmd *table, const char *word)
 {
 	const struct cmd *c;
@@ -312,15 +372,28 @@ cli_dispatch(struct cli *cli, const struct cmd *ns, int argc, char **argv)
 	return c->run(cli, c, argc, argv);
 }
 
-/* "wrennctl help [COMMAND...]": help for the named command. */
+/*
+ * "wrennctl help [COMMAND...]": help for the named command; "wrennctl help
+ * METHOD" (a name with a dot) describes a wrennd method.
+ */
 static int
 cli_help_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 {
 	const struct cmd *ns = &cli_root, *c;
 	int i;
 
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-j") == 0 ||
+		    strcmp(argv[i], "--json") == 0)
+			cli->json = 1;
+		else
+			return cli_usage(
+			    cli, "usage: %s %s", cli->path, self->synopsis);
+	}
+	if (argc - i == 1 && strchr(argv[i], '.') != NULL)
+		return cmd_describe_method(cli, argv[i]);
 	snprintf(cli->path, sizeof(cli->path), "wrennctl");
-	for (i = 1; i < argc; i++) {
+	for (; i < argc; i++) {
 		if (ns->sub == NULL ||
 		    (c = cli_lookup(ns->sub, argv[i])) == NULL)
 			return cli_usage(

@@ -9,11 +9,17 @@
  * Every started call completes exactly once (reply, connection failure or
  * wrennctl_free), mirroring the protocol's "always a final reply" rule, so
  * callers can free their userdata in the reply callback.
+ *
+ * Calls that pass file descriptors first need the "fds" capability: the
+ * first such call queues the library's own rpc.hello {"enable":["fds"]}
+ * (an internal call, invisible to pending_calls and cancel) just before
+ * itself; wrennd handles lines in order, so no round trip is waited for.
  */
 #include "config.h"
 
 #include "wrennctl.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -199,25 +205,168 @@ ctl_call_params(struct wrennctl *h, const char *params_json, json_t **ret)
 	return 0;
 }
 
-/* Queue the request and add the call to the table. */
+/*
+ * Count the {"$fd":N} references in v into seen[0..n_fds-1]. Returns 0, or
+ * -1 when one is out of range.
+ */
 static int
-ctl_call_start(struct wrennctl *h, const char *method, const char *params_json,
-    wrennctl_event_fn on_event, wrennctl_reply_fn on_reply, void *userdata,
-    int flags, uint64_t *ret_id)
+ctl_fds_refs(const json_t *v, size_t n_fds, unsigned *seen)
 {
-	struct ctl_call *c;
-	json_t *params, *id, *msg;
+	const char *k;
+	json_t *e, *fd;
+	size_t i;
+
+	if (json_is_object(v)) {
+		fd = json_object_get(v, "$fd");
+		if (fd != NULL && json_object_size(v) == 1) {
+			if (!json_is_integer(fd) ||
+			    json_integer_value(fd) < 0 ||
+			    (json_int_t)n_fds <= json_integer_value(fd))
+				return -1;
+			seen[json_integer_value(fd)]++;
+			return 0;
+		}
+		json_object_foreach((json_t *)v, k, e)
+		{
+			if (ctl_fds_refs(e, n_fds, seen) < 0)
+				return -1;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, e)
+		{
+			if (ctl_fds_refs(e, n_fds, seen) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Check fds and their references in params before anything is queued. */
+static int
+ctl_fds_check(
+    struct wrennctl *h, const json_t *params, const int *fds, size_t n_fds)
+{
+	unsigned seen[CTL_MAX_FDS];
+	int64_t limit;
+	size_t i;
+
+	if (n_fds > CTL_MAX_FDS || fds == NULL)
+		return ctl_fail(h, WRENNCTL_E_INVAL,
+		    "at most %d file descriptors per call", CTL_MAX_FDS);
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < n_fds; i++)
+		if (fds[i] < 0)
+			return ctl_fail(h, WRENNCTL_E_INVAL,
+			    "fds[%zu] is not a file descriptor", i);
+	if (ctl_fds_refs(params, n_fds, seen) < 0)
+		return ctl_fail(h, WRENNCTL_E_INVAL,
+		    "params refer to a {\"$fd\":N} outside 0..%zu", n_fds - 1);
+	for (i = 0; i < n_fds; i++)
+		if (seen[i] != 1)
+			return ctl_fail(h, WRENNCTL_E_INVAL,
+			    "fds[%zu] is referenced %u times in params "
+			    "({\"$fd\":%zu} must appear once)",
+			    i, seen[i], i);
+	limit = wrennctl_server_limit(h, "max_fds");
+	if (h->hello != NULL && wrennctl_server_has_capability(h, "fds") &&
+	    limit >= 0 && (int64_t)n_fds > limit)
+		return ctl_fail(h, WRENNCTL_E_INVAL,
+		    "wrennd takes at most %lld file descriptors per call",
+		    (long long)limit);
+	return 0;
+}
+
+/* Completion of the library's rpc.hello: is "fds" enabled now? */
+static void
+ctl_fds_hello_cb(struct wrennctl *h, uint64_t id, int status, const char *json,
+    void *userdata)
+{
+	json_t *res, *v;
+	size_t i;
+
+	h->fds = CTL_FDS_REFUSED;
+	if (status < 0 || (res = json_loads(json, 0, NULL)) == NULL)
+		return;
+	json_array_foreach(json_object_get(res, "enabled"), i, v)
+	{
+		if (json_is_string(v) &&
+		    strcmp(json_string_value(v), "fds") == 0)
+			h->fds = CTL_FDS_ON;
+	}
+	json_decref(res);
+}
+
+/*
+ * Make sure the "fds" capability is on or asked for: queue rpc.hello
+ * {"enable":["fds"]} once. WRENNCTL_E_UNSUPPORTED when wrennd does not
+ * offer it (as far as we know yet).
+ */
+int
+ctl_fds_request(struct wrennctl *h)
+{
+	char client[64];
+	json_t *params;
+	uint64_t id;
+	int r;
+
+	if (h->fds == CTL_FDS_ON || h->fds == CTL_FDS_ASKED)
+		return 0;
+	if (h->fds == CTL_FDS_REFUSED ||
+	    (h->hello != NULL && !wrennctl_server_has_capability(h, "fds"))) {
+		h->fds = CTL_FDS_REFUSED;
+		return ctl_fail(h, WRENNCTL_E_UNSUPPORTED,
+		    "wrennd does not offer file descriptor passing (the "
+		    "\"fds\" capability)");
+	}
+	snprintf(client, sizeof(client), "libwrennctl/%s", wrennctl_version());
+	params = json_pack("{s:s, s:i, s:[s]}", "client", client, "protocol",
+	    IPC_PROTOCOL_VERSION, "enable", "fds");
+	if (params == NULL)
+		return ctl_fail(h, WRENNCTL_E_NOMEM, "out of memory");
+	r = ctl_call_start(h, "rpc.hello", params, NULL, 0, NULL,
+	    ctl_fds_hello_cb, NULL, CTL_CALL_INTERNAL, &id);
+	if (r == 0)
+		h->fds = CTL_FDS_ASKED;
+	return r;
+}
+
+/* Whether a call may start: method, connection, fds and their capability. */
+static int
+ctl_call_admit(struct wrennctl *h, const char *method, const json_t *params,
+    const int *fds, size_t n_fds)
+{
 	int r;
 
 	if (method == NULL || *method == '\0')
 		return ctl_fail(h, WRENNCTL_E_INVAL, "method name is empty");
 	if (h->state == CTL_STATE_CLOSED)
 		return ctl_closed_error(h);
-	if ((r = ctl_call_params(h, params_json, &params)) < 0)
+	if (n_fds == 0)
+		return 0;
+	if ((r = ctl_fds_check(h, params, fds, n_fds)) < 0)
 		return r;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		json_decref(params);
-		return ctl_fail(h, WRENNCTL_E_NOMEM, "out of memory");
+	return ctl_fds_request(h);
+}
+
+/*
+ * Queue the request (params taken over, NULL for none; with n_fds
+ * descriptors) and add the call to the table.
+ */
+int
+ctl_call_start(struct wrennctl *h, const char *method, json_t *params_steal,
+    const int *fds, size_t n_fds, wrennctl_event_fn on_event,
+    wrennctl_reply_fn on_reply, void *userdata, int flags, uint64_t *ret_id)
+{
+	struct ctl_call *c = NULL;
+	json_t *id, *msg;
+	int r;
+
+	r = ctl_call_admit(h, method, params_steal, fds, n_fds);
+	if (r == 0 && (c = calloc(1, sizeof(*c))) == NULL)
+		r = ctl_fail(h, WRENNCTL_E_NOMEM, "out of memory");
+	if (r < 0) {
+		json_decref(params_steal);
+		return r;
 	}
 	if (h->next_id > (uint64_t)IPC_MAX_ID_INT)
 		h->next_id = 1;
@@ -227,15 +376,15 @@ ctl_call_start(struct wrennctl *h, const char *method, const char *params_json,
 	c->userdata = userdata;
 	c->flags = flags;
 	id = json_integer((json_int_t)c->id);
-	msg = id != NULL ? ipc_make_request(id, method, params) : NULL;
+	msg = id != NULL ? ipc_make_request(id, method, params_steal) : NULL;
 	if (id == NULL)
-		json_decref(params);
+		json_decref(params_steal);
 	json_decref(id);
 	if (msg == NULL) {
 		free(c);
 		return ctl_fail(h, WRENNCTL_E_NOMEM, "out of memory");
 	}
-	r = ctl_queue(h, msg);
+	r = ctl_queue_fds(h, msg, fds, n_fds);
 	json_decref(msg);
 	if (r < 0) {
 		free(c);
@@ -256,13 +405,26 @@ wrennctl_call_async(struct wrennctl *h, const char *method,
     const char *params_json, wrennctl_event_fn on_event,
     wrennctl_reply_fn on_reply, void *userdata, uint64_t *ret_id)
 {
+	return wrennctl_call_async_fds(h, method, params_json, NULL, 0,
+	    on_event, on_reply, userdata, ret_id);
+}
+
+int
+wrennctl_call_async_fds(struct wrennctl *h, const char *method,
+    const char *params_json, const int *fds, size_t n_fds,
+    wrennctl_event_fn on_event, wrennctl_reply_fn on_reply, void *userdata,
+    uint64_t *ret_id)
+{
+	json_t *params;
 	uint64_t id;
 	int r;
 
 	if ((r = ctl_api_enter(h, 1)) < 0)
 		return r;
-	r = ctl_call_start(
-	    h, method, params_json, on_event, on_reply, userdata, 0, &id);
+	if ((r = ctl_call_params(h, params_json, &params)) < 0)
+		return r;
+	r = ctl_call_start(h, method, params, fds, n_fds, on_event, on_reply,
+	    userdata, 0, &id);
 	if (r < 0)
 		return r;
 	if (ret_id != NULL)
@@ -301,7 +463,7 @@ wrennctl_cancel(struct wrennctl *h, uint64_t id)
 	if ((r = ctl_api_enter(h, 1)) < 0)
 		return r;
 	c = ctl_call_find(h, id);
-	if (c == NULL || (c->flags & CTL_CALL_ABANDONED))
+	if (c == NULL || (c->flags & (CTL_CALL_ABANDONED | CTL_CALL_INTERNAL)))
 		return ctl_fail(h, WRENNCTL_E_INVAL, "no call %llu in flight",
 		    (unsigned long long)id);
 	return ctl_call_cancel(h, c);
@@ -316,7 +478,7 @@ wrennctl_pending_calls(const struct wrennctl *h)
 	if (h == NULL)
 		return WRENNCTL_E_INVAL;
 	for (c = h->calls; c != NULL; c = c->next)
-		if (!(c->flags & CTL_CALL_ABANDONED))
+		if (!(c->flags & (CTL_CALL_ABANDONED | CTL_CALL_INTERNAL)))
 			n++;
 	return n;
 }
@@ -339,10 +501,13 @@ ctl_until_sync_done(const struct wrennctl *h, const void *arg)
 	return sync->done;
 }
 
-/* The blocking call: start, run the loop until the reply, hand it out. */
-static int
-ctl_call_blocking(struct wrennctl *h, const char *method,
-    const char *params_json, wrennctl_event_fn on_event, void *userdata,
+/*
+ * The blocking call (params taken over): start, run the loop until the
+ * reply, hand it out.
+ */
+int
+ctl_call_blocking(struct wrennctl *h, const char *method, json_t *params_steal,
+    const int *fds, size_t n_fds, wrennctl_event_fn on_event, void *userdata,
     char **ret_result)
 {
 	struct ctl_sync sync;
@@ -353,7 +518,7 @@ ctl_call_blocking(struct wrennctl *h, const char *method,
 	memset(&sync, 0, sizeof(sync));
 	sync.on_event = on_event;
 	sync.userdata = userdata;
-	r = ctl_call_start(h, method, params_json,
+	r = ctl_call_start(h, method, params_steal, fds, n_fds,
 	    on_event != NULL ? ctl_sync_event_cb : NULL, NULL, &sync,
 	    CTL_CALL_SYNC, &id);
 	if (r < 0)
@@ -386,16 +551,30 @@ ctl_call_blocking(struct wrennctl *h, const char *method,
 	return 0;
 }
 
-int
-wrennctl_call(struct wrennctl *h, const char *method, const char *params_json,
+/* The public blocking calls: parse the params text, then block. */
+static int
+ctl_call_text(struct wrennctl *h, const char *method, const char *params_json,
+    const int *fds, size_t n_fds, wrennctl_event_fn on_event, void *userdata,
     char **ret_result)
 {
+	json_t *params;
 	int r;
 
 	if ((r = ctl_api_enter(h, 0)) < 0)
 		return r;
-	r = ctl_call_blocking(h, method, params_json, NULL, NULL, ret_result);
+	if ((r = ctl_call_params(h, params_json, &params)) < 0)
+		return r;
+	r = ctl_call_blocking(
+	    h, method, params, fds, n_fds, on_event, userdata, ret_result);
 	return ctl_api_leave(h, r);
+}
+
+int
+wrennctl_call(struct wrennctl *h, const char *method, const char *params_json,
+    char **ret_result)
+{
+	return ctl_call_text(
+	    h, method, params_json, NULL, 0, NULL, NULL, ret_result);
 }
 
 int
@@ -403,11 +582,15 @@ wrennctl_call_stream(struct wrennctl *h, const char *method,
     const char *params_json, wrennctl_event_fn on_event, void *userdata,
     char **ret_result)
 {
-	int r;
+	return ctl_call_text(
+	    h, method, params_json, NULL, 0, on_event, userdata, ret_result);
+}
 
-	if ((r = ctl_api_enter(h, 0)) < 0)
-		return r;
-	r = ctl_call_blocking(
-	    h, method, params_json, on_event, userdata, ret_result);
-	return ctl_api_leave(h, r);
+int
+wrennctl_call_fds(struct wrennctl *h, const char *method,
+    const char *params_json, const int *fds, size_t n_fds,
+    wrennctl_event_fn on_event, void *userdata, char **ret_result)
+{
+	return ctl_call_text(
+	    h, method, params_json, fds, n_fds, on_event, userdata, ret_result);
 }

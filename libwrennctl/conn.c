@@ -11,6 +11,14 @@
  * (peer hung up, I/O error, protocol violation) the socket is shut down but
  * kept open until wrennctl_free(), so an event loop never watches a
  * recycled fd number; every call in flight has completed with the reason.
+ *
+ * File descriptors go out with SCM_RIGHTS on the sendmsg() that carries the
+ * first byte of their request line, and that sendmsg() carries nothing of
+ * any other line. A partial write sends the rest of the line without them.
+ * wrennd ties received fds to the line holding the first byte of the
+ * recvmsg() chunk they came with, and the kernel glues earlier unread bytes
+ * into that chunk, so a line with fds is only started once wrennd has read
+ * everything before it (SIOCOUTQ is 0): the "barrier".
  */
 #include "config.h"
 
@@ -24,10 +32,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#endif
 
 #include <jansson.h>
 
@@ -124,6 +136,30 @@ ctl_closed_error(struct wrennctl *h)
 	return h->close_err.code;
 }
 
+/* Close a mark's duplicates and free it. */
+static void
+ctl_mark_free(struct ctl_fdmark *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		(void)close(m->fds[i]);
+	free(m);
+}
+
+/* Drop the fd marks of queued lines, closing their duplicates. */
+static void
+ctl_marks_clear(struct wrennctl *h)
+{
+	struct ctl_fdmark *m;
+
+	while ((m = h->marks) != NULL) {
+		h->marks = m->next;
+		ctl_mark_free(m);
+	}
+	h->marks_tail = &h->marks;
+}
+
 /* Release everything; callbacks of calls in flight see CANCELLED. */
 static void
 ctl_free_now(struct wrennctl *h)
@@ -139,6 +175,7 @@ ctl_free_now(struct wrennctl *h)
 	ctl_error_clear(&why);
 	if (h->fd >= 0)
 		(void)close(h->fd);
+	ctl_marks_clear(h);
 	free(h->in);
 	free(h->out);
 	json_decref(h->hello);
@@ -187,6 +224,8 @@ ctl_close_with(struct wrennctl *h, struct ctl_error *why)
 	(void)shutdown(h->fd, SHUT_RDWR);
 	h->out_off = h->out_len = 0;
 	h->in_off = h->in_len = h->in_scan = 0;
+	ctl_marks_clear(h);
+	h->barrier = 0;
 	ctl_call_fail_all(h, &h->close_err);
 }
 
@@ -239,6 +278,7 @@ ctl_out_append(struct wrennctl *h, const char *buf, size_t len)
 	}
 	memcpy(h->out + h->out_len, buf, len);
 	h->out_len += len;
+	h->out_total += len;
 	return 0;
 }
 
@@ -246,19 +286,154 @@ ctl_out_append(struct wrennctl *h, const char *buf, size_t len)
 int
 ctl_queue(struct wrennctl *h, json_t *msg)
 {
+	return ctl_queue_fds(h, msg, NULL, 0);
+}
+
+/* A new mark holding duplicates of fds[0..n_fds-1]. */
+static int
+ctl_mark_new(
+    struct wrennctl *h, const int *fds, size_t n_fds, struct ctl_fdmark **ret)
+{
+	struct ctl_fdmark *m;
+	size_t i;
+	int saved;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return ctl_fail(h, WRENNCTL_E_NOMEM, "out of memory");
+	for (i = 0; i < n_fds; i++) {
+		/* Above 2, so a closed stdio slot is never reused by us. */
+		m->fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+		if (m->fds[i] < 0) {
+			saved = errno;
+			ctl_mark_free(m);
+			return ctl_fail(h,
+			    saved == EBADF ? WRENNCTL_E_INVAL
+					   : WRENNCTL_E_NOMEM,
+			    "cannot duplicate fd %d: %s", fds[i],
+			    strerror(saved));
+		}
+		m->n++;
+	}
+	*ret = m;
+	return 0;
+}
+
+/*
+ * Encode msg (borrowed) as one line and queue it with duplicates of the
+ * n_fds descriptors in fds (the caller's stay open), to be sent with the
+ * line's first byte.
+ */
+int
+ctl_queue_fds(struct wrennctl *h, json_t *msg, const int *fds, size_t n_fds)
+{
+	struct ctl_fdmark *m = NULL;
+	uint64_t pos = h->out_total;
 	size_t len;
 	char *line;
 	int r;
 
 	if (h->state == CTL_STATE_CLOSED)
 		return ctl_closed_error(h);
-	if ((line = ipc_encode(msg, &len)) == NULL)
-		return ctl_fail(h, WRENNCTL_E_NOMEM, "out of memory");
-	r = ctl_out_append(h, line, len);
-	free(line);
-	if (r < 0)
+	if (n_fds > 0 && (r = ctl_mark_new(h, fds, n_fds, &m)) < 0)
+		return r;
+	r = WRENNCTL_E_NOMEM;
+	if ((line = ipc_encode(msg, &len)) != NULL) {
+		r = ctl_out_append(h, line, len);
+		free(line);
+	}
+	if (r < 0) {
+		if (m != NULL)
+			ctl_mark_free(m);
 		return ctl_fail(h, r, "out of memory");
+	}
+	if (m != NULL) {
+		m->pos = pos;
+		m->end = h->out_total;
+		*h->marks_tail = m;
+		h->marks_tail = &m->next;
+	}
 	return 0;
+}
+
+/*
+ * Whether wrennd has still not read some of what we sent (SIOCOUTQ counts
+ * the bytes queued on the socket that the peer has not consumed).
+ */
+static int
+ctl_peer_unread(const struct wrennctl *h)
+{
+#ifdef SIOCOUTQ
+	int n = 0;
+
+	if (ioctl(h->fd, SIOCOUTQ, &n) == 0 && n > 0)
+		return 1;
+#endif
+	return 0;
+}
+
+/* sendmsg() len bytes at the output offset with the fds of mark m. */
+static ssize_t
+ctl_send_fds(struct wrennctl *h, const struct ctl_fdmark *m, size_t len)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * CTL_MAX_FDS)];
+		struct cmsghdr align;
+	} u;
+	struct cmsghdr *cm;
+	struct msghdr msg;
+	struct iovec iov;
+
+	memset(&u, 0, sizeof(u));
+	memset(&msg, 0, sizeof(msg));
+	iov.iov_base = h->out + h->out_off;
+	iov.iov_len = len;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * m->n);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * m->n);
+	memcpy(CMSG_DATA(cm), m->fds, sizeof(int) * m->n);
+	return sendmsg(h->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/*
+ * Send the next piece of output: up to the next line with fds, or that
+ * line's start with its fds (and nothing past its end). Returns bytes
+ * sent, 0 when blocked (h->barrier says why), or -1 with errno.
+ */
+static ssize_t
+ctl_send_some(struct wrennctl *h)
+{
+	struct ctl_fdmark *m = h->marks;
+	uint64_t at = h->out_total - (h->out_len - h->out_off);
+	size_t len = h->out_len - h->out_off;
+	ssize_t n;
+
+	if (m == NULL || m->pos > at) {
+		if (m != NULL && m->pos - at < len)
+			len = (size_t)(m->pos - at);
+		return send(h->fd, h->out + h->out_off, len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	if (ctl_peer_unread(h)) {
+		h->barrier = 1;
+		errno = EAGAIN;
+		return -1;
+	}
+	if (m->end - at < len)
+		len = (size_t)(m->end - at);
+	n = ctl_send_fds(h, m, len);
+	if (n > 0) {
+		/* The kernel holds its own references now. */
+		h->marks = m->next;
+		if (h->marks == NULL)
+			h->marks_tail = &h->marks;
+		ctl_mark_free(m);
+	}
+	return n;
 }
 
 /*
@@ -272,11 +447,11 @@ ctl_try_write(struct wrennctl *h)
 	ssize_t n;
 	int wrote = 0;
 
+	h->barrier = 0;
 	if (h->state == CTL_STATE_CLOSED)
 		return 0;
 	while (h->out_off < h->out_len) {
-		n = send(h->fd, h->out + h->out_off, h->out_len - h->out_off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = ctl_send_some(h);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -594,6 +769,12 @@ ctl_run(struct wrennctl *h, ctl_until_fn until, const void *arg,
 		pfd.fd = h->fd;
 		pfd.events = ctl_poll_events(h);
 		pfd.revents = 0;
+		if (h->barrier) {
+			/* Nothing signals "wrennd read it": look again soon. */
+			pfd.events = POLLIN;
+			if (ms < 0 || ms > CTL_BARRIER_POLL_MS)
+				ms = CTL_BARRIER_POLL_MS;
+		}
 		if (poll(&pfd, 1, ms) < 0 && errno != EINTR)
 			return ctl_fail(
 			    h, WRENNCTL_E_CONNECT, "poll: %s", strerror(errno));
@@ -612,6 +793,37 @@ ctl_until_flushed(const struct wrennctl *h, const void *arg)
 	return h->out_off == h->out_len;
 }
 
+static int
+ctl_until_fds_known(const struct wrennctl *h, const void *arg)
+{
+	return h->fds != CTL_FDS_ASKED;
+}
+
+/*
+ * The blocking part of an open: the greeting and, with WRENNCTL_OPEN_FDS,
+ * the answer to the fds negotiation.
+ */
+static int
+ctl_open_wait(struct wrennctl *h, unsigned int flags)
+{
+	uint64_t deadline = ctl_deadline(CTL_GREETING_TIMEOUT_MS);
+	int r;
+
+	r = ctl_run(h, ctl_until_greeted, NULL, deadline);
+	if (r == 0 && h->state == CTL_STATE_CLOSED)
+		r = h->close_err.code;
+	if (r < 0 || !(flags & WRENNCTL_OPEN_FDS))
+		return r;
+	if ((r = ctl_fds_request(h)) < 0)
+		return r;
+	r = ctl_run(h, ctl_until_fds_known, NULL, deadline);
+	if (r == 0 && h->state == CTL_STATE_CLOSED)
+		r = h->close_err.code;
+	if (r == 0 && h->fds != CTL_FDS_ON)
+		r = WRENNCTL_E_UNSUPPORTED;
+	return r;
+}
+
 /* Make a handle around a connected fd (not owned until success). */
 static int
 ctl_new(int fd, unsigned int flags, struct wrennctl **ret)
@@ -628,16 +840,17 @@ ctl_new(int fd, unsigned int flags, struct wrennctl **ret)
 	h->state = CTL_STATE_GREETING;
 	h->max_line = CTL_MAX_LINE_DEFAULT;
 	h->next_id = 1;
-	if (!(flags & WRENNCTL_OPEN_NONBLOCK)) {
-		r = ctl_run(h, ctl_until_greeted, NULL,
-		    ctl_deadline(CTL_GREETING_TIMEOUT_MS));
-		if (r == 0 && h->state == CTL_STATE_CLOSED)
-			r = h->close_err.code;
-		if (r < 0) {
-			h->fd = -1; /* the caller keeps fd on failure */
-			ctl_free_now(h);
-			return r;
-		}
+	h->marks_tail = &h->marks;
+	r = 0;
+	if (flags & WRENNCTL_OPEN_NONBLOCK) {
+		if (flags & WRENNCTL_OPEN_FDS)
+			r = ctl_fds_request(h);
+	} else
+		r = ctl_open_wait(h, flags);
+	if (r < 0) {
+		h->fd = -1; /* the caller keeps fd on failure */
+		ctl_free_now(h);
+		return r;
 	}
 	*ret = h;
 	return 0;
@@ -646,7 +859,7 @@ ctl_new(int fd, unsigned int flags, struct wrennctl **ret)
 int
 wrennctl_open_fd(int fd, unsigned int flags, struct wrennctl **ret)
 {
-	if (fd < 0 || ret == NULL || (flags & ~WRENNCTL_OPEN_NONBLOCK) != 0)
+	if (fd < 0 || ret == NULL || (flags & ~CTL_OPEN_FLAGS) != 0)
 		return WRENNCTL_E_INVAL;
 	return ctl_new(fd, flags, ret);
 }
@@ -658,7 +871,7 @@ wrennctl_open(const char *path, unsigned int flags, struct wrennctl **ret)
 	char *p = NULL;
 	int fd, r, saved;
 
-	if (ret == NULL || (flags & ~WRENNCTL_OPEN_NONBLOCK) != 0)
+	if (ret == NULL || (flags & ~CTL_OPEN_FLAGS) != 0)
 		return WRENNCTL_E_INVAL;
 	if ((r = wrennctl_socket_path(path, &p)) < 0)
 		return r;

@@ -22,6 +22,9 @@
 #define CTL_KEEP_BUFFER		(1024u * 1024)	    /* bytes kept when idle */
 #define CTL_DISPATCH_BUDGET	64		    /* lines per process() */
 #define CTL_NO_DEADLINE		UINT64_MAX
+#define CTL_MAX_FDS		16 /* fds per call (SCM_RIGHTS allows 253) */
+#define CTL_BARRIER_POLL_MS	2  /* re-check while an fd line waits */
+#define CTL_OPEN_FLAGS		(WRENNCTL_OPEN_NONBLOCK | WRENNCTL_OPEN_FDS)
 
 /* Connection states; see conn.c for the transitions. */
 enum ctl_state {
@@ -29,6 +32,27 @@ enum ctl_state {
 	CTL_STATE_READY,    /* greeting read */
 	CTL_STATE_CLOSED,   /* failed or closed: no more I/O */
 	CTL_STATE__MAX
+};
+
+/* File descriptor passing ("fds" capability), see call.c. */
+enum ctl_fds_state {
+	CTL_FDS_OFF,	 /* not asked for */
+	CTL_FDS_ASKED,	 /* rpc.hello {"enable":["fds"]} in flight */
+	CTL_FDS_ON,	 /* wrennd said "fds" is enabled */
+	CTL_FDS_REFUSED, /* wrennd does not offer it */
+	CTL_FDS__MAX
+};
+
+/*
+ * File descriptors that travel with the first byte of one queued line
+ * (SCM_RIGHTS). Positions are absolute output offsets (see out_total).
+ */
+struct ctl_fdmark {
+	uint64_t pos;	      /* the line's first byte */
+	uint64_t end;	      /* just past the line's LF */
+	int fds[CTL_MAX_FDS]; /* owned duplicates, closed once sent */
+	size_t n;
+	struct ctl_fdmark *next; /* owned by the list */
 };
 
 /* The last error of a handle (or of one reply while its callback runs). */
@@ -48,6 +72,7 @@ struct ctl_call {
 	int flags;
 #define CTL_CALL_CANCELLED (1 << 0) /* $/cancel sent */
 #define CTL_CALL_ABANDONED (1 << 1) /* blocking caller gave up (timeout) */
+#define CTL_CALL_INTERNAL  (1 << 3) /* the library's own (rpc.hello) */
 	struct ctl_call *next;	    /* owned by the list */
 };
 
@@ -64,10 +89,15 @@ struct wrennctl {
 	size_t in_size; /* allocated */
 	size_t in_scan; /* bytes after in_off known to hold no LF */
 
-	char *out;	 /* owned: bytes queued for the server */
-	size_t out_off;	 /* first unsent byte */
-	size_t out_len;	 /* end of queued bytes */
-	size_t out_size; /* allocated */
+	char *out;	    /* owned: bytes queued for the server */
+	size_t out_off;	    /* first unsent byte */
+	size_t out_len;	    /* end of queued bytes */
+	size_t out_size;    /* allocated */
+	uint64_t out_total; /* bytes ever queued: absolute offset of out_len */
+	struct ctl_fdmark *marks;	/* owned FIFO, by pos */
+	struct ctl_fdmark **marks_tail; /* where the next mark goes */
+	int barrier; /* an fd line waits for wrennd to read what precedes it */
+	enum ctl_fds_state fds; /* fd passing negotiation */
 
 	struct ctl_call *calls; /* owned list of calls in flight */
 	int n_calls;
@@ -102,12 +132,21 @@ int ctl_closed_error(struct wrennctl *h);
 void ctl_close(struct wrennctl *h, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int ctl_queue(struct wrennctl *h, json_t *msg);
+int ctl_queue_fds(
+    struct wrennctl *h, json_t *msg, const int *fds, size_t n_fds);
 int ctl_try_write(struct wrennctl *h);
 int ctl_run(struct wrennctl *h, ctl_until_fn until, const void *arg,
     uint64_t deadline_ms);
 uint64_t ctl_deadline(uint64_t timeout_ms);
 
 /* call.c */
+int ctl_call_start(struct wrennctl *h, const char *method, json_t *params_steal,
+    const int *fds, size_t n_fds, wrennctl_event_fn on_event,
+    wrennctl_reply_fn on_reply, void *userdata, int flags, uint64_t *ret_id);
+int ctl_call_blocking(struct wrennctl *h, const char *method,
+    json_t *params_steal, const int *fds, size_t n_fds,
+    wrennctl_event_fn on_event, void *userdata, char **ret_result);
+int ctl_fds_request(struct wrennctl *h);
 void ctl_call_reply(
     struct wrennctl *h, json_t *id, json_t *result, json_t *error);
 void ctl_call_event(struct wrennctl *h, json_t *params);

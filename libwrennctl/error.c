@@ -43,17 +43,23 @@ static const char *const ctl_error_text[] = {
     "wrennd is shutting down",
     "error reported by wrennd",
     "wrennd is busy",
+    "integrity check failed",
+    "I/O error",
+    "not supported by wrennd",
 };
 
 /* data.code names of local failures (wrennctl_err_data_code()). */
-static const char *const ctl_error_local_name[] = {
-    NULL,
-    "nomem",
-    "invalid_argument",
-    "connect",
-    "protocol",
-    "timeout",
-    "cancelled",
+static const struct {
+	int code;
+	const char *name;
+} ctl_error_local_names[] = {
+    {WRENNCTL_E_NOMEM, "nomem"},
+    {WRENNCTL_E_INVAL, "invalid_argument"},
+    {WRENNCTL_E_CONNECT, "connect"},
+    {WRENNCTL_E_PROTOCOL, "protocol"},
+    {WRENNCTL_E_TIMEOUT, "timeout"},
+    {WRENNCTL_E_CANCELLED, "cancelled"},
+    {WRENNCTL_E_UNSUPPORTED, "unsupported"},
 };
 
 /* Wire data.code -> typed code. Codes not listed fall back on status. */
@@ -93,7 +99,13 @@ static const struct {
     {"cancelled", WRENNCTL_E_CANCELLED},
     {"shutting_down", WRENNCTL_E_SHUTTING_DOWN},
     {"too_many_clients", WRENNCTL_E_BUSY},
+    {"too_many_streams", WRENNCTL_E_BUSY},
     {"protocol_mismatch", WRENNCTL_E_PROTOCOL},
+    /* File transfer and fd passing. */
+    {"integrity", WRENNCTL_E_INTEGRITY},
+    {"io_error", WRENNCTL_E_IO},
+    {"unexpected_fds", WRENNCTL_E_UNSUPPORTED},
+    {"too_many_fds", WRENNCTL_E_VALIDATION},
 };
 
 const char *
@@ -110,12 +122,14 @@ wrennctl_strerror(int code)
 static const char *
 ctl_error_name(int code)
 {
-	size_t n =
-	    sizeof(ctl_error_local_name) / sizeof(ctl_error_local_name[0]);
+	size_t i;
 
-	if (code >= 0 || (size_t) - (long)code >= n)
-		return NULL;
-	return ctl_error_local_name[-code];
+	for (i = 0; i <
+	     sizeof(ctl_error_local_names) / sizeof(ctl_error_local_names[0]);
+	     i++)
+		if (ctl_error_local_names[i].code == code)
+			return ctl_error_local_names[i].name;
+	return NULL;
 }
 
 /* Map a wire error to a WRENNCTL_E_* code (never 0). */

@@ -24,11 +24,11 @@
  * different handles may be used concurrently from different threads.
  *
  * Callbacks run only inside wrennctl_process(), the blocking calls
- * (wrennctl_call, wrennctl_call_stream, wrennctl_flush) and
- * wrennctl_free(). Inside a
- * callback you may call wrennctl_call_async(), wrennctl_cancel(), the
- * accessors and wrennctl_free(); every other function that takes the handle
- * returns WRENNCTL_E_INVAL there.
+ * (wrennctl_call, wrennctl_call_stream, wrennctl_call_fds,
+ * wrennctl_stream_upload, wrennctl_stream_download, wrennctl_flush) and
+ * wrennctl_free(). Inside a callback you may call the *_async functions,
+ * wrennctl_cancel(), the accessors and wrennctl_free(); every other
+ * function that takes the handle returns WRENNCTL_E_INVAL there.
  *
  * The header is C89 plus <stdint.h>; it exposes no struct layout.
  */
@@ -85,11 +85,18 @@ enum wrennctl_error {
 	WRENNCTL_E_UPSTREAM = -18, /* upstream_unreachable, upstream_protocol */
 	WRENNCTL_E_SHUTTING_DOWN = -19, /* shutting_down */
 	WRENNCTL_E_APPLICATION = -20,	/* any other error reported by wrennd */
-	WRENNCTL_E_BUSY = -21		/* too_many_clients: retry later */
+	WRENNCTL_E_BUSY = -21,		/* too_many_clients: retry later */
+	WRENNCTL_E_INTEGRITY = -22,  /* integrity: transferred file differs */
+	WRENNCTL_E_IO = -23,	     /* io_error: wrennd could not use a fd */
+	WRENNCTL_E_UNSUPPORTED = -24 /* wrennd lacks a needed capability */
 };
 
 /* Flags for wrennctl_open() and wrennctl_open_fd(). */
 #define WRENNCTL_OPEN_NONBLOCK (1u << 0) /* do not wait for the greeting */
+#define WRENNCTL_OPEN_FDS      (1u << 1) /* enable fd passing at once */
+
+/* Flags for the file transfer functions (wrennctl_stream_upload, ...). */
+#define WRENNCTL_VERIFY (1u << 0) /* check size and SHA-256 in the sandbox */
 
 /* Opaque connection handle. */
 struct wrennctl;
@@ -109,14 +116,24 @@ typedef void (*wrennctl_reply_fn)(struct wrennctl *h, uint64_t id, int status,
 
 /*
  * One "$/stream" event of a streaming call (for example "start", "stdout",
- * "stderr", "exit", "error"; unknown kinds will be added, so ignore those
- * you do not know). event is "" when the server sent none. json is the
- * notification's params object as JSON text ({"id":..,"seq":N,"event":..,
- * ...}). Both are borrowed, valid only during the callback. Events always
- * arrive before the call's final reply.
+ * "stderr", "exit", "error", "lost", "progress"; unknown kinds will be
+ * added, so ignore those you do not know). event is "" when the server sent
+ * none. json is the notification's params object as JSON text, with the
+ * call's id, the stream's own sequence number seq and the event's members:
+ * {"id":..,"seq":N,"event":..,...}. Both are borrowed, valid only during
+ * the callback. Events always arrive before the call's final reply.
  */
 typedef void (*wrennctl_event_fn)(struct wrennctl *h, uint64_t id,
     const char *event, const char *json, void *userdata);
+
+/*
+ * Progress of a file transfer (wrennctl_stream_upload() and friends): the
+ * bytes moved so far and the total size, or -1 when wrennd does not know it
+ * (a pipe or a socket). Called at most every 250 ms, and once at the end.
+ * id is the call's id, for wrennctl_cancel().
+ */
+typedef void (*wrennctl_progress_fn)(struct wrennctl *h, uint64_t id,
+    uint64_t bytes, int64_t total, void *userdata);
 
 /* --- Version ------------------------------------------------------------ */
 
@@ -146,8 +163,9 @@ WRENNCTL_EXPORT const char *wrennctl_errmsg(const struct wrennctl *h);
  * The stable error name of the last failure: the wire error's data.code
  * ("not_found", "has_active_sandboxes", "upstream_unreachable", ...), or
  * for local failures one of "nomem", "invalid_argument", "connect",
- * "protocol", "timeout", "cancelled". NULL when there is no error or the
- * server sent no data.code. Borrowed, same lifetime as wrennctl_errmsg().
+ * "protocol", "timeout", "cancelled", "unsupported". NULL when there is no
+ * error or the server sent no data.code. Borrowed, same lifetime as
+ * wrennctl_errmsg().
  */
 WRENNCTL_EXPORT const char *wrennctl_err_data_code(const struct wrennctl *h);
 
@@ -200,6 +218,13 @@ WRENNCTL_EXPORT int wrennctl_new(const char *path, struct wrennctl **ret);
  * WRENNCTL_OPEN_NONBLOCK it returns at once; the greeting is read by
  * wrennctl_process() (or any blocking call). The new handle is owned by the
  * caller; release it with wrennctl_free().
+ *
+ * WRENNCTL_OPEN_FDS enables file descriptor passing right away (rpc.hello
+ * {"enable":["fds"]}); without NONBLOCK, open then also waits for that
+ * answer and fails with WRENNCTL_E_UNSUPPORTED when wrennd does not offer
+ * the "fds" capability. Without the flag the library negotiates it the first
+ * time a call carries fds, so the flag only moves the round trip (and the
+ * failure) to the open.
  */
 WRENNCTL_EXPORT int wrennctl_open(
     const char *path, unsigned int flags, struct wrennctl **ret);
@@ -304,6 +329,30 @@ WRENNCTL_EXPORT int wrennctl_call_async(struct wrennctl *h, const char *method,
     wrennctl_reply_fn on_reply, void *userdata, uint64_t *ret_id);
 
 /*
+ * Like wrennctl_call_stream(), passing n_fds file descriptors (fds[0..n-1])
+ * with the request; params_json refers to fds[i] as {"$fd":i}, and every
+ * fd must be referenced exactly once (else WRENNCTL_E_INVAL). The fds stay
+ * the caller's: the library sends duplicates (SCM_RIGHTS, with the first
+ * byte of the request line) and closes those. The "fds" capability is
+ * negotiated on first use (see WRENNCTL_OPEN_FDS); WRENNCTL_E_UNSUPPORTED
+ * when wrennd does not offer it. n_fds may be 0 (fds may then be NULL).
+ * At most limits.max_fds of the greeting, and at most 16, per call.
+ */
+WRENNCTL_EXPORT int wrennctl_call_fds(struct wrennctl *h, const char *method,
+    const char *params_json, const int *fds, size_t n_fds,
+    wrennctl_event_fn on_event, void *userdata, char **ret_result);
+
+/*
+ * Like wrennctl_call_async(), passing file descriptors as described for
+ * wrennctl_call_fds(). The fds are duplicated before it returns, so the
+ * caller may close its own at once. May be called from a callback.
+ */
+WRENNCTL_EXPORT int wrennctl_call_async_fds(struct wrennctl *h,
+    const char *method, const char *params_json, const int *fds, size_t n_fds,
+    wrennctl_event_fn on_event, wrennctl_reply_fn on_reply, void *userdata,
+    uint64_t *ret_id);
+
+/*
  * Ask wrennd to cancel call id (sends "$/cancel"). The call still completes
  * exactly once, normally with WRENNCTL_E_CANCELLED. Returns WRENNCTL_E_INVAL
  * if id is not a call in flight on h.
@@ -312,6 +361,52 @@ WRENNCTL_EXPORT int wrennctl_cancel(struct wrennctl *h, uint64_t id);
 
 /* Number of calls in flight on h that still await their final reply. */
 WRENNCTL_EXPORT int wrennctl_pending_calls(const struct wrennctl *h);
+
+/* --- File transfer ---------------------------------------------------------
+ */
+
+/*
+ * Stream everything readable from fd into the file path of sandbox
+ * sandbox_id (method sandbox.stream_upload; the file is created or
+ * replaced). fd may be a regular file (read from its current offset), a
+ * pipe or a socket; it stays the caller's (wrennd reads a duplicate, and may
+ * set O_NONBLOCK on a pipe or socket, which is shared with the caller's fd).
+ * flags: WRENNCTL_VERIFY makes wrennd compare size and SHA-256 with the
+ * file in the sandbox afterwards; a mismatch is WRENNCTL_E_INTEGRITY (the
+ * wrennctl_err_json() data has size, sha256, sandbox_size, sandbox_sha256).
+ * A local read error of wrennd is WRENNCTL_E_IO. on_progress (may be NULL)
+ * sees the progress events. On success *ret_result (may be NULL) is the
+ * result JSON {"size":N,"sha256":"...","verified":bool}, owned by the caller.
+ */
+WRENNCTL_EXPORT int wrennctl_stream_upload(struct wrennctl *h,
+    const char *sandbox_id, const char *path, int fd, unsigned int flags,
+    wrennctl_progress_fn on_progress, void *userdata, char **ret_result);
+
+/*
+ * Stream the file path of sandbox sandbox_id into fd (method
+ * sandbox.stream_download), which may be a regular file (written from its
+ * current offset; not truncated), a pipe or a socket. Otherwise as
+ * wrennctl_stream_upload(): with WRENNCTL_VERIFY a short or corrupted
+ * download is WRENNCTL_E_INTEGRITY, a local write error WRENNCTL_E_IO.
+ */
+WRENNCTL_EXPORT int wrennctl_stream_download(struct wrennctl *h,
+    const char *sandbox_id, const char *path, int fd, unsigned int flags,
+    wrennctl_progress_fn on_progress, void *userdata, char **ret_result);
+
+/*
+ * The asynchronous forms of the two calls above, for event loops: progress
+ * goes to on_progress and the completion to on_reply (json is the result
+ * object on success), both from wrennctl_process(). fd is duplicated before
+ * they return. May be called from a callback.
+ */
+WRENNCTL_EXPORT int wrennctl_stream_upload_async(struct wrennctl *h,
+    const char *sandbox_id, const char *path, int fd, unsigned int flags,
+    wrennctl_progress_fn on_progress, wrennctl_reply_fn on_reply,
+    void *userdata, uint64_t *ret_id);
+WRENNCTL_EXPORT int wrennctl_stream_download_async(struct wrennctl *h,
+    const char *sandbox_id, const char *path, int fd, unsigned int flags,
+    wrennctl_progress_fn on_progress, wrennctl_reply_fn on_reply,
+    void *userdata, uint64_t *ret_id);
 
 /* --- Event loop integration (like sd_bus_get_fd / sd_bus_process) ------- */
 
@@ -324,7 +419,10 @@ WRENNCTL_EXPORT int wrennctl_get_fd(const struct wrennctl *h);
 /*
  * The poll(2) events to wait for: POLLIN, plus POLLOUT while output is
  * queued (values from <poll.h>). Negative WRENNCTL_E_* once the connection
- * has failed.
+ * has failed. A request carrying fds is only sent once wrennd has read
+ * everything before it (so the fds cannot be taken for an earlier line's);
+ * during that short wait POLLOUT is asked for although process() may make
+ * no progress.
  */
 WRENNCTL_EXPORT int wrennctl_get_events(const struct wrennctl *h);
 

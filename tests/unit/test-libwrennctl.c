@@ -204,7 +204,8 @@ fake_read_fd(int fd, size_t *ret_total)
 			continue;
 		if (n <= 0)
 			break;
-		k = (size_t)n < sizeof(buf) - len ? (size_t)n : sizeof(buf) - len;
+		k = (size_t)n < sizeof(buf) - len ? (size_t)n
+						  : sizeof(buf) - len;
 		memcpy(buf + len, chunk, k);
 		len += k;
 		total += (size_t)n;
@@ -249,8 +250,8 @@ fake_hello(struct fake *f, json_t *id, json_t *params)
 	if (f->fds_on)
 		json_array_append_new(enabled, json_string("fds"));
 	fake_reply_result(f, id,
-	    json_pack("{s:i, s:s, s:s, s:o}", "protocol", 1, "server",
-		"wrennd", "version", "0.1.0-test", "enabled", enabled));
+	    json_pack("{s:i, s:s, s:s, s:o}", "protocol", 1, "server", "wrennd",
+		"version", "0.1.0-test", "enabled", enabled));
 }
 
 static void
@@ -272,8 +273,8 @@ fake_transfer_fail(struct fake *f, json_t *id, const char *code,
 		data_steal = json_object();
 	json_object_set_new(data_steal, "code", json_string(code));
 	fake_reply_error(f, id,
-	    json_pack("{s:i, s:s, s:o}", "code", -32000, "message", msg,
-		"data", data_steal));
+	    json_pack("{s:i, s:s, s:o}", "code", -32000, "message", msg, "data",
+		data_steal));
 }
 
 /*
@@ -308,7 +309,8 @@ fake_transfer(struct fake *f, const char *method, json_t *id, json_t *params)
 		if (f->n_held < 32)
 			f->held[f->n_held++] = json_incref(id);
 	} else if (strcmp(path, "/io") == 0)
-		fake_transfer_fail(f, id, "io_error", "write: Broken pipe", NULL);
+		fake_transfer_fail(
+		    f, id, "io_error", "write: Broken pipe", NULL);
 	else if (verify && strcmp(path, "/bad") == 0)
 		fake_transfer_fail(f, id, "integrity",
 		    "the file in the sandbox differs",
@@ -499,7 +501,8 @@ fake_line_fds(struct fake *f, uint64_t start, size_t len)
 		}
 		k++;
 	}
-	memmove(f->sets, f->sets + k, (size_t)(f->n_sets - k) * sizeof(*f->sets));
+	memmove(
+	    f->sets, f->sets + k, (size_t)(f->n_sets - k) * sizeof(*f->sets));
 	f->n_sets -= k;
 }
 
@@ -1974,9 +1977,8 @@ test_transfer_upload(struct wrennctl *h)
 
 	memset(&pl, 0, sizeof(pl));
 	fd = pipe_with("0123456789");
-	r = wrennctl_stream_upload(
-	    h, "cl-1", "/root/up.txt", fd, WRENNCTL_VERIFY, progress_cb, &pl,
-	    &res);
+	r = wrennctl_stream_upload(h, "cl-1", "/root/up.txt", fd,
+	    WRENNCTL_VERIFY, progress_cb, &pl, &res);
 	close(fd);
 	j = parse(res);
 	p = json_object_get(j, "params");
@@ -1998,8 +2000,8 @@ test_transfer_upload(struct wrennctl *h)
 	res = NULL;
 
 	fd = pipe_with("abc");
-	r = wrennctl_stream_upload(h, "cl-1", "/bad", fd, WRENNCTL_VERIFY,
-	    NULL, NULL, &res);
+	r = wrennctl_stream_upload(
+	    h, "cl-1", "/bad", fd, WRENNCTL_VERIFY, NULL, NULL, &res);
 	close(fd);
 	ok(r == WRENNCTL_E_INTEGRITY && res == NULL &&
 		strcmp(wrennctl_err_data_code(h), "integrity") == 0 &&
@@ -2021,10 +2023,10 @@ test_transfer_upload(struct wrennctl *h)
 		    WRENNCTL_E_INVAL &&
 		wrennctl_stream_upload(h, "cl-1", "/x", 0, 0x80, NULL, NULL,
 		    NULL) == WRENNCTL_E_INVAL &&
-		wrennctl_stream_upload(h, NULL, "/x", 0, 0, NULL, NULL,
-		    NULL) == WRENNCTL_E_INVAL &&
-		wrennctl_stream_download(h, "cl-1", "", 1, 0, NULL, NULL,
-		    NULL) == WRENNCTL_E_INVAL,
+		wrennctl_stream_upload(h, NULL, "/x", 0, 0, NULL, NULL, NULL) ==
+		    WRENNCTL_E_INVAL &&
+		wrennctl_stream_download(
+		    h, "cl-1", "", 1, 0, NULL, NULL, NULL) == WRENNCTL_E_INVAL,
 	    "transfer argument checks");
 }
 
@@ -2074,8 +2076,8 @@ test_transfer_download(struct wrennctl *h)
 	    h, "cl-1", "/io", p[1], WRENNCTL_VERIFY, NULL, NULL, &res);
 	close(p[0]);
 	close(p[1]);
-	ok(r == WRENNCTL_E_IO && strcmp(wrennctl_err_data_code(h),
-				     "io_error") == 0,
+	ok(r == WRENNCTL_E_IO &&
+		strcmp(wrennctl_err_data_code(h), "io_error") == 0,
 	    "a local write failure in wrennd is WRENNCTL_E_IO");
 
 	memset(&log, 0, sizeof(log));
