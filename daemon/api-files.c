@@ -218,12 +218,21 @@ xfer_verify_cb(
 		return;
 	}
 	if (code != 0 || xfer_parse_check(out, &size, sha) != 0) {
+		char why[201];
+		size_t n = errtext != NULL ? strlen(errtext) : 0;
+
+		/* One line: the shell's message without its newline. */
+		while (
+		    n > 0 && (errtext[n - 1] == '\n' || errtext[n - 1] == ' '))
+			n--;
+		snprintf(why, sizeof(why), "%.*s", (int)(n < 200 ? n : 200),
+		    errtext != NULL ? errtext : "");
 		extra = json_pack("{s:I, s:s, s:s}", "size",
 		    (json_int_t)x->bytes, "sha256", x->sha256, "path", x->path);
 		xfer_fail(x, "integrity", extra,
 		    "cannot verify '%s' in the sandbox (the file is missing "
-		    "or unreadable): %.200s",
-		    x->path, errtext != NULL ? errtext : "");
+		    "or unreadable): %s",
+		    x->path, why);
 		json_decref(r);
 		return;
 	}
@@ -263,7 +272,8 @@ xfer_verify(struct xfer *x)
 	 * sandbox's home, with ~ expanded. */
 	body = json_pack("{s:s, s:[s,s,s,s], s:i}", "cmd", "/bin/sh", "args",
 	    "-c",
-	    "p=$1; case $p in \"~\") p=$HOME ;; \"~/\"*) p=$HOME/${p#\"~/\"} ;;"
+	    "p=$1; case $p in \"~\"|/root) p=$HOME ;;"
+	    " \"~/\"*) p=$HOME/${p#\"~/\"} ;; /root/*) p=$HOME/${p#/root/} ;;"
 	    " esac; wc -c < \"$p\" && sha256sum < \"$p\"",
 	    "wrennd-verify", x->path, "timeout_sec", FILES_VERIFY_TIMEOUT);
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;

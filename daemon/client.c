@@ -55,6 +55,7 @@ TAILQ_HEAD(call_list, call);
 /* File descriptors that arrived with the byte at offset off. */
 struct client_fdset {
 	uint64_t off;	      /* absolute input offset of that byte */
+	uint64_t end;	      /* end of the chunk they came with */
 	int fd[CALL_MAX_FDS]; /* owned */
 	unsigned n;
 };
@@ -153,14 +154,17 @@ client_congested(const struct client *c)
 	return evbuffer_get_length(c->out) > (size_t)c->cfg->max_output;
 }
 
-/* Close queued fd sets that arrived before absolute offset off. */
+/*
+ * Close queued fd sets whose chunk ended at or before absolute offset off:
+ * no line starting there or later can own them.
+ */
 static void
 client_fdq_drop(struct client *c, uint64_t off)
 {
 	unsigned i, j, k = 0;
 
 	for (i = 0; i < c->nfdq; i++) {
-		if (c->fdq[i].off < off) {
+		if (c->fdq[i].end <= off) {
 			for (j = 0; j < c->fdq[i].n; j++)
 				close(c->fdq[i].fd[j]);
 			continue;
@@ -458,6 +462,8 @@ client_recv(struct client *c)
 	vec.iov_len = (size_t)n;
 	evbuffer_commit_space(c->in, &vec, 1);
 	c->in_total += (uint64_t)n;
+	if (set.n > 0)
+		c->fdq[c->nfdq - 1].end = c->in_total;
 	if (bad) {
 		log_info("client %llu: too many file descriptors passed",
 		    (unsigned long long)c->id);
@@ -677,6 +683,20 @@ client_notification(struct client *c, struct ipc_msg *m)
 		call_cancel(call);
 }
 
+/* Whether a parsed request refers to passed descriptors. */
+static int
+client_wants_fds(const struct ipc_msg *m)
+{
+	const char *key;
+	json_t *v;
+
+	if (m->kind != IPC_KIND_REQUEST || m->params == NULL)
+		return 0;
+	json_object_foreach(m->params, key, v) if (json_is_object(v) &&
+	    json_object_get(v, "$fd") != NULL) return 1;
+	return 0;
+}
+
 /* Take one complete line off the input and act on it. */
 static void
 client_line(struct client *c, size_t linelen)
@@ -691,11 +711,16 @@ client_line(struct client *c, size_t linelen)
 
 	line = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)linelen + 1);
 	r = ipc_parse(line, linelen, &m, &perr);
-	/* fds sent with a byte of this line belong to it; older ones are
-	 * strays and are closed. */
+	/*
+	 * The kernel hands fds over with a chunk that may also hold earlier
+	 * unread lines, so a set belongs to the first request in its chunk
+	 * that refers to descriptors ({"$fd": n}). Sets whose chunk ended
+	 * before this line are strays and are closed.
+	 */
 	client_fdq_drop(c, c->in_off);
 	memset(&lfds, 0, sizeof(lfds));
-	if (c->nfdq > 0 && c->fdq[0].off <= c->in_off + linelen) {
+	if (c->nfdq > 0 && c->fdq[0].off <= c->in_off + linelen &&
+	    client_wants_fds(&m)) {
 		lfds = c->fdq[0];
 		memmove(
 		    &c->fdq[0], &c->fdq[1], (c->nfdq - 1) * sizeof(c->fdq[0]));

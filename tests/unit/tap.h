@@ -24,8 +24,7 @@ tap_vok(int cond, const char *fmt, va_list ap)
 
 static int ok(int cond, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-static int __attribute__((unused))
-ok(int cond, const char *fmt, ...)
+static int __attribute__((unused)) ok(int cond, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -50,8 +49,7 @@ diag(const char *fmt, ...)
 	fflush(stdout);
 }
 
-static int __attribute__((unused))
-done_testing(void)
+static int __attribute__((unused)) done_testing(void)
 {
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
