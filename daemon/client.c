@@ -73,6 +73,7 @@ struct client {
 	enum client_state state;
 	struct evbuffer *in;	/* owned: bytes not yet dispatched */
 	struct evbuffer *out;	/* owned: bytes not yet written */
+	struct evbuffer *msg;	/* owned: scratch for one message */
 	size_t scanned;		/* bytes of in known to hold no LF */
 	struct event *ev_read;	/* owned */
 	struct event *ev_write; /* owned */
@@ -192,6 +193,8 @@ client_free_cb(evutil_socket_t fd, short what, void *arg)
 		evbuffer_free(c->in);
 	if (c->out != NULL)
 		evbuffer_free(c->out);
+	if (c->msg != NULL)
+		evbuffer_free(c->msg);
 	conf_unref(c->cfg);
 	free(c);
 }
@@ -259,21 +262,27 @@ client_flush_close(struct client *c)
 	event_add(c->ev_line, &tv); /* bounded flush */
 }
 
+/* json_dump_callback() sink: append to an evbuffer. */
+static int
+client_dump_cb(const char *buf, size_t len, void *arg)
+{
+	return evbuffer_add(arg, buf, len) == 0 ? 0 : -1;
+}
+
 int
 client_send(struct client *c, const json_t *msg)
 {
-	size_t len;
-	char *buf;
-
 	if (c->state == CLIENT_CLOSED)
 		return 0;
-	if ((buf = ipc_encode(msg, &len)) == NULL)
-		return -ENOMEM;
-	if (evbuffer_add(c->out, buf, len) != 0) {
-		free(buf);
+	/* Serialize into a scratch buffer whose chains then move to the
+	 * output without a copy; on failure nothing half-written is sent. */
+	if (json_dump_callback(msg, client_dump_cb, c->msg, JSON_COMPACT) !=
+		0 ||
+	    evbuffer_add(c->msg, "\n", 1) != 0 ||
+	    evbuffer_add_buffer(c->out, c->msg) != 0) {
+		(void)evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
 		return -ENOMEM;
 	}
-	free(buf);
 	if (evbuffer_get_length(c->out) > 2 * (size_t)c->cfg->max_output) {
 		log_info("client %llu: %zu bytes queued and not read, "
 			 "disconnecting",
@@ -931,6 +940,7 @@ client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
 	TAILQ_INIT(&c->calls);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
+	c->msg = evbuffer_new();
 	c->ev_read =
 	    event_new(wd->base, fd, EV_READ | EV_PERSIST, client_read_cb, c);
 	c->ev_write =
@@ -939,9 +949,9 @@ client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
 	c->ev_kick = event_new(wd->base, -1, 0, client_kick_cb, c);
 	TAILQ_INSERT_TAIL(&wd->clients, c, entry);
 	wd->nclients++;
-	if (c->in == NULL || c->out == NULL || c->ev_read == NULL ||
-	    c->ev_write == NULL || c->ev_line == NULL || c->ev_kick == NULL ||
-	    client_hello(c) != 0) {
+	if (c->in == NULL || c->out == NULL || c->msg == NULL ||
+	    c->ev_read == NULL || c->ev_write == NULL || c->ev_line == NULL ||
+	    c->ev_kick == NULL || client_hello(c) != 0) {
 		log_warnx(
 		    "client %llu: out of memory", (unsigned long long)c->id);
 		client_close(c, "out of memory");

@@ -39,8 +39,9 @@ def bench_stream_wrennd(env, sid, mib):
                       "args": stream_cmd(mib)})
     got = 0
     t0 = time.monotonic()
-    while True:
-        line = c.read_line()
+    f = c.s.makefile("rb")  # buffered C reader, like aiohttp's on the
+    while True:             # direct side
+        line = f.readline()
         m = json.loads(line)
         if m.get("method") == "$/stream":
             got += len(m["params"].get("data", ""))
