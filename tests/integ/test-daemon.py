@@ -86,10 +86,25 @@ try:
     sid = sb["id"]
     t.ok(cred_used(env.fake)["api_key"] == env.seed["api_key"],
          "API key sent as X-API-Key", cred_used(env.fake))
+    cl = Client(w.sock)
+    ev = []
+    r = cl.call("sandbox.exec_stream", {"sandbox_id": sid, "cmd": "echo",
+                                        "args": ["over wss"]}, events=ev)
+    t.ok(r.get("result") == {"exit_code": 0} and
+         any(e.get("data") == "over wss\n" for e in ev),
+         "exec stream over wss:// verified with the same CA", r)
+    cl.close()
     code, text = w.stop()
     t.ok(code == 0 and sanitizer_clean(text), "clean exit on SIGTERM",
          text[-2000:])
     w = Wrennd(tmp, env.fake.url, api_key=env.seed["api_key"])
+    cl = Client(w.sock)
+    r = cl.call("sandbox.exec_stream", {"sandbox_id": sid, "cmd": "true"})
+    t.ok(r.get("error", {}).get("data", {}).get("code") ==
+         "upstream_unreachable" and "certificate" in
+         r["error"]["message"].lower(),
+         "wss:// with an unknown CA is refused (certificate)", r)
+    cl.close()
     rc, err = ctl_json(w.sock, "sandboxes.list")
     t.ok(rc != 0 and err["error"]["data"]["code"] == "upstream_unreachable",
          "unknown CA -> upstream_unreachable", err)
