@@ -230,7 +230,9 @@ client_close(struct client *c, const char *reason)
 		c->wd->base, -1, EV_TIMEOUT, client_free_cb, c, &tv) != 0)
 		log_warnx("client %llu: cannot schedule free, leaking",
 		    (unsigned long long)c->id);
-	wrennd_client_gone(c->wd);
+	/* The last client of a draining daemon ends the loop. */
+	if (c->wd->draining && c->wd->nclients == 0)
+		event_base_loopexit(c->wd->base, NULL);
 }
 
 /* Ask for a close on the next loop turn (safe from any call stack). */

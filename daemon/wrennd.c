@@ -90,13 +90,6 @@ wrennd_event_log_cb(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
-void
-wrennd_client_gone(struct wrennd *wd)
-{
-	if (wd->draining && wd->nclients == 0)
-		event_base_loopexit(wd->base, NULL);
-}
-
 /* Drain deadline passed: close whatever is left. */
 static void
 wrennd_drain_cb(evutil_socket_t fd, short what, void *arg)

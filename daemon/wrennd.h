@@ -48,7 +48,4 @@ struct wrennd {
 	uint64_t calls_failed;	/* calls answered with an error */
 };
 
-/* Called by client.c when a client is gone; finishes a drain. */
-void wrennd_client_gone(struct wrennd *wd);
-
 #endif /* WRENND_WRENND_H */
