@@ -172,9 +172,14 @@ try:
     w = env.start_wrennd(cred="both")
     with open("/proc/%d/environ" % w.proc.pid, "rb") as f:
         environ = f.read()
-    t.ok(env.seed["api_key"].encode() not in environ and
-         env.seed["jwt_owner"].encode() not in environ,
-         "credentials are scrubbed from /proc/PID/environ")
+    if os.environ.get("WRENND_VALGRIND") == "1":
+        # /proc/PID/environ is valgrind's own copy, not wrennd's
+        t.ok(True, "credentials are scrubbed from /proc/PID/environ "
+             "# SKIP under valgrind")
+    else:
+        t.ok(env.seed["api_key"].encode() not in environ and
+             env.seed["jwt_owner"].encode() not in environ,
+             "credentials are scrubbed from /proc/PID/environ")
     with open("/proc/%d/status" % w.proc.pid) as f:
         status = f.read()
     t.ok(True, "process status readable")
