@@ -9,7 +9,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Env, Tap, ctl_json, wrennctl  # noqa: E402
+from harness import (Client, Env, Tap, Wrennd, ctl_json,  # noqa: E402
+                     wrennctl)
 
 t = Tap()
 env = Env()
@@ -248,7 +249,37 @@ try:
     t.ok(rc == 2, "wrennctl call with bad JSON params is a usage error",
          (rc, errt))
 
+    # upstream faults: 5xx, slow answers past the deadline, nothing there
+    env.fake.fault(path="^/v1/sandboxes$", method="GET", status=500,
+                   count=1)
+    r = c.call("sandboxes.list")
+    t.ok(r.get("error", {}).get("data") == {"code": "internal_error",
+                                            "status": 500},
+         "an upstream 500 keeps its code and status", r)
     c.close()
+    w2 = Wrennd(env.tmp, env.fake.url, api_key=env.seed["api_key"],
+                args=["--set", "request-timeout=500"])
+    env.fake.fault(path="^/v1/sandboxes$", method="GET", delay_ms=3000,
+                   count=1)
+    c2 = Client(w2.sock)
+    t0 = time.monotonic()
+    r = c2.call("sandboxes.list")
+    t.ok(r.get("error", {}).get("data", {}).get("code") == "timeout" and
+         time.monotonic() - t0 < 2.5,
+         "an upstream slower than request-timeout -> timeout", r)
+    c2.close()
+    w2.stop()
+    w3 = Wrennd(env.tmp, "http://127.0.0.1:1", api_key=env.seed["api_key"])
+    c3 = Client(w3.sock)
+    r = c3.call("sandboxes.list")
+    t.ok(r.get("error", {}).get("data", {}).get("code") ==
+         "upstream_unreachable" and "127.0.0.1" in r["error"]["message"],
+         "nothing listening upstream -> upstream_unreachable", r)
+    st = c3.call("daemon.status")["result"]["upstream"]
+    t.ok(st["reachable"] is False and st.get("error"),
+         "daemon.status reports the upstream unreachable", st)
+    c3.close()
+    w3.stop()
 finally:
     rc, text = env.close(t)
     t.ok(env.seed["api_key"] not in text, "the API key never appears in "
