@@ -195,6 +195,32 @@ try:
          "a truncated download is caught by verify", r)
     env.fake.clear_faults()
 
+    # a download cut mid-body is an error even without verify
+    env.fake.fault(path="/files/stream/read$",
+                   stream={"action": "cut", "after_bytes": 200000},
+                   count=1)
+    fd = os.open(fpath, os.O_WRONLY | os.O_TRUNC)
+    i = c.call_async_fds("sandbox.stream_download",
+                         {"sandbox_id": sid, "path": "pipe.bin",
+                          "fd": {"$fd": 0}}, [fd])
+    os.close(fd)
+    r = c.wait_reply(i)
+    t.ok(r.get("error", {}).get("data", {}).get("code") ==
+         "upstream_unreachable", "a download cut mid-body is an error, "
+         "not a short success", r)
+    env.fake.clear_faults()
+    # an upload the control plane drops is an error too
+    env.fake.fault(path="/files/stream/write$", reset=True, count=2)
+    fd = os.open(fpath, os.O_RDONLY)
+    i = c.call_async_fds("sandbox.stream_upload",
+                         {"sandbox_id": sid, "path": "dropped.bin",
+                          "fd": {"$fd": 0}}, [fd])
+    os.close(fd)
+    r = c.wait_reply(i)
+    t.ok(r.get("error", {}).get("data", {}).get("code") ==
+         "upstream_unreachable", "a dropped upload is an error", r)
+    env.fake.clear_faults()
+
     # 1 GiB each way through files, RSS bounded
     pid = env.wrennd.proc.pid
     src = os.path.join(tmp, "big.src")
