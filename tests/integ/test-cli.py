@@ -47,7 +47,11 @@ try:
     p = subprocess.Popen([WRENNCTL, "--socket", sock, "exec", "--stream",
                           sid, "--", "sleep", "30"], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE)
-    time.sleep(1)
+    for _ in range(200):  # until the stream runs
+        rc, out, err = wrennctl(sock, "--json", "stream", "list")
+        if b'"running"' in out:
+            break
+        time.sleep(0.05)
     p.send_signal(signal.SIGINT)
     try:
         rc = p.wait(10)

@@ -215,7 +215,10 @@ try:
     cl = Client(w.sock)
     cid = cl.call_async("sandbox.exec", {"sandbox_id": sid, "cmd": "sleep",
                                          "args": ["1"]})
-    time.sleep(0.2)
+    probe = Client(w.sock)
+    wait_for(lambda: probe.call("daemon.status")["result"]["counts"]
+             ["calls_inflight"] >= 2, 10, 0.02, "the exec call in flight")
+    probe.close()
     w.proc.terminate()
     r = cl.wait_reply(cid)
     t.ok(r.get("result", {}).get("exit_code") == 0,

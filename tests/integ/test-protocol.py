@@ -148,8 +148,11 @@ try:
                                    "args": ["3"]})
     time.sleep(0.2)
     dc.close()
-    time.sleep(0.3)
-    st = good.call("daemon.status")["result"]
+    for _ in range(100):
+        st = good.call("daemon.status")["result"]
+        if st["counts"]["calls_inflight"] == 1:
+            break
+        time.sleep(0.05)
     t.ok(st["counts"]["calls_inflight"] == 1,
          "a vanished client's calls are dropped", st["counts"])
 

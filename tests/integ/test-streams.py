@@ -116,11 +116,17 @@ try:
     d = Client(sock)
     d.call_async("sandbox.exec_stream",
                  {"sandbox_id": sid, "cmd": "sleep", "args": ["30"]})
-    time.sleep(0.5)
+    for _ in range(100):
+        if len(c.call("streams.list")["result"]) == 1:
+            break
+        time.sleep(0.05)
     t.eq(len(c.call("streams.list")["result"]), 1,
          "a running stream is listed")
     d.close()
-    time.sleep(0.5)
+    for _ in range(100):
+        if not c.call("streams.list")["result"]:
+            break
+        time.sleep(0.05)
     t.eq(c.call("streams.list")["result"], [],
          "client disconnect stops its (attached) stream")
 
