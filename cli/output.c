@@ -44,17 +44,9 @@ static char *output_vformat(const char *fmt, va_list ap)
 static char *
 output_vformat(const char *fmt, va_list ap)
 {
-	va_list aq;
 	char *s;
-	int n;
 
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
-		return NULL;
-	(void)vsnprintf(s, (size_t)n + 1, fmt, ap);
-	return s;
+	return vasprintf(&s, fmt, ap) == -1 ? NULL : s;
 }
 
 /* An error without wire details, as JSON or as "wrennctl: message". */

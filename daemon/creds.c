@@ -240,60 +240,6 @@ out:
 	}
 }
 
-struct creds *
-creds_load(const struct conf *cfg, char *err, size_t errlen)
-{
-	struct creds *c;
-	char path[PATH_MAX];
-	const char *d;
-	int r = 0;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	/* API key: configured file, then WRENN_API_KEY, then systemd's
-	 * LoadCredential= directory. */
-	if (cfg->api_key_file != NULL)
-		r = creds_read_file(&c->s[CREDS_APIKEY], cfg->api_key_file,
-		    "API key file", "file", err, errlen);
-	else if (getenv("WRENN_API_KEY") != NULL)
-		r = creds_from_env(
-		    &c->s[CREDS_APIKEY], "WRENN_API_KEY", err, errlen);
-	else if ((d = getenv("CREDENTIALS_DIRECTORY")) != NULL && *d == '/') {
-		snprintf(path, sizeof(path), "%s/wrenn-api-key", d);
-		if (access(path, F_OK) == 0)
-			r = creds_read_file(&c->s[CREDS_APIKEY], path,
-			    "API key credential", "credentials", err, errlen);
-	}
-	if (r != 0)
-		goto fail;
-	/* Scrub an unused WRENN_API_KEY too: nothing inherits it. */
-	if (getenv("WRENN_API_KEY") != NULL) {
-		char *v = getenv("WRENN_API_KEY");
-		creds_wipe(v, strlen(v));
-		(void)unsetenv("WRENN_API_KEY");
-	}
-	if (cfg->token_file != NULL)
-		r = creds_read_file(&c->s[CREDS_JWT], cfg->token_file,
-		    "token file", "file", err, errlen);
-	else
-		r = creds_from_env(
-		    &c->s[CREDS_JWT], "WRENN_TOKEN", err, errlen);
-	if (r != 0)
-		goto fail;
-	if (getenv("WRENN_TOKEN") != NULL) {
-		char *v = getenv("WRENN_TOKEN");
-		creds_wipe(v, strlen(v));
-		(void)unsetenv("WRENN_TOKEN");
-	}
-	creds_jwt_claims(c);
-	return c;
-fail:
-	creds_free(c);
-	return NULL;
-}
-
 /* Copy a secret from another store. */
 static int
 creds_secret_copy(struct creds_secret *dst, const struct creds_secret *src,
@@ -305,52 +251,103 @@ creds_secret_copy(struct creds_secret *dst, const struct creds_secret *src,
 	    dst, src->buf, src->len, "credential", src->source, err, errlen);
 }
 
-struct creds *
-creds_reload(
-    const struct creds *old, const struct conf *cfg, char *err, size_t errlen)
+/*
+ * The API key: the configured file; else, at start, WRENN_API_KEY, else
+ * systemd's $CREDENTIALS_DIRECTORY/wrenn-api-key. On a reload (old set)
+ * the credentials directory is read again and an environment value kept.
+ */
+static int
+creds_get_apikey(struct creds *c, const struct conf *cfg,
+    const struct creds *old, char *err, size_t errlen)
+{
+	const struct creds_secret *prev =
+	    old != NULL ? &old->s[CREDS_APIKEY] : NULL;
+	const char *d = getenv("CREDENTIALS_DIRECTORY");
+	char path[PATH_MAX];
+
+	if (cfg->api_key_file != NULL)
+		return creds_read_file(&c->s[CREDS_APIKEY], cfg->api_key_file,
+		    "API key file", "file", err, errlen);
+	if (old == NULL && getenv("WRENN_API_KEY") != NULL)
+		return creds_from_env(
+		    &c->s[CREDS_APIKEY], "WRENN_API_KEY", err, errlen);
+	if (d != NULL && *d == '/' &&
+	    (prev == NULL ||
+		(prev->source != NULL &&
+		    strcmp(prev->source, "credentials") == 0))) {
+		snprintf(path, sizeof(path), "%s/wrenn-api-key", d);
+		if (access(path, F_OK) == 0)
+			return creds_read_file(&c->s[CREDS_APIKEY], path,
+			    "API key credential", "credentials", err, errlen);
+	}
+	return prev != NULL
+	    ? creds_secret_copy(&c->s[CREDS_APIKEY], prev, err, errlen)
+	    : 0;
+}
+
+/* The JWT: the configured file; else WRENN_TOKEN at start, kept on reload. */
+static int
+creds_get_jwt(struct creds *c, const struct conf *cfg, const struct creds *old,
+    char *err, size_t errlen)
+{
+	if (cfg->token_file != NULL)
+		return creds_read_file(&c->s[CREDS_JWT], cfg->token_file,
+		    "token file", "file", err, errlen);
+	if (old != NULL)
+		return creds_secret_copy(
+		    &c->s[CREDS_JWT], &old->s[CREDS_JWT], err, errlen);
+	return creds_from_env(&c->s[CREDS_JWT], "WRENN_TOKEN", err, errlen);
+}
+
+/* Scrub a variable nobody may inherit. */
+static void
+creds_scrub_env(const char *name)
+{
+	char *v;
+
+	if ((v = getenv(name)) != NULL) {
+		creds_wipe(v, strlen(v));
+		(void)unsetenv(name);
+	}
+}
+
+/* Load (old NULL) or reload the store. */
+static struct creds *
+creds_build(
+    const struct conf *cfg, const struct creds *old, char *err, size_t errlen)
 {
 	struct creds *c;
-	int r = 0;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (cfg->api_key_file != NULL)
-		r = creds_read_file(&c->s[CREDS_APIKEY], cfg->api_key_file,
-		    "API key file", "file", err, errlen);
-	else if (old->s[CREDS_APIKEY].source != NULL &&
-	    strcmp(old->s[CREDS_APIKEY].source, "credentials") == 0) {
-		char path[PATH_MAX];
-		const char *d = getenv("CREDENTIALS_DIRECTORY");
-
-		if (d != NULL && *d == '/') {
-			snprintf(path, sizeof(path), "%s/wrenn-api-key", d);
-			r = creds_read_file(&c->s[CREDS_APIKEY], path,
-			    "API key credential", "credentials", err, errlen);
-		} else
-			r = creds_secret_copy(&c->s[CREDS_APIKEY],
-			    &old->s[CREDS_APIKEY], err, errlen);
-	} else
-		r = creds_secret_copy(
-		    &c->s[CREDS_APIKEY], &old->s[CREDS_APIKEY], err, errlen);
-	if (r != 0)
-		goto fail;
-	if (cfg->token_file != NULL)
-		r = creds_read_file(&c->s[CREDS_JWT], cfg->token_file,
-		    "token file", "file", err, errlen);
-	else
-		r = creds_secret_copy(
-		    &c->s[CREDS_JWT], &old->s[CREDS_JWT], err, errlen);
-	if (r != 0)
-		goto fail;
+	if (creds_get_apikey(c, cfg, old, err, errlen) != 0 ||
+	    creds_get_jwt(c, cfg, old, err, errlen) != 0) {
+		creds_free(c);
+		return NULL;
+	}
 	creds_jwt_claims(c);
 	return c;
-fail:
-	creds_free(c);
-	return NULL;
 }
 
+struct creds *
+creds_load(const struct conf *cfg, char *err, size_t errlen)
+{
+	struct creds *c = creds_build(cfg, NULL, err, errlen);
+
+	/* Unused or not, these never reach a child or /proc/PID/environ. */
+	creds_scrub_env("WRENN_API_KEY");
+	creds_scrub_env("WRENN_TOKEN");
+	return c;
+}
+
+struct creds *
+creds_reload(
+    const struct creds *old, const struct conf *cfg, char *err, size_t errlen)
+{
+	return creds_build(cfg, old, err, errlen);
+}
 /* Whether path now differs from the file s was read from. */
 static int
 creds_file_changed(const struct creds_secret *s, const char *path)

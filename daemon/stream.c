@@ -807,23 +807,32 @@ oom:
 	return 0;
 }
 
+/* The stream named by the call's stream_id, or NULL after failing it. */
+static struct stream *
+stream_lookup(struct call *call)
+{
+	struct stream *s;
+	const char *id;
+
+	id = json_string_value(json_object_get(call->params, "stream_id"));
+	if ((s = stream_find(call->wd, id)) == NULL)
+		call_fail(call, IPC_ERR_APPLICATION, "not_found", NULL,
+		    "no stream '%.64s' (it never existed, or ended and was "
+		    "discarded)",
+		    id);
+	return s;
+}
+
 int
 stream_attach(struct call *call)
 {
 	struct stream *s;
 	struct sfollower *f;
-	const char *id;
 	json_t *v;
 	uint64_t from = 0;
 
-	id = json_string_value(json_object_get(call->params, "stream_id"));
-	if ((s = stream_find(call->wd, id)) == NULL) {
-		call_fail(call, IPC_ERR_APPLICATION, "not_found", NULL,
-		    "no stream '%.64s' (it never existed, or ended and was "
-		    "discarded)",
-		    id);
+	if ((s = stream_lookup(call)) == NULL)
 		return 0;
-	}
 	if ((v = json_object_get(call->params, "from_seq")) != NULL)
 		from = (uint64_t)json_integer_value(v);
 	if (from > s->next_seq)
@@ -899,14 +908,9 @@ int
 stream_stop(struct call *call)
 {
 	struct stream *s;
-	const char *id;
 
-	id = json_string_value(json_object_get(call->params, "stream_id"));
-	if ((s = stream_find(call->wd, id)) == NULL) {
-		call_fail(call, IPC_ERR_APPLICATION, "not_found", NULL,
-		    "no stream '%.64s'", id);
+	if ((s = stream_lookup(call)) == NULL)
 		return 0;
-	}
 	if (s->state != STREAM_ENDED)
 		stream_stop_upstream(s,
 		    call_error_obj(IPC_ERR_APPLICATION, "stopped", NULL,

@@ -232,17 +232,9 @@ static int ctl_error_vlocal(struct ctl_error *e, int code, const char *fmt,
 static char *
 ctl_vformat(const char *fmt, va_list ap)
 {
-	va_list aq;
 	char *s;
-	int n;
 
-	va_copy(aq, ap);
-	n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
-	if (n < 0 || (s = malloc((size_t)n + 1)) == NULL)
-		return NULL;
-	(void)vsnprintf(s, (size_t)n + 1, fmt, ap);
-	return s;
+	return vasprintf(&s, fmt, ap) == -1 ? NULL : s;
 }
 
 static int
