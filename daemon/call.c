@@ -118,6 +118,9 @@ call_reply(struct call *call, json_t *result_steal)
 }
 
 /* Build and send an error; extra_steal is merged into error.data. */
+static void call_vfail(struct call *call, int rpc_code, const char *data_code,
+    json_t *extra_steal, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 static void
 call_vfail(struct call *call, int rpc_code, const char *data_code,
     json_t *extra_steal, const char *fmt, va_list ap)

@@ -28,6 +28,8 @@ log_verbosity(void)
 }
 
 /* Write one line: "<prio>wrennd: message[: strerror]". */
+static void log_vwrite(int prio, const char *errstr, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
 static void
 log_vwrite(int prio, const char *errstr, const char *fmt, va_list ap)
 {

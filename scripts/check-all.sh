@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # The whole test suite, as CI runs it, from a clean clone on Debian 12:
 # dependencies, a warning-free build, `make check`, the same suite under
-# AddressSanitizer+UBSan, the unit tests under valgrind, `make distcheck`.
+# AddressSanitizer+UBSan, a clang build, the unit tests under valgrind,
+# the benchmarks (reported only), `make distcheck`.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -37,6 +38,10 @@ run_build asan --enable-asan
 (cd _build/asan && make -j"$jobs" &&
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	make -j"$jobs" check) || { show_logs _build/asan; exit 1; }
+
+echo "== build with clang (warnings are errors), including the test programs"
+run_build clang CC=clang
+(cd _build/clang && make -j"$jobs" && make -j"$jobs" check TESTS=) || exit 1
 
 echo "== unit tests under valgrind"
 (cd _build/release && for t in tests/unit/test-*; do
