@@ -121,6 +121,26 @@ try:
     rc, out, err = wrennctl(sock, "completion", "bash")
     t.ok(rc == 0 and b"complete" in out and b"wrennctl" in out,
          "completion bash prints a script", err)
+    # wrennctl(1) documents every command and verb the CLI offers
+    with open(os.path.join(os.environ.get("top_srcdir", "."), "docs",
+                           "wrennctl.1")) as f:
+        man = f.read().replace("\\-", "-")
+    missing = []
+    rc, out, err = wrennctl(sock, "__complete", "--", "")
+    for cmd in out.decode().split():
+        if cmd.startswith("-"):
+            continue
+        if cmd not in man:
+            missing.append(cmd)
+            continue
+        if cmd in ("call", "help"):  # these complete method names
+            continue
+        rc, sub, err = wrennctl(sock, "__complete", "--", cmd, "")
+        for verb in sub.decode().split():
+            if not verb.startswith("-") and not verb.startswith("cl-") and \
+                    "%s %s" % (cmd, verb) not in man:
+                missing.append("%s %s" % (cmd, verb))
+    t.eq(missing, [], "wrennctl(1) documents every command and verb")
 finally:
     env.close(t)
 sys.exit(t.done())
