@@ -96,6 +96,8 @@ try:
     ok_result(c.call("snapshots.list", {"type": "snapshot"}),
               "snapshots.list type=snapshot",
               lambda x: [s["name"] for s in x] == ["snap-one"])
+    err_code(c.call("snapshots.list", {"type": 1}), "invalid_params",
+             "snapshots.list with a non-string type -> invalid_params")
     ok_result(c.call("snapshots.list"), "snapshots.list includes minimal",
               lambda x: "minimal" in [s["name"] for s in x])
     ok_result(c.call("snapshots.delete", {"name": "snap-one"}),
@@ -141,8 +143,14 @@ try:
     ok_result(c.call("teams.rename", {"team_id": team_a,
                                       "name": "Team A Renamed"}),
               "teams.rename -> {}", lambda x: x == {})
+    err_code(c.call("teams.rename", {"team_id": team_a, "name": "a/b"}),
+             "invalid_request", "teams.rename bad name -> invalid_request",
+             400)
     ok_result(c.call("teams.list_members", {"team_id": team_a}),
               "teams.list_members", lambda x: len(x) >= 3)
+    err_code(c.call("teams.list_members",
+                    {"team_id": seed["team_b"]["id"]}), "forbidden",
+             "teams.list_members of another team -> forbidden", 403)
     other = users["other"]
     ok_result(c.call("teams.add_member", {"team_id": team_a,
                                           "email": other["email"]}),
@@ -255,6 +263,14 @@ try:
              "invalid_request", "hosts.create bad type -> invalid_request")
     err_code(c.call("hosts.get", {"host_id": "host-" + "0" * 25}),
              "not_found", "hosts.get unknown -> not_found", 404)
+    ghost = "host-" + "0" * 25
+    for m, p in (("hosts.delete_preview", {"host_id": ghost}),
+                 ("hosts.list_tags", {"host_id": ghost}),
+                 ("hosts.remove_tag", {"host_id": ghost, "tag": "x"})):
+        err_code(c.call(m, p), "not_found", "%s unknown host -> not_found"
+                 % m, 404)
+    err_code(c.call("hosts.add_tag", {"host_id": hid, "tag": ""}),
+             "invalid_params", "hosts.add_tag empty tag -> invalid_params")
     ok_result(c.call("hosts.delete", {"host_id": hid}),
               "hosts.delete -> {}")
     # a host with sandboxes: 409 with the ids, then force
@@ -264,6 +280,9 @@ try:
     ok_result(c.call("hosts.delete_preview", {"host_id": h2}),
               "hosts.delete_preview lists the sandboxes",
               lambda x: sid2 in x["sandbox_ids"])
+    err_code(c.call("hosts.regenerate_token", {"host_id": h2}),
+             "invalid_request", "token for an online host -> "
+             "invalid_request", 400)
     r = c.call("hosts.delete", {"host_id": h2})
     err_code(r, "has_active_sandboxes", "deleting a busy host -> "
              "has_active_sandboxes", 409)
@@ -312,6 +331,19 @@ try:
     ok_result(c.call("channels.test", {"provider": "webhook",
                                        "config": {"url": "https://h.ex/"}}),
               "channels.test", lambda x: x == {"status": "ok"})
+    ghost_ch = "ch-" + "0" * 25
+    err_code(c.call("channels.update", {"channel_id": ghost_ch, "name": "x",
+                                        "events": ["host.up"]}),
+             "not_found", "channels.update unknown -> not_found", 404)
+    err_code(c.call("channels.rotate_config",
+                    {"channel_id": ghost_ch, "config": {"url": "https://x"}}),
+             "not_found", "channels.rotate_config unknown -> not_found", 404)
+    err_code(c.call("channels.test", {"provider": "pigeon", "config": {}}),
+             "invalid_request", "channels.test bad provider -> "
+             "invalid_request", 400)
+    err_code(c.call("channels.delete", {"channel_id": "nope"}),
+             "invalid_request", "channels.delete bad id -> invalid_request",
+             400)
     ok_result(c.call("channels.delete", {"channel_id": chid}),
               "channels.delete -> {}")
     err_code(c.call("channels.get", {"channel_id": chid}), "not_found",
@@ -389,6 +421,7 @@ try:
     c = CtlClient(env.sock)
     fake.clear_requests()
     for m, p in (("teams.list", {}), ("api_keys.list", {}),
+                 ("api_keys.create", {"name": "x"}),
                  ("hosts.list", {}), ("audit.list", {}),
                  ("builds.list", {}), ("admin.list_templates", {}),
                  ("channels.list", {}), ("users.search", {"email": "a@b"})):
