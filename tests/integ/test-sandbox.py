@@ -117,6 +117,14 @@ try:
                                               "cmd": "true"})
     t.ok(rc != 0 and err["error"]["data"]["code"] == "invalid_state",
          "exec on a paused sandbox -> invalid_state", err)
+    rc, err = ctl_json(sock, "sandbox.ping", {"sandbox_id": sid})
+    t.ok(rc != 0 and err["error"]["data"] == {"code": "invalid_state",
+                                              "status": 409},
+         "ping on a paused sandbox -> invalid_state 409", err)
+    rc, err = ctl_json(sock, "sandbox.metrics", {"sandbox_id": sid,
+                                                 "range": "3m"})
+    t.ok(rc != 0 and err["error"]["data"]["code"] == "invalid_request",
+         "metrics with a bad range -> invalid_request", err)
     rc, err = ctl_json(sock, "sandbox.wait_ready", {"sandbox_id": sid,
                                                     "timeout_sec": 5})
     t.ok(rc != 0 and err["error"]["data"]["code"] == "invalid_state",
@@ -171,6 +179,14 @@ try:
     rc, err = ctl_json(sock, "sandbox.wait_ready", {"sandbox_id": sid2})
     t.ok(rc != 0 and err["error"]["data"]["code"] == "invalid_state",
          "wait_ready on a stopped sandbox fails", err)
+    rc, err = ctl_json(sock, "sandbox.metrics", {"sandbox_id": sid2})
+    t.ok(rc != 0 and err["error"]["data"] == {"code": "not_found",
+                                              "status": 404},
+         "metrics of a stopped sandbox -> not_found", err)
+    rc, err = ctl_json(sock, "sandboxes.destroy",
+                       {"sandbox_id": "cl-" + "0" * 25})
+    t.ok(rc != 0 and err["error"]["data"]["code"] == "not_found",
+         "destroying an unknown sandbox -> not_found", err)
 
     # upstream errors keep code and status
     missing = "cl-" + "0" * 25
