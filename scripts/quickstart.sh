@@ -61,3 +61,5 @@ cli/wrennctl sandbox wait "$sb"
 cli/wrennctl sandbox list
 cli/wrennctl exec "$sb" -- /bin/sh -c 'echo "hello from $(uname -s), exit code 3 follows"; exit 3' || echo "exit code: $?"
 cli/wrennctl sandbox rm "$sb"
+set +x
+echo "== done: the fake control plane and wrennd are stopped on exit"
