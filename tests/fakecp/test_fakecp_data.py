@@ -34,66 +34,24 @@ import asyncio  # noqa: E402
 import base64  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
-import signal  # noqa: E402
 import socket  # noqa: E402
 import struct  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from test_fakecp import Fake, Tap, err  # noqa: E402
+
 WS = aiohttp.WSMsgType
 MiB = 1 << 20
 
 
-class Tap:
-    def __init__(self):
-        self.n = 0
-        self.failed = 0
+class DataFake(Fake):
+    """A fakecp.py child with the data-plane helpers these tests use."""
 
-    def ok(self, cond, desc, diag=None):
-        self.n += 1
-        if cond:
-            print("ok %d - %s" % (self.n, desc))
-        else:
-            self.failed += 1
-            print("not ok %d - %s" % (self.n, desc))
-            if diag is not None:
-                for line in str(diag).splitlines() or [""]:
-                    print("#   " + line)
-        sys.stdout.flush()
-        return cond
-
-    def eq(self, got, want, desc):
-        return self.ok(got == want, desc, "got:  %r\nwant: %r" % (got, want))
-
-
-class Fake:
-    """One fakecp.py child process."""
-
-    def __init__(self, tmp, name, *extra):
-        self.dir = os.path.join(tmp, name)
-        os.makedirs(self.dir)
-        port_file = os.path.join(self.dir, "port")
-        seed_file = os.path.join(self.dir, "seed.json")
-        argv = [FAKE_PYTHON, "-B", os.path.join(HERE, "fakecp.py"),
-                "--listen", "127.0.0.1:0", "--port-file", port_file,
-                "--seed-out", seed_file,
-                "--state-dir", os.path.join(self.dir, "state")] + list(extra)
-        self.stderr = open(os.path.join(self.dir, "stderr"), "w+")
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL,
-                                     stderr=self.stderr)
-        deadline = time.time() + 15
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stderr.seek(0)
-                raise RuntimeError("fakecp did not start:\n"
-                                   + self.stderr.read())
-            time.sleep(0.05)
-        with open(port_file) as f:
-            self.port = int(f.read())
-        with open(seed_file) as f:
-            self.seed = json.load(f)
+    def __init__(self, tmp, name, extra=()):
+        super().__init__(tmp, name, extra=extra)
         self.base = "http://127.0.0.1:%d" % self.port
         self.key = {"X-API-Key": self.seed["api_key"]}
 
@@ -103,21 +61,6 @@ class Fake:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1])
         return 0
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.stderr.close()
-        return self.proc.returncode
-
-
-def err(code, message):
-    return {"error": {"code": code, "message": message}}
 
 
 class Api:
@@ -727,9 +670,9 @@ async def test_timeout(t, a):
 
 
 async def amain(t, tmp, fakes):
-    fake = Fake(tmp, "main")
+    fake = DataFake(tmp, "main")
     fakes.append(fake)
-    short = Fake(tmp, "short", "--stream-timeout", "1")
+    short = DataFake(tmp, "short", extra=("--stream-timeout", "1"))
     fakes.append(short)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as s:
