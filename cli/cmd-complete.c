@@ -130,8 +130,7 @@ cmd_complete_methods(struct cli *cli, const char *cur)
 		return;
 	res = json_loads(text, 0, NULL);
 	free(text);
-	json_array_foreach(json_object_get(res, "methods"), i, m)
-	{
+	json_array_foreach(json_object_get(res, "methods"), i, m) {
 		if (json_is_string(json_object_get(m, "name")))
 			cmd_complete_offer(
 			    json_string_value(json_object_get(m, "name")), cur);

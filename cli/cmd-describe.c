@@ -57,8 +57,7 @@ cmd_describe_params(const json_t *m)
 	}
 	if ((t = output_table_new(4, heads)) == NULL)
 		return;
-	json_array_foreach(params, i, p)
-	{
+	json_array_foreach(params, i, p) {
 		cmd_describe_type(p, type, sizeof(type));
 		cells[0] = json_string_value(json_object_get(p, "name"));
 		cells[1] = type;
@@ -145,8 +144,9 @@ cmd_describe_methods_run(
 		size_t i;
 		json_t *m;
 
-		json_array_foreach(methods, i, m) printf(
-		    "%s\n", json_string_value(json_object_get(m, "name")));
+		json_array_foreach(methods, i, m)
+			printf("%s\n",
+			    json_string_value(json_object_get(m, "name")));
 	} else
 		output_table_json(methods, 4,
 		    VERB_STRS("METHOD", "STREAM", "CREDENTIAL", "SUMMARY"),

@@ -162,13 +162,13 @@ cmd_sandbox_list(struct cli *cli, const struct cmd *self, int argc, char **argv)
 	if (cli->json) {
 		output_result(res);
 	} else if (cli->quiet) {
-		json_array_foreach(res, i, sb) printf(
-		    "%s\n", json_string_value(json_object_get(sb, "id")));
+		json_array_foreach(res, i, sb)
+			printf("%s\n",
+			    json_string_value(json_object_get(sb, "id")));
 	} else if (json_array_size(res) == 0) {
 		printf("No sandboxes.\n");
 	} else if ((t = output_table_new(6, heads)) != NULL) {
-		json_array_foreach(res, i, sb)
-		{
+		json_array_foreach(res, i, sb) {
 			for (k = 0; k < 6; k++)
 				cells[k] = own[k] = output_field(sb, keys[k]);
 			(void)output_table_add(t, cells);
@@ -343,8 +343,7 @@ cmd_sandbox_metrics(
 				      json_object_get(res, "range"))
 				: "-");
 	} else if ((t = output_table_new(4, heads)) != NULL) {
-		json_array_foreach(json_object_get(res, "points"), i, p)
-		{
+		json_array_foreach(json_object_get(res, "points"), i, p) {
 			ts = (time_t)json_integer_value(
 			    json_object_get(p, "timestamp_unix"));
 			if (gmtime_r(&ts, &tm) == NULL ||

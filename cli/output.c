@@ -146,8 +146,7 @@ output_scalar(const json_t *v)
 			return strdup("-");
 		if ((out = strdup("")) == NULL)
 			return NULL;
-		json_array_foreach(v, i, e)
-		{
+		json_array_foreach(v, i, e) {
 			if ((s = output_scalar(e)) == NULL)
 				break;
 			p = realloc(out, len + strlen(s) + 3);
@@ -207,8 +206,7 @@ output_flat_array(const json_t *a)
 	json_t *e;
 	size_t i;
 
-	json_array_foreach(a, i, e)
-	{
+	json_array_foreach(a, i, e) {
 		if (json_is_object(e) || json_is_array(e))
 			return 0;
 	}
@@ -225,15 +223,13 @@ output_kv_flatten(struct output_kv_list *l, const char *prefix, const json_t *v)
 	size_t i;
 
 	if (json_is_object(v) && json_object_size(v) > 0) {
-		json_object_foreach((json_t *)v, k, e)
-		{
+		json_object_foreach((json_t *)v, k, e) {
 			snprintf(key, sizeof(key), "%s%s%s", prefix,
 			    *prefix != '\0' ? "." : "", k);
 			output_kv_flatten(l, key, e);
 		}
 	} else if (json_is_array(v) && !output_flat_array(v)) {
-		json_array_foreach(v, i, e)
-		{
+		json_array_foreach(v, i, e) {
 			snprintf(key, sizeof(key), "%s[%zu]", prefix, i);
 			output_kv_flatten(l, key, e);
 		}
@@ -262,7 +258,8 @@ output_kv(const json_t *obj, const char *const *first)
 		}
 	}
 	if (rest != NULL) {
-		json_object_foreach(rest, k, v) output_kv_flatten(&l, k, v);
+		json_object_foreach(rest, k, v)
+			output_kv_flatten(&l, k, v);
 	} else
 		output_kv_flatten(&l, "", obj);
 	json_decref(rest);
@@ -321,8 +318,7 @@ output_table_json(const json_t *rows, size_t ncols, const char *const *heads,
 
 	if (ncols > 16 || (t = output_table_new(ncols, heads)) == NULL)
 		return;
-	json_array_foreach(rows, i, row)
-	{
+	json_array_foreach(rows, i, row) {
 		for (k = 0; k < ncols; k++)
 			cells[k] = own[k] = output_field(row, keys[k]);
 		(void)output_table_add(t, cells);

@@ -371,8 +371,7 @@ verb_show_quiet(const struct verb *v, const json_t *res)
 	size_t i;
 
 	if (json_is_array(res)) {
-		json_array_foreach(res, i, e)
-		{
+		json_array_foreach(res, i, e) {
 			s = v->quiet != NULL && json_is_object(e)
 			    ? output_field(e, v->quiet)
 			    : output_scalar(e);

@@ -111,8 +111,7 @@ audit_page_cb(
 	}
 	aw->pages++;
 	n = json_array_size(items);
-	json_array_foreach(items, i, it)
-	{
+	json_array_foreach(items, i, it) {
 		if ((json_int_t)json_array_size(aw->items) >= aw->max_items) {
 			/* Cursor of the last item we kept. */
 			json_t *last = json_array_get(

@@ -229,8 +229,8 @@ api_sandbox_wait_ready(struct call *call)
 		return 0;
 	}
 	TAILQ_FOREACH(w, &wd->watches, entry)
-	if (strcmp(w->sandbox_id, id) == 0)
-		break;
+		if (strcmp(w->sandbox_id, id) == 0)
+			break;
 	if (w == NULL) {
 		if ((w = calloc(1, sizeof(*w))) == NULL)
 			goto oom;
@@ -297,6 +297,6 @@ api_sandbox_watches(const struct wrennd *wd)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(w, &wd->watches, entry)
-	n++;
+		n++;
 	return n;
 }

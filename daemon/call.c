@@ -209,8 +209,7 @@ call_http_error(long status, const char *body, size_t body_len)
 		code = json_string_value(json_object_get(err, "code"));
 		msg = json_string_value(json_object_get(err, "message"));
 		extra = json_object();
-		json_object_foreach(err, key, v)
-		{
+		json_object_foreach(err, key, v) {
 			if (strcmp(key, "code") != 0 &&
 			    strcmp(key, "message") != 0 &&
 			    strcmp(key, "status") != 0)

@@ -547,8 +547,8 @@ client_find_call(struct client *c, const json_t *id)
 	struct call *call;
 
 	TAILQ_FOREACH(call, &c->calls, entry)
-	if (ipc_id_equal(call->id, id))
-		return call;
+		if (ipc_id_equal(call->id, id))
+			return call;
 	return NULL;
 }
 
@@ -703,8 +703,9 @@ client_wants_fds(const struct ipc_msg *m)
 
 	if (m->kind != IPC_KIND_REQUEST || m->params == NULL)
 		return 0;
-	json_object_foreach(m->params, key, v) if (json_is_object(v) &&
-	    json_object_get(v, "$fd") != NULL) return 1;
+	json_object_foreach(m->params, key, v)
+		if (json_is_object(v) && json_object_get(v, "$fd") != NULL)
+			return 1;
 	return 0;
 }
 
@@ -906,8 +907,7 @@ client_rpc_hello(struct call *call)
 		return 0;
 	}
 	enabled = json_pack("[s,s]", "stream", "cancel");
-	json_array_foreach(json_object_get(call->params, "enable"), i, e)
-	{
+	json_array_foreach(json_object_get(call->params, "enable"), i, e) {
 		if (strcmp(json_string_value(e), "fds") == 0 &&
 		    !(c->caps & CLIENT_CAP_FDS)) {
 			c->caps |= CLIENT_CAP_FDS;
@@ -973,7 +973,7 @@ client_calls_all(struct wrennd *wd)
 	unsigned n = 0;
 
 	TAILQ_FOREACH(c, &wd->clients, entry)
-	n += c->ncalls;
+		n += c->ncalls;
 	return n;
 }
 

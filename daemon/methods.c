@@ -550,7 +550,9 @@ methods_type_ok(enum param_type t, const json_t *v)
 	case PT_STRINGS:
 		if (!json_is_array(v))
 			return 0;
-		json_array_foreach(v, i, e) if (!json_is_string(e)) return 0;
+		json_array_foreach(v, i, e)
+			if (!json_is_string(e))
+				return 0;
 		return 1;
 	case PT_OBJECT:
 		return json_is_object(v);
@@ -578,8 +580,7 @@ methods_check_params(
 	json_t *v;
 	json_int_t iv;
 
-	json_object_foreach((json_t *)params, key, v)
-	{
+	json_object_foreach((json_t *)params, key, v) {
 		if ((p = methods_param(m, key)) == NULL) {
 			snprintf(err, errlen,
 			    "unknown parameter '%.64s' for %s", key, m->name);

@@ -188,8 +188,9 @@ rest_build_path(const struct method *m, const char *tmpl, json_t *params,
 		    (v = json_object_get(params, p->name)) == NULL)
 			continue;
 		if (json_is_array(v)) {
-			json_array_foreach(v, i,
-			    e) if (rest_query_add(q, p->name, e) != 0) goto oom;
+			json_array_foreach(v, i, e)
+				if (rest_query_add(q, p->name, e) != 0)
+					goto oom;
 		} else if (rest_query_add(q, p->name, v) != 0)
 			goto oom;
 	}

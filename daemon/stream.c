@@ -137,8 +137,8 @@ stream_find(struct wrennd *wd, const char *id)
 	struct stream *s;
 
 	TAILQ_FOREACH(s, &wd->streams, entry)
-	if (strcmp(s->id, id) == 0)
-		return s;
+		if (strcmp(s->id, id) == 0)
+			return s;
 	return NULL;
 }
 
@@ -209,10 +209,10 @@ stream_cum_at(const struct stream *s, uint64_t seq, uint64_t *ret)
 	}
 	if ((ev = TAILQ_FIRST(&s->events)) != NULL && seq >= ev->seq) {
 		TAILQ_FOREACH(ev, &s->events, entry)
-		if (ev->seq == seq) {
-			*ret = ev->cum;
-			return 1;
-		}
+			if (ev->seq == seq) {
+				*ret = ev->cum;
+				return 1;
+			}
 	}
 	if (seq >= s->next_seq) {
 		*ret = s->out_bytes;
@@ -284,8 +284,8 @@ follower_pump(struct sfollower *f)
 		}
 		if (ev == NULL || ev->seq != f->cursor) {
 			TAILQ_FOREACH(ev, &s->events, entry)
-			if (ev->seq == f->cursor)
-				break;
+				if (ev->seq == f->cursor)
+					break;
 			if (ev == NULL)
 				return 0; /* cannot happen: contiguous */
 		}
@@ -314,8 +314,8 @@ stream_trim(struct stream *s)
 	unsigned slot;
 
 	TAILQ_FOREACH(f, &s->followers, entry)
-	if (f->owner)
-		owner = f;
+		if (f->owner)
+			owner = f;
 	while (
 	    s->buffered > s->limit && (ev = TAILQ_FIRST(&s->events)) != NULL) {
 		if (owner != NULL && owner->cursor <= ev->seq)
@@ -537,8 +537,9 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 		return;
 	}
 	fields = json_object();
-	json_object_foreach(msg, key, v) if (strcmp(key, "type") != 0)
-	    json_object_set(fields, key, v);
+	json_object_foreach(msg, key, v)
+		if (strcmp(key, "type") != 0)
+			json_object_set(fields, key, v);
 	if (strcmp(t, "stdout") == 0 || strcmp(t, "stderr") == 0) {
 		datalen = json_string_length(json_object_get(msg, "data"));
 		stream_push(s, t, fields, datalen);
@@ -896,7 +897,7 @@ stream_list(struct call *call)
 	if ((list = json_array()) == NULL)
 		goto oom;
 	TAILQ_FOREACH(s, &call->wd->streams, entry)
-	json_array_append_new(list, stream_describe(s));
+		json_array_append_new(list, stream_describe(s));
 	call_reply(call, list);
 	return 0;
 oom:

@@ -30,9 +30,9 @@
 #include "log.h"
 
 struct tlsctx {
-	SSL_CTX *ctx;		/* owned; the policy's own context (ws.c) */
-	STACK_OF(X509) * extra; /* owned; certificates of the extra CA file,
-				 * NULL without one */
+	SSL_CTX *ctx;	       /* owned; the policy's own context (ws.c) */
+	STACK_OF(X509) *extra; /* owned; certificates of the extra CA file,
+				* NULL without one */
 };
 
 /* ALPN list for the WebSocket path: HTTP/1.1 only (wire format). */
@@ -79,7 +79,7 @@ tlsctx_log_errors(const char *what)
  * NULL with err filled (unreadable file, bad PEM, or no certificate).
  */
 static STACK_OF(X509) *
-    tlsctx_read_bundle(const char *path, char *err, size_t errlen)
+tlsctx_read_bundle(const char *path, char *err, size_t errlen)
 {
 	STACK_OF(X509_INFO) *infos = NULL;
 	STACK_OF(X509) *certs = NULL;

@@ -574,8 +574,7 @@ upstream_closesocket_cb(void *clientp, curl_socket_t fd)
 	struct upstream *up = clientp;
 	struct upstream_sock *sk;
 
-	TAILQ_FOREACH(sk, &up->socks, entry)
-	{
+	TAILQ_FOREACH(sk, &up->socks, entry) {
 		if (sk->fd == fd && sk->what != 0) {
 			log_debug("upstream: socket %d closed while watched",
 			    (int)fd);
@@ -756,8 +755,8 @@ upstream_work_left(const struct upstream *up)
 	    !TAILQ_EMPTY(&up->queued) || !TAILQ_EMPTY(&up->failing))
 		return 1;
 	TAILQ_FOREACH(req, &up->running, entry)
-	if (req->resume_pending)
-		return 1;
+		if (req->resume_pending)
+			return 1;
 	return 0;
 }
 
@@ -792,8 +791,7 @@ upstream_reap_cb(evutil_socket_t fd, short events, void *arg)
 	/* A resume may run hooks that change the list: rescan each time. */
 	do {
 		again = 0;
-		TAILQ_FOREACH(req, &up->running, entry)
-		{
+		TAILQ_FOREACH(req, &up->running, entry) {
 			if (up->closing || !req->resume_pending)
 				continue;
 			req->resume_pending = 0;

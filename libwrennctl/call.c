@@ -226,14 +226,12 @@ ctl_fds_refs(const json_t *v, size_t n_fds, unsigned *seen)
 			seen[json_integer_value(fd)]++;
 			return 0;
 		}
-		json_object_foreach((json_t *)v, k, e)
-		{
+		json_object_foreach((json_t *)v, k, e) {
 			if (ctl_fds_refs(e, n_fds, seen) < 0)
 				return -1;
 		}
 	} else if (json_is_array(v)) {
-		json_array_foreach(v, i, e)
-		{
+		json_array_foreach(v, i, e) {
 			if (ctl_fds_refs(e, n_fds, seen) < 0)
 				return -1;
 		}
@@ -287,8 +285,7 @@ ctl_fds_hello_cb(struct wrennctl *h, uint64_t id, int status, const char *json,
 	h->fds = CTL_FDS_REFUSED;
 	if (status < 0 || (res = json_loads(json, 0, NULL)) == NULL)
 		return;
-	json_array_foreach(json_object_get(res, "enabled"), i, v)
-	{
+	json_array_foreach(json_object_get(res, "enabled"), i, v) {
 		if (json_is_string(v) &&
 		    strcmp(json_string_value(v), "fds") == 0)
 			h->fds = CTL_FDS_ON;

@@ -99,8 +99,7 @@ ctl_hello_lists(const struct wrennctl *h, const char *key, const char *s)
 	size_t i;
 
 	a = json_object_get(h->hello, key);
-	json_array_foreach(a, i, v)
-	{
+	json_array_foreach(a, i, v) {
 		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
 			return 1;
 	}

@@ -241,8 +241,7 @@ fake_hello(struct fake *f, json_t *id, json_t *params)
 	size_t i;
 
 	f->hellos++;
-	json_array_foreach(json_object_get(params, "enable"), i, v)
-	{
+	json_array_foreach(json_object_get(params, "enable"), i, v) {
 		if (strcmp(json_string_value(v), "fds") == 0 && f->offer_fds)
 			f->fds_on = 1;
 	}
@@ -356,8 +355,7 @@ fake_request(struct fake *f, const char *method, json_t *id, json_t *params)
 		    json_pack("{s:s, s:s, s:{s:i, s:i, s:s}}", "jsonrpc", "2.0",
 			"method", "$/stream", "params", "id", 99999, "seq", 0,
 			"event", "stdout"));
-	json_array_foreach(json_object_get(params, "events"), i, ev)
-	{
+	json_array_foreach(json_object_get(params, "events"), i, ev) {
 		v = json_deep_copy(ev);
 		json_object_set(v, "id", id);
 		json_object_set_new(v, "seq", json_integer(seq++));

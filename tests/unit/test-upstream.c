@@ -1032,8 +1032,7 @@ test_multipart(struct upstream *up)
 	(void)wait_for(&r.calls, 1, 10000);
 	parts = json_object_get(r.json, "parts");
 	names[0] = '\0';
-	json_array_foreach(parts, i, p)
-	{
+	json_array_foreach(parts, i, p) {
 		strncat(
 		    names, jstr(p, "name"), sizeof(names) - strlen(names) - 2);
 		strcat(names, ",");
