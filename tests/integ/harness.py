@@ -51,6 +51,13 @@ class Tap:
         return self.ok(got == want, name,
                        "got:  %r\nwant: %r" % (got, want))
 
+    def case(self, name):
+        """An independent test case: `with t.case("name"):`. An exception
+        inside it (a KeyError on an unexpected reply, a timeout) is
+        reported as one failed test with its traceback, and the file goes
+        on with the next case instead of ending with a missing plan."""
+        return _Case(self, name)
+
     def diag(self, msg):
         for line in str(msg).splitlines():
             print("# " + line)
@@ -60,6 +67,23 @@ class Tap:
         print("1..%d" % self.n)
         sys.stdout.flush()
         return 1 if self.failed else 0
+
+
+class _Case:
+    def __init__(self, tap, name):
+        self.tap = tap
+        self.name = name
+
+    def __enter__(self):
+        return self.tap
+
+    def __exit__(self, etype, exc, tb):
+        if etype is None or not issubclass(etype, Exception):
+            return False
+        import traceback
+        self.tap.ok(False, "%s: raised %s" % (self.name, etype.__name__),
+                    "".join(traceback.format_exception(etype, exc, tb))[-3000:])
+        return True
 
 
 def wait_for(pred, timeout=10.0, step=0.02, what="condition"):
