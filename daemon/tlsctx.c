@@ -6,7 +6,12 @@
  * tlsctx_new, and its certificates are added to every store the policy is
  * applied to, so a file that changes on disk is only picked up by a new
  * policy (a reload), never half-way through a connection pool's life.
- * Owns: an SSL_CTX for ws.c and the parsed extra CA certificates.
+ * The system trust store is resolved once too ($SSL_CERT_FILE and
+ * $SSL_CERT_DIR, else libcurl's built-in bundle and directory, else
+ * OpenSSL's), and only what exists is handed to libcurl and OpenSSL: a
+ * missing system bundle never fails a connection that --ca-file covers.
+ * Owns: an SSL_CTX for ws.c, the parsed extra CA certificates and the
+ * resolved trust store paths.
  * Called by: wrennd.c (build), upstream.c (libcurl's SSL_CTX callback),
  * ws.c (client SSL objects).
  */
@@ -15,10 +20,16 @@
 #include "tlsctx.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -33,6 +44,11 @@ struct tlsctx {
 	SSL_CTX *ctx;	       /* owned; the policy's own context (ws.c) */
 	STACK_OF(X509) *extra; /* owned; certificates of the extra CA file,
 				* NULL without one */
+	char *ca_file;	       /* owned; the extra CA file's path or NULL */
+	char *sys_file;	       /* owned; the system bundle, NULL if missing */
+	char *sys_dir;	       /* owned; the system hashed-certificate
+				* directory, NULL if missing or empty */
+	char *sys_wanted;      /* owned; the bundle path looked for */
 };
 
 /* ALPN list for the WebSocket path: HTTP/1.1 only (wire format). */
@@ -167,6 +183,68 @@ tlsctx_apply_common(SSL_CTX *ctx)
 	return 0;
 }
 
+/* Whether path is a readable regular file (a symlink is followed). */
+static int
+tlsctx_file_exists(const char *path)
+{
+	struct stat st;
+
+	return path != NULL && *path != '\0' && stat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && access(path, R_OK) == 0;
+}
+
+/* Whether dir holds at least one OpenSSL hash link ("1a2b3c4d.0"). */
+static int
+tlsctx_dir_has_certs(const char *dir)
+{
+	struct dirent *de;
+	DIR *d;
+	size_t i;
+	int found = 0;
+
+	if (dir == NULL || *dir == '\0' || (d = opendir(dir)) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		for (i = 0; i < 8; i++)
+			if (!isxdigit((unsigned char)de->d_name[i]))
+				break;
+		found = i == 8 && de->d_name[8] == '.' &&
+		    isdigit((unsigned char)de->d_name[9]);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
+ * The system trust store: $SSL_CERT_FILE / $SSL_CERT_DIR when set (an
+ * explicit choice, never second-guessed), else libcurl's built-in paths,
+ * else OpenSSL's. Only paths that exist are kept. 0 or -ENOMEM.
+ */
+static int
+tlsctx_find_system(struct tlsctx *t)
+{
+	const curl_version_info_data *cv = curl_version_info(CURLVERSION_NOW);
+	const char *file, *dir;
+
+	if ((file = getenv(X509_get_default_cert_file_env())) == NULL) {
+		file = cv != NULL && cv->cainfo != NULL
+		    ? cv->cainfo
+		    : X509_get_default_cert_file();
+	}
+	if ((dir = getenv(X509_get_default_cert_dir_env())) == NULL) {
+		dir = cv != NULL && cv->capath != NULL
+		    ? cv->capath
+		    : X509_get_default_cert_dir();
+	}
+	if ((t->sys_wanted = strdup(file)) == NULL)
+		return -ENOMEM;
+	if (tlsctx_file_exists(file) && (t->sys_file = strdup(file)) == NULL)
+		return -ENOMEM;
+	if (tlsctx_dir_has_certs(dir) && (t->sys_dir = strdup(dir)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
 struct tlsctx *
 tlsctx_new(const char *ca_file, char *reterr, size_t errlen)
 {
@@ -190,10 +268,18 @@ tlsctx_new(const char *ca_file, char *reterr, size_t errlen)
 		    reterr, errlen, "cannot set TLS 1.2 minimum: %s", detail);
 		goto fail;
 	}
-	if (SSL_CTX_set_default_verify_paths(t->ctx) != 1) {
+	if (tlsctx_find_system(t) != 0 ||
+	    (ca_file != NULL && (t->ca_file = strdup(ca_file)) == NULL)) {
+		snprintf(reterr, errlen, "out of memory");
+		goto fail;
+	}
+	if ((t->sys_file != NULL || t->sys_dir != NULL) &&
+	    SSL_CTX_load_verify_locations(t->ctx, t->sys_file, t->sys_dir) !=
+		1) {
 		tlsctx_errors(detail, sizeof(detail));
 		snprintf(reterr, errlen,
-		    "cannot load the system trust store: %s", detail);
+		    "cannot load the system trust store '%s': %s",
+		    t->sys_file != NULL ? t->sys_file : t->sys_dir, detail);
 		goto fail;
 	}
 	if (ca_file != NULL) {
@@ -221,13 +307,53 @@ tlsctx_free(struct tlsctx *t)
 		return;
 	SSL_CTX_free(t->ctx);
 	sk_X509_pop_free(t->extra, X509_free);
+	free(t->ca_file);
+	free(t->sys_file);
+	free(t->sys_dir);
+	free(t->sys_wanted);
 	free(t);
 }
 
+int
+tlsctx_check_trust(const struct tlsctx *t, char *reterr, size_t errlen)
+{
+	if (t == NULL)
+		return -EINVAL;
+	if (t->sys_file != NULL || t->sys_dir != NULL || t->extra != NULL)
+		return 0;
+	snprintf(reterr, errlen,
+	    "no trusted CA certificates: the system bundle '%s' is missing "
+	    "(install the ca-certificates package) and no ca-file is "
+	    "configured",
+	    t->sys_wanted != NULL ? t->sys_wanted : "(unknown)");
+	return -ENOENT;
+}
+
 /*
- * libcurl has already loaded the system bundle (or will, right after this
- * callback) into the store of ctx; only the extra CA is added here, so
- * --ca-file extends the system trust instead of replacing it.
+ * libcurl's own defaults are compiled in and fail the handshake when the
+ * bundle is missing, even with our SSL_CTX callback in place: name the
+ * files explicitly, the system bundle when it exists, else the extra CA
+ * file, so what libcurl loads is what the policy trusts.
+ */
+int
+tlsctx_apply_curl(const struct tlsctx *t, void *easy)
+{
+	const char *file;
+
+	if (t == NULL || easy == NULL)
+		return -EINVAL;
+	file = t->sys_file != NULL ? t->sys_file : t->ca_file;
+	if (curl_easy_setopt(easy, CURLOPT_CAINFO, file) != CURLE_OK ||
+	    curl_easy_setopt(easy, CURLOPT_CAPATH, t->sys_dir) != CURLE_OK)
+		return -EPROTO;
+	return 0;
+}
+
+/*
+ * libcurl has already loaded the files named by tlsctx_apply_curl (or
+ * will, right after this callback) into the store of ctx; only the extra
+ * CA is added here, so --ca-file extends the system trust instead of
+ * replacing it.
  */
 int
 tlsctx_apply(const struct tlsctx *t, SSL_CTX *ctx)

@@ -28,6 +28,20 @@ void tlsctx_free(struct tlsctx *t);
 int tlsctx_apply(const struct tlsctx *t, SSL_CTX *ctx);
 
 /*
+ * Name the policy's trust store files to a libcurl easy handle
+ * (CURLOPT_CAINFO, CURLOPT_CAPATH) instead of libcurl's compiled-in
+ * defaults, which may not exist. 0, or -EPROTO if libcurl refuses.
+ */
+int tlsctx_apply_curl(const struct tlsctx *t, void *easy);
+
+/*
+ * Whether the policy trusts anything at all (a system bundle or directory,
+ * or an extra CA file). 0, or -ENOENT with one line for the log in
+ * *reterr naming the missing bundle and the package that provides it.
+ */
+int tlsctx_check_trust(const struct tlsctx *t, char *reterr, size_t errlen);
+
+/*
  * A new client SSL for host (SNI + host name verification set), from the
  * policy's own SSL_CTX. Caller owns it. NULL on failure.
  */

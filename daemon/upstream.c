@@ -1151,6 +1151,8 @@ upstream_req_new(struct upstream *up, const char *method,
 			upstream_sslctx_cb) != CURLE_OK)
 			goto fail;
 		(void)curl_easy_setopt(e, CURLOPT_SSL_CTX_DATA, up);
+		if (tlsctx_apply_curl(up->tls, e) != 0)
+			goto fail;
 #if LIBCURL_VERSION_NUM >= 0x075700
 		/* A cached trust store would be shared across connections and
 		 * (curl >= 7.87) set after our callback, hiding the extra

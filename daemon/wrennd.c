@@ -301,6 +301,11 @@ main(int argc, char **argv)
 		fatalx("credentials: %s", err);
 	if ((wd.tls = tlsctx_new(wd.cfg->ca_file, err, sizeof(err))) == NULL)
 		fatalx("TLS: %s", err);
+	/* An https control plane with nothing to verify it against would
+	 * only fail each call with a vague certificate error: say so now. */
+	if (strncmp(wd.cfg->base_url, "https://", 8) == 0 &&
+	    tlsctx_check_trust(wd.tls, err, sizeof(err)) != 0)
+		fatalx("TLS: %s", err);
 	if (check) {
 		conf_dump(wd.cfg, stdout);
 		printf("# credentials: api key %s, jwt %s\n",

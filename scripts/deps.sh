@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libjansson-dev libsystemd-dev libcurl4-openssl-dev
-libwslay-dev python3 python3-aiohttp openssl curl valgrind clang
+libwslay-dev python3 python3-aiohttp openssl ca-certificates curl valgrind clang
 clang-format"
 missing=""
 for p in $PKGS; do

@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (WRENND, Client, Env, Tap, Wrennd, ctl_json,  # noqa
-                     sanitizer_clean, wait_for)
+                     localhost_resolves, sanitizer_clean, wait_for)
 
 t = Tap()
 
@@ -31,225 +31,359 @@ def cred_used(fake, path_prefix="/v1/sandboxes"):
     return reqs[-1] if reqs else {}
 
 
+def stopped(w):
+    """Stop a wrennd a case started; (exit code, stderr)."""
+    return w.stop() if w is not None else (None, "")
+
+
+def hidden_system_bundle():
+    """A command prefix that runs wrennd in a private mount namespace where
+    the system CA directory (and so libcurl's built-in bundle) is an empty
+    tmpfs: a machine without the ca-certificates package. None when this
+    cannot be done (not root, no unshare)."""
+    if os.geteuid() != 0 or not os.path.exists("/usr/bin/unshare"):
+        return None
+    d = "/etc/ssl/certs"
+    if not os.path.isdir(d):
+        return None
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+         "mount -t tmpfs tmpfs %s && test ! -e %s/ca-certificates.crt"
+         % (d, d)], capture_output=True)
+    if probe.returncode != 0:
+        return None
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount -t tmpfs tmpfs %s && exec "$0" "$@"' % d]
+
+
 env = Env(tls=True, start_wrennd=False)
 tmp = env.tmp
+sid = None
 try:
     # --check and bad configuration
     cfg = os.path.join(tmp, "wrennd.conf")
-    with open(cfg, "w") as f:
-        f.write("# test\nbase-url \"https://example.invalid/api\"\n"
-                "max-clients 10\n")
-    p = run_wrennd("--config", cfg, "--check")
-    t.ok(p.returncode == 0 and "configuration OK" in p.stdout and
-         'base-url "https://example.invalid/api"' in p.stdout,
-         "--check validates and prints the effective config", p.stdout)
-    p = run_wrennd("--config", cfg, "--base-url", "http://flag:1", "--check",
-                   env={"WRENN_BASE_URL": "http://env:1"})
-    t.ok('base-url "http://flag:1"' in p.stdout, "flag wins over file",
-         p.stdout)
-    p = run_wrennd("--config", cfg, "--check",
-                   env={"WRENN_BASE_URL": "http://env:1"})
-    t.ok('base-url "https://example.invalid/api"' in p.stdout,
-         "file wins over env", p.stdout)
-    p = run_wrennd("--check", env={"WRENN_BASE_URL": "http://env:1"})
-    t.ok('base-url "http://env:1"' in p.stdout, "env over default",
-         p.stdout)
-    with open(cfg, "w") as f:
-        f.write("max-clients 10\nmax-inflight lots\n")
-    p = run_wrennd("--config", cfg, "--check")
-    t.ok(p.returncode != 0 and p.stderr.count("\n") == 1 and
-         cfg + ":2:1:" in p.stderr, "bad config: one line with file:line:col",
-         p.stderr)
-    for args, what in ((["--base-url", "ftp://x"], "bad URL scheme"),
-                       (["--base-url", "http://user:pw@h"], "URL with creds"),
-                       (["--frob"], "unknown flag"),
-                       (["--api-key-file", "/nonexistent"], "missing key"),
-                       (["--socket", "/" + "x" * 200], "long socket path")):
-        p = run_wrennd(*args, "--check")
-        t.ok(p.returncode != 0 and p.stderr.strip() and
-             len(p.stderr.strip().splitlines()) <= 4,
-             "bad configuration (%s) exits non-zero with a reason" % what,
-             p.stderr)
-    kf = os.path.join(tmp, "bad.key")
-    with open(kf, "w") as f:
-        f.write("wrn_abc\r\nX-Injected: yes\n")
-    p = run_wrennd("--api-key-file", kf, "--check")
-    t.ok(p.returncode != 0 and "X-Injected" not in p.stderr,
-         "a key that could inject a header is refused (and not echoed)",
-         p.stderr)
+    with t.case("--check"):
+        with open(cfg, "w") as f:
+            f.write("# test\nbase-url \"https://example.invalid/api\"\n"
+                    "max-clients 10\n")
+        p = run_wrennd("--config", cfg, "--check")
+        t.eq(p.returncode, 0, "--check exits 0 on a good file")
+        t.ok("configuration OK" in p.stdout and
+             'base-url "https://example.invalid/api"' in p.stdout,
+             "--check validates and prints the effective config", p.stdout)
+        p = run_wrennd("--config", cfg, "--base-url", "http://flag:1",
+                       "--check", env={"WRENN_BASE_URL": "http://env:1"})
+        t.ok('base-url "http://flag:1"' in p.stdout, "flag wins over file",
+             p.stdout)
+        p = run_wrennd("--config", cfg, "--check",
+                       env={"WRENN_BASE_URL": "http://env:1"})
+        t.ok('base-url "https://example.invalid/api"' in p.stdout,
+             "file wins over env", p.stdout)
+        p = run_wrennd("--check", env={"WRENN_BASE_URL": "http://env:1"})
+        t.ok('base-url "http://env:1"' in p.stdout, "env over default",
+             p.stdout)
+    with t.case("bad configuration"):
+        with open(cfg, "w") as f:
+            f.write("max-clients 10\nmax-inflight lots\n")
+        p = run_wrennd("--config", cfg, "--check")
+        t.ok(p.returncode != 0 and p.stderr.count("\n") == 1 and
+             cfg + ":2:1:" in p.stderr,
+             "bad config: one line with file:line:col", p.stderr)
+        for args, what in ((["--base-url", "ftp://x"], "bad URL scheme"),
+                           (["--base-url", "http://user:pw@h"],
+                            "URL with creds"),
+                           (["--frob"], "unknown flag"),
+                           (["--api-key-file", "/nonexistent"],
+                            "missing key"),
+                           (["--socket", "/" + "x" * 200],
+                            "long socket path")):
+            p = run_wrennd(*args, "--check")
+            t.ok(p.returncode != 0 and p.stderr.strip() and
+                 len(p.stderr.strip().splitlines()) <= 4,
+                 "bad configuration (%s) exits non-zero with a reason"
+                 % what, p.stderr)
+    with t.case("header injection"):
+        kf = os.path.join(tmp, "bad.key")
+        with open(kf, "w") as f:
+            f.write("wrn_abc\r\nX-Injected: yes\n")
+        p = run_wrennd("--api-key-file", kf, "--check")
+        t.ok(p.returncode != 0, "a key that could inject a header is "
+             "refused", p.stderr)
+        t.ok("X-Injected" not in p.stderr, "and not echoed", p.stderr)
 
     # TLS: the test CA is required; without it the upstream is unreachable
-    w = env.start_wrennd(cred="api_key")
-    rc, sb = ctl_json(w.sock, "sandboxes.create")
-    t.ok(rc == 0 and sb.get("status") == "running",
-         "HTTPS upstream verified with --ca-file", sb)
-    sid = sb["id"]
-    t.ok(cred_used(env.fake)["api_key"] == env.seed["api_key"],
-         "API key sent as X-API-Key", cred_used(env.fake))
-    cl = Client(w.sock)
-    ev = []
-    r = cl.call("sandbox.exec_stream", {"sandbox_id": sid, "cmd": "echo",
-                                        "args": ["over wss"]}, events=ev)
-    t.ok(r.get("result") == {"exit_code": 0} and
-         any(e.get("data") == "over wss\n" for e in ev),
-         "exec stream over wss:// verified with the same CA", r)
-    cl.close()
-    code, text = w.stop()
-    t.ok(code == 0 and sanitizer_clean(text), "clean exit on SIGTERM",
-         text[-2000:])
-    w = Wrennd(tmp, env.fake.url, api_key=env.seed["api_key"])
-    cl = Client(w.sock)
-    r = cl.call("sandbox.exec_stream", {"sandbox_id": sid, "cmd": "true"})
-    t.ok(r.get("error", {}).get("data", {}).get("code") ==
-         "upstream_unreachable" and "certificate" in
-         r["error"]["message"].lower(),
-         "wss:// with an unknown CA is refused (certificate)", r)
-    cl.close()
-    rc, err = ctl_json(w.sock, "sandboxes.list")
-    t.ok(rc != 0 and err["error"]["data"]["code"] == "upstream_unreachable",
-         "unknown CA -> upstream_unreachable", err)
-    t.ok(env.seed["api_key"] not in json.dumps(err),
-         "error does not carry the key")
-    w.stop()
+    with t.case("TLS with --ca-file"):
+        w = env.start_wrennd(cred="api_key")
+        try:
+            rc, sb = ctl_json(w.sock, "sandboxes.create")
+            t.ok(rc == 0 and sb.get("status") == "running",
+                 "HTTPS upstream verified with --ca-file", sb)
+            sid = sb["id"]
+            t.eq(cred_used(env.fake).get("api_key"), env.seed["api_key"],
+                 "API key sent as X-API-Key")
+            cl = Client(w.sock)
+            ev = []
+            r = cl.call("sandbox.exec_stream",
+                        {"sandbox_id": sid, "cmd": "echo",
+                         "args": ["over wss"]}, events=ev)
+            t.ok(r.get("result") == {"exit_code": 0} and
+                 any(e.get("data") == "over wss\n" for e in ev),
+                 "exec stream over wss:// verified with the same CA", r)
+            cl.close()
+        finally:
+            code, text = stopped(w)
+        t.ok(code == 0 and sanitizer_clean(text), "clean exit on SIGTERM",
+             text[-2000:])
+    with t.case("TLS with an unknown CA"):
+        w = Wrennd(tmp, env.fake.url, api_key=env.seed["api_key"])
+        try:
+            cl = Client(w.sock)
+            r = cl.call("sandbox.exec_stream",
+                        {"sandbox_id": sid or "cl-none", "cmd": "true"})
+            cl.close()
+            err = r.get("error", {})
+            t.eq(err.get("data", {}).get("code"), "upstream_unreachable",
+                 "wss:// with an unknown CA is refused")
+            t.ok("certificate" in err.get("message", "").lower(),
+                 "and the reason names the certificate", r)
+            rc, err = ctl_json(w.sock, "sandboxes.list")
+            t.ok(rc != 0 and err["error"]["data"]["code"] ==
+                 "upstream_unreachable", "unknown CA -> upstream_unreachable",
+                 err)
+            t.ok(env.seed["api_key"] not in json.dumps(err),
+                 "error does not carry the key")
+        finally:
+            stopped(w)
+
+    # issue 7: a machine without the ca-certificates package
+    with t.case("no system CA bundle, --ca-file given"):
+        wrap = hidden_system_bundle()
+        if wrap is None:
+            t.ok(True, "REST and wss:// work without a system CA bundle "
+                 "# SKIP needs root and unshare(1)")
+        else:
+            w = env.start_wrennd(cred="api_key", wrap=wrap)
+            try:
+                rc, lst = ctl_json(w.sock, "sandboxes.list")
+                t.ok(rc == 0 and isinstance(lst, list), "REST over https "
+                     "works without a system CA bundle (issue 7)", lst)
+                cl = Client(w.sock)
+                ev = []
+                r = cl.call("sandbox.exec_stream",
+                            {"sandbox_id": sid or "cl-none", "cmd": "echo",
+                             "args": ["no bundle"]}, events=ev)
+                cl.close()
+                t.eq(r.get("result"), {"exit_code": 0}, "and so does an "
+                     "exec stream over wss://")
+            finally:
+                stopped(w)
+    with t.case("no system CA bundle and no --ca-file"):
+        e = {"SSL_CERT_FILE": os.path.join(tmp, "missing-bundle.crt"),
+             "SSL_CERT_DIR": os.path.join(tmp, "missing-dir")}
+        p = run_wrennd("--base-url", env.fake.url, "--check", env=e)
+        t.ok(p.returncode != 0, "an https control plane with nothing to "
+             "trust fails at start", p.stdout)
+        lines = p.stderr.strip().splitlines()
+        t.eq(len(lines), 1, "with one line")
+        t.ok(e["SSL_CERT_FILE"] in p.stderr and
+             "ca-certificates" in p.stderr,
+             "naming the missing bundle and the package", p.stderr)
+        p = run_wrennd("--base-url", env.fake.url, "--ca-file", env.fake.ca,
+                       "--check", env=e)
+        t.eq(p.returncode, 0, "--ca-file alone is enough to start")
+        p = run_wrennd("--base-url", "http://127.0.0.1:1", "--check", env=e)
+        t.eq(p.returncode, 0, "a plain http control plane needs no bundle")
+    with t.case("TLS host name verification"):
+        if not localhost_resolves():
+            t.ok(True, "https://localhost verified by host name "
+                 "# SKIP localhost does not resolve to 127.0.0.1 here")
+        else:
+            url = env.fake.url.replace("127.0.0.1", "localhost")
+            w = Wrennd(tmp, url, api_key=env.seed["api_key"],
+                       args=["--ca-file", env.fake.ca])
+            try:
+                rc, lst = ctl_json(w.sock, "sandboxes.list")
+                t.ok(rc == 0 and isinstance(lst, list),
+                     "https://localhost verified by host name", lst)
+            finally:
+                stopped(w)
 
     # JWT only: sandbox routes accept Bearer
-    w = env.start_wrennd(cred="jwt")
-    rc, got = ctl_json(w.sock, "sandboxes.get", {"sandbox_id": sid})
-    t.ok(rc == 0 and got.get("id") == sid, "JWT-only daemon works", got)
-    a = cred_used(env.fake)
-    t.ok(a.get("bearer") == env.seed["jwt_owner"] and not a.get("api_key"),
-         "JWT sent as Authorization: Bearer", a)
-    rc, st = ctl_json(w.sock, "daemon.status")
-    jwt = st.get("auth", {}).get("jwt", {})
-    t.ok(rc == 0 and jwt.get("configured") and
-         4 * 3600 < jwt.get("expires_in_sec", 0) <= 6 * 3600 and
-         jwt.get("expires_at", "").endswith("Z"),
-         "daemon.status shows the JWT expiry", st.get("auth"))
-    t.ok(env.seed["jwt_owner"] not in json.dumps(st), "no token in status")
-    w.stop()
+    with t.case("JWT only"):
+        w = env.start_wrennd(cred="jwt")
+        try:
+            rc, got = ctl_json(w.sock, "sandboxes.get",
+                               {"sandbox_id": sid})
+            t.ok(rc == 0 and got.get("id") == sid, "JWT-only daemon works",
+                 got)
+            a = cred_used(env.fake)
+            t.ok(a.get("bearer") == env.seed["jwt_owner"] and
+                 not a.get("api_key"), "JWT sent as Authorization: Bearer",
+                 a)
+            rc, st = ctl_json(w.sock, "daemon.status")
+            jwt = st.get("auth", {}).get("jwt", {})
+            t.ok(rc == 0 and jwt.get("configured") and
+                 4 * 3600 < jwt.get("expires_in_sec", 0) <= 6 * 3600 and
+                 jwt.get("expires_at", "").endswith("Z"),
+                 "daemon.status shows the JWT expiry", st.get("auth"))
+            t.ok(env.seed["jwt_owner"] not in json.dumps(st),
+                 "no token in status")
+        finally:
+            stopped(w)
 
     # both: API key preferred on routes that take either
-    w = env.start_wrennd(cred="both")
-    ctl_json(w.sock, "sandboxes.get", {"sandbox_id": sid})
-    a = cred_used(env.fake)
-    t.ok(a.get("api_key") == env.seed["api_key"] and not a.get("bearer"),
-         "with both, the API key is used on sandbox routes", a)
-    w.stop()
+    with t.case("API key and JWT"):
+        w = env.start_wrennd(cred="both")
+        try:
+            ctl_json(w.sock, "sandboxes.get", {"sandbox_id": sid})
+            a = cred_used(env.fake)
+            t.ok(a.get("api_key") == env.seed["api_key"] and
+                 not a.get("bearer"),
+                 "with both, the API key is used on sandbox routes", a)
+        finally:
+            stopped(w)
 
     # no credential: fails locally, nothing sent upstream
-    w = Wrennd(tmp, env.fake.url, args=["--ca-file", env.fake.ca])
-    env.fake.clear_requests()
-    rc, err = ctl_json(w.sock, "sandboxes.list")
-    t.ok(rc != 0 and err["error"]["data"]["code"] == "unauthorized" and
-         "WRENN_API_KEY" in err["error"]["message"],
-         "no credential -> local unauthorized with a hint", err)
-    t.eq(env.fake.requests(), [], "and nothing reached the control plane")
-    w.stop()
+    with t.case("no credential"):
+        w = Wrennd(tmp, env.fake.url, args=["--ca-file", env.fake.ca])
+        try:
+            env.fake.clear_requests()
+            rc, err = ctl_json(w.sock, "sandboxes.list")
+            t.ok(rc != 0 and err["error"]["data"]["code"] ==
+                 "unauthorized" and "WRENN_API_KEY" in
+                 err["error"]["message"],
+                 "no credential -> local unauthorized with a hint", err)
+            t.eq(env.fake.requests(), [],
+                 "and nothing reached the control plane")
+        finally:
+            stopped(w)
 
     # key from a file and from $CREDENTIALS_DIRECTORY
-    kf = os.path.join(tmp, "api.key")
-    with open(kf, "w") as f:
-        f.write(env.seed["api_key"] + "\n")
-    os.chmod(kf, 0o600)
-    w = Wrennd(tmp, env.fake.url, args=["--api-key-file", kf,
-                                        "--ca-file", env.fake.ca])
-    rc, _ = ctl_json(w.sock, "sandboxes.list")
-    t.ok(rc == 0 and cred_used(env.fake)["api_key"] == env.seed["api_key"],
-         "--api-key-file works")
-    w.stop()
-    cd = os.path.join(tmp, "creds")
-    os.mkdir(cd)
-    with open(os.path.join(cd, "wrenn-api-key"), "w") as f:
-        f.write(env.seed["api_key"])
-    w = Wrennd(tmp, env.fake.url, args=["--ca-file", env.fake.ca],
-               env={"CREDENTIALS_DIRECTORY": cd})
-    rc, _ = ctl_json(w.sock, "sandboxes.list")
-    t.ok(rc == 0 and cred_used(env.fake)["api_key"] == env.seed["api_key"],
-         "$CREDENTIALS_DIRECTORY/wrenn-api-key works")
-    w.stop()
+    with t.case("--api-key-file"):
+        kf = os.path.join(tmp, "api.key")
+        with open(kf, "w") as f:
+            f.write(env.seed["api_key"] + "\n")
+        os.chmod(kf, 0o600)
+        w = Wrennd(tmp, env.fake.url, args=["--api-key-file", kf,
+                                            "--ca-file", env.fake.ca])
+        try:
+            rc, _ = ctl_json(w.sock, "sandboxes.list")
+            t.eq(rc, 0, "--api-key-file: the call succeeds")
+            t.eq(cred_used(env.fake).get("api_key"), env.seed["api_key"],
+                 "--api-key-file: its key is sent")
+        finally:
+            stopped(w)
+    with t.case("$CREDENTIALS_DIRECTORY"):
+        cd = os.path.join(tmp, "creds")
+        os.mkdir(cd)
+        with open(os.path.join(cd, "wrenn-api-key"), "w") as f:
+            f.write(env.seed["api_key"])
+        w = Wrennd(tmp, env.fake.url, args=["--ca-file", env.fake.ca],
+                   env={"CREDENTIALS_DIRECTORY": cd})
+        try:
+            rc, _ = ctl_json(w.sock, "sandboxes.list")
+            t.eq(rc, 0, "$CREDENTIALS_DIRECTORY: the call succeeds")
+            t.eq(cred_used(env.fake).get("api_key"), env.seed["api_key"],
+                 "$CREDENTIALS_DIRECTORY/wrenn-api-key is sent")
+        finally:
+            stopped(w)
 
     # secrets are scrubbed from the process environment, no core dumps
-    w = env.start_wrennd(cred="both")
-    with open("/proc/%d/environ" % w.proc.pid, "rb") as f:
-        environ = f.read()
-    if os.environ.get("WRENND_VALGRIND") == "1":
-        # /proc/PID/environ is valgrind's own copy, not wrennd's
-        t.ok(True, "credentials are scrubbed from /proc/PID/environ "
-             "# SKIP under valgrind")
-    else:
-        t.ok(env.seed["api_key"].encode() not in environ and
-             env.seed["jwt_owner"].encode() not in environ,
-             "credentials are scrubbed from /proc/PID/environ")
-    with open("/proc/%d/status" % w.proc.pid) as f:
-        status = f.read()
-    t.ok(True, "process status readable")
-    with open("/proc/%d/limits" % w.proc.pid) as f:
-        lim = [ln for ln in f if ln.startswith("Max core file size")]
-    t.ok(lim and lim[0].split()[4] == "0", "core dumps disabled", lim)
+    with t.case("process hygiene and the socket file"):
+        w = env.start_wrennd(cred="both")
+        try:
+            with open("/proc/%d/environ" % w.proc.pid, "rb") as f:
+                environ = f.read()
+            if os.environ.get("WRENND_VALGRIND") == "1":
+                # /proc/PID/environ is valgrind's own copy, not wrennd's
+                t.ok(True, "credentials are scrubbed from /proc/PID/environ "
+                     "# SKIP under valgrind")
+            else:
+                t.ok(env.seed["api_key"].encode() not in environ and
+                     env.seed["jwt_owner"].encode() not in environ,
+                     "credentials are scrubbed from /proc/PID/environ")
+            with open("/proc/%d/limits" % w.proc.pid) as f:
+                lim = [ln for ln in f if ln.startswith("Max core file size")]
+            t.ok(lim and lim[0].split()[4] == "0", "core dumps disabled",
+                 lim)
 
-    # socket file: mode 0600; a second daemon on the same path refuses
-    mode = stat.S_IMODE(os.stat(w.sock).st_mode)
-    t.eq(oct(mode), oct(0o600), "socket is created with mode 0600")
-    w2 = Wrennd(tmp, env.fake.url, socket_path=w.sock, wait=False)
-    w2.proc.wait(20)
-    t.ok(w2.proc.returncode != 0 and "already listening" in w2.stderr(),
-         "a second wrennd does not steal a live socket", w2.stderr())
-    w2.err.close()
-    t.ok(os.path.exists(w.sock), "and the live socket is untouched")
-    code, text = w.stop()
-    t.ok(not os.path.exists(w.sock), "socket removed on exit")
-    t.ok(env.seed["api_key"] not in text and
-         env.seed["jwt_owner"] not in text, "no secret in the log")
+            # socket file: mode 0600; a second daemon on the same path
+            # refuses
+            mode = stat.S_IMODE(os.stat(w.sock).st_mode)
+            t.eq(oct(mode), oct(0o600), "socket is created with mode 0600")
+            w2 = Wrennd(tmp, env.fake.url, socket_path=w.sock, wait=False)
+            w2.proc.wait(20)
+            t.ok(w2.proc.returncode != 0 and
+                 "already listening" in w2.stderr(),
+                 "a second wrennd does not steal a live socket",
+                 w2.stderr())
+            w2.err.close()
+            t.ok(os.path.exists(w.sock), "and the live socket is untouched")
+        finally:
+            code, text = stopped(w)
+        t.ok(not os.path.exists(w.sock), "socket removed on exit")
+        t.ok(env.seed["api_key"] not in text and
+             env.seed["jwt_owner"] not in text, "no secret in the log")
 
     # stale socket file is replaced
-    stale = os.path.join(tmp, "stale.sock")
-    s = socket.socket(socket.AF_UNIX)
-    s.bind(stale)
-    s.close()
-    w = Wrennd(tmp, env.fake.url, socket_path=stale,
-               args=["--ca-file", env.fake.ca],
-               api_key=env.seed["api_key"])
-    rc, _ = ctl_json(w.sock, "sandboxes.list")
-    t.ok(rc == 0, "stale socket replaced")
-    # drain: a call in flight finishes after SIGTERM
-    cl = Client(w.sock)
-    cid = cl.call_async("sandbox.exec", {"sandbox_id": sid, "cmd": "sleep",
-                                         "args": ["1"]})
-    probe = Client(w.sock)
-    wait_for(lambda: probe.call("daemon.status")["result"]["counts"]
-             ["calls_inflight"] >= 2, 10, 0.02, "the exec call in flight")
-    probe.close()
-    w.proc.terminate()
-    r = cl.wait_reply(cid)
-    t.ok(r.get("result", {}).get("exit_code") == 0,
-         "SIGTERM lets the call in flight finish", r)
-    w.proc.wait(20)
-    t.eq(w.proc.returncode, 0, "then wrennd exits 0")
-    w.err.close()
-    cl.close()
+    with t.case("stale socket and drain"):
+        stale = os.path.join(tmp, "stale.sock")
+        s = socket.socket(socket.AF_UNIX)
+        s.bind(stale)
+        s.close()
+        w = Wrennd(tmp, env.fake.url, socket_path=stale,
+                   args=["--ca-file", env.fake.ca],
+                   api_key=env.seed["api_key"])
+        try:
+            rc, _ = ctl_json(w.sock, "sandboxes.list")
+            t.eq(rc, 0, "stale socket replaced")
+            # drain: a call in flight finishes after SIGTERM
+            cl = Client(w.sock)
+            cid = cl.call_async("sandbox.exec",
+                                {"sandbox_id": sid, "cmd": "sleep",
+                                 "args": ["1"]})
+            probe = Client(w.sock)
+            wait_for(lambda: probe.call("daemon.status")["result"]["counts"]
+                     ["calls_inflight"] >= 2, 10, 0.02,
+                     "the exec call in flight")
+            probe.close()
+            w.proc.terminate()
+            r = cl.wait_reply(cid)
+            t.eq(r.get("result", {}).get("exit_code"), 0,
+                 "SIGTERM lets the call in flight finish")
+            w.proc.wait(20)
+            t.eq(w.proc.returncode, 0, "then wrennd exits 0")
+            cl.close()
+        finally:
+            stopped(w)
 
     # socket activation: fd 3 passed, never unlinked
-    act = os.path.join(tmp, "act.sock")
-    ls = socket.socket(socket.AF_UNIX)
-    ls.bind(act)
-    ls.listen(16)
-    e = {k: v for k, v in os.environ.items() if not k.startswith("WRENN")}
-    e.update({"WRENN_API_KEY": env.seed["api_key"],
-              "WRENN_BASE_URL": env.fake.url, "LISTEN_FDS": "1"})
-    logf = open(os.path.join(tmp, "act.log"), "w")
-    proc = subprocess.Popen(
-        ["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@" 3<&%d' % ls.fileno(),
-         WRENND, "--ca-file", env.fake.ca],
-        env=e, pass_fds=(ls.fileno(),), stdout=logf, stderr=logf)
-    ls.close()
-    time.sleep(0.5)
-    rc, lst = ctl_json(act, "sandboxes.list")
-    t.ok(rc == 0 and isinstance(lst, list), "socket activation serves",
-         lst)
-    proc.terminate()
-    proc.wait(20)
-    logf.close()
-    t.ok(os.path.exists(act), "an inherited socket is never unlinked")
+    with t.case("socket activation"):
+        act = os.path.join(tmp, "act.sock")
+        ls = socket.socket(socket.AF_UNIX)
+        ls.bind(act)
+        ls.listen(16)
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith("WRENN")}
+        e.update({"WRENN_API_KEY": env.seed["api_key"],
+                  "WRENN_BASE_URL": env.fake.url, "LISTEN_FDS": "1"})
+        logf = open(os.path.join(tmp, "act.log"), "w")
+        proc = subprocess.Popen(
+            ["sh", "-c", 'LISTEN_PID=$$ exec "$0" "$@" 3<&%d' % ls.fileno(),
+             WRENND, "--ca-file", env.fake.ca],
+            env=e, pass_fds=(ls.fileno(),), stdout=logf, stderr=logf)
+        ls.close()
+        try:
+            def serves():
+                rc, lst = ctl_json(act, "sandboxes.list")
+                return (rc, lst) if rc == 0 else None
+            rc, lst = wait_for(serves, 20, 0.05, "the activated socket")
+            t.ok(isinstance(lst, list), "socket activation serves", lst)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            logf.close()
+        t.ok(os.path.exists(act), "an inherited socket is never unlinked")
 finally:
     env.close()
 sys.exit(t.done())
