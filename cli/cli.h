@@ -30,9 +30,14 @@ struct cli {
 	const char *socket;  /* --socket; borrowed from argv, NULL = default */
 	int json;	     /* --json: JSON output for scripts */
 	int quiet;	     /* -q: only essential output */
+	int verbose;	     /* -v: errors also show wrennd's own message */
 	struct wrennctl *h;  /* owned; NULL until cli_connect() */
 	const char *subject; /* what errors are about (rm A B: "A"), or NULL */
 	char path[96];	     /* command words so far, for help and errors */
+	const char *method;  /* the last call's method (static), or NULL */
+	char object[160];    /* what the last call asked about, "sandbox
+				cl-..." or "cl-...:PATH" (file), or "" */
+	long exec_timeout;   /* sync exec: the timeout asked for (seconds) */
 };
 
 struct verb;
@@ -125,18 +130,21 @@ struct verb {
 	const char *const *sub_keys;
 	const char *const *sub_heads;
 	const char *note; /* printed to stderr after success (people only) */
-	void (*print)(const struct verb *v, const json_t *res); /* CUSTOM */
+	/* CUSTOM: shows res (also for -q) of the call with params. */
+	void (*print)(struct cli *cli, const struct verb *v,
+	    const json_t *params, const json_t *res);
 	unsigned int flags;
 #define VERB_CONFIRM (1u << 0) /* refuse without --yes (destroys data) */
 };
 
 /* Options every command accepts; commands append their own. */
-#define CLI_COMMON_SHORTOPTS "hjqs:"
+#define CLI_COMMON_SHORTOPTS "hjqs:v"
 #define CLI_COMMON_LONGOPTS                                                    \
 	{"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'},    \
 	    {"quiet", no_argument, NULL, 'q'},                                 \
+	    {"socket", required_argument, NULL, 's'},                          \
 	{                                                                      \
-		"socket", required_argument, NULL, 's'                         \
+		"verbose", no_argument, NULL, 'v'                              \
 	}
 
 /* wrennctl.c */
@@ -148,6 +156,7 @@ void cli_help(const struct cli *cli, const struct cmd *self, FILE *out);
 int cli_connect(struct cli *cli);
 int cli_call(struct cli *cli, const char *method, json_t *params_steal,
     json_t **ret_result);
+void cli_set_object(struct cli *cli, const char *method, const json_t *params);
 int cli_exit_code(int r);
 int cli_parse_int(const struct cli *cli, const char *opt, const char *s,
     long min, long max, long *ret);
@@ -160,8 +169,8 @@ int cli_result_text(
 int verb_run(struct cli *cli, const struct cmd *self, int argc, char **argv);
 int verb_call(struct cli *cli, const struct verb *v, json_t *params_steal,
     const char *last_arg);
-void verb_show(struct cli *cli, const struct verb *v, const json_t *res,
-    const char *last_arg);
+void verb_show(struct cli *cli, const struct verb *v, const json_t *params,
+    const json_t *res, const char *last_arg);
 
 /* run.c: long calls that Ctrl-C cancels. */
 typedef void (*run_event_fn)(

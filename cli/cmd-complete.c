@@ -92,7 +92,7 @@ static void
 cmd_complete_options(const struct cmd *c, const char *cur)
 {
 	static const char *const common[] = {
-	    "--help", "--json", "--quiet", "--socket"};
+	    "--help", "--json", "--quiet", "--socket", "--verbose"};
 	const char *p;
 	char opt[64];
 	size_t i, n;

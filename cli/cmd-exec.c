@@ -233,7 +233,7 @@ cmd_exec_opts(struct cli *cli, const struct cmd *self, int argc, char **argv,
 {
 	static const struct option opts[] = {
 	    CLI_COMMON_LONGOPTS,
-	    {"timeout", required_argument, NULL, 't'},
+	    {"timeout", required_argument, NULL, 'T'},
 	    {"stream", no_argument, NULL, 'S'},
 	    {"detach", no_argument, NULL, 'd'},
 	    {NULL, 0, NULL, 0},
@@ -241,9 +241,9 @@ cmd_exec_opts(struct cli *cli, const struct cmd *self, int argc, char **argv,
 	int c, r;
 
 	/* "+": stop at SANDBOX so the command's own options stay its own. */
-	while ((c = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS "t:Sd",
+	while ((c = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS "T:Sd",
 		    opts, NULL)) != -1) {
-		if (c == 't') {
+		if (c == 'T') {
 			r = cli_parse_int(
 			    cli, "--timeout", optarg, 1, 86400, timeout);
 			if (r != 0)
@@ -290,6 +290,7 @@ cmd_exec_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 	if (timeout > 0)
 		(void)json_object_set_new(
 		    params, "timeout_sec", json_integer(timeout));
+	cli->exec_timeout = timeout;
 	if (mode & CMD_EXEC_DETACH)
 		return cmd_exec_detach(cli, params);
 	if (mode & CMD_EXEC_STREAM)

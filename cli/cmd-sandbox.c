@@ -38,13 +38,16 @@ cmd_sandbox_opts(struct cli *cli, const struct cmd *self, int argc, char **argv,
 	    {opt != NULL ? opt : "", required_argument, NULL, 'o'},
 	    {NULL, 0, NULL, 0},
 	};
+	int timeout = opt != NULL && strcmp(opt, "timeout") == 0;
 	int c, r;
 
 	if (opt == NULL)
-		opts[4].name = NULL;
-	while ((c = getopt_long(
-		    argc, argv, CLI_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (c == 'o') {
+		opts[sizeof(opts) / sizeof(opts[0]) - 2].name = NULL;
+	/* -T is --timeout in every command that has one. */
+	while ((c = getopt_long(argc, argv,
+		    timeout ? CLI_COMMON_SHORTOPTS "T:" : CLI_COMMON_SHORTOPTS,
+		    opts, NULL)) != -1) {
+		if (c == 'o' || c == 'T') {
 			*ret_optarg = optarg;
 			continue;
 		}
@@ -405,7 +408,7 @@ cmd_sandbox_stats(
 }
 
 #define CMD_SANDBOX_TIMEOUT_HELP                                               \
-	"      --timeout SEC    give up after SEC seconds (default 30)\n"
+	"  -T, --timeout SEC    give up after SEC seconds (default 30)\n"
 
 const struct cmd cmd_sandbox_verbs[] = {
     {"create", NULL, "[OPTIONS]", "create a sandbox",

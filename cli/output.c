@@ -75,12 +75,56 @@ output_error_local(struct cli *cli, const char *code, const char *fmt, ...)
 	free(msg);
 }
 
+/*
+ * The error in people's words when the CLI knows better than the control
+ * plane's text (which names database rows and Go contexts): what was not
+ * found, that a command hit its timeout, what is wrong with a file.
+ * Returns a malloc'd sentence, or NULL to show wrennd's message.
+ */
+static char *
+output_human(const struct cli *cli, const char *code)
+{
+	const char *obj = cli->object;
+	int file = strchr(obj, ' ') == NULL; /* "cl-...:PATH", not "noun id" */
+	char *s = NULL;
+	int n = -1;
+
+	if (code == NULL || *obj == '\0')
+		return NULL;
+	if (strcmp(code, "not_found") == 0)
+		n = asprintf(
+		    &s, file ? "%s does not exist" : "%s not found", obj);
+	else if (strcmp(code, "is_a_directory") == 0 && file)
+		n = asprintf(&s, "%s is a directory", obj);
+	else if (strcmp(code, "timeout") == 0 && cli->method != NULL &&
+	    strcmp(cli->method, "sandbox.exec") == 0)
+		n = asprintf(&s,
+		    "the command in %s did not finish within %ld seconds "
+		    "(raise --timeout, or use --stream)",
+		    obj, cli->exec_timeout > 0 ? cli->exec_timeout : 30L);
+	return n < 0 ? NULL : s;
+}
+
+/* wrennd's own words for the error: "message (code, HTTP 404)". */
+static void
+output_wire_message(
+    FILE *f, const char *msg, const char *code, int status, int rpc)
+{
+	fprintf(f, "%s", msg);
+	if (rpc != 0 && code != NULL && status != 0)
+		fprintf(f, " (%s, HTTP %d)", code, status);
+	else if (rpc != 0 && code != NULL)
+		fprintf(f, " (%s)", code);
+	fputc('\n', f);
+}
+
 /* The last error of cli->h (status r), for people or as JSON. */
 void
 output_error(struct cli *cli, int r)
 {
 	const char *msg, *code, *json, *id;
-	int status;
+	char *human;
+	int status, rpc;
 	size_t i;
 
 	msg = wrennctl_errmsg(cli->h);
@@ -88,6 +132,7 @@ output_error(struct cli *cli, int r)
 		msg = wrennctl_strerror(r);
 	code = wrennctl_err_data_code(cli->h);
 	status = wrennctl_err_http_status(cli->h);
+	rpc = wrennctl_err_rpc_code(cli->h);
 	if (cli->json) {
 		json = wrennctl_err_json(cli->h);
 		if (json != NULL)
@@ -97,21 +142,31 @@ output_error(struct cli *cli, int r)
 			    cli, code != NULL ? code : "error", "%s", msg);
 		return;
 	}
+	if (r == WRENNCTL_E_CONNECT && rpc == 0) {
+		/* We were connected (cli_connect reports failures to). */
+		fprintf(
+		    stderr, "wrennctl: connection to wrennd lost: %s\n", msg);
+		return;
+	}
+	human = rpc != 0 ? output_human(cli, code) : NULL;
 	fprintf(stderr, "wrennctl: ");
-	if (cli->subject != NULL)
-		fprintf(stderr, "%s: ", cli->subject);
-	if (wrennctl_err_rpc_code(cli->h) != 0) {
-		/* Reported by wrennd: its message and stable code. */
-		fprintf(stderr, "%s", msg);
-		if (code != NULL && status != 0)
-			fprintf(stderr, " (%s, HTTP %d)", code, status);
-		else if (code != NULL)
-			fprintf(stderr, " (%s)", code);
-		fputc('\n', stderr);
-	} else if (strcmp(msg, wrennctl_strerror(r)) == 0)
-		fprintf(stderr, "%s\n", msg);
-	else
-		fprintf(stderr, "%s: %s\n", wrennctl_strerror(r), msg);
+	if (human != NULL) {
+		fprintf(stderr, "%s\n", human);
+		if (cli->verbose) {
+			fprintf(stderr, "wrennctl:   wrennd said: ");
+			output_wire_message(stderr, msg, code, status, rpc);
+		}
+		free(human);
+	} else {
+		if (cli->subject != NULL)
+			fprintf(stderr, "%s: ", cli->subject);
+		if (rpc != 0)
+			output_wire_message(stderr, msg, code, status, rpc);
+		else if (strcmp(msg, wrennctl_strerror(r)) == 0)
+			fprintf(stderr, "%s\n", msg);
+		else
+			fprintf(stderr, "%s: %s\n", wrennctl_strerror(r), msg);
+	}
 	for (i = 0; (id = wrennctl_err_sandbox_id(cli->h, i)) != NULL; i++)
 		fprintf(stderr, "wrennctl:   active sandbox %s\n", id);
 }

@@ -221,6 +221,7 @@ run_stream(struct cli *cli, const char *method, json_t *params_steal,
 		json_decref(params_steal);
 		return r;
 	}
+	cli_set_object(cli, method, params_steal);
 	text = json_dumps(params_steal, JSON_COMPACT);
 	json_decref(params_steal);
 	/* Heap: if a second Ctrl-C abandons it, the reply may still come. */
@@ -260,6 +261,9 @@ run_transfer(struct cli *cli, int upload, const char *sandbox, const char *path,
 		output_error_local(cli, "nomem", "out of memory");
 		return CLI_EXIT_ERROR;
 	}
+	cli->method =
+	    upload ? "sandbox.stream_upload" : "sandbox.stream_download";
+	snprintf(cli->object, sizeof(cli->object), "%s:%s", sandbox, path);
 	rc->cli = cli;
 	rc->on_progress = on_progress;
 	rc->userdata = userdata;

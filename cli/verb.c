@@ -352,12 +352,15 @@ int
 verb_call(struct cli *cli, const struct verb *v, json_t *params_steal,
     const char *last_arg)
 {
-	json_t *res = NULL;
+	json_t *params = json_incref(params_steal), *res = NULL;
 	int r;
 
-	if ((r = cli_call(cli, v->method, params_steal, &res)) != 0)
+	if ((r = cli_call(cli, v->method, params_steal, &res)) != 0) {
+		json_decref(params);
 		return r;
-	verb_show(cli, v, res, last_arg);
+	}
+	verb_show(cli, v, params, res, last_arg);
+	json_decref(params);
 	json_decref(res);
 	return CLI_EXIT_OK;
 }
@@ -421,13 +424,17 @@ verb_show_kv(const struct verb *v, const json_t *res)
 
 /* Print res for people according to v (or as JSON with --json). */
 void
-verb_show(struct cli *cli, const struct verb *v, const json_t *res,
-    const char *last_arg)
+verb_show(struct cli *cli, const struct verb *v, const json_t *params,
+    const json_t *res, const char *last_arg)
 {
 	size_t n = 0;
 
 	if (cli->json) {
 		output_result(res);
+		return;
+	}
+	if (v->show == VERB_SHOW_CUSTOM) {
+		v->print(cli, v, params, res);
 		return;
 	}
 	if (cli->quiet &&
@@ -458,9 +465,7 @@ verb_show(struct cli *cli, const struct verb *v, const json_t *res,
 	case VERB_SHOW_DONE:
 		printf("%s %s\n", v->done, last_arg != NULL ? last_arg : "");
 		break;
-	case VERB_SHOW_CUSTOM:
-		v->print(v, res);
-		break;
+	case VERB_SHOW_CUSTOM: /* above */
 	case VERB_SHOW__MAX:
 		break;
 	}

@@ -33,6 +33,9 @@ static int cli_help_run(
 	"else\n"                                                               \
 	"                       $XDG_RUNTIME_DIR/wrennd/wrennd.sock, else\n"   \
 	"                       /run/wrennd/wrennd.sock)\n"                    \
+	"  -v, --verbose        errors also show wrennd's and the control "    \
+	"plane's\n"                                                            \
+	"                       own message\n"                                 \
 	"  -h, --help           show this help\n"
 
 /* The top-level commands. New namespaces are new rows. */
@@ -41,11 +44,15 @@ static const struct cmd cli_cmds[] = {
 	NULL, cmd_sandbox_verbs, NULL},
     {"exec", NULL, "[OPTIONS] SANDBOX [--] CMD [ARG...]",
 	"run a command in a sandbox",
-	"  -t, --timeout SEC    command timeout in seconds (default 30; not\n"
+	"  -T, --timeout SEC    command timeout in seconds (default 30; not\n"
 	"                       with --stream or --detach)\n"
 	"  -S, --stream         print the output as it comes (Ctrl-C cancels)\n"
 	"  -d, --detach         leave it running in wrennd; print the stream "
-	"id\n",
+	"id\n"
+	"Without --stream, all of stdout is written, then all of stderr: the\n"
+	"control plane returns them separately, so their interleaving is "
+	"lost.\n"
+	"Use --stream to keep their order.\n",
 	cmd_exec_run, NULL, NULL},
     {"attach", NULL, "[--from-seq N] STREAM",
 	"replay and follow a detached exec stream",
@@ -208,6 +215,9 @@ cli_common_opt(struct cli *cli, const struct cmd *self, int c)
 	case 's':
 		cli->socket = optarg;
 		return CLI_CONTINUE;
+	case 'v':
+		cli->verbose = 1;
+		return CLI_CONTINUE;
 	default:
 		/* getopt_long already said what was wrong. */
 		fprintf(stderr, "Try '%s --help'.\n", cli->path);
@@ -249,26 +259,55 @@ cli_exit_code(int r)
 	}
 }
 
+/* What to do about a failed connect(2), by its errno (NULL: no advice). */
+static const char *
+cli_connect_hint(int err)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		return "Is wrennd running? (see wrennd(8); set --socket or "
+		       "WRENND_SOCKET)";
+	case EACCES:
+	case EPERM:
+		return "The socket's mode or group does not let you in: run "
+		       "as wrennd's user, or start wrennd with --socket-mode "
+		       "0660 on a socket whose group you are in (see "
+		       "wrennd(8))";
+	case ECONNREFUSED:
+		return "Nothing listens on it: a stale socket left by a "
+		       "wrennd that is gone? Start wrennd (it replaces a stale "
+		       "socket) or set --socket or WRENND_SOCKET to the "
+		       "running one";
+	default:
+		return NULL;
+	}
+}
+
 /* Connect on first use; prints the failure and returns an exit code. */
 int
 cli_connect(struct cli *cli)
 {
+	const char *hint;
 	char *path = NULL;
 	int r, saved;
 
 	if (cli->h != NULL)
 		return 0;
+	errno = 0;
 	r = wrennctl_new(cli->socket, &cli->h);
 	if (r == 0)
 		return 0;
 	saved = errno;
 	if (wrennctl_socket_path(cli->socket, &path) < 0)
 		path = NULL;
-	if (r == WRENNCTL_E_CONNECT)
+	if (r == WRENNCTL_E_CONNECT && saved != 0) {
+		hint = cli_connect_hint(saved);
 		output_error_local(cli, "connect",
-		    "cannot connect to wrennd at %s: %s",
-		    path != NULL ? path : "?", strerror(saved));
-	else if (r == WRENNCTL_E_INVAL)
+		    "cannot connect to wrennd at %s: %s.%s%s",
+		    path != NULL ? path : "?", strerror(saved),
+		    hint != NULL ? " " : "", hint != NULL ? hint : "");
+	} else if (r == WRENNCTL_E_INVAL)
 		output_error_local(cli, "invalid_argument",
 		    "bad socket path %s", path != NULL ? path : "?");
 	else
@@ -277,6 +316,50 @@ cli_connect(struct cli *cli)
 		    path != NULL ? path : "?", wrennctl_strerror(r));
 	free(path);
 	return r == WRENNCTL_E_INVAL ? CLI_EXIT_USAGE : CLI_EXIT_CONNECT;
+}
+
+/* Which param names the object a method is about, in order of preference. */
+static const struct {
+	const char *param;
+	const char *noun;
+} cli_objects[] = {
+    {"sandbox_id", "sandbox"},
+    {"stream_id", "stream"},
+    {"build_id", "build"},
+    {"channel_id", "channel"},
+    {"host_id", "host"},
+    {"key_id", "API key"},
+    {"user_id", "user"},
+    {"team_id", "team"},
+};
+
+/*
+ * Remember what method's call with params is about ("sandbox cl-...") so
+ * that output_error() can say "sandbox cl-... not found" instead of the
+ * control plane's own words. Snapshots and templates are named by "name".
+ */
+void
+cli_set_object(struct cli *cli, const char *method, const json_t *params)
+{
+	const char *id;
+	size_t i;
+
+	cli->object[0] = '\0';
+	cli->method = method;
+	for (i = 0; i < sizeof(cli_objects) / sizeof(cli_objects[0]); i++) {
+		id = json_string_value(
+		    json_object_get(params, cli_objects[i].param));
+		if (id != NULL) {
+			snprintf(cli->object, sizeof(cli->object), "%s %s",
+			    cli_objects[i].noun, id);
+			return;
+		}
+	}
+	id = json_string_value(json_object_get(params, "name"));
+	if (id != NULL &&
+	    (strncmp(method, "snapshots.", 10) == 0 ||
+		strncmp(method, "admin.", 6) == 0))
+		snprintf(cli->object, sizeof(cli->object), "template %s", id);
 }
 
 /*
@@ -297,6 +380,7 @@ cli_call(struct cli *cli, const char *method, json_t *params_steal,
 		json_decref(params_steal);
 		return r;
 	}
+	cli_set_object(cli, method, params_steal);
 	if (params_steal != NULL) {
 		text = json_dumps(params_steal, JSON_COMPACT);
 		json_decref(params_steal);
@@ -344,6 +428,82 @@ cli_lookup(const struct cmd *table, const char *word)
 	return NULL;
 }
 
+#define CLI_SUGGEST_MAX_LEN 64 /* longer words are never suggested for */
+
+/*
+ * Edit distance of a and b (insertions, deletions, substitutions and
+ * transpositions of neighbours, as git's "did you mean" counts them).
+ */
+static size_t
+cli_distance(const char *a, const char *b)
+{
+	size_t row[3][CLI_SUGGEST_MAX_LEN + 1];
+	size_t la = strlen(a), lb = strlen(b), i, j, best;
+	size_t *prev2, *prev, *cur;
+
+	if (la > CLI_SUGGEST_MAX_LEN || lb > CLI_SUGGEST_MAX_LEN)
+		return SIZE_MAX;
+	for (j = 0; j <= lb; j++)
+		row[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		/* Rows i, i - 1 and i - 2, in turn. */
+		cur = row[i % 3];
+		prev = row[(i + 2) % 3];
+		prev2 = row[(i + 1) % 3];
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			best = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			if (prev[j] + 1 < best)
+				best = prev[j] + 1;
+			if (cur[j - 1] + 1 < best)
+				best = cur[j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && prev2[j - 2] + 1 < best)
+				best = prev2[j - 2] + 1;
+			cur[j] = best;
+		}
+	}
+	return row[la % 3][lb];
+}
+
+/* Whether word is close enough to name to suggest it. */
+static int
+cli_similar(const char *word, const char *name)
+{
+	size_t len = strlen(word), d = cli_distance(word, name);
+
+	if (len >= 2 && strncmp(name, word, len) == 0)
+		return 1; /* a prefix: "sand" for "sandbox" */
+	return d <= 2 && d < len;
+}
+
+/*
+ * "unknown command" with the commands of ns that look like word (by
+ * edit distance, as git and kubectl suggest). Returns CLI_EXIT_USAGE.
+ */
+static int
+cli_unknown(const struct cli *cli, const struct cmd *ns, const char *word)
+{
+	const struct cmd *c;
+	int n = 0;
+
+	fprintf(stderr, "wrennctl: unknown command '%s' for '%s'\n", word,
+	    cli->path);
+	for (c = ns->sub; c->name != NULL; c++) {
+		if (CLI_HIDDEN(c) ||
+		    !(cli_similar(word, c->name) ||
+			(c->alias != NULL && cli_similar(word, c->alias))))
+			continue;
+		if (n++ == 0)
+			fprintf(stderr, "\nDid you mean this?\n");
+		fprintf(stderr, "\t%s\n", c->name);
+	}
+	if (n > 0)
+		fputc('\n', stderr);
+	fprintf(stderr, "Try '%s --help'.\n", cli->path);
+	return CLI_EXIT_USAGE;
+}
+
 /* Run argv[0] from table (a namespace descends into its verbs). */
 static int
 cli_dispatch(struct cli *cli, const struct cmd *ns, int argc, char **argv)
@@ -352,7 +512,7 @@ cli_dispatch(struct cli *cli, const struct cmd *ns, int argc, char **argv)
 
 	c = cli_lookup(ns->sub, argv[0]);
 	if (c == NULL)
-		return cli_usage(cli, "unknown command '%s'", argv[0]);
+		return cli_unknown(cli, ns, argv[0]);
 	cli_path_push(cli, c->name);
 	if (c->sub != NULL) {
 		if (argc < 2) {
@@ -394,10 +554,11 @@ cli_help_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 		return cmd_describe_method(cli, argv[i]);
 	snprintf(cli->path, sizeof(cli->path), "wrennctl");
 	for (; i < argc; i++) {
-		if (ns->sub == NULL ||
-		    (c = cli_lookup(ns->sub, argv[i])) == NULL)
-			return cli_usage(
-			    cli, "no help for unknown command '%s'", argv[i]);
+		if (ns->sub == NULL)
+			return cli_usage(cli, "'%s' has no command '%s'",
+			    cli->path, argv[i]);
+		if ((c = cli_lookup(ns->sub, argv[i])) == NULL)
+			return cli_unknown(cli, ns, argv[i]);
 		cli_path_push(cli, c->name);
 		ns = c;
 	}

@@ -4,10 +4,14 @@ attach, cp in both directions (files and stdin/stdout) with verification,
 Ctrl-C cancelling a stream, resource tables, confirmations for destructive
 commands, help from rpc.describe and the completion script."""
 import hashlib
+import json
 import os
 import signal
+import socket
+import stat
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -110,9 +114,73 @@ try:
     rc, out, err = wrennctl(sock, "team", "rm", env.seed["team_a"]["id"])
     t.ok(rc == 2 and "--yes" in err, "team rm refuses without --yes",
          (rc, err))
-    rc, out, err = wrennctl(sock, "sandbox", "get", "cl-" + "0" * 25)
-    t.ok(rc == 1 and "not_found" in err and "404" in err,
-         "errors for people name the code and status", err)
+    with t.case("issue 7: not found names the object"):
+        missing = "cl-" + "0" * 25
+        rc, out, err = wrennctl(sock, "sandbox", "get", missing)
+        t.eq(rc, 1, "sandbox get of a missing sandbox exits 1")
+        t.eq(err, "wrennctl: sandbox %s not found\n" % missing,
+             "and says which sandbox was not found, without the "
+             "backend's words")
+        rc, out, err = wrennctl(sock, "-v", "sandbox", "get", missing)
+        t.ok("no rows in result set" in err or "not found" in
+             err.split("\n", 1)[1], "-v adds the upstream message", err)
+        t.ok("not_found, HTTP 404" in err, "-v names the code and status",
+             err)
+        rc, out, err = wrennctl(sock, "--json", "sandbox", "get", missing)
+        t.eq(json.loads(err)["data"]["code"], "not_found",
+             "--json keeps the wire error")
+        rc, out, err = wrennctl(sock, "exec", missing, "--", "true")
+        t.eq(err, "wrennctl: sandbox %s not found\n" % missing,
+             "exec in a missing sandbox names it")
+        rc, out, err = wrennctl(sock, "attach", "st-nope")
+        t.eq(err, "wrennctl: stream st-nope not found\n",
+             "attach to a missing stream names it")
+
+    with t.case("issue 7: did you mean"):
+        rc, out, err = wrennctl(sock, "sandbx", "list")
+        t.eq(rc, 2, "a mistyped command is a usage error")
+        t.ok("Did you mean this?\n\tsandbox\n" in err,
+             "and suggests the command", err)
+        rc, out, err = wrennctl(sock, "sandbox", "lsit")
+        t.ok("unknown command 'lsit' for 'wrennctl sandbox'" in err and
+             "\tlist\n" in err, "a mistyped verb suggests the verb", err)
+        rc, out, err = wrennctl(sock, "stream", "stpo")
+        t.ok("\tstop\n" in err, "a transposition is one edit", err)
+        rc, out, err = wrennctl(sock, "xyzzy")
+        t.ok(rc == 2 and "Did you mean" not in err,
+             "nothing is suggested for a word like no command", err)
+        rc, out, err = wrennctl(sock, "help", "sandbox", "craete")
+        t.ok("\tcreate\n" in err, "help suggests too", err)
+
+    with t.case("issue 7: -T is --timeout everywhere"):
+        rc, out, err = wrennctl(sock, "exec", "-T", "5", sid, "--", "echo",
+                                "hi")
+        t.ok(rc == 0 and out == b"hi\n", "exec -T SEC", (rc, out, err))
+        rc, out, err = wrennctl(sock, "sandbox", "wait", "-T", "5", sid)
+        t.eq(rc, 0, "sandbox wait -T SEC")
+        rc, out, err = wrennctl(sock, "exec", "--help")
+        t.ok(b"-T, --timeout" in out and b"-t," not in out,
+             "exec --help documents -T", out)
+        t.ok(b"--stream to keep their order" in out,
+             "exec --help says stdout and stderr arrive separately", out)
+
+    with t.case("issue 7: audit list -q and the next-page hint"):
+        rc, out, err = wrennctl(sock, "audit", "list")
+        t.eq(rc, 0, "audit list")
+        t.ok("next page" not in err,
+             "no next-page hint when everything fit on the page", err)
+        rc, out, err = wrennctl(sock, "--json", "audit", "list")
+        ids = [e["id"] for e in json.loads(out)["items"]]
+        t.ok(len(ids) >= 2, "the log has entries", ids)
+        rc, out, err = wrennctl(sock, "-q", "audit", "list")
+        t.eq(out.decode().split(), ids, "audit list -q prints the ids only")
+        rc, out, err = wrennctl(sock, "audit", "list", "--limit", "1")
+        t.ok("next page: --before " in err,
+             "a next-page hint when there is a next page", err)
+        rc, out, err = wrennctl(sock, "audit", "list", "--limit",
+                                str(len(ids)))
+        t.ok("next page" not in err,
+             "no hint after a full page that is the last one", err)
 
     # help from rpc.describe, completion
     rc, out, err = wrennctl(sock, "help", "sandbox.exec")
@@ -141,6 +209,55 @@ try:
                     "%s %s" % (cmd, verb) not in man:
                 missing.append("%s %s" % (cmd, verb))
     t.eq(missing, [], "wrennctl(1) documents every command and verb")
+    with t.case("issue 7: connection errors say what to do"):
+        gone = os.path.join(env.tmp, "absent", "w.sock")
+        rc, out, err = wrennctl(gone, "sandbox", "list")
+        t.eq(rc, 3, "no socket exits 3")
+        t.eq(err, "wrennctl: cannot connect to wrennd at %s: No such file "
+             "or directory. Is wrennd running? (see wrennd(8); set "
+             "--socket or WRENND_SOCKET)\n" % gone,
+             "a missing socket asks whether wrennd runs")
+        stale = os.path.join(env.tmp, "stale.sock")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(stale)
+        s.close()  # bound, never listening: what a dead wrennd leaves
+        rc, out, err = wrennctl(stale, "status")
+        t.eq(rc, 3, "a stale socket exits 3")
+        t.ok("Connection refused. " in err and "stale socket" in err,
+             "a refused connection suggests a stale socket", err)
+        p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                            "--clear-groups", WRENNCTL, "--socket", sock,
+                            "status"], capture_output=True)
+        perr = p.stderr.decode()
+        t.eq(p.returncode, 3, "a socket we may not open exits 3")
+        t.ok("Permission denied. " in perr and "mode or group" in perr,
+             "permission denied points at the socket's mode and group",
+             perr)
+
+    with t.case("issue 7: a daemon that dies mid-stream"):
+        dying = os.path.join(env.tmp, "dying.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(dying)
+        srv.listen(1)
+
+        def serve():
+            c, _ = srv.accept()
+            c.sendall(json.dumps({"jsonrpc": "2.0",
+                                  "method": "wrennd.hello",
+                                  "params": {"protocol": 1}}).encode()
+                      + b"\n")
+            c.recv(65536)  # the call arrives; the daemon dies
+            c.close()
+        th = threading.Thread(target=serve)
+        th.start()
+        rc, out, err = wrennctl(dying, "exec", "--stream", "cl-x", "--",
+                                "true")
+        th.join()
+        srv.close()
+        t.eq(rc, 3, "a lost connection exits 3")
+        t.ok(err.startswith("wrennctl: connection to wrennd lost: ") and
+             "cannot connect" not in err,
+             "and is reported as lost, not as cannot connect", err)
 finally:
     env.close(t)
 sys.exit(t.done())
