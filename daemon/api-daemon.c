@@ -41,9 +41,13 @@ status_cred(const struct creds *cr, enum creds_kind kind)
 	return o;
 }
 
-/* Everything but the upstream probe. */
+/*
+ * Everything but the upstream probe. A peer below the admin role gets a
+ * reduced view: no unverified JWT claims and no daemon-wide activity
+ * counts (they would tell one local user what the others are doing).
+ */
 static json_t *
-status_build(struct wrennd *wd)
+status_build(struct wrennd *wd, enum role role)
 {
 	json_t *st, *jwt;
 	unsigned inflight = client_calls_all(wd);
@@ -60,8 +64,9 @@ status_build(struct wrennd *wd)
 		json_object_set_new(jwt, "expires_in_sec",
 		    json_integer((json_int_t)(exp - now)));
 		json_object_set_new(jwt, "expired", json_boolean(exp <= now));
-		json_object_set_new(jwt, "platform_admin",
-		    json_boolean(creds_jwt_is_admin(wd->creds)));
+		if (role >= ROLE_ADMIN)
+			json_object_set_new(jwt, "platform_admin",
+			    json_boolean(creds_jwt_is_admin(wd->creds)));
 	}
 	st = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s,"
 		       " s:{s:s}, s:{s:o, s:o},"
@@ -82,6 +87,8 @@ status_build(struct wrennd *wd)
 	    (json_int_t)api_sandbox_watches(wd));
 	if (st != NULL)
 		json_object_set_new(st, "draining", json_boolean(wd->draining));
+	if (st != NULL && role < ROLE_ADMIN)
+		json_object_del(st, "counts");
 	return st;
 }
 
@@ -100,7 +107,7 @@ status_probe_cb(
 	json_t *st, *up;
 
 	call_set_cancel(call, NULL, NULL);
-	if ((st = status_build(call->wd)) == NULL) {
+	if ((st = status_build(call->wd, client_role(call->client))) == NULL) {
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return;

@@ -296,14 +296,15 @@ client_send(struct client *c, const json_t *msg)
 	return 0;
 }
 
-/* Send an error that is not tied to a call in flight. */
+/* Send an error that is not tied to a call in flight; extra_steal (may be
+ * NULL) is merged into error.data. */
 static void
 client_send_error(struct client *c, const json_t *id, int code,
-    const char *data_code, const char *message)
+    const char *data_code, json_t *extra_steal, const char *message)
 {
 	json_t *msg;
 
-	msg = ipc_make_error_code(id, code, message, data_code, NULL);
+	msg = ipc_make_error_code(id, code, message, data_code, extra_steal);
 	if (msg != NULL)
 		(void)client_send(c, msg);
 	json_decref(msg);
@@ -479,7 +480,7 @@ client_recv(struct client *c)
 		log_info("client %llu: too many file descriptors passed",
 		    (unsigned long long)c->id);
 		client_send_error(c, NULL, IPC_ERR_INVALID_REQUEST,
-		    "too_many_fds",
+		    "too_many_fds", NULL,
 		    "too many file descriptors in one message "
 		    "(limits.max_fds)");
 		client_flush_close(c);
@@ -537,7 +538,7 @@ client_reject(struct client *c, const json_t *id, int code,
     const char *data_code, const char *message)
 {
 	c->wd->calls_failed++;
-	client_send_error(c, id, code, data_code, message);
+	client_send_error(c, id, code, data_code, NULL, message);
 }
 
 /* Whether id belongs to a call in flight. */
@@ -618,7 +619,10 @@ client_admit(struct client *c, struct ipc_msg *m, unsigned nfds)
 		snprintf(err, sizeof(err),
 		    "%s needs the %s role; this connection has the %s role",
 		    meth->name, role_name(meth->role), role_name(c->role));
-		client_reject(c, m->id, IPC_ERR_FORBIDDEN, "forbidden", err);
+		c->wd->calls_failed++;
+		client_send_error(c, m->id, IPC_ERR_FORBIDDEN,
+		    "permission_denied",
+		    json_pack("{s:s}", "role", role_name(meth->role)), err);
 		return NULL;
 	}
 	if (methods_check_params(meth, m->params, err, sizeof(err)) != 0 ||

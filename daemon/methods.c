@@ -372,37 +372,37 @@ static const struct method methods[] = {
 
     /* API keys. */
     {"api_keys.create", "create an API key (the key is shown once)", MCRED_JWT,
-	ROLE_USER, "POST", "/v1/api-keys", MRES_JSON, METHOD_BODY,
+	ROLE_ADMIN, "POST", "/v1/api-keys", MRES_JSON, METHOD_BODY,
 	p_api_keys_create, NULL},
-    {"api_keys.list", "list the team's API keys", MCRED_JWT, ROLE_USER, "GET",
+    {"api_keys.list", "list the team's API keys", MCRED_JWT, ROLE_ADMIN, "GET",
 	"/v1/api-keys", MRES_JSON, 0, p_none, NULL},
-    {"api_keys.delete", "revoke an API key", MCRED_JWT, ROLE_USER, "DELETE",
+    {"api_keys.delete", "revoke an API key", MCRED_JWT, ROLE_ADMIN, "DELETE",
 	"/v1/api-keys/{key_id}", MRES_EMPTY, 0, p_key, NULL},
 
     /* Hosts. */
     {"hosts.create", "create a host and its registration token", MCRED_JWT,
-	ROLE_USER, "POST", "/v1/hosts", MRES_JSON, METHOD_BODY, p_hosts_create,
+	ROLE_ADMIN, "POST", "/v1/hosts", MRES_JSON, METHOD_BODY, p_hosts_create,
 	NULL},
     {"hosts.list", "list hosts", MCRED_JWT, ROLE_USER, "GET", "/v1/hosts",
 	MRES_JSON, 0, p_none, NULL},
     {"hosts.get", "get one host", MCRED_JWT, ROLE_USER, "GET",
 	"/v1/hosts/{host_id}", MRES_JSON, 0, p_host, NULL},
     {"hosts.delete", "delete a host (force: destroy its sandboxes)", MCRED_JWT,
-	ROLE_USER, "DELETE", "/v1/hosts/{host_id}", MRES_EMPTY, 0,
+	ROLE_ADMIN, "DELETE", "/v1/hosts/{host_id}", MRES_EMPTY, 0,
 	p_hosts_delete, NULL},
     {"hosts.delete_preview", "what deleting a host would destroy", MCRED_JWT,
 	ROLE_USER, "GET", "/v1/hosts/{host_id}/delete-preview", MRES_JSON, 0,
 	p_host, NULL},
     {"hosts.regenerate_token", "new registration token (pending hosts)",
-	MCRED_JWT, ROLE_USER, "POST", "/v1/hosts/{host_id}/token", MRES_JSON, 0,
-	p_host, NULL},
+	MCRED_JWT, ROLE_ADMIN, "POST", "/v1/hosts/{host_id}/token", MRES_JSON,
+	0, p_host, NULL},
     {"hosts.list_tags", "list a host's tags (null when none)", MCRED_JWT,
 	ROLE_USER, "GET", "/v1/hosts/{host_id}/tags", MRES_JSON, 0, p_host,
 	NULL},
-    {"hosts.add_tag", "tag a host", MCRED_JWT, ROLE_USER, "POST",
+    {"hosts.add_tag", "tag a host", MCRED_JWT, ROLE_ADMIN, "POST",
 	"/v1/hosts/{host_id}/tags", MRES_EMPTY, METHOD_BODY, p_hosts_add_tag,
 	NULL},
-    {"hosts.remove_tag", "untag a host", MCRED_JWT, ROLE_USER, "DELETE",
+    {"hosts.remove_tag", "untag a host", MCRED_JWT, ROLE_ADMIN, "DELETE",
 	"/v1/hosts/{host_id}/tags/{tag}", MRES_EMPTY, 0, p_hosts_remove_tag,
 	NULL},
 
@@ -410,27 +410,27 @@ static const struct method methods[] = {
     {"teams.list", "teams of the user", MCRED_JWT, ROLE_USER, "GET",
 	"/v1/teams", MRES_JSON, 0, p_none, NULL},
     {"teams.create", "create a team (caller becomes owner)", MCRED_JWT,
-	ROLE_USER, "POST", "/v1/teams", MRES_JSON, METHOD_BODY, p_teams_create,
+	ROLE_ADMIN, "POST", "/v1/teams", MRES_JSON, METHOD_BODY, p_teams_create,
 	NULL},
     {"teams.get", "a team and its members", MCRED_JWT, ROLE_USER, "GET",
 	"/v1/teams/{team_id}", MRES_JSON, 0, p_team, NULL},
-    {"teams.rename", "rename a team", MCRED_JWT, ROLE_USER, "PATCH",
+    {"teams.rename", "rename a team", MCRED_JWT, ROLE_ADMIN, "PATCH",
 	"/v1/teams/{team_id}", MRES_EMPTY, METHOD_BODY, p_teams_rename, NULL},
     {"teams.delete", "delete a team and destroy its sandboxes", MCRED_JWT,
-	ROLE_USER, "DELETE", "/v1/teams/{team_id}", MRES_EMPTY, 0, p_team,
+	ROLE_ADMIN, "DELETE", "/v1/teams/{team_id}", MRES_EMPTY, 0, p_team,
 	NULL},
-    {"teams.list_members", "members of a team", MCRED_JWT, ROLE_USER, "GET",
+    {"teams.list_members", "members of a team", MCRED_JWT, ROLE_ADMIN, "GET",
 	"/v1/teams/{team_id}/members", MRES_JSON, 0, p_team, NULL},
-    {"teams.add_member", "add a user by email", MCRED_JWT, ROLE_USER, "POST",
+    {"teams.add_member", "add a user by email", MCRED_JWT, ROLE_ADMIN, "POST",
 	"/v1/teams/{team_id}/members", MRES_JSON, METHOD_BODY,
 	p_teams_add_member, NULL},
-    {"teams.update_member_role", "change a member's role", MCRED_JWT, ROLE_USER,
-	"PATCH", "/v1/teams/{team_id}/members/{user_id}", MRES_EMPTY,
-	METHOD_BODY, p_teams_role, NULL},
-    {"teams.remove_member", "remove a member", MCRED_JWT, ROLE_USER, "DELETE",
+    {"teams.update_member_role", "change a member's role", MCRED_JWT,
+	ROLE_ADMIN, "PATCH", "/v1/teams/{team_id}/members/{user_id}",
+	MRES_EMPTY, METHOD_BODY, p_teams_role, NULL},
+    {"teams.remove_member", "remove a member", MCRED_JWT, ROLE_ADMIN, "DELETE",
 	"/v1/teams/{team_id}/members/{user_id}", MRES_EMPTY, 0, p_teams_member,
 	NULL},
-    {"teams.leave", "leave a team", MCRED_JWT, ROLE_USER, "POST",
+    {"teams.leave", "leave a team", MCRED_JWT, ROLE_ADMIN, "POST",
 	"/v1/teams/{team_id}/leave", MRES_EMPTY, 0, p_team, NULL},
 
     /* Users. */
@@ -438,7 +438,7 @@ static const struct method methods[] = {
 	"/v1/users/search", MRES_JSON, 0, p_users_search, NULL},
 
     /* Notification channels. */
-    {"channels.create", "create a notification channel", MCRED_JWT, ROLE_USER,
+    {"channels.create", "create a notification channel", MCRED_JWT, ROLE_ADMIN,
 	"POST", "/v1/channels", MRES_JSON, METHOD_BODY, p_channels_create,
 	NULL},
     {"channels.list", "list notification channels", MCRED_JWT, ROLE_USER, "GET",
@@ -446,15 +446,15 @@ static const struct method methods[] = {
     {"channels.get", "get a notification channel", MCRED_JWT, ROLE_USER, "GET",
 	"/v1/channels/{channel_id}", MRES_JSON, 0, p_channel, NULL},
     {"channels.update", "rename a channel or change its events", MCRED_JWT,
-	ROLE_USER, "PATCH", "/v1/channels/{channel_id}", MRES_JSON, METHOD_BODY,
-	p_channels_update, NULL},
-    {"channels.delete", "delete a notification channel", MCRED_JWT, ROLE_USER,
+	ROLE_ADMIN, "PATCH", "/v1/channels/{channel_id}", MRES_JSON,
+	METHOD_BODY, p_channels_update, NULL},
+    {"channels.delete", "delete a notification channel", MCRED_JWT, ROLE_ADMIN,
 	"DELETE", "/v1/channels/{channel_id}", MRES_EMPTY, 0, p_channel, NULL},
     {"channels.rotate_config", "replace a channel's provider settings",
-	MCRED_JWT, ROLE_USER, "PUT", "/v1/channels/{channel_id}/config",
+	MCRED_JWT, ROLE_ADMIN, "PUT", "/v1/channels/{channel_id}/config",
 	MRES_JSON, METHOD_BODY, p_channels_config, NULL},
     {"channels.test", "deliver a test event without saving", MCRED_JWT,
-	ROLE_USER, "POST", "/v1/channels/test", MRES_JSON, METHOD_BODY,
+	ROLE_ADMIN, "POST", "/v1/channels/test", MRES_JSON, METHOD_BODY,
 	p_channels_test, NULL},
 
     /* Audit log. */
@@ -463,24 +463,24 @@ static const struct method methods[] = {
 	api_audit_list},
 
     /* Template builds (platform admin). */
-    {"builds.create", "start a template build", MCRED_ADMIN, ROLE_USER, "POST",
+    {"builds.create", "start a template build", MCRED_ADMIN, ROLE_ADMIN, "POST",
 	"/v1/admin/builds", MRES_JSON, METHOD_BODY, p_builds_create, NULL},
-    {"builds.list", "list template builds", MCRED_ADMIN, ROLE_USER, "GET",
+    {"builds.list", "list template builds", MCRED_ADMIN, ROLE_ADMIN, "GET",
 	"/v1/admin/builds", MRES_JSON, 0, p_none, NULL},
-    {"builds.get", "get one build with its logs", MCRED_ADMIN, ROLE_USER, "GET",
-	"/v1/admin/builds/{build_id}", MRES_JSON, 0, p_build, NULL},
+    {"builds.get", "get one build with its logs", MCRED_ADMIN, ROLE_ADMIN,
+	"GET", "/v1/admin/builds/{build_id}", MRES_JSON, 0, p_build, NULL},
     {"builds.cancel", "cancel a pending or running build", MCRED_ADMIN,
-	ROLE_USER, "POST", "/v1/admin/builds/{build_id}/cancel", MRES_EMPTY, 0,
+	ROLE_ADMIN, "POST", "/v1/admin/builds/{build_id}/cancel", MRES_EMPTY, 0,
 	p_build, NULL},
 
     /* Platform administration. */
     {"admin.set_team_byoc", "enable bring-your-own-compute for a team",
-	MCRED_ADMIN, ROLE_USER, "PUT", "/v1/admin/teams/{team_id}/byoc",
+	MCRED_ADMIN, ROLE_ADMIN, "PUT", "/v1/admin/teams/{team_id}/byoc",
 	MRES_EMPTY, METHOD_BODY, p_admin_byoc, NULL},
     {"admin.list_templates", "templates across all teams", MCRED_ADMIN,
-	ROLE_USER, "GET", "/v1/admin/templates", MRES_JSON, 0, p_none, NULL},
+	ROLE_ADMIN, "GET", "/v1/admin/templates", MRES_JSON, 0, p_none, NULL},
     {"admin.delete_template", "delete a platform template", MCRED_ADMIN,
-	ROLE_USER, "DELETE", "/v1/admin/templates/{name}", MRES_EMPTY, 0,
+	ROLE_ADMIN, "DELETE", "/v1/admin/templates/{name}", MRES_EMPTY, 0,
 	p_name_path, NULL},
 };
 
@@ -572,6 +572,12 @@ methods_type_ok(enum param_type t, const json_t *v)
 }
 
 int
+methods_segment_ok(const char *s, size_t len)
+{
+	return len > 0 && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+int
 methods_check_params(
     const struct method *m, const json_t *params, char *err, size_t errlen)
 {
@@ -612,6 +618,16 @@ methods_check_params(
 		    json_string_length(v) == 0) {
 			snprintf(err, errlen,
 			    "parameter '%s' must not be empty", p->name);
+			return -EINVAL;
+		}
+		/* A path segment of "." or ".." would name another route
+		 * once a proxy normalises the URL. */
+		if (p->type == PT_STRING && p->in == PIN_PATH &&
+		    !methods_segment_ok(
+			json_string_value(v), json_string_length(v))) {
+			snprintf(err, errlen,
+			    "parameter '%s' is not a valid identifier",
+			    p->name);
 			return -EINVAL;
 		}
 	}

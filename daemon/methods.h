@@ -99,6 +99,12 @@ const struct method *methods_all(size_t *ret_n);
 int methods_check_params(
     const struct method *m, const json_t *params, char *err, size_t errlen);
 
+/*
+ * Whether s (len bytes) may be one path segment of an upstream URL: not
+ * empty, not "." and not "..".
+ */
+int methods_segment_ok(const char *s, size_t len);
+
 /* A parameter's description by name, or NULL. */
 const struct method_param *methods_param(
     const struct method *m, const char *name);

@@ -169,7 +169,7 @@ rest_build_path(const struct method *m, const char *tmpl, json_t *params,
 		}
 		s = json_string_value(v);
 		len = json_string_length(v);
-		if (len == 0 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
+		if (!methods_segment_ok(s, len)) {
 			snprintf(err, errlen,
 			    "parameter '%s' is not a valid "
 			    "identifier",
@@ -216,6 +216,10 @@ rest_sandbox_path(const char *sandbox_id, const char *suffix)
 {
 	char *esc, *out;
 
+	if (!methods_segment_ok(sandbox_id, strlen(sandbox_id))) {
+		errno = EINVAL;
+		return NULL;
+	}
 	if ((esc = upstream_escape(sandbox_id, strlen(sandbox_id))) == NULL)
 		return NULL;
 	if (asprintf(&out, "/v1/sandboxes/%s%s", esc, suffix) == -1)

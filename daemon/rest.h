@@ -28,7 +28,8 @@ int rest_pick_auth(struct call *call, int cred, enum upstream_auth *ret);
 
 /*
  * "/v1/sandboxes/<escaped id><suffix>" (suffix may be ""), malloc'd; NULL
- * on allocation failure.
+ * with errno EINVAL when the id is "", "." or "..", ENOMEM on allocation
+ * failure.
  */
 char *rest_sandbox_path(const char *sandbox_id, const char *suffix);
 

@@ -8,12 +8,13 @@ clients, and typed errors including non-JSON upstream answers."""
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Client, CtlClient, Env, Tap, ctl_json,  # noqa
-                     sanitizer_clean, wait_for)
+from harness import (PYTHON, Client, CtlClient, Env, Tap,  # noqa
+                     ctl_json, sanitizer_clean, wait_for)
 
 t = Tap()
 env = Env(start_wrennd=False)
@@ -46,6 +47,34 @@ def err_code(r, code, name, status=None):
     good = d.get("code") == code and (status is None or
                                       d.get("status") == status)
     return t.ok(good, name, r)
+
+
+PEER = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(20)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+out = {"hello": json.loads(f.readline())}
+for i, (m, p) in enumerate(json.loads(sys.argv[2])):
+    f.write(json.dumps({"jsonrpc": "2.0", "id": i, "method": m,
+                        "params": p}).encode() + b"\n")
+    f.flush()
+    out[m] = json.loads(f.readline())
+print(json.dumps(out))
+"""
+
+
+def peer_calls(sock, calls):
+    """Make calls (one at a time) as uid/gid 65534 with no groups; returns
+    {"hello": greeting, method: reply, ...}."""
+    p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
+                        "--clear-groups", PYTHON, "-c", PEER, sock,
+                        json.dumps(calls)], capture_output=True, text=True,
+                       timeout=60)
+    if p.returncode != 0:
+        raise RuntimeError("peer failed: %s" % p.stderr)
+    return json.loads(p.stdout)
 
 
 def wait_reload(c, pred, what):
@@ -438,6 +467,65 @@ try:
     t.eq([q["path"] for q in fake.requests()], [],
          "the control plane received no request for any of them")
     c.close()
+    env.wrennd.stop()
+
+    # ---- roles (audit finding 6): a peer of another uid is a user, and
+    # the rows that mint credentials or change the account need admin.
+    with t.case("roles for another uid"):
+        sockdir = os.path.join(env.tmp, "shared")
+        os.mkdir(sockdir)
+        for d in (env.tmp, sockdir):
+            os.chmod(d, 0o711)
+        env.start_wrennd(cred="admin", args=["--set", "socket-mode=0666"],
+                         socket_path=os.path.join(sockdir, "w.sock"))
+        admin_only = (("api_keys.create", {"name": "stolen"}),
+                      ("api_keys.list", {}),
+                      ("hosts.regenerate_token", {"host_id": "host-x"}),
+                      ("hosts.create", {"type": "regular"}),
+                      ("teams.delete", {"team_id": team_a}),
+                      ("teams.add_member", {"team_id": team_a,
+                                            "email": "a@b.c"}),
+                      ("builds.list", {}),
+                      ("admin.list_templates", {}),
+                      ("channels.create", {"name": "x", "provider": "webhook",
+                                           "config": {}, "events": []}),
+                      ("channels.delete", {"channel_id": "ch-x"}))
+        allowed = (("teams.list", {}), ("teams.get", {"team_id": team_a}),
+                   ("channels.list", {}), ("daemon.status", {}))
+        out = peer_calls(env.sock, allowed)
+        fake.clear_requests()
+        out.update(peer_calls(env.sock, admin_only))
+        t.eq(out["hello"]["params"]["peer"]["role"], "user",
+             "uid 65534 is greeted with the user role")
+        for m, _ in admin_only:
+            e = out[m].get("error", {})
+            t.eq(e.get("code"), -32001, "%s as a user -> -32001" % m)
+            t.eq(e.get("data", {}).get("code"), "permission_denied",
+                 "%s as a user -> data.code permission_denied" % m)
+            t.eq(e.get("data", {}).get("role"), "admin",
+                 "%s as a user -> data.role names admin" % m)
+        for m, _ in allowed:
+            t.ok("result" in out[m], "%s as a user succeeds" % m, out[m])
+        t.eq([q["path"] for q in fake.requests()], [],
+             "no refused call reached the control plane")
+        st = out["daemon.status"].get("result", {})
+        t.ok("counts" not in st,
+             "daemon.status for a user has no daemon-wide counts", st)
+        t.ok("platform_admin" not in st.get("auth", {}).get("jwt", {}),
+             "daemon.status for a user has no JWT is_admin claim", st)
+        # The same calls from root (admin) are not refused locally.
+        c = Client(env.sock)
+        r = c.call("api_keys.list")
+        t.ok("result" in r, "api_keys.list as admin succeeds", r)
+        st = c.call("daemon.status")["result"]
+        t.ok("counts" in st, "daemon.status for admin keeps the counts", st)
+        t.ok("platform_admin" in st["auth"]["jwt"],
+             "daemon.status for admin keeps the is_admin claim", st)
+        d = {m["name"]: m["role"]
+             for m in c.call("rpc.describe")["result"]["methods"]}
+        t.eq(d.get("teams.delete"), "admin",
+             "rpc.describe says teams.delete needs admin")
+        c.close()
 finally:
     env.close(t)
 sys.exit(t.done())

@@ -225,6 +225,30 @@ try:
              "invalid params (%s) -> -32602" % what, r)
     t.eq([q["path"] for q in env.fake.requests()], [],
          "invalid params never reach the control plane")
+
+    # audit finding 14: "." and ".." are refused as sandbox ids on the
+    # file and stream routes too (a normalising proxy would route
+    # /v1/sandboxes/../files/read elsewhere), before anything is sent.
+    with t.case("dot segments on handler routes"):
+        env.fake.clear_requests()
+        dots = []
+        for dot in (".", ".."):
+            dots += [("sandbox.download", {"sandbox_id": dot, "path": "f"}),
+                     ("sandbox.upload", {"sandbox_id": dot, "path": "f",
+                                         "data": "eA=="}),
+                     ("sandbox.exec_stream", {"sandbox_id": dot,
+                                              "cmd": "ls"}),
+                     ("sandbox.wait_ready", {"sandbox_id": dot})]
+        for method, params in dots:
+            e = c.call(method, params).get("error", {})
+            t.eq(e.get("code"), -32602, "%s with sandbox_id %r -> -32602" %
+                 (method, params["sandbox_id"]))
+            t.eq(e.get("message"),
+                 "parameter 'sandbox_id' is not a valid identifier",
+                 "%s with sandbox_id %r names the parameter" %
+                 (method, params["sandbox_id"]))
+        t.eq([q["path"] for q in env.fake.requests()], [],
+             "no dot-segment request reached the control plane")
     r = c.call("sandbox.frobnicate", {})
     t.ok(r.get("error", {}).get("code") == -32601 and
          r["error"]["data"]["code"] == "method_not_found",
