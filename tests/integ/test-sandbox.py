@@ -281,8 +281,9 @@ try:
     t.ok(rc == 0 and json.loads(out).get("id") == sid,
          "wrennctl sandbox get --json", (rc, out, errt))
     rc, out, errt = wrennctl(sock, "sandbox", "get", missing)
-    t.ok(rc == 1 and "not_found" in errt, "wrennctl reports not_found",
-         (rc, out, errt))
+    t.eq(rc, 1, "wrennctl sandbox get of an unknown sandbox exits 1")
+    t.ok("not found" in errt, "wrennctl says the sandbox was not found",
+         errt)
     rc, out, errt = wrennctl(sock, "sandbox", "rm", sid)
     t.ok(rc == 0, "wrennctl sandbox rm", (rc, out, errt))
     rc, out, errt = wrennctl(sock, "call", "sandboxes.get", "{not json")
