@@ -4,7 +4,8 @@
  * encoding, matching replies and "$/stream" events to calls by id,
  * cancellation, and the blocking wrappers built on the asynchronous call.
  * Owns: every struct ctl_call (freed when its completion has run).
- * Called by: applications; conn.c for dispatch and connection failure.
+ * Called by: applications, transfer.c; conn.c through ctl_call_conn_ops
+ * (each decoded message, the close).
  *
  * Every started call completes exactly once (reply, connection failure or
  * wrennctl_free), mirroring the protocol's "always a final reply" rule, so
@@ -25,7 +26,11 @@
 
 #include <jansson.h>
 
+#include "ctl-call.h"
+#include "ctl-conn.h"
 #include "ctl.h"
+#include "ctl-error.h"
+#include "ctl-hello.h"
 #include "ipc.h"
 
 #define CTL_CALL_SYNC (1 << 2) /* userdata is a struct ctl_sync */
@@ -98,8 +103,8 @@ ctl_call_complete(
 	free(c);
 }
 
-/* A final reply arrived (conn.c): exactly one of result, error is set. */
-void
+/* A final reply arrived: exactly one of result, error is set. */
+static void
 ctl_call_reply(struct wrennctl *h, json_t *id, json_t *result, json_t *error)
 {
 	struct ctl_call *c;
@@ -130,8 +135,8 @@ ctl_call_reply(struct wrennctl *h, json_t *id, json_t *result, json_t *error)
 	ctl_call_complete(h, c, status, text);
 }
 
-/* A "$/stream" notification arrived (conn.c); params is borrowed. */
-void
+/* A "$/stream" notification arrived; params is borrowed. */
+static void
 ctl_call_event(struct wrennctl *h, json_t *params)
 {
 	struct ctl_call *c;
@@ -157,7 +162,7 @@ ctl_call_event(struct wrennctl *h, json_t *params)
 }
 
 /* Complete every call in flight with why (connection gone or freed). */
-void
+static void
 ctl_call_fail_all(struct wrennctl *h, const struct ctl_error *why)
 {
 	struct ctl_call *c;
@@ -173,6 +178,70 @@ ctl_call_fail_all(struct wrennctl *h, const struct ctl_error *why)
 		ctl_call_complete(h, c, why->code, NULL);
 	}
 }
+
+/*
+ * One decoded message from the server (borrowed): the greeting or a
+ * refusal first, then "$/stream" events and replies to calls in flight.
+ */
+static void
+ctl_call_message(struct wrennctl *h, json_t *msg)
+{
+	json_t *method, *id, *result, *error;
+	struct ctl_error why;
+
+	method = json_object_get(msg, "method");
+	id = json_object_get(msg, "id");
+	if (h->state == CTL_STATE_GREETING) {
+		/* A refusal instead of the greeting (too_many_clients, ...). */
+		if (method == NULL && json_is_null(id) &&
+		    json_is_object(json_object_get(msg, "error"))) {
+			memset(&why, 0, sizeof(why));
+			(void)ctl_error_remote(
+			    &why, json_object_get(msg, "error"));
+			ctl_close_with(h, &why);
+			return;
+		}
+		if (!json_is_string(method) ||
+		    strcmp(json_string_value(method), "wrennd.hello") != 0 ||
+		    id != NULL) {
+			ctl_close(h, WRENNCTL_E_PROTOCOL,
+			    "expected the wrennd.hello greeting first");
+			return;
+		}
+		if (ctl_hello_take(h, json_object_get(msg, "params")) == 0)
+			h->state = CTL_STATE_READY;
+		return;
+	}
+	if (method != NULL) {
+		/* Notifications; unknown ones are future extensions. */
+		if (json_is_string(method) && id == NULL &&
+		    strcmp(json_string_value(method), "$/stream") == 0)
+			ctl_call_event(h, json_object_get(msg, "params"));
+		return;
+	}
+	result = json_object_get(msg, "result");
+	error = json_object_get(msg, "error");
+	if (id == NULL || (result == NULL && !json_is_object(error))) {
+		ctl_close(h, WRENNCTL_E_PROTOCOL,
+		    "wrennd sent a message that is neither a reply nor a "
+		    "notification");
+		return;
+	}
+	if (json_is_null(id)) {
+		/* An error about the connection itself: wrennd will close. */
+		memset(&why, 0, sizeof(why));
+		(void)ctl_error_remote(&why, error);
+		ctl_close_with(h, &why);
+		return;
+	}
+	ctl_call_reply(h, id, result, error);
+}
+
+/* How conn hands its messages and its close to the call layer. */
+const struct ctl_conn_ops ctl_call_conn_ops = {
+    .message = ctl_call_message,
+    .closed = ctl_call_fail_all,
+};
 
 /* Parse the caller's params text: NULL or blank means "no params". */
 static int

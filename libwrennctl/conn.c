@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libwrennctl connection: socket path resolution, connect, the handle's
- * life cycle, non-blocking I/O with an input and an output buffer, line
- * dispatch, the event-loop entry points (get_fd, get_events, process, wait)
- * and the blocking loop the synchronous calls run on.
+ * libwrennctl connection: the handle's life cycle, non-blocking I/O with
+ * an input and an output buffer, line framing and decoding, the event-loop
+ * entry points (get_fd, get_events, process, wait) and the blocking loop
+ * the synchronous calls run on. Decoded messages and the close go to the
+ * handle's struct ctl_conn_ops (the call layer), so this module includes
+ * nothing above it.
  * Owns: the socket fd, both buffers, the handle itself.
- * Called by: applications; call.c and hello.c for queueing and dispatch.
+ * Called by: applications; open.c, call.c and hello.c.
  *
  * States: GREETING -> READY -> CLOSED, or GREETING -> CLOSED. Once CLOSED
  * (peer hung up, I/O error, protocol violation) the socket is shut down but
@@ -43,45 +45,10 @@
 
 #include <jansson.h>
 
+#include "ctl-conn.h"
 #include "ctl.h"
+#include "ctl-error.h"
 #include "ipc.h"
-
-/* Environment lookup that ignores the environment in setuid programs. */
-static const char *
-ctl_getenv(const char *name)
-{
-#ifdef __GLIBC__
-	return secure_getenv(name);
-#else
-	return getenv(name);
-#endif
-}
-
-int
-wrennctl_socket_path(const char *path, char **ret_path)
-{
-	const char *env;
-	char *p;
-	size_t n;
-
-	if (ret_path == NULL)
-		return WRENNCTL_E_INVAL;
-	if (path != NULL && *path != '\0')
-		p = strdup(path);
-	else if ((env = ctl_getenv("WRENND_SOCKET")) != NULL && *env != '\0')
-		p = strdup(env);
-	else if ((env = ctl_getenv("XDG_RUNTIME_DIR")) != NULL &&
-	    *env != '\0') {
-		n = strlen(env) + sizeof("/wrennd/wrennd.sock");
-		if ((p = malloc(n)) != NULL)
-			(void)snprintf(p, n, "%s/wrennd/wrennd.sock", env);
-	} else
-		p = strdup("/run/wrennd/wrennd.sock");
-	if (p == NULL)
-		return WRENNCTL_E_NOMEM;
-	*ret_path = p;
-	return 0;
-}
 
 /* Milliseconds on the monotonic clock. */
 static uint64_t
@@ -161,8 +128,8 @@ ctl_marks_clear(struct wrennctl *h)
 }
 
 /* Release everything; callbacks of calls in flight see CANCELLED. */
-static void
-ctl_free_now(struct wrennctl *h)
+void
+ctl_conn_destroy(struct wrennctl *h)
 {
 	struct ctl_error why;
 
@@ -171,7 +138,7 @@ ctl_free_now(struct wrennctl *h)
 	h->state = CTL_STATE_CLOSED;
 	(void)ctl_error_local(
 	    &why, WRENNCTL_E_CANCELLED, "connection closed by wrennctl_free()");
-	ctl_call_fail_all(h, &why);
+	h->ops->closed(h, &why);
 	ctl_error_clear(&why);
 	if (h->fd >= 0)
 		(void)close(h->fd);
@@ -193,7 +160,7 @@ int
 ctl_api_leave(struct wrennctl *h, int r)
 {
 	if (h->free_requested && h->dispatching == 0)
-		ctl_free_now(h);
+		ctl_conn_destroy(h);
 	return r;
 }
 
@@ -206,12 +173,12 @@ wrennctl_free(struct wrennctl *h)
 		h->free_requested = 1;
 		return NULL;
 	}
-	ctl_free_now(h);
+	ctl_conn_destroy(h);
 	return NULL;
 }
 
 /* Move to state CLOSED with the reason in why (taken over). */
-static void
+void
 ctl_close_with(struct wrennctl *h, struct ctl_error *why)
 {
 	if (h->state == CTL_STATE_CLOSED) {
@@ -226,7 +193,7 @@ ctl_close_with(struct wrennctl *h, struct ctl_error *why)
 	h->in_off = h->in_len = h->in_scan = 0;
 	ctl_marks_clear(h);
 	h->barrier = 0;
-	ctl_call_fail_all(h, &h->close_err);
+	h->ops->closed(h, &h->close_err);
 }
 
 /* Close the connection for a local reason: code and message. */
@@ -512,61 +479,6 @@ ctl_read(struct wrennctl *h)
 	return 1;
 }
 
-/* Handle one decoded message from the server. */
-static void
-ctl_dispatch_msg(struct wrennctl *h, json_t *msg)
-{
-	json_t *method, *id, *result, *error;
-	struct ctl_error why;
-
-	method = json_object_get(msg, "method");
-	id = json_object_get(msg, "id");
-	if (h->state == CTL_STATE_GREETING) {
-		/* A refusal instead of the greeting (too_many_clients, ...). */
-		if (method == NULL && json_is_null(id) &&
-		    json_is_object(json_object_get(msg, "error"))) {
-			memset(&why, 0, sizeof(why));
-			(void)ctl_error_remote(
-			    &why, json_object_get(msg, "error"));
-			ctl_close_with(h, &why);
-			return;
-		}
-		if (!json_is_string(method) ||
-		    strcmp(json_string_value(method), "wrennd.hello") != 0 ||
-		    id != NULL) {
-			ctl_close(h, WRENNCTL_E_PROTOCOL,
-			    "expected the wrennd.hello greeting first");
-			return;
-		}
-		if (ctl_hello_take(h, json_object_get(msg, "params")) == 0)
-			h->state = CTL_STATE_READY;
-		return;
-	}
-	if (method != NULL) {
-		/* Notifications; unknown ones are future extensions. */
-		if (json_is_string(method) && id == NULL &&
-		    strcmp(json_string_value(method), "$/stream") == 0)
-			ctl_call_event(h, json_object_get(msg, "params"));
-		return;
-	}
-	result = json_object_get(msg, "result");
-	error = json_object_get(msg, "error");
-	if (id == NULL || (result == NULL && !json_is_object(error))) {
-		ctl_close(h, WRENNCTL_E_PROTOCOL,
-		    "wrennd sent a message that is neither a reply nor a "
-		    "notification");
-		return;
-	}
-	if (json_is_null(id)) {
-		/* An error about the connection itself: wrennd will close. */
-		memset(&why, 0, sizeof(why));
-		(void)ctl_error_remote(&why, error);
-		ctl_close_with(h, &why);
-		return;
-	}
-	ctl_call_reply(h, id, result, error);
-}
-
 /* Decode one line (LF excluded) and dispatch it. */
 static void
 ctl_dispatch_line(struct wrennctl *h, const char *line, size_t len)
@@ -587,7 +499,7 @@ ctl_dispatch_line(struct wrennctl *h, const char *line, size_t len)
 		ctl_close(h, WRENNCTL_E_PROTOCOL,
 		    "wrennd sent a JSON value that is not an object");
 	else
-		ctl_dispatch_msg(h, msg);
+		h->ops->message(h, msg);
 	json_decref(msg);
 }
 
@@ -782,54 +694,22 @@ ctl_run(struct wrennctl *h, ctl_until_fn until, const void *arg,
 }
 
 static int
-ctl_until_greeted(const struct wrennctl *h, const void *arg)
-{
-	return h->state != CTL_STATE_GREETING;
-}
-
-static int
 ctl_until_flushed(const struct wrennctl *h, const void *arg)
 {
 	return h->out_off == h->out_len;
 }
 
-static int
-ctl_until_fds_known(const struct wrennctl *h, const void *arg)
-{
-	return h->fds != CTL_FDS_ASKED;
-}
-
 /*
- * The blocking part of an open: the greeting and, with WRENNCTL_OPEN_FDS,
- * the answer to the fds negotiation.
+ * A handle around the connected fd, in state GREETING, whose decoded
+ * messages and close go to ops (the layer above). fd is not owned until
+ * the caller keeps the handle; ctl_conn_destroy(h) with h->fd = -1 gives
+ * it back.
  */
-static int
-ctl_open_wait(struct wrennctl *h, unsigned int flags)
-{
-	uint64_t deadline = ctl_deadline(CTL_GREETING_TIMEOUT_MS);
-	int r;
-
-	r = ctl_run(h, ctl_until_greeted, NULL, deadline);
-	if (r == 0 && h->state == CTL_STATE_CLOSED)
-		r = h->close_err.code;
-	if (r < 0 || !(flags & WRENNCTL_OPEN_FDS))
-		return r;
-	if ((r = ctl_fds_request(h)) < 0)
-		return r;
-	r = ctl_run(h, ctl_until_fds_known, NULL, deadline);
-	if (r == 0 && h->state == CTL_STATE_CLOSED)
-		r = h->close_err.code;
-	if (r == 0 && h->fds != CTL_FDS_ON)
-		r = WRENNCTL_E_UNSUPPORTED;
-	return r;
-}
-
-/* Make a handle around a connected fd (not owned until success). */
-static int
-ctl_new(int fd, unsigned int flags, struct wrennctl **ret)
+int
+ctl_conn_new(int fd, const struct ctl_conn_ops *ops, struct wrennctl **ret)
 {
 	struct wrennctl *h;
-	int fl, r;
+	int fl;
 
 	if ((fl = fcntl(fd, F_GETFL)) < 0 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
@@ -837,74 +717,13 @@ ctl_new(int fd, unsigned int flags, struct wrennctl **ret)
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		return WRENNCTL_E_NOMEM;
 	h->fd = fd;
+	h->ops = ops;
 	h->state = CTL_STATE_GREETING;
 	h->max_line = CTL_MAX_LINE_DEFAULT;
 	h->next_id = 1;
 	h->marks_tail = &h->marks;
-	r = 0;
-	if (flags & WRENNCTL_OPEN_NONBLOCK) {
-		if (flags & WRENNCTL_OPEN_FDS)
-			r = ctl_fds_request(h);
-	} else
-		r = ctl_open_wait(h, flags);
-	if (r < 0) {
-		h->fd = -1; /* the caller keeps fd on failure */
-		ctl_free_now(h);
-		return r;
-	}
 	*ret = h;
 	return 0;
-}
-
-int
-wrennctl_open_fd(int fd, unsigned int flags, struct wrennctl **ret)
-{
-	if (fd < 0 || ret == NULL || (flags & ~CTL_OPEN_FLAGS) != 0)
-		return WRENNCTL_E_INVAL;
-	return ctl_new(fd, flags, ret);
-}
-
-int
-wrennctl_open(const char *path, unsigned int flags, struct wrennctl **ret)
-{
-	struct sockaddr_un sa;
-	char *p = NULL;
-	int fd, r, saved;
-
-	if (ret == NULL || (flags & ~CTL_OPEN_FLAGS) != 0)
-		return WRENNCTL_E_INVAL;
-	if ((r = wrennctl_socket_path(path, &p)) < 0)
-		return r;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(p) >= sizeof(sa.sun_path)) {
-		free(p);
-		errno = ENAMETOOLONG;
-		return WRENNCTL_E_INVAL;
-	}
-	memcpy(sa.sun_path, p, strlen(p) + 1);
-	free(p);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return WRENNCTL_E_CONNECT;
-	/* A blocking connect: a Unix socket only waits on a full backlog. */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-		return WRENNCTL_E_CONNECT;
-	}
-	if ((r = ctl_new(fd, flags, ret)) < 0) {
-		saved = errno;
-		(void)close(fd);
-		errno = saved;
-	}
-	return r;
-}
-
-int
-wrennctl_new(const char *path, struct wrennctl **ret)
-{
-	return wrennctl_open(path, 0, ret);
 }
 
 int

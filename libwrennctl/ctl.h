@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libwrennctl internals shared by the library's files (never installed,
- * never exported: every name here starts with ctl_). The handle layout lives
- * here because conn.c (I/O), call.c (call table), hello.c (greeting) and
- * error.c (last error) all work on it.
+ * never exported: every name here starts with ctl_): the handle layout,
+ * because conn.c (I/O), call.c (call table), hello.c (greeting) and
+ * error.c (last error) all work on it, and the limits. Types and constants
+ * only; the functions of module X (X.c) are declared in ctl-X.h.
+ *
+ * The modules form layers, each including only the headers of the ones
+ * below it:
+ *
+ *   open.c      wrennctl_open*(): connect, greeting wait      (top)
+ *   transfer.c  file transfers, built on calls
+ *   call.c      calls in flight, replies, events; routes the messages conn
+ *               decodes (struct ctl_conn_ops)
+ *   hello.c     the greeting and its accessors
+ *   conn.c      socket I/O, buffers, lines, close, the blocking loop
+ *   error.c     the last error                                 (bottom)
  */
 #ifndef WRENND_CTL_H
 #define WRENND_CTL_H
@@ -76,8 +88,11 @@ struct ctl_call {
 	struct ctl_call *next;	    /* owned by the list */
 };
 
+struct ctl_conn_ops;
+
 struct wrennctl {
-	int fd; /* owned; -1 when none */
+	int fd;				/* owned; -1 when none */
+	const struct ctl_conn_ops *ops; /* borrowed, static: the call layer */
 	enum ctl_state state;
 	uint64_t timeout_ms; /* blocking-call deadline; 0 = none */
 	size_t max_line;     /* bytes, LF excluded */
@@ -112,47 +127,5 @@ struct wrennctl {
 	int dispatching;    /* callback nesting depth */
 	int free_requested; /* wrennctl_free() called from a callback */
 };
-
-/* error.c */
-void ctl_error_clear(struct ctl_error *e);
-void ctl_error_move(struct ctl_error *dst, struct ctl_error *src);
-int ctl_error_copy(struct ctl_error *dst, const struct ctl_error *src);
-int ctl_error_local(struct ctl_error *e, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-int ctl_error_remote(struct ctl_error *e, json_t *error);
-int ctl_error_map(const char *data_code, int http_status, int rpc_code);
-int ctl_fail(struct wrennctl *h, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* conn.c */
-typedef int (*ctl_until_fn)(const struct wrennctl *h, const void *arg);
-int ctl_api_enter(struct wrennctl *h, int in_callback_ok);
-int ctl_api_leave(struct wrennctl *h, int r);
-int ctl_closed_error(struct wrennctl *h);
-void ctl_close(struct wrennctl *h, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-int ctl_queue(struct wrennctl *h, json_t *msg);
-int ctl_queue_fds(
-    struct wrennctl *h, json_t *msg, const int *fds, size_t n_fds);
-int ctl_try_write(struct wrennctl *h);
-int ctl_run(struct wrennctl *h, ctl_until_fn until, const void *arg,
-    uint64_t deadline_ms);
-uint64_t ctl_deadline(uint64_t timeout_ms);
-
-/* call.c */
-int ctl_call_start(struct wrennctl *h, const char *method, json_t *params_steal,
-    const int *fds, size_t n_fds, wrennctl_event_fn on_event,
-    wrennctl_reply_fn on_reply, void *userdata, int flags, uint64_t *ret_id);
-int ctl_call_blocking(struct wrennctl *h, const char *method,
-    json_t *params_steal, const int *fds, size_t n_fds,
-    wrennctl_event_fn on_event, void *userdata, char **ret_result);
-int ctl_fds_request(struct wrennctl *h);
-void ctl_call_reply(
-    struct wrennctl *h, json_t *id, json_t *result, json_t *error);
-void ctl_call_event(struct wrennctl *h, json_t *params);
-void ctl_call_fail_all(struct wrennctl *h, const struct ctl_error *why);
-
-/* hello.c */
-int ctl_hello_take(struct wrennctl *h, json_t *params);
 
 #endif /* WRENND_CTL_H */

@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "ctl.h"
+#include "ctl-error.h"
 
 /* Descriptions, indexed by -code. Append-only, like the codes. */
 static const char *const ctl_error_text[] = {

@@ -15,7 +15,9 @@
 
 #include <jansson.h>
 
+#include "ctl-conn.h"
 #include "ctl.h"
+#include "ctl-hello.h"
 #include "ipc.h"
 
 /*

@@ -17,7 +17,10 @@
 
 #include <jansson.h>
 
+#include "ctl-call.h"
+#include "ctl-conn.h"
 #include "ctl.h"
+#include "ctl-error.h"
 
 /* What a transfer's event and reply callbacks need. */
 struct ctl_xfer {
