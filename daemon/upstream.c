@@ -866,6 +866,7 @@ struct upstream *
 upstream_new(struct event_base *base, const struct upstream_opts *opts)
 {
 	struct upstream *up;
+	long maxconns;
 	CURLcode rc;
 	CURL *probe;
 
@@ -907,6 +908,16 @@ upstream_new(struct event_base *base, const struct upstream_opts *opts)
 		log_warnx("upstream: cannot create events");
 		goto fail;
 	}
+	/*
+	 * The pool holds as many idle connections as the host may have.
+	 * Left unset, curl keeps at most 4 x the easy handles currently
+	 * added, and since every request adds and removes its own handle
+	 * that number rises and falls with the load: each dip closed warm
+	 * connections that the next burst had to open again (audit finding
+	 * 15). Every connection goes to the one base URL host.
+	 */
+	maxconns = opts->max_host_connections > 0 ? opts->max_host_connections
+						  : UPSTREAM_MAX_HOST_CONNS;
 	if ((up->multi = curl_multi_init()) == NULL) {
 		log_warnx("upstream: cannot create the curl multi handle");
 		goto fail;
@@ -918,9 +929,9 @@ upstream_new(struct event_base *base, const struct upstream_opts *opts)
 		upstream_timer_cb) != CURLM_OK ||
 	    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up) != CURLM_OK ||
 	    curl_multi_setopt(up->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-		opts->max_host_connections > 0
-		    ? opts->max_host_connections
-		    : UPSTREAM_MAX_HOST_CONNS) != CURLM_OK) {
+		maxconns) != CURLM_OK ||
+	    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, maxconns) !=
+		CURLM_OK) {
 		log_warnx("upstream: cannot configure the curl multi handle");
 		goto fail;
 	}

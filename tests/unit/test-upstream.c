@@ -14,6 +14,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -470,6 +471,118 @@ test_concurrency(struct upstream *up)
 	ok(q1 - q0 >= N && c1 - c0 < q1 - q0 && c1 - c0 <= 4,
 	    "connections reused: %ld connections for %ld requests", c1 - c0,
 	    q1 - q0);
+}
+
+/*
+ * Audit finding 15: a warm pool must not churn. NCLIENTS simulated local
+ * clients each make calls one after the other, the next one a loop turn
+ * after the answer (a real client's round trip through the daemon), so the
+ * number of easy handles in the multi handle rises and falls all the time.
+ * Counted by the helper: the connections it accepted.
+ */
+struct pool_client {
+	struct upstream *up;
+	int left;  /* calls still to make */
+	int *done; /* shared count of answered calls */
+	int *bad;  /* shared count of failed ones */
+};
+
+static void pool_done_cb(
+    struct upstream_req *req, const struct upstream_result *ur, void *arg);
+
+static void
+pool_start(struct pool_client *pc)
+{
+	struct upstream_req *req;
+
+	req = upstream_req_new(pc->up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
+	if (req == NULL || upstream_req_start(req, pool_done_cb, pc) != 0) {
+		(*pc->done)++;
+		(*pc->bad)++;
+		pc->left = 0;
+	}
+}
+
+static void
+pool_kick_cb(evutil_socket_t fd, short events, void *arg)
+{
+	pool_start(arg);
+}
+
+static void
+pool_done_cb(
+    struct upstream_req *req, const struct upstream_result *ur, void *arg)
+{
+	struct pool_client *pc = arg;
+	struct timeval zero = {0, 0};
+
+	(*pc->done)++;
+	if (ur->outcome != UPSTREAM_OK || ur->status != 200)
+		(*pc->bad)++;
+	if (--pc->left > 0)
+		(void)event_base_once(
+		    base, -1, EV_TIMEOUT, pool_kick_cb, pc, &zero);
+}
+
+/* Run nclients x calls; returns the connections the helper accepted. */
+static long
+pool_run(struct upstream *up, int nclients, int calls, int *bad)
+{
+	struct pool_client pc[64];
+	long c0, q0, c1, q1;
+	int i, done = 0;
+
+	assert(nclients <= 64);
+	helper_stats(up, &c0, &q0);
+	*bad = 0;
+	for (i = 0; i < nclients; i++) {
+		pc[i].up = up;
+		pc[i].left = calls;
+		pc[i].done = &done;
+		pc[i].bad = bad;
+		pool_start(&pc[i]);
+	}
+	if (!wait_for(&done, nclients * calls, 120000))
+		diag("pool: only %d of %d calls answered", done,
+		    nclients * calls);
+	helper_stats(up, &c1, &q1);
+	/* The /stats call itself may not open one: the pool is warm. */
+	return c1 - c0;
+}
+
+static void
+test_pool_churn(int port, long limit)
+{
+	enum { NCLIENTS = 64, CALLS = 20 };
+	struct upstream_opts o;
+	struct upstream *up;
+	char url[128];
+	long warm, conns;
+	int bad;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
+	memset(&o, 0, sizeof(o));
+	o.base_url = url;
+	o.max_host_connections = limit;
+	up = upstream_new(base, &o);
+	if (limit == 0)
+		limit = 8; /* upstream.h's default */
+	/* Warm up: every connection the limit allows gets opened. */
+	warm = pool_run(up, NCLIENTS, 2, &bad);
+	conns = pool_run(up, NCLIENTS, CALLS, &bad);
+	diag("max-host-connections %ld: %ld connections to warm up, then %ld "
+	     "for %d calls",
+	    limit, warm, conns, NCLIENTS * CALLS);
+	ok(bad == 0, "finding 15, limit %ld: %d calls failed", limit, bad);
+	ok(warm <= limit + 2,
+	    "finding 15, limit %ld: warming up opens at most the limit + 2 "
+	    "connections (%ld)",
+	    limit, warm);
+	ok(conns <= 2,
+	    "finding 15, limit %ld: a warm pool opens at most 2 more "
+	    "connections for %d calls from %d clients (opened %ld)",
+	    limit, NCLIENTS * CALLS, NCLIENTS, conns);
+	upstream_free(up);
 }
 
 /* A cold pool must not hold a quick call behind a slow one (PIPEWAIT). */
@@ -1420,6 +1533,8 @@ main(void)
 	test_basic(up, port);
 	test_concurrency(up);
 	test_cold_pool(port);
+	test_pool_churn(port, 0);
+	test_pool_churn(port, 64);
 	test_outcomes(up);
 	test_too_large(port);
 	test_cancel(up);
