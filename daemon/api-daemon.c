@@ -92,57 +92,174 @@ status_build(struct wrennd *wd, enum role role)
 	return st;
 }
 
+/*
+ * The probe is one cheap authenticated read (the base templates): it
+ * shows that the control plane is reachable and that it accepts the
+ * credential wrennd would use, so a wrong API key is an error state with
+ * the reason. Nothing unauthenticated is sent to an authenticated route
+ * (a server counts those as failed logins).
+ */
+#define STATUS_PROBE_PATH "/v1/snapshots?type=base"
+#define STATUS_REASON_MAX 200 /* bytes of upstream text quoted */
+
+/* A probe in flight. */
+struct status_probe {
+	struct call *call;	  /* borrowed, until the reply or cancel */
+	struct upstream_req *req; /* owned by upstream; cancelled with us */
+	const char *auth;	  /* static: "API key" or "JWT" */
+	const char *auth_kind;	  /* static: "api_key" or "jwt" */
+};
+
 static void
 status_cancel_cb(struct call *call, void *arg)
 {
-	upstream_req_cancel(arg);
+	struct status_probe *sp = arg;
+
+	upstream_req_cancel(sp->req);
+	free(sp);
 }
 
-/* The probe answered: any HTTP answer proves the control plane is up. */
+/*
+ * Reply with the status, its upstream member told the probe's outcome:
+ * state ("ok", "auth_error", "error", "unreachable", "no_credentials"),
+ * the reason when it is not ok, and what was probed.
+ */
 static void
-status_probe_cb(
-    struct upstream_req *req, const struct upstream_result *res, void *arg)
+status_reply(struct call *call, const char *auth, const char *state,
+    const char *reason, json_t *probe_steal)
 {
-	struct call *call = arg;
 	json_t *st, *up;
 
-	call_set_cancel(call, NULL, NULL);
 	if ((st = status_build(call->wd, client_role(call->client))) == NULL) {
+		json_decref(probe_steal);
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return;
 	}
 	up = json_object_get(st, "upstream");
-	json_object_set_new(
-	    up, "reachable", json_boolean(res->outcome == UPSTREAM_OK));
-	json_object_set_new(up, "latency_ms",
-	    json_integer((json_int_t)(res->total_sec * 1000)));
-	if (res->outcome == UPSTREAM_OK)
-		json_object_set_new(
-		    up, "probe_status", json_integer(res->status));
-	else
-		json_object_set_new(up, "error", json_string(res->errmsg));
+	json_object_set_new(up, "state", json_string(state));
+	if (reason != NULL)
+		json_object_set_new(up, "reason", json_string(reason));
+	json_object_set_new(up, "probe_auth", json_string(auth));
+	if (probe_steal != NULL)
+		json_object_update(up, probe_steal);
+	json_decref(probe_steal);
 	call_reply(call, st);
+}
+
+/* The control plane's own error text of a non-2xx answer, or "". */
+static void
+status_upstream_message(
+    const struct upstream_result *res, char *buf, size_t size)
+{
+	json_t *body, *err;
+	const char *code = NULL, *msg = NULL;
+
+	body = json_loadb(res->body, res->body_len, 0, NULL);
+	err = json_object_get(body, "error");
+	code = json_string_value(json_object_get(err, "code"));
+	msg = json_string_value(json_object_get(err, "message"));
+	if (code != NULL && msg != NULL)
+		snprintf(buf, size, ": %.*s (%.*s)", STATUS_REASON_MAX, msg, 64,
+		    code);
+	else if (msg != NULL)
+		snprintf(buf, size, ": %.*s", STATUS_REASON_MAX, msg);
+	else
+		buf[0] = '\0';
+	json_decref(body);
+}
+
+/* The probe answered (or could not be made). */
+static void
+status_probe_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
+{
+	struct status_probe *sp = arg;
+	struct call *call = sp->call;
+	const char *auth = sp->auth, *kind = sp->auth_kind;
+	char reason[STATUS_REASON_MAX + 256], msg[STATUS_REASON_MAX + 80];
+	const char *state = "ok";
+	json_t *probe;
+
+	call_set_cancel(call, NULL, NULL);
+	free(sp);
+	probe = json_pack("{s:s, s:b, s:I}", "probe", "GET " STATUS_PROBE_PATH,
+	    "reachable", res->outcome == UPSTREAM_OK, "latency_ms",
+	    (json_int_t)(res->total_sec * 1000));
+	if (res->outcome != UPSTREAM_OK) {
+		state = "unreachable";
+		snprintf(reason, sizeof(reason), "%s", res->errmsg);
+		json_object_set_new(probe, "error", json_string(res->errmsg));
+	} else {
+		json_object_set_new(
+		    probe, "probe_status", json_integer(res->status));
+		status_upstream_message(res, msg, sizeof(msg));
+		if (res->status == 401 || res->status == 403) {
+			state = "auth_error";
+			snprintf(reason, sizeof(reason),
+			    "the control plane %s the %s (HTTP %ld)%s",
+			    res->status == 401 ? "rejected"
+					       : "refused access to",
+			    auth, res->status, msg);
+		} else if (res->status < 200 || res->status >= 300) {
+			state = "error";
+			snprintf(reason, sizeof(reason),
+			    "the control plane answered HTTP %ld%s",
+			    res->status, msg);
+		}
+	}
+	status_reply(
+	    call, kind, state, strcmp(state, "ok") != 0 ? reason : NULL, probe);
 }
 
 int
 api_daemon_status(struct call *call)
 {
-	struct upstream_req *req;
+	struct creds *cr = call->wd->creds;
+	struct status_probe *sp;
+	enum upstream_auth auth;
+	time_t exp;
 
-	/* Unauthenticated probe: a 401 proves reachability and costs the
-	 * control plane nothing. */
-	req = upstream_req_new(
-	    call->wd->up, "GET", "/v1/sandboxes", UPSTREAM_AUTH_NONE);
-	if (req == NULL) {
+	/* The credential the pass-through routes would pick (API key
+	 * first), checked locally before anything is sent. */
+	if (creds_have(cr, CREDS_APIKEY))
+		auth = UPSTREAM_AUTH_APIKEY;
+	else if (creds_have(cr, CREDS_JWT)) {
+		auth = UPSTREAM_AUTH_JWT;
+		exp = creds_jwt_expiry(cr);
+		if (exp > 0 && exp <= time(NULL)) {
+			status_reply(call, "jwt", "auth_error",
+			    "the JWT has expired: configure a fresh one "
+			    "(WRENN_TOKEN or --token-file) and reload wrennd "
+			    "(SIGHUP)",
+			    NULL);
+			return 0;
+		}
+	} else {
+		status_reply(call, "none", "no_credentials",
+		    "wrennd has no credential: configure an API key "
+		    "(WRENN_API_KEY, --api-key-file or "
+		    "$CREDENTIALS_DIRECTORY/wrenn-api-key) or a user JWT "
+		    "(WRENN_TOKEN or --token-file)",
+		    NULL);
+		return 0;
+	}
+	if ((sp = calloc(1, sizeof(*sp))) == NULL ||
+	    (sp->req = upstream_req_new(
+		 call->wd->up, "GET", STATUS_PROBE_PATH, auth)) == NULL) {
+		free(sp);
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return 0;
 	}
-	upstream_req_set_timeout(req, STATUS_PROBE_MS);
-	call_set_cancel(call, status_cancel_cb, req);
-	if (upstream_req_start(req, status_probe_cb, call) != 0) {
+	sp->call = call;
+	sp->auth = auth == UPSTREAM_AUTH_APIKEY ? "API key" : "JWT";
+	sp->auth_kind = auth == UPSTREAM_AUTH_APIKEY ? "api_key" : "jwt";
+	upstream_req_set_timeout(sp->req, STATUS_PROBE_MS);
+	call_set_cancel(call, status_cancel_cb, sp);
+	if (upstream_req_start(sp->req, status_probe_cb, sp) != 0) {
 		call_set_cancel(call, NULL, NULL);
+		free(sp);
 		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
 		    "cannot start the reachability probe");
 	}

@@ -15,7 +15,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import WRENNCTL, Env, Tap, wrennctl  # noqa: E402
+from harness import WRENNCTL, Env, Tap, Wrennd, wrennctl  # noqa: E402
 
 t = Tap()
 env = Env(cred="both")
@@ -209,6 +209,44 @@ try:
                     "%s %s" % (cmd, verb) not in man:
                 missing.append("%s %s" % (cmd, verb))
     t.eq(missing, [], "wrennctl(1) documents every command and verb")
+    with t.case("issue 7: status of a healthy setup"):
+        env.fake.clear_requests()
+        rc, out, err = wrennctl(sock, "status")
+        text = out.decode()
+        t.eq(rc, 0, "status exits 0 when the setup works")
+        t.eq(text.split("\n")[0].split(), ["status:", "ok"],
+             "and says ok first")
+        t.ok("probe" not in text and "401" not in text,
+             "with no alarming probe codes", text)
+        reqs = env.fake.requests()
+        t.ok(len(reqs) >= 1 and all(r.get("has_api_key") for r in reqs),
+             "daemon.status sends nothing unauthenticated", reqs)
+        rc, out, err = wrennctl(sock, "--json", "status")
+        up = json.loads(out)["upstream"]
+        t.eq((up.get("state"), up.get("probe_status"), up.get("probe_auth")),
+             ("ok", 200, "api_key"), "--json: state ok, an authenticated "
+             "probe answered 200")
+
+    with t.case("issue 7: status with a wrong API key"):
+        w = Wrennd(env.tmp, env.fake.url, api_key="wrn_" + "0" * 32)
+        try:
+            rc, out, err = wrennctl(w.sock, "status")
+            first = out.decode().split("\n")[0]
+            t.eq(rc, 1, "status exits 1 with a wrong API key")
+            t.ok(first.startswith("status:") and "error: the control "
+                 "plane rejected the API key (HTTP 401)" in first,
+                 "and shows an error state with the reason first", out)
+            rc, out, err = wrennctl(w.sock, "--json", "status")
+            up = json.loads(out)["upstream"]
+            t.eq(up.get("state"), "auth_error", "--json: state auth_error")
+            t.ok("401" in up.get("reason", ""), "--json: the reason",
+                 up)
+            rc, out, err = wrennctl(w.sock, "-q", "status")
+            t.ok(out.decode().startswith("error: "), "-q: the state only",
+                 out)
+        finally:
+            w.stop()
+
     with t.case("issue 7: connection errors say what to do"):
         gone = os.path.join(env.tmp, "absent", "w.sock")
         rc, out, err = wrennctl(gone, "sandbox", "list")
