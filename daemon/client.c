@@ -125,6 +125,12 @@ client_id(const struct client *c)
 	return c->id;
 }
 
+uid_t
+client_uid(const struct client *c)
+{
+	return c->uid;
+}
+
 enum role
 client_role(const struct client *c)
 {

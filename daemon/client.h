@@ -36,6 +36,8 @@ void client_drain(struct client *c);
 
 uint64_t client_id(const struct client *c);
 enum role client_role(const struct client *c);
+/* The peer's uid (SO_PEERCRED when it connected). */
+uid_t client_uid(const struct client *c);
 const char *role_name(enum role r);
 struct wrennd *client_wrennd(const struct client *c);
 /* Number of calls in flight. */

@@ -89,6 +89,11 @@ static const struct conf_option conf_options[] = {
 	"600000", "ms an ended detached stream stays attachable"},
     {"max-streams", CONF_LONG, OFF(max_streams), 1, 100000, "1024",
 	"exec streams alive at once"},
+    {"max-streams-per-uid", CONF_LONG, OFF(max_streams_per_uid), 1, 100000,
+	"256", "exec streams alive at once started by one uid"},
+    {"max-stream-memory", CONF_LONG, OFF(max_stream_memory), 65536,
+	64L * 1024 * 1024 * 1024, "536870912",
+	"bytes all exec stream buffers may hold together"},
     {"verbose", CONF_INT, OFF(verbosity), 0, 3, "0",
 	"log verbosity (0 info, 1 debug)"},
 };

@@ -45,6 +45,8 @@ struct conf {
 				   * gets it cancelled */
 	long stream_retention_ms; /* ended detached streams are kept */
 	long max_streams;	  /* exec streams alive at once */
+	long max_streams_per_uid; /* of them, started by one uid */
+	long max_stream_memory;	  /* bytes: sum of the stream buffer bounds */
 	int verbosity;		  /* 0 info, 1+ debug */
 };
 

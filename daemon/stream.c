@@ -4,26 +4,31 @@
  *
  *   CONNECTING --open--> RUNNING --exit/error/cut/stop--> ENDED --> freed
  *
- * Upstream messages become sequenced events in a byte-bounded buffer.
- * Followers (the exec_stream call, streams.attach calls) each keep a
- * cursor and are fed while their client has output room; a congested
- * client is resumed from its drain hook. When the buffer is full:
+ * This is the adapter between an exec WebSocket and a seqbuf (the pure
+ * event buffer): upstream messages become sequenced events in the
+ * stream's byte-bounded seqbuf. Followers (the exec_stream call,
+ * streams.attach calls) each own a seqbuf cursor and are fed while their
+ * client has output room; a congested client is resumed from its drain
+ * hook. A stream belongs to the uid that started it: only that uid (or an
+ * admin) lists, attaches or stops it. When the buffer is full:
  *  - an attached (non-detached) stream whose owner has not read the oldest
  *    event pauses the WebSocket, so TCP backpressure reaches the control
  *    plane and memory stays bounded; if the owner stays stuck for
  *    stall-timeout the stream is cancelled with "slow_consumer";
  *  - otherwise the oldest event is dropped and followers behind it get a
- *    "lost" event with the exact number of events and bytes they missed.
+ *    "lost" event with the number of events and bytes they missed.
  */
 #include "config.h"
 
 #include "stream.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -38,14 +43,13 @@
 #include "log.h"
 #include "methods.h"
 #include "rest.h"
+#include "seqbuf.h"
 #include "upstream.h"
 #include "wrennd.h"
 #include "ws.h"
 
-#define STREAM_EVENT_OVERHEAD 64	    /* bytes charged per event */
-#define STREAM_DROP_RING      1024	    /* remembered dropped events */
-#define STREAM_MAX_MSG	      (1024 * 1024) /* one upstream message */
-#define STREAM_HANDSHAKE_MS   30000
+#define STREAM_MAX_MSG	    (1024 * 1024) /* one upstream message */
+#define STREAM_HANDSHAKE_MS 30000
 
 enum stream_state {
 	STREAM_CONNECTING, /* WebSocket handshake in progress */
@@ -57,55 +61,41 @@ enum stream_state {
 static const char *stream_state_names[STREAM__MAX] = {
     "connecting", "running", "ended"};
 
-struct sevent {
-	TAILQ_ENTRY(sevent) entry;
-	uint64_t seq;
-	uint64_t cum;	/* output bytes produced before this event */
-	size_t datalen; /* output bytes in this event */
-	size_t size;	/* bytes charged to the buffer */
-	char name[8];	/* start, stdout, stderr, exit, error */
-	json_t *fields; /* owned */
+#define STREAM_TO(s) (1u << (s))
+/* Legal transitions: stream_transitions[from] has bit `to` set. */
+static const unsigned stream_transitions[STREAM__MAX] = {
+    [STREAM_CONNECTING] = STREAM_TO(STREAM_RUNNING) | STREAM_TO(STREAM_ENDED),
+    [STREAM_RUNNING] = STREAM_TO(STREAM_ENDED),
+    [STREAM_ENDED] = 0,
 };
 
-struct sfollower {
-	TAILQ_ENTRY(sfollower) entry;
-	struct stream *s;  /* borrowed owner */
-	struct call *call; /* borrowed; answered by stream code */
-	uint64_t cursor;   /* next seq to deliver */
-	uint64_t cum;	   /* output bytes before cursor (if cum_known) */
-	int cum_known;
+struct stream_follower {
+	TAILQ_ENTRY(stream_follower) entry;
+	struct stream *s;	   /* borrowed owner */
+	struct call *call;	   /* borrowed; answered by stream code */
+	struct seqbuf_cursor *cur; /* owned (freed through s->buf) */
 	int owner; /* the exec_stream call of an attached stream */
 };
 
-TAILQ_HEAD(sevent_list, sevent);
-TAILQ_HEAD(sfollower_list, sfollower);
+TAILQ_HEAD(stream_follower_list, stream_follower);
 
 struct stream {
 	TAILQ_ENTRY(stream) entry; /* in wd->streams */
 	struct wrennd *wd;	   /* borrowed */
 	char id[24];		   /* "st-" + 16 hex */
+	uid_t uid;		   /* of the peer that started it */
 	char *sandbox_id;	   /* owned */
 	json_t *cmd;		   /* owned string */
 	json_t *args;		   /* owned array or NULL */
 	enum stream_state state;
-	struct ws *ws;		   /* owned while connected */
-	int detached;		   /* lives without followers */
-	int paused;		   /* WebSocket reading paused */
-	struct call *starter;	   /* detached exec_stream call awaiting
-				    * "start", borrowed */
-	struct sevent_list events; /* owned, seq ascending, contiguous */
-	size_t buffered;	   /* bytes charged by events */
-	size_t limit;		   /* buffer bound */
-	uint64_t next_seq;	   /* seq of the next event */
-	uint64_t first_seq;	   /* seq of the oldest buffered event */
-	uint64_t out_bytes;	   /* output bytes produced */
-	uint64_t lost_bytes;	   /* output bytes dropped from the buffer */
-	uint64_t lost_events;
-	struct {
-		uint64_t seq, cum;
-	} drops[STREAM_DROP_RING]; /* recently dropped events */
-	unsigned ndrops;
-	struct sfollower_list followers; /* owned */
+	struct ws *ws;	      /* owned while connected */
+	int detached;	      /* lives without followers */
+	int paused;	      /* WebSocket reading paused */
+	struct call *starter; /* detached exec_stream call awaiting
+			       * "start", borrowed */
+	struct seqbuf *buf;   /* owned: the events */
+	size_t limit;	      /* buf's bound, reserved in max-stream-memory */
+	struct stream_follower_list followers; /* owned */
 	unsigned nfollowers;
 	int64_t pid;	   /* from "start", -1 before */
 	json_t *final;	   /* owned result {"exit_code": n} */
@@ -118,14 +108,14 @@ static void stream_pump(struct stream *s);
 static void stream_end(
     struct stream *s, json_t *final_steal, json_t *err_steal);
 
+/* Move s to state `to` (a move to the same state is ignored); illegal
+ * moves are bugs. */
 static void
 stream_set_state(struct stream *s, enum stream_state to)
 {
 	if (s->state == to)
 		return;
-	if (to < s->state)
-		fatalx("stream %s: illegal transition %s -> %s", s->id,
-		    stream_state_names[s->state], stream_state_names[to]);
+	assert(stream_transitions[s->state] & STREAM_TO(to));
 	log_debug("stream %s: %s -> %s", s->id, stream_state_names[s->state],
 	    stream_state_names[to]);
 	s->state = to;
@@ -145,18 +135,12 @@ stream_find(struct wrennd *wd, const char *id)
 static void
 stream_free(struct stream *s)
 {
-	struct sevent *ev;
-
 	if (!TAILQ_EMPTY(&s->followers))
 		fatalx("stream %s freed with followers", s->id);
 	TAILQ_REMOVE(&s->wd->streams, s, entry);
 	s->wd->nstreams--;
 	ws_free(s->ws);
-	while ((ev = TAILQ_FIRST(&s->events)) != NULL) {
-		TAILQ_REMOVE(&s->events, ev, entry);
-		json_decref(ev->fields);
-		free(ev);
-	}
+	seqbuf_free(s->buf);
 	if (s->ev_timer != NULL)
 		event_free(s->ev_timer);
 	json_decref(s->cmd);
@@ -176,18 +160,28 @@ stream_maybe_free(struct stream *s)
 		stream_free(s);
 }
 
+/* Unlink f from its stream and its call, and free it. */
+static void
+stream_follower_remove(struct stream_follower *f)
+{
+	struct stream *s = f->s;
+
+	TAILQ_REMOVE(&s->followers, f, entry);
+	s->nfollowers--;
+	call_set_drain(f->call, NULL, NULL);
+	seqbuf_cursor_free(s->buf, f->cur);
+	free(f);
+}
+
 /* Remove f and answer its call with the stream's final outcome. */
 static void
-follower_finish(struct sfollower *f, const json_t *err)
+stream_follower_finish(struct stream_follower *f, const json_t *err)
 {
 	struct stream *s = f->s;
 	struct call *call = f->call;
 
-	TAILQ_REMOVE(&s->followers, f, entry);
-	s->nfollowers--;
-	free(f);
+	stream_follower_remove(f);
 	call_set_cancel(call, NULL, NULL);
-	call_set_drain(call, NULL, NULL);
 	if (err == NULL)
 		err = s->final_err;
 	if (err != NULL)
@@ -196,141 +190,45 @@ follower_finish(struct sfollower *f, const json_t *err)
 		call_reply(call, json_incref(s->final));
 }
 
-/* Output bytes before seq, when still known. */
-static int
-stream_cum_at(const struct stream *s, uint64_t seq, uint64_t *ret)
-{
-	const struct sevent *ev;
-	unsigned i;
-
-	if (seq == 0) {
-		*ret = 0;
-		return 1;
-	}
-	if ((ev = TAILQ_FIRST(&s->events)) != NULL && seq >= ev->seq) {
-		TAILQ_FOREACH(ev, &s->events, entry)
-			if (ev->seq == seq) {
-				*ret = ev->cum;
-				return 1;
-			}
-	}
-	if (seq >= s->next_seq) {
-		*ret = s->out_bytes;
-		return 1;
-	}
-	for (i = 0; i < s->ndrops && i < STREAM_DROP_RING; i++)
-		if (s->drops[i].seq == seq) {
-			*ret = s->drops[i].cum;
-			return 1;
-		}
-	return 0;
-}
-
-/* Tell f what it missed and move it to the oldest buffered event. */
-static int
-follower_lost(struct sfollower *f)
-{
-	struct stream *s = f->s;
-	uint64_t first_cum, from_cum;
-	json_t *fields;
-	int exact;
-
-	first_cum = TAILQ_EMPTY(&s->events) ? s->out_bytes
-					    : TAILQ_FIRST(&s->events)->cum;
-	exact = f->cum_known;
-	from_cum = f->cum;
-	if (!exact)
-		exact = stream_cum_at(s, f->cursor, &from_cum);
-	if (!exact)
-		from_cum =
-		    first_cum > s->lost_bytes ? first_cum - s->lost_bytes : 0;
-	fields = json_pack("{s:I, s:I, s:I, s:I, s:b}", "from_seq",
-	    (json_int_t)f->cursor, "to_seq", (json_int_t)(s->first_seq - 1),
-	    "events", (json_int_t)(s->first_seq - f->cursor), "bytes",
-	    (json_int_t)(first_cum - from_cum), "exact", exact);
-	f->cursor = s->first_seq;
-	f->cum = first_cum;
-	f->cum_known = 1;
-	return call_event_seq(f->call, s->first_seq, "lost", fields);
-}
-
-static void follower_drain_cb(struct call *call, void *arg);
+static void stream_follower_drain_cb(struct call *call, void *arg);
 
 /*
- * Feed f while its client has room. Returns 1 if f was finished (and
- * freed).
+ * Feed f while its client has room: each step looks up only f's own
+ * position. Returns 1 if f was finished (and freed).
  */
 static int
-follower_pump(struct sfollower *f)
+stream_follower_pump(struct stream_follower *f)
 {
 	struct stream *s = f->s;
-	struct sevent *ev;
+	struct seqbuf_item it;
 	int r;
 
 	call_set_drain(f->call, NULL, NULL);
-	ev = NULL;
-	while (f->cursor < s->next_seq) {
+	for (;;) {
 		if (f->call->client == NULL)
 			return 0;
 		if (client_congested(f->call->client)) {
-			call_set_drain(f->call, follower_drain_cb, f);
+			call_set_drain(f->call, stream_follower_drain_cb, f);
 			return 0;
 		}
-		if (f->cursor < s->first_seq) {
-			if (follower_lost(f) < 0)
-				return 0;
-			ev = NULL;
-			continue;
-		}
-		if (ev == NULL || ev->seq != f->cursor) {
-			TAILQ_FOREACH(ev, &s->events, entry)
-				if (ev->seq == f->cursor)
-					break;
-			if (ev == NULL)
-				return 0; /* cannot happen: contiguous */
-		}
-		r = call_event_seq(
-		    f->call, ev->seq, ev->name, json_incref(ev->fields));
-		if (r < 0)
+		if ((r = seqbuf_peek(s->buf, f->cur, &it)) <= 0)
+			break;
+		if (call_event_seq(f->call, it.seq, it.name, it.fields) < 0)
 			return 0;
-		f->cursor = ev->seq + 1;
-		f->cum = ev->cum + ev->datalen;
-		f->cum_known = 1;
-		ev = TAILQ_NEXT(ev, entry);
+		seqbuf_advance(s->buf, f->cur);
 	}
-	if (s->state == STREAM_ENDED) {
-		follower_finish(f, NULL);
+	if (r == 0 && s->state == STREAM_ENDED) {
+		stream_follower_finish(f, NULL);
 		return 1;
 	}
 	return 0;
 }
 
-/* Drop events over the limit, or pause when the owner still needs them. */
+/* Drop events over the limit that the owner has read. */
 static void
 stream_trim(struct stream *s)
 {
-	struct sfollower *owner = NULL, *f;
-	struct sevent *ev;
-	unsigned slot;
-
-	TAILQ_FOREACH(f, &s->followers, entry)
-		if (f->owner)
-			owner = f;
-	while (
-	    s->buffered > s->limit && (ev = TAILQ_FIRST(&s->events)) != NULL) {
-		if (owner != NULL && owner->cursor <= ev->seq)
-			break;
-		TAILQ_REMOVE(&s->events, ev, entry);
-		slot = s->ndrops++ % STREAM_DROP_RING;
-		s->drops[slot].seq = ev->seq;
-		s->drops[slot].cum = ev->cum;
-		s->buffered -= ev->size;
-		s->lost_bytes += ev->datalen;
-		s->lost_events++;
-		s->first_seq = ev->seq + 1;
-		json_decref(ev->fields);
-		free(ev);
-	}
+	(void)seqbuf_trim(s->buf);
 }
 
 static void
@@ -357,15 +255,17 @@ stream_flow(struct stream *s)
 {
 	long ms = s->wd->cfg->stall_timeout_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
-	int want = s->buffered > s->limit && s->state != STREAM_ENDED;
+	int want = seqbuf_over(s->buf) && s->state != STREAM_ENDED;
+	struct seqbuf_stats st;
 
 	if (want == s->paused)
 		return;
 	s->paused = want;
 	if (s->ws != NULL)
 		ws_pause_read(s->ws, want);
+	seqbuf_stats(s->buf, &st);
 	log_debug("stream %s: %s (%zu bytes buffered)", s->id,
-	    want ? "paused" : "resumed", s->buffered);
+	    want ? "paused" : "resumed", st.buffered);
 	if (want)
 		event_add(s->ev_timer, &tv);
 	else
@@ -376,52 +276,52 @@ stream_flow(struct stream *s)
 static void
 stream_pump(struct stream *s)
 {
-	struct sfollower *f, *next;
+	struct stream_follower *f, *next;
 
 	for (f = TAILQ_FIRST(&s->followers); f != NULL; f = next) {
 		next = TAILQ_NEXT(f, entry);
-		(void)follower_pump(f);
+		(void)stream_follower_pump(f);
 	}
 	stream_trim(s);
 	stream_flow(s);
 }
 
 static void
-follower_drain_cb(struct call *call, void *arg)
+stream_follower_drain_cb(struct call *call, void *arg)
 {
-	struct sfollower *f = arg;
+	struct stream_follower *f = arg;
 	struct stream *s = f->s;
 
-	if (follower_pump(f) == 0 || s->state != STREAM_ENDED) {
+	if (stream_follower_pump(f) == 0 || s->state != STREAM_ENDED) {
 		stream_trim(s);
 		stream_flow(s);
 	}
 	stream_maybe_free(s);
 }
 
-/* Append one event and feed the followers. */
-static void
+/*
+ * Append one event and feed the followers. Returns 0, or -ENOMEM after
+ * ending the stream (which may have freed s).
+ */
+static int
 stream_push(
     struct stream *s, const char *name, json_t *fields_steal, size_t datalen)
 {
-	struct sevent *ev;
+	int r;
 
-	if ((ev = calloc(1, sizeof(*ev))) == NULL) {
-		json_decref(fields_steal);
-		return;
+	r = fields_steal != NULL
+	    ? seqbuf_push(s->buf, name, fields_steal, datalen)
+	    : -ENOMEM;
+	json_decref(fields_steal);
+	if (r != 0) {
+		/* never lose an event silently: the stream ends here */
+		stream_end(s, NULL,
+		    call_error_obj(IPC_ERR_INTERNAL, "internal", NULL,
+			"out of memory buffering a stream event"));
+		return -ENOMEM;
 	}
-	ev->seq = s->next_seq++;
-	ev->cum = s->out_bytes;
-	ev->datalen = datalen;
-	ev->size = datalen + STREAM_EVENT_OVERHEAD;
-	snprintf(ev->name, sizeof(ev->name), "%s", name);
-	ev->fields = fields_steal;
-	if (TAILQ_EMPTY(&s->events))
-		s->first_seq = ev->seq;
-	TAILQ_INSERT_TAIL(&s->events, ev, entry);
-	s->buffered += ev->size;
-	s->out_bytes += datalen;
 	stream_pump(s);
+	return 0;
 }
 
 static void
@@ -542,27 +442,29 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 			json_object_set(fields, key, v);
 	if (strcmp(t, "stdout") == 0 || strcmp(t, "stderr") == 0) {
 		datalen = json_string_length(json_object_get(msg, "data"));
-		stream_push(s, t, fields, datalen);
+		(void)stream_push(s, t, fields, datalen);
 	} else if (strcmp(t, "start") == 0) {
 		v = json_object_get(msg, "pid");
 		s->pid = json_is_integer(v) ? json_integer_value(v) : 0;
-		stream_push(s, "start", fields, 0);
-		stream_answer_starter(s, NULL);
+		if (stream_push(s, "start", fields, 0) == 0)
+			stream_answer_starter(s, NULL);
 	} else if (strcmp(t, "exit") == 0) {
 		v = json_object_get(msg, "exit_code");
-		stream_push(s, "exit", fields, 0);
-		stream_end(s,
-		    json_pack("{s:I}", "exit_code",
-			json_is_integer(v) ? json_integer_value(v) : -1),
-		    NULL);
+		if (stream_push(s, "exit", fields, 0) == 0)
+			stream_end(s,
+			    json_pack("{s:I}", "exit_code",
+				json_is_integer(v) ? json_integer_value(v)
+						   : -1),
+			    NULL);
 	} else if (strcmp(t, "error") == 0) {
 		const char *text =
 		    json_string_value(json_object_get(msg, "data"));
 
-		stream_push(s, "error", fields, 0);
-		stream_end(s, NULL,
-		    call_error_obj(IPC_ERR_APPLICATION, "stream_error", NULL,
-			"%s", text != NULL ? text : "exec stream failed"));
+		if (stream_push(s, "error", fields, 0) == 0)
+			stream_end(s, NULL,
+			    call_error_obj(IPC_ERR_APPLICATION, "stream_error",
+				NULL, "%s",
+				text != NULL ? text : "exec stream failed"));
 	} else {
 		json_decref(fields);
 		log_debug("stream %s: ignoring message type '%.32s'", s->id, t);
@@ -668,18 +570,22 @@ stream_connect(
 	return r;
 }
 
-static struct sfollower *
-follower_add(struct stream *s, struct call *call, uint64_t from, int owner)
+/* A new follower of s from seq from; NULL on OOM. */
+static struct stream_follower *
+stream_follower_add(
+    struct stream *s, struct call *call, uint64_t from, int owner)
 {
-	struct sfollower *f;
+	struct stream_follower *f;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return NULL;
+	if ((f->cur = seqbuf_cursor_new(s->buf, from, owner)) == NULL) {
+		free(f);
+		return NULL;
+	}
 	f->s = s;
 	f->call = call;
-	f->cursor = from;
 	f->owner = owner;
-	f->cum_known = stream_cum_at(s, from, &f->cum);
 	TAILQ_INSERT_TAIL(&s->followers, f, entry);
 	s->nfollowers++;
 	return f;
@@ -696,15 +602,12 @@ stream_stop_upstream(struct stream *s, json_t *err_steal)
 
 /* The owner's call went away ($/cancel or client gone): stop upstream. */
 static void
-owner_cancel_cb(struct call *call, void *arg)
+stream_owner_cancel_cb(struct call *call, void *arg)
 {
-	struct sfollower *f = arg;
+	struct stream_follower *f = arg;
 	struct stream *s = f->s;
 
-	TAILQ_REMOVE(&s->followers, f, entry);
-	s->nfollowers--;
-	call_set_drain(call, NULL, NULL);
-	free(f);
+	stream_follower_remove(f);
 	if (s->state != STREAM_ENDED)
 		stream_stop_upstream(s,
 		    call_error_obj(IPC_ERR_APPLICATION, "stopped", NULL,
@@ -716,15 +619,12 @@ owner_cancel_cb(struct call *call, void *arg)
 
 /* An attacher left: the stream goes on. */
 static void
-attach_cancel_cb(struct call *call, void *arg)
+stream_attach_cancel_cb(struct call *call, void *arg)
 {
-	struct sfollower *f = arg;
+	struct stream_follower *f = arg;
 	struct stream *s = f->s;
 
-	TAILQ_REMOVE(&s->followers, f, entry);
-	s->nfollowers--;
-	call_set_drain(call, NULL, NULL);
-	free(f);
+	stream_follower_remove(f);
 	stream_trim(s);
 	stream_flow(s);
 	stream_maybe_free(s);
@@ -732,26 +632,32 @@ attach_cancel_cb(struct call *call, void *arg)
 
 /* The detached exec_stream call went away before "start". */
 static void
-starter_cancel_cb(struct call *call, void *arg)
+stream_starter_cancel_cb(struct call *call, void *arg)
 {
 	struct stream *s = arg;
 
 	s->starter = NULL;
 }
 
-int
-stream_exec(struct call *call)
+/*
+ * Whether a new stream with a buffer of limit bytes fits the quotas:
+ * max-streams, max-streams-per-uid (for the caller's uid) and
+ * max-stream-memory (the buffer bounds of every live stream). Fails the
+ * call when not.
+ */
+static int
+stream_admit(struct call *call, uid_t uid, size_t limit)
 {
 	struct wrennd *wd = call->wd;
-	struct stream *s;
-	struct sfollower *f;
-	enum upstream_auth auth;
-	unsigned char rnd[8];
-	char err[128];
-	int detach, i;
+	const struct stream *s;
+	unsigned mine = 0;
+	size_t reserved = 0;
 
-	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0)
-		return 0;
+	TAILQ_FOREACH(s, &wd->streams, entry) {
+		reserved += s->limit;
+		if (s->uid == uid)
+			mine++;
+	}
 	if (wd->nstreams >= (unsigned)wd->cfg->max_streams) {
 		call_fail(call, IPC_ERR_APPLICATION, "too_many_streams", NULL,
 		    "%u exec streams are alive (max-streams); stop or "
@@ -759,11 +665,47 @@ stream_exec(struct call *call)
 		    wd->nstreams);
 		return 0;
 	}
+	if (mine >= (unsigned long)wd->cfg->max_streams_per_uid) {
+		call_fail(call, IPC_ERR_APPLICATION, "too_many_streams", NULL,
+		    "uid %u has %u exec streams alive (max-streams-per-uid); "
+		    "stop or collect some first",
+		    (unsigned)uid, mine);
+		return 0;
+	}
+	if (reserved + limit > (size_t)wd->cfg->max_stream_memory) {
+		call_fail(call, IPC_ERR_APPLICATION, "stream_memory_full", NULL,
+		    "exec stream buffers already reserve %zu of %ld bytes "
+		    "(max-stream-memory); stop or collect some streams first",
+		    reserved, wd->cfg->max_stream_memory);
+		return 0;
+	}
+	return 1;
+}
+
+int
+stream_exec(struct call *call)
+{
+	struct wrennd *wd = call->wd;
+	struct stream *s;
+	struct stream_follower *f;
+	enum upstream_auth auth;
+	unsigned char rnd[8];
+	char err[128];
+	size_t limit;
+	uid_t uid;
+	int detach, i;
+
+	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0)
+		return 0;
 	detach = json_is_true(json_object_get(call->params, "detach"));
+	limit =
+	    (size_t)(detach ? wd->cfg->detach_buffer : wd->cfg->stream_buffer);
+	uid = client_uid(call->client);
+	if (!stream_admit(call, uid, limit))
+		return 0;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto oom;
 	s->wd = wd;
-	TAILQ_INIT(&s->events);
 	TAILQ_INIT(&s->followers);
 	TAILQ_INSERT_TAIL(&wd->streams, s, entry);
 	wd->nstreams++;
@@ -771,17 +713,18 @@ stream_exec(struct call *call)
 	memcpy(s->id, "st-", 3);
 	for (i = 0; i < 8; i++)
 		snprintf(s->id + 3 + 2 * i, 3, "%02x", rnd[i]);
+	s->uid = uid;
 	s->sandbox_id = strdup(
 	    json_string_value(json_object_get(call->params, "sandbox_id")));
 	s->cmd = json_incref(json_object_get(call->params, "cmd"));
 	s->args = json_incref(json_object_get(call->params, "args"));
 	s->detached = detach;
-	s->limit =
-	    (size_t)(detach ? wd->cfg->detach_buffer : wd->cfg->stream_buffer);
+	s->limit = limit;
+	s->buf = seqbuf_new(limit);
 	s->pid = -1;
 	s->started = time(NULL);
 	s->ev_timer = evtimer_new(wd->base, stream_stall_cb, s);
-	if (s->sandbox_id == NULL || s->ev_timer == NULL) {
+	if (s->sandbox_id == NULL || s->buf == NULL || s->ev_timer == NULL) {
 		stream_free(s);
 		goto oom;
 	}
@@ -790,25 +733,36 @@ stream_exec(struct call *call)
 		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "%s", err);
 		return 0;
 	}
-	log_debug("stream %s: exec on %s%s", s->id, s->sandbox_id,
-	    detach ? " (detached)" : "");
+	log_debug("stream %s: exec on %s for uid %u%s", s->id, s->sandbox_id,
+	    (unsigned)uid, detach ? " (detached)" : "");
 	if (detach) {
 		s->starter = call;
-		call_set_cancel(call, starter_cancel_cb, s);
+		call_set_cancel(call, stream_starter_cancel_cb, s);
 		return 0;
 	}
-	if ((f = follower_add(s, call, 0, 1)) == NULL) {
+	if ((f = stream_follower_add(s, call, 0, 1)) == NULL) {
 		stream_stop_upstream(s, NULL);
 		goto oom;
 	}
-	call_set_cancel(call, owner_cancel_cb, f);
+	call_set_cancel(call, stream_owner_cancel_cb, f);
 	return 0;
 oom:
 	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 	return 0;
 }
 
-/* The stream named by the call's stream_id, or NULL after failing it. */
+/* Whether the caller may see s: streams of its own uid, all for admin. */
+static int
+stream_visible(const struct stream *s, const struct call *call)
+{
+	return client_role(call->client) == ROLE_ADMIN ||
+	    client_uid(call->client) == s->uid;
+}
+
+/*
+ * The stream named by the call's stream_id, or NULL after failing it.
+ * Another uid's stream answers exactly as one that does not exist.
+ */
 static struct stream *
 stream_lookup(struct call *call)
 {
@@ -816,11 +770,14 @@ stream_lookup(struct call *call)
 	const char *id;
 
 	id = json_string_value(json_object_get(call->params, "stream_id"));
-	if ((s = stream_find(call->wd, id)) == NULL)
+	if ((s = stream_find(call->wd, id)) == NULL ||
+	    !stream_visible(s, call)) {
 		call_fail(call, IPC_ERR_APPLICATION, "not_found", NULL,
 		    "no stream '%.64s' (it never existed, or ended and was "
 		    "discarded)",
 		    id);
+		return NULL;
+	}
 	return s;
 }
 
@@ -828,7 +785,7 @@ int
 stream_attach(struct call *call)
 {
 	struct stream *s;
-	struct sfollower *f;
+	struct stream_follower *f;
 	json_t *v;
 	uint64_t from = 0;
 
@@ -836,15 +793,13 @@ stream_attach(struct call *call)
 		return 0;
 	if ((v = json_object_get(call->params, "from_seq")) != NULL)
 		from = (uint64_t)json_integer_value(v);
-	if (from > s->next_seq)
-		from = s->next_seq;
-	if ((f = follower_add(s, call, from, 0)) == NULL) {
+	if ((f = stream_follower_add(s, call, from, 0)) == NULL) {
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return 0;
 	}
-	call_set_cancel(call, attach_cancel_cb, f);
-	if (follower_pump(f) == 0) {
+	call_set_cancel(call, stream_attach_cancel_cb, f);
+	if (stream_follower_pump(f) == 0) {
 		stream_trim(s);
 		stream_flow(s);
 	} else
@@ -856,21 +811,24 @@ stream_attach(struct call *call)
 static json_t *
 stream_describe(const struct stream *s)
 {
+	struct seqbuf_stats st;
 	json_t *o;
 
+	seqbuf_stats(s->buf, &st);
 	o = json_pack("{s:s, s:s, s:O, s:s, s:b, s:I, s:I, s:I, s:I, s:I,"
-		      " s:I, s:I, s:i}",
+		      " s:I, s:I, s:i, s:I}",
 	    "stream_id", s->id, "sandbox_id", s->sandbox_id, "cmd", s->cmd,
 	    "state",
 	    s->state != STREAM_ENDED ? stream_state_names[s->state]
 		: s->final != NULL   ? "exited"
 				     : "failed",
 	    "detached", s->detached, "started_at", (json_int_t)s->started,
-	    "next_seq", (json_int_t)s->next_seq, "first_seq",
-	    (json_int_t)s->first_seq, "buffered_bytes", (json_int_t)s->buffered,
-	    "output_bytes", (json_int_t)s->out_bytes, "lost_bytes",
-	    (json_int_t)s->lost_bytes, "lost_events",
-	    (json_int_t)s->lost_events, "followers", (int)s->nfollowers);
+	    "next_seq", (json_int_t)st.next_seq, "first_seq",
+	    (json_int_t)st.first_seq, "buffered_bytes", (json_int_t)st.buffered,
+	    "output_bytes", (json_int_t)st.out_bytes, "lost_bytes",
+	    (json_int_t)st.lost_bytes, "lost_events",
+	    (json_int_t)st.lost_events, "followers", (int)s->nfollowers, "uid",
+	    (json_int_t)s->uid);
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "paused", json_boolean(s->paused));
@@ -897,7 +855,8 @@ stream_list(struct call *call)
 	if ((list = json_array()) == NULL)
 		goto oom;
 	TAILQ_FOREACH(s, &call->wd->streams, entry)
-		json_array_append_new(list, stream_describe(s));
+		if (stream_visible(s, call))
+			json_array_append_new(list, stream_describe(s));
 	call_reply(call, list);
 	return 0;
 oom:
@@ -926,7 +885,7 @@ void
 stream_shutdown(struct wrennd *wd)
 {
 	struct stream *s;
-	struct sfollower *f;
+	struct stream_follower *f;
 
 	while ((s = TAILQ_FIRST(&wd->streams)) != NULL) {
 		s->detached = 1; /* keep it through stream_end */
@@ -937,7 +896,7 @@ stream_shutdown(struct wrennd *wd)
 				NULL, "wrennd is shutting down"));
 		/* stream_end answered whoever had caught up; the rest go now */
 		while ((f = TAILQ_FIRST(&s->followers)) != NULL)
-			follower_finish(f, s->final_err);
+			stream_follower_finish(f, s->final_err);
 		stream_free(s);
 	}
 }

@@ -6,7 +6,10 @@
  * A detached stream lives in wrennd without any client (tmux-like) and
  * keeps a replay buffer; when that buffer has to drop old events, a
  * follower that missed them is told how many events and bytes it lost.
- * Owns: the streams (wd->streams), their WebSockets and buffers.
+ * A stream belongs to the uid that started it; other uids (unless admin)
+ * neither see nor reach it. Quotas: max-streams, max-streams-per-uid and
+ * max-stream-memory (the sum of the buffer bounds).
+ * Owns: the streams (wd->streams), their WebSockets and buffers (seqbuf.c).
  */
 #ifndef WRENND_STREAM_H
 #define WRENND_STREAM_H
