@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "url.h"
+
 #define CONF_MAX_FILE (256 * 1024) /* bytes of a config file */
 
 enum conf_type {
@@ -117,41 +119,28 @@ conf_find(const char *name)
 	return NULL;
 }
 
-/* Validate a base URL: http or https, a host, no userinfo/query/fragment. */
+/* Validate a base URL (url.c): http or https, no query. */
 static int
 conf_check_url(const char *v, char *err, size_t errlen)
 {
-	const char *p, *host;
-	size_t n;
+	const char *why = NULL;
+	struct url *u = NULL;
+	int r;
 
-	if (strncmp(v, "https://", 8) == 0)
-		host = v + 8;
-	else if (strncmp(v, "http://", 7) == 0)
-		host = v + 7;
-	else {
+	if ((r = url_parse(v, &u, &why)) < 0) {
+		snprintf(err, errlen, "%s", why);
+		return r;
+	}
+	if (u->scheme != URL_HTTP && u->scheme != URL_HTTPS) {
 		snprintf(
 		    err, errlen, "URL must start with http:// or https://");
-		return -EINVAL;
+		r = -EINVAL;
+	} else if (u->query != NULL) {
+		snprintf(err, errlen, "URL must not contain a query");
+		r = -EINVAL;
 	}
-	n = strcspn(host, "/");
-	if (n == 0) {
-		snprintf(err, errlen, "URL has no host");
-		return -EINVAL;
-	}
-	if (memchr(host, '@', n) != NULL) {
-		snprintf(err, errlen,
-		    "URL must not carry credentials; use api-key-file");
-		return -EINVAL;
-	}
-	for (p = v; *p != '\0'; p++) {
-		if (*p == '?' || *p == '#' || isspace((unsigned char)*p) ||
-		    (unsigned char)*p < 0x20) {
-			snprintf(err, errlen,
-			    "URL must not contain a query, fragment or spaces");
-			return -EINVAL;
-		}
-	}
-	return 0;
+	url_free(u);
+	return r;
 }
 
 int

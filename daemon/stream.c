@@ -45,6 +45,7 @@
 #include "rest.h"
 #include "seqbuf.h"
 #include "upstream.h"
+#include "url.h"
 #include "wrennd.h"
 #include "ws.h"
 
@@ -532,14 +533,16 @@ stream_connect(
 	struct ws_opts o;
 	const char *headers[2] = {NULL, NULL};
 	char *path, hdr[9000], *url = NULL;
+	const char *why = NULL;
 	int n, r;
 
 	if ((path = rest_sandbox_path(s->sandbox_id, "/exec/stream")) == NULL)
 		return -ENOMEM;
-	r = ws_url_from_base(upstream_base_url(wd->up), path, &url);
+	r = url_join_text(
+	    upstream_base_url(wd->up), URL_AS_WS, path, &url, &why);
 	free(path);
 	if (r != 0) {
-		snprintf(err, errlen, "cannot build the stream URL");
+		snprintf(err, errlen, "cannot build the stream URL: %s", why);
 		return r;
 	}
 	n = creds_header(wd->creds,

@@ -41,6 +41,7 @@
 #include "creds.h"
 #include "log.h"
 #include "tlsctx.h"
+#include "url.h"
 
 #define UPSTREAM_CONNECT_TIMEOUT_MS 10000L
 #define UPSTREAM_MAX_HOST_CONNS	    8L
@@ -145,6 +146,7 @@ struct upstream {
 	struct event *ev_timer;	  /* owned; curl's one timeout */
 	struct event *ev_reap;	  /* owned; deferred work */
 	char *base_url;		  /* owned; no trailing slash */
+	struct url *url;	  /* owned; base_url parsed */
 	const struct tlsctx *tls; /* borrowed */
 	struct creds *creds;	  /* borrowed */
 	long connect_timeout_ms;
@@ -809,56 +811,39 @@ upstream_reap_cb(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
- * Check the base URL and return a copy without trailing slashes; *https
- * tells the scheme. It is never logged: a URL that is rejected may carry a
- * password.
+ * Check the base URL (url.c) and return a copy without trailing slashes;
+ * *https tells the scheme, *ret the parsed URL. It is never logged: a URL
+ * that is rejected may carry a password.
  */
 static char *
-upstream_parse_base(const char *url, int *https)
+upstream_parse_base(const char *url, int *https, struct url **ret)
 {
-	char *scheme = NULL, *host = NULL, *user = NULL, *query = NULL,
-	     *frag = NULL, *out = NULL;
 	const char *why = NULL;
-	CURLU *u;
+	struct url *u = NULL;
+	char *out = NULL;
 	size_t n;
 
-	if ((u = curl_url()) == NULL) {
-		log_warnx("upstream: out of memory");
-		return NULL;
+	if (url_parse(url, &u, &why) == 0) {
+		if (u->scheme != URL_HTTP && u->scheme != URL_HTTPS)
+			why = "scheme must be http or https";
+		else if (u->query != NULL)
+			why = "query not allowed";
 	}
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
-		why = "not a valid absolute URL";
-	else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
-		why = "scheme must be http or https";
-	else if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    *host == '\0')
-		why = "no host";
-	else if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK)
-		why = "credentials in the URL are not allowed";
-	else if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) == CURLUE_OK)
-		why = "query or fragment not allowed";
-	else if (strpbrk(url, " \t\r\n") != NULL)
-		why = "white space in URL";
-	else
-		*https = strcmp(scheme, "https") == 0;
 	if (why != NULL) {
 		log_warnx("upstream: base URL: %s", why);
-		goto out;
+		url_free(u);
+		return NULL;
 	}
 	n = strlen(url);
 	while (n > 0 && url[n - 1] == '/')
 		n--;
-	if ((out = strndup(url, n)) == NULL)
+	if ((out = strndup(url, n)) == NULL) {
 		log_warnx("upstream: out of memory");
-out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(user);
-	curl_free(query);
-	curl_free(frag);
-	curl_url_cleanup(u);
+		url_free(u);
+		return NULL;
+	}
+	*https = u->tls;
+	*ret = u;
 	return out;
 }
 
@@ -892,8 +877,8 @@ upstream_new(struct event_base *base, const struct upstream_opts *opts)
 	TAILQ_INIT(&up->dead);
 	TAILQ_INIT(&up->socks);
 	TAILQ_INIT(&up->dead_socks);
-	if ((up->base_url =
-		    upstream_parse_base(opts->base_url, &up->pipewait)) == NULL)
+	if ((up->base_url = upstream_parse_base(
+		 opts->base_url, &up->pipewait, &up->url)) == NULL)
 		goto fail;
 	if ((rc = curl_global_init(CURL_GLOBAL_DEFAULT)) != CURLE_OK) {
 		log_warnx("upstream: cannot initialize libcurl: %s",
@@ -1002,6 +987,7 @@ upstream_destroy(struct upstream *up)
 	if (up->global_init)
 		curl_global_cleanup();
 	free(up->base_url);
+	url_free(up->url);
 	free(up);
 }
 
@@ -1107,11 +1093,8 @@ upstream_req_new(struct upstream *up, const char *method,
 	n = strcspn(path_query, "?");
 	if ((req->path = strndup(path_query, n < 120 ? n : 120)) == NULL)
 		goto fail;
-	n = strlen(up->base_url) + strlen(path_query) + 2;
-	if ((url = malloc(n)) == NULL)
+	if (url_join(up->url, URL_AS_IS, path_query, &url) < 0)
 		goto fail;
-	snprintf(url, n, "%s%s%s", up->base_url,
-	    path_query[0] == '/' ? "" : "/", path_query);
 	if ((req->easy = e = curl_easy_init()) == NULL)
 		goto fail;
 	if (curl_easy_setopt(e, CURLOPT_URL, url) != CURLE_OK ||

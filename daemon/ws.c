@@ -49,6 +49,7 @@
 
 #include "log.h"
 #include "tlsctx.h"
+#include "url.h"
 
 #define WS_MAX_HEAD	(16 * 1024) /* response head, bytes */
 #define WS_MAX_BODY	(64 * 1024) /* kept of a refusal body, bytes */
@@ -1447,81 +1448,6 @@ ws_start(struct ws *ws)
 		ws->dns_req = req;
 }
 
-/* Pieces of a ws:// URL; pointers into the URL string. */
-struct ws_url {
-	int tls;
-	const char *host; /* without [] */
-	size_t hostlen;
-	const char *auth; /* host[:port] as written, for Host: */
-	size_t authlen;
-	unsigned port;
-	const char *path; /* "/..." or "?..." or ""; no fragment */
-	size_t pathlen;
-};
-
-/* Split and check a ws:// or wss:// URL. 0 or -EINVAL. */
-static int
-ws_url_parse(const char *url, struct ws_url *u)
-{
-	const char *p, *end, *rb, *portp, *c;
-	unsigned long port;
-	char *e;
-
-	memset(u, 0, sizeof(*u));
-	if (strncasecmp(url, "wss://", 6) == 0) {
-		u->tls = 1;
-		p = url + 6;
-	} else if (strncasecmp(url, "ws://", 5) == 0)
-		p = url + 5;
-	else
-		return -EINVAL;
-	u->auth = p;
-	end = p + strcspn(p, "/?#");
-	u->authlen = (size_t)(end - p);
-	if (*p == '[') {
-		rb = memchr(p, ']', u->authlen);
-		if (rb == NULL)
-			return -EINVAL;
-		u->host = p + 1;
-		u->hostlen = (size_t)(rb - u->host);
-		portp = rb + 1;
-		for (c = u->host; c < rb; c++)
-			if (strchr("0123456789abcdefABCDEF:.", *c) == NULL)
-				return -EINVAL;
-	} else {
-		portp = memchr(p, ':', u->authlen);
-		if (portp == NULL)
-			portp = end;
-		u->host = p;
-		u->hostlen = (size_t)(portp - p);
-		for (c = u->host; c < portp; c++)
-			if (strchr("abcdefghijklmnopqrstuvwxyz"
-				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_",
-				*c) == NULL)
-				return -EINVAL;
-	}
-	if (u->hostlen == 0 || u->hostlen > 253)
-		return -EINVAL;
-	u->port = u->tls ? 443 : 80;
-	if (portp < end) {
-		if (*portp != ':' || portp + 1 == end || end - portp > 6)
-			return -EINVAL;
-		for (c = portp + 1; c < end; c++)
-			if (*c < '0' || *c > '9')
-				return -EINVAL;
-		port = strtoul(portp + 1, &e, 10);
-		if (port == 0 || port > 65535)
-			return -EINVAL;
-		u->port = (unsigned)port;
-	}
-	u->path = end;
-	u->pathlen = strcspn(end, "#");
-	for (c = u->path; c < u->path + u->pathlen; c++)
-		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
-			return -EINVAL; /* no raw spaces, controls, 8-bit */
-	return 0;
-}
-
 /* A caller header line: "Name: value", no CR, LF or other controls. */
 static int
 ws_header_ok(const char *h)
@@ -1554,8 +1480,7 @@ ws_put(char **pp, const char *s, size_t n)
  * header lines are copied straight into ws->req (no other copy is made).
  */
 static int
-ws_request_build(
-    struct ws *ws, const struct ws_url *u, const char *const *headers)
+ws_request_build(struct ws *ws, const struct url *u, const char *const *headers)
 {
 	static const char fixed1[] = " HTTP/1.1\r\nHost: ";
 	static const char fixed2[] = "\r\nUpgrade: websocket\r\n"
@@ -1567,8 +1492,7 @@ ws_request_build(
 	unsigned char raw[16], md[EVP_MAX_MD_SIZE];
 	char key[25], keyguid[24 + sizeof(WS_GUID)];
 	unsigned int mdlen;
-	size_t len, i;
-	int slash;
+	size_t len, i, qlen;
 	char *p;
 
 	if (RAND_bytes(raw, sizeof(raw)) != 1)
@@ -1582,9 +1506,9 @@ ws_request_build(
 		return -EIO;
 	(void)EVP_EncodeBlock((unsigned char *)ws->accept, md, mdlen);
 
-	slash = u->pathlen == 0 || u->path[0] != '/';
-	len = 4 + (size_t)slash + u->pathlen + strlen(fixed1) + u->authlen +
-	    strlen(fixed2) + 24 + strlen(fixed3) + 2;
+	qlen = u->query != NULL ? 1 + strlen(u->query) : 0;
+	len = 4 + strlen(u->path) + qlen + strlen(fixed1) +
+	    strlen(u->hostport) + strlen(fixed2) + 24 + strlen(fixed3) + 2;
 	for (i = 0; headers != NULL && headers[i] != NULL; i++)
 		len += strlen(headers[i]) + 2;
 	ws->req = malloc(len);
@@ -1593,11 +1517,13 @@ ws_request_build(
 	ws->reqlen = len;
 	p = ws->req;
 	WS_PUTS(&p, "GET ");
-	if (slash)
-		WS_PUTS(&p, "/");
-	ws_put(&p, u->path, u->pathlen);
+	WS_PUTS(&p, u->path);
+	if (u->query != NULL) {
+		WS_PUTS(&p, "?");
+		WS_PUTS(&p, u->query);
+	}
 	WS_PUTS(&p, fixed1);
-	ws_put(&p, u->auth, u->authlen);
+	WS_PUTS(&p, u->hostport);
 	WS_PUTS(&p, fixed2);
 	ws_put(&p, key, 24);
 	WS_PUTS(&p, fixed3);
@@ -1614,31 +1540,36 @@ int
 ws_connect(struct event_base *base, const struct ws_opts *opts, struct ws **ret)
 {
 	struct evutil_addrinfo hints;
-	struct ws_url u;
+	struct url *u = NULL;
 	struct ws *ws;
 	char addr[sizeof(struct in6_addr)];
+	const char *why;
 	size_t i;
 	int r, numeric;
 
 	if (base == NULL || opts == NULL || opts->url == NULL || ret == NULL)
 		return -EINVAL;
-	if ((r = ws_url_parse(opts->url, &u)) < 0)
-		return r;
-	if (u.tls && opts->tls == NULL)
-		return -EINVAL;
 	for (i = 0; opts->headers != NULL && opts->headers[i] != NULL; i++)
 		if (!ws_header_ok(opts->headers[i]))
 			return -EINVAL;
-
+	if ((r = url_parse(opts->url, &u, &why)) < 0)
+		return r;
+	if ((u->scheme != URL_WS && u->scheme != URL_WSS) ||
+	    (u->tls && opts->tls == NULL)) {
+		url_free(u);
+		return -EINVAL;
+	}
 	ws = calloc(1, sizeof(*ws));
-	if (ws == NULL)
+	if (ws == NULL) {
+		url_free(u);
 		return -ENOMEM;
+	}
 	ws->fd = -1;
 	ws->state = WS_RESOLVING;
 	ws->base = base;
 	ws->dns = opts->dns;
 	ws->tls = opts->tls;
-	if (u.tls)
+	if (u->tls)
 		ws->flags |= WS_F_TLS;
 	ws->handshake_timeout_ms = opts->handshake_timeout_ms > 0
 	    ? opts->handshake_timeout_ms
@@ -1650,12 +1581,10 @@ ws_connect(struct event_base *base, const struct ws_opts *opts, struct ws **ret)
 	ws->on_message = opts->on_message;
 	ws->on_close = opts->on_close;
 	ws->arg = opts->arg;
-	(void)snprintf(ws->port, sizeof(ws->port), "%u", u.port);
-
-	r = -ENOMEM;
-	ws->host = strndup(u.host, u.hostlen);
-	if (ws->host == NULL)
-		goto fail;
+	(void)snprintf(ws->port, sizeof(ws->port), "%u", u->port);
+	/* The URL's host is ours: u is freed below without it. */
+	ws->host = u->host;
+	u->host = NULL;
 	numeric = evutil_inet_pton(AF_INET, ws->host, addr) == 1 ||
 	    evutil_inet_pton(AF_INET6, ws->host, addr) == 1;
 	if (numeric) {
@@ -1674,7 +1603,7 @@ ws_connect(struct event_base *base, const struct ws_opts *opts, struct ws **ret)
 		r = -EINVAL;
 		goto fail;
 	}
-	if ((r = ws_request_build(ws, &u, opts->headers)) < 0)
+	if ((r = ws_request_build(ws, u, opts->headers)) < 0)
 		goto fail;
 	r = -ENOMEM;
 	ws->ev_timeout = evtimer_new(base, ws_timeout_cb, ws);
@@ -1684,12 +1613,14 @@ ws_connect(struct event_base *base, const struct ws_opts *opts, struct ws **ret)
 	    ws->ev_defer == NULL)
 		goto fail;
 	log_debug("ws %p: connecting to %s port %s%s", (void *)ws, ws->host,
-	    ws->port, u.tls ? " (TLS)" : "");
+	    ws->port, u->tls ? " (TLS)" : "");
+	url_free(u);
 	ws_timer_set(ws, ws->handshake_timeout_ms);
 	ws_schedule(ws);
 	*ret = ws;
 	return 0;
 fail:
+	url_free(u);
 	ws_free_now(ws);
 	return r;
 }
@@ -1773,44 +1704,4 @@ ws_free(struct ws *ws)
 	ws_close(ws);
 	ws->flags |= WS_F_RELEASED;
 	event_active(ws->ev_defer, EV_TIMEOUT, 0);
-}
-
-int
-ws_url_from_base(const char *base_url, const char *path, char **ret)
-{
-	static const struct {
-		const char *from, *to;
-	} map[] = {
-	    {"https://", "wss://"},
-	    {"http://", "ws://"},
-	    {"wss://", "wss://"},
-	    {"ws://", "ws://"},
-	};
-	const char *rest = NULL, *scheme = NULL;
-	size_t i, blen, len;
-	char *s;
-
-	if (base_url == NULL || path == NULL || ret == NULL)
-		return -EINVAL;
-	for (i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (strncasecmp(base_url, map[i].from, strlen(map[i].from)) ==
-		    0) {
-			scheme = map[i].to;
-			rest = base_url + strlen(map[i].from);
-			break;
-		}
-	if (scheme == NULL || *rest == '\0' || *rest == '/')
-		return -EINVAL;
-	blen = strlen(rest);
-	while (blen > 0 && rest[blen - 1] == '/')
-		blen--;
-	while (*path == '/')
-		path++;
-	len = strlen(scheme) + blen + 1 + strlen(path) + 1;
-	s = malloc(len);
-	if (s == NULL)
-		return -ENOMEM;
-	(void)snprintf(s, len, "%s%.*s/%s", scheme, (int)blen, rest, path);
-	*ret = s;
-	return 0;
 }

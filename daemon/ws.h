@@ -79,7 +79,7 @@ typedef void (*ws_close_cb)(
 
 struct ws_opts {
 	const char *url;	    /* ws:// or wss:// URL; borrowed for the
-				     * call (see ws_url_from_base()) */
+				     * call (see url_join()) */
 	const char *const *headers; /* extra request header lines without
 				     * CRLF ("X-API-Key: ..."), NULL
 				     * terminated, may be NULL. May hold
@@ -156,14 +156,5 @@ void ws_free(struct ws *ws);
 
 /* A stable lower-case name for a reason ("eof", "handshake", ...). */
 const char *ws_reason_name(enum ws_reason reason);
-
-/*
- * Build the WebSocket URL for path under the control plane's base URL:
- * http -> ws, https -> wss (ws/wss kept), the base URL's path prefix is kept
- * and slashes are joined once ("https://h/api/" + "/v1/x" ->
- * "wss://h/api/v1/x"). Returns 0 and a string the caller frees in *ret,
- * -EINVAL for an unsupported scheme, -ENOMEM.
- */
-int ws_url_from_base(const char *base_url, const char *path, char **ret);
 
 #endif /* WRENND_WS_H */

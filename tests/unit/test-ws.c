@@ -379,32 +379,9 @@ make_cert(char *cert, char *key, size_t len)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-/* ws_url_from_base(base, path) gives want. */
 static void
-url_case(const char *base, const char *path, const char *want, const char *what)
+test_reason_names(void)
 {
-	char *s = NULL;
-	int r = ws_url_from_base(base, path, &s);
-
-	ok(r == 0 && strcmp(s, want) == 0, "url: %s (%s)", what,
-	    s != NULL ? s : "NULL");
-	free(s);
-}
-
-static void
-test_url(void)
-{
-	char *s = NULL;
-
-	url_case("https://h/api", "/v1/sandboxes/ID/exec/stream",
-	    "wss://h/api/v1/sandboxes/ID/exec/stream",
-	    "https + path prefix -> wss");
-	url_case("http://127.0.0.1:8080/", "v1/x", "ws://127.0.0.1:8080/v1/x",
-	    "http -> ws, one slash");
-	url_case("HTTPS://h/", "/v1/x", "wss://h/v1/x",
-	    "scheme is case-insensitive");
-	ok(ws_url_from_base("ftp://h", "/x", &s) == -EINVAL && s == NULL,
-	    "url: other schemes refused");
 	ok(strcmp(ws_reason_name(WS_REASON_EOF), "eof") == 0 &&
 		strcmp(ws_reason_name(WS_REASON__MAX), "unknown") == 0,
 	    "reason names");
@@ -980,7 +957,7 @@ main(void)
 		return 0;
 	}
 
-	test_url();
+	test_reason_names();
 	test_bad_args();
 	test_headers();
 	test_echo();
