@@ -49,7 +49,15 @@
 #define UPSTREAM_REQ_TIMEOUT_MS	    60000L
 #define UPSTREAM_BUFFERSIZE	    (64L * 1024)
 #define UPSTREAM_AUTH_MAX	    8192 /* bytes of one auth header line */
-#define UPSTREAM_USER_AGENT	    "wrennd/" PACKAGE_VERSION
+#define UPSTREAM_MAX_SENDS	    2	 /* tries of an idempotent request */
+
+/* CURLOPT_PREREQFUNCTION (7.80) tells us each time curl sends a request. */
+#if LIBCURL_VERSION_NUM >= 0x075000
+#define UPSTREAM_HAVE_PREREQ 1
+#else
+#define UPSTREAM_HAVE_PREREQ 0
+#endif
+#define UPSTREAM_USER_AGENT "wrennd/" PACKAGE_VERSION
 
 enum upstream_req_state {
 	UPSTREAM_REQ_NEW,	/* being built; owned by the caller */
@@ -103,7 +111,12 @@ struct upstream_req {
 	char *method;			 /* owned */
 	char *path;			 /* owned; for debug logs only */
 	enum upstream_auth auth;
+	int idempotent;	    /* GET or HEAD: curl may send it again */
+	int sends;	    /* times curl was about to send the request */
+	int resend_refused; /* a second send was stopped (not idempotent) */
 	long timeout_ms;
+	struct event *ev_deadline;   /* owned; the whole-request deadline */
+	int deadline_passed;	     /* ev_deadline fired */
 	struct curl_slist *headers;  /* owned; wiped before free */
 	curl_mime *mime;	     /* owned */
 	struct upstream_part *parts; /* owned */
@@ -251,6 +264,8 @@ upstream_req_free(struct upstream_req *req)
 	 * must outlive it. */
 	if (req->easy != NULL)
 		curl_easy_cleanup(req->easy);
+	if (req->ev_deadline != NULL)
+		event_free(req->ev_deadline);
 	curl_mime_free(req->mime);
 	while ((p = req->parts) != NULL) {
 		req->parts = p->next;
@@ -288,6 +303,10 @@ upstream_outcome_of(const struct upstream_req *req, CURLcode rc)
 {
 	if (req->too_large)
 		return UPSTREAM_TOO_LARGE;
+	if (req->resend_refused)
+		return UPSTREAM_PROTOCOL;
+	if (req->deadline_passed)
+		return UPSTREAM_TIMEOUT;
 	if (req->aborted)
 		return UPSTREAM_ABORTED;
 	switch (rc) {
@@ -360,6 +379,17 @@ upstream_req_finish(
 	else if (res.outcome == UPSTREAM_ABORTED && req->aborted)
 		snprintf(req->errbuf, sizeof(req->errbuf),
 		    "transfer aborted by the stream hook");
+	else if (req->resend_refused)
+		snprintf(req->errbuf, sizeof(req->errbuf),
+		    "connection lost before any answer; a %s is not sent "
+		    "again, it may have reached the control plane",
+		    req->method);
+	else if (req->deadline_passed)
+		snprintf(req->errbuf, sizeof(req->errbuf),
+		    "no answer within %ld ms%s", req->timeout_ms,
+		    UPSTREAM_HAVE_PREREQ && req->sends == 0
+			? " (still waiting for an upstream connection)"
+			: "");
 	else if (res.outcome != UPSTREAM_OK && req->errbuf[0] == '\0')
 		snprintf(req->errbuf, sizeof(req->errbuf), "%s",
 		    curl_easy_strerror(rc));
@@ -589,6 +619,35 @@ upstream_closesocket_cb(void *clientp, curl_socket_t fd)
 	return close(fd) == 0 ? 0 : 1;
 }
 
+#if UPSTREAM_HAVE_PREREQ
+/*
+ * CURLOPT_PREREQFUNCTION: curl is about to send the request on a
+ * connection. curl sends it again on a new connection when a reused one
+ * dies before any answer byte, but the first copy may already have reached
+ * the control plane: a create would then run twice (audit finding 16).
+ * Only GET and HEAD may go again, and only once more.
+ */
+static int
+upstream_prereq_cb(void *clientp, char *primary_ip, char *local_ip,
+    int primary_port, int local_port)
+{
+	struct upstream_req *req = clientp;
+
+	if (req->state != UPSTREAM_REQ_RUNNING)
+		return CURL_PREREQFUNC_ABORT;
+	if (++req->sends > 1 &&
+	    (!req->idempotent || req->sends > UPSTREAM_MAX_SENDS)) {
+		req->resend_refused = 1;
+		return CURL_PREREQFUNC_ABORT;
+	}
+	if (req->sends > 1)
+		log_debug("upstream: %s '%s': connection lost before any "
+			  "answer, sending again",
+		    req->method, req->path);
+	return CURL_PREREQFUNC_OK;
+}
+#endif
+
 /* CURLOPT_SSL_CTX_FUNCTION: the daemon's one TLS policy. */
 static CURLcode
 upstream_sslctx_cb(CURL *easy, void *sslctx, void *arg)
@@ -729,6 +788,27 @@ upstream_req_unpause(struct upstream_req *req)
 		upstream_req_set_state(req, UPSTREAM_REQ_FAILING);
 		upstream_schedule(up);
 	}
+	upstream_leave(up);
+}
+
+/*
+ * The request's deadline passed. curl 7.88 applies CURLOPT_TIMEOUT_MS only
+ * once a transfer has a connection: one waiting for a free one under
+ * max-host-connections would wait for as long as the others take (audit
+ * finding 2), so wrennd keeps the deadline itself, from the start.
+ */
+static void
+upstream_deadline_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct upstream_req *req = arg;
+	struct upstream *up = req->up;
+
+	if (req->state != UPSTREAM_REQ_RUNNING &&
+	    req->state != UPSTREAM_REQ_QUEUED)
+		return;
+	up->busy++;
+	req->deadline_passed = 1;
+	upstream_req_finish(req, CURLE_OPERATION_TIMEDOUT, UPSTREAM_TIMEOUT);
 	upstream_leave(up);
 }
 
@@ -1088,6 +1168,8 @@ upstream_req_new(struct upstream *up, const char *method,
 	req->auth = auth;
 	req->timeout_ms = UPSTREAM_REQ_TIMEOUT_MS;
 	req->streaming = -1;
+	req->idempotent =
+	    strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	if ((req->method = strdup(method)) == NULL)
 		goto fail;
 	n = strcspn(path_query, "?");
@@ -1115,6 +1197,24 @@ upstream_req_new(struct upstream *up, const char *method,
 	    e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	(void)curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* Never a proxy: libcurl would take one from http_proxy, https_proxy
+	 * or ALL_PROXY in our environment and hand it the credential header
+	 * (audit finding 11). "" turns the variables off; NOPROXY "*" too. */
+	if (curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK ||
+	    curl_easy_setopt(e, CURLOPT_NOPROXY, "*") != CURLE_OK)
+		goto fail;
+#if UPSTREAM_HAVE_PREREQ
+	if (curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, upstream_prereq_cb) !=
+	    CURLE_OK)
+		goto fail;
+	(void)curl_easy_setopt(e, CURLOPT_PREREQDATA, req);
+#else
+	/* Without a hook to stop a second send, a request that must not be
+	 * repeated never rides a reused connection (curl repeats only those).
+	 */
+	if (!req->idempotent)
+		(void)curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+#endif
 	/* Send the path as built: no client-side "/../" squashing that would
 	 * quietly aim the request at another resource. */
 	(void)curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
@@ -1391,6 +1491,24 @@ upstream_req_prepare(struct upstream_req *req)
 	return 0;
 }
 
+/* Start counting the request's deadline (none when timeout_ms is 0). */
+static int
+upstream_req_arm_deadline(struct upstream_req *req)
+{
+	struct timeval tv;
+
+	if (req->timeout_ms <= 0)
+		return 0;
+	if ((req->ev_deadline = evtimer_new(
+		 req->up->base, upstream_deadline_cb, req)) == NULL)
+		return -ENOMEM;
+	tv.tv_sec = req->timeout_ms / 1000;
+	tv.tv_usec = (req->timeout_ms % 1000) * 1000;
+	if (evtimer_add(req->ev_deadline, &tv) != 0)
+		return -ENOMEM;
+	return 0;
+}
+
 int
 upstream_req_start(struct upstream_req *req, upstream_done_cb cb, void *arg)
 {
@@ -1407,6 +1525,8 @@ upstream_req_start(struct upstream_req *req, upstream_done_cb cb, void *arg)
 		goto fail;
 	}
 	if ((r = upstream_req_prepare(req)) != 0)
+		goto fail;
+	if ((r = upstream_req_arm_deadline(req)) != 0)
 		goto fail;
 	req->cb = cb;
 	req->arg = arg;

@@ -10,10 +10,14 @@ on stdout once ready. Routes are matched on the part of the path from
   /v1/status/<n>       answer HTTP <n> with a JSON error envelope
   /v1/slow?ms=<n>      sleep, then echo
   /v1/reset            promise 100000 bytes, send 1000, then TCP RST
+  /v1/drop?tag=T[&times=N]   the first N (default 1) requests tagged T are
+                       read whole, then the connection is reset without an
+                       answer byte; later ones echo
   /v1/big?n=<n>[&chunked=1]   n bytes, byte i is i % 251
   /v1/upload           multipart/form-data: the parts, in wire order
   /v1/text             a text/plain answer
-  .../stats            {"connections": accepted, "requests": served}
+  .../stats            {"connections": accepted, "requests": served,
+                        "hits": {tag: requests seen by /v1/drop}}
   anything else        404
 
 Exits when its parent process goes away.
@@ -33,7 +37,7 @@ import zlib
 PATTERN = bytes(range(251))
 
 stats_lock = threading.Lock()
-stats = {"connections": 0, "requests": 0}
+stats = {"connections": 0, "requests": 0, "hits": {}}
 
 
 def pattern(n):
@@ -141,6 +145,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "user_agent": h.get("User-Agent"),
         }
 
+    def rst(self):
+        """Close the connection with a TCP RST."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                   struct.pack("ii", 1, 0))
+        self.rfile.close()
+        self.connection.close()
+        self.close_connection = True
+
+    def drop(self, query, body, chunked):
+        tag = query.get("tag", "")
+        with stats_lock:
+            n = stats["hits"][tag] = stats["hits"].get(tag, 0) + 1
+        if n <= int(query.get("times", "1")):
+            return self.rst()
+        return self.send(200, self.echo(body, chunked))
+
     def reset(self):
         self.send_response(200)
         self.send_header("Content-Type", "application/octet-stream")
@@ -148,11 +168,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(pattern(1000))
         time.sleep(0.05)
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                   struct.pack("ii", 1, 0))
-        self.rfile.close()
-        self.connection.close()
-        self.close_connection = True
+        self.rst()
 
     def route(self):
         with stats_lock:
@@ -163,7 +179,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         path = url.path
         if path.endswith("/stats"):
             with stats_lock:
-                return self.send(200, dict(stats))
+                snap = json.loads(json.dumps(stats))
+            return self.send(200, snap)
         i = path.find("/v1/")
         if i < 0:
             return self.send(404, {"error": {"code": "not_found",
@@ -180,6 +197,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, self.echo(body, chunked))
         if route == "/reset":
             return self.reset()
+        if route == "/drop":
+            return self.drop(query, body, chunked)
         if route == "/big":
             return self.send(200, pattern(int(query.get("n", "0"))),
                              "application/octet-stream",

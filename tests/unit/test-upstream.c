@@ -613,6 +613,201 @@ test_cold_pool(int port)
 	upstream_free(up);
 }
 
+/* ---- no re-sent requests (audit finding 16) ----------------------------- */
+
+/* How many requests the helper's /v1/drop route saw with tag. */
+static long
+helper_hits(struct upstream *up, const char *tag)
+{
+	struct res r;
+	long n;
+
+	run(up, "GET", "/stats", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	n = (long)json_integer_value(
+	    json_object_get(json_object_get(r.json, "hits"), tag));
+	res_clear(&r);
+	return n;
+}
+
+/* method on a warm connection that is reset once the request arrived. */
+static void
+drop_once(struct upstream *up, const char *method, const char *tag,
+    const char *json, struct res *r, long *hits)
+{
+	char path[128];
+
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, r);
+	res_clear(r);
+	snprintf(path, sizeof(path), "/v1/drop?tag=%s", tag);
+	run(up, method, path, UPSTREAM_AUTH_NONE, json, -1, r);
+	*hits = helper_hits(up, tag);
+}
+
+static void
+test_no_resend(int port)
+{
+	static const char *const methods[] = {"POST", "PUT", "PATCH", "DELETE"};
+	struct upstream_opts o;
+	struct upstream *up;
+	char url[128], tag[32];
+	struct res r;
+	long hits;
+	size_t i;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
+	memset(&o, 0, sizeof(o));
+	o.base_url = url;
+	o.max_host_connections = 1; /* the warm connection is the one used */
+	up = upstream_new(base, &o);
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+		snprintf(tag, sizeof(tag), "%s-json", methods[i]);
+		drop_once(up, methods[i], tag, "{\"name\":\"x\"}", &r, &hits);
+		ok(hits == 1,
+		    "finding 16: a %s with a body reset before any answer "
+		    "reaches the server once (%ld times)",
+		    methods[i], hits);
+		ok(r.calls == 1 && r.outcome == UPSTREAM_PROTOCOL,
+		    "finding 16: the %s fails with UPSTREAM_PROTOCOL (%d)",
+		    methods[i], r.outcome);
+		ok(r.errmsg != NULL && strstr(r.errmsg, "not sent again"),
+		    "finding 16: the %s error says why: %s", methods[i],
+		    r.errmsg != NULL ? r.errmsg : "(null)");
+		res_clear(&r);
+	}
+	drop_once(up, "POST", "post-empty", NULL, &r, &hits);
+	ok(hits == 1 && r.outcome == UPSTREAM_PROTOCOL,
+	    "finding 16: a POST without a body is not sent again either "
+	    "(%ld times, outcome %d)",
+	    hits, r.outcome);
+	res_clear(&r);
+
+	drop_once(up, "GET", "get-once", NULL, &r, &hits);
+	ok(hits == 2 && r.outcome == UPSTREAM_OK && r.status == 200,
+	    "finding 16: a GET reset before any answer is sent again once "
+	    "and succeeds (%ld times, outcome %d, status %ld)",
+	    hits, r.outcome, r.status);
+	res_clear(&r);
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
+	res_clear(&r);
+	run(up, "GET", "/v1/drop?tag=get-always&times=100", UPSTREAM_AUTH_NONE,
+	    NULL, -1, &r);
+	hits = helper_hits(up, "get-always");
+	ok(hits == 2 && r.outcome == UPSTREAM_PROTOCOL,
+	    "finding 16: a GET is tried at most twice (%ld times, outcome %d)",
+	    hits, r.outcome);
+	res_clear(&r);
+	upstream_free(up);
+}
+
+/* ---- deadline while waiting for a connection (audit finding 2) -------- */
+
+static void
+test_queue_deadline(int port)
+{
+	struct upstream_opts o;
+	struct upstream_req *req;
+	struct upstream *up;
+	struct res slow, quick;
+	char url[128];
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
+	memset(&o, 0, sizeof(o));
+	o.base_url = url;
+	o.max_host_connections = 1;
+	up = upstream_new(base, &o);
+	memset(&slow, 0, sizeof(slow));
+	memset(&quick, 0, sizeof(quick));
+	req =
+	    upstream_req_new(up, "GET", "/v1/slow?ms=4000", UPSTREAM_AUTH_NONE);
+	upstream_req_set_timeout(req, 0);
+	start(req, &slow);
+	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
+	upstream_req_set_timeout(req, 300);
+	start(req, &quick);
+	(void)wait_for(&quick.calls, 1, 10000);
+	ok(quick.calls == 1 && quick.outcome == UPSTREAM_TIMEOUT &&
+		slow.calls == 0,
+	    "finding 2: a request waiting for the only connection ends at its "
+	    "own deadline, before the long one (outcome %d, long one done %d)",
+	    quick.outcome, slow.calls);
+	ok(quick.errmsg != NULL &&
+		strstr(quick.errmsg, "waiting for an upstream connection"),
+	    "finding 2: the error says it was still waiting: %s",
+	    quick.errmsg != NULL ? quick.errmsg : "(null)");
+	(void)wait_for(&slow.calls, 1, 10000);
+	ok(slow.calls == 1 && slow.outcome == UPSTREAM_OK,
+	    "finding 2: the long request still finishes (%d)", slow.outcome);
+	res_clear(&slow);
+	res_clear(&quick);
+	upstream_free(up);
+}
+
+/* ---- proxy variables (audit finding 11) -------------------------------- */
+
+static void
+test_proxy_env(int port)
+{
+	static const char *const vars[] = {"http_proxy", "HTTP_PROXY",
+	    "https_proxy", "HTTPS_PROXY", "ALL_PROXY", "all_proxy"};
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	struct creds *c;
+	struct conf *cfg;
+	struct upstream *up;
+	char url[128], proxy[64], err[256], seen[4096];
+	struct res r;
+	ssize_t n = 0;
+	size_t i;
+	int s, a;
+
+	s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s < 0 || bind(s, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
+	    listen(s, 8) != 0 ||
+	    getsockname(s, (struct sockaddr *)&sin, &slen) != 0) {
+		ok(0, "finding 11: proxy listener");
+		return;
+	}
+	snprintf(
+	    proxy, sizeof(proxy), "http://127.0.0.1:%d", ntohs(sin.sin_port));
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		setenv(vars[i], proxy, 1);
+	unsetenv("no_proxy");
+	unsetenv("NO_PROXY");
+	cfg = conf_new();
+	setenv("WRENN_API_KEY", TEST_API_KEY, 1);
+	c = creds_load(cfg, err, sizeof(err));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
+	up = make_up(url, NULL, c, 0);
+	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_APIKEY, NULL, 3000, &r);
+	ok(r.outcome == UPSTREAM_OK &&
+		streq(jstr(r.json, "x_api_key"), TEST_API_KEY),
+	    "finding 11: with proxy variables set the key still goes to the "
+	    "base URL's host (outcome %d)",
+	    r.outcome);
+	res_clear(&r);
+	if ((a = accept(s, NULL, NULL)) >= 0) {
+		spin(100);
+		n = read(a, seen, sizeof(seen) - 1);
+		close(a);
+	}
+	seen[n > 0 ? n : 0] = '\0';
+	ok(a < 0,
+	    "finding 11: the proxy from the environment saw no "
+	    "connection");
+	ok(strstr(seen, TEST_API_KEY) == NULL,
+	    "finding 11: the key never reached the proxy");
+	upstream_free(up);
+	creds_free(c);
+	conf_unref(cfg);
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+	close(s);
+}
+
 /* ---- transport outcomes ---------------------------------------------- */
 
 static void
@@ -1535,6 +1730,9 @@ main(void)
 	test_cold_pool(port);
 	test_pool_churn(port, 0);
 	test_pool_churn(port, 64);
+	test_no_resend(port);
+	test_queue_deadline(port);
+	test_proxy_env(port);
 	test_outcomes(up);
 	test_too_large(port);
 	test_cancel(up);
