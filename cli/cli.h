@@ -193,6 +193,7 @@ void output_error_local(struct cli *cli, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void output_kv(const json_t *obj, const char *const *first);
 char *output_scalar(const json_t *v);
+char *output_age(const json_t *v);
 void output_bytes(char *buf, size_t size, double bytes);
 void output_table_json(const json_t *rows, size_t ncols,
     const char *const *heads, const char *const *keys);

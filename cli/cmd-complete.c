@@ -4,9 +4,11 @@
  * that asks wrennctl itself for the candidates: the hidden
  * "wrennctl __complete -- WORD... CURRENT" walks the command table (so new
  * commands complete without touching the script), offers a command's long
- * options from its help text, and method names for "call" and "help" from
- * the running wrennd's rpc.describe. It prints nothing it cannot know, and
- * the script then falls back to file names (cp).
+ * options from its help text, and from the running wrennd (with a short
+ * timeout, so a stuck daemon never hangs the shell) sandbox ids and stream
+ * ids where the synopsis names a SANDBOX or STREAM argument, "SANDBOX:" in
+ * cp, and method names for "call" and "help". It prints nothing it cannot
+ * know, and the script then falls back to file names (cp).
  * Called by: the command table in wrennctl.c.
  */
 #include "config.h"
@@ -21,6 +23,8 @@
 #include <jansson.h>
 
 #include "wrennctl.h"
+
+#define CMD_COMPLETE_TIMEOUT_MS 1500 /* wrennd's answer, greeting included */
 
 static const char cmd_complete_bash[] =
     "# bash completion for wrennctl(1), from \"wrennctl completion bash\".\n"
@@ -116,31 +120,175 @@ cmd_complete_options(const struct cmd *c, const char *cur)
 	}
 }
 
+/*
+ * The result of method (no params) from the running wrennd, or NULL if it
+ * is not there or slow: completion must never hang the shell, so the
+ * greeting and the call share a deadline of CMD_COMPLETE_TIMEOUT_MS.
+ */
+static json_t *
+cmd_complete_call(struct cli *cli, const char *method)
+{
+	char *text = NULL;
+	json_t *res;
+
+	if (cli->h == NULL) {
+		if (wrennctl_open(
+			cli->socket, WRENNCTL_OPEN_NONBLOCK, &cli->h) < 0)
+			return NULL;
+		(void)wrennctl_set_timeout(cli->h, CMD_COMPLETE_TIMEOUT_MS);
+	}
+	if (wrennctl_call(cli->h, method, NULL, &text) < 0)
+		return NULL;
+	res = json_loads(text, JSON_DECODE_ANY, NULL);
+	free(text);
+	return res;
+}
+
+/* Print a followed by b if that starts with prefix. */
+static void
+cmd_complete_offer2(const char *a, const char *b, const char *prefix)
+{
+	size_t la = strlen(a), lp = strlen(prefix);
+
+	if (lp <= la ? strncmp(a, prefix, lp) == 0
+		     : strncmp(a, prefix, la) == 0 &&
+		    strncmp(b, prefix + la, lp - la) == 0)
+		printf("%s%s\n", a, b);
+}
+
+/* Member key (a string) of each object in list, followed by suffix. */
+static void
+cmd_complete_members(
+    const json_t *list, const char *key, const char *suffix, const char *cur)
+{
+	const json_t *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		const char *v = json_string_value(json_object_get(e, key));
+
+		if (v != NULL && strchr(v, '\n') == NULL)
+			cmd_complete_offer2(v, suffix, cur);
+	}
+}
+
 /* Method names from the running wrennd (nothing if it is not there). */
 static void
 cmd_complete_methods(struct cli *cli, const char *cur)
 {
-	char *text = NULL;
-	json_t *res, *m;
-	size_t i;
+	json_t *res = cmd_complete_call(cli, "rpc.describe");
 
-	if (wrennctl_new(cli->socket, &cli->h) < 0)
-		return;
-	if (wrennctl_call(cli->h, "rpc.describe", NULL, &text) < 0)
-		return;
-	res = json_loads(text, 0, NULL);
-	free(text);
-	json_array_foreach(json_object_get(res, "methods"), i, m) {
-		if (json_is_string(json_object_get(m, "name")))
-			cmd_complete_offer(
-			    json_string_value(json_object_get(m, "name")), cur);
-	}
+	cmd_complete_members(json_object_get(res, "methods"), "name", "", cur);
 	json_decref(res);
 }
 
-/* Skip a global option (and its argument) at words[*i]; 1 if skipped. */
+/* Ids of the sandboxes (stopped ones left out), each followed by suffix. */
+static void
+cmd_complete_sandboxes(struct cli *cli, const char *suffix, const char *cur)
+{
+	json_t *res = cmd_complete_call(cli, "sandboxes.list"), *keep, *e;
+	size_t i;
+
+	if ((keep = json_array()) == NULL) {
+		json_decref(res);
+		return;
+	}
+	json_array_foreach(res, i, e) {
+		const char *st =
+		    json_string_value(json_object_get(e, "status"));
+
+		if (st == NULL || strcmp(st, "stopped") != 0)
+			(void)json_array_append(keep, e);
+	}
+	cmd_complete_members(keep, "id", suffix, cur);
+	json_decref(keep);
+	json_decref(res);
+}
+
+/* Ids of the exec streams wrennd holds. */
+static void
+cmd_complete_streams(struct cli *cli, const char *cur)
+{
+	json_t *res = cmd_complete_call(cli, "streams.list");
+
+	cmd_complete_members(res, "stream_id", "", cur);
+	json_decref(res);
+}
+
+/*
+ * The name of the n-th positional argument in a synopsis ("[--timeout
+ * SEC] SANDBOX", "STREAM...") into buf: options and [optional] groups are
+ * skipped, a last name ending in "..." repeats. "" when there is none.
+ */
+static void
+cmd_complete_arg_name(const char *syn, int n, char *buf, size_t size)
+{
+	const char *p = syn, *last = NULL;
+	size_t len, last_len = 0;
+	int depth = 0, i = 0;
+
+	buf[0] = '\0';
+	while (*p != '\0') {
+		p += strspn(p, " ");
+		len = strcspn(p, " ");
+		if (len == 0)
+			break;
+		if (depth == 0 && p[0] != '[' && p[0] != '-') {
+			if (i++ == n) {
+				snprintf(buf, size, "%.*s", (int)len, p);
+				return;
+			}
+			last = p;
+			last_len = len;
+		}
+		for (size_t k = 0; k < len; k++)
+			depth += p[k] == '[' ? 1 : p[k] == ']' ? -1 : 0;
+		p += len;
+	}
+	if (last != NULL && last_len > 3 &&
+	    strncmp(last + last_len - 3, "...", 3) == 0)
+		snprintf(buf, size, "%.*s", (int)last_len, last);
+}
+
+/*
+ * Whether option word of c ("-T", "--timeout") takes an argument: its help
+ * line reads "  -T, --timeout SEC" (an upper-case word after the name).
+ */
 static int
-cmd_complete_skip_opt(struct cli *cli, char **words, int n, int *i)
+cmd_complete_takes_arg(const struct cmd *c, const char *word)
+{
+	const char *p, *name;
+	size_t n;
+	char shrt;
+
+	for (p = c->options; p != NULL && *p != '\0'; p += strcspn(p, "\n")) {
+		p += strspn(p, " \n");
+		shrt = 0;
+		if (p[0] == '-' && p[1] != '-' && p[1] != '\0') {
+			shrt = p[1];
+			p += strcspn(p, " ");
+			p += strspn(p, " ");
+		}
+		if (strncmp(p, "--", 2) != 0)
+			continue;
+		name = p;
+		n = strcspn(p, " \n");
+		if ((strlen(word) == n && strncmp(word, name, n) == 0) ||
+		    (shrt != 0 && word[0] == '-' && word[1] == shrt &&
+			word[2] == '\0'))
+			return name[n] == ' ' && name[n + 1] >= 'A' &&
+			    name[n + 1] <= 'Z';
+	}
+	return 0;
+}
+
+/*
+ * Skip an option at words[*i], and its argument when the leaf command
+ * (NULL: not known yet) says it takes one; 1 if skipped.
+ */
+static int
+cmd_complete_skip_opt(
+    struct cli *cli, const struct cmd *leaf, char **words, int n, int *i)
 {
 	const char *w = words[*i];
 
@@ -151,18 +299,35 @@ cmd_complete_skip_opt(struct cli *cli, char **words, int n, int *i)
 		cli->socket = words[++*i];
 	} else if (strncmp(w, "--socket=", 9) == 0)
 		cli->socket = w + 9;
+	else if (leaf != NULL && strchr(w, '=') == NULL &&
+	    cmd_complete_takes_arg(leaf, w) && *i + 1 < n)
+		++*i;
 	return 1;
 }
 
-/* Candidates for the word after the leaf command c and its nargs args. */
+/*
+ * Candidates for the word after the leaf command c and its nargs args:
+ * options, then by the synopsis's name for the argument sandbox ids,
+ * stream ids (from wrennd), "SANDBOX:" for cp, method names.
+ */
 static void
 cmd_complete_leaf(
     struct cli *cli, const struct cmd *c, int nargs, const char *cur)
 {
+	char arg[64];
+
 	if (cur[0] == '-') {
 		cmd_complete_options(c, cur);
 		return;
 	}
+	cmd_complete_arg_name(c->synopsis, nargs, arg, sizeof(arg));
+	if (strncmp(arg, "SANDBOX", 7) == 0)
+		cmd_complete_sandboxes(cli, "", cur);
+	else if (strncmp(arg, "STREAM", 6) == 0)
+		cmd_complete_streams(cli, cur);
+	else if (strcmp(c->name, "cp") == 0 && nargs < 2 &&
+	    strncmp(cur, "cl-", 3) == 0 && strchr(cur, ':') == NULL)
+		cmd_complete_sandboxes(cli, ":", cur);
 	if (nargs > 0)
 		return;
 	if (strcmp(c->name, "call") == 0)
@@ -191,7 +356,7 @@ cmd_complete_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 		return CLI_EXIT_USAGE;
 	cur = argv[argc - 1];
 	for (; i < argc - 1; i++) {
-		if (cmd_complete_skip_opt(cli, argv, argc - 1, &i))
+		if (cmd_complete_skip_opt(cli, leaf, argv, argc - 1, &i))
 			continue;
 		if (leaf != NULL) {
 			nargs++;

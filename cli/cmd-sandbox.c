@@ -141,45 +141,74 @@ cmd_sandbox_create(
 	return CLI_EXIT_OK;
 }
 
+/*
+ * Drop the stopped sandboxes from the list res (as docker ps hides exited
+ * containers); returns how many were dropped.
+ */
+static size_t
+cmd_sandbox_drop_stopped(json_t *res)
+{
+	const char *status;
+	size_t i = 0, n = 0;
+
+	while (i < json_array_size(res)) {
+		status = json_string_value(
+		    json_object_get(json_array_get(res, i), "status"));
+		if (status != NULL && strcmp(status, "stopped") == 0) {
+			(void)json_array_remove(res, i);
+			n++;
+		} else
+			i++;
+	}
+	return n;
+}
+
 static int
 cmd_sandbox_list(struct cli *cli, const struct cmd *self, int argc, char **argv)
 {
-	static const char *const heads[] = {
-	    "ID", "STATUS", "TEMPLATE", "VCPUS", "MEMORY_MB", "CREATED"};
-	static const char *const keys[] = {
-	    "id", "status", "template", "vcpus", "memory_mb", "created_at"};
-	struct output_table *t;
-	const char *cells[6];
-	char *own[6];
+	static const struct option opts[] = {
+	    CLI_COMMON_LONGOPTS,
+	    {"all", no_argument, NULL, 'a'},
+	    {NULL, 0, NULL, 0},
+	};
 	json_t *res = NULL, *sb;
-	size_t i, k;
-	int r;
+	size_t i, hidden = 0;
+	int c, r, all = 0;
 
-	r = cmd_sandbox_opts(cli, self, argc, argv, NULL, NULL);
-	if (r != CLI_CONTINUE)
-		return r;
+	while ((c = getopt_long(
+		    argc, argv, CLI_COMMON_SHORTOPTS "a", opts, NULL)) != -1) {
+		if (c == 'a')
+			all = 1;
+		else if ((r = cli_common_opt(cli, self, c)) != CLI_CONTINUE)
+			return r;
+	}
 	if (optind != argc)
 		return cli_usage(cli, "list takes no arguments");
 	if ((r = cli_call(cli, "sandboxes.list", NULL, &res)) != 0)
 		return r;
+	if (!all && json_is_array(res))
+		hidden = cmd_sandbox_drop_stopped(res);
 	if (cli->json) {
 		output_result(res);
 	} else if (cli->quiet) {
 		json_array_foreach(res, i, sb)
 			printf("%s\n",
 			    json_string_value(json_object_get(sb, "id")));
-	} else if (json_array_size(res) == 0) {
-		printf("No sandboxes.\n");
-	} else if ((t = output_table_new(6, heads)) != NULL) {
-		json_array_foreach(res, i, sb) {
-			for (k = 0; k < 6; k++)
-				cells[k] = own[k] = output_field(sb, keys[k]);
-			(void)output_table_add(t, cells);
-			for (k = 0; k < 6; k++)
-				free(own[k]);
-		}
-		output_table_print(t);
-		output_table_free(t);
+	} else {
+		if (json_array_size(res) == 0)
+			printf("No sandboxes.\n");
+		else
+			output_table_json(res, 6,
+			    VERB_STRS("ID", "STATUS", "TEMPLATE", "VCPUS",
+				"MEMORY_MB", "CREATED"),
+			    VERB_STRS("id", "status", "template", "vcpus",
+				"memory_mb", "created_at"));
+		if (hidden > 0)
+			fprintf(stderr,
+			    "wrennctl: %zu stopped sandbox%s not shown (--all "
+			    "shows %s)\n",
+			    hidden, hidden == 1 ? "" : "es",
+			    hidden == 1 ? "it" : "them");
 	}
 	json_decref(res);
 	return CLI_EXIT_OK;
@@ -418,7 +447,8 @@ const struct cmd cmd_sandbox_verbs[] = {
 	"  -T, --timeout SEC    pause after SEC idle seconds (default 0: "
 	"never)\n",
 	cmd_sandbox_create, NULL, NULL},
-    {"list", "ls", "", "list sandboxes (-q: ids only)", NULL, cmd_sandbox_list,
+    {"list", "ls", "[--all]", "list sandboxes but stopped ones (-q: ids only)",
+	"  -a, --all            stopped sandboxes too\n", cmd_sandbox_list,
 	NULL, NULL},
     {"get", "show", "SANDBOX", "show one sandbox", NULL, cmd_sandbox_get, NULL,
 	NULL},

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -358,8 +359,83 @@ output_field(const json_t *obj, const char *path)
 }
 
 /*
+ * Seconds since the epoch of an RFC 3339 time ("2026-12-01T21:03:04Z",
+ * fractions and numeric offsets allowed); -1 if s is not one.
+ */
+static long long
+output_rfc3339(const char *s)
+{
+	int oh, om, n = 0;
+	struct tm tm;
+	const char *p;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
+		&tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+	    n != 19 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon--;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	p = s + n;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	if (*p == 'Z' && p[1] == '\0')
+		return (long long)t;
+	if ((*p == '+' || *p == '-') &&
+	    sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) == 2 && n == 5 &&
+	    p[6] == '\0')
+		return (long long)t -
+		    (*p == '+' ? 1 : -1) * (oh * 3600LL + om * 60);
+	return -1;
+}
+
+/* Whether the member named key holds a time (created_at, last_used). */
+static int
+output_is_time_key(const char *key)
+{
+	size_t n = strlen(key);
+
+	return (n > 3 && strcmp(key + n - 3, "_at") == 0) ||
+	    strcmp(key, "last_used") == 0 || strcmp(key, "last_updated") == 0;
+}
+
+/*
+ * A time as its age for tables ("3m ago", "in 2h"), malloc'd; anything
+ * else as output_scalar() shows it. --json keeps the absolute times.
+ */
+char *
+output_age(const json_t *v)
+{
+	static const struct {
+		long long secs;
+		char unit;
+	} units[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+	long long t, d;
+	size_t i;
+	char *s;
+
+	if (!json_is_string(v) ||
+	    (t = output_rfc3339(json_string_value(v))) < 0)
+		return output_scalar(v);
+	d = (long long)time(NULL) - t;
+	for (i = 0; i + 1 < sizeof(units) / sizeof(units[0]); i++)
+		if ((d < 0 ? -d : d) >= units[i].secs)
+			break;
+	if (asprintf(&s, d < 0 ? "in %lld%c" : "%lld%c ago",
+		(d < 0 ? -d : d) / units[i].secs, units[i].unit) < 0)
+		return NULL;
+	return s;
+}
+
+/*
  * An array of objects as a table: one column per key (a dotted path) with
- * the given headings.
+ * the given headings; times show as ages.
  */
 void
 output_table_json(const json_t *rows, size_t ncols, const char *const *heads,
@@ -375,7 +451,10 @@ output_table_json(const json_t *rows, size_t ncols, const char *const *heads,
 		return;
 	json_array_foreach(rows, i, row) {
 		for (k = 0; k < ncols; k++)
-			cells[k] = own[k] = output_field(row, keys[k]);
+			cells[k] = own[k] = output_is_time_key(keys[k]) &&
+				output_path(row, keys[k]) != NULL
+			    ? output_age(output_path(row, keys[k]))
+			    : output_field(row, keys[k]);
 		(void)output_table_add(t, cells);
 		for (k = 0; k < ncols; k++)
 			free(own[k]);

@@ -247,6 +247,92 @@ try:
         finally:
             w.stop()
 
+    def complete(*words, sock_path=None):
+        """Run the completion script the way bash does: COMP_WORDS and
+        COMP_CWORD set, _wrennctl called, COMPREPLY printed."""
+        script = ('source <("$W" completion bash)\n'
+                  'COMP_WORDS=("$W" %s)\nCOMP_CWORD=%d\n_wrennctl\n'
+                  'printf "%%s\\n" "${COMPREPLY[@]}"\n' % (
+                      " ".join("'%s'" % w for w in words), len(words)))
+        e = dict(os.environ, W=WRENNCTL, WRENND_SOCKET=sock_path or sock)
+        p = subprocess.run(["bash", "-c", script], capture_output=True,
+                           env=e, timeout=30)
+        return [w for w in p.stdout.decode().split("\n") if w]
+
+    with t.case("issue 7: completion of sandbox and stream ids"):
+        t.ok(sid in complete("sandbox", "get", ""),
+             "sandbox get completes sandbox ids", complete("sandbox", "get",
+                                                           ""))
+        t.ok(sid in complete("exec", "-T", "5", sid[:5]),
+             "exec -T 5 completes a sandbox id after the option's "
+             "argument", complete("exec", "-T", "5", sid[:5]))
+        t.eq(complete("exec", sid, ""), [],
+             "exec's CMD is not completed with ids")
+        rc, out, err = wrennctl(sock, "exec", "--detach", sid, "--",
+                                "sleep", "30")
+        st2 = out.decode().strip()
+        t.eq(complete("attach", ""), [st2], "attach completes stream ids")
+        t.ok(st2 in complete("stream", "stop", st2[:4]),
+             "stream stop completes stream ids", complete("stream", "stop",
+                                                          st2[:4]))
+        wrennctl(sock, "stream", "stop", st2)
+        t.eq(complete("cp", "x", sid[:6]), [sid + ":"],
+             "cp completes SANDBOX: prefixes")
+        t.ok("sandbox" in complete("sa"), "commands still complete",
+             complete("sa"))
+        mute = os.path.join(env.tmp, "mute.sock")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(mute)
+        srv.listen(1)  # accepts, never greets
+        got = complete("sandbox", "get", "", sock_path=mute)
+        srv.close()
+        t.eq(got, [], "a daemon that does not answer gives no candidates "
+             "(and no hang)")
+
+    with t.case("issue 7: sandbox list hides stopped sandboxes"):
+        # The control plane leaves stopped and errored sandboxes out of its
+        # list (CONTRACT 5.x); one that lists them (the spec allows it) is
+        # played by a rule answering the list with such an array.
+        rc, out, err = wrennctl(sock, "--json", "sandbox", "get", sid)
+        live = json.loads(out)
+        dead = dict(live, id="cl-" + "d" * 25, status="stopped")
+        broken = dict(live, id="cl-" + "e" * 25, status="error")
+        listing = json.dumps([live, dead, broken])
+
+        def listed(*args):
+            env.fake.fault(path="^/v1/sandboxes$", method="GET", status=200,
+                           text=listing, count=1)
+            rc, out, err = wrennctl(sock, *args)
+            env.fake.clear_faults()
+            return rc, out.decode(), err
+        rc, out, err = listed("-q", "sandbox", "list")
+        t.eq(out.split(), [sid, broken["id"]],
+             "sandbox list leaves out a stopped sandbox, like docker ps")
+        rc, out, err = listed("-q", "sandbox", "list", "--all")
+        t.eq(out.split(), [sid, dead["id"], broken["id"]],
+             "--all shows it")
+        rc, out, err = listed("--json", "sandbox", "list")
+        t.eq([x["id"] for x in json.loads(out)], [sid, broken["id"]],
+             "--json without --all leaves it out too")
+        rc, out, err = listed("sandbox", "list")
+        t.ok(dead["id"] not in out and "1 stopped sandbox not shown" in err,
+             "the table says how many it hid", (out, err))
+
+    with t.case("issue 7: relative ages in tables"):
+        rc, out, err = wrennctl(sock, "sandbox", "list")
+        row = [ln for ln in out.decode().splitlines() if sid in ln]
+        t.ok(len(row) == 1 and (row[0].endswith("s ago") or
+                                row[0].endswith("m ago")),
+             "a table shows the creation time as an age", out)
+        rc, out, err = wrennctl(sock, "--json", "sandbox", "list")
+        created = [x["created_at"] for x in json.loads(out)
+                   if x["id"] == sid]
+        t.ok(len(created) == 1 and created[0].startswith("20") and
+             "T" in created[0], "--json keeps the absolute time", created)
+        rc, out, err = wrennctl(sock, "snapshot", "list")
+        t.ok(b" ago" in out or b"CREATED" not in out,
+             "every table's times are ages (snapshot list)", out)
+
     with t.case("issue 7: connection errors say what to do"):
         gone = os.path.join(env.tmp, "absent", "w.sock")
         rc, out, err = wrennctl(gone, "sandbox", "list")
