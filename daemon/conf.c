@@ -448,6 +448,45 @@ conf_parse_file(struct conf *cfg, const char *path, struct parse_error *reterr)
 	return r;
 }
 
+/*
+ * Refuse a socket path that can only come from an empty variable
+ * ("--socket $XDG_RUNTIME_DIR/wrennd/wrennd.sock" with it unset): a
+ * relative path, a socket directly in "/", or one whose missing first
+ * directory would be created at the filesystem root. 0 or -EINVAL.
+ */
+static int
+conf_check_socket(const char *path, char *err, size_t errlen)
+{
+	static const char hint[] = "; is it built from an unset variable such "
+				   "as $XDG_RUNTIME_DIR? Leave --socket out to "
+				   "use the default";
+	const char *name = path, *slash;
+	char top[PATH_MAX];
+	struct stat st;
+
+	if (path[0] != '/') {
+		snprintf(
+		    err, errlen, "socket path '%s' is relative%s", path, hint);
+		return -EINVAL;
+	}
+	while (*name == '/')
+		name++;
+	if ((slash = strchr(name, '/')) == NULL) {
+		snprintf(err, errlen,
+		    "socket path '%s' is at the filesystem root%s", path, hint);
+		return -EINVAL;
+	}
+	snprintf(top, sizeof(top), "%.*s", (int)(slash - path), path);
+	if (stat(top, &st) == -1 && errno == ENOENT) {
+		snprintf(err, errlen,
+		    "socket path '%s' would create the directory '%s' at the "
+		    "filesystem root%s",
+		    path, top, hint);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int
 conf_finish(struct conf *cfg, char *err, size_t errlen)
 {
@@ -481,7 +520,7 @@ conf_finish(struct conf *cfg, char *err, size_t errlen)
 		    cfg->socket_path);
 		return -EINVAL;
 	}
-	return 0;
+	return conf_check_socket(cfg->socket_path, err, errlen);
 }
 
 void

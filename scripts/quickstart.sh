@@ -8,6 +8,8 @@ set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
+. scripts/lib.sh
+require_unconfigured_tree quickstart.sh
 sh scripts/deps.sh
 [ -x configure ] || ./autogen.sh >/dev/null
 mkdir -p _build/quickstart

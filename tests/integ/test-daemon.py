@@ -102,6 +102,28 @@ try:
                  len(p.stderr.strip().splitlines()) <= 4,
                  "bad configuration (%s) exits non-zero with a reason"
                  % what, p.stderr)
+    # issue 7: "--socket $XDG_RUNTIME_DIR/wrennd/wrennd.sock" with the
+    # variable unset must not create /wrennd at the filesystem root
+    with t.case("socket path from an empty variable"):
+        top = "/wrennd-test-%d" % os.getpid()
+        for path, what in ((top + "/wrennd.sock", "a new directory at /"),
+                           ("/wrennd-test.sock", "a socket in /"),
+                           ("wrennd/wrennd.sock", "a relative path")):
+            p = run_wrennd("--socket", path, "--check")
+            t.ok(p.returncode != 0, "socket path %s is refused" % what,
+                 p.stdout)
+            t.ok(path in p.stderr and "unset variable" in p.stderr,
+                 "and the reason names the path and the likely cause",
+                 p.stderr)
+        t.ok(not os.path.exists(top), "nothing is created at /")
+        e = {"XDG_RUNTIME_DIR": tmp}
+        p = run_wrennd("--check", env=e)
+        t.ok('socket "%s/wrennd/wrennd.sock"' % tmp in p.stdout,
+             "the default path follows $XDG_RUNTIME_DIR", p.stdout)
+        p = run_wrennd("--check", env={"XDG_RUNTIME_DIR": ""})
+        t.ok('socket "/run/wrennd/wrennd.sock"' in p.stdout,
+             "an empty $XDG_RUNTIME_DIR falls back to /run/wrennd",
+             p.stdout)
     with t.case("header injection"):
         kf = os.path.join(tmp, "bad.key")
         with open(kf, "w") as f:
