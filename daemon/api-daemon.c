@@ -52,14 +52,12 @@ status_build(struct wrennd *wd, enum role role)
 	json_t *st, *jwt;
 	unsigned inflight = client_calls_all(wd);
 	time_t exp, now = time(NULL);
-	struct tm tm;
 	char ts[32];
 
 	jwt = status_cred(wd->creds, CREDS_JWT);
 	exp = creds_jwt_expiry(wd->creds);
-	if (jwt != NULL && exp > 0) {
-		gmtime_r(&exp, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (jwt != NULL &&
+	    creds_jwt_expiry_text(wd->creds, ts, sizeof(ts)) == 0) {
 		json_object_set_new(jwt, "expires_at", json_string(ts));
 		json_object_set_new(jwt, "expires_in_sec",
 		    json_integer((json_int_t)(exp - now)));

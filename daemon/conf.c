@@ -39,6 +39,8 @@ struct conf_option {
 	long min, max;	    /* for numbers */
 	const char *defval; /* default as text, NULL for none */
 	const char *doc;    /* one line for --check and wrennd.conf(5) */
+	int flags;
+#define CONF_RESTART (1 << 0) /* a reload keeps the running value */
 };
 
 #define OFF(f) offsetof(struct conf, f)
@@ -46,58 +48,60 @@ struct conf_option {
 static const struct conf_option conf_options[] = {
     {"socket", CONF_PATH, OFF(socket_path), 0, 0, NULL,
 	"Unix socket path (default: $RUNTIME_DIRECTORY/wrennd.sock, "
-	"$XDG_RUNTIME_DIR/wrennd/wrennd.sock, /run/wrennd/wrennd.sock)"},
+	"$XDG_RUNTIME_DIR/wrennd/wrennd.sock, /run/wrennd/wrennd.sock)",
+	CONF_RESTART},
     {"socket-mode", CONF_MODE, OFF(socket_mode), 0, 0777, "0600",
-	"permission bits of the socket wrennd creates"},
+	"permission bits of the socket wrennd creates", CONF_RESTART},
     {"base-url", CONF_URL, OFF(base_url), 0, 0, "https://api.wrenn.dev",
-	"control plane base URL"},
+	"control plane base URL", CONF_RESTART},
     {"api-key-file", CONF_PATH, OFF(api_key_file), 0, 0, NULL,
-	"file holding the API key"},
+	"file holding the API key", 0},
     {"token-file", CONF_PATH, OFF(token_file), 0, 0, NULL,
-	"file holding a user JWT"},
+	"file holding a user JWT", 0},
     {"ca-file", CONF_PATH, OFF(ca_file), 0, 0, NULL,
-	"extra CA bundle trusted for the control plane"},
+	"extra CA bundle trusted for the control plane", CONF_RESTART},
     {"max-clients", CONF_LONG, OFF(max_clients), 1, 65536, "256",
-	"concurrent local connections"},
+	"concurrent local connections", 0},
     {"max-inflight", CONF_LONG, OFF(max_inflight), 1, 4096, "64",
-	"calls in flight per connection"},
+	"calls in flight per connection", 0},
     {"max-line", CONF_LONG, OFF(max_line), 4096, 256L * 1024 * 1024, "1048576",
-	"bytes per protocol line"},
+	"bytes per protocol line", 0},
     {"max-output", CONF_LONG, OFF(max_output), 65536, 1024L * 1024 * 1024,
-	"4194304", "bytes queued to one slow client"},
+	"4194304", "bytes queued to one slow client", 0},
     {"line-timeout", CONF_LONG, OFF(line_timeout_ms), 100, 3600000, "30000",
-	"ms a partial line may wait for its end"},
+	"ms a partial line may wait for its end", 0},
     {"connect-timeout", CONF_LONG, OFF(connect_timeout_ms), 100, 600000,
-	"10000", "ms to connect to the control plane"},
+	"10000", "ms to connect to the control plane", CONF_RESTART},
     {"request-timeout", CONF_LONG, OFF(request_timeout_ms), 100, 3600000,
-	"120000", "ms default deadline of an upstream request"},
+	"120000", "ms default deadline of an upstream request", 0},
     {"max-response", CONF_LONG, OFF(max_response), 65536, 1024L * 1024 * 1024,
-	"268435456", "bytes of one buffered upstream response"},
+	"268435456", "bytes of one buffered upstream response", CONF_RESTART},
     {"max-host-connections", CONF_LONG, OFF(max_host_connections), 1, 256, "8",
-	"pooled connections to the control plane"},
+	"pooled connections to the control plane", CONF_RESTART},
     {"poll-interval", CONF_LONG, OFF(poll_interval_ms), 50, 60000, "500",
-	"ms between polls of sandbox.wait_ready"},
+	"ms between polls of sandbox.wait_ready", 0},
     {"drain-timeout", CONF_LONG, OFF(drain_timeout_ms), 0, 600000, "5000",
-	"ms in-flight calls get on SIGTERM"},
+	"ms in-flight calls get on SIGTERM", 0},
     {"stream-buffer", CONF_LONG, OFF(stream_buffer), 4096, 256L * 1024 * 1024,
 	"1048576",
 	"bytes buffered for an attached exec stream before its "
-	"WebSocket is paused"},
+	"WebSocket is paused",
+	0},
     {"detach-buffer", CONF_LONG, OFF(detach_buffer), 4096, 1024L * 1024 * 1024,
-	"4194304", "replay bytes kept for a detached exec stream"},
+	"4194304", "replay bytes kept for a detached exec stream", 0},
     {"stall-timeout", CONF_LONG, OFF(stall_timeout_ms), 100, 3600000, "30000",
-	"ms a client may block its exec stream before it is cancelled"},
+	"ms a client may block its exec stream before it is cancelled", 0},
     {"stream-retention", CONF_LONG, OFF(stream_retention_ms), 0, 86400000,
-	"600000", "ms an ended detached stream stays attachable"},
+	"600000", "ms an ended detached stream stays attachable", 0},
     {"max-streams", CONF_LONG, OFF(max_streams), 1, 100000, "1024",
-	"exec streams alive at once"},
+	"exec streams alive at once", 0},
     {"max-streams-per-uid", CONF_LONG, OFF(max_streams_per_uid), 1, 100000,
-	"256", "exec streams alive at once started by one uid"},
+	"256", "exec streams alive at once started by one uid", 0},
     {"max-stream-memory", CONF_LONG, OFF(max_stream_memory), 65536,
 	64L * 1024 * 1024 * 1024, "536870912",
-	"bytes all exec stream buffers may hold together"},
+	"bytes all exec stream buffers may hold together", 0},
     {"verbose", CONF_INT, OFF(verbosity), 0, 3, "0",
-	"log verbosity (0 info, 1 debug)"},
+	"log verbosity (0 info, 1 debug)", 0},
 };
 
 #define CONF_NOPTIONS (sizeof(conf_options) / sizeof(conf_options[0]))
@@ -521,6 +525,85 @@ conf_finish(struct conf *cfg, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	return conf_check_socket(cfg->socket_path, err, errlen);
+}
+
+/* Whether option o has the same value in a and b. */
+static int
+conf_same(
+    const struct conf_option *o, const struct conf *a, const struct conf *b)
+{
+	const char *pa = (const char *)a + o->offset,
+		   *pb = (const char *)b + o->offset;
+	const char *sa, *sb;
+
+	switch (o->type) {
+	case CONF_STRING:
+	case CONF_PATH:
+	case CONF_URL:
+		sa = *(char *const *)pa;
+		sb = *(char *const *)pb;
+		return sa == sb ||
+		    (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
+	case CONF_LONG:
+		return *(const long *)pa == *(const long *)pb;
+	case CONF_INT:
+	case CONF_MODE:
+		return *(const int *)pa == *(const int *)pb;
+	case CONF_TYPE__MAX:
+		break;
+	}
+	return 1;
+}
+
+int
+conf_keep_restart_only(
+    struct conf *fresh, const struct conf *running, char *changed, size_t len)
+{
+	const struct conf_option *o;
+	char **sp, *dup;
+	const char *src;
+	size_t i, used = 0;
+	int n = 0;
+
+	if (len > 0)
+		changed[0] = '\0';
+	for (i = 0; i < CONF_NOPTIONS; i++) {
+		o = &conf_options[i];
+		if (!(o->flags & CONF_RESTART) || conf_same(o, fresh, running))
+			continue;
+		switch (o->type) {
+		case CONF_STRING:
+		case CONF_PATH:
+		case CONF_URL:
+			src =
+			    *(char *const *)((const char *)running + o->offset);
+			if (src != NULL && (dup = strdup(src)) == NULL)
+				return -ENOMEM;
+			sp = conf_strp(fresh, o);
+			free(*sp);
+			*sp = src != NULL ? dup : NULL;
+			break;
+		case CONF_LONG:
+			*(long *)((char *)fresh + o->offset) =
+			    *(const long *)((const char *)running + o->offset);
+			break;
+		case CONF_INT:
+		case CONF_MODE:
+			*(int *)((char *)fresh + o->offset) =
+			    *(const int *)((const char *)running + o->offset);
+			break;
+		case CONF_TYPE__MAX:
+			break;
+		}
+		if (used < len) {
+			int w = snprintf(changed + used, len - used, "%s%s",
+			    n > 0 ? ", " : "", o->name);
+			if (w > 0)
+				used += (size_t)w;
+		}
+		n++;
+	}
+	return n;
 }
 
 void

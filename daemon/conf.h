@@ -77,6 +77,15 @@ int conf_parse_buf(struct conf *cfg, const char *name, const char *buf,
 /* Fill derived defaults (socket path) and validate. 0 or -EINVAL. */
 int conf_finish(struct conf *cfg, char *err, size_t errlen);
 
+/*
+ * For a reload: copy into fresh the running values of the options that
+ * change only on a restart (socket, socket-mode, base-url, ca-file,
+ * connect-timeout, max-response, max-host-connections) where they differ,
+ * naming them ("a, b") in changed. Returns how many differed, or -ENOMEM.
+ */
+int conf_keep_restart_only(
+    struct conf *fresh, const struct conf *running, char *changed, size_t len);
+
 /* Print the effective configuration as a config file (no secrets). */
 void conf_dump(const struct conf *cfg, FILE *fp);
 

@@ -26,12 +26,16 @@
 #include "conf.h"
 
 #define CREDS_MAX 8192 /* bytes of one credential */
+/* The latest exp claim taken: 9999-12-31T23:59:59Z, Unix seconds. */
+#define CREDS_EXP_MAX 253402300799LL
 
 struct creds_secret {
 	char *buf;	    /* owned, mlock'ed, NUL terminated; NULL if unset */
 	size_t len;	    /* bytes of the secret */
 	const char *source; /* "env", "file", "credentials" (static) */
-	struct stat st;	    /* of the file it came from (change detection) */
+	struct stat st;	    /* of the file it came from */
+	struct stat seen;   /* the file as the watch last judged it: st, or
+			     * what a failed reload found (change detection) */
 };
 
 struct creds {
@@ -132,10 +136,21 @@ creds_read_file(struct creds_secret *s, const char *path, const char *what,
 	int fd, r;
 
 	memset(buf, 0, sizeof(buf));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(
-		    err, errlen, "%s '%s': %s", what, path, strerror(errno));
-		return -errno;
+	/* O_NONBLOCK: a FIFO or device swapped in for the file must not
+	 * block the event loop in open(); it is refused by the fstat check
+	 * before any read. O_NOFOLLOW: the file itself, never a link. */
+	fd = open(
+	    path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+	if (fd == -1) {
+		r = -errno;
+		if (errno == ELOOP)
+			snprintf(err, errlen,
+			    "%s '%s': is a symbolic link; name the file itself",
+			    what, path);
+		else
+			snprintf(err, errlen, "%s '%s': %s", what, path,
+			    strerror(errno));
+		return r;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
 		snprintf(
@@ -148,6 +163,7 @@ creds_read_file(struct creds_secret *s, const char *path, const char *what,
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
+			/* a regular file never answers EAGAIN */
 			snprintf(err, errlen, "%s '%s': %s", what, path,
 			    strerror(errno));
 			close(fd);
@@ -159,10 +175,16 @@ creds_read_file(struct creds_secret *s, const char *path, const char *what,
 		got += (size_t)n;
 	}
 	close(fd);
+	if (got == sizeof(buf)) {
+		creds_wipe(buf, sizeof(buf));
+		snprintf(err, errlen, "%s '%s': longer than %d bytes", what,
+		    path, CREDS_MAX);
+		return -EINVAL;
+	}
 	r = creds_secret_set(s, buf, got, what, source, err, errlen);
 	creds_wipe(buf, sizeof(buf));
 	if (r == 0)
-		s->st = st;
+		s->st = s->seen = st;
 	return r;
 }
 
@@ -182,7 +204,12 @@ creds_from_env(
 	return r;
 }
 
-/* Decode the JWT payload (base64url, unpadded) and read exp / is_admin. */
+/*
+ * Decode the JWT payload (base64url, unpadded) and read exp / is_admin. An
+ * exp outside 1..CREDS_EXP_MAX (or not a number) counts as absent: the
+ * control plane judges such a token, and no caller ever formats a time
+ * gmtime_r cannot represent or casts a real that does not fit time_t.
+ */
 static void
 creds_jwt_claims(struct creds *c)
 {
@@ -221,9 +248,11 @@ creds_jwt_claims(struct creds *c)
 	claims = json_loadb((const char *)raw, (size_t)out, 0, NULL);
 	if (claims != NULL) {
 		v = json_object_get(claims, "exp");
-		if (json_is_integer(v))
+		if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+		    json_integer_value(v) <= CREDS_EXP_MAX)
 			c->jwt_exp = (time_t)json_integer_value(v);
-		else if (json_is_real(v))
+		else if (json_is_real(v) && json_real_value(v) >= 1.0 &&
+		    json_real_value(v) <= (double)CREDS_EXP_MAX)
 			c->jwt_exp = (time_t)json_real_value(v);
 		c->jwt_admin =
 		    json_is_true(json_object_get(claims, "is_admin"));
@@ -354,12 +383,12 @@ creds_file_changed(const struct creds_secret *s, const char *path)
 {
 	struct stat st;
 
-	if (path == NULL || s->buf == NULL || stat(path, &st) == -1)
+	if (path == NULL || s->buf == NULL || lstat(path, &st) == -1)
 		return 0;
-	return st.st_ino != s->st.st_ino || st.st_dev != s->st.st_dev ||
-	    st.st_size != s->st.st_size ||
-	    st.st_mtim.tv_sec != s->st.st_mtim.tv_sec ||
-	    st.st_mtim.tv_nsec != s->st.st_mtim.tv_nsec;
+	return st.st_ino != s->seen.st_ino || st.st_dev != s->seen.st_dev ||
+	    st.st_mode != s->seen.st_mode || st.st_size != s->seen.st_size ||
+	    st.st_mtim.tv_sec != s->seen.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != s->seen.st_mtim.tv_nsec;
 }
 
 int
@@ -367,6 +396,23 @@ creds_files_changed(const struct creds *c, const struct conf *cfg)
 {
 	return creds_file_changed(&c->s[CREDS_APIKEY], cfg->api_key_file) ||
 	    creds_file_changed(&c->s[CREDS_JWT], cfg->token_file);
+}
+
+/* Record what path is now, if s came from a file. */
+static void
+creds_file_seen(struct creds_secret *s, const char *path)
+{
+	struct stat st;
+
+	if (path != NULL && s->buf != NULL && lstat(path, &st) == 0)
+		s->seen = st;
+}
+
+void
+creds_files_seen(struct creds *c, const struct conf *cfg)
+{
+	creds_file_seen(&c->s[CREDS_APIKEY], cfg->api_key_file);
+	creds_file_seen(&c->s[CREDS_JWT], cfg->token_file);
 }
 
 int
@@ -398,6 +444,35 @@ time_t
 creds_jwt_expiry(const struct creds *c)
 {
 	return c != NULL ? c->jwt_exp : 0;
+}
+
+int
+creds_jwt_expiry_text(const struct creds *c, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t exp = creds_jwt_expiry(c);
+
+	if (exp <= 0)
+		return -ENOENT;
+	if (gmtime_r(&exp, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return -ERANGE;
+	return 0;
+}
+
+const char *
+creds_jwt_hint(const struct creds *c, const struct conf *cfg)
+{
+	if (creds_source(c, CREDS_JWT) != NULL &&
+	    strcmp(creds_source(c, CREDS_JWT), "file") == 0)
+		return "write a fresh token to the token file: wrennd re-reads "
+		       "it when it changes (or on SIGHUP)";
+	if (cfg != NULL && cfg->conf_file != NULL)
+		return "name a token-file in the configuration file and send "
+		       "SIGHUP (WRENN_TOKEN is only read at start), or restart "
+		       "wrennd with a fresh WRENN_TOKEN";
+	return "restart wrennd with a fresh WRENN_TOKEN or a --token-file "
+	       "(WRENN_TOKEN is only read at start)";
 }
 
 int

@@ -28,8 +28,16 @@ struct creds *creds_load(const struct conf *cfg, char *reterr, size_t errlen);
 struct creds *creds_reload(const struct creds *old, const struct conf *cfg,
     char *reterr, size_t errlen);
 
-/* Whether a credential file changed since it was read (stat). */
+/*
+ * Whether a credential file of cfg changed since it was read or last
+ * noted by creds_files_seen (lstat: inode, mode, size, mtime).
+ */
 int creds_files_changed(const struct creds *c, const struct conf *cfg);
+/*
+ * Note the credential files of cfg as they are now, after a reload that
+ * refused them, so the watch retries only once they change again.
+ */
+void creds_files_seen(struct creds *c, const struct conf *cfg);
 
 /* Wipe and free. NULL is a no-op. */
 void creds_free(struct creds *c);
@@ -49,8 +57,22 @@ int creds_header(
 /* Wipe len bytes at p in a way the compiler cannot elide. */
 void creds_wipe(void *p, size_t len);
 
-/* JWT expiry (exp claim, Unix seconds) or 0 if unknown/absent. */
+/*
+ * JWT expiry (exp claim, Unix seconds) or 0 if unknown, absent or out of
+ * range (not within 1970..9999).
+ */
 time_t creds_jwt_expiry(const struct creds *c);
+/*
+ * The JWT expiry as "YYYY-MM-DDTHH:MM:SSZ" in buf (32 bytes suffice).
+ * 0, -ENOENT without a known expiry, -ERANGE if it cannot be formatted.
+ */
+int creds_jwt_expiry_text(const struct creds *c, char *buf, size_t len);
+/*
+ * How to replace an expired or refused JWT given where it came from and
+ * whether a configuration file can be reloaded: one clause for an error
+ * message, borrowed static text.
+ */
+const char *creds_jwt_hint(const struct creds *c, const struct conf *cfg);
 /* Whether the JWT claims is_admin (informational). */
 int creds_jwt_is_admin(const struct creds *c);
 /* Where the JWT came from: "env", "file" or NULL. */

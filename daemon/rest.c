@@ -38,20 +38,17 @@ rest_jwt_fresh(struct call *call, enum upstream_auth *ret)
 {
 	time_t exp = creds_jwt_expiry(call->wd->creds);
 	char ts[32];
-	struct tm tm;
 
-	if (exp == 0 || exp > time(NULL)) {
+	if (exp == 0 || exp > time(NULL) ||
+	    creds_jwt_expiry_text(call->wd->creds, ts, sizeof(ts)) != 0) {
 		*ret = UPSTREAM_AUTH_JWT;
 		return 0;
 	}
-	gmtime_r(&exp, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	call_fail(call, IPC_ERR_APPLICATION, "unauthorized",
 	    json_pack("{s:s, s:b, s:s}", "needs", "jwt", "expired", 1,
 		"expired_at", ts),
-	    "the configured JWT expired at %s: write a fresh token to the "
-	    "token file (wrennd re-reads it) or set WRENN_TOKEN and restart",
-	    ts);
+	    "the configured JWT expired at %s: %s", ts,
+	    creds_jwt_hint(call->wd->creds, call->wd->cfg));
 	return -1;
 }
 

@@ -132,24 +132,189 @@ wrennd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		event_add(wd->ev_drain, &tv);
 }
 
-/* Re-read the credentials; keep the old ones on error. */
-static void
-wrennd_reload_creds(struct wrennd *wd, const char *why)
+/* What SIGHUP needs to rebuild the configuration as it was built at start. */
+struct wrennd_args {
+	struct wrennd *wd; /* borrowed */
+	int argc;
+	char **argv;	  /* borrowed: main's */
+	const char *file; /* borrowed from argv; NULL without --config */
+	int verbose;	  /* -v count */
+};
+
+/*
+ * Apply the command line flags to cfg (they win over file and env). 0, or
+ * -EINVAL with a message in err.
+ */
+static int
+wrennd_apply_flags(
+    struct conf *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	char sub[256], *key;
+	const char *name, *eq;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(
+		    argc, argv, "s:b:c:vVh", wrennd_longopts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			name = "socket";
+			break;
+		case 'm':
+			name = "socket-mode";
+			break;
+		case 'b':
+			name = "base-url";
+			break;
+		case 'k':
+			name = "api-key-file";
+			break;
+		case 't':
+			name = "token-file";
+			break;
+		case 'a':
+			name = "ca-file";
+			break;
+		case 'o':
+			/* KEY=VALUE of any length: only the key is copied */
+			if ((eq = strchr(optarg, '=')) == NULL) {
+				snprintf(err, errlen,
+				    "--set '%.64s': expected KEY=VALUE",
+				    optarg);
+				return -EINVAL;
+			}
+			if ((key = strndup(optarg, (size_t)(eq - optarg))) ==
+			    NULL) {
+				snprintf(err, errlen, "out of memory");
+				return -ENOMEM;
+			}
+			if (conf_set(cfg, key, eq + 1, sub, sizeof(sub)) != 0) {
+				snprintf(err, errlen, "--set: %s", sub);
+				free(key);
+				return -EINVAL;
+			}
+			free(key);
+			continue;
+		default:
+			continue;
+		}
+		if (conf_set(cfg, name, optarg, sub, sizeof(sub)) != 0) {
+			snprintf(err, errlen, "--%s: %s", name, sub);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Build the configuration: defaults, environment, file, then flags, then
+ * validation. NULL with a one-line message in err.
+ */
+static struct conf *
+wrennd_conf_build(const struct wrennd_args *a, char *err, size_t errlen)
+{
+	struct parse_error pe;
+	struct conf *cfg;
+
+	if ((cfg = conf_new()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (conf_apply_env(cfg, err, errlen) != 0)
+		goto fail;
+	if (a->file != NULL && conf_parse_file(cfg, a->file, &pe) != 0) {
+		snprintf(err, errlen, "%s", pe.text);
+		goto fail;
+	}
+	if (wrennd_apply_flags(cfg, a->argc, a->argv, err, errlen) != 0)
+		goto fail;
+	if (a->verbose > cfg->verbosity)
+		cfg->verbosity = a->verbose;
+	if (conf_finish(cfg, err, errlen) != 0)
+		goto fail;
+	return cfg;
+fail:
+	conf_unref(cfg);
+	return NULL;
+}
+
+/*
+ * Re-read the credentials of cfg (the running configuration or the one a
+ * reload is about to install). The new store, or NULL after logging why.
+ */
+static struct creds *
+wrennd_read_creds(struct wrennd *wd, const struct conf *cfg, const char *why)
 {
 	struct creds *fresh;
 	char err[256];
 
-	fresh = creds_reload(wd->creds, wd->cfg, err, sizeof(err));
-	if (fresh == NULL)
-		log_warnx("reload: %s, keeping current credentials", err);
-	else {
-		upstream_set_creds(wd->up, fresh);
-		creds_free(wd->creds);
-		wd->creds = fresh;
-		log_info("%s: credentials re-read (api key %s, jwt %s)", why,
-		    creds_have(fresh, CREDS_APIKEY) ? "yes" : "no",
-		    creds_have(fresh, CREDS_JWT) ? "yes" : "no");
+	if ((fresh = creds_reload(wd->creds, cfg, err, sizeof(err))) == NULL)
+		log_warnx("%s: %s, keeping current credentials and "
+			  "configuration",
+		    why, err);
+	return fresh;
+}
+
+/* Install fresh credentials (and, when not NULL, a new configuration). */
+static void
+wrennd_install(
+    struct wrennd *wd, struct creds *fresh, struct conf *cfg, const char *why)
+{
+	upstream_set_creds(wd->up, fresh);
+	creds_free(wd->creds);
+	wd->creds = fresh;
+	if (cfg != NULL) {
+		/* Clients keep the reference they took at accept. */
+		conf_unref(wd->cfg);
+		wd->cfg = cfg;
+		log_init(cfg->verbosity);
 	}
+	log_info("%s: %scredentials re-read (api key %s, jwt %s)", why,
+	    cfg != NULL ? "configuration and " : "",
+	    creds_have(fresh, CREDS_APIKEY) ? "yes" : "no",
+	    creds_have(fresh, CREDS_JWT) ? "yes" : "no");
+}
+
+/*
+ * SIGHUP: rebuild the configuration from the file, the environment and
+ * the flags; keep the running values of the options that only change on a
+ * restart (logging each that differs); re-read the credentials it names.
+ * A bad file or credential changes nothing.
+ */
+static void
+wrennd_reload(struct wrennd_args *a)
+{
+	struct wrennd *wd = a->wd;
+	struct creds *fresh;
+	struct conf *cfg = NULL;
+	char err[512], kept[256];
+	int n;
+
+	if (a->file != NULL) {
+		if ((cfg = wrennd_conf_build(a, err, sizeof(err))) == NULL) {
+			log_warnx("SIGHUP: %s, keeping current configuration "
+				  "and credentials",
+			    err);
+			return;
+		}
+		if ((n = conf_keep_restart_only(
+			 cfg, wd->cfg, kept, sizeof(kept))) < 0) {
+			log_warnx("SIGHUP: out of memory, keeping current "
+				  "configuration and credentials");
+			conf_unref(cfg);
+			return;
+		}
+		if (n > 0)
+			log_warnx("SIGHUP: %s: changed only by a restart, "
+				  "keeping the running value%s",
+			    kept, n > 1 ? "s" : "");
+	}
+	if ((fresh = wrennd_read_creds(
+		 wd, cfg != NULL ? cfg : wd->cfg, "SIGHUP")) == NULL) {
+		conf_unref(cfg);
+		return;
+	}
+	wrennd_install(wd, fresh, cfg, "SIGHUP");
 }
 
 /* SIGHUP: reload. */
@@ -157,7 +322,7 @@ static void
 wrennd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
 	sd_reloading();
-	wrennd_reload_creds(arg, "SIGHUP");
+	wrennd_reload(arg);
 	sd_ready("reloaded");
 }
 
@@ -166,35 +331,41 @@ static void
 wrennd_watch_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wrennd *wd = arg;
+	struct creds *fresh;
 
-	if (creds_files_changed(wd->creds, wd->cfg))
-		wrennd_reload_creds(wd, "credential file changed");
+	if (!creds_files_changed(wd->creds, wd->cfg))
+		return;
+	fresh = wrennd_read_creds(wd, wd->cfg, "credential file changed");
+	if (fresh != NULL)
+		wrennd_install(wd, fresh, NULL, "credential file changed");
+	else /* retry once the file changes again, not every second */
+		creds_files_seen(wd->creds, wd->cfg);
 }
 
-/* Build the configuration: defaults, env, file, then flags. */
+/*
+ * The start-up configuration: the first pass over argv finds --config,
+ * --check, -v, -V and -h; then wrennd_conf_build. Exits on error.
+ */
 static struct conf *
-wrennd_conf(int argc, char **argv, int *check)
+wrennd_conf(struct wrennd_args *a, int *check)
 {
-	struct parse_error pe;
 	struct conf *cfg;
-	const char *file = NULL;
-	char err[256], *eq;
-	int ch, verbose = 0;
+	char err[512];
+	int ch;
 
 	*check = 0;
 	opterr = 0; /* one line of our own instead of getopt's */
-	/* First pass: find --config, --check, -v, -V, -h. */
-	while ((ch = getopt_long(
-		    argc, argv, "s:b:c:vVh", wrennd_longopts, NULL)) != -1) {
+	while ((ch = getopt_long(a->argc, a->argv, "s:b:c:vVh", wrennd_longopts,
+		    NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			file = optarg;
+			a->file = optarg;
 			break;
 		case 'C':
 			*check = 1;
 			break;
 		case 'v':
-			verbose++;
+			a->verbose++;
 			break;
 		case 'V':
 			wrennd_versions(stdout);
@@ -207,67 +378,18 @@ wrennd_conf(int argc, char **argv, int *check)
 			    optopt != 0 && strchr("sbc", optopt) != NULL
 				? "missing argument for"
 				: "unknown option",
-			    argv[optind - 1]);
+			    a->argv[optind - 1]);
 			exit(2);
 		default:
 			break;
 		}
 	}
-	if (optind < argc) {
-		fprintf(
-		    stderr, "wrennd: unexpected argument '%s'\n", argv[optind]);
+	if (optind < a->argc) {
+		fprintf(stderr, "wrennd: unexpected argument '%s'\n",
+		    a->argv[optind]);
 		exit(2);
 	}
-	if ((cfg = conf_new()) == NULL)
-		fatalx("out of memory");
-	if (conf_apply_env(cfg, err, sizeof(err)) != 0)
-		fatalx("%s", err);
-	if (file != NULL && conf_parse_file(cfg, file, &pe) != 0)
-		fatalx("%s", pe.text);
-	/* Second pass: flags override everything. */
-	optind = 1;
-	while ((ch = getopt_long(
-		    argc, argv, "s:b:c:vVh", wrennd_longopts, NULL)) != -1) {
-		const char *key = NULL, *val = optarg;
-		char kv[512];
-
-		switch (ch) {
-		case 's':
-			key = "socket";
-			break;
-		case 'm':
-			key = "socket-mode";
-			break;
-		case 'b':
-			key = "base-url";
-			break;
-		case 'k':
-			key = "api-key-file";
-			break;
-		case 't':
-			key = "token-file";
-			break;
-		case 'a':
-			key = "ca-file";
-			break;
-		case 'o':
-			snprintf(kv, sizeof(kv), "%s", optarg);
-			if ((eq = strchr(kv, '=')) == NULL)
-				fatalx("--set %s: expected KEY=VALUE", optarg);
-			*eq = '\0';
-			if (conf_set(cfg, kv, eq + 1, err, sizeof(err)) != 0)
-				fatalx("--set: %s", err);
-			break;
-		default:
-			break;
-		}
-		if (key != NULL &&
-		    conf_set(cfg, key, val, err, sizeof(err)) != 0)
-			fatalx("--%s: %s", key, err);
-	}
-	if (verbose > cfg->verbosity)
-		cfg->verbosity = verbose;
-	if (conf_finish(cfg, err, sizeof(err)) != 0)
+	if ((cfg = wrennd_conf_build(a, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	return cfg;
 }
@@ -276,6 +398,7 @@ int
 main(int argc, char **argv)
 {
 	struct wrennd wd;
+	struct wrennd_args args;
 	struct upstream_opts uo;
 	struct rlimit rl = {0, 0};
 	struct event *ev_term, *ev_int, *ev_hup, *ev_watch;
@@ -290,11 +413,15 @@ main(int argc, char **argv)
 	log_init(0);
 
 	memset(&wd, 0, sizeof(wd));
+	memset(&args, 0, sizeof(args));
 	TAILQ_INIT(&wd.clients);
 	TAILQ_INIT(&wd.watches);
 	TAILQ_INIT(&wd.streams);
 	wd.started = time(NULL);
-	wd.cfg = wrennd_conf(argc, argv, &check);
+	args.wd = &wd;
+	args.argc = argc;
+	args.argv = argv;
+	wd.cfg = wrennd_conf(&args, &check);
 	log_init(wd.cfg->verbosity);
 
 	if ((wd.creds = creds_load(wd.cfg, err, sizeof(err))) == NULL)
@@ -350,7 +477,7 @@ main(int argc, char **argv)
 
 	ev_term = evsignal_new(wd.base, SIGTERM, wrennd_sigterm_cb, &wd);
 	ev_int = evsignal_new(wd.base, SIGINT, wrennd_sigterm_cb, &wd);
-	ev_hup = evsignal_new(wd.base, SIGHUP, wrennd_sighup_cb, &wd);
+	ev_hup = evsignal_new(wd.base, SIGHUP, wrennd_sighup_cb, &args);
 	ev_watch = event_new(wd.base, -1, EV_PERSIST, wrennd_watch_cb, &wd);
 	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
 	    ev_watch == NULL || event_add(ev_term, NULL) != 0 ||

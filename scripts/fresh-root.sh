@@ -72,6 +72,7 @@ if ! command -v debootstrap >/dev/null 2>&1; then
 fi
 
 root=$(mktemp -d /var/tmp/wrennd-fresh.XXXXXX)
+chmod 755 "$root" # apt downloads as _apt
 mounts=""
 cleanup() {
 	for m in $mounts; do

@@ -5,6 +5,7 @@ a test CA, socket creation/stale/active cases, socket activation, drain on
 SIGTERM, and that no secret leaks into replies, logs or the environment."""
 import json
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -378,6 +379,172 @@ try:
             cl.close()
         finally:
             stopped(w)
+
+    # audit 17: --set KEY=VALUE is not cut at 512 bytes
+    with t.case("--set with a long value"):
+        url = "http://127.0.0.1:1/" + "p" * 1000
+        p = run_wrennd("--set", "base-url=" + url, "--check")
+        t.eq(p.returncode, 0, "--set with a 1019-byte value is accepted")
+        t.ok('base-url "%s"\n' % url in p.stdout, "and kept whole",
+             p.stdout[-300:])
+        p = run_wrennd("--set", "max-inflight", "--check")
+        t.ok(p.returncode != 0 and "KEY=VALUE" in p.stderr,
+             "--set without '=' is refused", p.stderr)
+
+    # audit 13: a FIFO as the token file blocks nothing
+    fifo = os.path.join(tmp, "token.fifo")
+    with t.case("a FIFO token file at start"):
+        os.mkfifo(fifo, 0o600)
+        p = run_wrennd("--token-file", fifo, "--check")
+        t.ok(p.returncode != 0, "wrennd refuses a FIFO token file "
+             "(instead of blocking in open)", p.stdout)
+        t.ok("not a regular file" in p.stderr, "as not a regular file",
+             p.stderr)
+        link = os.path.join(tmp, "token.link")
+        os.symlink(fifo, link)
+        p = run_wrennd("--token-file", link, "--check")
+        t.ok(p.returncode != 0 and "symbolic link" in p.stderr,
+             "a symbolic link is refused too", p.stderr)
+    with t.case("a FIFO swapped in for the token file"):
+        tf = os.path.join(tmp, "token.jwt")
+        with open(tf, "w") as f:
+            f.write(env.seed["jwt_owner"] + "\n")
+        w = Wrennd(tmp, env.fake.url, args=["--token-file", tf,
+                                            "--ca-file", env.fake.ca])
+        try:
+            swap = os.path.join(tmp, "token.swap")
+            os.mkfifo(swap, 0o600)
+            os.rename(swap, tf)
+            wait_for(lambda: "keeping current credentials" in w.stderr(),
+                     20, 0.1, "the refused reload in the log")
+            t.ok("not a regular file" in w.stderr(),
+                 "the watch refuses the FIFO", w.stderr()[-1000:])
+            c = Client(w.sock, timeout=10)
+            st = c.call("daemon.status")
+            c.close()
+            t.eq(st.get("result", {}).get("auth", {}).get("jwt", {})
+                 .get("configured"), True,
+                 "wrennd still answers and keeps the old token")
+        finally:
+            stopped(w)
+
+    # audit 12: JWT claims out of range are treated as absent
+    with t.case("out-of-range JWT exp"):
+        import base64
+        for exp, what in (("1e300", "a real exp past time_t"),
+                          ("9000000000000000000", "exp past year 9999"),
+                          ("-1e300", "a hugely negative exp")):
+            body = base64.urlsafe_b64encode(
+                ('{"sub":"u","exp":%s}' % exp).encode()).decode()
+            tok = "eyJhbGciOiJIUzI1NiJ9.%s.c2ln" % body.rstrip("=")
+            w = Wrennd(tmp, env.fake.url, token=tok,
+                       args=["--ca-file", env.fake.ca])
+            try:
+                c = Client(w.sock, timeout=10)
+                st = c.call("daemon.status")["result"]["auth"]["jwt"]
+                c.close()
+                t.ok(st.get("configured") and "expires_at" not in st,
+                     "%s: no expiry is reported" % what, st)
+            finally:
+                code, text = stopped(w)
+            t.ok(code == 0 and sanitizer_clean(text),
+                 "%s: clean exit (no sanitizer or valgrind report)" % what,
+                 text[-2000:])
+
+    # the expired-JWT hint says what actually works
+    with t.case("expired JWT hint"):
+        w = Wrennd(tmp, env.fake.url, token=env.seed["jwt_expired"],
+                   args=["--ca-file", env.fake.ca])
+        try:
+            rc, err = ctl_json(w.sock, "teams.list")
+            msg = err.get("error", {}).get("message", "") \
+                if isinstance(err, dict) else str(err)
+            t.ok(rc != 0 and "expired" in msg, "an expired JWT is refused",
+                 err)
+            t.ok("restart" in msg and "token file" not in msg,
+                 "from WRENN_TOKEN the hint says to restart", msg)
+        finally:
+            stopped(w)
+        tf = os.path.join(tmp, "expired.jwt")
+        with open(tf, "w") as f:
+            f.write(env.seed["jwt_expired"])
+        w = Wrennd(tmp, env.fake.url, args=["--token-file", tf,
+                                            "--ca-file", env.fake.ca])
+        try:
+            rc, err = ctl_json(w.sock, "teams.list")
+            msg = err.get("error", {}).get("message", "") \
+                if isinstance(err, dict) else str(err)
+            t.ok("token file" in msg and "restart" not in msg,
+                 "from a token file the hint says to rewrite it", msg)
+        finally:
+            stopped(w)
+
+    # architecture 6: SIGHUP reloads the configuration file too
+    with t.case("SIGHUP reloads the configuration"):
+        rc_file = os.path.join(tmp, "reload.conf")
+        tf = os.path.join(tmp, "later.jwt")
+
+        def write_conf(text):
+            with open(rc_file, "w") as f:
+                f.write(text)
+
+        write_conf("max-inflight 3\n")
+        w = Wrennd(tmp, env.fake.url, api_key=env.seed["api_key"],
+                   args=["--config", rc_file, "--ca-file", env.fake.ca])
+        try:
+            old = Client(w.sock)
+            t.eq(old.hello["params"]["limits"]["max_inflight"], 3,
+                 "max-inflight from the file")
+
+            def reloads(n):
+                w.proc.send_signal(signal.SIGHUP)
+                wait_for(lambda: w.stderr().count("SIGHUP:") >= n, 20, 0.05,
+                         "reload %d in the log" % n)
+
+            write_conf("max-inflight 5\ntoken-file \"%s\"\n" % tf)
+            with open(tf, "w") as f:
+                f.write(env.seed["jwt_owner"])
+            reloads(1)
+            new = Client(w.sock)
+            t.eq(new.hello["params"]["limits"]["max_inflight"], 5,
+                 "a new client gets the reloaded max-inflight")
+            st = new.call("daemon.status")["result"]
+            t.eq(st["auth"]["jwt"].get("source"), "file",
+                 "a token-file named by the reloaded file is read")
+            t.ok(old.call("daemon.status").get("result") is not None,
+                 "the old client stays connected")
+            new.close()
+
+            write_conf("max-inflight lots\n")
+            reloads(2)
+            t.ok("keeping current configuration" in w.stderr(),
+                 "a bad file is refused with a log line",
+                 w.stderr()[-1000:])
+            new = Client(w.sock)
+            t.eq(new.hello["params"]["limits"]["max_inflight"], 5,
+                 "and the running configuration is kept")
+            new.close()
+
+            write_conf("max-inflight 6\nbase-url \"http://127.0.0.1:1\"\n"
+                       "token-file \"%s\"\n" % tf)
+            reloads(3)
+            t.ok("base-url: changed only by a restart" in w.stderr(),
+                 "a restart-only option is named in the log",
+                 w.stderr()[-1000:])
+            new = Client(w.sock)
+            st = new.call("daemon.status")["result"]
+            t.eq(st["upstream"]["base_url"], env.fake.url,
+                 "and keeps its running value")
+            t.eq(new.hello["params"]["limits"]["max_inflight"], 6,
+                 "while the rest of the file applies")
+            rc, lst = ctl_json(w.sock, "sandboxes.list")
+            t.eq(rc, 0, "the upstream still works")
+            new.close()
+            old.close()
+        finally:
+            code, text = stopped(w)
+        t.ok(code == 0 and sanitizer_clean(text), "clean exit after "
+             "reloads", text[-2000:])
 
     # socket activation: fd 3 passed, never unlinked
     with t.case("socket activation"):

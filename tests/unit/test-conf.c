@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conf.c without a daemon: the file parser (values, quoting, errors with
+ * line and column), conf_set ranges, conf_finish's socket path checks
+ * (issue 7) and what a reload keeps (conf_keep_restart_only).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "tap.h"
+
+static int
+streq(const char *a, const char *b)
+{
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* Parse text into a fresh configuration; the result code. */
+static int
+parse(const char *text, struct conf **ret, struct parse_error *pe)
+{
+	struct conf *cfg = conf_new();
+
+	memset(pe, 0, sizeof(*pe));
+	*ret = cfg;
+	if (cfg == NULL)
+		return -1;
+	return conf_parse_buf(cfg, "t.conf", text, strlen(text), pe);
+}
+
+static void
+test_parse(void)
+{
+	struct parse_error pe;
+	struct conf *cfg;
+	int r;
+
+	r = parse("# comment\n\nmax-clients 10   # trailing\n"
+		  "token-file \"/tmp/a b\\\"c\"\n",
+	    &cfg, &pe);
+	ok(r == 0, "a good file parses (%d: %s)", r, pe.text);
+	ok(cfg->max_clients == 10, "max-clients: want 10, got %ld",
+	    cfg->max_clients);
+	ok(streq(cfg->token_file, "/tmp/a b\"c"),
+	    "a quoted value with a space and an escape (got '%s')",
+	    cfg->token_file);
+	ok(cfg->max_inflight == 64,
+	    "untouched keys keep defaults: want 64, "
+	    "got %ld",
+	    cfg->max_inflight);
+	conf_unref(cfg);
+
+	r = parse("max-clients 10\nmax-inflight lots\n", &cfg, &pe);
+	ok(r != 0, "a bad number is refused");
+	ok(pe.line == 2, "on line 2 (got %d)", pe.line);
+	ok(strncmp(pe.text, "t.conf:2:1: ", 12) == 0,
+	    "message starts with file:line:col (got '%s')", pe.text);
+	conf_unref(cfg);
+
+	r = parse("frobnicate 1\n", &cfg, &pe);
+	ok(r != 0 && strstr(pe.text, "unknown option 'frobnicate'") != NULL,
+	    "unknown option named (got '%s')", pe.text);
+	conf_unref(cfg);
+
+	r = parse("max-clients 1 2\n", &cfg, &pe);
+	ok(r != 0 && pe.column == 14, "a second value: column 14 (got %d)",
+	    pe.column);
+	conf_unref(cfg);
+
+	r = parse("base-url \"http://x\n", &cfg, &pe);
+	ok(r != 0 && strstr(pe.text, "unterminated") != NULL,
+	    "unterminated quote (got '%s')", pe.text);
+	conf_unref(cfg);
+
+	r = parse("max-clients\n", &cfg, &pe);
+	ok(r != 0 && strstr(pe.text, "missing value") != NULL,
+	    "missing value (got '%s')", pe.text);
+	conf_unref(cfg);
+
+	r = parse("max-clients 0\n", &cfg, &pe);
+	ok(r != 0 && strstr(pe.text, "out of range") != NULL,
+	    "out of range (got '%s')", pe.text);
+	conf_unref(cfg);
+
+	cfg = conf_new();
+	r = conf_parse_buf(cfg, "t.conf", "max-clients 1\0x\n", 16, &pe);
+	ok(r != 0 && strstr(pe.text, "NUL") != NULL, "a NUL byte (got '%s')",
+	    pe.text);
+	conf_unref(cfg);
+}
+
+static void
+test_set(void)
+{
+	struct conf *cfg = conf_new();
+	char err[256] = "", url[1200];
+	int r;
+
+	/* long values are kept whole (wrennd --set passes them on) */
+	memcpy(url, "http://127.0.0.1:1/", 19);
+	memset(url + 19, 'p', 1000);
+	url[1019] = '\0';
+	r = conf_set(cfg, "base-url", url, err, sizeof(err));
+	ok(r == 0, "a 1019-byte base-url is taken (%d: %s)", r, err);
+	ok(streq(cfg->base_url, url), "and kept whole (got %zu bytes)",
+	    cfg->base_url != NULL ? strlen(cfg->base_url) : 0);
+	r = conf_set(cfg, "base-url", "http://h:1///", err, sizeof(err));
+	ok(r == 0 && streq(cfg->base_url, "http://h:1"),
+	    "trailing slashes trimmed (got '%s')", cfg->base_url);
+	r = conf_set(cfg, "base-url", "http://u:p@h", err, sizeof(err));
+	ok(r != 0, "credentials in the URL are refused");
+	r = conf_set(cfg, "socket-mode", "0660", err, sizeof(err));
+	ok(r == 0 && cfg->socket_mode == 0660, "octal mode (got %o)",
+	    (unsigned)cfg->socket_mode);
+	r = conf_set(cfg, "socket-mode", "9", err, sizeof(err));
+	ok(r != 0, "a non-octal mode is refused");
+	r = conf_set(cfg, "token-file", "", err, sizeof(err));
+	ok(r != 0, "an empty path is refused");
+	conf_unref(cfg);
+}
+
+/* conf_finish on a socket path; the result, err filled. */
+static int
+finish_socket(const char *path, char *err, size_t errlen)
+{
+	struct conf *cfg = conf_new();
+	char sub[256];
+	int r;
+
+	err[0] = '\0';
+	if (conf_set(cfg, "socket", path, sub, sizeof(sub)) != 0) {
+		conf_unref(cfg);
+		return -100;
+	}
+	r = conf_finish(cfg, err, errlen);
+	conf_unref(cfg);
+	return r;
+}
+
+static void
+test_socket_path(void)
+{
+	char err[512], top[64], path[128], ok_path[256];
+	int r;
+
+	/* issue 7: what an unset variable makes of a socket path */
+	snprintf(top, sizeof(top), "/wrennd-unit-%ld", (long)getpid());
+	snprintf(path, sizeof(path), "%s/wrennd.sock", top);
+	r = finish_socket(path, err, sizeof(err));
+	ok(r != 0, "a new directory at / is refused (%s)", path);
+	ok(strstr(err, top) != NULL && strstr(err, "unset variable") != NULL,
+	    "the reason names the directory and the cause (got '%s')", err);
+	ok(access(top, F_OK) != 0, "nothing was created at /");
+	r = finish_socket("/wrennd.sock", err, sizeof(err));
+	ok(r != 0, "a socket in / is refused (got '%s')", err);
+	r = finish_socket("//wrennd.sock", err, sizeof(err));
+	ok(r != 0, "also spelt //wrennd.sock (got '%s')", err);
+	r = finish_socket("wrennd/wrennd.sock", err, sizeof(err));
+	ok(r != 0 && strstr(err, "relative") != NULL,
+	    "a relative path is refused (got '%s')", err);
+	snprintf(ok_path, sizeof(ok_path), "/tmp/wrennd-unit-%ld/w.sock",
+	    (long)getpid());
+	r = finish_socket(ok_path, err, sizeof(err));
+	ok(r == 0, "a new directory under an existing one is fine (%s)", err);
+	r = finish_socket("/tmp/w.sock", err, sizeof(err));
+	ok(r == 0, "an existing directory is fine (%s)", err);
+}
+
+static void
+test_default_socket(void)
+{
+	struct conf *cfg;
+	char err[256];
+
+	(void)unsetenv("RUNTIME_DIRECTORY");
+	setenv("XDG_RUNTIME_DIR", "", 1);
+	cfg = conf_new();
+	ok(conf_finish(cfg, err, sizeof(err)) == 0 &&
+		streq(cfg->socket_path, "/run/wrennd/wrennd.sock"),
+	    "empty XDG_RUNTIME_DIR: /run/wrennd/wrennd.sock (got '%s')",
+	    cfg->socket_path);
+	conf_unref(cfg);
+	setenv("XDG_RUNTIME_DIR", "/tmp", 1);
+	cfg = conf_new();
+	ok(conf_finish(cfg, err, sizeof(err)) == 0 &&
+		streq(cfg->socket_path, "/tmp/wrennd/wrennd.sock"),
+	    "XDG_RUNTIME_DIR=/tmp: /tmp/wrennd/wrennd.sock (got '%s')",
+	    cfg->socket_path);
+	conf_unref(cfg);
+}
+
+static void
+test_reload_keeps(void)
+{
+	struct conf *run = conf_new(), *fresh = conf_new();
+	char err[256], changed[256];
+	int n;
+
+	(void)conf_set(run, "base-url", "http://a:1", err, sizeof(err));
+	(void)conf_set(run, "max-clients", "5", err, sizeof(err));
+	(void)conf_set(fresh, "base-url", "http://b:2", err, sizeof(err));
+	(void)conf_set(fresh, "max-clients", "7", err, sizeof(err));
+	(void)conf_set(fresh, "max-host-connections", "3", err, sizeof(err));
+	n = conf_keep_restart_only(fresh, run, changed, sizeof(changed));
+	ok(n == 2, "two restart-only options differ (got %d)", n);
+	ok(streq(changed, "base-url, max-host-connections"),
+	    "and are named (got '%s')", changed);
+	ok(streq(fresh->base_url, "http://a:1"),
+	    "base-url keeps the running value (got '%s')", fresh->base_url);
+	ok(fresh->max_host_connections == run->max_host_connections,
+	    "max-host-connections keeps the running value (got %ld)",
+	    fresh->max_host_connections);
+	ok(fresh->max_clients == 7, "max-clients takes the new value (got %ld)",
+	    fresh->max_clients);
+	n = conf_keep_restart_only(fresh, run, changed, sizeof(changed));
+	ok(n == 0 && changed[0] == '\0', "then nothing differs (got %d)", n);
+	conf_unref(run);
+	conf_unref(fresh);
+}
+
+int
+main(void)
+{
+	test_parse();
+	test_set();
+	test_socket_path();
+	test_default_socket();
+	test_reload_keeps();
+	return done_testing();
+}
