@@ -40,9 +40,10 @@
 #include "wrennd.h"
 
 #define FILES_UPSTREAM_MAX    104857600LL /* files/write body limit (100 MiB) */
-#define FILES_MULTIPART_SLACK 1024	  /* bytes of multipart overhead */
-#define FILES_PROGRESS_MS     250	  /* between progress events */
-#define FILES_VERIFY_TIMEOUT  600	  /* seconds for wc + sha256sum */
+#define FILES_REPLY_SLACK     256  /* reply bytes around the base64 data */
+#define FILES_MULTIPART_SLACK 1024 /* bytes of multipart overhead */
+#define FILES_PROGRESS_MS     250  /* between progress events */
+#define FILES_VERIFY_TIMEOUT  600  /* seconds for wc + sha256sum */
 
 enum xfer_dir {
 	XFER_UP,   /* fd -> sandbox */
@@ -686,15 +687,33 @@ oom:
 	return 0;
 }
 
+/* Largest file whose sandbox.download reply fits max-reply and 100 MiB. */
+static long long
+files_download_max(const struct call *call)
+{
+	long long n = (call->wd->cfg->max_reply - FILES_REPLY_SLACK) / 4 * 3;
+
+	return n < FILES_UPSTREAM_MAX ? n : FILES_UPSTREAM_MAX;
+}
+
 static void
 files_download_cb(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
+	long long max = files_download_max(call);
 	char *b64;
 	int n;
 
 	call_set_cancel(call, NULL, NULL);
+	if (res->outcome == UPSTREAM_TOO_LARGE) {
+		call_fail(call, IPC_ERR_APPLICATION, "too_large",
+		    json_pack("{s:I}", "max", (json_int_t)max),
+		    "the file is over the %lld bytes a sandbox.download reply "
+		    "carries (max-reply); use sandbox.stream_download",
+		    max);
+		return;
+	}
 	if (res->outcome != UPSTREAM_OK || res->status < 200 ||
 	    res->status >= 300) {
 		call_fail_upstream(call, res);
@@ -749,6 +768,8 @@ api_files_download(struct call *call)
 	}
 	free(text);
 	upstream_req_set_timeout(req, 0);
+	/* Stop the transfer as soon as its reply cannot be sent. */
+	upstream_req_set_max_response(req, (size_t)files_download_max(call));
 	call_set_cancel(call, files_req_cancel_cb, req);
 	if ((r = upstream_req_start(req, files_download_cb, call)) != 0) {
 		call_set_cancel(call, NULL, NULL);

@@ -38,7 +38,9 @@
 #define CLIENT_READS_PER_EVENT 8     /* reads before yielding to others */
 #define CLIENT_LINES_PER_EVENT 64    /* lines dispatched per turn */
 #define CLIENT_FLUSH_TIMEOUT   5     /* seconds to flush a final error */
-#define CLIENT_FD_BATCHES      8     /* received fd sets awaiting their line */
+#define CLIENT_FD_BATCHES                                                      \
+	32 /* received fd sets awaiting their line;                            \
+	    * at least the largest max-queued-fds */
 
 enum client_state {
 	CLIENT_ACTIVE,	 /* reading and dispatching */
@@ -79,6 +81,7 @@ struct client {
 	struct event *ev_write; /* owned */
 	struct event *ev_line;	/* owned: partial-line deadline */
 	struct event *ev_kick;	/* owned: deferred work (close, resume) */
+	struct event *ev_idle;	/* owned: idle-timeout timer */
 	struct call_list calls; /* owned */
 	unsigned ncalls;
 	int reading;		/* ev_read is added */
@@ -91,6 +94,7 @@ struct client {
 	uint64_t in_total; /* bytes ever received */
 	struct client_fdset fdq[CLIENT_FD_BATCHES]; /* owned fds, FIFO */
 	unsigned nfdq;
+	unsigned nfdq_fds; /* descriptors in fdq (also in wd->nfds_queued) */
 };
 
 static void client_process(struct client *c);
@@ -161,24 +165,50 @@ client_congested(const struct client *c)
 	return evbuffer_get_length(c->out) > (size_t)c->cfg->max_output;
 }
 
+/* Close the descriptors of one fd set and forget them. */
+static void
+client_fdset_close(struct client_fdset *set)
+{
+	unsigned i;
+
+	for (i = 0; i < set->n; i++)
+		close(set->fd[i]);
+	set->n = 0;
+}
+
+/* Take the oldest queued fd set off the queue (the caller owns it). */
+static void
+client_fdq_pop(struct client *c, struct client_fdset *set)
+{
+	*set = c->fdq[0];
+	memmove(&c->fdq[0], &c->fdq[1], (c->nfdq - 1) * sizeof(c->fdq[0]));
+	c->nfdq--;
+	c->nfdq_fds -= set->n;
+	c->wd->nfds_queued -= set->n;
+}
+
 /*
  * Close queued fd sets whose chunk ended at or before absolute offset off:
- * no line starting there or later can own them.
+ * no line starting there or later can own them. Returns how many
+ * descriptors were closed.
  */
-static void
+static unsigned
 client_fdq_drop(struct client *c, uint64_t off)
 {
-	unsigned i, j, k = 0;
+	unsigned i, k = 0, n = 0;
 
 	for (i = 0; i < c->nfdq; i++) {
 		if (c->fdq[i].end <= off) {
-			for (j = 0; j < c->fdq[i].n; j++)
-				close(c->fdq[i].fd[j]);
+			n += c->fdq[i].n;
+			client_fdset_close(&c->fdq[i]);
 			continue;
 		}
 		c->fdq[k++] = c->fdq[i];
 	}
 	c->nfdq = k;
+	c->nfdq_fds -= n;
+	c->wd->nfds_queued -= n;
+	return n;
 }
 
 /* Deferred free: never inside a callback of this client. */
@@ -195,6 +225,8 @@ client_free_cb(evutil_socket_t fd, short what, void *arg)
 		event_free(c->ev_line);
 	if (c->ev_kick != NULL)
 		event_free(c->ev_kick);
+	if (c->ev_idle != NULL)
+		event_free(c->ev_idle);
 	if (c->in != NULL)
 		evbuffer_free(c->in);
 	if (c->out != NULL)
@@ -224,6 +256,8 @@ client_close(struct client *c, const char *reason)
 		event_del(c->ev_line);
 	if (c->ev_kick != NULL)
 		event_del(c->ev_kick);
+	if (c->ev_idle != NULL)
+		event_del(c->ev_idle);
 	while ((call = TAILQ_FIRST(&c->calls)) != NULL)
 		call_abort(call);
 	if (c->fd != -1)
@@ -277,26 +311,69 @@ client_dump_cb(const char *buf, size_t len, void *arg)
 	return evbuffer_add(arg, buf, len) == 0 ? 0 : -1;
 }
 
+/*
+ * Answer a message over max-reply with a too_large error for the same id
+ * (a notification's error has a null id).
+ */
+static int
+client_send_too_large(struct client *c, const json_t *msg, size_t len)
+{
+	json_t *err;
+	char text[256];
+	int r;
+
+	log_info("client %llu: refusing a %zu byte reply (max-reply %ld)",
+	    (unsigned long long)c->id, len, c->cfg->max_reply);
+	snprintf(text, sizeof(text),
+	    "the reply of %zu bytes is over max-reply (%ld bytes); move "
+	    "big data with the streaming calls (sandbox.stream_download, "
+	    "sandbox.exec_stream)",
+	    len, c->cfg->max_reply);
+	err = ipc_make_error_code(json_object_get(msg, "id"),
+	    IPC_ERR_APPLICATION, text, "too_large",
+	    json_pack("{s:I, s:I}", "size", (json_int_t)len, "max",
+		(json_int_t)c->cfg->max_reply));
+	if (err == NULL)
+		return -ENOMEM;
+	r = client_send(c, err);
+	json_decref(err);
+	return r;
+}
+
 int
 client_send(struct client *c, const json_t *msg)
 {
+	size_t len;
+
 	if (c->state == CLIENT_CLOSED)
 		return 0;
-	/* Serialize into a scratch buffer whose chains then move to the
-	 * output without a copy; on failure nothing half-written is sent. */
-	if (json_dump_callback(msg, client_dump_cb, c->msg, JSON_COMPACT) !=
-		0 ||
-	    evbuffer_add(c->msg, "\n", 1) != 0 ||
-	    evbuffer_add_buffer(c->out, c->msg) != 0) {
-		(void)evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
-		return -ENOMEM;
-	}
+	/*
+	 * A peer that left more than twice max-output unread before this
+	 * message does not read: disconnect it. What was queued before is
+	 * what counts, so one big reply to a reading peer always goes out.
+	 */
 	if (evbuffer_get_length(c->out) > 2 * (size_t)c->cfg->max_output) {
 		log_info("client %llu: %zu bytes queued and not read, "
 			 "disconnecting",
 		    (unsigned long long)c->id, evbuffer_get_length(c->out));
 		client_close_later(c, "output queue overflow");
 		return 0;
+	}
+	/* Serialize into a scratch buffer whose chains then move to the
+	 * output without a copy; on failure nothing half-written is sent. */
+	if (json_dump_callback(msg, client_dump_cb, c->msg, JSON_COMPACT) !=
+		0 ||
+	    evbuffer_add(c->msg, "\n", 1) != 0) {
+		(void)evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
+		return -ENOMEM;
+	}
+	if ((len = evbuffer_get_length(c->msg)) > (size_t)c->cfg->max_reply) {
+		(void)evbuffer_drain(c->msg, len);
+		return client_send_too_large(c, msg, len);
+	}
+	if (evbuffer_add_buffer(c->out, c->msg) != 0) {
+		(void)evbuffer_drain(c->msg, evbuffer_get_length(c->msg));
+		return -ENOMEM;
 	}
 	event_add(c->ev_write, NULL);
 	return 0;
@@ -390,6 +467,38 @@ client_write_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Nothing going on for idle-timeout: say so and close. */
+static void
+client_idle_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	char text[128];
+
+	snprintf(text, sizeof(text),
+	    "no call, input or output for %ld ms (idle-timeout), closing",
+	    c->cfg->idle_timeout_ms);
+	client_send_error(
+	    c, NULL, IPC_ERR_APPLICATION, "idle_timeout", NULL, text);
+	client_flush_close(c);
+}
+
+/* Arm the idle timer when nothing is going on, disarm it otherwise. */
+static void
+client_update_idle(struct client *c)
+{
+	struct timeval tv = {c->cfg->idle_timeout_ms / 1000,
+	    (c->cfg->idle_timeout_ms % 1000) * 1000};
+
+	if (c->cfg->idle_timeout_ms == 0 || c->state != CLIENT_ACTIVE)
+		return;
+	if (c->ncalls == 0 && evbuffer_get_length(c->in) == 0 &&
+	    evbuffer_get_length(c->out) == 0) {
+		if (!event_pending(c->ev_idle, EV_TIMEOUT, NULL))
+			event_add(c->ev_idle, &tv);
+	} else
+		event_del(c->ev_idle);
+}
+
 static void
 client_line_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -432,7 +541,8 @@ client_recv(struct client *c)
 	struct msghdr msg;
 	struct iovec iov;
 	struct client_fdset set;
-	unsigned nfd, i, bad = 0;
+	const char *why = NULL;
+	unsigned nfd, i;
 	ssize_t n;
 	int *fds;
 
@@ -463,33 +573,45 @@ client_recv(struct client *c)
 				set.fd[set.n++] = fds[i];
 			else {
 				close(fds[i]);
-				bad = 1;
+				why =
+				    "too many file descriptors in one message "
+				    "(limits.max_fds)";
 			}
 		}
 	}
 	if (msg.msg_flags & MSG_CTRUNC)
-		bad = 1;
-	if (set.n > 0 && (bad || c->nfdq == CLIENT_FD_BATCHES)) {
-		for (i = 0; i < set.n; i++)
-			close(set.fd[i]);
-		set.n = 0;
-		bad = 1;
-	}
-	if (set.n > 0)
-		c->fdq[c->nfdq++] = set;
+		why = "file descriptors were lost (truncated control "
+		      "message)";
+	/* Descriptors waiting for their line are capped per connection
+	 * and over the daemon, so partial lines cannot fill the fd table. */
+	if (why == NULL && set.n > 0 &&
+	    (c->nfdq == CLIENT_FD_BATCHES ||
+		c->nfdq_fds + set.n > (unsigned)c->cfg->max_queued_fds))
+		why = "too many file descriptors wait for their lines on this "
+		      "connection (limits.max_queued_fds)";
+	if (why == NULL && set.n > 0 &&
+	    c->wd->nfds_queued + set.n > (unsigned)c->cfg->max_queued_fds_total)
+		why = "too many file descriptors wait for their lines in "
+		      "wrennd (max-queued-fds-total)";
+	if (why != NULL)
+		client_fdset_close(&set);
 	vec.iov_len = (size_t)n;
 	evbuffer_commit_space(c->in, &vec, 1);
 	c->in_total += (uint64_t)n;
-	if (set.n > 0)
-		c->fdq[c->nfdq - 1].end = c->in_total;
-	if (bad) {
-		log_info("client %llu: too many file descriptors passed",
-		    (unsigned long long)c->id);
+	if (set.n > 0) {
+		set.end = c->in_total;
+		c->fdq[c->nfdq++] = set;
+		c->nfdq_fds += set.n;
+		c->wd->nfds_queued += set.n;
+	}
+	if (why != NULL) {
+		log_info(
+		    "client %llu: %s, closing", (unsigned long long)c->id, why);
 		client_send_error(c, NULL, IPC_ERR_INVALID_REQUEST,
-		    "too_many_fds", NULL,
-		    "too many file descriptors in one message "
-		    "(limits.max_fds)");
+		    "too_many_fds", NULL, why);
 		client_flush_close(c);
+		/* Nothing more is read: the queue goes now, not at close. */
+		(void)client_fdq_drop(c, UINT64_MAX);
 	}
 	return (int)n;
 }
@@ -514,6 +636,8 @@ client_read_cb(evutil_socket_t fd, short what, void *arg)
 			client_close(c, "read error");
 			return;
 		}
+		/* Bytes from the peer restart the idle clock. */
+		event_del(c->ev_idle);
 		if (n < CLIENT_READ_CHUNK ||
 		    evbuffer_get_length(c->in) > (size_t)c->cfg->max_line)
 			break;
@@ -663,8 +787,7 @@ client_dispatch(struct client *c, struct ipc_msg *m, struct client_fdset *lfds)
 		    c, m->id, IPC_ERR_INTERNAL, "internal", "out of memory");
 	json_decref(empty);
 	if (call == NULL) {
-		for (i = 0; i < lfds->n; i++)
-			close(lfds->fd[i]);
+		client_fdset_close(lfds);
 		return;
 	}
 	for (i = 0; i < lfds->n; i++)
@@ -727,8 +850,9 @@ client_line(struct client *c, size_t linelen)
 	struct ipc_error perr;
 	struct ipc_msg m;
 	char msg[300];
-	const char *line;
-	unsigned i;
+	const char *line, *why = NULL;
+	uint64_t end;
+	unsigned stray;
 	int r;
 
 	line = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)linelen + 1);
@@ -736,49 +860,53 @@ client_line(struct client *c, size_t linelen)
 	/*
 	 * The kernel hands fds over with a chunk that may also hold earlier
 	 * unread lines, so a set belongs to the first request in its chunk
-	 * that refers to descriptors ({"$fd": n}). Sets whose chunk ended
-	 * before this line are strays and are closed.
+	 * that refers to descriptors ({"$fd": n}). When the chunk ends
+	 * within this line no later line can take the set, so this line
+	 * gets it, wanted or not; other sets that came within this line are
+	 * strays. Either way nothing passed outlives the line that brought
+	 * it unless a call owns it.
 	 */
-	client_fdq_drop(c, c->in_off);
+	end = c->in_off + linelen + 1;
+	(void)client_fdq_drop(c, c->in_off);
 	memset(&lfds, 0, sizeof(lfds));
-	if (c->nfdq > 0 && c->fdq[0].off <= c->in_off + linelen &&
-	    client_wants_fds(&m)) {
-		lfds = c->fdq[0];
-		memmove(
-		    &c->fdq[0], &c->fdq[1], (c->nfdq - 1) * sizeof(c->fdq[0]));
-		c->nfdq--;
-	}
+	if (c->nfdq > 0 && c->fdq[0].off < end &&
+	    (client_wants_fds(&m) || c->fdq[0].end <= end))
+		client_fdq_pop(c, &lfds);
 	evbuffer_drain(c->in, linelen + 1);
-	c->in_off += linelen + 1;
+	c->in_off = end;
 	c->scanned = 0;
+	stray = client_fdq_drop(c, c->in_off);
 	if (r == IPC_ERR_PARSE) {
 		snprintf(msg, sizeof(msg), "parse error at column %d: %s",
 		    perr.column, perr.text);
-		for (i = 0; i < lfds.n; i++)
-			close(lfds.fd[i]);
+		client_fdset_close(&lfds);
 		client_reject(c, NULL, IPC_ERR_PARSE, "parse_error", msg);
 		ipc_msg_clear(&m);
 		client_flush_close(c);
 		return;
 	}
 	if (r != 0) {
-		for (i = 0; i < lfds.n; i++)
-			close(lfds.fd[i]);
+		client_fdset_close(&lfds);
 		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
 		    "invalid_request", perr.text);
 		ipc_msg_clear(&m);
 		return;
 	}
-	if (lfds.n > 0 &&
-	    (m.kind != IPC_KIND_REQUEST || !(c->caps & CLIENT_CAP_FDS))) {
-		for (i = 0; i < lfds.n; i++)
-			close(lfds.fd[i]);
-		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
-		    "unexpected_fds",
-		    m.kind != IPC_KIND_REQUEST
-			? "file descriptors may only come with a request"
-			: "file descriptors were passed but the fds capability "
-			  "is not enabled (rpc.hello enable [\"fds\"])");
+	if (stray > 0)
+		why = "file descriptors came with more than one write of "
+		      "this line";
+	else if (lfds.n > 0 && m.kind != IPC_KIND_REQUEST)
+		why = "file descriptors may only come with a request";
+	else if (lfds.n > 0 && !(c->caps & CLIENT_CAP_FDS))
+		why = "file descriptors were passed but the fds capability "
+		      "is not enabled (rpc.hello enable [\"fds\"])";
+	else if (lfds.n > 0 && !client_wants_fds(&m))
+		why = "file descriptors were passed with a request that has "
+		      "no {\"$fd\": n} parameter";
+	if (why != NULL) {
+		client_fdset_close(&lfds);
+		client_reject(
+		    c, m.id, IPC_ERR_INVALID_REQUEST, "unexpected_fds", why);
 		ipc_msg_clear(&m);
 		return;
 	}
@@ -845,6 +973,7 @@ client_process(struct client *c)
 			event_del(c->ev_line);
 	}
 	client_update_read(c);
+	client_update_idle(c);
 	/* Half-closed and nothing left to do: flush and go. */
 	if (c->state == CLIENT_ACTIVE && c->eof && c->ncalls == 0 &&
 	    (evbuffer_get_length(c->in) == 0 ||
@@ -878,13 +1007,17 @@ client_hello(struct client *c)
 	json_t *params, *msg;
 	int r;
 
-	params = json_pack("{s:s, s:s, s:i, s:[s,s,s], s:{s:I, s:I, s:i, s:I},"
+	params = json_pack("{s:s, s:s, s:i, s:[s,s,s],"
+			   " s:{s:I, s:I, s:i, s:I, s:I, s:I, s:I},"
 			   " s:{s:I, s:I, s:I, s:s}, s:o}",
 	    "server", "wrennd", "version", PACKAGE_VERSION, "protocol",
 	    IPC_PROTOCOL_VERSION, "capabilities", "stream", "cancel", "fds",
 	    "limits", "max_line", (json_int_t)c->cfg->max_line, "max_inflight",
 	    (json_int_t)c->cfg->max_inflight, "max_fds", CALL_MAX_FDS,
-	    "max_output", (json_int_t)c->cfg->max_output, "peer", "uid",
+	    "max_output", (json_int_t)c->cfg->max_output, "max_reply",
+	    (json_int_t)c->cfg->max_reply, "max_queued_fds",
+	    (json_int_t)c->cfg->max_queued_fds, "idle_timeout_ms",
+	    (json_int_t)c->cfg->idle_timeout_ms, "peer", "uid",
 	    (json_int_t)c->uid, "gid", (json_int_t)c->gid, "pid",
 	    (json_int_t)c->pid, "role", role_name(c->role), "methods",
 	    methods_names());
@@ -959,11 +1092,12 @@ client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
 	    event_new(wd->base, fd, EV_WRITE | EV_PERSIST, client_write_cb, c);
 	c->ev_line = evtimer_new(wd->base, client_line_cb, c);
 	c->ev_kick = event_new(wd->base, -1, 0, client_kick_cb, c);
+	c->ev_idle = evtimer_new(wd->base, client_idle_cb, c);
 	TAILQ_INSERT_TAIL(&wd->clients, c, entry);
 	wd->nclients++;
 	if (c->in == NULL || c->out == NULL || c->msg == NULL ||
 	    c->ev_read == NULL || c->ev_write == NULL || c->ev_line == NULL ||
-	    c->ev_kick == NULL || client_hello(c) != 0) {
+	    c->ev_kick == NULL || c->ev_idle == NULL || client_hello(c) != 0) {
 		log_warnx(
 		    "client %llu: out of memory", (unsigned long long)c->id);
 		client_close(c, "out of memory");
@@ -974,6 +1108,17 @@ client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
 	    role_name(c->role));
 	client_update_read(c);
 	return c;
+}
+
+unsigned
+client_count_uid(struct wrennd *wd, uid_t uid)
+{
+	struct client *c;
+	unsigned n = 0;
+
+	TAILQ_FOREACH(c, &wd->clients, entry)
+		n += c->uid == uid;
+	return n;
 }
 
 unsigned

@@ -44,8 +44,10 @@ struct wrennd *client_wrennd(const struct client *c);
 unsigned client_ncalls(const struct client *c);
 
 /*
- * Queue msg (not stolen) for the peer. Returns 0, or -ENOMEM. Once the
- * queued bytes exceed twice max-output the client is closed as stuck.
+ * Queue msg (not stolen) for the peer. Returns 0, or -ENOMEM. A message
+ * over max-reply is replaced by a too_large error for its id. If more
+ * than twice max-output was already queued before msg, the client is
+ * closed as stuck (on a later loop turn) and msg is dropped.
  */
 int client_send(struct client *c, const json_t *msg);
 /* Bytes waiting to be written to the peer. */
@@ -56,6 +58,8 @@ int client_congested(const struct client *c);
 /* rpc.hello handler: protocol check and capability negotiation. */
 int client_rpc_hello(struct call *call);
 
+/* Connections of uid (for max-clients-per-uid). */
+unsigned client_count_uid(struct wrennd *wd, uid_t uid);
 /* Calls in flight over every client of wd. */
 unsigned client_calls_all(struct wrennd *wd);
 /* Drain (or with now, close) every client of wd. */

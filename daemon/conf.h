@@ -48,6 +48,14 @@ struct conf {
 	long max_streams_per_uid; /* of them, started by one uid */
 	long max_stream_memory;	  /* bytes: sum of the stream buffer bounds */
 	int verbosity;		  /* 0 info, 1+ debug */
+
+	/* Per-peer limits (listener.c, client.c). */
+	long max_clients_per_uid; /* concurrent connections of one uid */
+	long idle_timeout_ms;	  /* close a connection idle this long; 0 off */
+	long max_queued_fds;	  /* passed fds awaiting their line, per
+				   * connection */
+	long max_queued_fds_total; /* the same over all connections */
+	long max_reply;		   /* bytes of one message to a client */
 };
 
 /* A new configuration holding the defaults; NULL on OOM. */

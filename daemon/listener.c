@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -29,9 +30,10 @@
 #include "sd.h"
 #include "wrennd.h"
 
-#define LISTENER_MAX_FDS   8 /* sockets taken from systemd */
-#define LISTENER_BACKLOG   128
-#define LISTENER_PAUSE_SEC 1 /* back-off when out of file descriptors */
+#define LISTENER_MAX_FDS    8 /* sockets taken from systemd */
+#define LISTENER_BACKLOG    128
+#define LISTENER_PAUSE_SEC  1  /* back-off when out of file descriptors */
+#define LISTENER_FD_RESERVE 64 /* descriptors for upstream, logs, files */
 
 struct listener_sock {
 	int fd;		    /* owned */
@@ -74,16 +76,20 @@ listener_pause_cb(evutil_socket_t fd, short what, void *arg)
 	listener_enable(arg, 1);
 }
 
-/* Refuse a connection over the client cap with one error line. */
+/*
+ * Refuse a connection with one error line; limit, when set, names the
+ * option that refused it (data.limit).
+ */
 static void
-listener_refuse(int fd, const char *code, const char *message)
+listener_refuse(
+    int fd, const char *code, const char *limit, const char *message)
 {
 	json_t *msg;
 	size_t len;
 	char *buf;
 
-	msg =
-	    ipc_make_error_code(NULL, IPC_ERR_APPLICATION, message, code, NULL);
+	msg = ipc_make_error_code(NULL, IPC_ERR_APPLICATION, message, code,
+	    limit != NULL ? json_pack("{s:s}", "limit", limit) : NULL);
 	if (msg != NULL && (buf = ipc_encode(msg, &len)) != NULL) {
 		(void)send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		free(buf);
@@ -122,18 +128,63 @@ listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		return;
 	}
 	if (wd->draining) {
-		listener_refuse(fd, "shutting_down", "wrennd is shutting down");
+		listener_refuse(
+		    fd, "shutting_down", NULL, "wrennd is shutting down");
 		return;
 	}
 	if (wd->nclients >= (unsigned)wd->cfg->max_clients) {
 		log_info("refusing uid %u pid %d: %u clients connected "
 			 "(max-clients)",
 		    (unsigned)cred.uid, (int)cred.pid, wd->nclients);
-		listener_refuse(fd, "too_many_clients",
+		listener_refuse(fd, "too_many_clients", "max-clients",
 		    "too many clients connected (max-clients)");
 		return;
 	}
+	/* One uid cannot take every slot (the sd-varlink per-uid model). */
+	if (client_count_uid(wd, cred.uid) >=
+	    (unsigned)wd->cfg->max_clients_per_uid) {
+		log_info("refusing uid %u pid %d: it has %ld connections "
+			 "(max-clients-per-uid)",
+		    (unsigned)cred.uid, (int)cred.pid,
+		    wd->cfg->max_clients_per_uid);
+		listener_refuse(fd, "too_many_clients", "max-clients-per-uid",
+		    "too many connections from this uid "
+		    "(max-clients-per-uid)");
+		return;
+	}
 	(void)client_new(wd, fd, cred.uid, cred.gid, cred.pid);
+}
+
+void
+listener_raise_nofile(const struct conf *cfg)
+{
+	struct rlimit rl;
+	rlim_t old, need;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE, ignoring");
+		return;
+	}
+	old = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1) {
+			log_warn("setrlimit RLIMIT_NOFILE, ignoring");
+			rl.rlim_cur = old;
+		} else
+			log_info("file descriptor limit raised from %llu to "
+				 "%llu",
+			    (unsigned long long)old,
+			    (unsigned long long)rl.rlim_cur);
+	}
+	/* Each client is one descriptor, plus what it may queue. */
+	need = (rlim_t)cfg->max_clients + (rlim_t)cfg->max_queued_fds_total +
+	    LISTENER_FD_RESERVE;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+		log_warnx("file descriptor limit %llu is below the %llu that "
+			  "max-clients and max-queued-fds-total may take; "
+			  "accepting pauses when descriptors run out",
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)need);
 }
 
 /* Whether something answers on the Unix socket at path. */

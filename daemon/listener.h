@@ -8,9 +8,16 @@
 #ifndef WRENND_LISTENER_H
 #define WRENND_LISTENER_H
 
+struct conf;
 struct wrennd;
 struct listener;
 
+/*
+ * Raise the soft RLIMIT_NOFILE to the hard limit (systemd starts services
+ * at 1024) and warn when the result is below what cfg's client and fd
+ * caps may take. Call once at start-up, before the sockets are opened.
+ */
+void listener_raise_nofile(const struct conf *cfg);
 /* Bind or adopt the sockets. NULL on failure (logged). */
 struct listener *listener_new(struct wrennd *wd);
 /* Stop accepting, close our sockets, unlink a path we bound. */

@@ -126,14 +126,15 @@ struct upstream_req {
 	size_t resp_len;
 	size_t resp_cap;
 	upstream_data_cb data_cb;
-	void *data_arg;			    /* borrowed, the hook's */
-	int streaming;			    /* -1 undecided, 0 buffer, 1 hook */
-	size_t skip;			    /* already consumed bytes curl will
-					     * hand us again after a pause */
-	int paused;			    /* a hook paused the transfer */
-	int resume_pending;		    /* resume asked for inside curl */
-	int too_large;			    /* response passed max_response */
-	int aborted;			    /* a hook returned -1 */
+	void *data_arg;	     /* borrowed, the hook's */
+	int streaming;	     /* -1 undecided, 0 buffer, 1 hook */
+	size_t skip;	     /* already consumed bytes curl will
+			      * hand us again after a pause */
+	int paused;	     /* a hook paused the transfer */
+	int resume_pending;  /* resume asked for inside curl */
+	int too_large;	     /* response passed max_response */
+	size_t max_response; /* bytes buffered; at most up->max_response */
+	int aborted;	     /* a hook returned -1 */
 	enum upstream_outcome fail_outcome; /* for UPSTREAM_REQ_FAILING */
 	upstream_done_cb cb;
 	void *arg;		      /* borrowed, the callback's */
@@ -375,7 +376,7 @@ upstream_req_finish(
 	/* curl's text says "Failure writing output" for our own aborts. */
 	if (res.outcome == UPSTREAM_TOO_LARGE)
 		snprintf(req->errbuf, sizeof(req->errbuf),
-		    "response larger than %zu bytes", req->up->max_response);
+		    "response larger than %zu bytes", req->max_response);
 	else if (res.outcome == UPSTREAM_ABORTED && req->aborted)
 		snprintf(req->errbuf, sizeof(req->errbuf),
 		    "transfer aborted by the stream hook");
@@ -665,7 +666,7 @@ upstream_sslctx_cb(CURL *easy, void *sslctx, void *arg)
 static int
 upstream_req_buffer(struct upstream_req *req, const char *ptr, size_t len)
 {
-	size_t max = req->up->max_response, cap;
+	size_t max = req->max_response, cap;
 	char *p;
 
 	if (len > max - req->resp_len) {
@@ -1167,6 +1168,7 @@ upstream_req_new(struct upstream *up, const char *method,
 	req->state = UPSTREAM_REQ_NEW;
 	req->auth = auth;
 	req->timeout_ms = UPSTREAM_REQ_TIMEOUT_MS;
+	req->max_response = up->max_response;
 	req->streaming = -1;
 	req->idempotent =
 	    strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
@@ -1408,6 +1410,14 @@ upstream_req_set_timeout(struct upstream_req *req, long ms)
 		req->timeout_ms = ms > 0 ? ms : 0;
 }
 
+void
+upstream_req_set_max_response(struct upstream_req *req, size_t bytes)
+{
+	if (req != NULL && req->state == UPSTREAM_REQ_NEW &&
+	    bytes < req->up->max_response)
+		req->max_response = bytes;
+}
+
 /* Append one header line to req's list. */
 static int
 upstream_req_header(struct upstream_req *req, const char *line)
@@ -1487,7 +1497,7 @@ upstream_req_prepare(struct upstream_req *req)
 	/* Refuse a too long buffered answer before reading it. */
 	if (req->data_cb == NULL)
 		(void)curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
-		    (curl_off_t)req->up->max_response);
+		    (curl_off_t)req->max_response);
 	return 0;
 }
 

@@ -141,6 +141,12 @@ int upstream_req_set_data_hook(
 /* Whole-request deadline in ms (0: none; default 60000). */
 void upstream_req_set_timeout(struct upstream_req *req, long ms);
 /*
+ * Buffer at most bytes of this response (never more than max-response);
+ * a longer one fails with UPSTREAM_TOO_LARGE as soon as it is known to be
+ * longer (Content-Length, or the first byte past the cap).
+ */
+void upstream_req_set_max_response(struct upstream_req *req, size_t bytes);
+/*
  * Start the transfer; on failure (-errno) the request has been freed:
  * -ENOENT if the request's credential is not configured, -ENOSPC if it is
  * too long, -ESHUTDOWN while upstream_free is pending, -ENOMEM. A request

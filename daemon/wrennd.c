@@ -449,6 +449,7 @@ main(int argc, char **argv)
 		log_warnx("no credential configured: only local methods will "
 			  "work (set WRENN_API_KEY or WRENN_TOKEN)");
 
+	listener_raise_nofile(wd.cfg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("curl_global_init failed");
 	event_set_log_callback(wrennd_event_log_cb);

@@ -36,6 +36,7 @@ struct wrennd {
 	struct listener *listener;  /* owned; NULL once draining */
 	struct client_list clients; /* owned */
 	unsigned nclients;
+	unsigned nfds_queued; /* passed fds awaiting their lines (client.c) */
 	uint64_t next_client_id;
 	struct sbwatch_list watches; /* owned by api-sandbox.c */
 	struct stream_list streams;  /* owned by stream.c */
