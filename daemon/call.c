@@ -125,13 +125,14 @@ static void
 call_vfail(struct call *call, int rpc_code, const char *data_code,
     json_t *extra_steal, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char msg[1024], qm[256], qc[80];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	call->wd->calls_failed++;
-	log_debug("client %llu: %s failed: %s (%s)",
+	log_debug("client %llu: %s failed: \"%s\" (\"%s\")",
 	    (unsigned long long)(call->client ? client_id(call->client) : 0),
-	    call->method->name, msg, data_code);
+	    call->method->name, log_quote_str(qm, sizeof(qm), msg),
+	    log_quote_str(qc, sizeof(qc), data_code));
 	call_finish(call,
 	    ipc_make_error_code(
 		call->id, rpc_code, msg, data_code, extra_steal));
@@ -243,6 +244,7 @@ call_http_error(long status, const char *body, size_t body_len)
 void
 call_fail_obj(struct call *call, const json_t *err)
 {
+	char qm[256], qc[80];
 	json_t *copy, *dcode;
 
 	call->wd->calls_failed++;
@@ -251,11 +253,12 @@ call_fail_obj(struct call *call, const json_t *err)
 		return;
 	}
 	dcode = json_object_get(json_object_get(copy, "data"), "code");
-	log_debug("client %llu: %s failed: %s (%s)",
+	log_debug("client %llu: %s failed: \"%s\" (\"%s\")",
 	    (unsigned long long)(call->client ? client_id(call->client) : 0),
 	    call->method->name,
-	    json_string_value(json_object_get(copy, "message")),
-	    json_string_value(dcode));
+	    log_quote_str(qm, sizeof(qm),
+		json_string_value(json_object_get(copy, "message"))),
+	    log_quote_str(qc, sizeof(qc), json_string_value(dcode)));
 	call_finish(call,
 	    json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", call->id,
 		"error", copy));

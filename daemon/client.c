@@ -816,8 +816,11 @@ client_notification(struct client *c, struct ipc_msg *m)
 	json_t *id;
 
 	if (strcmp(m->method, "$/cancel") != 0) {
-		log_debug("client %llu: ignoring notification '%.64s'",
-		    (unsigned long long)c->id, m->method);
+		char q[80];
+
+		log_debug("client %llu: ignoring notification \"%s\"",
+		    (unsigned long long)c->id,
+		    log_quote_str(q, sizeof(q), m->method));
 		return;
 	}
 	id = json_object_get(m->params, "id");

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The one logging API of the daemon. Messages go to stderr with sd-daemon
- * "<N>" priority prefixes so journald keeps the levels. Callers put
- * peer-supplied text through log_quote() first. The only mutable global of
- * the daemon is the log state kept here.
+ * "<N>" priority prefixes so journald keeps the levels, one line each: the
+ * writer escapes every control byte of the formatted message (newlines
+ * included). Callers still put peer-supplied text through log_quote() and
+ * in quotes, so a reader can tell it from the daemon's own words. The only
+ * mutable global of the daemon is the log state kept here.
  */
 #ifndef WRENND_LOG_H
 #define WRENND_LOG_H
@@ -30,5 +32,7 @@ void fatalx(const char *fmt, ...)
  * JSON). Returns buf.
  */
 char *log_quote(char *buf, size_t bufsz, const char *s, size_t len);
+/* log_quote of a NUL-terminated string; NULL gives "". Returns buf. */
+char *log_quote_str(char *buf, size_t bufsz, const char *s);
 
 #endif /* WRENND_LOG_H */

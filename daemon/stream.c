@@ -379,10 +379,14 @@ stream_end(struct stream *s, json_t *final_steal, json_t *err_steal)
 	s->ws = NULL;
 	s->paused = 0;
 	event_del(s->ev_timer);
-	if (s->final_err != NULL)
-		log_debug("stream %s: ended: %s", s->id,
-		    json_string_value(
-			json_object_get(s->final_err, "message")));
+	if (s->final_err != NULL) {
+		char q[256];
+
+		log_debug("stream %s: ended: \"%s\"", s->id,
+		    log_quote_str(q, sizeof(q),
+			json_string_value(
+			    json_object_get(s->final_err, "message"))));
+	}
 	/* A detached stream that never started has nothing to replay. */
 	if (s->pid < 0)
 		detached = s->detached = 0;
@@ -467,8 +471,11 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 				NULL, "%s",
 				text != NULL ? text : "exec stream failed"));
 	} else {
+		char q[48];
+
 		json_decref(fields);
-		log_debug("stream %s: ignoring message type '%.32s'", s->id, t);
+		log_debug("stream %s: ignoring message type \"%s\"", s->id,
+		    log_quote_str(q, sizeof(q), t));
 	}
 	json_decref(msg);
 }
@@ -693,7 +700,7 @@ stream_exec(struct call *call)
 	struct stream_follower *f;
 	enum upstream_auth auth;
 	unsigned char rnd[8];
-	char err[128];
+	char err[128], qid[80];
 	size_t limit;
 	uid_t uid;
 	int detach, i;
@@ -736,8 +743,9 @@ stream_exec(struct call *call)
 		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "%s", err);
 		return 0;
 	}
-	log_debug("stream %s: exec on %s for uid %u%s", s->id, s->sandbox_id,
-	    (unsigned)uid, detach ? " (detached)" : "");
+	log_debug("stream %s: exec on \"%s\" for uid %u%s", s->id,
+	    log_quote_str(qid, sizeof(qid), s->sandbox_id), (unsigned)uid,
+	    detach ? " (detached)" : "");
 	if (detach) {
 		s->starter = call;
 		call_set_cancel(call, stream_starter_cancel_cb, s);
