@@ -177,11 +177,12 @@ typedef void (*run_event_fn)(
     struct cli *cli, const char *event, const json_t *ev, void *userdata);
 void run_sigint_install(void);
 int run_interrupted(void);
+int run_abandoned(void);
 int run_stream(struct cli *cli, const char *method, json_t *params_steal,
     run_event_fn on_event, void *userdata, json_t **ret_result,
     json_t **ret_error);
 int run_transfer(struct cli *cli, int upload, const char *sandbox,
-    const char *path, int fd, unsigned int flags,
+    const char *path, const char *what, int fd, unsigned int flags,
     wrennctl_progress_fn on_progress, void *userdata, json_t **ret_result,
     json_t **ret_error);
 

@@ -83,7 +83,7 @@ output_error_local(struct cli *cli, const char *code, const char *fmt, ...)
  * Returns a malloc'd sentence, or NULL to show wrennd's message.
  */
 static char *
-output_human(const struct cli *cli, const char *code)
+output_human(const struct cli *cli, const char *code, const char *msg)
 {
 	const char *obj = cli->object;
 	int file = strchr(obj, ' ') == NULL; /* "cl-...:PATH", not "noun id" */
@@ -92,7 +92,12 @@ output_human(const struct cli *cli, const char *code)
 
 	if (code == NULL || *obj == '\0')
 		return NULL;
-	if (strcmp(code, "not_found") == 0)
+	if (strcmp(code, "not_found") == 0 && file &&
+	    strstr(msg, "sandbox not found") != NULL)
+		/* The sandbox of "cl-...:PATH" is what is missing. */
+		n = asprintf(
+		    &s, "sandbox %.*s not found", (int)strcspn(obj, ":"), obj);
+	else if (strcmp(code, "not_found") == 0)
 		n = asprintf(
 		    &s, file ? "%s does not exist" : "%s not found", obj);
 	else if (strcmp(code, "is_a_directory") == 0 && file)
@@ -149,7 +154,7 @@ output_error(struct cli *cli, int r)
 		    stderr, "wrennctl: connection to wrennd lost: %s\n", msg);
 		return;
 	}
-	human = rpc != 0 ? output_human(cli, code) : NULL;
+	human = rpc != 0 ? output_human(cli, code, msg) : NULL;
 	fprintf(stderr, "wrennctl: ");
 	if (human != NULL) {
 		fprintf(stderr, "%s\n", human);

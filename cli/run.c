@@ -75,6 +75,13 @@ run_interrupted(void)
 	return run_sigints > 0;
 }
 
+/* Whether Ctrl-C was pressed twice: the user wants out at once. */
+int
+run_abandoned(void)
+{
+	return run_sigints > 1;
+}
+
 static void
 run_event_cb(struct wrennctl *h, uint64_t id, const char *event,
     const char *json, void *userdata)
@@ -245,12 +252,14 @@ run_stream(struct cli *cli, const char *method, json_t *params_steal,
 
 /*
  * A file transfer (upload: fd -> sandbox path, else sandbox path -> fd)
- * through libwrennctl's transfer calls; as run_stream() otherwise.
+ * through libwrennctl's transfer calls; errors call the file what
+ * ("SANDBOX:PATH" as the user gave it); as run_stream() otherwise.
  */
 int
 run_transfer(struct cli *cli, int upload, const char *sandbox, const char *path,
-    int fd, unsigned int flags, wrennctl_progress_fn on_progress,
-    void *userdata, json_t **ret_result, json_t **ret_error)
+    const char *what, int fd, unsigned int flags,
+    wrennctl_progress_fn on_progress, void *userdata, json_t **ret_result,
+    json_t **ret_error)
 {
 	struct run_call *rc;
 	int r;
@@ -263,7 +272,7 @@ run_transfer(struct cli *cli, int upload, const char *sandbox, const char *path,
 	}
 	cli->method =
 	    upload ? "sandbox.stream_upload" : "sandbox.stream_download";
-	snprintf(cli->object, sizeof(cli->object), "%s:%s", sandbox, path);
+	snprintf(cli->object, sizeof(cli->object), "%s", what);
 	rc->cli = cli;
 	rc->on_progress = on_progress;
 	rc->userdata = userdata;

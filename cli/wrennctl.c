@@ -60,8 +60,9 @@ static const struct cmd cli_cmds[] = {
 	cmd_exec_attach_run, NULL, NULL},
     {"stream", "streams", "COMMAND [ARGS...]", "exec streams held by wrennd",
 	NULL, NULL, cmd_stream_verbs, NULL},
-    {"cp", NULL, "[--no-verify] SRC DST",
-	"copy a file to or from a sandbox (SANDBOX:PATH)",
+    {"cp", NULL, "[-r] [--no-verify] SRC DST",
+	"copy a file or (-r) a directory to or from a sandbox (SANDBOX:PATH)",
+	"  -r, --recursive      copy a directory (through tar on both sides)\n"
 	"      --no-verify      skip the size and SHA-256 check in the "
 	"sandbox\n"
 	"                       (LOCAL may be - for stdin or stdout)\n",

@@ -102,6 +102,97 @@ try:
          "a truncated download is refused and not kept", (rc, err))
     env.fake.clear_faults()
 
+    def sandbox_ls(d):
+        rc, out, err = wrennctl(sock, "exec", sid, "--", "ls", "-a", d)
+        return out.decode().split()
+
+    with t.case("issue 7: an upload goes to a temporary name first"):
+        t.ok("in.bin" in sandbox_ls("cp") and
+             not any(".wrennctl-" in n for n in sandbox_ls("cp")),
+             "a finished upload has its name and leaves no temporary "
+             "file", sandbox_ls("cp"))
+        p = subprocess.Popen([WRENNCTL, "--socket", sock, "cp", "-",
+                              sid + ":cp/int.bin"], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p.stdin.write(b"x" * 300000)
+        p.stdin.flush()
+
+        def uploading():
+            return any("/files/stream/write" in r["path"] and
+                       r.get("body_bytes", 0) > 0
+                       for r in env.fake.requests())
+        env.fake.clear_requests()
+        for _ in range(400):
+            if uploading():
+                break
+            time.sleep(0.05)
+        p.send_signal(signal.SIGINT)
+        try:
+            rc = p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rc = None
+        p.stdin.close()
+        t.eq(rc, 130, "Ctrl-C during an upload exits 130")
+        names = sandbox_ls("cp")
+        t.ok("int.bin" not in names,
+             "an interrupted upload leaves nothing under the final name",
+             names)
+        t.ok(not any(".wrennctl-" in n for n in names),
+             "and its temporary file is removed", names)
+        rc, out, err = wrennctl(sock, "cp", src, sid + ":cp")
+        t.ok(rc == 0 and "src.bin" in sandbox_ls("cp"),
+             "an upload to a directory lands inside it", (rc, err))
+
+    with t.case("issue 7: cp errors and warnings"):
+        rc, out, err = wrennctl(sock, "cp", "--no-verify",
+                                sid + ":cp/nope.bin", "-")
+        t.ok(rc == 0 and out == b"" and "empty body" in err and
+             sid + ":cp/nope.bin" in err,
+             "cp --no-verify of a missing file warns of the empty body",
+             (rc, err))
+        rc, out, err = wrennctl(sock, "cp", src, "cl-" + "0" * 25 + ":x")
+        t.eq(err, "wrennctl: sandbox cl-%s not found\n" % ("0" * 25),
+             "an upload to a missing sandbox names the sandbox")
+        rc, out, err = wrennctl(sock, "cp", env.tmp, sid + ":x")
+        t.ok(rc == 1 and "cp -r copies directories" in err,
+             "a directory without -r says to use -r", err)
+
+    with t.case("issue 7: cp -r copies directories through tar"):
+        tree = os.path.join(env.tmp, "tree")
+        os.makedirs(os.path.join(tree, "sub"))
+        with open(os.path.join(tree, "a.txt"), "w") as f:
+            f.write("a\n")
+        with open(os.path.join(tree, "sub", "b.bin"), "wb") as f:
+            f.write(data[:100000])
+        rc, out, err = wrennctl(sock, "cp", "-r", tree, sid + ":trees/t1")
+        t.eq(rc, 0, "cp -r LOCAL SANDBOX:NEW")
+        rc, out, err = wrennctl(sock, "exec", sid, "--", "find", "trees")
+        t.eq(sorted(out.decode().split()),
+             ["trees", "trees/t1", "trees/t1/a.txt", "trees/t1/sub",
+              "trees/t1/sub/b.bin"], "the tree arrives as NEW")
+        rc, out, err = wrennctl(sock, "cp", "-r", tree, sid + ":trees")
+        t.ok(rc == 0 and "tree" in sandbox_ls("trees"),
+             "into an existing directory it lands as DIR/NAME", err)
+        t.ok(not any(".wrennctl-" in n for n in sandbox_ls("trees")),
+             "no temporary archive is left", sandbox_ls("trees"))
+        back = os.path.join(env.tmp, "back")
+        rc, out, err = wrennctl(sock, "cp", "-r", sid + ":trees/t1", back)
+        t.eq(rc, 0, "cp -r SANDBOX:DIR LOCAL")
+        with open(os.path.join(back, "sub", "b.bin"), "rb") as f:
+            t.ok(f.read() == data[:100000], "byte-exact back")
+        t.eq(sorted(os.listdir(back)), ["a.txt", "sub"], "as LOCAL itself")
+        rc, out, err = wrennctl(sock, "cp", "-r", sid + ":trees/t1", back)
+        t.ok(rc == 0 and os.path.isdir(os.path.join(back, "t1", "sub")),
+             "into an existing local directory as DIR/NAME", err)
+        t.ok(not any(".wrennctl-" in n for n in os.listdir(env.tmp)),
+             "no temporary directory is left here", os.listdir(env.tmp))
+        rc, out, err = wrennctl(sock, "cp", "-r", sid + ":trees/nope",
+                                os.path.join(env.tmp, "nope.d"))
+        t.ok(rc == 1 and "trees/nope does not exist" in err and
+             not os.path.exists(os.path.join(env.tmp, "nope.d")),
+             "a missing directory is an error and leaves nothing", err)
+
     # resource tables, confirmations, has_active_sandboxes hint
     rc, out, err = wrennctl(sock, "snapshot", "list")
     t.ok(rc == 0 and b"minimal" in out and b"NAME" in out.upper(),
