@@ -8,8 +8,14 @@ asserted.
   file throughput: MB/s of sandbox.stream_upload / stream_download through
       wrennd with passed fds vs curl against the same fake routes.
   memory: wrennd's RSS growth (VmHWM) over 1 GiB transfers each way.
+  upstream pool: 64 local clients doing warm sandboxes.get calls through
+      wrennd against a small loopback server (tests/unit/httpd-helper.py,
+      plain and TLS) at max-host-connections 8 and 64: calls/s, p99, the
+      upstream connections the server accepted, wrennd's RSS; and the same
+      clients straight to the server with keep-alive.
 
 Usage: bench.py [--out FILE] [--file-mib N] [--stream-mib N]
+                [--only stream|files|pool] [--pool-calls N]
 Run from a build directory (or set top_builddir); `make bench` does it.
 """
 import argparse
@@ -19,11 +25,17 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integ"))
-from harness import Env, instrumented, rss_kib  # noqa: E402
+from harness import (MKCERT, PYTHON, SRCDIR, Client, Env,  # noqa: E402
+                     Wrennd, instrumented, rss_kib)
+
+HELPER = os.path.join(SRCDIR, "tests", "unit", "httpd-helper.py")
+POOL_CLIENTS = 64
 
 
 def stream_cmd(mib):
@@ -137,45 +149,200 @@ def bench_files_curl(env, sid, src, dst):
     return {"upload_s": t_up, "download_s": time.monotonic() - t0}
 
 
+def bench_stream(env, sid, mib):
+    """Lines for the exec-stream benchmark."""
+    lines = []
+    got_w, dt_w = bench_stream_wrennd(env, sid, mib)
+    got_d, dt_d = bench_stream_direct(env, sid, mib)
+    lines.append("exec_stream_through_wrennd_MBps %.1f  (%d bytes, "
+                 "%.2f s)" % (got_w / dt_w / 1e6, got_w, dt_w))
+    lines.append("exec_stream_direct_websocket_MBps %.1f  (%d bytes, "
+                 "%.2f s)" % (got_d / dt_d / 1e6, got_d, dt_d))
+    return lines
+
+
+def bench_files(env, sid, mib):
+    """Lines for the file-transfer and memory benchmark."""
+    lines = []
+    src = os.path.join(env.tmp, "bench.src")
+    dst = os.path.join(env.tmp, "bench.dst")
+    make_file(src, mib)
+    size = mib << 20
+    w = bench_files_wrennd(env, sid, src, dst)
+    cu = bench_files_curl(env, sid, src, dst)
+    lines.append("file_upload_through_wrennd_MBps %.1f" %
+                 (size / w["upload_s"] / 1e6))
+    lines.append("file_upload_curl_direct_MBps %.1f" %
+                 (size / cu["upload_s"] / 1e6))
+    lines.append("file_download_through_wrennd_MBps %.1f" %
+                 (size / w["download_s"] / 1e6))
+    lines.append("file_download_curl_direct_MBps %.1f" %
+                 (size / cu["download_s"] / 1e6))
+    lines.append("file_transfer_bytes %d (each way; ok: %s/%s)" %
+                 (size, w["upload_ok"], w["download_ok"]))
+    lines.append("wrennd_rss_growth_kib %d" % w["rss_growth_kib"])
+    lines.append("wrennd_peak_rss_growth_kib %d%s" % (
+        w["hwm_growth_kib"],
+        " (instrumented build)" if instrumented() else ""))
+    return lines
+
+
+def pool_helper(tmp, tls):
+    """Start the loopback server; returns (process, base URL, CA file)."""
+    args = [PYTHON, HELPER]
+    ca = None
+    if tls:
+        d = os.path.join(tmp, "poolcerts")
+        subprocess.run(["sh", MKCERT, d], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        args += ["--tls", os.path.join(d, "server.pem"),
+                 os.path.join(d, "server.key")]
+        ca = os.path.join(d, "ca.pem")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE)
+    port = int(proc.stdout.readline().split()[1])
+    scheme = "https" if tls else "http"
+    return proc, "%s://127.0.0.1:%d" % (scheme, port), ca
+
+
+def pool_connections(url, ca):
+    """Connections the server accepted (this query opens one more)."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=ca) if ca else None
+    with urllib.request.urlopen(url + "/v1/stats", timeout=10,
+                                context=ctx) as r:
+        return json.loads(r.read())["connections"]
+
+
+def pool_clients(calls, one_call_factory):
+    """POOL_CLIENTS threads, each making calls with its own connection;
+    returns (wall seconds, sorted latencies, failures)."""
+    lat = []
+    bad = [0]
+    lock = threading.Lock()
+    ready = threading.Barrier(POOL_CLIENTS + 1)
+
+    def run(n):
+        call = one_call_factory(n)
+        mine = []
+        fails = 0
+        ready.wait()
+        for _ in range(calls):
+            t0 = time.monotonic()
+            if not call():
+                fails += 1
+            mine.append(time.monotonic() - t0)
+        with lock:
+            lat.extend(mine)
+            bad[0] += fails
+
+    ts = [threading.Thread(target=run, args=(n,))
+          for n in range(POOL_CLIENTS)]
+    for th in ts:
+        th.start()
+    ready.wait()
+    t0 = time.monotonic()
+    for th in ts:
+        th.join()
+    return time.monotonic() - t0, sorted(lat), bad[0]
+
+
+def pool_line(key, calls, dt, lat, bad, extra=""):
+    p99 = lat[int(len(lat) * 0.99) - 1] * 1000 if lat else 0
+    return ("%s %.0f  (%d calls, %d clients, p99 %.1f ms, %d failed%s)"
+            % (key, calls / dt, calls, POOL_CLIENTS, p99, bad, extra))
+
+
+def bench_pool_wrennd(tmp, url, ca, maxconn, calls):
+    args = ["--set", "max-host-connections=%d" % maxconn]
+    if ca:
+        args += ["--ca-file", ca]
+    w = Wrennd(tmp, url, api_key="wrn_" + "0123456789abcdef" * 2, args=args)
+    try:
+        def factory(n):
+            c = Client(w.sock)
+            params = {"sandbox_id": "cl-bench%d" % n}
+            return lambda: "result" in c.call("sandboxes.get", params)
+
+        # Warm the pool first, as the audit measured warm calls.
+        pool_clients(2, factory)
+        c0 = pool_connections(url, ca)
+        dt, lat, bad = pool_clients(calls, factory)
+        conns = pool_connections(url, ca) - c0 - 1
+        rss = rss_kib(w.proc.pid) / 1024
+    finally:
+        w.stop()
+    return dt, lat, bad, conns, rss
+
+
+def bench_pool_direct(url, ca, calls):
+    import http.client
+    import ssl
+    host, port = url.split("//", 1)[1].split(":")
+
+    def factory(n):
+        if ca:
+            conn = http.client.HTTPSConnection(
+                host, int(port), context=ssl.create_default_context(cafile=ca))
+        else:
+            conn = http.client.HTTPConnection(host, int(port))
+
+        def call():
+            conn.request("GET", "/v1/sandboxes/cl-bench%d" % n)
+            r = conn.getresponse()
+            r.read()
+            return r.status == 200
+        return call
+
+    return pool_clients(calls, factory)
+
+
+def bench_pool(tmp, calls):
+    """Lines for the upstream pool benchmark, plain and TLS."""
+    lines = []
+    total = calls * POOL_CLIENTS
+    for tls in (False, True):
+        proc, url, ca = pool_helper(tmp, tls)
+        scheme = "https" if tls else "http"
+        try:
+            dt, lat, bad = bench_pool_direct(url, ca, calls)
+            lines.append(pool_line("pool_%s_direct_calls_per_s" % scheme,
+                                   total, dt, lat, bad))
+            for maxconn in (8, 64):
+                dt, lat, bad, conns, rss = bench_pool_wrennd(
+                    tmp, url, ca, maxconn, calls)
+                lines.append(pool_line(
+                    "pool_%s_maxconn%d_calls_per_s" % (scheme, maxconn),
+                    total, dt, lat, bad,
+                    ", %d new upstream connections, RSS %.0f MiB" % (
+                        conns, rss)))
+        finally:
+            proc.terminate()
+            proc.wait()
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default="tests/bench/results.txt")
     ap.add_argument("--file-mib", type=int, default=1024)
     ap.add_argument("--stream-mib", type=int, default=64)
+    ap.add_argument("--only", choices=("stream", "files", "pool"))
+    ap.add_argument("--pool-calls", type=int, default=100,
+                    help="warm calls per client in the pool benchmark")
     a = ap.parse_args()
     env = Env()
     lines = []
     try:
-        c = env.client()
-        sid = c.call("sandboxes.create", {})["result"]["id"]
-        c.close()
-        mib = a.stream_mib
-        got_w, dt_w = bench_stream_wrennd(env, sid, mib)
-        got_d, dt_d = bench_stream_direct(env, sid, mib)
-        lines.append("exec_stream_through_wrennd_MBps %.1f  (%d bytes, "
-                     "%.2f s)" % (got_w / dt_w / 1e6, got_w, dt_w))
-        lines.append("exec_stream_direct_websocket_MBps %.1f  (%d bytes, "
-                     "%.2f s)" % (got_d / dt_d / 1e6, got_d, dt_d))
-        src = os.path.join(env.tmp, "bench.src")
-        dst = os.path.join(env.tmp, "bench.dst")
-        make_file(src, a.file_mib)
-        size = a.file_mib << 20
-        w = bench_files_wrennd(env, sid, src, dst)
-        cu = bench_files_curl(env, sid, src, dst)
-        lines.append("file_upload_through_wrennd_MBps %.1f" %
-                     (size / w["upload_s"] / 1e6))
-        lines.append("file_upload_curl_direct_MBps %.1f" %
-                     (size / cu["upload_s"] / 1e6))
-        lines.append("file_download_through_wrennd_MBps %.1f" %
-                     (size / w["download_s"] / 1e6))
-        lines.append("file_download_curl_direct_MBps %.1f" %
-                     (size / cu["download_s"] / 1e6))
-        lines.append("file_transfer_bytes %d (each way; ok: %s/%s)" %
-                     (size, w["upload_ok"], w["download_ok"]))
-        lines.append("wrennd_rss_growth_kib %d" % w["rss_growth_kib"])
-        lines.append("wrennd_peak_rss_growth_kib %d%s" % (
-            w["hwm_growth_kib"],
-            " (instrumented build)" if instrumented() else ""))
+        if a.only in (None, "pool"):
+            lines += bench_pool(env.tmp, a.pool_calls)
+        if a.only != "pool":
+            c = env.client()
+            sid = c.call("sandboxes.create", {})["result"]["id"]
+            c.close()
+        if a.only in (None, "stream"):
+            lines += bench_stream(env, sid, a.stream_mib)
+        if a.only in (None, "files"):
+            lines += bench_files(env, sid, a.file_mib)
     finally:
         env.close()
     head = "# wrennd benchmarks %s, %d cores\n" % (

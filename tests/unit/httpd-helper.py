@@ -16,6 +16,7 @@ on stdout once ready. Routes are matched on the part of the path from
   /v1/big?n=<n>[&chunked=1]   n bytes, byte i is i % 251
   /v1/upload           multipart/form-data: the parts, in wire order
   /v1/text             a text/plain answer
+  /v1/sandboxes/<id>   a small sandbox record (GET; tests/bench pool runs)
   .../stats            {"connections": accepted, "requests": served,
                         "hits": {tag: requests seen by /v1/drop}}
   anything else        404
@@ -87,6 +88,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     sys_version = ""
 
     def setup(self):
+        # Headers and body go out in separate writes: without NODELAY,
+        # Nagle holds the body until the client's delayed ACK (40 ms).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ctx = self.server.tls
         if ctx is not None:
             self.request = ctx.wrap_socket(self.request, server_side=True)
@@ -208,6 +212,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                     body)
             return self.send(200, {"parts": parts, "chunked": chunked,
                                    "len": len(body)})
+        if route.startswith("/sandboxes/") and self.command == "GET":
+            return self.send(200, {"id": route[len("/sandboxes/"):],
+                                   "status": "running",
+                                   "template": "minimal"})
         if route == "/text":
             return self.send(200, b"plain text\n", "text/plain; charset=utf-8")
         return self.send(404, {"error": {"code": "not_found",
