@@ -282,7 +282,10 @@ call_fail_upstream(struct call *call, const struct upstream_result *res)
 		return;
 	case UPSTREAM_TOO_LARGE:
 		call_fail(call, IPC_ERR_APPLICATION, "too_large", NULL,
-		    "control plane response is larger than max-response");
+		    "control plane %s (max-response, max-reply); move big "
+		    "data with the streaming calls (sandbox.stream_download, "
+		    "sandbox.exec_stream)",
+		    res->errmsg);
 		return;
 	case UPSTREAM_PROTOCOL:
 	case UPSTREAM_ABORTED:

@@ -474,6 +474,8 @@ client_idle_cb(evutil_socket_t fd, short what, void *arg)
 	struct client *c = arg;
 	char text[128];
 
+	if (c->state != CLIENT_ACTIVE)
+		return; /* already on its way out */
 	snprintf(text, sizeof(text),
 	    "no call, input or output for %ld ms (idle-timeout), closing",
 	    c->cfg->idle_timeout_ms);

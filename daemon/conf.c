@@ -73,7 +73,7 @@ static const struct conf_option conf_options[] = {
     {"max-queued-fds-total", CONF_LONG, OFF(max_queued_fds_total), 4, 1048576,
 	"256",
 	"passed file descriptors waiting for their lines, all connections", 0},
-    {"max-reply", CONF_LONG, OFF(max_reply), 65536, 1024L * 1024 * 1024,
+    {"max-reply", CONF_LONG, OFF(max_reply), 4096, 1024L * 1024 * 1024,
 	"150994944",
 	"bytes of one reply (fits a 100 MiB sandbox.download in base64)", 0},
     {"max-inflight", CONF_LONG, OFF(max_inflight), 1, 4096, "64",

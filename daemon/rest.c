@@ -320,6 +320,9 @@ rest_passthrough(struct call *call)
 			goto oom_req;
 	}
 	upstream_req_set_timeout(req, rest_timeout(call));
+	/* The result is the answer re-encoded: one over max-reply could not
+	 * be sent, so stop its transfer as soon as it passes that size. */
+	upstream_req_set_max_response(req, (size_t)call->wd->cfg->max_reply);
 	/* The hook is set first: the answer may come before start returns. */
 	call_set_cancel(call, rest_cancel_cb, req);
 	if ((r = upstream_req_start(req, rest_done_cb, call)) != 0) {

@@ -269,6 +269,11 @@ with t.case("RLIMIT_NOFILE raised to the hard limit (issue 12.3)"):
             row = [ln.split() for ln in f if ln.startswith("Max open files")]
         want = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
         t.eq(row[0][3], want, "the soft limit is the hard limit")
+        # The socket answers before the signal handlers are in place: a
+        # round trip shows the loop runs before SIGTERM is sent.
+        c = Client(w.sock)
+        c.call("rpc.describe")
+        c.close()
     finally:
         stop(w)
 
@@ -309,11 +314,12 @@ try:
 finally:
     stop(w)
 
-w = start(["--set", "max-reply=1048576"])
+MAX_REPLY = 16384
+w = start(["--set", "max-reply=%d" % MAX_REPLY])
 try:
     with t.case("a reply over max-reply is refused (12.9)"):
         c = Client(w.sock)
-        t.eq(c.hello["params"]["limits"].get("max_reply"), 1048576,
+        t.eq(c.hello["params"]["limits"].get("max_reply"), MAX_REPLY,
              "the greeting advertises max_reply")
         sid = c.call("sandboxes.create", {})["result"]["id"]
         c.call("sandbox.exec", {
@@ -323,7 +329,7 @@ try:
                                         "path": "two.bin"})
         err = r.get("error") or {}
         t.eq(code_of(r), "too_large", "a 2 MB download -> too_large")
-        t.eq(err.get("data", {}).get("max"), (1048576 - 256) // 4 * 3,
+        t.eq(err.get("data", {}).get("max"), (MAX_REPLY - 256) // 4 * 3,
              "data.max is the largest file a reply carries")
         t.ok("sandbox.stream_download" in err.get("message", ""),
              "the error points to sandbox.stream_download", err)
@@ -332,8 +338,17 @@ try:
             "args": ["-c", "head -c 2000000 /dev/zero | tr '\\0' a"]})
         err = r.get("error") or {}
         t.eq(code_of(r), "too_large", "a 2 MB exec output -> too_large")
-        t.eq(err.get("data", {}).get("max"), 1048576,
+        t.ok("sandbox.exec_stream" in err.get("message", ""),
+             "the error points to the streaming calls", err)
+        # A local reply (the method table, about 20 KiB) over max-reply.
+        r = c.call("rpc.describe")
+        err = r.get("error") or {}
+        t.eq(code_of(r), "too_large", "rpc.describe over max-reply -> "
+             "too_large")
+        t.eq(err.get("data", {}).get("max"), MAX_REPLY,
              "data.max is max-reply")
+        t.ok(err.get("data", {}).get("size", 0) > MAX_REPLY,
+             "data.size is the refused reply's size", err)
         t.ok("sandbox.exec_stream" in err.get("message", ""),
              "the error points to the streaming calls", err)
         r = c.call("daemon.status")
