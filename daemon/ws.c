@@ -47,13 +47,12 @@
 #include <openssl/x509.h>
 #include <wslay/wslay.h>
 
+#include "http.h"
 #include "log.h"
 #include "tlsctx.h"
 #include "url.h"
 
-#define WS_MAX_HEAD	(16 * 1024) /* response head, bytes */
-#define WS_MAX_BODY	(64 * 1024) /* kept of a refusal body, bytes */
-#define WS_MAX_LINE	1024	    /* chunk size / trailer line, bytes */
+#define WS_MAX_BODY	(64 * 1024)	   /* kept of a refusal body, bytes */
 #define WS_MAX_MSG	(16 * 1024 * 1024) /* default message cap */
 #define WS_HANDSHAKE_MS 10000		   /* default handshake deadline */
 #define WS_LINGER_MS	2000		   /* close frame flush deadline */
@@ -112,21 +111,6 @@ static const char *const ws_reason_names[WS_REASON__MAX] = {
     [WS_REASON_LOCAL] = "local",
 };
 
-/* How the body of a refused upgrade is delimited. */
-enum ws_body_mode {
-	WS_BODY_NONE,	 /* 1xx, 204, 304 */
-	WS_BODY_LENGTH,	 /* Content-Length */
-	WS_BODY_CHUNKED, /* Transfer-Encoding: chunked */
-	WS_BODY_EOF,	 /* until the server closes */
-};
-
-enum ws_chunk_state {
-	WS_CHUNK_SIZE,	 /* expecting a chunk-size line */
-	WS_CHUNK_DATA,	 /* inside chunk data */
-	WS_CHUNK_CRLF,	 /* expecting the CRLF after chunk data */
-	WS_CHUNK_TRAILER /* after the last chunk: trailer lines */
-};
-
 struct ws {
 	enum ws_state state;
 	unsigned flags;
@@ -168,14 +152,11 @@ struct ws {
 	size_t max_msg;
 
 	/* Refused upgrade. */
+	struct http *http;  /* owned: the answer's parser, until OPEN */
 	int status;	    /* HTTP status of the answer */
 	char *content_type; /* owned, may be NULL */
 	char *body;	    /* owned: WS_MAX_BODY + 1 bytes */
 	size_t body_len;
-	enum ws_body_mode body_mode;
-	uint64_t body_left; /* WS_BODY_LENGTH: bytes still due */
-	enum ws_chunk_state chunk_state;
-	uint64_t chunk_left; /* bytes left in the current chunk */
 
 	/* Frames. */
 	uint64_t frame_left;  /* bytes of the current frame not yet
@@ -322,6 +303,7 @@ ws_free_now(struct ws *ws)
 		event_free(ws->ev_process);
 	if (ws->ev_defer != NULL)
 		event_free(ws->ev_defer);
+	http_free(ws->http);
 	free(ws->host);
 	free(ws->content_type);
 	free(ws->body);
@@ -737,289 +719,96 @@ ws_open(struct ws *ws)
 	ws_frames(ws);
 }
 
-/* Whether the comma-separated list `v` holds token `tok` (any case). */
-static int
-ws_has_token(const char *v, const char *tok)
-{
-	size_t n = strlen(tok), len;
-
-	while (*v != '\0') {
-		v += strspn(v, " \t,");
-		len = strcspn(v, " \t,;");
-		if (len == n && strncasecmp(v, tok, n) == 0)
-			return 1;
-		v += strcspn(v, ",");
-	}
-	return 0;
-}
-
-/* Parsed answer head; pointers into the head buffer. */
-struct ws_http {
-	int status;
-	int upgrade;	    /* Upgrade: websocket */
-	int connection;	    /* Connection: upgrade */
-	int chunked;	    /* Transfer-Encoding: chunked */
-	int extensions;	    /* Sec-WebSocket-Extensions present */
-	int protocol;	    /* Sec-WebSocket-Protocol present */
-	const char *accept; /* Sec-WebSocket-Accept, or NULL */
-	int accept_dup;	    /* more than one Sec-WebSocket-Accept */
-	int64_t length;	    /* Content-Length or -1 */
-	const char *ctype;  /* Content-Type, or NULL */
-};
-
-/*
- * Parse a NUL-terminated response head (status line and header lines, each
- * ending in CRLF, the blank line excluded). Returns 0, or -1 with *reterr.
- */
-static int
-ws_http_parse(char *head, struct ws_http *h, const char **reterr)
-{
-	char *line, *eol, *colon, *v, *e, *p;
-	int64_t len;
-
-	memset(h, 0, sizeof(*h));
-	h->length = -1;
-	line = head;
-	eol = strstr(line, "\r\n");
-	if (eol == NULL)
-		goto bad_status;
-	*eol = '\0';
-	if (strncmp(line, "HTTP/1.", 7) != 0 || line[7] < '0' ||
-	    line[7] > '9' || line[8] != ' ')
-		goto bad_status;
-	for (p = line + 9; p < line + 12; p++)
-		if (*p < '0' || *p > '9')
-			goto bad_status;
-	if (line[12] != ' ' && line[12] != '\0')
-		goto bad_status;
-	h->status =
-	    (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
-
-	for (line = eol + 2; *line != '\0'; line = eol + 2) {
-		eol = strstr(line, "\r\n");
-		if (eol == NULL) {
-			*reterr = "malformed header line";
-			return -1;
-		}
-		*eol = '\0';
-		colon = strchr(line, ':');
-		if (colon == NULL || colon == line) {
-			*reterr = "malformed header line";
-			return -1;
-		}
-		for (p = line; p < colon; p++)
-			if (*p <= ' ' || *p >= 0x7f) {
-				*reterr = "malformed header name";
-				return -1;
-			}
-		*colon = '\0';
-		v = colon + 1;
-		v += strspn(v, " \t");
-		e = v + strlen(v);
-		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-			*--e = '\0';
-
-		if (strcasecmp(line, "Upgrade") == 0)
-			h->upgrade |= ws_has_token(v, "websocket");
-		else if (strcasecmp(line, "Connection") == 0)
-			h->connection |= ws_has_token(v, "upgrade");
-		else if (strcasecmp(line, "Transfer-Encoding") == 0)
-			h->chunked |= ws_has_token(v, "chunked");
-		else if (strcasecmp(line, "Sec-WebSocket-Extensions") == 0)
-			h->extensions = 1;
-		else if (strcasecmp(line, "Sec-WebSocket-Protocol") == 0)
-			h->protocol = 1;
-		else if (strcasecmp(line, "Sec-WebSocket-Accept") == 0) {
-			h->accept_dup |= h->accept != NULL;
-			h->accept = v;
-		} else if (strcasecmp(line, "Content-Type") == 0)
-			h->ctype = v;
-		else if (strcasecmp(line, "Content-Length") == 0) {
-			if (*v == '\0' || strlen(v) > 18 ||
-			    strspn(v, "0123456789") != strlen(v)) {
-				*reterr = "bad Content-Length";
-				return -1;
-			}
-			len = strtoll(v, NULL, 10);
-			if (h->length != -1 && h->length != len) {
-				*reterr = "conflicting Content-Length";
-				return -1;
-			}
-			h->length = len;
-		}
-	}
-	return 0;
-bad_status:
-	*reterr = "malformed status line";
-	return -1;
-}
-
-/* Judge a parsed 101 answer; NULL if it completes the upgrade. */
+/* Judge a 101 answer; NULL if it completes the upgrade. */
 static const char *
-ws_http_check_101(const struct ws *ws, const struct ws_http *h)
+ws_check_101(const struct ws *ws, const struct http *h)
 {
-	if (!h->upgrade)
+	const char *accept = http_header(h, "Sec-WebSocket-Accept");
+
+	if (!http_header_has_token(h, "Upgrade", "websocket"))
 		return "101 without 'Upgrade: websocket'";
-	if (!h->connection)
+	if (!http_header_has_token(h, "Connection", "upgrade"))
 		return "101 without 'Connection: Upgrade'";
-	if (h->accept == NULL)
+	if (accept == NULL)
 		return "101 without Sec-WebSocket-Accept";
-	if (h->accept_dup || strcmp(h->accept, ws->accept) != 0)
+	if (http_header_repeated(h, "Sec-WebSocket-Accept") ||
+	    strcmp(accept, ws->accept) != 0)
 		return "wrong Sec-WebSocket-Accept";
-	if (h->extensions)
+	if (http_header(h, "Sec-WebSocket-Extensions") != NULL)
 		return "server chose an extension that was not offered";
-	if (h->protocol)
+	if (http_header(h, "Sec-WebSocket-Protocol") != NULL)
 		return "server chose a subprotocol that was not offered";
 	return NULL;
 }
 
-/* HANDSHAKE: wait for the whole answer head, then judge it. */
+/* The first contiguous input bytes (NULL, 0 when empty). */
+static size_t
+ws_peek(struct evbuffer *in, const char **data)
+{
+	struct evbuffer_iovec v;
+
+	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0) {
+		*data = "";
+		return 0;
+	}
+	*data = v.iov_base;
+	return v.iov_len;
+}
+
+/* HANDSHAKE: feed the answer head to the parser (http.c), then judge it. */
 static void
 ws_http_head(struct ws *ws)
 {
 	struct evbuffer *in = bufferevent_get_input(ws->bev);
-	struct evbuffer_ptr pos;
-	struct ws_http h;
-	const char *err = NULL;
-	size_t len;
-	char *head;
+	const char *data, *ctype, *err;
+	ssize_t r;
+	size_t n;
+	int done = 0;
 
-	pos = evbuffer_search(in, "\r\n\r\n", 4, NULL);
-	if (pos.pos == -1) {
-		if (evbuffer_get_length(in) >= WS_MAX_HEAD)
+	while (!done && (n = ws_peek(in, &data)) > 0) {
+		if ((r = http_head_feed(ws->http, data, n, &done)) < 0) {
 			ws_close_reason(ws, WS_REASON_HANDSHAKE,
-			    "answer head larger than %d bytes", WS_MAX_HEAD);
-		return;
+			    "bad answer head: %s",
+			    http_strerror(http_error(ws->http)));
+			return;
+		}
+		(void)evbuffer_drain(in, (size_t)r);
 	}
-	len = (size_t)pos.pos + 4;
-	if (len > WS_MAX_HEAD) {
-		ws_close_reason(ws, WS_REASON_HANDSHAKE,
-		    "answer head larger than %d bytes", WS_MAX_HEAD);
+	if (!done)
 		return;
-	}
-	head = malloc(len + 1);
-	if (head == NULL) {
+	ws->status = http_status(ws->http);
+	ctype = http_header(ws->http, "Content-Type");
+	if (ctype != NULL && (ws->content_type = strdup(ctype)) == NULL) {
 		ws_close_reason(ws, WS_REASON_INTERNAL, "out of memory");
 		return;
 	}
-	if (evbuffer_remove(in, head, len) != (int)len) {
-		free(head);
-		ws_close_reason(ws, WS_REASON_INTERNAL, "evbuffer_remove");
+	if (ws->status != 101) {
+		ws_set_state(ws, WS_REJECTED);
+		ws_http_body(ws);
 		return;
 	}
-	head[len - 2] = '\0'; /* drop the blank line, keep the last CRLF */
-	if (memchr(head, '\0', len - 2) != NULL)
-		err = "NUL byte in the answer head";
-	else if (ws_http_parse(head, &h, &err) == 0) {
-		ws->status = h.status;
-		if (h.ctype != NULL &&
-		    (ws->content_type = strdup(h.ctype)) == NULL)
-			err = "out of memory";
-		else if (h.status == 101)
-			err = ws_http_check_101(ws, &h);
-	}
-	if (err != NULL) {
-		free(head);
+	if ((err = ws_check_101(ws, ws->http)) != NULL) {
 		ws_close_reason(ws, WS_REASON_HANDSHAKE, "%s", err);
 		return;
 	}
-	if (h.status == 101) {
-		free(head);
-		ws_open(ws);
-		return;
-	}
-	if (h.status < 200 || h.status == 204 || h.status == 304)
-		ws->body_mode = WS_BODY_NONE;
-	else if (h.chunked)
-		ws->body_mode = WS_BODY_CHUNKED;
-	else if (h.length >= 0) {
-		ws->body_mode = WS_BODY_LENGTH;
-		ws->body_left = (uint64_t)h.length;
-	} else
-		ws->body_mode = WS_BODY_EOF;
-	free(head);
-	ws_set_state(ws, WS_REJECTED);
-	ws_http_body(ws);
+	http_free(ws->http);
+	ws->http = NULL;
+	ws_open(ws);
 }
 
 /* Keep up to WS_MAX_BODY bytes of the refusal body, drop the rest. */
 static void
-ws_body_take(struct ws *ws, struct evbuffer *in, size_t n)
+ws_body_cb(const char *data, size_t len, void *arg)
 {
-	size_t keep;
+	struct ws *ws = arg;
+	size_t keep = WS_MAX_BODY - ws->body_len;
 
-	if (ws->body == NULL && (ws->body = malloc(WS_MAX_BODY + 1)) == NULL) {
-		(void)evbuffer_drain(in, n);
+	if (ws->body == NULL && (ws->body = malloc(WS_MAX_BODY + 1)) == NULL)
 		return;
-	}
-	keep = WS_MAX_BODY - ws->body_len;
-	if (keep > n)
-		keep = n;
-	if (keep > 0 &&
-	    evbuffer_remove(in, ws->body + ws->body_len, keep) == (int)keep)
-		ws->body_len += keep;
-	(void)evbuffer_drain(in, n - keep);
-}
-
-/* Chunked body: 1 at its end, 0 for more input, -1 if malformed. */
-static int
-ws_http_chunked(struct ws *ws, struct evbuffer *in)
-{
-	char *line, *end;
-	size_t n;
-	unsigned long long size;
-
-	for (;;) {
-		if (ws->chunk_state == WS_CHUNK_DATA) {
-			n = evbuffer_get_length(in);
-			if (n == 0)
-				return 0;
-			if (n > ws->chunk_left)
-				n = (size_t)ws->chunk_left;
-			ws_body_take(ws, in, n);
-			ws->chunk_left -= n;
-			if (ws->chunk_left == 0)
-				ws->chunk_state = WS_CHUNK_CRLF;
-			if (ws->body_len >= WS_MAX_BODY)
-				return 1;
-			continue;
-		}
-		line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
-		if (line == NULL)
-			return evbuffer_get_length(in) > WS_MAX_LINE ? -1 : 0;
-		switch (ws->chunk_state) {
-		case WS_CHUNK_SIZE:
-			errno = 0;
-			size = strtoull(line, &end, 16);
-			if (end == line || errno != 0 ||
-			    (*end != '\0' && *end != ';' && *end != ' ' &&
-				*end != '\t') ||
-			    size > (1ull << 40)) {
-				free(line);
-				return -1;
-			}
-			ws->chunk_left = size;
-			ws->chunk_state =
-			    size > 0 ? WS_CHUNK_DATA : WS_CHUNK_TRAILER;
-			break;
-		case WS_CHUNK_CRLF:
-			if (n != 0) {
-				free(line);
-				return -1;
-			}
-			ws->chunk_state = WS_CHUNK_SIZE;
-			break;
-		case WS_CHUNK_TRAILER:
-			if (n == 0) {
-				free(line);
-				return 1;
-			}
-			break;
-		case WS_CHUNK_DATA:
-			break;
-		}
-		free(line);
-	}
+	if (keep > len)
+		keep = len;
+	memcpy(ws->body + ws->body_len, data, keep);
+	ws->body_len += keep;
 }
 
 /* REJECTED: collect the body; report once it is complete. */
@@ -1027,35 +816,24 @@ static void
 ws_http_body(struct ws *ws)
 {
 	struct evbuffer *in = bufferevent_get_input(ws->bev);
-	const char *note = "";
+	char note[80] = "";
+	const char *data;
+	ssize_t r;
 	size_t n;
-	int done = 0, r;
+	int done = 0;
 
-	switch (ws->body_mode) {
-	case WS_BODY_NONE:
-		done = 1;
-		break;
-	case WS_BODY_LENGTH:
-		n = evbuffer_get_length(in);
-		if (n > ws->body_left)
-			n = (size_t)ws->body_left;
-		ws_body_take(ws, in, n);
-		ws->body_left -= n;
-		done = ws->body_left == 0;
-		break;
-	case WS_BODY_CHUNKED:
-		r = ws_http_chunked(ws, in);
-		done = r != 0;
-		if (r < 0)
-			note = " (malformed chunked body)";
-		break;
-	case WS_BODY_EOF:
-		ws_body_take(ws, in, evbuffer_get_length(in));
-		break;
-	}
-	if (ws->body_len >= WS_MAX_BODY)
-		done = 1;
-	if (!done && (ws->flags & WS_F_EOF))
+	do {
+		n = ws_peek(in, &data);
+		r = http_body_feed(ws->http, data, n, ws_body_cb, ws, &done);
+		if (r < 0) {
+			(void)snprintf(note, sizeof(note), " (%s)",
+			    http_strerror(http_error(ws->http)));
+			done = 1;
+			break;
+		}
+		(void)evbuffer_drain(in, (size_t)r);
+	} while (!done && n > 0 && ws->body_len < WS_MAX_BODY);
+	if (ws->body_len >= WS_MAX_BODY || (ws->flags & WS_F_EOF))
 		done = 1;
 	if (done)
 		ws_close_reason(ws, WS_REASON_HANDSHAKE,
@@ -1609,8 +1387,9 @@ ws_connect(struct event_base *base, const struct ws_opts *opts, struct ws **ret)
 	ws->ev_timeout = evtimer_new(base, ws_timeout_cb, ws);
 	ws->ev_process = evtimer_new(base, ws_process_cb, ws);
 	ws->ev_defer = event_new(base, -1, 0, ws_defer_cb, ws);
+	ws->http = http_new(NULL);
 	if (ws->ev_timeout == NULL || ws->ev_process == NULL ||
-	    ws->ev_defer == NULL)
+	    ws->ev_defer == NULL || ws->http == NULL)
 		goto fail;
 	log_debug("ws %p: connecting to %s port %s%s", (void *)ws, ws->host,
 	    ws->port, u->tls ? " (TLS)" : "");

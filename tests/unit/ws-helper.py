@@ -22,6 +22,7 @@ the test see what the server observed:
   /notfound         404 JSON error envelope (Content-Length), stays open
   /badrequest       gorilla's 400 "Bad Request\\n" text, stays open
   /chunked          409 JSON envelope in chunked coding, stays open
+  /chunkext         409 chunked, the second chunk has an extension
   /eofbody          502 body delimited by closing the connection
   /badaccept        101 with a wrong Sec-WebSocket-Accept
   /noupgrade        101 without Upgrade / Connection headers
@@ -282,8 +283,18 @@ class Handler(socketserver.StreamRequestHandler):
                   b"Content-Type: application/json\r\n"
                   b"Transfer-Encoding: chunked\r\n\r\n" +
                   b"%x\r\n" % len(a) + a + b"\r\n" +
-                  b"%X;ext=1\r\n" % len(b) + b + b"\r\n" +
-                  b"0\r\nX-Trailer: 1\r\n\r\n")
+                  b"%X\r\n" % len(b) + b + b"\r\n" +
+                  b"0\r\n\r\n")
+        self.hold()
+
+    def route_chunkext(self):
+        body = b'{"error":{"code":"invalid_state"}}\n'
+        a, b = body[:20], body[20:]
+        self.send(b"HTTP/1.1 409 Conflict\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n" +
+                  b"%x\r\n" % len(a) + a + b"\r\n" +
+                  b"%X;ext=1\r\n" % len(b) + b + b"\r\n0\r\n\r\n")
         self.hold()
 
     def route_eofbody(self):
@@ -300,8 +311,8 @@ class Handler(socketserver.StreamRequestHandler):
         self.hold()
 
     def route_bighead(self):
-        pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 100)
-                       for i in range(200))
+        pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"p" * 1000)
+                       for i in range(20))
         self.send(b"HTTP/1.1 101 Switching Protocols\r\n" + pad + b"\r\n")
         self.hold()
 

@@ -1,0 +1,494 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.1 response head parser and body decoder (see http.h). The head is
+ * copied byte by byte into one buffer of limits.max_head bytes; each
+ * complete line is judged at its CRLF and split in place (names and values
+ * NUL terminated), so the headers stay borrowed from that buffer. The body
+ * decoder is a byte-level state machine for chunk framing that passes data
+ * spans through without copying. Owns: the head buffer and the header
+ * index. Called by ws.c.
+ */
+#include "config.h"
+
+#include "http.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define HTTP_DEF_MAX_HEAD    (16 * 1024)
+#define HTTP_DEF_MAX_LINE    (8 * 1024)
+#define HTTP_DEF_MAX_HEADERS 100
+
+enum http_state {
+	HTTP_S_HEAD,	   /* reading head lines */
+	HTTP_S_BODY,	   /* head complete; body per mode */
+	HTTP_S_CHUNK_SIZE, /* chunk-size digits */
+	HTTP_S_CHUNK_SIZE_LF,
+	HTTP_S_CHUNK_DATA,
+	HTTP_S_CHUNK_DATA_CR,
+	HTTP_S_CHUNK_DATA_LF,
+	HTTP_S_TRAILER, /* after the last chunk: only CRLF allowed */
+	HTTP_S_TRAILER_LF,
+	HTTP_S_DONE,
+	HTTP_S_ERROR,
+};
+
+struct http_field {
+	const char *name, *value; /* borrowed from buf */
+};
+
+struct http {
+	struct http_limits lim;
+	enum http_state state;
+	enum http_err err;
+	char *buf; /* owned: the head, max_head + 1 bytes */
+	size_t len;
+	size_t line; /* offset of the current line's first byte */
+	int cr;	     /* the previous byte was CR */
+	int status;
+	int head_done;
+	struct http_field *fields; /* owned: max_headers entries */
+	size_t nfields;
+	int64_t length; /* Content-Length or -1 */
+	int chunked;
+	int te_seen;
+	enum http_body_mode mode;
+	uint64_t left;	   /* LENGTH: bytes due; chunk data: bytes left */
+	size_t chunk_line; /* bytes of the current chunk-size line */
+	int digits;	   /* hex digits seen in it */
+};
+
+static const char *const http_errors[HTTP_E__MAX] = {
+    [HTTP_OK] = "no error",
+    [HTTP_E_HEAD_TOO_LARGE] = "head larger than the limit",
+    [HTTP_E_LINE_TOO_LONG] = "line longer than the limit",
+    [HTTP_E_TOO_MANY_HEADERS] = "too many header fields",
+    [HTTP_E_STATUS_LINE] = "malformed status line",
+    [HTTP_E_BARE_CR] = "CR not followed by LF",
+    [HTTP_E_BARE_LF] = "LF without CR",
+    [HTTP_E_CONTROL] = "control byte in the head",
+    [HTTP_E_OBS_FOLD] = "folded header line (obs-fold)",
+    [HTTP_E_HEADER_NAME] = "malformed header name",
+    [HTTP_E_HEADER_COLON] = "header line without a colon",
+    [HTTP_E_CONTENT_LENGTH] = "bad Content-Length",
+    [HTTP_E_DUP_LENGTH] = "Content-Length given more than once",
+    [HTTP_E_TRANSFER_ENCODING] = "unsupported Transfer-Encoding",
+    [HTTP_E_LENGTH_AND_CHUNKED] = "both Content-Length and chunked",
+    [HTTP_E_CHUNK_SIZE] = "malformed chunk size",
+    [HTTP_E_CHUNK_OVERFLOW] = "chunk size too large",
+    [HTTP_E_CHUNK_EXT] = "chunk extension",
+    [HTTP_E_CHUNK_CRLF] = "chunk data not followed by CRLF",
+    [HTTP_E_TRAILER] = "trailer field",
+    [HTTP_E_NOMEM] = "out of memory",
+};
+
+const char *
+http_strerror(enum http_err err)
+{
+	if ((unsigned)err >= HTTP_E__MAX)
+		return "unknown error";
+	return http_errors[err];
+}
+
+struct http *
+http_new(const struct http_limits *limits)
+{
+	struct http *h;
+
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return NULL;
+	if (limits != NULL)
+		h->lim = *limits;
+	if (h->lim.max_head == 0)
+		h->lim.max_head = HTTP_DEF_MAX_HEAD;
+	if (h->lim.max_line == 0)
+		h->lim.max_line = HTTP_DEF_MAX_LINE;
+	if (h->lim.max_headers == 0)
+		h->lim.max_headers = HTTP_DEF_MAX_HEADERS;
+	h->length = -1;
+	h->buf = malloc(h->lim.max_head + 1);
+	h->fields = calloc(h->lim.max_headers, sizeof(*h->fields));
+	if (h->buf == NULL || h->fields == NULL) {
+		http_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h == NULL)
+		return;
+	free(h->buf);
+	free(h->fields);
+	free(h);
+}
+
+enum http_err
+http_error(const struct http *h)
+{
+	return h->err;
+}
+
+/* Stop with err; returns -1 for the caller to pass on. */
+static ssize_t
+http_fail(struct http *h, enum http_err err)
+{
+	h->state = HTTP_S_ERROR;
+	h->err = err;
+	return -1;
+}
+
+/* "HTTP/1.d ddd" then end or SP and a reason of SP/HTAB/VCHAR/obs-text. */
+static enum http_err
+http_status_line(struct http *h, const char *l, size_t n)
+{
+	if (n < 12 || strncmp(l, "HTTP/1.", 7) != 0 || l[7] < '0' ||
+	    l[7] > '9' || l[8] != ' ' || l[9] < '1' || l[9] > '9' ||
+	    l[10] < '0' || l[10] > '9' || l[11] < '0' || l[11] > '9' ||
+	    (n > 12 && l[12] != ' '))
+		return HTTP_E_STATUS_LINE;
+	h->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	return HTTP_OK;
+}
+
+/* Framing fields: Content-Length and Transfer-Encoding. */
+static enum http_err
+http_framing(struct http *h, const char *name, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (strcasecmp(name, "Content-Length") == 0) {
+		if (n == 0 || n > 18 || strspn(v, "0123456789") != n)
+			return HTTP_E_CONTENT_LENGTH;
+		if (h->length != -1)
+			return HTTP_E_DUP_LENGTH;
+		h->length = strtoll(v, NULL, 10);
+	} else if (strcasecmp(name, "Transfer-Encoding") == 0) {
+		if (h->te_seen || strcasecmp(v, "chunked") != 0)
+			return HTTP_E_TRANSFER_ENCODING;
+		h->te_seen = 1;
+		h->chunked = 1;
+	}
+	return HTTP_OK;
+}
+
+/* A header line l[0..n) (CRLF excluded, writable): split and record it. */
+static enum http_err
+http_field_line(struct http *h, char *l, size_t n)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+				    "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+	char *colon, *v, *e;
+	size_t nlen;
+
+	if (l[0] == ' ' || l[0] == '\t')
+		return HTTP_E_OBS_FOLD;
+	l[n] = '\0';
+	if ((colon = memchr(l, ':', n)) == NULL)
+		return HTTP_E_HEADER_COLON;
+	nlen = (size_t)(colon - l);
+	if (nlen == 0 || strspn(l, tchar) != nlen)
+		return HTTP_E_HEADER_NAME;
+	if (h->nfields == h->lim.max_headers)
+		return HTTP_E_TOO_MANY_HEADERS;
+	*colon = '\0';
+	v = colon + 1;
+	v += strspn(v, " \t");
+	e = l + n;
+	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+		*--e = '\0';
+	h->fields[h->nfields].name = l;
+	h->fields[h->nfields].value = v;
+	h->nfields++;
+	return http_framing(h, l, v);
+}
+
+/* The blank line: judge the framing and choose the body mode. */
+static enum http_err
+http_head_end(struct http *h)
+{
+	if (h->chunked && h->length != -1)
+		return HTTP_E_LENGTH_AND_CHUNKED;
+	h->head_done = 1;
+	if (h->status < 200 || h->status == 204 || h->status == 304)
+		h->mode = HTTP_BODY_NONE;
+	else if (h->chunked) {
+		h->mode = HTTP_BODY_CHUNKED;
+		h->state = HTTP_S_CHUNK_SIZE;
+		return HTTP_OK;
+	} else if (h->length >= 0) {
+		h->mode = HTTP_BODY_LENGTH;
+		h->left = (uint64_t)h->length;
+	} else
+		h->mode = HTTP_BODY_EOF;
+	h->state = HTTP_S_BODY;
+	return HTTP_OK;
+}
+
+/* One complete line (at its LF). */
+static enum http_err
+http_line(struct http *h, int *done)
+{
+	char *l = h->buf + h->line;
+	size_t n = h->len - h->line - 2; /* without CRLF */
+	enum http_err e;
+
+	if (h->line == 0)
+		e = http_status_line(h, l, n);
+	else if (n == 0) {
+		*done = 1;
+		e = http_head_end(h);
+	} else
+		e = http_field_line(h, l, n);
+	h->line = h->len;
+	return e;
+}
+
+ssize_t
+http_head_feed(struct http *h, const char *data, size_t len, int *done)
+{
+	unsigned char c;
+	enum http_err e;
+	size_t i;
+
+	*done = 0;
+	if (h->state == HTTP_S_ERROR)
+		return -1;
+	if (h->state != HTTP_S_HEAD) {
+		*done = 1;
+		return 0;
+	}
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)data[i];
+		if (h->len == h->lim.max_head)
+			return http_fail(h, HTTP_E_HEAD_TOO_LARGE);
+		if (h->cr && c != '\n')
+			return http_fail(h, HTTP_E_BARE_CR);
+		if (c == '\n' && !h->cr)
+			return http_fail(h, HTTP_E_BARE_LF);
+		if ((c < ' ' && c != '\t' && c != '\r' && c != '\n') ||
+		    c == 0x7f)
+			return http_fail(h, HTTP_E_CONTROL);
+		h->buf[h->len++] = (char)c;
+		h->cr = c == '\r';
+		if (c != '\n') {
+			if (h->len - h->line > h->lim.max_line + 1)
+				return http_fail(h, HTTP_E_LINE_TOO_LONG);
+			continue;
+		}
+		if ((e = http_line(h, done)) != HTTP_OK) {
+			*done = 0;
+			return http_fail(h, e);
+		}
+		if (*done)
+			return (ssize_t)(i + 1);
+	}
+	return (ssize_t)len;
+}
+
+int
+http_status(const struct http *h)
+{
+	return h->head_done ? h->status : 0;
+}
+
+size_t
+http_header_count(const struct http *h)
+{
+	return h->nfields;
+}
+
+void
+http_header_at(
+    const struct http *h, size_t i, const char **name, const char **value)
+{
+	*name = i < h->nfields ? h->fields[i].name : NULL;
+	*value = i < h->nfields ? h->fields[i].value : NULL;
+}
+
+const char *
+http_header(const struct http *h, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < h->nfields; i++)
+		if (strcasecmp(h->fields[i].name, name) == 0)
+			return h->fields[i].value;
+	return NULL;
+}
+
+int
+http_header_repeated(const struct http *h, const char *name)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < h->nfields; i++)
+		if (strcasecmp(h->fields[i].name, name) == 0)
+			n++;
+	return n > 1;
+}
+
+/* Whether the comma-separated list v holds tok (any case). */
+static int
+http_list_has(const char *v, const char *tok)
+{
+	size_t n = strlen(tok), len;
+
+	while (*v != '\0') {
+		v += strspn(v, " \t,");
+		len = strcspn(v, " \t,;");
+		if (len == n && strncasecmp(v, tok, n) == 0)
+			return 1;
+		v += strcspn(v, ",");
+	}
+	return 0;
+}
+
+int
+http_header_has_token(const struct http *h, const char *name, const char *token)
+{
+	size_t i;
+
+	for (i = 0; i < h->nfields; i++)
+		if (strcasecmp(h->fields[i].name, name) == 0 &&
+		    http_list_has(h->fields[i].value, token))
+			return 1;
+	return 0;
+}
+
+enum http_body_mode
+http_body_mode(const struct http *h)
+{
+	return h->mode;
+}
+
+int64_t
+http_content_length(const struct http *h)
+{
+	return h->length;
+}
+
+/* One byte of chunk framing (not data). */
+static enum http_err
+http_chunk_byte(struct http *h, unsigned char c)
+{
+	int d;
+
+	switch (h->state) {
+	case HTTP_S_CHUNK_SIZE:
+		if (c == '\r') {
+			if (h->digits == 0)
+				return HTTP_E_CHUNK_SIZE;
+			h->state = HTTP_S_CHUNK_SIZE_LF;
+			return HTTP_OK;
+		}
+		if (c == ';' || c == ' ' || c == '\t')
+			return HTTP_E_CHUNK_EXT;
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+			d = (c | 0x20) - 'a' + 10;
+		else
+			return HTTP_E_CHUNK_SIZE;
+		if (++h->chunk_line > h->lim.max_line)
+			return HTTP_E_LINE_TOO_LONG;
+		h->digits++;
+		h->left = h->left << 4 | (uint64_t)d;
+		if (h->left > HTTP_MAX_CHUNK)
+			return HTTP_E_CHUNK_OVERFLOW;
+		return HTTP_OK;
+	case HTTP_S_CHUNK_SIZE_LF:
+		if (c != '\n')
+			return HTTP_E_BARE_CR;
+		h->state = h->left > 0 ? HTTP_S_CHUNK_DATA : HTTP_S_TRAILER;
+		return HTTP_OK;
+	case HTTP_S_CHUNK_DATA_CR:
+		if (c != '\r')
+			return HTTP_E_CHUNK_CRLF;
+		h->state = HTTP_S_CHUNK_DATA_LF;
+		return HTTP_OK;
+	case HTTP_S_CHUNK_DATA_LF:
+		if (c != '\n')
+			return HTTP_E_CHUNK_CRLF;
+		h->state = HTTP_S_CHUNK_SIZE;
+		h->chunk_line = 0;
+		h->digits = 0;
+		h->left = 0;
+		return HTTP_OK;
+	case HTTP_S_TRAILER:
+		if (c != '\r')
+			return HTTP_E_TRAILER;
+		h->state = HTTP_S_TRAILER_LF;
+		return HTTP_OK;
+	case HTTP_S_TRAILER_LF:
+		if (c != '\n')
+			return HTTP_E_BARE_CR;
+		h->state = HTTP_S_DONE;
+		return HTTP_OK;
+	default:
+		return HTTP_OK;
+	}
+}
+
+/* Pass up to len bytes of data (h->left of them due) to cb. */
+static size_t
+http_take(
+    struct http *h, const char *data, size_t len, http_data_cb cb, void *arg)
+{
+	size_t n = len;
+
+	if (n > h->left)
+		n = (size_t)h->left;
+	if (n > 0 && cb != NULL)
+		cb(data, n, arg);
+	h->left -= n;
+	return n;
+}
+
+ssize_t
+http_body_feed(struct http *h, const char *data, size_t len, http_data_cb cb,
+    void *arg, int *done)
+{
+	enum http_err e;
+	size_t i = 0;
+
+	*done = 0;
+	if (h->state == HTTP_S_ERROR || h->state == HTTP_S_HEAD)
+		return -1;
+	if (h->state == HTTP_S_BODY) {
+		switch (h->mode) {
+		case HTTP_BODY_NONE:
+			h->state = HTTP_S_DONE;
+			break;
+		case HTTP_BODY_LENGTH:
+			i = http_take(h, data, len, cb, arg);
+			if (h->left == 0)
+				h->state = HTTP_S_DONE;
+			break;
+		case HTTP_BODY_EOF:
+			if (len > 0 && cb != NULL)
+				cb(data, len, arg);
+			return (ssize_t)len;
+		case HTTP_BODY_CHUNKED:
+			break;
+		}
+	}
+	while (i < len && h->state != HTTP_S_DONE) {
+		if (h->state == HTTP_S_CHUNK_DATA) {
+			i += http_take(h, data + i, len - i, cb, arg);
+			if (h->left == 0)
+				h->state = HTTP_S_CHUNK_DATA_CR;
+			continue;
+		}
+		if ((e = http_chunk_byte(h, (unsigned char)data[i])) != HTTP_OK)
+			return http_fail(h, e);
+		i++;
+	}
+	*done = h->state == HTTP_S_DONE;
+	return (ssize_t)i;
+}

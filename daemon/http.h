@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.1 response head parser and body decoder (RFC 9112), pure: no I/O,
+ * no logging, no libevent. It is fed bytes as they arrive and says how many
+ * it consumed and whether the head (or body) is complete; bytes after the
+ * head are left to the caller. Strict: every deviation below is refused
+ * with its own error, and every size a peer controls has a limit.
+ * Called by ws.c for the upgrade answer (and meant for any other raw
+ * HTTP/1.1 client of the daemon).
+ *
+ * Use: http_new(), http_head_feed() until *done, read the status and
+ * headers, then http_body_feed() until *done (or the transport ends, for
+ * HTTP_BODY_EOF). After an error the parser only reports that error.
+ */
+#ifndef WRENND_HTTP_H
+#define WRENND_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Why input was refused. Numbers are stable; add new ones at the end. */
+enum http_err {
+	HTTP_OK,
+	HTTP_E_HEAD_TOO_LARGE,	   /* head over limits.max_head bytes */
+	HTTP_E_LINE_TOO_LONG,	   /* a line over limits.max_line bytes */
+	HTTP_E_TOO_MANY_HEADERS,   /* over limits.max_headers fields */
+	HTTP_E_STATUS_LINE,	   /* not "HTTP/1.d ddd[ reason]" */
+	HTTP_E_BARE_CR,		   /* CR not followed by LF */
+	HTTP_E_BARE_LF,		   /* LF without CR before it */
+	HTTP_E_CONTROL,		   /* NUL or another control byte */
+	HTTP_E_OBS_FOLD,	   /* a header line starting with SP/HTAB */
+	HTTP_E_HEADER_NAME,	   /* empty name or a non-token byte in it */
+	HTTP_E_HEADER_COLON,	   /* a header line without ':' */
+	HTTP_E_CONTENT_LENGTH,	   /* Content-Length not 1..18 digits */
+	HTTP_E_DUP_LENGTH,	   /* Content-Length more than once */
+	HTTP_E_TRANSFER_ENCODING,  /* anything but one "chunked" */
+	HTTP_E_LENGTH_AND_CHUNKED, /* both framings at once */
+	HTTP_E_CHUNK_SIZE,	   /* chunk-size not hex digits */
+	HTTP_E_CHUNK_OVERFLOW,	   /* chunk-size over HTTP_MAX_CHUNK */
+	HTTP_E_CHUNK_EXT,	   /* a chunk extension (or space) */
+	HTTP_E_CHUNK_CRLF,	   /* chunk data not followed by CRLF */
+	HTTP_E_TRAILER,		   /* a trailer field after the last chunk */
+	HTTP_E_NOMEM,		   /* allocation failure */
+	HTTP_E__MAX
+};
+
+#define HTTP_MAX_CHUNK ((uint64_t)1 << 40) /* bytes of one chunk */
+
+struct http_limits {
+	size_t max_head;    /* bytes of the whole head; 0: 16 KiB */
+	size_t max_line;    /* bytes of one line without CRLF; 0: 8 KiB */
+	size_t max_headers; /* header fields; 0: 100 */
+};
+
+/* How the body is delimited (for a response to GET). */
+enum http_body_mode {
+	HTTP_BODY_NONE,	   /* 1xx, 204, 304: no body */
+	HTTP_BODY_LENGTH,  /* Content-Length */
+	HTTP_BODY_CHUNKED, /* Transfer-Encoding: chunked */
+	HTTP_BODY_EOF,	   /* until the server closes */
+};
+
+struct http;
+
+/* A parser with the given limits (NULL: defaults); NULL on OOM. */
+struct http *http_new(const struct http_limits *limits);
+/* NULL is a no-op. */
+void http_free(struct http *h);
+
+/*
+ * Feed head bytes. Returns how many of len were consumed (never past the
+ * head's blank line) and sets *done once the head is complete, or -1 on
+ * an error (http_error() says which).
+ */
+ssize_t http_head_feed(struct http *h, const char *data, size_t len, int *done);
+
+/* The error that stopped the parser, HTTP_OK if none. */
+enum http_err http_error(const struct http *h);
+/* A fixed lower-case text for err; never NULL. */
+const char *http_strerror(enum http_err err);
+
+/* After the head: the status code (100..999), 0 before. */
+int http_status(const struct http *h);
+/* Header fields in order; name and value are borrowed from h (NUL
+ * terminated, value without surrounding white space). */
+size_t http_header_count(const struct http *h);
+void http_header_at(
+    const struct http *h, size_t i, const char **name, const char **value);
+/* The first value of the named field (any case), or NULL. */
+const char *http_header(const struct http *h, const char *name);
+/* Whether any field `name` lists `token` (comma-separated, any case). */
+int http_header_has_token(
+    const struct http *h, const char *name, const char *token);
+/* Whether field `name` appears more than once. */
+int http_header_repeated(const struct http *h, const char *name);
+
+/* After the head: how the body is delimited; Content-Length or -1. */
+enum http_body_mode http_body_mode(const struct http *h);
+int64_t http_content_length(const struct http *h);
+
+/* Decoded body bytes; borrowed for the call. */
+typedef void (*http_data_cb)(const char *data, size_t len, void *arg);
+
+/*
+ * Feed body bytes after a complete head: decoded data goes to cb (may be
+ * NULL). Returns how many of len were consumed and sets *done at the end
+ * of the body (never for HTTP_BODY_EOF), or -1 on an error.
+ */
+ssize_t http_body_feed(struct http *h, const char *data, size_t len,
+    http_data_cb cb, void *arg, int *done);
+
+#endif /* WRENND_HTTP_H */
