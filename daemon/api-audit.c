@@ -29,9 +29,8 @@
 struct auditwalk {
 	struct call *call;	  /* borrowed */
 	struct upstream_req *req; /* owned while in flight */
-	enum upstream_auth auth;
-	json_t *query; /* owned: params of the next page */
-	json_t *items; /* owned: collected so far */
+	json_t *query;		  /* owned: params of the next page */
+	json_t *items;		  /* owned: collected so far */
 	json_int_t max_items;
 	json_int_t page_limit;
 	unsigned pages;
@@ -92,8 +91,7 @@ audit_page_cb(
 	size_t i, n;
 
 	aw->req = NULL;
-	if (res->outcome != UPSTREAM_OK || res->status < 200 ||
-	    res->status >= 300) {
+	if (!rest_ok(res)) {
 		call_set_cancel(call, NULL, NULL);
 		audit_free(aw);
 		call_fail_upstream(call, res);
@@ -149,52 +147,48 @@ audit_next(struct auditwalk *aw)
 	struct call *call = aw->call;
 	char err[256], *path;
 
-	path = rest_build_path(
-	    call->method, call->method->path, aw->query, err, sizeof(err));
-	if (path == NULL)
-		goto fail;
-	aw->req = upstream_req_new(call->wd->up, "GET", path, aw->auth);
-	free(path);
-	if (aw->req == NULL)
-		goto fail;
-	upstream_req_set_timeout(aw->req, call->wd->cfg->request_timeout_ms);
-	if (upstream_req_start(aw->req, audit_page_cb, aw) != 0) {
-		aw->req = NULL;
-		goto fail;
+	path = rest_build_path(call_method(call), call_method(call)->path,
+	    aw->query, err, sizeof(err));
+	if (path == NULL) {
+		call_set_cancel(call, NULL, NULL);
+		audit_free(aw);
+		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+		    "%s", err);
+		return;
 	}
-	return;
-fail:
-	call_set_cancel(call, NULL, NULL);
-	audit_free(aw);
-	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-	    "cannot request the next audit page");
+	aw->req = rest_request(call, "GET", path, NULL);
+	free(path);
+	if (aw->req == NULL ||
+	    rest_start(call, aw->req, 0, audit_page_cb, aw) != 0) {
+		/* The call has been failed; the walk goes with it. */
+		aw->req = NULL;
+		audit_free(aw);
+	}
 }
 
-int
+void
 api_audit_list(struct call *call)
 {
 	struct auditwalk *aw;
 	json_t *v;
 
-	if (!json_is_true(json_object_get(call->params, "all")))
-		return rest_passthrough(call);
+	if (!json_is_true(json_object_get(call_params(call), "all"))) {
+		rest_passthrough(call);
+		return;
+	}
 	if ((aw = calloc(1, sizeof(*aw))) == NULL)
 		goto oom;
 	aw->call = call;
-	if (rest_pick_auth(call, call->method->cred, &aw->auth) != 0) {
-		free(aw);
-		return 0;
-	}
-	aw->query = json_deep_copy(call->params);
+	aw->query = json_deep_copy(call_params(call));
 	aw->items = json_array();
 	if (aw->query == NULL || aw->items == NULL) {
 		audit_free(aw);
 		goto oom;
 	}
-	v = json_object_get(call->params, "max_items");
+	v = json_object_get(call_params(call), "max_items");
 	aw->max_items =
 	    v != NULL ? json_integer_value(v) : AUDIT_MAX_ITEMS_DEFAULT;
-	v = json_object_get(call->params, "limit");
+	v = json_object_get(call_params(call), "limit");
 	if (v == NULL) {
 		json_object_set_new(
 		    aw->query, "limit", json_integer(AUDIT_PAGE));
@@ -208,8 +202,8 @@ api_audit_list(struct call *call)
 	}
 	call_set_cancel(call, audit_cancel_cb, aw);
 	audit_next(aw);
-	return 0;
+	return;
 oom:
 	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
-	return 0;
+	return;
 }

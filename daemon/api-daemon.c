@@ -128,7 +128,7 @@ status_reply(struct call *call, const char *auth, const char *state,
 {
 	json_t *st, *up;
 
-	if ((st = status_build(call->wd, client_role(call->client))) == NULL) {
+	if ((st = status_build(call_wd(call), call_role(call))) == NULL) {
 		json_decref(probe_steal);
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
@@ -210,10 +210,10 @@ status_probe_cb(
 	    call, kind, state, strcmp(state, "ok") != 0 ? reason : NULL, probe);
 }
 
-int
+void
 api_daemon_status(struct call *call)
 {
-	struct creds *cr = call->wd->creds;
+	struct creds *cr = call_wd(call)->creds;
 	struct status_probe *sp;
 	enum upstream_auth auth;
 	time_t exp;
@@ -231,7 +231,7 @@ api_daemon_status(struct call *call)
 			    "(WRENN_TOKEN or --token-file) and reload wrennd "
 			    "(SIGHUP)",
 			    NULL);
-			return 0;
+			return;
 		}
 	} else {
 		status_reply(call, "none", "no_credentials",
@@ -240,15 +240,15 @@ api_daemon_status(struct call *call)
 		    "$CREDENTIALS_DIRECTORY/wrenn-api-key) or a user JWT "
 		    "(WRENN_TOKEN or --token-file)",
 		    NULL);
-		return 0;
+		return;
 	}
 	if ((sp = calloc(1, sizeof(*sp))) == NULL ||
 	    (sp->req = upstream_req_new(
-		 call->wd->up, "GET", STATUS_PROBE_PATH, auth)) == NULL) {
+		 call_wd(call)->up, "GET", STATUS_PROBE_PATH, auth)) == NULL) {
 		free(sp);
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
-		return 0;
+		return;
 	}
 	sp->call = call;
 	sp->auth = auth == UPSTREAM_AUTH_APIKEY ? "API key" : "JWT";
@@ -261,10 +261,10 @@ api_daemon_status(struct call *call)
 		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
 		    "cannot start the reachability probe");
 	}
-	return 0;
+	return;
 }
 
-int
+void
 api_rpc_describe(struct call *call)
 {
 	const struct method *all, *m;
@@ -272,16 +272,16 @@ api_rpc_describe(struct call *call)
 	json_t *list;
 	size_t i, n;
 
-	name = json_string_value(json_object_get(call->params, "method"));
+	name = json_string_value(json_object_get(call_params(call), "method"));
 	if (name != NULL) {
 		if ((m = methods_find(name)) == NULL) {
 			call_fail(call, IPC_ERR_INVALID_PARAMS,
 			    "invalid_params", NULL, "unknown method '%.64s'",
 			    name);
-			return 0;
+			return;
 		}
 		call_reply(call, methods_describe(m));
-		return 0;
+		return;
 	}
 	all = methods_all(&n);
 	list = json_array();
@@ -290,5 +290,5 @@ api_rpc_describe(struct call *call)
 	call_reply(call,
 	    json_pack("{s:i, s:o}", "protocol", IPC_PROTOCOL_VERSION, "methods",
 		list));
-	return 0;
+	return;
 }

@@ -258,17 +258,10 @@ xfer_verify_cb(
 static void
 xfer_verify(struct xfer *x)
 {
-	enum upstream_auth auth;
 	struct call *call = x->call;
-	char *path, *text;
 	json_t *body;
-	int r;
+	char *path;
 
-	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0) {
-		call_set_cancel(call, NULL, NULL);
-		xfer_free(x);
-		return;
-	}
 	/* "$1" is the path as the file routes see it: relative to the
 	 * sandbox's home, with ~ expanded. */
 	body = json_pack("{s:s, s:[s,s,s,s], s:i}", "cmd", "/bin/sh", "args",
@@ -277,30 +270,25 @@ xfer_verify(struct xfer *x)
 	    " \"~/\"*) p=$HOME/${p#\"~/\"} ;; /root/*) p=$HOME/${p#/root/} ;;"
 	    " esac; wc -c < \"$p\" && sha256sum < \"$p\"",
 	    "wrennd-verify", x->path, "timeout_sec", FILES_VERIFY_TIMEOUT);
-	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	path = rest_sandbox_path(x->sandbox_id, "/exec");
+	if (body == NULL || path == NULL) {
+		json_decref(body);
+		free(path);
+		xfer_fail(x, "internal", NULL, "cannot start the verification");
+		return;
+	}
+	x->req = rest_request(call, "POST", path, body);
 	json_decref(body);
-	if (text == NULL)
-		goto oom;
-	if ((path = rest_sandbox_path(x->sandbox_id, "/exec")) == NULL) {
-		free(text);
-		goto oom;
-	}
-	x->req = upstream_req_new(call->wd->up, "POST", path, auth);
 	free(path);
-	if (x->req == NULL ||
-	    upstream_req_set_json(x->req, text, strlen(text)) != 0) {
-		free(text);
-		goto oom;
+	if (x->req != NULL) {
+		upstream_req_set_timeout(
+		    x->req, (FILES_VERIFY_TIMEOUT + 30) * 1000L);
+		if (rest_start(call, x->req, 0, xfer_verify_cb, x) == 0)
+			return;
 	}
-	free(text);
-	upstream_req_set_timeout(x->req, (FILES_VERIFY_TIMEOUT + 30) * 1000L);
-	if ((r = upstream_req_start(x->req, xfer_verify_cb, x)) != 0) {
-		x->req = NULL;
-		goto oom;
-	}
-	return;
-oom:
-	xfer_fail(x, "internal", NULL, "cannot start the verification");
+	/* The call has been failed; the transfer goes with it. */
+	x->req = NULL;
+	xfer_free(x);
 }
 
 /* The streaming request finished. */
@@ -456,11 +444,11 @@ xfer_new(struct call *call, enum xfer_dir dir)
 	x->dir = dir;
 	x->total = -1;
 	x->fd = call_take_fd(call, "fd");
-	x->verify = json_is_true(json_object_get(call->params, "verify"));
-	x->sandbox_id = strdup(
-	    json_string_value(json_object_get(call->params, "sandbox_id")));
-	x->path =
-	    strdup(json_string_value(json_object_get(call->params, "path")));
+	x->verify = json_is_true(json_object_get(call_params(call), "verify"));
+	x->sandbox_id = strdup(json_string_value(
+	    json_object_get(call_params(call), "sandbox_id")));
+	x->path = strdup(
+	    json_string_value(json_object_get(call_params(call), "path")));
 	x->md = EVP_MD_CTX_new();
 	x->pending = evbuffer_new();
 	if (x->sandbox_id == NULL || x->path == NULL || x->md == NULL ||
@@ -480,7 +468,7 @@ xfer_new(struct call *call, enum xfer_dir dir)
 		flags = fcntl(x->fd, F_GETFL);
 		if (flags != -1)
 			(void)fcntl(x->fd, F_SETFL, flags | O_NONBLOCK);
-		x->ev_fd = event_new(call->wd->base, x->fd,
+		x->ev_fd = event_new(call_wd(call)->base, x->fd,
 		    dir == XFER_UP ? EV_READ : EV_WRITE, xfer_fd_cb, x);
 		if (x->ev_fd == NULL)
 			goto fail;
@@ -493,92 +481,86 @@ fail:
 }
 
 /* Build the streaming request for x. */
+/*
+ * Build and start the streaming request. Returns 0, or -1 after the call
+ * has been failed (the transfer is then freed by the caller).
+ */
 static int
-xfer_start(struct xfer *x, enum upstream_auth auth)
+xfer_start(struct xfer *x)
 {
 	struct call *call = x->call;
-	char *path, *text = NULL;
-	json_t *body;
+	char *path;
+	json_t *body = NULL;
 	int r;
 
 	path = rest_sandbox_path(x->sandbox_id,
 	    x->dir == XFER_UP ? "/files/stream/write" : "/files/stream/read");
-	if (path == NULL)
-		return -ENOMEM;
-	x->req = upstream_req_new(call->wd->up, "POST", path, auth);
+	if (path != NULL && x->dir == XFER_DOWN)
+		body = json_pack("{s:s}", "path", x->path);
+	if (path == NULL || (x->dir == XFER_DOWN && body == NULL)) {
+		free(path);
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		return -1;
+	}
+	x->req = rest_request(call, "POST", path, body);
 	free(path);
+	json_decref(body);
 	if (x->req == NULL)
-		return -ENOMEM;
+		return -1;
 	if (x->dir == XFER_UP) {
 		/* The control plane needs the path part before the file. */
 		r = upstream_req_add_field(x->req, "path", x->path);
 		if (r == 0)
 			r = upstream_req_add_file_stream(
 			    x->req, "file", "upload.bin", xfer_read_cb, x);
-	} else {
-		body = json_pack("{s:s}", "path", x->path);
-		text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-		json_decref(body);
-		r = text == NULL
-		    ? -ENOMEM
-		    : upstream_req_set_json(x->req, text, strlen(text));
-		free(text);
-		if (r == 0)
-			r = upstream_req_set_data_hook(x->req, xfer_data_cb, x);
-	}
-	if (r != 0)
-		return r;
-	upstream_req_set_timeout(x->req, 0);
-	if ((r = upstream_req_start(x->req, xfer_done_cb, x)) != 0)
+	} else
+		r = upstream_req_set_data_hook(x->req, xfer_data_cb, x);
+	if (r != 0) {
+		upstream_req_cancel(x->req);
 		x->req = NULL;
-	return r;
-}
-
-/* sandbox.stream_upload and sandbox.stream_download. */
-static int
-files_stream(struct call *call, enum xfer_dir dir)
-{
-	enum upstream_auth auth;
-	struct xfer *x;
-	int r;
-
-	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0)
-		return 0;
-	if ((x = xfer_new(call, dir)) == NULL) {
-		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
-		    "parameter 'fd' must refer to a passed, open file "
-		    "descriptor");
-		return 0;
-	}
-	call_set_cancel(call, xfer_cancel_cb, x);
-	if ((r = xfer_start(x, auth)) != 0) {
-		call_set_cancel(call, NULL, NULL);
-		xfer_free(x);
 		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
 		    "cannot start the transfer: %s", strerror(-r));
+		return -1;
+	}
+	upstream_req_set_timeout(x->req, 0);
+	if (rest_start(call, x->req, 0, xfer_done_cb, x) != 0) {
+		x->req = NULL;
+		return -1;
 	}
 	return 0;
 }
 
-int
-api_files_stream_upload(struct call *call)
+/* sandbox.stream_upload and sandbox.stream_download. */
+static void
+files_stream(struct call *call, enum xfer_dir dir)
 {
-	return files_stream(call, XFER_UP);
+	struct xfer *x;
+
+	if ((x = xfer_new(call, dir)) == NULL) {
+		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+		    "parameter 'fd' must refer to a passed, open file "
+		    "descriptor");
+		return;
+	}
+	call_set_cancel(call, xfer_cancel_cb, x);
+	if (xfer_start(x) != 0)
+		xfer_free(x); /* the call has been failed */
 }
 
-int
+void
+api_files_stream_upload(struct call *call)
+{
+	files_stream(call, XFER_UP);
+}
+
+void
 api_files_stream_download(struct call *call)
 {
-	return files_stream(call, XFER_DOWN);
+	files_stream(call, XFER_DOWN);
 }
 
 /* ---- small files ---- */
-
-static void
-files_req_cancel_cb(struct call *call, void *arg)
-{
-	upstream_req_cancel(arg);
-}
 
 static void
 files_upload_cb(
@@ -586,13 +568,8 @@ files_upload_cb(
 {
 	struct call *call = arg;
 
-	call_set_cancel(call, NULL, NULL);
-	if (res->outcome != UPSTREAM_OK || res->status < 200 ||
-	    res->status >= 300) {
-		call_fail_upstream(call, res);
-		return;
-	}
-	call_reply(call, json_object());
+	if (rest_done(call, res) == 0)
+		call_reply(call, json_object());
 }
 
 /* Decode standard base64 (padding required, no whitespace). */
@@ -625,26 +602,22 @@ files_b64decode(const char *s, size_t len, size_t *ret_len)
 	return out;
 }
 
-int
+void
 api_files_upload(struct call *call)
 {
-	enum upstream_auth auth;
-	struct upstream_req *req = NULL;
+	struct upstream_req *req;
 	json_t *data;
 	unsigned char *bytes;
 	char *path;
 	size_t n;
-	int r;
 
-	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0)
-		return 0;
-	data = json_object_get(call->params, "data");
+	data = json_object_get(call_params(call), "data");
 	bytes = files_b64decode(
 	    json_string_value(data), json_string_length(data), &n);
 	if (bytes == NULL) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "parameter 'data' must be standard base64 with padding");
-		return 0;
+		return;
 	}
 	if ((long long)n + FILES_MULTIPART_SLACK > FILES_UPSTREAM_MAX) {
 		free(bytes);
@@ -655,43 +628,44 @@ api_files_upload(struct call *call)
 		    "%zu bytes is over the control plane's 100 MiB limit for "
 		    "files/write; use sandbox.stream_upload",
 		    n);
-		return 0;
+		return;
 	}
 	path = rest_sandbox_path(
-	    json_string_value(json_object_get(call->params, "sandbox_id")),
+	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
 	    "/files/write");
-	if (path == NULL)
-		goto oom;
-	req = upstream_req_new(call->wd->up, "POST", path, auth);
-	free(path);
-	if (req == NULL ||
-	    upstream_req_add_field(req, "path",
-		json_string_value(json_object_get(call->params, "path"))) !=
-		0 ||
-	    upstream_req_add_file(req, "file", "upload", bytes, n) != 0)
-		goto oom;
-	free(bytes);
-	bytes = NULL;
-	upstream_req_set_timeout(req, 0);
-	call_set_cancel(call, files_req_cancel_cb, req);
-	if ((r = upstream_req_start(req, files_upload_cb, call)) != 0) {
-		call_set_cancel(call, NULL, NULL);
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "cannot start the upload: %s", strerror(-r));
+	if (path == NULL) {
+		free(bytes);
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		return;
 	}
-	return 0;
-oom:
+	req = rest_request(call, "POST", path, NULL);
+	free(path);
+	if (req == NULL) {
+		free(bytes);
+		return;
+	}
+	if (upstream_req_add_field(req, "path",
+		json_string_value(
+		    json_object_get(call_params(call), "path"))) != 0 ||
+	    upstream_req_add_file(req, "file", "upload", bytes, n) != 0) {
+		free(bytes);
+		upstream_req_cancel(req);
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		return;
+	}
 	free(bytes);
-	upstream_req_cancel(req);
-	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
-	return 0;
+	upstream_req_set_timeout(req, 0);
+	(void)rest_start(call, req, REST_CANCEL, files_upload_cb, call);
 }
 
 /* Largest file whose sandbox.download reply fits max-reply and 100 MiB. */
 static long long
 files_download_max(const struct call *call)
 {
-	long long n = (call->wd->cfg->max_reply - FILES_REPLY_SLACK) / 4 * 3;
+	long long n =
+	    (call_wd(call)->cfg->max_reply - FILES_REPLY_SLACK) / 4 * 3;
 
 	return n < FILES_UPSTREAM_MAX ? n : FILES_UPSTREAM_MAX;
 }
@@ -705,8 +679,8 @@ files_download_cb(
 	char *b64;
 	int n;
 
-	call_set_cancel(call, NULL, NULL);
 	if (res->outcome == UPSTREAM_TOO_LARGE) {
+		call_set_cancel(call, NULL, NULL);
 		call_fail(call, IPC_ERR_APPLICATION, "too_large",
 		    json_pack("{s:I}", "max", (json_int_t)max),
 		    "the file is over the %lld bytes a sandbox.download reply "
@@ -714,11 +688,8 @@ files_download_cb(
 		    max);
 		return;
 	}
-	if (res->outcome != UPSTREAM_OK || res->status < 200 ||
-	    res->status >= 300) {
-		call_fail_upstream(call, res);
+	if (rest_done(call, res) != 0)
 		return;
-	}
 	if (res->body_len > (size_t)FILES_UPSTREAM_MAX) {
 		call_fail(call, IPC_ERR_APPLICATION, "too_large", NULL,
 		    "file is over 100 MiB; use sandbox.stream_download");
@@ -737,47 +708,32 @@ files_download_cb(
 	free(b64);
 }
 
-int
+void
 api_files_download(struct call *call)
 {
-	enum upstream_auth auth;
 	struct upstream_req *req;
-	char *path, *text;
 	json_t *body;
-	int r;
+	char *path;
 
-	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0)
-		return 0;
-	body =
-	    json_pack("{s:O}", "path", json_object_get(call->params, "path"));
-	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	if (text == NULL)
-		goto oom;
+	body = json_pack(
+	    "{s:O}", "path", json_object_get(call_params(call), "path"));
 	path = rest_sandbox_path(
-	    json_string_value(json_object_get(call->params, "sandbox_id")),
+	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
 	    "/files/read");
-	req = path != NULL ? upstream_req_new(call->wd->up, "POST", path, auth)
-			   : NULL;
-	free(path);
-	if (req == NULL ||
-	    upstream_req_set_json(req, text, strlen(text)) != 0) {
-		free(text);
-		upstream_req_cancel(req);
-		goto oom;
+	if (body == NULL || path == NULL) {
+		json_decref(body);
+		free(path);
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		return;
 	}
-	free(text);
+	req = rest_request(call, "POST", path, body);
+	json_decref(body);
+	free(path);
+	if (req == NULL)
+		return;
 	upstream_req_set_timeout(req, 0);
 	/* Stop the transfer as soon as its reply cannot be sent. */
 	upstream_req_set_max_response(req, (size_t)files_download_max(call));
-	call_set_cancel(call, files_req_cancel_cb, req);
-	if ((r = upstream_req_start(req, files_download_cb, call)) != 0) {
-		call_set_cancel(call, NULL, NULL);
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "cannot start the download: %s", strerror(-r));
-	}
-	return 0;
-oom:
-	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
-	return 0;
+	(void)rest_start(call, req, REST_CANCEL, files_download_cb, call);
 }

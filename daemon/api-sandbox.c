@@ -17,7 +17,6 @@
 #include "api.h"
 #include "call.h"
 #include "conf.h"
-#include "creds.h"
 #include "ipc.h"
 #include "log.h"
 #include "rest.h"
@@ -42,6 +41,7 @@ struct sbwatch {
 	char *sandbox_id;	      /* owned */
 	struct event *ev_poll;	      /* owned: next poll */
 	struct upstream_req *req;     /* owned while in flight */
+	enum upstream_auth auth;      /* the first waiter's credential */
 	struct sbwaiter_list waiters; /* owned */
 	char last[64];		      /* last status or error seen */
 };
@@ -187,20 +187,16 @@ sbwatch_done_cb(
 static void
 sbwatch_poll(struct sbwatch *w)
 {
-	enum upstream_auth auth;
 	char *path;
 
 	if (w->req != NULL)
 		return;
-	auth = creds_have(w->wd->creds, CREDS_APIKEY) ? UPSTREAM_AUTH_APIKEY
-						      : UPSTREAM_AUTH_JWT;
 	if ((path = rest_sandbox_path(w->sandbox_id, "")) == NULL)
 		goto retry;
-	w->req = upstream_req_new(w->wd->up, "GET", path, auth);
+	w->req = rest_req_new(w->wd, w->auth, "GET", path, NULL);
 	free(path);
 	if (w->req == NULL)
 		goto retry;
-	upstream_req_set_timeout(w->req, w->wd->cfg->request_timeout_ms);
 	if (upstream_req_start(w->req, sbwatch_done_cb, w) != 0) {
 		w->req = NULL;
 		goto retry;
@@ -211,10 +207,10 @@ retry:
 	sbwatch_schedule(w);
 }
 
-int
+void
 api_sandbox_wait_ready(struct call *call)
 {
-	struct wrennd *wd = call->wd;
+	struct wrennd *wd = call_wd(call);
 	struct sbwatch *w;
 	struct sbwaiter *wt;
 	const char *id;
@@ -222,11 +218,12 @@ api_sandbox_wait_ready(struct call *call)
 	struct timeval tv;
 	int fresh = 0;
 
-	id = json_string_value(json_object_get(call->params, "sandbox_id"));
+	id =
+	    json_string_value(json_object_get(call_params(call), "sandbox_id"));
 	if (strlen(id) > 64 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "parameter 'sandbox_id' is not a valid identifier");
-		return 0;
+		return;
 	}
 	TAILQ_FOREACH(w, &wd->watches, entry)
 		if (strcmp(w->sandbox_id, id) == 0)
@@ -235,6 +232,7 @@ api_sandbox_wait_ready(struct call *call)
 		if ((w = calloc(1, sizeof(*w))) == NULL)
 			goto oom;
 		w->wd = wd;
+		w->auth = call_auth(call);
 		TAILQ_INIT(&w->waiters);
 		TAILQ_INSERT_TAIL(&wd->watches, w, entry);
 		snprintf(w->last, sizeof(w->last), "not polled yet");
@@ -250,7 +248,7 @@ api_sandbox_wait_ready(struct call *call)
 		goto oom_watch;
 	wt->w = w;
 	wt->call = call;
-	v = json_object_get(call->params, "timeout_sec");
+	v = json_object_get(call_params(call), "timeout_sec");
 	wt->timeout_sec =
 	    v != NULL ? (int)json_integer_value(v) : WAIT_DEFAULT_SEC;
 	wt->ev_deadline = evtimer_new(wd->base, sbwaiter_deadline_cb, wt);
@@ -265,13 +263,13 @@ api_sandbox_wait_ready(struct call *call)
 	call_set_cancel(call, sbwaiter_cancel_cb, wt);
 	if (fresh)
 		sbwatch_poll(w);
-	return 0;
+	return;
 oom_watch:
 	if (TAILQ_EMPTY(&w->waiters))
 		sbwatch_free(w);
 oom:
 	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
-	return 0;
+	return;
 }
 
 void

@@ -10,21 +10,24 @@
 struct call;
 struct wrennd;
 
-int api_sandbox_wait_ready(struct call *call);
+void api_sandbox_wait_ready(struct call *call);
 /* Stop every wait_ready poll loop (shutdown). */
 void api_sandbox_shutdown(struct wrennd *wd);
 
 /* Number of sandboxes being polled for waiters. */
 unsigned api_sandbox_watches(const struct wrennd *wd);
 
-int api_audit_list(struct call *call);
+void api_audit_list(struct call *call);
 
-int api_files_upload(struct call *call);
-int api_files_download(struct call *call);
-int api_files_stream_upload(struct call *call);
-int api_files_stream_download(struct call *call);
+void api_files_upload(struct call *call);
+void api_files_download(struct call *call);
+void api_files_stream_upload(struct call *call);
+void api_files_stream_download(struct call *call);
 
-int api_daemon_status(struct call *call);
-int api_rpc_describe(struct call *call);
+void api_daemon_status(struct call *call);
+void api_rpc_describe(struct call *call);
+
+/* rpc.hello (rpc.c): protocol check and capability negotiation. */
+void rpc_hello(struct call *call);
 
 #endif /* WRENND_API_H */

@@ -23,27 +23,101 @@
 #include "upstream.h"
 #include "wrennd.h"
 
+struct call {
+	TAILQ_ENTRY(call) entry;     /* in *list */
+	struct call_list *list;	     /* borrowed: the dispatcher's list */
+	struct client *client;	     /* borrowed connection */
+	struct wrennd *wd;	     /* borrowed */
+	const struct method *method; /* borrowed, static */
+	enum role role;		     /* the connection's, at dispatch */
+	enum upstream_auth auth;     /* chosen once, at dispatch */
+	json_t *id;		     /* owned reference */
+	json_t *params;		     /* owned reference, always an object */
+	uint64_t seq;		     /* next $/stream sequence number */
+	call_cancel_cb cancel;	     /* stops handler work; no reply */
+	void *cancel_arg;
+	call_drain_cb drain; /* client output drained (backpressure) */
+	void *drain_arg;
+	int fds[CALL_MAX_FDS]; /* owned: passed with the request line;
+				* -1 once taken */
+	unsigned nfds;
+};
+
 struct call *
-call_new(struct client *c, const struct method *m, json_t *id, json_t *params)
+call_new(struct call_list *list, struct client *c, const struct method *m,
+    enum role role, enum upstream_auth auth, json_t *id, json_t *params,
+    const int *fds, unsigned nfds)
 {
 	struct call *call;
-	int i;
+	unsigned i;
 
-	if ((call = calloc(1, sizeof(*call))) == NULL)
+	if (nfds > CALL_MAX_FDS || (call = calloc(1, sizeof(*call))) == NULL)
 		return NULL;
-	call->client = c;
-	call->wd = client_wrennd(c);
-	call->method = m;
-	call->id = json_incref(id);
-	for (i = 0; i < CALL_MAX_FDS; i++)
-		call->fds[i] = -1;
 	call->params = params != NULL ? json_incref(params) : json_object();
 	if (call->params == NULL) {
-		json_decref(call->id);
 		free(call);
 		return NULL;
 	}
+	call->list = list;
+	call->client = c;
+	call->wd = client_wrennd(c);
+	call->method = m;
+	call->role = role;
+	call->auth = auth;
+	call->id = json_incref(id);
+	for (i = 0; i < CALL_MAX_FDS; i++)
+		call->fds[i] = i < nfds ? fds[i] : -1;
+	call->nfds = nfds;
+	TAILQ_INSERT_TAIL(list, call, entry);
+	client_call_begin(c);
 	return call;
+}
+
+struct wrennd *
+call_wd(const struct call *call)
+{
+	return call->wd;
+}
+
+struct client *
+call_client(const struct call *call)
+{
+	return call->client;
+}
+
+const struct method *
+call_method(const struct call *call)
+{
+	return call->method;
+}
+
+json_t *
+call_params(const struct call *call)
+{
+	return call->params;
+}
+
+enum role
+call_role(const struct call *call)
+{
+	return call->role;
+}
+
+enum upstream_auth
+call_auth(const struct call *call)
+{
+	return call->auth;
+}
+
+struct call *
+call_find(struct call_list *list, const json_t *id)
+{
+	struct call *call;
+
+	TAILQ_FOREACH(call, list, entry)
+		if (ipc_id_equal(call->id, id))
+			return call;
+	return NULL;
 }
 
 void
@@ -78,7 +152,7 @@ call_set_drain(struct call *call, call_drain_cb cb, void *arg)
 	call->drain_arg = arg;
 }
 
-/* Detach from the client and free. */
+/* Unlink from the list, tell the connection, and free. */
 static void
 call_free(struct call *call)
 {
@@ -87,8 +161,8 @@ call_free(struct call *call)
 	for (i = 0; i < call->nfds; i++)
 		if (call->fds[i] != -1)
 			close(call->fds[i]);
-	if (call->client != NULL)
-		client_call_done(call->client, call);
+	TAILQ_REMOVE(call->list, call, entry);
+	client_call_end(call->client);
 	json_decref(call->id);
 	json_decref(call->params);
 	free(call);
@@ -105,7 +179,7 @@ call_finish(struct call *call, json_t *msg_steal)
 		msg_steal = ipc_make_error_code(call->id, IPC_ERR_INTERNAL,
 		    "internal error building the reply", "internal", NULL);
 	}
-	if (msg_steal != NULL && call->client != NULL)
+	if (msg_steal != NULL)
 		(void)client_send(call->client, msg_steal);
 	json_decref(msg_steal);
 	call_free(call);
@@ -130,8 +204,8 @@ call_vfail(struct call *call, int rpc_code, const char *data_code,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	call->wd->calls_failed++;
 	log_debug("client %llu: %s failed: \"%s\" (\"%s\")",
-	    (unsigned long long)(call->client ? client_id(call->client) : 0),
-	    call->method->name, log_quote_str(qm, sizeof(qm), msg),
+	    (unsigned long long)client_id(call->client), call->method->name,
+	    log_quote_str(qm, sizeof(qm), msg),
 	    log_quote_str(qc, sizeof(qc), data_code));
 	call_finish(call,
 	    ipc_make_error_code(
@@ -254,8 +328,7 @@ call_fail_obj(struct call *call, const json_t *err)
 	}
 	dcode = json_object_get(json_object_get(copy, "data"), "code");
 	log_debug("client %llu: %s failed: \"%s\" (\"%s\")",
-	    (unsigned long long)(call->client ? client_id(call->client) : 0),
-	    call->method->name,
+	    (unsigned long long)client_id(call->client), call->method->name,
 	    log_quote_str(qm, sizeof(qm),
 		json_string_value(json_object_get(copy, "message"))),
 	    log_quote_str(qc, sizeof(qc), json_string_value(dcode)));
@@ -331,10 +404,6 @@ call_event_seq(
 	json_t *params, *msg;
 	int r;
 
-	if (call->client == NULL) {
-		json_decref(fields_steal);
-		return 0;
-	}
 	params = json_pack("{s:O, s:I, s:s}", "id", call->id, "seq",
 	    (json_int_t)seq, "event", event);
 	if (params == NULL) {
@@ -352,7 +421,7 @@ call_event_seq(
 	json_decref(msg);
 	if (r < 0)
 		return r;
-	return call->client != NULL && client_congested(call->client);
+	return client_congested(call->client);
 }
 
 /* Run and clear the handler's cancel hook. */
@@ -374,8 +443,30 @@ call_cancel(struct call *call)
 }
 
 void
-call_abort(struct call *call)
+call_abort_all(struct call_list *list)
 {
-	call_run_cancel(call);
-	call_free(call);
+	struct call *call;
+
+	while ((call = TAILQ_FIRST(list)) != NULL) {
+		call_run_cancel(call);
+		call_free(call);
+	}
+}
+
+void
+call_drained_all(struct call_list *list)
+{
+	struct call *call, *next;
+	struct client *c;
+
+	if ((call = TAILQ_FIRST(list)) == NULL)
+		return;
+	c = call->client;
+	for (; call != NULL; call = next) {
+		next = TAILQ_NEXT(call, entry);
+		if (call->drain != NULL)
+			call->drain(call, call->drain_arg);
+		if (!client_active(c) || client_congested(c))
+			break;
+	}
 }

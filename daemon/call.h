@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One call in flight: its id, method row and params, the handler's cancel
- * hook, and the helpers that send its final reply or its $/stream events.
- * A call gets exactly one final reply (result, error or cancelled) unless
- * its client went away first, in which case it is aborted silently.
- * Owned by its client; handlers keep only borrowed pointers to it and
- * must drop them in their cancel hook.
+ * One call in flight: its id, method row, params, the local role and the
+ * upstream credential chosen for it at dispatch (once), the handler's
+ * cancel hook, and the helpers that send its final reply or its $/stream
+ * events. A call gets exactly one final reply (result, error or
+ * cancelled) unless its connection went away first, in which case it is
+ * aborted silently. The struct is private to call.c: handlers keep only
+ * borrowed pointers and must drop them in their cancel hook.
+ *
+ * Calls live on a call_list owned by the dispatcher's per-connection
+ * state (rpc.c); call.c unlinks a call and tells the connection when it
+ * ends.
  */
 #ifndef WRENND_CALL_H
 #define WRENND_CALL_H
@@ -15,40 +20,51 @@
 
 #include <jansson.h>
 
-struct client;
+#include "client.h"
+#include "role.h"
+#include "upstream.h"
+
 struct method;
 struct wrennd;
-struct upstream_result;
 
 struct call;
+TAILQ_HEAD(call_list, call);
 
-#define CALL_MAX_FDS 4 /* file descriptors one request may carry */
+#define CALL_MAX_FDS CLIENT_MAX_FDS /* descriptors one request may carry */
 
 typedef void (*call_cancel_cb)(struct call *call, void *arg);
 typedef void (*call_drain_cb)(struct call *call, void *arg);
 
-struct call {
-	TAILQ_ENTRY(call) entry;     /* in the client's list */
-	struct client *client;	     /* borrowed owner */
-	struct wrennd *wd;	     /* borrowed */
-	const struct method *method; /* borrowed, static */
-	json_t *id;		     /* owned reference */
-	json_t *params;		     /* owned reference, always an object */
-	uint64_t seq;		     /* next $/stream sequence number */
-	call_cancel_cb cancel;	     /* stops handler work; no reply */
-	void *cancel_arg;
-	void *state;	     /* handler's, freed by its cancel hook or
-			      * before replying */
-	call_drain_cb drain; /* client output drained (backpressure) */
-	void *drain_arg;
-	int fds[CALL_MAX_FDS]; /* owned: passed with the request line;
-				* -1 once taken */
-	unsigned nfds;
-};
+/*
+ * A new call on list for connection c, with the role and credential the
+ * dispatcher chose; takes references on id and params (NULL: {}) and
+ * ownership of the nfds descriptors in fds. NULL on OOM (fds untouched).
+ */
+struct call *call_new(struct call_list *list, struct client *c,
+    const struct method *m, enum role role, enum upstream_auth auth, json_t *id,
+    json_t *params, const int *fds, unsigned nfds);
 
-/* A new call owned by c; takes references on id and params. */
-struct call *call_new(
-    struct client *c, const struct method *m, json_t *id, json_t *params);
+/* The call on list with this id, or NULL. */
+struct call *call_find(struct call_list *list, const json_t *id);
+/* Connection gone: abort every call on list (cancel hooks, no replies). */
+void call_abort_all(struct call_list *list);
+/*
+ * The connection's output drained: run the drain hooks of the calls on
+ * list while the connection stays active and uncongested. A hook may
+ * finish its own call but no other.
+ */
+void call_drained_all(struct call_list *list);
+
+/* Borrowed accessors, valid while the call lives. */
+struct wrennd *call_wd(const struct call *call);
+struct client *call_client(const struct call *call);
+const struct method *call_method(const struct call *call);
+/* The params object (never NULL). */
+json_t *call_params(const struct call *call);
+/* The connection's role when the call was made. */
+enum role call_role(const struct call *call);
+/* The credential every upstream request of this call carries. */
+enum upstream_auth call_auth(const struct call *call);
 
 /*
  * Take ownership of the fd the parameter name refers to ({"$fd": n}).
@@ -60,10 +76,6 @@ int call_take_fd(struct call *call, const char *name);
  * watermark (NULL clears). */
 void call_set_drain(struct call *call, call_drain_cb cb, void *arg);
 
-/* Like call_event, with the caller's own sequence number. */
-int call_event_seq(
-    struct call *call, uint64_t seq, const char *event, json_t *fields_steal);
-
 /* Set (or clear with NULL) the hook that undoes in-flight handler work. */
 void call_set_cancel(struct call *call, call_cancel_cb cb, void *arg);
 
@@ -73,7 +85,7 @@ void call_reply(struct call *call, json_t *result_steal);
 /*
  * Send a final error and free the call. rpc_code is a JSON-RPC code,
  * data_code the stable string; extra_steal (may be NULL) is merged into
- * error.data.
+ * error.data. This is the one way a handler reports an error.
  */
 void call_fail(struct call *call, int rpc_code, const char *data_code,
     json_t *extra_steal, const char *fmt, ...)
@@ -88,7 +100,8 @@ json_t *call_http_error(long status, const char *body, size_t body_len);
 
 /*
  * An error object {"code": rpc, "message": ..., "data": {"code": dcode,
- * ...extra_steal}} (new reference; NULL on OOM).
+ * ...extra_steal}} (new reference; NULL on OOM), for an error that is
+ * kept and sent to several calls (stream followers) with call_fail_obj.
  */
 json_t *call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -107,15 +120,16 @@ void call_fail_upstream(struct call *call, const struct upstream_result *res);
 json_t *call_upstream_json(const struct upstream_result *res, const char **err);
 
 /*
- * Send a $/stream event with fields_steal merged in (may be NULL). Returns
- * 1 when the client is congested and the producer should pause, 0 if
- * not, -ENOMEM.
+ * Send a $/stream event with fields_steal merged in (may be NULL), with
+ * the call's next sequence number. Returns 1 when the client is congested
+ * and the producer should pause, 0 if not, -ENOMEM.
  */
 int call_event(struct call *call, const char *event, json_t *fields_steal);
+/* Like call_event, with the caller's own sequence number. */
+int call_event_seq(
+    struct call *call, uint64_t seq, const char *event, json_t *fields_steal);
 
 /* $/cancel: run the cancel hook, reply -32800 and free. */
 void call_cancel(struct call *call);
-/* Client gone: run the cancel hook and free without a reply. */
-void call_abort(struct call *call);
 
 #endif /* WRENND_CALL_H */

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Local connections (see client.h). State machine:
+ * Local connections (see client.h): framing, limits, descriptor queueing
+ * and the output queue. Complete messages go to wd->client_ops. State
+ * machine:
  *
  *   ACTIVE --(protocol error, drain, half-close done)--> FLUSHING --> CLOSED
  *   ACTIVE --(peer gone, write error, stuck, timeout)--> CLOSED
@@ -26,12 +28,9 @@
 #include <event2/event.h>
 #include <jansson.h>
 
-#include "call.h"
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
-#include "methods.h"
-#include "rest.h"
 #include "wrennd.h"
 
 #define CLIENT_READ_CHUNK      65536 /* bytes per read(2) */
@@ -52,13 +51,11 @@ enum client_state {
 static const char *client_state_names[CLIENT__MAX] = {
     "active", "flushing", "closed"};
 
-TAILQ_HEAD(call_list, call);
-
 /* File descriptors that arrived with the byte at offset off. */
 struct client_fdset {
-	uint64_t off;	      /* absolute input offset of that byte */
-	uint64_t end;	      /* end of the chunk they came with */
-	int fd[CALL_MAX_FDS]; /* owned */
+	uint64_t off;		/* absolute input offset of that byte */
+	uint64_t end;		/* end of the chunk they came with */
+	int fd[CLIENT_MAX_FDS]; /* owned */
 	unsigned n;
 };
 
@@ -71,8 +68,9 @@ struct client {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	enum role role;
 	enum client_state state;
+	const struct client_ops *ops; /* borrowed: the dispatcher */
+	void *data;		/* the dispatcher's, freed by ops->close */
 	struct evbuffer *in;	/* owned: bytes not yet dispatched */
 	struct evbuffer *out;	/* owned: bytes not yet written */
 	struct evbuffer *msg;	/* owned: scratch for one message */
@@ -82,8 +80,7 @@ struct client {
 	struct event *ev_line;	/* owned: partial-line deadline */
 	struct event *ev_kick;	/* owned: deferred work (close, resume) */
 	struct event *ev_idle;	/* owned: idle-timeout timer */
-	struct call_list calls; /* owned */
-	unsigned ncalls;
+	unsigned ncalls;	/* calls in flight */
 	int reading;		/* ev_read is added */
 	int eof;		/* peer shut down its side */
 	int drain;		/* close once idle (daemon shutdown) */
@@ -99,14 +96,6 @@ struct client {
 
 static void client_process(struct client *c);
 static void client_update_read(struct client *c);
-
-const char *
-role_name(enum role r)
-{
-	static const char *names[ROLE__MAX] = {"tool", "user", "admin"};
-
-	return r < ROLE__MAX ? names[r] : "?";
-}
 
 static void
 client_set_state(struct client *c, enum client_state to)
@@ -135,10 +124,52 @@ client_uid(const struct client *c)
 	return c->uid;
 }
 
-enum role
-client_role(const struct client *c)
+gid_t
+client_gid(const struct client *c)
 {
-	return c->role;
+	return c->gid;
+}
+
+pid_t
+client_pid(const struct client *c)
+{
+	return c->pid;
+}
+
+const struct conf *
+client_conf(const struct client *c)
+{
+	return c->cfg;
+}
+
+int
+client_active(const struct client *c)
+{
+	return c->state == CLIENT_ACTIVE;
+}
+
+void *
+client_data(const struct client *c)
+{
+	return c->data;
+}
+
+void
+client_set_data(struct client *c, void *data)
+{
+	c->data = data;
+}
+
+void
+client_enable_fds(struct client *c)
+{
+	c->caps |= CLIENT_CAP_FDS;
+}
+
+int
+client_fds_enabled(const struct client *c)
+{
+	return (c->caps & CLIENT_CAP_FDS) != 0;
 }
 
 struct wrennd *
@@ -241,7 +272,6 @@ void
 client_close(struct client *c, const char *reason)
 {
 	struct timeval tv = {0, 0};
-	struct call *call;
 
 	if (c->state == CLIENT_CLOSED)
 		return;
@@ -258,8 +288,8 @@ client_close(struct client *c, const char *reason)
 		event_del(c->ev_kick);
 	if (c->ev_idle != NULL)
 		event_del(c->ev_idle);
-	while ((call = TAILQ_FIRST(&c->calls)) != NULL)
-		call_abort(call);
+	if (c->ops != NULL)
+		c->ops->close(c);
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
@@ -285,9 +315,8 @@ client_close_later(struct client *c, const char *reason)
 	event_active(c->ev_kick, EV_TIMEOUT, 0);
 }
 
-/* Stop reading, flush what is queued, then close. */
-static void
-client_flush_close(struct client *c)
+void
+client_finish(struct client *c)
 {
 	struct timeval tv = {CLIENT_FLUSH_TIMEOUT, 0};
 
@@ -394,11 +423,24 @@ client_send_error(struct client *c, const json_t *id, int code,
 }
 
 void
-client_call_done(struct client *c, struct call *call)
+client_reject(struct client *c, const json_t *id, int code,
+    const char *data_code, json_t *extra_steal, const char *message)
 {
-	TAILQ_REMOVE(&c->calls, call, entry);
+	c->wd->calls_failed++;
+	client_send_error(c, id, code, data_code, extra_steal, message);
+}
+
+void
+client_call_begin(struct client *c)
+{
+	c->ncalls++;
+	c->wd->calls_total++;
+}
+
+void
+client_call_end(struct client *c)
+{
 	c->ncalls--;
-	call->client = NULL;
 	if (c->state != CLIENT_ACTIVE)
 		return;
 	/* Resume work on the next turn: we may be deep in a callback. */
@@ -417,25 +459,6 @@ client_kick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	client_process(c);
-}
-
-/*
- * Tell the calls that wait for output room (streams). A hook may finish
- * its own call, so the next call is fetched first; it must not finish
- * others.
- */
-static void
-client_notify_drain(struct client *c)
-{
-	struct call *call, *next;
-
-	for (call = TAILQ_FIRST(&c->calls); call != NULL; call = next) {
-		next = TAILQ_NEXT(call, entry);
-		if (call->drain != NULL)
-			call->drain(call, call->drain_arg);
-		if (c->state != CLIENT_ACTIVE || client_congested(c))
-			break;
-	}
 }
 
 static void
@@ -461,7 +484,7 @@ client_write_cb(evutil_socket_t fd, short what, void *arg)
 	/* Output drained below the watermark: let producers go on. */
 	if (c->state == CLIENT_ACTIVE &&
 	    evbuffer_get_length(c->out) <= (size_t)c->cfg->max_output / 2) {
-		client_notify_drain(c);
+		c->ops->drained(c);
 		if (c->state == CLIENT_ACTIVE)
 			client_process(c);
 	}
@@ -481,7 +504,7 @@ client_idle_cb(evutil_socket_t fd, short what, void *arg)
 	    c->cfg->idle_timeout_ms);
 	client_send_error(
 	    c, NULL, IPC_ERR_APPLICATION, "idle_timeout", NULL, text);
-	client_flush_close(c);
+	client_finish(c);
 }
 
 /* Arm the idle timer when nothing is going on, disarm it otherwise. */
@@ -537,7 +560,7 @@ client_eof(struct client *c)
 static int
 client_recv(struct client *c)
 {
-	char cbuf[CMSG_SPACE(sizeof(int) * CALL_MAX_FDS * 2)];
+	char cbuf[CMSG_SPACE(sizeof(int) * CLIENT_MAX_FDS * 2)];
 	struct evbuffer_iovec vec;
 	struct cmsghdr *cm;
 	struct msghdr msg;
@@ -571,7 +594,7 @@ client_recv(struct client *c)
 		nfd = (unsigned)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
 		fds = (int *)(void *)CMSG_DATA(cm);
 		for (i = 0; i < nfd; i++) {
-			if (set.n < CALL_MAX_FDS)
+			if (set.n < CLIENT_MAX_FDS)
 				set.fd[set.n++] = fds[i];
 			else {
 				close(fds[i]);
@@ -611,7 +634,7 @@ client_recv(struct client *c)
 		    "client %llu: %s, closing", (unsigned long long)c->id, why);
 		client_send_error(c, NULL, IPC_ERR_INVALID_REQUEST,
 		    "too_many_fds", NULL, why);
-		client_flush_close(c);
+		client_finish(c);
 		/* Nothing more is read: the queue goes now, not at close. */
 		(void)client_fdq_drop(c, UINT64_MAX);
 	}
@@ -662,174 +685,6 @@ client_update_read(struct client *c)
 	else if (!want && c->reading)
 		event_del(c->ev_read);
 	c->reading = want;
-}
-
-/* Reject a call before it exists (no side effects yet). */
-static void
-client_reject(struct client *c, const json_t *id, int code,
-    const char *data_code, const char *message)
-{
-	c->wd->calls_failed++;
-	client_send_error(c, id, code, data_code, NULL, message);
-}
-
-/* Whether id belongs to a call in flight. */
-static struct call *
-client_find_call(struct client *c, const json_t *id)
-{
-	struct call *call;
-
-	TAILQ_FOREACH(call, &c->calls, entry)
-		if (ipc_id_equal(call->id, id))
-			return call;
-	return NULL;
-}
-
-/* Whether params reference exactly the passed fds, each once. */
-static int
-client_check_fds(const struct method *meth, const json_t *params, unsigned nfds,
-    char *err, size_t errlen)
-{
-	const struct method_param *p;
-	unsigned used = 0;
-	json_int_t i;
-	json_t *v;
-
-	for (p = meth->params; p->name != NULL; p++) {
-		if (p->type != PT_FD ||
-		    (v = json_object_get(params, p->name)) == NULL)
-			continue;
-		i = json_integer_value(json_object_get(v, "$fd"));
-		if (i < 0 || (unsigned)i >= nfds) {
-			snprintf(err, errlen,
-			    "parameter '%s' refers to fd %lld but %u "
-			    "descriptor(s) came with the request",
-			    p->name, (long long)i, nfds);
-			return -1;
-		}
-		if (used & (1u << i)) {
-			snprintf(err, errlen, "fd %lld is referenced twice",
-			    (long long)i);
-			return -1;
-		}
-		used |= 1u << i;
-	}
-	if (used != (1u << nfds) - 1) {
-		snprintf(err, errlen,
-		    "%u file descriptor(s) came with the request but not all "
-		    "are referenced",
-		    nfds);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Check a request against the method table. Returns the method, or NULL
- * after answering with the error (nothing has happened yet).
- */
-static const struct method *
-client_admit(struct client *c, struct ipc_msg *m, unsigned nfds)
-{
-	const struct method *meth;
-	char err[256];
-
-	if (client_find_call(c, m->id) != NULL) {
-		client_reject(c, m->id, IPC_ERR_INVALID_REQUEST,
-		    "invalid_request",
-		    "duplicate id: a call with this id is "
-		    "still in flight");
-		return NULL;
-	}
-	if ((meth = methods_find(m->method)) == NULL) {
-		snprintf(err, sizeof(err), "unknown method '%.64s'", m->method);
-		client_reject(c, m->id, IPC_ERR_METHOD_NOT_FOUND,
-		    "method_not_found", err);
-		return NULL;
-	}
-	if (c->role < meth->role) {
-		snprintf(err, sizeof(err),
-		    "%s needs the %s role; this connection has the %s role",
-		    meth->name, role_name(meth->role), role_name(c->role));
-		c->wd->calls_failed++;
-		client_send_error(c, m->id, IPC_ERR_FORBIDDEN,
-		    "permission_denied",
-		    json_pack("{s:s}", "role", role_name(meth->role)), err);
-		return NULL;
-	}
-	if (methods_check_params(meth, m->params, err, sizeof(err)) != 0 ||
-	    client_check_fds(meth, m->params, nfds, err, sizeof(err)) != 0) {
-		client_reject(
-		    c, m->id, IPC_ERR_INVALID_PARAMS, "invalid_params", err);
-		return NULL;
-	}
-	if (c->wd->draining) {
-		client_reject(c, m->id, IPC_ERR_APPLICATION, "shutting_down",
-		    "wrennd is shutting down");
-		return NULL;
-	}
-	return meth;
-}
-
-/* Handle one request line; the fds in lfds go to the call (or closed). */
-static void
-client_dispatch(struct client *c, struct ipc_msg *m, struct client_fdset *lfds)
-{
-	const struct method *meth;
-	struct call *call = NULL;
-	enum upstream_auth auth;
-	json_t *empty = NULL;
-	unsigned i;
-
-	if (m->params == NULL)
-		m->params = empty = json_object();
-	if ((meth = client_admit(c, m, lfds->n)) != NULL &&
-	    (call = call_new(c, meth, m->id, m->params)) == NULL)
-		client_reject(
-		    c, m->id, IPC_ERR_INTERNAL, "internal", "out of memory");
-	json_decref(empty);
-	if (call == NULL) {
-		client_fdset_close(lfds);
-		return;
-	}
-	for (i = 0; i < lfds->n; i++)
-		call->fds[i] = lfds->fd[i];
-	call->nfds = lfds->n;
-	TAILQ_INSERT_TAIL(&c->calls, call, entry);
-	c->ncalls++;
-	c->wd->calls_total++;
-	log_debug(
-	    "client %llu: call %s", (unsigned long long)c->id, meth->name);
-	/* The credential check happens before anything is sent upstream. */
-	if (meth->cred != MCRED_NONE &&
-	    rest_pick_auth(call, meth->cred, &auth) != 0)
-		return;
-	if (meth->handler != NULL)
-		(void)meth->handler(call);
-	else
-		(void)rest_passthrough(call);
-}
-
-/* Handle a client notification ($/cancel; others are ignored). */
-static void
-client_notification(struct client *c, struct ipc_msg *m)
-{
-	struct call *call;
-	json_t *id;
-
-	if (strcmp(m->method, "$/cancel") != 0) {
-		char q[80];
-
-		log_debug("client %llu: ignoring notification \"%s\"",
-		    (unsigned long long)c->id,
-		    log_quote_str(q, sizeof(q), m->method));
-		return;
-	}
-	id = json_object_get(m->params, "id");
-	if (id == NULL || !ipc_id_valid(id))
-		return;
-	if ((call = client_find_call(c, id)) != NULL)
-		call_cancel(call);
 }
 
 /* Whether a parsed request refers to passed descriptors. */
@@ -885,15 +740,15 @@ client_line(struct client *c, size_t linelen)
 		snprintf(msg, sizeof(msg), "parse error at column %d: %s",
 		    perr.column, perr.text);
 		client_fdset_close(&lfds);
-		client_reject(c, NULL, IPC_ERR_PARSE, "parse_error", msg);
+		client_reject(c, NULL, IPC_ERR_PARSE, "parse_error", NULL, msg);
 		ipc_msg_clear(&m);
-		client_flush_close(c);
+		client_finish(c);
 		return;
 	}
 	if (r != 0) {
 		client_fdset_close(&lfds);
 		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
-		    "invalid_request", perr.text);
+		    "invalid_request", NULL, perr.text);
 		ipc_msg_clear(&m);
 		return;
 	}
@@ -910,22 +765,21 @@ client_line(struct client *c, size_t linelen)
 		      "no {\"$fd\": n} parameter";
 	if (why != NULL) {
 		client_fdset_close(&lfds);
-		client_reject(
-		    c, m.id, IPC_ERR_INVALID_REQUEST, "unexpected_fds", why);
+		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
+		    "unexpected_fds", NULL, why);
 		ipc_msg_clear(&m);
 		return;
 	}
 	switch (m.kind) {
 	case IPC_KIND_REQUEST:
-		client_dispatch(c, &m, &lfds);
-		break;
 	case IPC_KIND_NOTIFICATION:
-		client_notification(c, &m);
+		c->ops->message(c, &m, lfds.fd, lfds.n);
 		break;
 	default:
 		/* We never send requests, so a reply is a client bug. */
+		client_fdset_close(&lfds);
 		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
-		    "invalid_request", "unexpected response object");
+		    "invalid_request", NULL, "unexpected response object");
 		break;
 	}
 	ipc_msg_clear(&m);
@@ -983,18 +837,18 @@ client_process(struct client *c)
 	if (c->state == CLIENT_ACTIVE && c->eof && c->ncalls == 0 &&
 	    (evbuffer_get_length(c->in) == 0 ||
 		c->scanned == evbuffer_get_length(c->in)))
-		client_flush_close(c);
+		client_finish(c);
 	if (c->state == CLIENT_ACTIVE && c->drain && c->ncalls == 0)
-		client_flush_close(c);
+		client_finish(c);
 	return;
 too_long:
 	snprintf(msg, sizeof(msg),
 	    "line exceeds the maximum of %ld bytes (limits.max_line)",
 	    c->cfg->max_line);
-	client_reject(c, NULL, IPC_ERR_PARSE, "too_large", msg);
+	client_reject(c, NULL, IPC_ERR_PARSE, "too_large", NULL, msg);
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	c->scanned = 0;
-	client_flush_close(c);
+	client_finish(c);
 }
 
 void
@@ -1002,72 +856,7 @@ client_drain(struct client *c)
 {
 	c->drain = 1;
 	if (c->state == CLIENT_ACTIVE && c->ncalls == 0)
-		client_flush_close(c);
-}
-
-/* Send the wrennd.hello greeting. */
-static int
-client_hello(struct client *c)
-{
-	json_t *params, *msg;
-	int r;
-
-	params = json_pack("{s:s, s:s, s:i, s:[s,s,s],"
-			   " s:{s:I, s:I, s:i, s:I, s:I, s:I, s:I},"
-			   " s:{s:I, s:I, s:I, s:s}, s:o}",
-	    "server", "wrennd", "version", PACKAGE_VERSION, "protocol",
-	    IPC_PROTOCOL_VERSION, "capabilities", "stream", "cancel", "fds",
-	    "limits", "max_line", (json_int_t)c->cfg->max_line, "max_inflight",
-	    (json_int_t)c->cfg->max_inflight, "max_fds", CALL_MAX_FDS,
-	    "max_output", (json_int_t)c->cfg->max_output, "max_reply",
-	    (json_int_t)c->cfg->max_reply, "max_queued_fds",
-	    (json_int_t)c->cfg->max_queued_fds, "idle_timeout_ms",
-	    (json_int_t)c->cfg->idle_timeout_ms, "peer", "uid",
-	    (json_int_t)c->uid, "gid", (json_int_t)c->gid, "pid",
-	    (json_int_t)c->pid, "role", role_name(c->role), "methods",
-	    methods_names());
-	if (params == NULL)
-		return -ENOMEM;
-	msg = ipc_make_notification("wrennd.hello", params);
-	if (msg == NULL)
-		return -ENOMEM;
-	r = client_send(c, msg);
-	json_decref(msg);
-	return r;
-}
-
-int
-client_rpc_hello(struct call *call)
-{
-	struct client *c = call->client;
-	json_t *v, *enabled, *e;
-	size_t i;
-
-	v = json_object_get(call->params, "protocol");
-	if (v != NULL && json_integer_value(v) != IPC_PROTOCOL_VERSION) {
-		call_fail(call, IPC_ERR_INVALID_REQUEST, "protocol_mismatch",
-		    json_pack("{s:i, s:i}", "min", IPC_PROTOCOL_VERSION, "max",
-			IPC_PROTOCOL_VERSION),
-		    "protocol %lld is not supported; this wrennd speaks "
-		    "wrenn-ipc/%d",
-		    (long long)json_integer_value(v), IPC_PROTOCOL_VERSION);
-		client_flush_close(c);
-		return 0;
-	}
-	enabled = json_pack("[s,s]", "stream", "cancel");
-	json_array_foreach(json_object_get(call->params, "enable"), i, e) {
-		if (strcmp(json_string_value(e), "fds") == 0 &&
-		    !(c->caps & CLIENT_CAP_FDS)) {
-			c->caps |= CLIENT_CAP_FDS;
-		}
-	}
-	if (c->caps & CLIENT_CAP_FDS)
-		json_array_append_new(enabled, json_string("fds"));
-	call_reply(call,
-	    json_pack("{s:i, s:s, s:s, s:o}", "protocol", IPC_PROTOCOL_VERSION,
-		"server", "wrennd", "version", PACKAGE_VERSION, "enabled",
-		enabled));
-	return 0;
+		client_finish(c);
 }
 
 struct client *
@@ -1086,8 +875,6 @@ client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
 	c->uid = uid;
 	c->gid = gid;
 	c->pid = pid;
-	c->role = uid == 0 || uid == geteuid() ? ROLE_ADMIN : ROLE_USER;
-	TAILQ_INIT(&c->calls);
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->msg = evbuffer_new();
@@ -1102,15 +889,23 @@ client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
 	wd->nclients++;
 	if (c->in == NULL || c->out == NULL || c->msg == NULL ||
 	    c->ev_read == NULL || c->ev_write == NULL || c->ev_line == NULL ||
-	    c->ev_kick == NULL || c->ev_idle == NULL || client_hello(c) != 0) {
+	    c->ev_kick == NULL || c->ev_idle == NULL) {
 		log_warnx(
 		    "client %llu: out of memory", (unsigned long long)c->id);
 		client_close(c, "out of memory");
 		return NULL;
 	}
-	log_debug("client %llu: connected (uid %u, gid %u, pid %d, role %s)",
-	    (unsigned long long)c->id, (unsigned)uid, (unsigned)gid, (int)pid,
-	    role_name(c->role));
+	log_debug("client %llu: connected (uid %u, gid %u, pid %d)",
+	    (unsigned long long)c->id, (unsigned)uid, (unsigned)gid, (int)pid);
+	/* The dispatcher is set only now, so a failed setup above never
+	 * reaches its close hook without its open hook. */
+	c->ops = wd->client_ops;
+	if (c->ops->open(c) != 0) {
+		log_warnx(
+		    "client %llu: cannot greet", (unsigned long long)c->id);
+		client_close(c, "out of memory");
+		return NULL;
+	}
 	client_update_read(c);
 	return c;
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One local connection: reads LF-framed JSON-RPC lines, dispatches calls
- * through the method table, queues replies and stream events, applies the
- * per-connection limits (line size, calls in flight, queued output) and
- * closes exactly once with a reason. Owns its calls (call.c).
+ * One local connection: reads LF-framed JSON-RPC lines, applies the
+ * per-connection limits (line size, calls in flight, queued output, file
+ * descriptors), queues replies, and hands every complete, valid message to
+ * the dispatcher it is given (struct client_ops; rpc.c in the daemon).
+ * Closes exactly once with a reason. Knows nothing of methods or calls.
  */
 #ifndef WRENND_CLIENT_H
 #define WRENND_CLIENT_H
@@ -14,32 +15,65 @@
 
 #include <jansson.h>
 
+struct conf;
 struct wrennd;
 struct client;
-struct call;
+struct ipc_msg;
 
-/* Local roles, weakest first. A method row names the weakest it allows. */
-enum role {
-	ROLE_TOOL,  /* sandboxed tools: a restricted method set */
-	ROLE_USER,  /* ordinary local users */
-	ROLE_ADMIN, /* root or the daemon's own uid */
-	ROLE__MAX
+#define CLIENT_MAX_FDS 4 /* file descriptors one request may carry */
+
+/* What the connection hands to its dispatcher. */
+struct client_ops {
+	/* A new connection: greet it. Nonzero closes it. */
+	int (*open)(struct client *c);
+	/*
+	 * One valid request or notification (m borrowed). The nfds
+	 * descriptors in fds that came with it now belong to the callee.
+	 */
+	void (*message)(
+	    struct client *c, struct ipc_msg *m, int *fds, unsigned nfds);
+	/* Queued output drained below the low watermark. */
+	void (*drained)(struct client *c);
+	/* The connection closes: abort its work, send nothing. */
+	void (*close)(struct client *c);
 };
 
-/* Take over fd (accepted, non-blocking) and greet the peer. */
+/*
+ * Take over fd (accepted, non-blocking) for the peer uid/gid/pid and let
+ * wd->client_ops greet it. NULL when it could not be set up (fd closed).
+ */
 struct client *client_new(
     struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid);
 /* Close with a reason (logged); idempotent; frees on a later loop turn. */
 void client_close(struct client *c, const char *reason);
+/* Stop reading, flush what is queued, then close. */
+void client_finish(struct client *c);
 /* Start draining: close as soon as no call is in flight. */
 void client_drain(struct client *c);
 
 uint64_t client_id(const struct client *c);
-enum role client_role(const struct client *c);
-/* The peer's uid (SO_PEERCRED when it connected). */
 uid_t client_uid(const struct client *c);
-const char *role_name(enum role r);
+gid_t client_gid(const struct client *c);
+pid_t client_pid(const struct client *c);
 struct wrennd *client_wrennd(const struct client *c);
+const struct conf *client_conf(const struct client *c);
+/* Whether the connection still reads and dispatches. */
+int client_active(const struct client *c);
+
+/* The dispatcher's per-connection state (NULL until set). */
+void *client_data(const struct client *c);
+void client_set_data(struct client *c, void *data);
+
+/* Accept file descriptors with requests from now on (rpc.hello). */
+void client_enable_fds(struct client *c);
+int client_fds_enabled(const struct client *c);
+
+/*
+ * A call started or ended on this connection: the count bounds reading
+ * (max-inflight) and decides when a draining connection closes.
+ */
+void client_call_begin(struct client *c);
+void client_call_end(struct client *c);
 /* Number of calls in flight. */
 unsigned client_ncalls(const struct client *c);
 
@@ -50,13 +84,16 @@ unsigned client_ncalls(const struct client *c);
  * closed as stuck (on a later loop turn) and msg is dropped.
  */
 int client_send(struct client *c, const json_t *msg);
+/*
+ * Queue an error reply that belongs to no call (id may be NULL), counted
+ * as a failed call; extra_steal (may be NULL) is merged into error.data.
+ */
+void client_reject(struct client *c, const json_t *id, int code,
+    const char *data_code, json_t *extra_steal, const char *message);
 /* Bytes waiting to be written to the peer. */
 size_t client_queued(const struct client *c);
 /* Whether queued output is above max-output (producers should pause). */
 int client_congested(const struct client *c);
-
-/* rpc.hello handler: protocol check and capability negotiation. */
-int client_rpc_hello(struct call *call);
 
 /* Connections of uid (for max-clients-per-uid). */
 unsigned client_count_uid(struct wrennd *wd, uid_t uid);
@@ -65,8 +102,5 @@ unsigned client_calls_all(struct wrennd *wd);
 /* Drain (or with now, close) every client of wd. */
 void client_drain_all(struct wrennd *wd);
 void client_close_all(struct wrennd *wd, const char *reason);
-
-/* Called by call.c when a call leaves the client. */
-void client_call_done(struct client *c, struct call *call);
 
 #endif /* WRENND_CLIENT_H */

@@ -15,7 +15,7 @@
 
 #include <jansson.h>
 
-#include "client.h"
+#include "role.h"
 
 struct call;
 
@@ -53,15 +53,6 @@ struct method_param {
 	const char *doc;
 };
 
-/* Which credential the upstream route accepts (CONTRACT.md 2.2). */
-enum method_cred {
-	MCRED_NONE,  /* local only */
-	MCRED_ANY,   /* API key, else JWT */
-	MCRED_JWT,   /* user JWT only */
-	MCRED_ADMIN, /* user JWT of a platform admin */
-	MCRED__MAX
-};
-
 /* How a successful upstream answer becomes a result. */
 enum method_result {
 	MRES_JSON,  /* the upstream JSON unchanged ({} for an empty body) */
@@ -77,14 +68,15 @@ enum method_result {
 struct method {
 	const char *name;    /* namespace.verb */
 	const char *summary; /* one line for rpc.describe */
-	enum method_cred cred;
+	enum role_cred cred;
 	enum role role;	  /* weakest local role allowed */
 	const char *verb; /* HTTP method for pass-throughs */
 	const char *path; /* path template, e.g. /v1/sandboxes/{sandbox_id} */
 	enum method_result result;
-	unsigned flags;			   /* METHOD_* */
-	const struct method_param *params; /* NULL-name terminated */
-	int (*handler)(struct call *call); /* NULL: REST pass-through */
+	unsigned flags;			    /* METHOD_* */
+	const struct method_param *params;  /* NULL-name terminated */
+	void (*handler)(struct call *call); /* NULL: REST pass-through;
+					     * answers the call now or later */
 };
 
 /* Look a method up by name; NULL when unknown. */
@@ -109,8 +101,7 @@ int methods_segment_ok(const char *s, size_t len);
 const struct method_param *methods_param(
     const struct method *m, const char *name);
 
-/* Names for rpc.describe. */
-const char *method_cred_name(enum method_cred c);
+/* Name of a parameter type for rpc.describe. */
 const char *param_type_name(enum param_type t);
 
 /* JSON array of every method name (new reference). */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * REST pass-through (see rest.h): one method row + params -> one upstream
- * request -> one reply. Every table row without a handler runs here.
+ * REST pass-through and the shared request helpers (see rest.h): one
+ * method row + params -> one upstream request -> one reply. Every row
+ * without a handler runs here; handlers build their requests with the
+ * same helpers.
  */
 #include "config.h"
 
@@ -11,14 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <jansson.h>
 
 #include "call.h"
 #include "conf.h"
-#include "creds.h"
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
@@ -28,74 +28,6 @@
 #define REST_EXEC_DEFAULT_SEC 30     /* upstream's default exec timeout */
 #define REST_EXEC_MARGIN_MS   30000  /* on top of the command's own timeout */
 #define REST_EXEC_MAX_MS      700000 /* the control plane gives up at ~600 s */
-
-/*
- * Use the JWT unless it is known to have expired: then fail locally, since
- * the control plane would only answer "invalid or expired token".
- */
-static int
-rest_jwt_fresh(struct call *call, enum upstream_auth *ret)
-{
-	time_t exp = creds_jwt_expiry(call->wd->creds);
-	char ts[32];
-
-	if (exp == 0 || exp > time(NULL) ||
-	    creds_jwt_expiry_text(call->wd->creds, ts, sizeof(ts)) != 0) {
-		*ret = UPSTREAM_AUTH_JWT;
-		return 0;
-	}
-	call_fail(call, IPC_ERR_APPLICATION, "unauthorized",
-	    json_pack("{s:s, s:b, s:s}", "needs", "jwt", "expired", 1,
-		"expired_at", ts),
-	    "the configured JWT expired at %s: %s", ts,
-	    creds_jwt_hint(call->wd->creds, call->wd->cfg));
-	return -1;
-}
-
-int
-rest_pick_auth(struct call *call, int cred, enum upstream_auth *ret)
-{
-	struct creds *cr = call->wd->creds;
-
-	switch ((enum method_cred)cred) {
-	case MCRED_NONE:
-		*ret = UPSTREAM_AUTH_NONE;
-		return 0;
-	case MCRED_ANY:
-		if (creds_have(cr, CREDS_APIKEY)) {
-			*ret = UPSTREAM_AUTH_APIKEY;
-			return 0;
-		}
-		if (creds_have(cr, CREDS_JWT))
-			return rest_jwt_fresh(call, ret);
-		call_fail(call, IPC_ERR_APPLICATION, "unauthorized",
-		    json_pack("{s:s}", "needs", "api_key_or_jwt"),
-		    "%s needs a credential and wrennd has none: configure an "
-		    "API key (WRENN_API_KEY, --api-key-file or "
-		    "$CREDENTIALS_DIRECTORY/wrenn-api-key) or a user JWT "
-		    "(WRENN_TOKEN or --token-file)",
-		    call->method->name);
-		return -1;
-	case MCRED_JWT:
-	case MCRED_ADMIN:
-		if (creds_have(cr, CREDS_JWT))
-			return rest_jwt_fresh(call, ret);
-		call_fail(call, IPC_ERR_APPLICATION, "unauthorized",
-		    json_pack("{s:s}", "needs",
-			cred == MCRED_ADMIN ? "admin_jwt" : "jwt"),
-		    "%s needs a user JWT%s (the control plane does not accept "
-		    "API keys on this route): configure WRENN_TOKEN or "
-		    "--token-file and reload wrennd (SIGHUP)",
-		    call->method->name,
-		    cred == MCRED_ADMIN ? " of a platform admin" : "");
-		return -1;
-	case MCRED__MAX:
-		break;
-	}
-	call_fail(
-	    call, IPC_ERR_INTERNAL, "internal", NULL, "bad credential kind");
-	return -1;
-}
 
 /* Append one query value to b (key=value&), escaped. */
 static int
@@ -232,6 +164,80 @@ rest_cancel_cb(struct call *call, void *arg)
 	upstream_req_cancel(arg);
 }
 
+struct upstream_req *
+rest_req_new(struct wrennd *wd, enum upstream_auth auth, const char *verb,
+    const char *path, const json_t *body)
+{
+	struct upstream_req *req;
+	char *text;
+	int r = 0;
+
+	if ((req = upstream_req_new(wd->up, verb, path, auth)) == NULL)
+		return NULL;
+	if (body != NULL) {
+		if ((text = json_dumps(body, JSON_COMPACT)) == NULL)
+			r = -ENOMEM;
+		else
+			r = upstream_req_set_json(req, text, strlen(text));
+		free(text);
+	}
+	if (r != 0) {
+		upstream_req_cancel(req);
+		return NULL;
+	}
+	upstream_req_set_timeout(req, wd->cfg->request_timeout_ms);
+	return req;
+}
+
+struct upstream_req *
+rest_request(
+    struct call *call, const char *verb, const char *path, const json_t *body)
+{
+	struct upstream_req *req;
+
+	req = rest_req_new(call_wd(call), call_auth(call), verb, path, body);
+	if (req == NULL)
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+	return req;
+}
+
+int
+rest_start(struct call *call, struct upstream_req *req, unsigned flags,
+    upstream_done_cb done, void *arg)
+{
+	int r;
+
+	/* upstream_req_start never answers from inside, so the hook may be
+	 * set after it returned. */
+	if ((r = upstream_req_start(req, done, arg)) != 0) {
+		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
+		    "cannot start upstream request: %s", strerror(-r));
+		return r;
+	}
+	if (flags & REST_CANCEL)
+		call_set_cancel(call, rest_cancel_cb, req);
+	return 0;
+}
+
+int
+rest_ok(const struct upstream_result *res)
+{
+	return res->outcome == UPSTREAM_OK && res->status >= 200 &&
+	    res->status < 300;
+}
+
+int
+rest_done(struct call *call, const struct upstream_result *res)
+{
+	call_set_cancel(call, NULL, NULL);
+	if (rest_ok(res))
+		return 0;
+	call_fail_upstream(call, res);
+	return -1;
+}
+
+/* A pass-through answered: the result, {} for MRES_EMPTY, or the error. */
 static void
 rest_done_cb(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
@@ -240,13 +246,9 @@ rest_done_cb(
 	const char *err = NULL;
 	json_t *result;
 
-	call_set_cancel(call, NULL, NULL);
-	if (res->outcome != UPSTREAM_OK || res->status < 200 ||
-	    res->status >= 300) {
-		call_fail_upstream(call, res);
+	if (rest_done(call, res) != 0)
 		return;
-	}
-	if (call->method->result == MRES_EMPTY) {
+	if (call_method(call)->result == MRES_EMPTY) {
 		call_reply(call, json_object());
 		return;
 	}
@@ -267,9 +269,9 @@ rest_timeout(const struct call *call)
 	json_t *v;
 	long ms;
 
-	if (!(call->method->flags & METHOD_EXEC_TIMEOUT))
-		return call->wd->cfg->request_timeout_ms;
-	v = json_object_get(call->params, "timeout_sec");
+	if (!(call_method(call)->flags & METHOD_EXEC_TIMEOUT))
+		return call_wd(call)->cfg->request_timeout_ms;
+	v = json_object_get(call_params(call), "timeout_sec");
 	sec = json_is_integer(v) ? json_integer_value(v) : 0;
 	if (sec <= 0)
 		sec = REST_EXEC_DEFAULT_SEC;
@@ -279,61 +281,42 @@ rest_timeout(const struct call *call)
 	return ms > REST_EXEC_MAX_MS ? REST_EXEC_MAX_MS : ms;
 }
 
-int
+void
 rest_passthrough(struct call *call)
 {
-	const struct method *m = call->method;
+	const struct method *m = call_method(call);
 	const struct method_param *p;
 	struct upstream_req *req;
-	enum upstream_auth auth;
-	json_t *body, *v;
-	char err[256], *path, *text;
-	int r;
+	json_t *body = NULL, *v;
+	char err[256], *path;
 
-	if (rest_pick_auth(call, m->cred, &auth) != 0)
-		return 0;
-	path = rest_build_path(m, m->path, call->params, err, sizeof(err));
+	path = rest_build_path(m, m->path, call_params(call), err, sizeof(err));
 	if (path == NULL) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "%s", err);
-		return 0;
+		return;
 	}
-	req = upstream_req_new(call->wd->up, m->verb, path, auth);
-	free(path);
-	if (req == NULL)
-		goto oom;
-	if (m->flags & METHOD_BODY) {
-		if ((body = json_object()) == NULL)
-			goto oom_req;
+	if ((m->flags & METHOD_BODY) && (body = json_object()) != NULL)
 		for (p = m->params; p->name != NULL; p++)
 			if (p->in == PIN_BODY &&
-			    (v = json_object_get(call->params, p->name)) !=
+			    (v = json_object_get(call_params(call), p->name)) !=
 				NULL)
 				json_object_set(body, p->name, v);
-		text = json_dumps(body, JSON_COMPACT);
-		json_decref(body);
-		if (text == NULL)
-			goto oom_req;
-		r = upstream_req_set_json(req, text, strlen(text));
-		free(text);
-		if (r != 0)
-			goto oom_req;
+	if ((m->flags & METHOD_BODY) && body == NULL) {
+		free(path);
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		return;
 	}
+	req = rest_request(call, m->verb, path, body);
+	free(path);
+	json_decref(body);
+	if (req == NULL)
+		return;
 	upstream_req_set_timeout(req, rest_timeout(call));
 	/* The result is the answer re-encoded: one over max-reply could not
 	 * be sent, so stop its transfer as soon as it passes that size. */
-	upstream_req_set_max_response(req, (size_t)call->wd->cfg->max_reply);
-	/* The hook is set first: the answer may come before start returns. */
-	call_set_cancel(call, rest_cancel_cb, req);
-	if ((r = upstream_req_start(req, rest_done_cb, call)) != 0) {
-		call_set_cancel(call, NULL, NULL);
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "cannot start upstream request: %s", strerror(-r));
-	}
-	return 0;
-oom_req:
-	upstream_req_cancel(req);
-oom:
-	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
-	return 0;
+	upstream_req_set_max_response(
+	    req, (size_t)call_wd(call)->cfg->max_reply);
+	(void)rest_start(call, req, REST_CANCEL, rest_done_cb, call);
 }

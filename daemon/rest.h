@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * REST pass-through: turns a method row plus validated params into one
- * upstream request (path template, query, JSON body, credential) and its
- * answer into the call's reply. Also the shared helpers handlers use to
- * build upstream requests the same way.
+ * upstream request (path template, query, JSON body, the call's
+ * credential) and its answer into the call's reply. Also the one way
+ * handlers build upstream requests: rest_request, rest_start and
+ * rest_done, so the credential, deadline, cancel hook and error mapping
+ * are the same everywhere.
  */
 #ifndef WRENND_REST_H
 #define WRENND_REST_H
@@ -14,17 +16,49 @@
 
 struct call;
 struct method;
+struct wrennd;
 
-/* Run call as a pass-through of its method row. Returns 0 (the call is
- * answered now or later). */
-int rest_passthrough(struct call *call);
+/* Run call as a pass-through of its method row; answers it now or later. */
+void rest_passthrough(struct call *call);
 
 /*
- * The credential the daemon would use for cred, or -1 when it has none;
- * in that case the call has been failed with data.code "unauthorized" and
- * an actionable message.
+ * A new upstream request for call: verb, path (escaped, with any query),
+ * the credential chosen at dispatch, body as compact JSON unless NULL, and
+ * the request-timeout deadline (change it with upstream_req_set_timeout).
+ * Owned by the caller until rest_start. NULL after the call has been
+ * failed ("internal", out of memory).
  */
-int rest_pick_auth(struct call *call, int cred, enum upstream_auth *ret);
+struct upstream_req *rest_request(
+    struct call *call, const char *verb, const char *path, const json_t *body);
+
+/*
+ * The same for work that serves several calls (a shared poll loop): the
+ * credential is given (one a call was dispatched with); NULL on OOM,
+ * nothing failed.
+ */
+struct upstream_req *rest_req_new(struct wrennd *wd, enum upstream_auth auth,
+    const char *verb, const char *path, const json_t *body);
+
+#define REST_CANCEL 0x1 /* the call's cancel hook aborts the request */
+
+/*
+ * Start req; done(req, result, arg) runs once, on a later loop turn. With
+ * REST_CANCEL the call's cancel hook is set to abort it (a handler whose
+ * own hook owns the request passes 0). Returns 0, or -errno after req was
+ * freed and the call failed ("internal").
+ */
+int rest_start(struct call *call, struct upstream_req *req, unsigned flags,
+    upstream_done_cb done, void *arg);
+
+/* Whether an upstream result is a 2xx answer. */
+int rest_ok(const struct upstream_result *res);
+
+/*
+ * The start of a done callback for a REST_CANCEL request: clears the
+ * call's cancel hook; returns 0 for a 2xx answer, else -1 after failing
+ * the call with the mapped upstream error.
+ */
+int rest_done(struct call *call, const struct upstream_result *res);
 
 /*
  * "/v1/sandboxes/<escaped id><suffix>" (suffix may be ""), malloc'd; NULL

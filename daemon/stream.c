@@ -206,9 +206,9 @@ stream_follower_pump(struct stream_follower *f)
 
 	call_set_drain(f->call, NULL, NULL);
 	for (;;) {
-		if (f->call->client == NULL)
+		if (call_client(f->call) == NULL)
 			return 0;
-		if (client_congested(f->call->client)) {
+		if (client_congested(call_client(f->call))) {
 			call_set_drain(f->call, stream_follower_drain_cb, f);
 			return 0;
 		}
@@ -658,7 +658,7 @@ stream_starter_cancel_cb(struct call *call, void *arg)
 static int
 stream_admit(struct call *call, uid_t uid, size_t limit)
 {
-	struct wrennd *wd = call->wd;
+	struct wrennd *wd = call_wd(call);
 	const struct stream *s;
 	unsigned mine = 0;
 	size_t reserved = 0;
@@ -692,10 +692,10 @@ stream_admit(struct call *call, uid_t uid, size_t limit)
 	return 1;
 }
 
-int
+void
 stream_exec(struct call *call)
 {
-	struct wrennd *wd = call->wd;
+	struct wrennd *wd = call_wd(call);
 	struct stream *s;
 	struct stream_follower *f;
 	enum upstream_auth auth;
@@ -705,14 +705,13 @@ stream_exec(struct call *call)
 	uid_t uid;
 	int detach, i;
 
-	if (rest_pick_auth(call, MCRED_ANY, &auth) != 0)
-		return 0;
-	detach = json_is_true(json_object_get(call->params, "detach"));
+	auth = call_auth(call);
+	detach = json_is_true(json_object_get(call_params(call), "detach"));
 	limit =
 	    (size_t)(detach ? wd->cfg->detach_buffer : wd->cfg->stream_buffer);
-	uid = client_uid(call->client);
+	uid = client_uid(call_client(call));
 	if (!stream_admit(call, uid, limit))
-		return 0;
+		return;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto oom;
 	s->wd = wd;
@@ -724,10 +723,10 @@ stream_exec(struct call *call)
 	for (i = 0; i < 8; i++)
 		snprintf(s->id + 3 + 2 * i, 3, "%02x", rnd[i]);
 	s->uid = uid;
-	s->sandbox_id = strdup(
-	    json_string_value(json_object_get(call->params, "sandbox_id")));
-	s->cmd = json_incref(json_object_get(call->params, "cmd"));
-	s->args = json_incref(json_object_get(call->params, "args"));
+	s->sandbox_id = strdup(json_string_value(
+	    json_object_get(call_params(call), "sandbox_id")));
+	s->cmd = json_incref(json_object_get(call_params(call), "cmd"));
+	s->args = json_incref(json_object_get(call_params(call), "args"));
 	s->detached = detach;
 	s->limit = limit;
 	s->buf = seqbuf_new(limit);
@@ -741,7 +740,7 @@ stream_exec(struct call *call)
 	if (stream_connect(s, auth, err, sizeof(err)) != 0) {
 		stream_free(s);
 		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "%s", err);
-		return 0;
+		return;
 	}
 	log_debug("stream %s: exec on \"%s\" for uid %u%s", s->id,
 	    log_quote_str(qid, sizeof(qid), s->sandbox_id), (unsigned)uid,
@@ -749,25 +748,25 @@ stream_exec(struct call *call)
 	if (detach) {
 		s->starter = call;
 		call_set_cancel(call, stream_starter_cancel_cb, s);
-		return 0;
+		return;
 	}
 	if ((f = stream_follower_add(s, call, 0, 1)) == NULL) {
 		stream_stop_upstream(s, NULL);
 		goto oom;
 	}
 	call_set_cancel(call, stream_owner_cancel_cb, f);
-	return 0;
+	return;
 oom:
 	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
-	return 0;
+	return;
 }
 
 /* Whether the caller may see s: streams of its own uid, all for admin. */
 static int
 stream_visible(const struct stream *s, const struct call *call)
 {
-	return client_role(call->client) == ROLE_ADMIN ||
-	    client_uid(call->client) == s->uid;
+	return call_role(call) == ROLE_ADMIN ||
+	    client_uid(call_client(call)) == s->uid;
 }
 
 /*
@@ -780,8 +779,8 @@ stream_lookup(struct call *call)
 	struct stream *s;
 	const char *id;
 
-	id = json_string_value(json_object_get(call->params, "stream_id"));
-	if ((s = stream_find(call->wd, id)) == NULL ||
+	id = json_string_value(json_object_get(call_params(call), "stream_id"));
+	if ((s = stream_find(call_wd(call), id)) == NULL ||
 	    !stream_visible(s, call)) {
 		call_fail(call, IPC_ERR_APPLICATION, "not_found", NULL,
 		    "no stream '%.64s' (it never existed, or ended and was "
@@ -792,7 +791,7 @@ stream_lookup(struct call *call)
 	return s;
 }
 
-int
+void
 stream_attach(struct call *call)
 {
 	struct stream *s;
@@ -801,13 +800,13 @@ stream_attach(struct call *call)
 	uint64_t from = 0;
 
 	if ((s = stream_lookup(call)) == NULL)
-		return 0;
-	if ((v = json_object_get(call->params, "from_seq")) != NULL)
+		return;
+	if ((v = json_object_get(call_params(call), "from_seq")) != NULL)
 		from = (uint64_t)json_integer_value(v);
 	if ((f = stream_follower_add(s, call, from, 0)) == NULL) {
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
-		return 0;
+		return;
 	}
 	call_set_cancel(call, stream_attach_cancel_cb, f);
 	if (stream_follower_pump(f) == 0) {
@@ -815,7 +814,7 @@ stream_attach(struct call *call)
 		stream_flow(s);
 	} else
 		stream_maybe_free(s);
-	return 0;
+	return;
 }
 
 /* One stream as streams.list shows it. */
@@ -857,7 +856,7 @@ stream_describe(const struct stream *s)
 	return o;
 }
 
-int
+void
 stream_list(struct call *call)
 {
 	struct stream *s;
@@ -865,23 +864,23 @@ stream_list(struct call *call)
 
 	if ((list = json_array()) == NULL)
 		goto oom;
-	TAILQ_FOREACH(s, &call->wd->streams, entry)
+	TAILQ_FOREACH(s, &call_wd(call)->streams, entry)
 		if (stream_visible(s, call))
 			json_array_append_new(list, stream_describe(s));
 	call_reply(call, list);
-	return 0;
+	return;
 oom:
 	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
-	return 0;
+	return;
 }
 
-int
+void
 stream_stop(struct call *call)
 {
 	struct stream *s;
 
 	if ((s = stream_lookup(call)) == NULL)
-		return 0;
+		return;
 	if (s->state != STREAM_ENDED)
 		stream_stop_upstream(s,
 		    call_error_obj(IPC_ERR_APPLICATION, "stopped", NULL,
@@ -889,7 +888,7 @@ stream_stop(struct call *call)
 	else if (s->detached && TAILQ_EMPTY(&s->followers))
 		stream_free(s); /* collected: nothing left to attach to */
 	call_reply(call, json_object());
-	return 0;
+	return;
 }
 
 void

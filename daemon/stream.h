@@ -18,10 +18,10 @@ struct call;
 struct wrennd;
 
 /* Method handlers (see methods.c). */
-int stream_exec(struct call *call);
-int stream_attach(struct call *call);
-int stream_list(struct call *call);
-int stream_stop(struct call *call);
+void stream_exec(struct call *call);
+void stream_attach(struct call *call);
+void stream_list(struct call *call);
+void stream_stop(struct call *call);
 
 /* Stop every stream upstream and free them (shutdown). */
 void stream_shutdown(struct wrennd *wd);

@@ -33,6 +33,7 @@
 #include "creds.h"
 #include "listener.h"
 #include "log.h"
+#include "rpc.h"
 #include "sd.h"
 #include "stream.h"
 #include "tlsctx.h"
@@ -415,6 +416,7 @@ main(int argc, char **argv)
 	memset(&wd, 0, sizeof(wd));
 	memset(&args, 0, sizeof(args));
 	TAILQ_INIT(&wd.clients);
+	wd.client_ops = &rpc_client_ops;
 	TAILQ_INIT(&wd.watches);
 	TAILQ_INIT(&wd.streams);
 	wd.started = time(NULL);

@@ -19,6 +19,7 @@ struct tlsctx;
 struct upstream;
 struct listener;
 struct client;
+struct client_ops;
 struct sbwatch;
 struct stream;
 struct evdns_base;
@@ -35,6 +36,7 @@ struct wrennd {
 	struct upstream *up;	    /* owned */
 	struct listener *listener;  /* owned; NULL once draining */
 	struct client_list clients; /* owned */
+	const struct client_ops *client_ops; /* borrowed: the dispatcher */
 	unsigned nclients;
 	unsigned nfds_queued; /* passed fds awaiting their lines (client.c) */
 	uint64_t next_client_id;
