@@ -102,10 +102,14 @@ output_human(const struct cli *cli, const char *code, const char *msg)
 		    &s, file ? "%s does not exist" : "%s not found", obj);
 	else if (strcmp(code, "is_a_directory") == 0 && file)
 		n = asprintf(&s, "%s is a directory", obj);
-	else if (strcmp(code, "timeout") == 0 && cli->method != NULL &&
-	    strcmp(cli->method, "sandbox.exec") == 0)
+	else if (cli->method != NULL &&
+	    strcmp(cli->method, "sandbox.exec") == 0 &&
+	    (strcmp(code, "timeout") == 0 ||
+		/* What a control plane without the mapping sends. */
+		(strcmp(code, "agent_error") == 0 &&
+		    strstr(msg, "deadline exceeded") != NULL)))
 		n = asprintf(&s,
-		    "the command in %s did not finish within %ld seconds "
+		    "the command in %s did not finish within %ld s "
 		    "(raise --timeout, or use --stream)",
 		    obj, cli->exec_timeout > 0 ? cli->exec_timeout : 30L);
 	return n < 0 ? NULL : s;

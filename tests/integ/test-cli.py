@@ -227,6 +227,17 @@ try:
         t.eq(err, "wrennctl: stream st-nope not found\n",
              "attach to a missing stream names it")
 
+    with t.case("issue 7: a sync exec that hits its timeout says so"):
+        rc, out, err = wrennctl(sock, "exec", "-T", "1", sid, "--",
+                                "sleep", "5")
+        t.eq(rc, 1, "exec past its timeout exits 1")
+        t.eq(err, "wrennctl: the command in sandbox %s did not finish "
+             "within 1 s (raise --timeout, or use --stream)\n" % sid,
+             "and says that it timed out, not how the backend saw it")
+        rc, out, err = wrennctl(sock, "-v", "exec", "-T", "1", sid, "--",
+                                "sleep", "5")
+        t.ok("wrennd said: " in err, "-v adds wrennd's message", err)
+
     with t.case("issue 7: did you mean"):
         rc, out, err = wrennctl(sock, "sandbx", "list")
         t.eq(rc, 2, "a mistyped command is a usage error")
