@@ -460,6 +460,50 @@ try:
              "permission denied points at the socket's mode and group",
              perr)
 
+    def fake_wrennd(path, answer):
+        """A one-connection wrennd on path that greets, enables fds and
+        answers every other call with the error object answer."""
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+
+        def serve():
+            c, _ = srv.accept()
+            f = c.makefile("rwb")
+            f.write(json.dumps({"jsonrpc": "2.0", "method": "wrennd.hello",
+                                "params": {"protocol": 1, "capabilities":
+                                           ["fds"]}}).encode() + b"\n")
+            f.flush()
+            for line in f:
+                m = json.loads(line)
+                if m.get("method") == "rpc.hello":
+                    r = {"jsonrpc": "2.0", "id": m["id"], "result": {
+                        "protocol": 1, "enabled": ["fds"]}}
+                else:
+                    r = {"jsonrpc": "2.0", "id": m["id"], "error": answer}
+                f.write(json.dumps(r).encode() + b"\n")
+                f.flush()
+                if "error" in r:
+                    break
+            c.close()
+            srv.close()
+        th = threading.Thread(target=serve)
+        th.start()
+        return th
+
+    with t.case("issue 7: verify failures name the file"):
+        for code, want in (("is_a_directory", "cl-x:dir is a directory"),
+                           ("not_found", "cl-x:dir does not exist")):
+            fsock = os.path.join(env.tmp, "files-%s.sock" % code)
+            th = fake_wrennd(fsock, {"code": -32000, "message":
+                                     "wc: standard input: whatever",
+                                     "data": {"code": code}})
+            rc, out, err = wrennctl(fsock, "cp", "cl-x:dir",
+                                    os.path.join(env.tmp, "v.out"))
+            th.join()
+            t.ok(rc == 1 and err.startswith("wrennctl: %s\n" % want),
+                 "data.code %s reads '%s'" % (code, want), err)
+
     with t.case("issue 7: a daemon that dies mid-stream"):
         dying = os.path.join(env.tmp, "dying.sock")
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
