@@ -85,7 +85,10 @@ if [ "$stage" = all ]; then
 	(cd _build/clang && make -j"$jobs" && make -j"$jobs" check TESTS=) || exit 1
 
 	echo "== unit tests under valgrind"
-	(cd _build/release && for t in tests/unit/test-*; do
+	# The data-driven suites find their cases under $top_srcdir, as in
+	# make check.
+	(cd _build/release && export top_srcdir="$top" PYTHON3=/usr/bin/python3 &&
+	for t in tests/unit/test-*; do
 		case $t in *.c|*.o|*.log|*.trs) continue ;; esac
 		[ -x "$t" ] || continue
 		./libtool --mode=execute valgrind -q --error-exitcode=99 \
