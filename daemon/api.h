@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Handlers for the methods that are more than one REST pass-through,
- * grouped by resource: api-sandbox.c (wait_ready), api-daemon.c (rpc.*,
- * daemon.status). Each is referenced from the method table.
+ * referenced from the method table (methods.c): api-sandbox.c
+ * (wait_ready), api-audit.c (audit.list with all), api-files.c (file
+ * transfers), api-daemon.c (rpc.describe, daemon.status), stream.c (exec
+ * streams), rpc.c (rpc.hello). A leaf header: it only names types.
  */
 #ifndef WRENND_API_H
 #define WRENND_API_H
@@ -26,6 +28,12 @@ void api_files_stream_download(struct call *call);
 
 void api_daemon_status(struct call *call);
 void api_rpc_describe(struct call *call);
+
+/* Exec streams (stream.c). */
+void stream_exec(struct call *call);
+void stream_attach(struct call *call);
+void stream_list(struct call *call);
+void stream_stop(struct call *call);
 
 /* rpc.hello (rpc.c): protocol check and capability negotiation. */
 void rpc_hello(struct call *call);

@@ -19,7 +19,6 @@
 #include "client.h"
 #include "ipc.h"
 #include "log.h"
-#include "methods.h"
 #include "upstream.h"
 #include "wrennd.h"
 
@@ -29,6 +28,7 @@ struct call {
 	struct client *client;	     /* borrowed connection */
 	struct wrennd *wd;	     /* borrowed */
 	const struct method *method; /* borrowed, static */
+	const char *name;	     /* borrowed, static: the method's */
 	enum role role;		     /* the connection's, at dispatch */
 	enum upstream_auth auth;     /* chosen once, at dispatch */
 	json_t *id;		     /* owned reference */
@@ -45,8 +45,8 @@ struct call {
 
 struct call *
 call_new(struct call_list *list, struct client *c, const struct method *m,
-    enum role role, enum upstream_auth auth, json_t *id, json_t *params,
-    const int *fds, unsigned nfds)
+    const char *name, enum role role, enum upstream_auth auth, json_t *id,
+    json_t *params, const int *fds, unsigned nfds)
 {
 	struct call *call;
 	unsigned i;
@@ -62,6 +62,7 @@ call_new(struct call_list *list, struct client *c, const struct method *m,
 	call->client = c;
 	call->wd = client_wrennd(c);
 	call->method = m;
+	call->name = name;
 	call->role = role;
 	call->auth = auth;
 	call->id = json_incref(id);
@@ -174,8 +175,7 @@ call_finish(struct call *call, json_t *msg_steal)
 {
 	if (msg_steal == NULL) {
 		/* Still answer: a call must never be left without a reply. */
-		log_warnx(
-		    "call '%s': cannot build its reply", call->method->name);
+		log_warnx("call '%s': cannot build its reply", call->name);
 		msg_steal = ipc_make_error_code(call->id, IPC_ERR_INTERNAL,
 		    "internal error building the reply", "internal", NULL);
 	}
@@ -204,7 +204,7 @@ call_vfail(struct call *call, int rpc_code, const char *data_code,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	call->wd->calls_failed++;
 	log_debug("client %llu: %s failed: \"%s\" (\"%s\")",
-	    (unsigned long long)client_id(call->client), call->method->name,
+	    (unsigned long long)client_id(call->client), call->name,
 	    log_quote_str(qm, sizeof(qm), msg),
 	    log_quote_str(qc, sizeof(qc), data_code));
 	call_finish(call,
@@ -328,7 +328,7 @@ call_fail_obj(struct call *call, const json_t *err)
 	}
 	dcode = json_object_get(json_object_get(copy, "data"), "code");
 	log_debug("client %llu: %s failed: \"%s\" (\"%s\")",
-	    (unsigned long long)client_id(call->client), call->method->name,
+	    (unsigned long long)client_id(call->client), call->name,
 	    log_quote_str(qm, sizeof(qm),
 		json_string_value(json_object_get(copy, "message"))),
 	    log_quote_str(qc, sizeof(qc), json_string_value(dcode)));

@@ -36,13 +36,15 @@ typedef void (*call_cancel_cb)(struct call *call, void *arg);
 typedef void (*call_drain_cb)(struct call *call, void *arg);
 
 /*
- * A new call on list for connection c, with the role and credential the
- * dispatcher chose; takes references on id and params (NULL: {}) and
- * ownership of the nfds descriptors in fds. NULL on OOM (fds untouched).
+ * A new call on list for connection c of method m (opaque here; name is
+ * its static name, for logs), with the role and credential the dispatcher
+ * chose; takes references on id and params (NULL: {}) and ownership of
+ * the nfds descriptors in fds. NULL on OOM (fds untouched).
  */
 struct call *call_new(struct call_list *list, struct client *c,
-    const struct method *m, enum role role, enum upstream_auth auth, json_t *id,
-    json_t *params, const int *fds, unsigned nfds);
+    const struct method *m, const char *name, enum role role,
+    enum upstream_auth auth, json_t *id, json_t *params, const int *fds,
+    unsigned nfds);
 
 /* The call on list with this id, or NULL. */
 struct call *call_find(struct call_list *list, const json_t *id);

@@ -14,7 +14,6 @@
 #include <jansson.h>
 
 #include "api.h"
-#include "stream.h"
 
 #define I32_MIN (-2147483647LL - 1)
 #define I32_MAX 2147483647LL

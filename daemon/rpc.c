@@ -260,8 +260,8 @@ rpc_request(struct client *c, struct ipc_msg *m, int *fds, unsigned nfds)
 	if (m->params == NULL)
 		m->params = empty = json_object();
 	if ((meth = rpc_admit(c, rc, m, nfds, &auth)) != NULL &&
-	    (call = call_new(&rc->calls, c, meth, rc->role, auth, m->id,
-		 m->params, fds, nfds)) == NULL)
+	    (call = call_new(&rc->calls, c, meth, meth->name, rc->role, auth,
+		 m->id, m->params, fds, nfds)) == NULL)
 		client_reject(c, m->id, IPC_ERR_INTERNAL, "internal", NULL,
 		    "out of memory");
 	json_decref(empty);

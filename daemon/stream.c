@@ -35,13 +35,13 @@
 #include <event2/util.h>
 #include <jansson.h>
 
+#include "api.h"
 #include "call.h"
 #include "client.h"
 #include "conf.h"
 #include "creds.h"
 #include "ipc.h"
 #include "log.h"
-#include "methods.h"
 #include "rest.h"
 #include "seqbuf.h"
 #include "upstream.h"

@@ -14,14 +14,9 @@
 #ifndef WRENND_STREAM_H
 #define WRENND_STREAM_H
 
-struct call;
 struct wrennd;
 
-/* Method handlers (see methods.c). */
-void stream_exec(struct call *call);
-void stream_attach(struct call *call);
-void stream_list(struct call *call);
-void stream_stop(struct call *call);
+/* The method handlers are declared in api.h with the others. */
 
 /* Stop every stream upstream and free them (shutdown). */
 void stream_shutdown(struct wrennd *wd);
