@@ -78,8 +78,8 @@ cleanup() {
 	for m in $mounts; do
 		umount -R "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
 	done
-	# Delete only once nothing is mounted below the root any more.
-	if grep -q " $root/" /proc/self/mounts; then
+	# Delete only once nothing is mounted on or below the root any more.
+	if grep -q " $root[/ ]" /proc/self/mounts; then
 		echo "fresh-root.sh: $root still has mounts; not deleted" >&2
 	else
 		rm -rf --one-file-system "$root"
@@ -102,8 +102,12 @@ debootstrap --variant=minbase "$suite" "$root" "$mirror" \
 }
 rm -f "$root.debootstrap.log"
 
+# The root is a mount point of its own, so tests inside can make private
+# mount namespaces (unshare(1) fails in a chroot whose / is not one).
+mount --bind "$root" "$root"
+mounts="$root"
 mount -t proc proc "$root/proc"
-mounts="$root/proc"
+mounts="$root/proc $mounts"
 for d in dev sys; do
 	mount --rbind "/$d" "$root/$d"
 	mount --make-rslave "$root/$d"
