@@ -116,13 +116,14 @@ done
 
 step "copying a clean git archive of the tree"
 rev=$(git stash create 2>/dev/null || true)
-mkdir -p "$root/root/wrennd"
-git archive --format=tar "${rev:-HEAD}" | tar -x -C "$root/root/wrennd"
+# Not under /root (mode 0700): test-cli.py runs wrennctl as another uid.
+mkdir -p "$root/srv/wrennd"
+git archive --format=tar "${rev:-HEAD}" | tar -x -C "$root/srv/wrennd"
 
 in_root() { # shell command
 	chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		/bin/sh -c "cd /root/wrennd && $1"
+		/bin/sh -c "cd /srv/wrennd && $1"
 }
 
 step "sh scripts/quickstart.sh"
