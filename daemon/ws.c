@@ -123,6 +123,7 @@ struct ws {
 #define WS_F_TOO_LARGE (1u << 6) /* a frame announced too large a message */
 #define WS_F_STARTED   (1u << 7) /* ws_start() ran */
 #define WS_F_RESOLVING (1u << 8) /* evdns_getaddrinfo callback pending */
+#define WS_F_BADCTRL   (1u << 9) /* a fragmented or oversized control frame */
 
 	struct event_base *base;  /* borrowed */
 	struct evdns_base *dns;	  /* borrowed, may be NULL */
@@ -472,6 +473,15 @@ ws_wslay_recv_cb(
 	in = bufferevent_get_input(ws->bev);
 	if (ws->frame_left == 0) {
 		r = ws_frame_peek(ws, in);
+		if (r == -2) {
+			/* RFC 6455 5.5, caught before wslay (which would
+			 * fail the receive as a callback error): 1002. */
+			ws->flags |= WS_F_BADCTRL;
+			wslay_event_shutdown_read(ctx);
+			(void)wslay_event_queue_close(
+			    ctx, WSLAY_CODE_PROTOCOL_ERROR, NULL, 0);
+			goto wouldblock;
+		}
 		if (r < 0) {
 			/* Fail before buffering any of it; 1009 to the peer. */
 			ws->flags |= WS_F_TOO_LARGE;
@@ -514,7 +524,7 @@ wouldblock:
  * never given bytes past the end of a frame: then pausing, the work budget
  * and the size cap take effect exactly at frame boundaries. Returns 1 and
  * sets frame_left, 0 if the header is incomplete, -1 if the message would
- * exceed max_msg.
+ * exceed max_msg, -2 for a fragmented or over 125-byte control frame.
  */
 static int
 ws_frame_peek(struct ws *ws, struct evbuffer *in)
@@ -545,6 +555,8 @@ ws_frame_peek(struct ws *ws, struct evbuffer *in)
 		for (plen = 0, i = 2; i < 10; i++)
 			plen = plen << 8 | h[i];
 	opcode = h[0] & 0x0f;
+	if (wslay_is_ctrl_frame(opcode) && (!(h[0] & 0x80) || plen > 125))
+		return -2;
 	if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME)
 		ws->msg_acc = 0;
 	if (!wslay_is_ctrl_frame(opcode)) {
@@ -641,6 +653,11 @@ ws_frames(struct ws *ws)
 		if (ws->flags & WS_F_TOO_LARGE) {
 			ws_close_reason(ws, WS_REASON_TOO_LARGE,
 			    "message larger than %zu bytes", ws->max_msg);
+			return;
+		}
+		if (ws->flags & WS_F_BADCTRL) {
+			ws_close_reason(ws, WS_REASON_PROTOCOL,
+			    "invalid frame from the server (control frame)");
 			return;
 		}
 		if (r != 0) {

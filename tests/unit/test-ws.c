@@ -1004,6 +1004,15 @@ main(void)
 	ok(helper_value("badframe.close", 3000) == 1002,
 	    "/badframe: the server got close code 1002");
 	test_fails("/badutf8", 5000, 0, 0, WS_REASON_PROTOCOL, 0, "UTF-8");
+	/* Issue 12 finding 17: bad control frames are protocol errors. */
+	test_fails("/badctrl?kind=frag", 5000, 0, 0, WS_REASON_PROTOCOL, 0,
+	    "invalid frame");
+	ok(helper_value("badctrl.close", 3000) == 1002,
+	    "/badctrl?kind=frag: the server got close code 1002");
+	test_fails("/badctrl?kind=big", 5000, 0, 0, WS_REASON_PROTOCOL, 0,
+	    "invalid frame");
+	ok(helper_value("badctrl.close", 3000) == 1002,
+	    "/badctrl?kind=big: the server got close code 1002");
 	test_ping();
 	test_close_frame();
 	test_early();

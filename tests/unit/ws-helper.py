@@ -37,6 +37,8 @@ the test see what the server observed:
   /badframe         a masked frame (servers must not mask); records the
                     client's close code in DIR/badframe.close
   /badutf8          a text message that is not UTF-8
+  /badctrl?kind=K   a fragmented (frag) or 200-byte (big) ping; records
+                    the client's close code in DIR/badctrl.close
   /early            101 and a first message in one write, then a message
                     in three fragments with a ping between them, then
                     "end" and TCP close
@@ -360,6 +362,17 @@ class Handler(socketserver.StreamRequestHandler):
         self.send(frame(0x1, b"masked!", mask=True))
         code = self.drain()
         publish("badframe.close", code)
+
+    def route_badctrl(self):
+        # A control frame that breaks RFC 6455 section 5.5: ?kind=frag is a
+        # fragmented ping, ?kind=big a ping with 200 payload bytes.
+        self.upgrade()
+        if self.query.get("kind") == "frag":
+            self.send(frame(0x9, b"p", fin=False))
+        else:
+            self.send(frame(0x9, b"p" * 200))
+        code = self.drain()
+        publish("badctrl.close", code)
 
     def route_badutf8(self):
         self.upgrade()
