@@ -237,6 +237,53 @@ rest_done(struct call *call, const struct upstream_result *res)
 	return -1;
 }
 
+/*
+ * A sync exec that outlived its timeout_sec: the control plane's deadline
+ * fires and it answers 502 agent_error "...deadline_exceeded..." with the
+ * output discarded (protocol/PROTOCOL.md, sandbox.exec). Say so as
+ * "timeout", keeping the upstream code and message in data. Returns 1 when
+ * it answered the call.
+ */
+static int
+rest_exec_timed_out(struct call *call, const struct upstream_result *res)
+{
+	json_t *doc, *err, *v;
+	const char *code, *msg;
+	json_int_t sec;
+	char qm[256];
+	int hit;
+
+	if (!(call_method(call)->flags & METHOD_EXEC_TIMEOUT) ||
+	    res->outcome != UPSTREAM_OK || res->status != 502 ||
+	    res->body_len == 0)
+		return 0;
+	if ((doc = json_loadb(res->body, res->body_len, 0, NULL)) == NULL)
+		return 0;
+	err = json_object_get(doc, "error");
+	code = json_string_value(json_object_get(err, "code"));
+	msg = json_string_value(json_object_get(err, "message"));
+	hit = code != NULL && strcmp(code, "agent_error") == 0 && msg != NULL &&
+	    strstr(msg, "deadline_exceeded") != NULL;
+	if (!hit) {
+		json_decref(doc);
+		return 0;
+	}
+	log_quote(qm, sizeof(qm), msg, strlen(msg));
+	json_decref(doc);
+	v = json_object_get(call_params(call), "timeout_sec");
+	sec = json_is_integer(v) && json_integer_value(v) > 0
+	    ? json_integer_value(v)
+	    : REST_EXEC_DEFAULT_SEC;
+	call_set_cancel(call, NULL, NULL);
+	call_fail(call, IPC_ERR_APPLICATION, "timeout",
+	    json_pack("{s:i, s:I, s:s, s:s}", "status", 502, "timeout_sec", sec,
+		"upstream_code", "agent_error", "upstream_message", qm),
+	    "the command did not finish within %lld s (timeout_sec); the "
+	    "sandbox killed it and its output is lost",
+	    (long long)sec);
+	return 1;
+}
+
 /* A pass-through answered: the result, {} for MRES_EMPTY, or the error. */
 static void
 rest_done_cb(
@@ -246,6 +293,8 @@ rest_done_cb(
 	const char *err = NULL;
 	json_t *result;
 
+	if (rest_exec_timed_out(call, res))
+		return;
 	if (rest_done(call, res) != 0)
 		return;
 	if (call_method(call)->result == MRES_EMPTY) {

@@ -84,9 +84,21 @@ try:
     rc, ex = ctl_json(sock, "sandbox.exec",
                       {"sandbox_id": sid, "cmd": "sleep", "args": ["5"],
                        "timeout_sec": 1})
-    t.ok(rc != 0 and ex["error"]["data"]["code"] == "agent_error" and
-         ex["error"]["data"]["status"] == 502,
-         "exec timeout -> agent_error 502 (upstream semantics)", ex)
+    data = ex.get("error", {}).get("data", {}) if rc != 0 else {}
+    t.eq(data.get("code"), "timeout", "exec past timeout_sec -> timeout")
+    t.eq(data.get("status"), 502, "exec timeout keeps the upstream status")
+    t.eq(data.get("timeout_sec"), 1, "exec timeout names timeout_sec")
+    t.eq(data.get("upstream_code"), "agent_error",
+         "exec timeout keeps the upstream code in data")
+    t.ok("deadline_exceeded" in data.get("upstream_message", ""),
+         "exec timeout keeps the upstream message in data", data)
+    t.ok("within 1 s" in ex.get("error", {}).get("message", ""),
+         "exec timeout message says what happened", ex)
+    # Any other agent_error stays what the control plane said.
+    rc, ex = ctl_json(sock, "sandbox.exec",
+                      {"sandbox_id": sid, "cmd": "/nonexistent-binary"})
+    t.ok(rc == 0 or ex["error"]["data"]["code"] != "timeout",
+         "a failing exec that did not time out is not called timeout", ex)
 
     # human exec: stdout/stderr raw, exit code propagated
     rc, out, errt = wrennctl(sock, "exec", sid, "--", "/bin/sh", "-c",
