@@ -102,8 +102,12 @@ if [ "$stage" = all ]; then
 		make bench BENCH_ARGS="--file-mib 1024 --stream-mib 64") ||
 		echo "benchmarks failed (not fatal)"
 
+	# distcheck proves the tarball builds and tests from a read-only
+	# source tree; the integration suite already ran twice above, so
+	# there it runs one integration test beside every other check.
 	echo "== distcheck"
-	(cd _build/release && make -j"$jobs" distcheck) || exit 1
+	(cd _build/release && make -j"$jobs" distcheck \
+		INTEG_RUN=tests/integ/test-sandbox.py) || exit 1
 fi
 
 if [ "$fresh_root" = 1 ]; then

@@ -128,8 +128,10 @@ in_root() { # shell command
 
 step "sh scripts/quickstart.sh"
 in_root "sh scripts/quickstart.sh"
+# The 1 GiB transfers of test-files.py run on the host; here 64 MiB
+# prove the same paths in a fraction of the time.
 step "sh scripts/check-all.sh release"
-in_root "sh scripts/check-all.sh release"
+in_root "WRENND_TEST_BIG_BYTES=67108864 sh scripts/check-all.sh release"
 step "make install, then wrennctl from /usr/local"
 in_root "cd _build/release && make -s install >/dev/null && \
 	wrennctl --version && wrennctl help >/dev/null"

@@ -268,7 +268,12 @@ with t.case("RLIMIT_NOFILE raised to the hard limit (issue 12.3)"):
         with open("/proc/%d/limits" % w.proc.pid) as f:
             row = [ln.split() for ln in f if ln.startswith("Max open files")]
         want = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
-        t.eq(row[0][3], want, "the soft limit is the hard limit")
+        if os.environ.get("WRENND_VALGRIND") == "1":
+            # valgrind keeps a few descriptors of the limit for itself.
+            t.ok(True, "the soft limit is the hard limit # SKIP under "
+                 "valgrind, which lowers it for its own descriptors")
+        else:
+            t.eq(row[0][3], want, "the soft limit is the hard limit")
         # The socket answers before the signal handlers are in place: a
         # round trip shows the loop runs before SIGTERM is sent.
         c = Client(w.sock)

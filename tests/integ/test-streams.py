@@ -250,7 +250,10 @@ try:
     with t.case("many attachers on a full buffer"):
         r = c.call("sandbox.exec_stream", {
             "sandbox_id": sid, "cmd": "/bin/sh", "detach": True,
-            "args": paced(3000, "sleep 8; echo the-end")})
+            # Long enough for 300 attaches, also under valgrind.
+            "args": paced(3000, "sleep %d; echo the-end" %
+                          (60 if os.environ.get("WRENND_VALGRIND") == "1"
+                           else 8))})
         st = r["result"]["stream_id"]
         wait_for(lambda: {s["stream_id"]: s for s in
                           c.call("streams.list")["result"]}[st]
