@@ -7,6 +7,16 @@
  * the daemon beyond one chunk. wrennd never opens a local path for a
  * client: holding the fd is the proof of access.
  *
+ * The event loop never waits on a peer's descriptor. Pipes and sockets are
+ * made non-blocking and polled; anything else (regular files, which may
+ * sit on a FUSE mount that never answers, devices) is read or written by
+ * one worker thread per transfer, one chunk at a time, while the loop
+ * goes on. Every streaming transfer has an overall deadline and a
+ * low-speed limit, and their number is capped per peer uid and in total
+ * (below the upstream pool size, so short calls always find a
+ * connection). The transfers, and the workers still stuck in the kernel
+ * after their call ended, are listed in wd->xfers.
+ *
  * The control plane cannot signal a failed or short streaming download
  * (200 with an empty or truncated body), so "verify" compares the size and
  * SHA-256 of what crossed wrennd with the file inside the sandbox, by
@@ -16,6 +26,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +43,7 @@
 
 #include "api.h"
 #include "call.h"
+#include "client.h"
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
@@ -44,24 +57,72 @@
 #define FILES_MULTIPART_SLACK 1024 /* bytes of multipart overhead */
 #define FILES_PROGRESS_MS     250  /* between progress events */
 #define FILES_VERIFY_TIMEOUT  600  /* seconds for wc + sha256sum */
+#define XFER_CHUNK	      (256 * 1024) /* bytes per worker read/write */
+#define XFER_WORKER_STACK     (128 * 1024) /* worker thread stack bytes */
+
+/* Exit codes of the verification script (besides wc/sha256sum's own). */
+#define XFER_VERIFY_IS_DIR  3
+#define XFER_VERIFY_MISSING 4
 
 enum xfer_dir {
 	XFER_UP,   /* fd -> sandbox */
 	XFER_DOWN, /* sandbox -> fd */
 };
 
+/* What the worker thread is asked to do (under its lock). */
+enum xfer_op {
+	XFER_OP_NONE,  /* idle: the last op (if any) is done */
+	XFER_OP_READ,  /* one read(2) of up to XFER_CHUNK bytes into buf */
+	XFER_OP_WRITE, /* write(2) all len bytes of buf */
+	XFER_OP_QUIT,  /* exit when the current op (if any) returns */
+	XFER_OP__MAX
+};
+
+/*
+ * Blocking I/O for a descriptor that cannot be polled. The loop hands one
+ * op at a time to the thread and learns of its end through the wake pipe;
+ * it never waits for the thread. Shared by the loop and the thread: the
+ * last of the two to drop its reference frees it, so a thread stuck in the
+ * kernel forever keeps only this struct, its stack and the descriptor.
+ */
+struct xfer_worker {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int refs;	 /* under lock: the loop's and the thread's */
+	enum xfer_op op; /* under lock */
+	int fd;		 /* owned: the client's descriptor */
+	int wake[2];	 /* owned pipe: one byte per finished op */
+	char *buf;  /* owned, XFER_CHUNK bytes; the thread's during an op */
+	size_t len; /* bytes in buf: read, or to write */
+	int err;    /* errno of the last op, 0 if it succeeded */
+};
+
 /* One streaming transfer (and its optional verification). */
 struct xfer {
-	struct call *call; /* borrowed */
+	TAILQ_ENTRY(xfer) entry; /* in wd->xfers until destroyed */
+	struct wrennd *wd;	 /* borrowed */
+	struct call *call;	 /* borrowed; NULL once the call is gone */
+	uid_t uid;		 /* the peer's, for max-peer-transfers */
 	enum xfer_dir dir;
-	int fd;			  /* owned */
-	int fd_file;		  /* fd is a regular file (blocking I/O) */
-	struct upstream_req *req; /* owned while in flight */
-	struct event *ev_fd;	  /* owned: fd readiness while paused */
-	struct evbuffer *pending; /* owned: download bytes not yet written */
-	EVP_MD_CTX *md;		  /* owned: SHA-256 of the bytes moved */
-	uint64_t bytes;		  /* bytes moved */
-	int64_t total;		  /* size when known (regular file), else -1 */
+	int fd;			   /* owned (polled descriptors), else -1 */
+	struct xfer_worker *wk;	   /* shared with its thread, or NULL */
+	struct event *ev_wake;	   /* owned: the worker's answers */
+	int wk_busy;		   /* an op is with the thread */
+	int wk_eof;		   /* upload: the thread read end of file */
+	size_t wk_off;		   /* upload: bytes of wk->buf given to curl */
+	struct upstream_req *req;  /* owned while in flight */
+	struct event *ev_fd;	   /* owned: polled fd readiness while paused */
+	struct event *ev_deadline; /* owned: transfer-timeout */
+	struct event *ev_speed;	   /* owned: transfer-low-speed checks */
+	long timeout_ms;	   /* transfer-timeout when started */
+	long speed;		   /* transfer-low-speed (bytes/s) */
+	long speed_ms;		   /* transfer-low-speed-time */
+	uint64_t bytes_checked;	   /* bytes at the last low-speed check */
+	int body_done;		   /* download: the response ended */
+	struct evbuffer *pending;  /* owned: download bytes not yet written */
+	EVP_MD_CTX *md;		   /* owned: SHA-256 of the bytes moved */
+	uint64_t bytes;		   /* bytes moved */
+	int64_t total;		   /* size when known (regular file), else -1 */
 	int verify;
 	char *sandbox_id; /* owned */
 	char *path;	  /* owned */
@@ -70,21 +131,218 @@ struct xfer {
 	char sha256[65]; /* hex digest once done */
 };
 
+/* ---- the worker thread ---- */
+
+/* Drop one reference; the last one frees (from either side). */
+static void
+xfer_worker_unref(struct xfer_worker *w)
+{
+	int last;
+
+	pthread_mutex_lock(&w->lock);
+	last = --w->refs == 0;
+	pthread_mutex_unlock(&w->lock);
+	if (!last)
+		return;
+	if (w->fd != -1)
+		close(w->fd);
+	if (w->wake[0] != -1)
+		close(w->wake[0]);
+	if (w->wake[1] != -1)
+		close(w->wake[1]);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+	free(w->buf);
+	free(w);
+}
+
+/* Run one op with blocking calls (in the thread, without the lock). */
+static void
+xfer_worker_io(struct xfer_worker *w, enum xfer_op op)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	w->err = 0;
+	if (op == XFER_OP_READ) {
+		do
+			n = read(w->fd, w->buf, XFER_CHUNK);
+		while (n < 0 && errno == EINTR);
+		w->len = n > 0 ? (size_t)n : 0;
+		w->err = n < 0 ? errno : 0;
+		return;
+	}
+	while (off < w->len) {
+		n = write(w->fd, w->buf + off, w->len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			w->err = n < 0 ? errno : EIO;
+			return;
+		}
+		off += (size_t)n;
+	}
+}
+
+static void *
+xfer_worker_main(void *arg)
+{
+	struct xfer_worker *w = arg;
+	enum xfer_op op;
+	char b = 0;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		while (w->op == XFER_OP_NONE)
+			pthread_cond_wait(&w->cond, &w->lock);
+		op = w->op;
+		pthread_mutex_unlock(&w->lock);
+		if (op == XFER_OP_QUIT)
+			break;
+		xfer_worker_io(w, op);
+		pthread_mutex_lock(&w->lock);
+		if (w->op != XFER_OP_QUIT)
+			w->op = XFER_OP_NONE;
+		pthread_mutex_unlock(&w->lock);
+		/* One byte per op and one op at a time: the pipe never
+		 * fills, and a failed write only loses a wake-up the loop
+		 * no longer waits for. */
+		(void)!write(w->wake[1], &b, 1);
+	}
+	xfer_worker_unref(w);
+	return NULL;
+}
+
+/* Hand op to the thread (the loop side; the thread must be idle). */
+static void
+xfer_worker_submit(struct xfer_worker *w, enum xfer_op op)
+{
+	pthread_mutex_lock(&w->lock);
+	w->op = op;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Whether the thread finished its op (the loop side). */
+static int
+xfer_worker_idle(struct xfer_worker *w)
+{
+	int idle;
+
+	pthread_mutex_lock(&w->lock);
+	idle = w->op == XFER_OP_NONE;
+	pthread_mutex_unlock(&w->lock);
+	return idle;
+}
+
+/* Start a worker owning fd; NULL on failure (fd is then still the
+ * caller's). Signals stay with the main thread. */
+static struct xfer_worker *
+xfer_worker_new(int fd)
+{
+	struct xfer_worker *w;
+	pthread_attr_t attr;
+	pthread_t thread;
+	sigset_t all, old;
+	int r;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->fd = -1;
+	w->wake[0] = w->wake[1] = -1;
+	w->refs = 1;
+	if (pthread_mutex_init(&w->lock, NULL) != 0) {
+		free(w);
+		return NULL;
+	}
+	if (pthread_cond_init(&w->cond, NULL) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		free(w);
+		return NULL;
+	}
+	if ((w->buf = malloc(XFER_CHUNK)) == NULL ||
+	    pipe2(w->wake, O_CLOEXEC | O_NONBLOCK) != 0)
+		goto fail;
+	if (pthread_attr_init(&attr) != 0)
+		goto fail;
+	(void)pthread_attr_setstacksize(&attr, XFER_WORKER_STACK);
+	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	w->refs = 2;
+	r = pthread_create(&thread, &attr, xfer_worker_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (r != 0) {
+		w->refs = 1;
+		goto fail;
+	}
+	w->fd = fd;
+	return w;
+fail:
+	xfer_worker_unref(w);
+	return NULL;
+}
+
+/* Tell the thread to exit (now if idle, else after its op) and let go. */
+static void
+xfer_worker_quit(struct xfer_worker *w)
+{
+	xfer_worker_submit(w, XFER_OP_QUIT);
+	xfer_worker_unref(w);
+}
+
+/* ---- transfer lifetime ---- */
+
+/* Remove x from the list and free what is left of it. */
+static void
+xfer_destroy(struct xfer *x)
+{
+	if (x->wk != NULL)
+		xfer_worker_quit(x->wk);
+	if (x->ev_wake != NULL)
+		event_free(x->ev_wake);
+	TAILQ_REMOVE(&x->wd->xfers, x, entry);
+	x->wd->nxfers--;
+	free(x);
+}
+
+/*
+ * End x's part in its call: stop the request, timers and events. A worker
+ * stuck in the kernel keeps x listed (its descriptor and thread still
+ * count toward the caps) until it answers; then it is destroyed.
+ */
 static void
 xfer_free(struct xfer *x)
 {
+	x->call = NULL;
 	upstream_req_cancel(x->req);
+	x->req = NULL;
 	if (x->ev_fd != NULL)
 		event_free(x->ev_fd);
+	if (x->ev_deadline != NULL)
+		event_free(x->ev_deadline);
+	if (x->ev_speed != NULL)
+		event_free(x->ev_speed);
+	x->ev_fd = x->ev_deadline = x->ev_speed = NULL;
 	if (x->pending != NULL)
 		evbuffer_free(x->pending);
+	x->pending = NULL;
 	if (x->md != NULL)
 		EVP_MD_CTX_free(x->md);
+	x->md = NULL;
 	if (x->fd != -1)
 		close(x->fd);
+	x->fd = -1;
 	free(x->sandbox_id);
 	free(x->path);
-	free(x);
+	x->sandbox_id = x->path = NULL;
+	if (x->wk != NULL && x->wk_busy) {
+		log_debug("transfer: the worker is still in a blocking call; "
+			  "keeping it counted until it returns");
+		return;
+	}
+	xfer_destroy(x);
 }
 
 static void
@@ -100,7 +358,6 @@ xfer_done(struct xfer *x)
 	struct call *call = x->call;
 
 	call_set_cancel(call, NULL, NULL);
-	x->req = NULL; /* freed by upstream after the callback */
 	xfer_free(x);
 	return call;
 }
@@ -129,6 +386,17 @@ xfer_fail(
 	    strcmp(code, "internal") == 0 ? IPC_ERR_INTERNAL
 					  : IPC_ERR_APPLICATION,
 	    code, extra_steal, "%s", msg);
+}
+
+/* The passed descriptor failed with err. */
+static void
+xfer_fail_io(struct xfer *x, int err)
+{
+	xfer_fail(x, "io_error",
+	    json_pack("{s:I}", "bytes", (json_int_t)x->bytes),
+	    "%s the passed file descriptor failed after %llu bytes: %s",
+	    x->dir == XFER_UP ? "reading" : "writing",
+	    (unsigned long long)x->bytes, strerror(err));
 }
 
 /* A progress event, at most every FILES_PROGRESS_MS. */
@@ -166,12 +434,25 @@ xfer_hex(const unsigned char *d, unsigned n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* The transfer's result object. */
+/*
+ * The transfer's result object. An unverified download of 0 bytes gets a
+ * "warning": the control plane answers a missing file exactly like an
+ * empty one.
+ */
 static json_t *
 xfer_result(const struct xfer *x, int verified)
 {
-	return json_pack("{s:I, s:s, s:b}", "size", (json_int_t)x->bytes,
-	    "sha256", x->sha256, "verified", verified);
+	json_t *r;
+
+	r = json_pack("{s:I, s:s, s:b}", "size", (json_int_t)x->bytes, "sha256",
+	    x->sha256, "verified", verified);
+	if (r != NULL && !verified && x->dir == XFER_DOWN && x->bytes == 0)
+		(void)json_object_set_new(r, "warning",
+		    json_pack("s++++", "the control plane answered ",
+			x->sandbox_id, ":", x->path,
+			" with an empty body: the file is empty or does not "
+			"exist (use verify to tell them apart)"));
+	return r;
 }
 
 /* Parse "SIZE\nSHA256  -\n" from the verification command. */
@@ -190,6 +471,40 @@ xfer_parse_check(const char *out, uint64_t *size, char *sha)
 	sha[64] = '\0';
 	*size = n;
 	return 0;
+}
+
+/* The verification command could not check the file (exit code code). */
+static void
+xfer_verify_unchecked(struct xfer *x, json_int_t code, const char *errtext)
+{
+	char why[201];
+	size_t n = errtext != NULL ? strlen(errtext) : 0;
+	const char *reason;
+	json_t *extra;
+
+	reason = code == XFER_VERIFY_IS_DIR ? "is_a_directory"
+	    : code == XFER_VERIFY_MISSING   ? "not_found"
+					    : "unreadable";
+	extra = json_pack("{s:I, s:s, s:s, s:s}", "size", (json_int_t)x->bytes,
+	    "sha256", x->sha256, "path", x->path, "reason", reason);
+	if (code == XFER_VERIFY_IS_DIR) {
+		xfer_fail(x, "integrity", extra, "%s:%s is a directory",
+		    x->sandbox_id, x->path);
+		return;
+	}
+	if (code == XFER_VERIFY_MISSING) {
+		xfer_fail(x, "integrity", extra, "%s:%s does not exist",
+		    x->sandbox_id, x->path);
+		return;
+	}
+	/* One line: the shell's message without its newline. */
+	while (n > 0 && (errtext[n - 1] == '\n' || errtext[n - 1] == ' '))
+		n--;
+	snprintf(why, sizeof(why), "%.*s", (int)(n < 200 ? n : 200),
+	    errtext != NULL ? errtext : "");
+	xfer_fail(x, "integrity", extra,
+	    "%s:%s cannot be read to verify it%s%s", x->sandbox_id, x->path,
+	    why[0] != '\0' ? ": " : "", why);
 }
 
 static void
@@ -219,35 +534,22 @@ xfer_verify_cb(
 		return;
 	}
 	if (code != 0 || xfer_parse_check(out, &size, sha) != 0) {
-		char why[201];
-		size_t n = errtext != NULL ? strlen(errtext) : 0;
-
-		/* One line: the shell's message without its newline. */
-		while (
-		    n > 0 && (errtext[n - 1] == '\n' || errtext[n - 1] == ' '))
-			n--;
-		snprintf(why, sizeof(why), "%.*s", (int)(n < 200 ? n : 200),
-		    errtext != NULL ? errtext : "");
-		extra = json_pack("{s:I, s:s, s:s}", "size",
-		    (json_int_t)x->bytes, "sha256", x->sha256, "path", x->path);
-		xfer_fail(x, "integrity", extra,
-		    "cannot verify '%s' in the sandbox (the file is missing "
-		    "or unreadable): %s",
-		    x->path, why);
+		xfer_verify_unchecked(x, code, errtext);
 		json_decref(r);
 		return;
 	}
 	json_decref(r);
 	if (size != x->bytes || strcmp(sha, x->sha256) != 0) {
-		extra = json_pack("{s:I, s:s, s:I, s:s, s:s}", "size",
+		extra = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s}", "size",
 		    (json_int_t)x->bytes, "sha256", x->sha256, "sandbox_size",
-		    (json_int_t)size, "sandbox_sha256", sha, "path", x->path);
+		    (json_int_t)size, "sandbox_sha256", sha, "path", x->path,
+		    "reason", "mismatch");
 		xfer_fail(x, "integrity", extra,
-		    "%s of '%s' does not match: %llu bytes (sha256 %.12s...) "
+		    "%s of %s:%s does not match: %llu bytes (sha256 %.12s...) "
 		    "crossed wrennd, the sandbox has %llu bytes (sha256 "
 		    "%.12s...)",
-		    x->dir == XFER_UP ? "upload" : "download", x->path,
-		    (unsigned long long)x->bytes, x->sha256,
+		    x->dir == XFER_UP ? "upload" : "download", x->sandbox_id,
+		    x->path, (unsigned long long)x->bytes, x->sha256,
 		    (unsigned long long)size, sha);
 		return;
 	}
@@ -262,13 +564,19 @@ xfer_verify(struct xfer *x)
 	json_t *body;
 	char *path;
 
+	/* The bytes have moved: the verification has its own deadline. */
+	event_del(x->ev_deadline);
+	event_del(x->ev_speed);
 	/* "$1" is the path as the file routes see it: relative to the
-	 * sandbox's home, with ~ expanded. */
+	 * sandbox's home, with ~ expanded. A directory or a missing file
+	 * gets its own exit code, so the message can say which. */
 	body = json_pack("{s:s, s:[s,s,s,s], s:i}", "cmd", "/bin/sh", "args",
 	    "-c",
 	    "p=$1; case $p in \"~\"|/root) p=$HOME ;;"
 	    " \"~/\"*) p=$HOME/${p#\"~/\"} ;; /root/*) p=$HOME/${p#/root/} ;;"
-	    " esac; wc -c < \"$p\" && sha256sum < \"$p\"",
+	    " esac; if [ -d \"$p\" ]; then exit 3; fi;"
+	    " if [ ! -e \"$p\" ]; then exit 4; fi;"
+	    " wc -c < \"$p\" && sha256sum < \"$p\"",
 	    "wrennd-verify", x->path, "timeout_sec", FILES_VERIFY_TIMEOUT);
 	path = rest_sandbox_path(x->sandbox_id, "/exec");
 	if (body == NULL || path == NULL) {
@@ -291,35 +599,13 @@ xfer_verify(struct xfer *x)
 	xfer_free(x);
 }
 
-/* The streaming request finished. */
+/* Every byte has crossed: digest, then verify or answer. */
 static void
-xfer_done_cb(
-    struct upstream_req *req, const struct upstream_result *res, void *arg)
+xfer_finish(struct xfer *x)
 {
-	struct xfer *x = arg;
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
 
-	x->req = NULL;
-	if (x->io_errno != 0) {
-		xfer_fail(x, "io_error",
-		    json_pack("{s:I}", "bytes", (json_int_t)x->bytes),
-		    "%s the passed file descriptor failed after %llu bytes: "
-		    "%s",
-		    x->dir == XFER_UP ? "reading" : "writing",
-		    (unsigned long long)x->bytes, strerror(x->io_errno));
-		return;
-	}
-	if (res->outcome != UPSTREAM_OK || res->status < 200 ||
-	    res->status >= 300) {
-		call_fail_upstream(xfer_done(x), res);
-		return;
-	}
-	if (x->dir == XFER_DOWN && evbuffer_get_length(x->pending) > 0) {
-		/* Finish writing the tail first (pipes and sockets). */
-		x->req = NULL;
-		return;
-	}
 	EVP_DigestFinal_ex(x->md, d, &n);
 	xfer_hex(d, n, x->sha256);
 	xfer_progress(x, 1);
@@ -329,7 +615,60 @@ xfer_done_cb(
 		xfer_reply(x, xfer_result(x, 0));
 }
 
-/* The fd became ready: let the paused transfer go on. */
+/* Download bytes are still on their way to the descriptor. */
+static int
+xfer_writing(const struct xfer *x)
+{
+	return x->wk_busy || evbuffer_get_length(x->pending) > 0;
+}
+
+/* The streaming request finished. */
+static void
+xfer_done_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
+{
+	struct xfer *x = arg;
+
+	x->req = NULL;
+	if (x->io_errno != 0) {
+		xfer_fail_io(x, x->io_errno);
+		return;
+	}
+	if (res->outcome != UPSTREAM_OK || res->status < 200 ||
+	    res->status >= 300) {
+		call_fail_upstream(xfer_done(x), res);
+		return;
+	}
+	if (x->dir == XFER_DOWN && xfer_writing(x)) {
+		/* Finish writing the tail first. */
+		x->body_done = 1;
+		return;
+	}
+	xfer_finish(x);
+}
+
+/* Hand the next chunk of pending download bytes to the worker. */
+static void
+xfer_worker_write(struct xfer *x)
+{
+	struct xfer_worker *w = x->wk;
+
+	w->len = (size_t)evbuffer_remove(x->pending, w->buf, XFER_CHUNK);
+	x->wk_busy = 1;
+	xfer_worker_submit(w, XFER_OP_WRITE);
+}
+
+/* The download's pending bytes are all written: go on or finish. */
+static void
+xfer_written(struct xfer *x)
+{
+	if (x->body_done)
+		xfer_finish(x);
+	else
+		upstream_req_resume(x->req);
+}
+
+/* The polled fd became ready: let the paused transfer go on. */
 static void
 xfer_fd_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -339,35 +678,81 @@ xfer_fd_cb(evutil_socket_t fd, short what, void *arg)
 	if (x->dir == XFER_DOWN) {
 		n = evbuffer_write(x->pending, x->fd);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			x->io_errno = errno;
-			upstream_req_cancel(x->req);
-			x->req = NULL;
-			xfer_fail(x, "io_error",
-			    json_pack("{s:I}", "bytes", (json_int_t)x->bytes),
-			    "writing the passed file descriptor failed: %s",
-			    strerror(errno));
+			xfer_fail_io(x, errno);
 			return;
 		}
 		if (evbuffer_get_length(x->pending) > 0) {
-			event_add(x->ev_fd, NULL);
+			if (event_add(x->ev_fd, NULL) != 0)
+				xfer_fail_io(x, ENOMEM);
 			return;
 		}
-		if (x->req == NULL) {
-			/* The body had ended while we were flushing. */
-			unsigned char d[EVP_MAX_MD_SIZE];
-			unsigned len = 0;
-
-			EVP_DigestFinal_ex(x->md, d, &len);
-			xfer_hex(d, len, x->sha256);
-			xfer_progress(x, 1);
-			if (x->verify)
-				xfer_verify(x);
-			else
-				xfer_reply(x, xfer_result(x, 0));
-			return;
-		}
+		xfer_written(x);
+		return;
 	}
 	upstream_req_resume(x->req);
+}
+
+/* The worker finished its op. */
+static void
+xfer_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct xfer *x = arg;
+	char b[16];
+
+	while (read(fd, b, sizeof(b)) > 0)
+		;
+	if (!x->wk_busy || !xfer_worker_idle(x->wk))
+		return;
+	x->wk_busy = 0;
+	if (x->call == NULL) {
+		/* The call ended while the thread was stuck. */
+		xfer_destroy(x);
+		return;
+	}
+	if (x->wk->err != 0) {
+		xfer_fail_io(x, x->wk->err);
+		return;
+	}
+	if (x->dir == XFER_UP) {
+		x->wk_off = 0;
+		x->wk_eof = x->wk->len == 0;
+		upstream_req_resume(x->req);
+		return;
+	}
+	if (evbuffer_get_length(x->pending) == 0) {
+		xfer_written(x);
+		return;
+	}
+	/* Keep the thread writing while curl fetches the next chunk. */
+	xfer_worker_write(x);
+	if (!x->body_done)
+		upstream_req_resume(x->req);
+}
+
+/* Upload from the worker's buffer; read ahead once it is used up. */
+static long
+xfer_worker_read(struct xfer *x, char *buf, size_t len)
+{
+	struct xfer_worker *w = x->wk;
+	size_t n;
+
+	if (x->wk_busy)
+		return UPSTREAM_READ_PAUSE;
+	if (x->wk_off >= w->len) {
+		if (x->wk_eof)
+			return 0;
+		x->wk_busy = 1;
+		xfer_worker_submit(w, XFER_OP_READ);
+		return UPSTREAM_READ_PAUSE;
+	}
+	n = w->len - x->wk_off < len ? w->len - x->wk_off : len;
+	memcpy(buf, w->buf + x->wk_off, n);
+	x->wk_off += n;
+	if (x->wk_off >= w->len && !x->wk_eof) {
+		x->wk_busy = 1;
+		xfer_worker_submit(w, XFER_OP_READ);
+	}
+	return (long)n;
 }
 
 /* Upload: curl wants up to len more bytes of the file part. */
@@ -377,23 +762,45 @@ xfer_read_cb(struct upstream_req *req, char *buf, size_t len, void *arg)
 	struct xfer *x = arg;
 	ssize_t n;
 
-	for (;;) {
-		n = read(x->fd, buf, len);
-		if (n >= 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) {
-			event_add(x->ev_fd, NULL);
-			return UPSTREAM_READ_PAUSE;
+	if (x->wk != NULL)
+		n = xfer_worker_read(x, buf, len);
+	else {
+		for (;;) {
+			n = read(x->fd, buf, len);
+			if (n >= 0)
+				break;
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				if (event_add(x->ev_fd, NULL) != 0) {
+					x->io_errno = ENOMEM;
+					return -1;
+				}
+				return UPSTREAM_READ_PAUSE;
+			}
+			x->io_errno = errno;
+			return -1;
 		}
-		x->io_errno = errno;
-		return -1;
 	}
+	if (n <= 0)
+		return (long)n;
 	EVP_DigestUpdate(x->md, buf, (size_t)n);
 	x->bytes += (uint64_t)n;
 	xfer_progress(x, 0);
 	return (long)n;
+}
+
+/* Download into the worker: queue, keep it busy, pause past a chunk. */
+static int
+xfer_worker_data(struct xfer *x, const char *buf, size_t len)
+{
+	if (evbuffer_add(x->pending, buf, len) != 0) {
+		x->io_errno = ENOMEM;
+		return -1;
+	}
+	if (!x->wk_busy)
+		xfer_worker_write(x);
+	return evbuffer_get_length(x->pending) > 0 ? 1 : 0;
 }
 
 /* Download: body bytes arrive; write them to the fd. */
@@ -406,6 +813,9 @@ xfer_data_cb(struct upstream_req *req, const char *buf, size_t len, void *arg)
 
 	EVP_DigestUpdate(x->md, buf, len);
 	x->bytes += len;
+	xfer_progress(x, 0);
+	if (x->wk != NULL)
+		return xfer_worker_data(x, buf, len);
 	while (off < len) {
 		n = write(x->fd, buf + off, len - off);
 		if (n < 0 && errno == EINTR)
@@ -418,31 +828,98 @@ xfer_data_cb(struct upstream_req *req, const char *buf, size_t len, void *arg)
 		}
 		off += (size_t)n;
 	}
-	xfer_progress(x, 0);
 	if (off == len)
 		return 0;
 	/* Keep the rest (at most one chunk) and pause until writable. */
-	if (evbuffer_add(x->pending, buf + off, len - off) != 0) {
+	if (evbuffer_add(x->pending, buf + off, len - off) != 0 ||
+	    event_add(x->ev_fd, NULL) != 0) {
 		x->io_errno = ENOMEM;
 		return -1;
 	}
-	event_add(x->ev_fd, NULL);
 	return 1;
+}
+
+/* transfer-timeout passed. */
+static void
+xfer_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct xfer *x = arg;
+
+	xfer_fail(x, "timeout",
+	    json_pack("{s:I, s:I}", "bytes", (json_int_t)x->bytes, "timeout_ms",
+		(json_int_t)x->timeout_ms),
+	    "the transfer did not finish within transfer-timeout (%ld ms) "
+	    "after %llu bytes",
+	    x->timeout_ms, (unsigned long long)x->bytes);
+}
+
+/* Every transfer-low-speed-time: enough bytes moved since the last one? */
+static void
+xfer_speed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct xfer *x = arg;
+	uint64_t moved = x->bytes - x->bytes_checked;
+	uint64_t need = (uint64_t)x->speed * (uint64_t)x->speed_ms / 1000;
+
+	x->bytes_checked = x->bytes;
+	if (moved >= (need > 0 ? need : 1))
+		return;
+	xfer_fail(x, "timeout",
+	    json_pack("{s:I, s:I, s:I}", "bytes", (json_int_t)x->bytes,
+		"low_speed", (json_int_t)x->speed, "low_speed_time_ms",
+		(json_int_t)x->speed_ms),
+	    "the transfer moved %llu bytes in the last %ld ms, under "
+	    "transfer-low-speed (%ld bytes/s), after %llu bytes",
+	    (unsigned long long)moved, x->speed_ms, x->speed,
+	    (unsigned long long)x->bytes);
+}
+
+/* Arm the deadline and the low-speed check. */
+static int
+xfer_arm(struct xfer *x)
+{
+	struct timeval tv;
+
+	tv.tv_sec = x->timeout_ms / 1000;
+	tv.tv_usec = (x->timeout_ms % 1000) * 1000;
+	if (event_add(x->ev_deadline, &tv) != 0)
+		return -ENOMEM;
+	tv.tv_sec = x->speed_ms / 1000;
+	tv.tv_usec = (x->speed_ms % 1000) * 1000;
+	return event_add(x->ev_speed, &tv) != 0 ? -ENOMEM : 0;
+}
+
+/* Whether fd can be polled (pipes and sockets); anything else goes to a
+ * worker thread, since poll says "ready" for a regular file even when a
+ * read will block (FUSE) and epoll refuses such files. */
+static int
+xfer_pollable(const struct stat *st)
+{
+	return S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode);
 }
 
 /* Shared set-up of both streaming directions. */
 static struct xfer *
 xfer_new(struct call *call, enum xfer_dir dir)
 {
+	const struct conf *cfg = call_wd(call)->cfg;
+	struct event_base *base = call_wd(call)->base;
 	struct xfer *x;
 	struct stat st;
 	int flags;
 
 	if ((x = calloc(1, sizeof(*x))) == NULL)
 		return NULL;
+	x->wd = call_wd(call);
 	x->call = call;
+	x->uid = client_uid(call_client(call));
 	x->dir = dir;
 	x->total = -1;
+	x->timeout_ms = cfg->transfer_timeout_ms;
+	x->speed = cfg->transfer_low_speed;
+	x->speed_ms = cfg->transfer_low_speed_time_ms;
+	TAILQ_INSERT_TAIL(&x->wd->xfers, x, entry);
+	x->wd->nxfers++;
 	x->fd = call_take_fd(call, "fd");
 	x->verify = json_is_true(json_object_get(call_params(call), "verify"));
 	x->sandbox_id = strdup(json_string_value(
@@ -451,26 +928,35 @@ xfer_new(struct call *call, enum xfer_dir dir)
 	    json_string_value(json_object_get(call_params(call), "path")));
 	x->md = EVP_MD_CTX_new();
 	x->pending = evbuffer_new();
+	x->ev_deadline = evtimer_new(base, xfer_deadline_cb, x);
+	x->ev_speed = event_new(base, -1, EV_PERSIST, xfer_speed_cb, x);
 	if (x->sandbox_id == NULL || x->path == NULL || x->md == NULL ||
-	    x->pending == NULL ||
+	    x->pending == NULL || x->ev_deadline == NULL ||
+	    x->ev_speed == NULL ||
 	    EVP_DigestInit_ex(x->md, EVP_sha256(), NULL) != 1)
 		goto fail;
 	if (x->fd == -1 || fstat(x->fd, &st) == -1)
 		goto fail;
-	x->fd_file = S_ISREG(st.st_mode);
-	if (x->fd_file && dir == XFER_UP) {
+	if (S_ISREG(st.st_mode) && dir == XFER_UP) {
 		off_t pos = lseek(x->fd, 0, SEEK_CUR);
 
 		x->total = st.st_size - (pos > 0 ? pos : 0);
 	}
-	if (!x->fd_file) {
-		/* Pipes and sockets are polled; files are read directly. */
+	if (xfer_pollable(&st)) {
 		flags = fcntl(x->fd, F_GETFL);
 		if (flags != -1)
 			(void)fcntl(x->fd, F_SETFL, flags | O_NONBLOCK);
-		x->ev_fd = event_new(call_wd(call)->base, x->fd,
+		x->ev_fd = event_new(base, x->fd,
 		    dir == XFER_UP ? EV_READ : EV_WRITE, xfer_fd_cb, x);
 		if (x->ev_fd == NULL)
+			goto fail;
+	} else {
+		if ((x->wk = xfer_worker_new(x->fd)) == NULL)
+			goto fail;
+		x->fd = -1; /* the worker's now */
+		x->ev_wake = event_new(base, x->wk->wake[0],
+		    EV_READ | EV_PERSIST, xfer_wake_cb, x);
+		if (x->ev_wake == NULL || event_add(x->ev_wake, NULL) != 0)
 			goto fail;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &x->last_progress);
@@ -480,7 +966,6 @@ fail:
 	return NULL;
 }
 
-/* Build the streaming request for x. */
 /*
  * Build and start the streaming request. Returns 0, or -1 after the call
  * has been failed (the transfer is then freed by the caller).
@@ -493,6 +978,11 @@ xfer_start(struct xfer *x)
 	json_t *body = NULL;
 	int r;
 
+	if (xfer_arm(x) != 0) {
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		return -1;
+	}
 	path = rest_sandbox_path(x->sandbox_id,
 	    x->dir == XFER_UP ? "/files/stream/write" : "/files/stream/read");
 	if (path != NULL && x->dir == XFER_DOWN)
@@ -523,9 +1013,53 @@ xfer_start(struct xfer *x)
 		    "cannot start the transfer: %s", strerror(-r));
 		return -1;
 	}
+	/* transfer-timeout and transfer-low-speed stand in for the
+	 * request deadline: they also see a stalled descriptor. */
 	upstream_req_set_timeout(x->req, 0);
 	if (rest_start(call, x->req, 0, xfer_done_cb, x) != 0) {
 		x->req = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Refuse a transfer past max-peer-transfers for the peer's uid or past
+ * the transfer share of the pool (max-transfers, at most one less than
+ * max-host-connections). Workers stuck after their call ended count.
+ */
+static int
+files_admit(struct call *call)
+{
+	const struct conf *cfg = call_wd(call)->cfg;
+	uid_t uid = client_uid(call_client(call));
+	const struct xfer *x;
+	long all = cfg->max_transfers, mine = 0;
+
+	if (all > cfg->max_host_connections - 1)
+		all = cfg->max_host_connections > 1
+		    ? cfg->max_host_connections - 1
+		    : 1;
+	TAILQ_FOREACH(x, &call_wd(call)->xfers, entry)
+		if (x->uid == uid)
+			mine++;
+	if (mine >= cfg->max_peer_transfers) {
+		call_fail(call, IPC_ERR_APPLICATION, "too_many_transfers",
+		    json_pack("{s:I, s:I}", "active", (json_int_t)mine, "max",
+			(json_int_t)cfg->max_peer_transfers),
+		    "uid %u already has %ld streaming transfers "
+		    "(max-peer-transfers)",
+		    (unsigned)uid, mine);
+		return -1;
+	}
+	if ((long)call_wd(call)->nxfers >= all) {
+		call_fail(call, IPC_ERR_APPLICATION, "too_many_transfers",
+		    json_pack("{s:I, s:I}", "active",
+			(json_int_t)call_wd(call)->nxfers, "max",
+			(json_int_t)all),
+		    "%u streaming transfers are running, the most the "
+		    "upstream pool leaves for them (max-transfers)",
+		    call_wd(call)->nxfers);
 		return -1;
 	}
 	return 0;
@@ -537,6 +1071,8 @@ files_stream(struct call *call, enum xfer_dir dir)
 {
 	struct xfer *x;
 
+	if (files_admit(call) != 0)
+		return;
 	if ((x = xfer_new(call, dir)) == NULL) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "parameter 'fd' must refer to a passed, open file "
@@ -546,6 +1082,22 @@ files_stream(struct call *call, enum xfer_dir dir)
 	call_set_cancel(call, xfer_cancel_cb, x);
 	if (xfer_start(x) != 0)
 		xfer_free(x); /* the call has been failed */
+}
+
+void
+api_files_shutdown(struct wrennd *wd)
+{
+	struct xfer *x;
+
+	/* Only workers stuck in the kernel are left: let them go. */
+	while ((x = TAILQ_FIRST(&wd->xfers)) != NULL) {
+		if (x->call != NULL) {
+			call_set_cancel(x->call, NULL, NULL);
+			xfer_free(x);
+			continue;
+		}
+		xfer_destroy(x);
+	}
 }
 
 void
@@ -561,6 +1113,18 @@ api_files_stream_download(struct call *call)
 }
 
 /* ---- small files ---- */
+
+/* transfer-timeout and transfer-low-speed for a small-file request (the
+ * bytes are in memory: only the control plane sets the pace). */
+static void
+files_limit(struct call *call, struct upstream_req *req)
+{
+	const struct conf *cfg = call_wd(call)->cfg;
+
+	upstream_req_set_timeout(req, cfg->transfer_timeout_ms);
+	upstream_req_set_low_speed(
+	    req, cfg->transfer_low_speed, cfg->transfer_low_speed_time_ms);
+}
 
 static void
 files_upload_cb(
@@ -656,7 +1220,7 @@ api_files_upload(struct call *call)
 		return;
 	}
 	free(bytes);
-	upstream_req_set_timeout(req, 0);
+	files_limit(call, req);
 	(void)rest_start(call, req, REST_CANCEL, files_upload_cb, call);
 }
 
@@ -732,7 +1296,7 @@ api_files_download(struct call *call)
 	free(path);
 	if (req == NULL)
 		return;
-	upstream_req_set_timeout(req, 0);
+	files_limit(call, req);
 	/* Stop the transfer as soon as its reply cannot be sent. */
 	upstream_req_set_max_response(req, (size_t)files_download_max(call));
 	(void)rest_start(call, req, REST_CANCEL, files_download_cb, call);

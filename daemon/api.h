@@ -25,6 +25,9 @@ void api_files_upload(struct call *call);
 void api_files_download(struct call *call);
 void api_files_stream_upload(struct call *call);
 void api_files_stream_download(struct call *call);
+/* At exit, after every call is gone: let go of file-transfer workers
+ * still stuck in a blocking call (they free themselves if they return). */
+void api_files_shutdown(struct wrennd *wd);
 
 void api_daemon_status(struct call *call);
 void api_rpc_describe(struct call *call);

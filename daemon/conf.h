@@ -56,6 +56,13 @@ struct conf {
 				   * connection */
 	long max_queued_fds_total; /* the same over all connections */
 	long max_reply;		   /* bytes of one message to a client */
+
+	/* File transfers (api-files.c). */
+	long transfer_timeout_ms;	 /* deadline of one file transfer */
+	long transfer_low_speed;	 /* bytes/s a transfer must keep up */
+	long transfer_low_speed_time_ms; /* ...measured over this window */
+	long max_transfers;		 /* streaming transfers at once */
+	long max_peer_transfers;	 /* ...per peer uid */
 };
 
 /* A new configuration holding the defaults; NULL on OOM. */

@@ -1418,6 +1418,18 @@ upstream_req_set_max_response(struct upstream_req *req, size_t bytes)
 		req->max_response = bytes;
 }
 
+void
+upstream_req_set_low_speed(
+    struct upstream_req *req, long bytes_per_sec, long ms)
+{
+	if (req == NULL || req->state != UPSTREAM_REQ_NEW || bytes_per_sec <= 0)
+		return;
+	(void)curl_easy_setopt(
+	    req->easy, CURLOPT_LOW_SPEED_LIMIT, bytes_per_sec);
+	(void)curl_easy_setopt(
+	    req->easy, CURLOPT_LOW_SPEED_TIME, (ms + 999) / 1000);
+}
+
 /* Append one header line to req's list. */
 static int
 upstream_req_header(struct upstream_req *req, const char *line)

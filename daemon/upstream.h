@@ -140,6 +140,10 @@ int upstream_req_set_data_hook(
     struct upstream_req *req, upstream_data_cb cb, void *arg);
 /* Whole-request deadline in ms (0: none; default 60000). */
 void upstream_req_set_timeout(struct upstream_req *req, long ms);
+/* Abort (UPSTREAM_TIMEOUT) when fewer than bytes_per_sec bytes per second
+ * move during ms (rounded up to whole seconds); 0 bytes: no limit. */
+void upstream_req_set_low_speed(
+    struct upstream_req *req, long bytes_per_sec, long ms);
 /*
  * Buffer at most bytes of this response (never more than max-response);
  * a longer one fails with UPSTREAM_TOO_LARGE as soon as it is known to be

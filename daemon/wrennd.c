@@ -419,6 +419,7 @@ main(int argc, char **argv)
 	wd.client_ops = &rpc_client_ops;
 	TAILQ_INIT(&wd.watches);
 	TAILQ_INIT(&wd.streams);
+	TAILQ_INIT(&wd.xfers);
 	wd.started = time(NULL);
 	args.wd = &wd;
 	args.argc = argc;
@@ -498,6 +499,7 @@ main(int argc, char **argv)
 	log_info("exiting");
 	api_sandbox_shutdown(&wd);
 	client_close_all(&wd, "exiting");
+	api_files_shutdown(&wd);
 	stream_shutdown(&wd);
 	listener_free(wd.listener);
 	upstream_free(wd.up);

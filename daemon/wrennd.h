@@ -22,11 +22,13 @@ struct client;
 struct client_ops;
 struct sbwatch;
 struct stream;
+struct xfer;
 struct evdns_base;
 
 TAILQ_HEAD(client_list, client);
 TAILQ_HEAD(sbwatch_list, sbwatch);
 TAILQ_HEAD(stream_list, stream);
+TAILQ_HEAD(xfer_list, xfer);
 
 struct wrennd {
 	struct event_base *base;    /* owned */
@@ -43,6 +45,8 @@ struct wrennd {
 	struct sbwatch_list watches; /* owned by api-sandbox.c */
 	struct stream_list streams;  /* owned by stream.c */
 	unsigned nstreams;
+	struct xfer_list xfers; /* owned by api-files.c */
+	unsigned nxfers;
 	struct evdns_base *dns; /* owned: resolver for WebSockets */
 	struct event *ev_drain; /* owned; drain deadline */
 	int draining;		/* SIGTERM received */

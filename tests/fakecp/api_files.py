@@ -602,9 +602,14 @@ async def stream_read(ctx):
     fired = fault is None
     gone = None
 
+    corrupt = False
+
     async def fire():
-        nonlocal fired, gone
+        nonlocal fired, gone, corrupt
         fired = True
+        if fault.action == "corrupt":
+            corrupt = True
+            return
         if fault.action == "stall":
             if gone is None:
                 gone = ctx.watch_disconnect()
@@ -631,7 +636,11 @@ async def stream_read(ctx):
                         n = min(n, (fault.after_bytes or 0) - sent)
                     if not resp.prepared:
                         await resp.prepare(ctx.request)
-                    await resp.write(bytes(view[:n]))
+                    chunk = bytes(view[:n])
+                    if corrupt and chunk:
+                        chunk = bytes([chunk[0] ^ 0xff]) + chunk[1:]
+                        corrupt = False
+                    await resp.write(chunk)
                     sent += n
                     view = view[n:]
             if not fired and sent >= (fault.after_bytes or 0) and \

@@ -3,7 +3,7 @@
 
 A fault rule (control.py) may carry
 
-  "stream": {"action": "cut" | "stall" | "error" | "truncate",
+  "stream": {"action": "cut" | "stall" | "error" | "truncate" | "corrupt",
              "after_bytes": N,       # payload bytes delivered first
              "after_messages": N,    # exec/stream only: messages sent first
              "stall_ms": M,          # stall: pause M ms; absent/0 = forever
@@ -33,6 +33,10 @@ Actions:
   error     exec/stream: send {"type":"error","data":...} and end the
             session as the real server does (no exit, no close frame);
             stream/read: = truncate
+  corrupt   stream/read: flip every bit of the payload byte at offset
+            after_bytes and carry on, so the body keeps its size (a
+            same-size corruption only a content check catches); nothing if
+            the file is shorter; exec/stream: = cut
 
 Used by control.Fault (parse) and the api_stream / api_files handlers.
 """
@@ -41,7 +45,7 @@ import asyncio
 import dataclasses
 from typing import Optional
 
-ACTIONS = ("cut", "stall", "error", "truncate")
+ACTIONS = ("cut", "stall", "error", "truncate", "corrupt")
 
 
 @dataclasses.dataclass

@@ -170,6 +170,9 @@ try:
          r["result"]["verified"] is False,
          "without verify a missing file looks like an empty one (upstream "
          "quirk)", r)
+    t.ok("empty body" in r.get("result", {}).get("warning", "") and
+         sid + ":no/such/file" in r["result"]["warning"],
+         "issue 7: an unverified empty download carries a warning", r)
     i = c.call_async_fds("sandbox.stream_download",
                          {"sandbox_id": sid, "path": "no/such/file",
                           "fd": {"$fd": 0}, "verify": True}, [fd])
@@ -177,6 +180,75 @@ try:
     r = c.wait_reply(i)
     t.eq(r.get("error", {}).get("data", {}).get("code"), "integrity",
          "with verify a missing file is an integrity error")
+    t.eq(r.get("error", {}).get("message"),
+         "%s:no/such/file does not exist" % sid,
+         "issue 7: verify says the file does not exist")
+    t.eq(r.get("error", {}).get("data", {}).get("reason"), "not_found",
+         "issue 7: data.reason is not_found")
+
+    with t.case("issue 7: verify of a directory says so"):
+        r = c.call("sandbox.upload", {"sandbox_id": sid,
+                                      "path": "adir/inner.bin",
+                                      "data": ""})
+        fd = os.open(fpath, os.O_WRONLY | os.O_TRUNC)
+        i = c.call_async_fds("sandbox.stream_download",
+                             {"sandbox_id": sid, "path": "adir",
+                              "fd": {"$fd": 0}, "verify": True}, [fd])
+        os.close(fd)
+        r = c.wait_reply(i)
+        t.eq(r.get("error", {}).get("message"),
+             "%s:adir is a directory" % sid,
+             "verify says the path is a directory")
+        t.eq(r.get("error", {}).get("data", {}).get("reason"),
+             "is_a_directory", "data.reason is is_a_directory")
+        t.eq(r.get("error", {}).get("data", {}).get("code"), "integrity",
+             "data.code stays integrity")
+
+    with t.case("issue 11: verify catches a same-size corruption"):
+        env.fake.fault(path="/files/stream/read$",
+                       stream={"action": "corrupt", "after_bytes": 4321},
+                       count=1)
+        got = bytearray()
+        rd, wr = os.pipe()
+        th = threading.Thread(target=lambda: got.extend(
+            os.fdopen(rd, "rb").read()))
+        th.start()
+        i = c.call_async_fds("sandbox.stream_download",
+                             {"sandbox_id": sid, "path": "pipe.bin",
+                              "fd": {"$fd": 0}, "verify": True}, [wr])
+        os.close(wr)
+        r = c.wait_reply(i)
+        th.join()
+        env.fake.clear_faults()
+        e = r.get("error", {}).get("data", {})
+        t.eq(len(got), len(payload), "the corrupted body keeps its size")
+        t.eq(e.get("code"), "integrity", "a same-size corruption is an "
+             "integrity error")
+        t.eq(e.get("size"), e.get("sandbox_size"),
+             "sizes match: only the content differs")
+        t.eq(e.get("reason"), "mismatch", "data.reason is mismatch")
+        t.ok(e.get("sha256") != e.get("sandbox_sha256"),
+             "the SHA-256 values differ", r)
+
+    with t.case("issue 12.9: sandbox.download of 50 MiB"):
+        src50 = os.path.join(tmp, "fifty.src")
+        want50 = make_file(src50, 50 << 20, seed=50)
+        fd = os.open(src50, os.O_RDONLY)
+        r = c.wait_reply(c.call_async_fds(
+            "sandbox.stream_upload", {"sandbox_id": sid, "path": "50.bin",
+                                      "fd": {"$fd": 0}}, [fd]), events=[])
+        os.close(fd)
+        t.eq(r.get("result", {}).get("size"), 50 << 20,
+             "50 MiB in the sandbox")
+        c.s.settimeout(900)
+        r = c.call("sandbox.download", {"sandbox_id": sid,
+                                        "path": "50.bin"})
+        res = r.get("result", {})
+        t.eq(res.get("size"), 50 << 20, "sandbox.download answers 50 MiB")
+        t.eq(hashlib.sha256(base64.b64decode(res.get("data", "")))
+             .hexdigest(), want50, "and the bytes are exact")
+        del res, r
+        os.unlink(src50)
 
     # truncated download body detected by verify
     env.fake.fault(path="/files/stream/read$",
