@@ -27,7 +27,7 @@
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
-#include "sd.h"
+#include "systemd.h"
 #include "wrennd.h"
 
 #define LISTENER_MAX_FDS    8 /* sockets taken from systemd */
@@ -301,7 +301,7 @@ listener_new(struct wrennd *wd)
 	l->wd = wd;
 	for (i = 0; i < LISTENER_MAX_FDS; i++)
 		l->socks[i].fd = -1;
-	n = sd_listen_count();
+	n = systemd_listen_count();
 	if (n < 0) {
 		log_warnx("socket activation: bad LISTEN_FDS environment");
 		goto fail;
@@ -310,7 +310,7 @@ listener_new(struct wrennd *wd)
 		l->inherited = 1;
 		for (i = 0; i < n && l->nsocks < LISTENER_MAX_FDS; i++) {
 			fd = 3 + i;
-			if (!sd_is_unix_listener(fd)) {
+			if (!systemd_is_unix_listener(fd)) {
 				log_warnx("socket activation: fd %d is not a "
 					  "listening Unix stream socket, "
 					  "ignoring",

@@ -100,9 +100,6 @@ struct upstream *upstream_new(
  * callback returns, and no other callback runs.
  */
 void upstream_free(struct upstream *up);
-/* Use creds (borrowed) for requests started from now on (reload). */
-void upstream_set_creds(struct upstream *up, struct creds *creds);
-
 /* Use creds (borrowed) for requests started from now on (SIGHUP). */
 void upstream_set_creds(struct upstream *up, struct creds *creds);
 

@@ -34,7 +34,7 @@
 #include "listener.h"
 #include "log.h"
 #include "rpc.h"
-#include "sd.h"
+#include "systemd.h"
 #include "stream.h"
 #include "tlsctx.h"
 #include "upstream.h"
@@ -116,7 +116,7 @@ wrennd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("signal %d: draining %u client(s)", (int)sig, wd->nclients);
-	sd_stopping();
+	systemd_stopping();
 	wd->draining = 1;
 	listener_free(wd->listener);
 	wd->listener = NULL;
@@ -322,9 +322,9 @@ wrennd_reload(struct wrennd_args *a)
 static void
 wrennd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	sd_reloading();
+	systemd_reloading();
 	wrennd_reload(arg);
-	sd_ready("reloaded");
+	systemd_ready("reloaded");
 }
 
 /* Once a second: a rewritten key or token file is picked up by itself. */
@@ -492,7 +492,7 @@ main(int argc, char **argv)
 	snprintf(status, sizeof(status), "listening on %s, upstream %s",
 	    listener_path(wd.listener), wd.cfg->base_url);
 	log_info("%s", status);
-	sd_ready(status);
+	systemd_ready(status);
 
 	event_base_dispatch(wd.base);
 

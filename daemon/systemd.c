@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * systemd glue (see sd.h). Isolated so the rest of the daemon never
+ * systemd glue (see systemd.h). Isolated so the rest of the daemon never
  * includes <systemd/...> and builds without it.
  */
 #include "config.h"
 
-#include "sd.h"
+#include "systemd.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +18,7 @@
 #endif
 
 int
-sd_listen_count(void)
+systemd_listen_count(void)
 {
 #ifdef HAVE_SYSTEMD
 	return sd_listen_fds(1);
@@ -28,7 +28,7 @@ sd_listen_count(void)
 }
 
 int
-sd_is_unix_listener(int fd)
+systemd_is_unix_listener(int fd)
 {
 #ifdef HAVE_SYSTEMD
 	return sd_is_socket_unix(fd, SOCK_STREAM, 1, NULL, 0) > 0;
@@ -46,7 +46,7 @@ sd_is_unix_listener(int fd)
 }
 
 void
-sd_ready(const char *status)
+systemd_ready(const char *status)
 {
 #ifdef HAVE_SYSTEMD
 	(void)sd_notifyf(0, "READY=1\nSTATUS=%s", status);
@@ -56,17 +56,7 @@ sd_ready(const char *status)
 }
 
 void
-sd_status(const char *status)
-{
-#ifdef HAVE_SYSTEMD
-	(void)sd_notifyf(0, "STATUS=%s", status);
-#else
-	(void)status;
-#endif
-}
-
-void
-sd_reloading(void)
+systemd_reloading(void)
 {
 #ifdef HAVE_SYSTEMD
 	struct timespec ts;
@@ -79,29 +69,9 @@ sd_reloading(void)
 }
 
 void
-sd_stopping(void)
+systemd_stopping(void)
 {
 #ifdef HAVE_SYSTEMD
 	(void)sd_notify(0, "STOPPING=1");
 #endif
-}
-
-void
-sd_watchdog_ping(void)
-{
-#ifdef HAVE_SYSTEMD
-	(void)sd_notify(0, "WATCHDOG=1");
-#endif
-}
-
-uint64_t
-sd_watchdog_usec(void)
-{
-#ifdef HAVE_SYSTEMD
-	uint64_t usec = 0;
-
-	if (sd_watchdog_enabled(0, &usec) > 0)
-		return usec;
-#endif
-	return 0;
 }
