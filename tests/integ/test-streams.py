@@ -494,11 +494,13 @@ try:
     rss0 = rss_kib(pid)
     ids = []
     with t.case("stream memory: many detached streams of small events"):
-        # one at a time, so that each line is mostly its own message
+        # one at a time, so that each line is mostly its own message;
+        # enough lines to overflow the buffer even when a loaded machine
+        # batches several lines into one message
         for _ in range(NSTREAMS):
             r = c.call("sandbox.exec_stream", {
                 "sandbox_id": sid, "cmd": "/bin/sh", "detach": True,
-                "args": paced(2000)})
+                "args": paced(6000)})
             ids.append(r["result"]["stream_id"])
             wait_for(lambda: exited(c, ids[-1]), 120, 0.1,
                      "the stream's exit")
@@ -532,7 +534,7 @@ try:
         c.call("streams.stop", {"stream_id": ids[-1]})
         r = c.call("sandbox.exec_stream", {
             "sandbox_id": sid, "cmd": "/bin/sh", "detach": True,
-            "args": paced(4000)})
+            "args": paced(16000)})
         t.ok("result" in r, "once one is collected a new one fits", r)
         ids[-1] = r["result"]["stream_id"]
         wait_for(lambda: exited(c, ids[-1]), 120, 0.1, "the stream's exit")
