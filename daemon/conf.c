@@ -105,6 +105,10 @@ static const struct conf_option conf_options[] = {
 	"4194304", "replay bytes kept for a detached exec stream", 0},
     {"stall-timeout", CONF_LONG, OFF(stall_timeout_ms), 100, 3600000, "30000",
 	"ms a client may block its exec stream before it is cancelled", 0},
+    {"ws-idle-timeout", CONF_LONG, OFF(ws_idle_timeout_ms), 0, 3600000, "60000",
+	"ms without a byte from an exec stream's WebSocket before a ping, "
+	"and again before it fails (0: never)",
+	0},
     {"stream-retention", CONF_LONG, OFF(stream_retention_ms), 0, 86400000,
 	"600000", "ms an ended detached stream stays attachable", 0},
     {"max-streams", CONF_LONG, OFF(max_streams), 1, 100000, "1024",

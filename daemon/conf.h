@@ -43,6 +43,7 @@ struct conf {
 	long detach_buffer;	  /* replay bytes kept per detached stream */
 	long stall_timeout_ms;	  /* a client blocking its stream this long
 				   * gets it cancelled */
+	long ws_idle_timeout_ms;  /* silent exec WebSocket: ping, then fail */
 	long stream_retention_ms; /* ended detached streams are kept */
 	long max_streams;	  /* exec streams alive at once */
 	long max_streams_per_uid; /* of them, started by one uid */

@@ -567,6 +567,7 @@ stream_connect(
 	o.tls = wd->tls;
 	o.dns = wd->dns;
 	o.handshake_timeout_ms = STREAM_HANDSHAKE_MS;
+	o.idle_timeout_ms = wd->cfg->ws_idle_timeout_ms;
 	o.max_msg = STREAM_MAX_MSG;
 	o.on_open = stream_open_cb;
 	o.on_message = stream_message_cb;

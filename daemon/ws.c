@@ -61,6 +61,9 @@
 #define WS_OUT_LOWAT	(64 * 1024)	   /* resume framing output below */
 #define WS_READ_BUDGET	(64 * 1024)	   /* bytes parsed per loop turn */
 #define WS_MSG_BUDGET	64		   /* messages delivered per turn */
+#define WS_KA_IDLE_S	30 /* TCP keepalive: idle before probes */
+#define WS_KA_INTVL_S	10 /* ... between probes */
+#define WS_KA_CNT	3  /* ... unanswered probes before reset */
 #define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 enum ws_state {
@@ -114,16 +117,17 @@ static const char *const ws_reason_names[WS_REASON__MAX] = {
 struct ws {
 	enum ws_state state;
 	unsigned flags;
-#define WS_F_TLS       (1u << 0) /* wss:// */
-#define WS_F_PAUSED    (1u << 1) /* owner paused reading */
-#define WS_F_EOF       (1u << 2) /* transport ended (EOF or error) */
-#define WS_F_EOF_ERROR (1u << 3) /* ... with an error (errbuf says) */
-#define WS_F_STARVED   (1u << 4) /* recv callback ran out of input */
-#define WS_F_RELEASED  (1u << 5) /* owner called ws_free() */
-#define WS_F_TOO_LARGE (1u << 6) /* a frame announced too large a message */
-#define WS_F_STARTED   (1u << 7) /* ws_start() ran */
-#define WS_F_RESOLVING (1u << 8) /* evdns_getaddrinfo callback pending */
-#define WS_F_BADCTRL   (1u << 9) /* a fragmented or oversized control frame */
+#define WS_F_TLS       (1u << 0)  /* wss:// */
+#define WS_F_PAUSED    (1u << 1)  /* owner paused reading */
+#define WS_F_EOF       (1u << 2)  /* transport ended (EOF or error) */
+#define WS_F_EOF_ERROR (1u << 3)  /* ... with an error (errbuf says) */
+#define WS_F_STARVED   (1u << 4)  /* recv callback ran out of input */
+#define WS_F_RELEASED  (1u << 5)  /* owner called ws_free() */
+#define WS_F_TOO_LARGE (1u << 6)  /* a frame announced too large a message */
+#define WS_F_STARTED   (1u << 7)  /* ws_start() ran */
+#define WS_F_RESOLVING (1u << 8)  /* evdns_getaddrinfo callback pending */
+#define WS_F_BADCTRL   (1u << 9)  /* a fragmented or oversized control frame */
+#define WS_F_PINGED    (1u << 10) /* idle: a ping is out, nothing since */
 
 	struct event_base *base;  /* borrowed */
 	struct evdns_base *dns;	  /* borrowed, may be NULL */
@@ -984,6 +988,8 @@ ws_read_cb(struct bufferevent *bev, void *arg)
 		ws_http_body(ws);
 		break;
 	case WS_OPEN:
+		/* Any byte (data, pong, ping) proves the server is there. */
+		ws->flags &= ~WS_F_PINGED;
 		if (!(ws->flags & WS_F_PAUSED))
 			ws_timer_set(ws, ws->idle_timeout_ms);
 		ws_frames(ws);
@@ -1025,6 +1031,31 @@ ws_event_cb(struct bufferevent *bev, short what, void *arg)
 		ws_transport_end(ws, what);
 }
 
+/*
+ * OPEN and reading, nothing received for idle_timeout_ms: the first time
+ * send a ping, the second time (still nothing, not even the pong) the
+ * server or the path to it is gone (half-open): fail the connection.
+ */
+static void
+ws_idle_expired(struct ws *ws)
+{
+	struct wslay_event_msg ping = {WSLAY_PING, NULL, 0};
+
+	if (ws->flags & WS_F_PINGED) {
+		ws_close_reason(ws, WS_REASON_TIMEOUT,
+		    "no answer from the control plane for %ld ms",
+		    2 * ws->idle_timeout_ms);
+		return;
+	}
+	if (wslay_event_queue_msg(ws->ctx, &ping) != 0) {
+		ws_close_reason(ws, WS_REASON_INTERNAL, "cannot queue a ping");
+		return;
+	}
+	ws->flags |= WS_F_PINGED;
+	ws_timer_set(ws, ws->idle_timeout_ms);
+	(void)ws_flush(ws);
+}
+
 /* The deadline for the current state passed. */
 static void
 ws_timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -1040,8 +1071,7 @@ ws_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		ws_http_body(ws);
 		break;
 	case WS_OPEN:
-		ws_close_reason(ws, WS_REASON_TIMEOUT,
-		    "nothing received for %ld ms", ws->idle_timeout_ms);
+		ws_idle_expired(ws);
 		break;
 	case WS_LINGER:
 		ws_linger_end(ws, 0);
@@ -1150,6 +1180,23 @@ ws_connect_cb(evutil_socket_t fd, short what, void *arg)
 	ws_tcp_connected(ws, fd);
 }
 
+/*
+ * TCP keepalive, so the kernel notices a dead peer or path even when the
+ * WebSocket is idle or paused. Best effort: a failure leaves the idle
+ * timeout as the only guard.
+ */
+static void
+ws_keepalive(int fd)
+{
+	int one = 1, idle = WS_KA_IDLE_S, intvl = WS_KA_INTVL_S,
+	    cnt = WS_KA_CNT;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
 /* Try the addresses in order until one connect is under way. */
 static void
 ws_connect_next(struct ws *ws)
@@ -1165,6 +1212,7 @@ ws_connect_next(struct ws *ws)
 			ws->last_errno = errno;
 			continue;
 		}
+		ws_keepalive(fd);
 		if (connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) == 0) {
 			ws_tcp_connected(ws, fd);
 			return;
@@ -1457,6 +1505,14 @@ ws_queued_bytes(const struct ws *ws)
 	    evbuffer_get_length(bufferevent_get_output(ws->bev));
 }
 
+int
+ws_fd(const struct ws *ws)
+{
+	if (ws == NULL || ws->bev == NULL)
+		return -1;
+	return (int)bufferevent_getfd(ws->bev);
+}
+
 void
 ws_pause_read(struct ws *ws, int paused)
 {
@@ -1474,6 +1530,8 @@ ws_pause_read(struct ws *ws, int paused)
 	} else {
 		if (!(ws->flags & WS_F_EOF))
 			(void)bufferevent_enable(ws->bev, EV_READ);
+		/* A paused reader is not a dead server: start afresh. */
+		ws->flags &= ~WS_F_PINGED;
 		ws_timer_set(ws, ws->idle_timeout_ms);
 		/* Buffered input (and a pending EOF) is handled next turn. */
 		ws_schedule(ws);

@@ -93,9 +93,11 @@ struct ws_opts {
 				     * outlive the ws */
 	long handshake_timeout_ms;  /* DNS + connect + TLS + upgrade answer
 				     * (including an error body); 0: 10000 */
-	long idle_timeout_ms;	    /* close when nothing arrives for this
-				     * long while reading (not while paused);
-				     * 0: no idle timeout */
+	long idle_timeout_ms;	    /* nothing arrived for this long while
+				     * reading (not while paused): send a
+				     * ping; nothing for as long again:
+				     * WS_REASON_TIMEOUT; 0: no idle
+				     * timeout */
 	size_t max_msg;		    /* reassembled message cap in bytes;
 				     * 0: 16 MiB */
 	ws_open_cb on_open;	    /* may be NULL */
@@ -127,6 +129,12 @@ int ws_send_text(struct ws *ws, const char *data, size_t len);
  * output buffer. 0 when not open.
  */
 size_t ws_queued_bytes(const struct ws *ws);
+
+/*
+ * The connection's socket (TCP keepalive is on), for inspection only; -1
+ * before TCP is up or once closed. Never read, write or close it.
+ */
+int ws_fd(const struct ws *ws);
 
 /*
  * Flow control. paused != 0 stops reading from the socket, so TCP

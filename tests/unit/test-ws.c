@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -663,6 +664,89 @@ test_fails(const char *path, long hs_ms, long idle_ms, size_t max_msg,
 	t_fini(&t, path);
 }
 
+/* Issue 12 finding 17: a silent server gets a ping, then the timeout. */
+static void
+test_idle_silent(void)
+{
+	char f[256];
+	long pings;
+
+	snprintf(f, sizeof(f), "%s/idle.pings", tmpdir);
+	unlink(f);
+	test_fails("/idle", 5000, 300, 0, WS_REASON_TIMEOUT, 0,
+	    "no answer from the control plane for 600 ms");
+	pings = helper_value("idle.pings", 3000);
+	ok(pings == 1, "/idle: one ping before giving up (got %ld)", pings);
+}
+
+/* A server that only answers pings keeps the connection past the timeout. */
+static void
+test_idle_pinged(void)
+{
+	struct ws_opts o;
+	struct t t;
+	char f[256];
+	long pings;
+
+	snprintf(f, sizeof(f), "%s/pinged.pings", tmpdir);
+	unlink(f);
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	o.handshake_timeout_ms = 5000;
+	o.idle_timeout_ms = 300;
+	ok(t_connect_opts(&t, "ws", port, "/pinged", &o) == 0,
+	    "pinged: connect");
+	run_until(t.base, &t.opened, 5000);
+	/* Run until the server has answered at least four pings. */
+	pings = -1;
+	for (int i = 0; i < 100 && !t.closed; i++) {
+		run_until(t.base, NULL, 100);
+		pings = helper_value("pinged.pings", 0);
+		if (pings >= 4)
+			break;
+	}
+	ok(pings >= 4, "pinged: the server answered >= 4 pings (got %ld)",
+	    pings);
+	ok(t.closed == 0, "pinged: still open after the pongs (closed %d, %s)",
+	    t.closed, t.closed ? t.errmsg : "-");
+	t_fini(&t, "pinged");
+}
+
+/* An int socket option of fd, or -1 if it cannot be read. */
+static int
+sockopt_int(int fd, int level, int name)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	if (getsockopt(fd, level, name, &v, &len) != 0)
+		return -1;
+	return v;
+}
+
+/* Every WebSocket's socket has TCP keepalive. */
+static void
+test_keepalive(void)
+{
+	struct t t;
+	int fd, v;
+
+	t_init(&t);
+	ok(t_connect(&t, "/idle") == 0, "keepalive: connect");
+	run_until(t.base, &t.opened, 5000);
+	fd = ws_fd(t.ws);
+	ok(fd >= 0, "keepalive: the ws has a socket (%d)", fd);
+	v = sockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE);
+	ok(v == 1, "keepalive: SO_KEEPALIVE is 1 (got %d)", v);
+	v = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE);
+	ok(v == 30, "keepalive: TCP_KEEPIDLE is 30 (got %d)", v);
+	v = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL);
+	ok(v == 10, "keepalive: TCP_KEEPINTVL is 10 (got %d)", v);
+	v = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPCNT);
+	ok(v == 3, "keepalive: TCP_KEEPCNT is 3 (got %d)", v);
+	t_fini(&t, "keepalive");
+}
+
 static void
 test_ping(void)
 {
@@ -995,8 +1079,9 @@ main(void)
 	    "/hangup", 5000, 0, 0, WS_REASON_HANDSHAKE, 0, "closed before");
 	test_fails("/noanswer", 300, 0, 0, WS_REASON_TIMEOUT, 0,
 	    "handshake timed out");
-	test_fails(
-	    "/idle", 5000, 250, 0, WS_REASON_TIMEOUT, 0, "nothing received");
+	test_idle_silent();
+	test_idle_pinged();
+	test_keepalive();
 	test_fails("/huge?size=4096", 5000, 0, 1024, WS_REASON_TOO_LARGE, 0,
 	    "larger than 1024");
 	test_fails(

@@ -325,8 +325,34 @@ class Handler(socketserver.StreamRequestHandler):
         pass
 
     def route_idle(self):
+        """Upgrade, then silence: no data, no pong; count the pings."""
         self.upgrade()
-        self.hold()
+        pings = 0
+        try:
+            while True:
+                fin, opcode, data = self.read_frame()
+                if opcode == 0x9:
+                    pings += 1
+                    publish("idle.pings", pings)
+        except (Closed, OSError):
+            pass
+
+    def route_pinged(self):
+        """Upgrade, then send nothing but pongs; count the pings."""
+        self.upgrade()
+        pings = 0
+        try:
+            while True:
+                fin, opcode, data = self.read_frame()
+                if opcode == 0x9:
+                    pings += 1
+                    self.send(frame(0xA, data))
+                    publish("pinged.pings", pings)
+                elif opcode == 0x8:
+                    self.send(frame(0x8, data[:2]))
+                    return
+        except (Closed, OSError):
+            pass
 
     def route_ping(self):
         self.upgrade()
