@@ -602,7 +602,11 @@ stream_follower_add(
 	return f;
 }
 
-/* Stop the upstream side: "stop" detaches the process (CONTRACT 7.5). */
+/*
+ * Stop the upstream side. On "stop" the control plane only detaches: the
+ * process keeps running in the sandbox and no "exit" follows
+ * (protocol/PROTOCOL.md, sandbox.exec_stream).
+ */
 static void
 stream_stop_upstream(struct stream *s, json_t *err_steal)
 {
