@@ -23,6 +23,7 @@
 #include "ipc.h"
 #include "listener.h"
 #include "methods.h"
+#include "rest.h"
 #include "upstream.h"
 #include "wrennd.h"
 
@@ -242,26 +243,25 @@ api_daemon_status(struct call *call)
 		    NULL);
 		return;
 	}
-	if ((sp = calloc(1, sizeof(*sp))) == NULL ||
-	    (sp->req = upstream_req_new(
-		 call_wd(call)->up, "GET", STATUS_PROBE_PATH, auth)) == NULL) {
-		free(sp);
+	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		return;
+	}
+	if ((sp->req = rest_request_auth(
+		 call, auth, "GET", STATUS_PROBE_PATH, NULL)) == NULL) {
+		free(sp);
 		return;
 	}
 	sp->call = call;
 	sp->auth = auth == UPSTREAM_AUTH_APIKEY ? "API key" : "JWT";
 	sp->auth_kind = auth == UPSTREAM_AUTH_APIKEY ? "api_key" : "jwt";
 	upstream_req_set_timeout(sp->req, STATUS_PROBE_MS);
-	call_set_cancel(call, status_cancel_cb, sp);
-	if (upstream_req_start(sp->req, status_probe_cb, sp) != 0) {
-		call_set_cancel(call, NULL, NULL);
+	if (rest_start(call, sp->req, 0, status_probe_cb, sp) != 0) {
 		free(sp);
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
-		    "cannot start the reachability probe");
+		return;
 	}
-	return;
+	call_set_cancel(call, status_cancel_cb, sp);
 }
 
 void

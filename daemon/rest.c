@@ -190,16 +190,23 @@ rest_req_new(struct wrennd *wd, enum upstream_auth auth, const char *verb,
 }
 
 struct upstream_req *
-rest_request(
-    struct call *call, const char *verb, const char *path, const json_t *body)
+rest_request_auth(struct call *call, enum upstream_auth auth, const char *verb,
+    const char *path, const json_t *body)
 {
 	struct upstream_req *req;
 
-	req = rest_req_new(call_wd(call), call_auth(call), verb, path, body);
+	req = rest_req_new(call_wd(call), auth, verb, path, body);
 	if (req == NULL)
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 	return req;
+}
+
+struct upstream_req *
+rest_request(
+    struct call *call, const char *verb, const char *path, const json_t *body)
+{
+	return rest_request_auth(call, call_auth(call), verb, path, body);
 }
 
 int

@@ -32,6 +32,15 @@ struct upstream_req *rest_request(
     struct call *call, const char *verb, const char *path, const json_t *body);
 
 /*
+ * rest_request with another credential than the call's: for a local
+ * method that probes the control plane with the credential the
+ * pass-throughs would use (daemon.status).
+ */
+struct upstream_req *rest_request_auth(struct call *call,
+    enum upstream_auth auth, const char *verb, const char *path,
+    const json_t *body);
+
+/*
  * The same for work that serves several calls (a shared poll loop): the
  * credential is given (one a call was dispatched with); NULL on OOM,
  * nothing failed.
