@@ -69,7 +69,7 @@ status_build(struct wrennd *wd, enum role role)
 	}
 	st = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s,"
 		       " s:{s:s}, s:{s:o, s:o},"
-		       " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+		       " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "server", "wrennd", "version", PACKAGE_VERSION, "protocol",
 	    IPC_PROTOCOL_VERSION, "pid", (json_int_t)getpid(), "uptime_sec",
 	    (json_int_t)(now - wd->started), "socket",
@@ -82,8 +82,10 @@ status_build(struct wrennd *wd, enum role role)
 	    "upstream_requests_total",
 	    (json_int_t)upstream_requests_total(wd->up),
 	    "upstream_requests_active",
-	    (json_int_t)upstream_requests_active(wd->up), "wait_ready_watches",
-	    (json_int_t)api_sandbox_watches(wd));
+	    (json_int_t)upstream_requests_active(wd->up),
+	    "upstream_connections_opened",
+	    (json_int_t)upstream_connections_opened(wd->up),
+	    "wait_ready_watches", (json_int_t)api_sandbox_watches(wd));
 	if (st != NULL)
 		json_object_set_new(st, "draining", json_boolean(wd->draining));
 	if (st != NULL && role < ROLE_ADMIN)

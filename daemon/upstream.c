@@ -170,6 +170,7 @@ struct upstream {
 	uint64_t requests_total;
 	unsigned requests_active;	  /* queued + running + failing */
 	unsigned nsockets;		  /* opened by curl, not yet closed */
+	uint64_t sockets_opened;	  /* connections curl opened, ever */
 	int busy;			  /* depth of our dispatch frames */
 	int in_curl;			  /* depth of curl calls that may run
 					   * hooks */
@@ -592,6 +593,7 @@ upstream_opensocket_cb(
 	if (fd < 0)
 		return CURL_SOCKET_BAD;
 	up->nsockets++;
+	up->sockets_opened++;
 	return fd;
 }
 
@@ -1113,6 +1115,12 @@ uint64_t
 upstream_requests_total(const struct upstream *up)
 {
 	return up != NULL ? up->requests_total : 0;
+}
+
+uint64_t
+upstream_connections_opened(const struct upstream *up)
+{
+	return up != NULL ? up->sockets_opened : 0;
 }
 
 unsigned

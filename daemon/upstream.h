@@ -109,6 +109,9 @@ const char *upstream_base_url(const struct upstream *up);
 /* Counters for daemon.status. */
 uint64_t upstream_requests_total(const struct upstream *up);
 unsigned upstream_requests_active(const struct upstream *up);
+/* Connections to the control plane opened since start (a warm pool
+ * keeps this still). */
+uint64_t upstream_connections_opened(const struct upstream *up);
 
 /*
  * Make a request for METHOD (GET, POST, ...) on path_query, a path under the

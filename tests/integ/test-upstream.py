@@ -57,6 +57,20 @@ try:
              "finding 16: the control plane saw GET /v1/sandboxes twice")
         env.fake.clear_faults()
 
+    with t.case("finding 15: daemon.status counts the pool's connections"):
+        c.call("sandboxes.list")
+        before = c.call("daemon.status")["result"]["counts"]
+        for _ in range(20):
+            c.call("sandboxes.list")
+        after = c.call("daemon.status")["result"]["counts"]
+        t.ok(before["upstream_connections_opened"] >= 1,
+             "finding 15: upstream_connections_opened counts the pool's "
+             "connection (%d)" % before["upstream_connections_opened"])
+        t.eq(after["upstream_connections_opened"],
+             before["upstream_connections_opened"],
+             "finding 15: 20 calls in a row open no connection on a warm "
+             "pool")
+
     with t.case("finding 10: peer text in the log is quoted on one line"):
         c.send({"jsonrpc": "2.0", "method": "x\n<0>forged-notification"})
         env.fake.fault(path="/v1/sandboxes/cl-log$", method="GET",

@@ -227,6 +227,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     tls = None
+    # socketserver's default backlog of 5 drops the SYNs of a burst of
+    # connections on a loaded machine; real servers listen with hundreds.
+    request_queue_size = 256
 
     def process_request(self, request, client_address):
         with stats_lock:

@@ -416,6 +416,7 @@ class Handler(socketserver.StreamRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # socketserver's 5 drops SYNs of a burst
 
 
 class TLSServer(Server):
