@@ -476,9 +476,8 @@ main(int argc, char **argv)
 	uo.max_response = (size_t)wd.cfg->max_response;
 	if ((wd.up = upstream_new(wd.base, &uo)) == NULL)
 		fatalx("cannot set up the HTTP client");
-	if ((wd.listener = listener_new(&wd)) == NULL)
-		fatalx("cannot listen");
-
+	/* Signals first: a client may send SIGTERM as soon as the socket
+	 * exists; libevent queues it until the loop runs. */
 	ev_term = evsignal_new(wd.base, SIGTERM, wrennd_sigterm_cb, &wd);
 	ev_int = evsignal_new(wd.base, SIGINT, wrennd_sigterm_cb, &wd);
 	ev_hup = evsignal_new(wd.base, SIGHUP, wrennd_sighup_cb, &args);
@@ -488,6 +487,8 @@ main(int argc, char **argv)
 	    event_add(ev_int, NULL) != 0 || event_add(ev_hup, NULL) != 0 ||
 	    event_add(ev_watch, &one) != 0)
 		fatalx("cannot install signal handlers");
+	if ((wd.listener = listener_new(&wd)) == NULL)
+		fatalx("cannot listen");
 
 	snprintf(status, sizeof(status), "listening on %s, upstream %s",
 	    listener_path(wd.listener), wd.cfg->base_url);
