@@ -26,7 +26,7 @@
 #define AUDIT_MAX_ITEMS_DEFAULT 10000
 #define AUDIT_PAGE		200 /* the control plane's largest page */
 
-struct auditwalk {
+struct audit_walk {
 	struct call *call;	  /* borrowed */
 	struct upstream_req *req; /* owned while in flight */
 	json_t *query;		  /* owned: params of the next page */
@@ -36,10 +36,10 @@ struct auditwalk {
 	unsigned pages;
 };
 
-static void audit_next(struct auditwalk *aw);
+static void audit_next(struct audit_walk *aw);
 
 static void
-audit_free(struct auditwalk *aw)
+audit_free(struct audit_walk *aw)
 {
 	upstream_req_cancel(aw->req);
 	json_decref(aw->query);
@@ -55,7 +55,7 @@ audit_cancel_cb(struct call *call, void *arg)
 
 /* Reply with what we have; cursors let the caller go on. */
 static void
-audit_finish(struct auditwalk *aw, int truncated, json_t *page)
+audit_finish(struct audit_walk *aw, int truncated, json_t *page)
 {
 	struct call *call = aw->call;
 	json_t *res;
@@ -84,7 +84,7 @@ static void
 audit_page_cb(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
-	struct auditwalk *aw = arg;
+	struct audit_walk *aw = arg;
 	struct call *call = aw->call;
 	const char *err = NULL;
 	json_t *page, *items, *nb, *nbi, *it;
@@ -142,7 +142,7 @@ audit_page_cb(
 }
 
 static void
-audit_next(struct auditwalk *aw)
+audit_next(struct audit_walk *aw)
 {
 	struct call *call = aw->call;
 	char err[256], *path;
@@ -169,7 +169,7 @@ audit_next(struct auditwalk *aw)
 void
 api_audit_list(struct call *call)
 {
-	struct auditwalk *aw;
+	struct audit_walk *aw;
 	json_t *v;
 
 	if (!json_is_true(json_object_get(call_params(call), "all"))) {

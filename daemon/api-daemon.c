@@ -27,11 +27,11 @@
 #include "upstream.h"
 #include "wrennd.h"
 
-#define STATUS_PROBE_MS 5000 /* reachability probe deadline */
+#define DAEMON_PROBE_MS 5000 /* reachability probe deadline */
 
 /* One credential's metadata. */
 static json_t *
-status_cred(const struct creds *cr, enum creds_kind kind)
+daemon_status_cred(const struct creds *cr, enum creds_kind kind)
 {
 	json_t *o;
 
@@ -48,14 +48,14 @@ status_cred(const struct creds *cr, enum creds_kind kind)
  * counts (they would tell one local user what the others are doing).
  */
 static json_t *
-status_build(struct wrennd *wd, enum role role)
+daemon_status_build(struct wrennd *wd, enum role role)
 {
 	json_t *st, *jwt;
 	unsigned inflight = client_calls_all(wd);
 	time_t exp, now = time(NULL);
 	char ts[32];
 
-	jwt = status_cred(wd->creds, CREDS_JWT);
+	jwt = daemon_status_cred(wd->creds, CREDS_JWT);
 	exp = creds_jwt_expiry(wd->creds);
 	if (jwt != NULL &&
 	    creds_jwt_expiry_text(wd->creds, ts, sizeof(ts)) == 0) {
@@ -75,7 +75,7 @@ status_build(struct wrennd *wd, enum role role)
 	    (json_int_t)(now - wd->started), "socket",
 	    wd->listener != NULL ? listener_path(wd->listener) : "(closed)",
 	    "upstream", "base_url", upstream_base_url(wd->up), "auth",
-	    "api_key", status_cred(wd->creds, CREDS_APIKEY), "jwt", jwt,
+	    "api_key", daemon_status_cred(wd->creds, CREDS_APIKEY), "jwt", jwt,
 	    "counts", "clients", (json_int_t)wd->nclients, "calls_inflight",
 	    (json_int_t)inflight, "calls_total", (json_int_t)wd->calls_total,
 	    "calls_failed", (json_int_t)wd->calls_failed,
@@ -100,11 +100,11 @@ status_build(struct wrennd *wd, enum role role)
  * the reason. Nothing unauthenticated is sent to an authenticated route
  * (a server counts those as failed logins).
  */
-#define STATUS_PROBE_PATH "/v1/snapshots?type=base"
-#define STATUS_REASON_MAX 200 /* bytes of upstream text quoted */
+#define DAEMON_PROBE_PATH "/v1/snapshots?type=base"
+#define DAEMON_REASON_MAX 200 /* bytes of upstream text quoted */
 
 /* A probe in flight. */
-struct status_probe {
+struct daemon_status_probe {
 	struct call *call;	  /* borrowed, until the reply or cancel */
 	struct upstream_req *req; /* owned by upstream; cancelled with us */
 	const char *auth;	  /* static: "API key" or "JWT" */
@@ -112,9 +112,9 @@ struct status_probe {
 };
 
 static void
-status_cancel_cb(struct call *call, void *arg)
+daemon_status_cancel_cb(struct call *call, void *arg)
 {
-	struct status_probe *sp = arg;
+	struct daemon_status_probe *sp = arg;
 
 	upstream_req_cancel(sp->req);
 	free(sp);
@@ -126,12 +126,13 @@ status_cancel_cb(struct call *call, void *arg)
  * the reason when it is not ok, and what was probed.
  */
 static void
-status_reply(struct call *call, const char *auth, const char *state,
+daemon_status_reply(struct call *call, const char *auth, const char *state,
     const char *reason, json_t *probe_steal)
 {
 	json_t *st, *up;
 
-	if ((st = status_build(call_wd(call), call_role(call))) == NULL) {
+	if ((st = daemon_status_build(call_wd(call), call_role(call))) ==
+	    NULL) {
 		json_decref(probe_steal);
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
@@ -150,7 +151,7 @@ status_reply(struct call *call, const char *auth, const char *state,
 
 /* The control plane's own error text of a non-2xx answer, or "". */
 static void
-status_upstream_message(
+daemon_status_upstream_message(
     const struct upstream_result *res, char *buf, size_t size)
 {
 	json_t *body, *err;
@@ -161,10 +162,10 @@ status_upstream_message(
 	code = json_string_value(json_object_get(err, "code"));
 	msg = json_string_value(json_object_get(err, "message"));
 	if (code != NULL && msg != NULL)
-		snprintf(buf, size, ": %.*s (%.*s)", STATUS_REASON_MAX, msg, 64,
+		snprintf(buf, size, ": %.*s (%.*s)", DAEMON_REASON_MAX, msg, 64,
 		    code);
 	else if (msg != NULL)
-		snprintf(buf, size, ": %.*s", STATUS_REASON_MAX, msg);
+		snprintf(buf, size, ": %.*s", DAEMON_REASON_MAX, msg);
 	else
 		buf[0] = '\0';
 	json_decref(body);
@@ -172,19 +173,19 @@ status_upstream_message(
 
 /* The probe answered (or could not be made). */
 static void
-status_probe_cb(
+daemon_status_probe_cb(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
-	struct status_probe *sp = arg;
+	struct daemon_status_probe *sp = arg;
 	struct call *call = sp->call;
 	const char *auth = sp->auth, *kind = sp->auth_kind;
-	char reason[STATUS_REASON_MAX + 256], msg[STATUS_REASON_MAX + 80];
+	char reason[DAEMON_REASON_MAX + 256], msg[DAEMON_REASON_MAX + 80];
 	const char *state = "ok";
 	json_t *probe;
 
 	call_set_cancel(call, NULL, NULL);
 	free(sp);
-	probe = json_pack("{s:s, s:b, s:I}", "probe", "GET " STATUS_PROBE_PATH,
+	probe = json_pack("{s:s, s:b, s:I}", "probe", "GET " DAEMON_PROBE_PATH,
 	    "reachable", res->outcome == UPSTREAM_OK, "latency_ms",
 	    (json_int_t)(res->total_sec * 1000));
 	if (res->outcome != UPSTREAM_OK) {
@@ -194,7 +195,7 @@ status_probe_cb(
 	} else {
 		json_object_set_new(
 		    probe, "probe_status", json_integer(res->status));
-		status_upstream_message(res, msg, sizeof(msg));
+		daemon_status_upstream_message(res, msg, sizeof(msg));
 		if (res->status == 401 || res->status == 403) {
 			state = "auth_error";
 			snprintf(reason, sizeof(reason),
@@ -209,7 +210,7 @@ status_probe_cb(
 			    res->status, msg);
 		}
 	}
-	status_reply(
+	daemon_status_reply(
 	    call, kind, state, strcmp(state, "ok") != 0 ? reason : NULL, probe);
 }
 
@@ -217,7 +218,7 @@ void
 api_daemon_status(struct call *call)
 {
 	struct creds *cr = call_wd(call)->creds;
-	struct status_probe *sp;
+	struct daemon_status_probe *sp;
 	enum upstream_auth auth;
 	time_t exp;
 
@@ -229,7 +230,7 @@ api_daemon_status(struct call *call)
 		auth = UPSTREAM_AUTH_JWT;
 		exp = creds_jwt_expiry(cr);
 		if (exp > 0 && exp <= time(NULL)) {
-			status_reply(call, "jwt", "auth_error",
+			daemon_status_reply(call, "jwt", "auth_error",
 			    "the JWT has expired: configure a fresh one "
 			    "(WRENN_TOKEN or --token-file) and reload wrennd "
 			    "(SIGHUP)",
@@ -237,7 +238,7 @@ api_daemon_status(struct call *call)
 			return;
 		}
 	} else {
-		status_reply(call, "none", "no_credentials",
+		daemon_status_reply(call, "none", "no_credentials",
 		    "wrennd has no credential: configure an API key "
 		    "(WRENN_API_KEY, --api-key-file or "
 		    "$CREDENTIALS_DIRECTORY/wrenn-api-key) or a user JWT "
@@ -251,19 +252,19 @@ api_daemon_status(struct call *call)
 		return;
 	}
 	if ((sp->req = rest_request_auth(
-		 call, auth, "GET", STATUS_PROBE_PATH, NULL)) == NULL) {
+		 call, auth, "GET", DAEMON_PROBE_PATH, NULL)) == NULL) {
 		free(sp);
 		return;
 	}
 	sp->call = call;
 	sp->auth = auth == UPSTREAM_AUTH_APIKEY ? "API key" : "JWT";
 	sp->auth_kind = auth == UPSTREAM_AUTH_APIKEY ? "api_key" : "jwt";
-	upstream_req_set_timeout(sp->req, STATUS_PROBE_MS);
-	if (rest_start(call, sp->req, 0, status_probe_cb, sp) != 0) {
+	upstream_req_set_timeout(sp->req, DAEMON_PROBE_MS);
+	if (rest_start(call, sp->req, 0, daemon_status_probe_cb, sp) != 0) {
 		free(sp);
 		return;
 	}
-	call_set_cancel(call, status_cancel_cb, sp);
+	call_set_cancel(call, daemon_status_cancel_cb, sp);
 }
 
 void

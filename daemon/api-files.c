@@ -57,25 +57,25 @@
 #define FILES_MULTIPART_SLACK 1024 /* bytes of multipart overhead */
 #define FILES_PROGRESS_MS     250  /* between progress events */
 #define FILES_VERIFY_TIMEOUT  600  /* seconds for wc + sha256sum */
-#define XFER_CHUNK	      (256 * 1024) /* bytes per worker read/write */
-#define XFER_WORKER_STACK     (128 * 1024) /* worker thread stack bytes */
+#define FILES_CHUNK	      (256 * 1024) /* bytes per worker read/write */
+#define FILES_WORKER_STACK    (128 * 1024) /* worker thread stack bytes */
 
 /* Exit codes of the verification script (besides wc/sha256sum's own). */
-#define XFER_VERIFY_IS_DIR  3
-#define XFER_VERIFY_MISSING 4
+#define FILES_VERIFY_IS_DIR  3
+#define FILES_VERIFY_MISSING 4
 
-enum xfer_dir {
-	XFER_UP,   /* fd -> sandbox */
-	XFER_DOWN, /* sandbox -> fd */
+enum files_dir {
+	FILES_UP,   /* fd -> sandbox */
+	FILES_DOWN, /* sandbox -> fd */
 };
 
 /* What the worker thread is asked to do (under its lock). */
-enum xfer_op {
-	XFER_OP_NONE,  /* idle: the last op (if any) is done */
-	XFER_OP_READ,  /* one read(2) of up to XFER_CHUNK bytes into buf */
-	XFER_OP_WRITE, /* write(2) all len bytes of buf */
-	XFER_OP_QUIT,  /* exit when the current op (if any) returns */
-	XFER_OP__MAX
+enum files_op {
+	FILES_OP_NONE,	/* idle: the last op (if any) is done */
+	FILES_OP_READ,	/* one read(2) of up to FILES_CHUNK bytes into buf */
+	FILES_OP_WRITE, /* write(2) all len bytes of buf */
+	FILES_OP_QUIT,	/* exit when the current op (if any) returns */
+	FILES_OP__MAX
 };
 
 /*
@@ -85,27 +85,27 @@ enum xfer_op {
  * last of the two to drop its reference frees it, so a thread stuck in the
  * kernel forever keeps only this struct, its stack and the descriptor.
  */
-struct xfer_worker {
+struct files_worker {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	int refs;	 /* under lock: the loop's and the thread's */
-	enum xfer_op op; /* under lock */
-	int fd;		 /* owned: the client's descriptor */
-	int wake[2];	 /* owned pipe: one byte per finished op */
-	char *buf;  /* owned, XFER_CHUNK bytes; the thread's during an op */
+	int refs;	  /* under lock: the loop's and the thread's */
+	enum files_op op; /* under lock */
+	int fd;		  /* owned: the client's descriptor */
+	int wake[2];	  /* owned pipe: one byte per finished op */
+	char *buf;  /* owned, FILES_CHUNK bytes; the thread's during an op */
 	size_t len; /* bytes in buf: read, or to write */
 	int err;    /* errno of the last op, 0 if it succeeded */
 };
 
 /* One streaming transfer (and its optional verification). */
-struct xfer {
-	TAILQ_ENTRY(xfer) entry; /* in wd->xfers until destroyed */
-	struct wrennd *wd;	 /* borrowed */
-	struct call *call;	 /* borrowed; NULL once the call is gone */
-	uid_t uid;		 /* the peer's, for max-peer-transfers */
-	enum xfer_dir dir;
+struct files_xfer {
+	TAILQ_ENTRY(files_xfer) entry; /* in wd->xfers until destroyed */
+	struct wrennd *wd;	       /* borrowed */
+	struct call *call; /* borrowed; NULL once the call is gone */
+	uid_t uid;	   /* the peer's, for max-peer-transfers */
+	enum files_dir dir;
 	int fd;			   /* owned (polled descriptors), else -1 */
-	struct xfer_worker *wk;	   /* shared with its thread, or NULL */
+	struct files_worker *wk;   /* shared with its thread, or NULL */
 	struct event *ev_wake;	   /* owned: the worker's answers */
 	int wk_busy;		   /* an op is with the thread */
 	int wk_eof;		   /* upload: the thread read end of file */
@@ -135,7 +135,7 @@ struct xfer {
 
 /* Drop one reference; the last one frees (from either side). */
 static void
-xfer_worker_unref(struct xfer_worker *w)
+files_worker_unref(struct files_worker *w)
 {
 	int last;
 
@@ -158,15 +158,15 @@ xfer_worker_unref(struct xfer_worker *w)
 
 /* Run one op with blocking calls (in the thread, without the lock). */
 static void
-xfer_worker_io(struct xfer_worker *w, enum xfer_op op)
+files_worker_io(struct files_worker *w, enum files_op op)
 {
 	size_t off = 0;
 	ssize_t n;
 
 	w->err = 0;
-	if (op == XFER_OP_READ) {
+	if (op == FILES_OP_READ) {
 		do
-			n = read(w->fd, w->buf, XFER_CHUNK);
+			n = read(w->fd, w->buf, FILES_CHUNK);
 		while (n < 0 && errno == EINTR);
 		w->len = n > 0 ? (size_t)n : 0;
 		w->err = n < 0 ? errno : 0;
@@ -185,37 +185,37 @@ xfer_worker_io(struct xfer_worker *w, enum xfer_op op)
 }
 
 static void *
-xfer_worker_main(void *arg)
+files_worker_main(void *arg)
 {
-	struct xfer_worker *w = arg;
-	enum xfer_op op;
+	struct files_worker *w = arg;
+	enum files_op op;
 	char b = 0;
 
 	for (;;) {
 		pthread_mutex_lock(&w->lock);
-		while (w->op == XFER_OP_NONE)
+		while (w->op == FILES_OP_NONE)
 			pthread_cond_wait(&w->cond, &w->lock);
 		op = w->op;
 		pthread_mutex_unlock(&w->lock);
-		if (op == XFER_OP_QUIT)
+		if (op == FILES_OP_QUIT)
 			break;
-		xfer_worker_io(w, op);
+		files_worker_io(w, op);
 		pthread_mutex_lock(&w->lock);
-		if (w->op != XFER_OP_QUIT)
-			w->op = XFER_OP_NONE;
+		if (w->op != FILES_OP_QUIT)
+			w->op = FILES_OP_NONE;
 		pthread_mutex_unlock(&w->lock);
 		/* One byte per op and one op at a time: the pipe never
 		 * fills, and a failed write only loses a wake-up the loop
 		 * no longer waits for. */
 		(void)!write(w->wake[1], &b, 1);
 	}
-	xfer_worker_unref(w);
+	files_worker_unref(w);
 	return NULL;
 }
 
 /* Hand op to the thread (the loop side; the thread must be idle). */
 static void
-xfer_worker_submit(struct xfer_worker *w, enum xfer_op op)
+files_worker_submit(struct files_worker *w, enum files_op op)
 {
 	pthread_mutex_lock(&w->lock);
 	w->op = op;
@@ -225,22 +225,22 @@ xfer_worker_submit(struct xfer_worker *w, enum xfer_op op)
 
 /* Whether the thread finished its op (the loop side). */
 static int
-xfer_worker_idle(struct xfer_worker *w)
+files_worker_idle(struct files_worker *w)
 {
 	int idle;
 
 	pthread_mutex_lock(&w->lock);
-	idle = w->op == XFER_OP_NONE;
+	idle = w->op == FILES_OP_NONE;
 	pthread_mutex_unlock(&w->lock);
 	return idle;
 }
 
 /* Start a worker owning fd; NULL on failure (fd is then still the
  * caller's). Signals stay with the main thread. */
-static struct xfer_worker *
-xfer_worker_new(int fd)
+static struct files_worker *
+files_worker_new(int fd)
 {
-	struct xfer_worker *w;
+	struct files_worker *w;
 	pthread_attr_t attr;
 	pthread_t thread;
 	sigset_t all, old;
@@ -260,17 +260,17 @@ xfer_worker_new(int fd)
 		free(w);
 		return NULL;
 	}
-	if ((w->buf = malloc(XFER_CHUNK)) == NULL ||
+	if ((w->buf = malloc(FILES_CHUNK)) == NULL ||
 	    pipe2(w->wake, O_CLOEXEC | O_NONBLOCK) != 0)
 		goto fail;
 	if (pthread_attr_init(&attr) != 0)
 		goto fail;
-	(void)pthread_attr_setstacksize(&attr, XFER_WORKER_STACK);
+	(void)pthread_attr_setstacksize(&attr, FILES_WORKER_STACK);
 	(void)pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	w->refs = 2;
-	r = pthread_create(&thread, &attr, xfer_worker_main, w);
+	r = pthread_create(&thread, &attr, files_worker_main, w);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 	if (r != 0) {
@@ -280,26 +280,26 @@ xfer_worker_new(int fd)
 	w->fd = fd;
 	return w;
 fail:
-	xfer_worker_unref(w);
+	files_worker_unref(w);
 	return NULL;
 }
 
 /* Tell the thread to exit (now if idle, else after its op) and let go. */
 static void
-xfer_worker_quit(struct xfer_worker *w)
+files_worker_quit(struct files_worker *w)
 {
-	xfer_worker_submit(w, XFER_OP_QUIT);
-	xfer_worker_unref(w);
+	files_worker_submit(w, FILES_OP_QUIT);
+	files_worker_unref(w);
 }
 
 /* ---- transfer lifetime ---- */
 
 /* Remove x from the list and free what is left of it. */
 static void
-xfer_destroy(struct xfer *x)
+files_xfer_destroy(struct files_xfer *x)
 {
 	if (x->wk != NULL)
-		xfer_worker_quit(x->wk);
+		files_worker_quit(x->wk);
 	if (x->ev_wake != NULL)
 		event_free(x->ev_wake);
 	TAILQ_REMOVE(&x->wd->xfers, x, entry);
@@ -313,7 +313,7 @@ xfer_destroy(struct xfer *x)
  * count toward the caps) until it answers; then it is destroyed.
  */
 static void
-xfer_free(struct xfer *x)
+files_xfer_free(struct files_xfer *x)
 {
 	x->call = NULL;
 	upstream_req_cancel(x->req);
@@ -342,39 +342,40 @@ xfer_free(struct xfer *x)
 			  "keeping it counted until it returns");
 		return;
 	}
-	xfer_destroy(x);
+	files_xfer_destroy(x);
 }
 
 static void
-xfer_cancel_cb(struct call *call, void *arg)
+files_xfer_cancel_cb(struct call *call, void *arg)
 {
-	xfer_free(arg);
+	files_xfer_free(arg);
 }
 
 /* Unlink x from its call and free it; returns the call. */
 static struct call *
-xfer_done(struct xfer *x)
+files_xfer_done(struct files_xfer *x)
 {
 	struct call *call = x->call;
 
 	call_set_cancel(call, NULL, NULL);
-	xfer_free(x);
+	files_xfer_free(x);
 	return call;
 }
 
 /* Answer with result (built from x before x goes away). */
 static void
-xfer_reply(struct xfer *x, json_t *result_steal)
+files_xfer_reply(struct files_xfer *x, json_t *result_steal)
 {
-	call_reply(xfer_done(x), result_steal);
+	call_reply(files_xfer_done(x), result_steal);
 }
 
 /* Fail the call; the message is formatted while x is still alive. */
-static void xfer_fail(struct xfer *x, const char *code, json_t *extra_steal,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void files_xfer_fail(struct files_xfer *x, const char *code,
+    json_t *extra_steal, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 static void
-xfer_fail(
-    struct xfer *x, const char *code, json_t *extra_steal, const char *fmt, ...)
+files_xfer_fail(struct files_xfer *x, const char *code, json_t *extra_steal,
+    const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -382,7 +383,7 @@ xfer_fail(
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	call_fail(xfer_done(x),
+	call_fail(files_xfer_done(x),
 	    strcmp(code, "internal") == 0 ? IPC_ERR_INTERNAL
 					  : IPC_ERR_APPLICATION,
 	    code, extra_steal, "%s", msg);
@@ -390,18 +391,18 @@ xfer_fail(
 
 /* The passed descriptor failed with err. */
 static void
-xfer_fail_io(struct xfer *x, int err)
+files_xfer_fail_io(struct files_xfer *x, int err)
 {
-	xfer_fail(x, "io_error",
+	files_xfer_fail(x, "io_error",
 	    json_pack("{s:I}", "bytes", (json_int_t)x->bytes),
 	    "%s the passed file descriptor failed after %llu bytes: %s",
-	    x->dir == XFER_UP ? "reading" : "writing",
+	    x->dir == FILES_UP ? "reading" : "writing",
 	    (unsigned long long)x->bytes, strerror(err));
 }
 
 /* A progress event, at most every FILES_PROGRESS_MS. */
 static void
-xfer_progress(struct xfer *x, int force)
+files_xfer_progress(struct files_xfer *x, int force)
 {
 	struct timespec now;
 	long ms;
@@ -422,7 +423,7 @@ xfer_progress(struct xfer *x, int force)
 }
 
 static void
-xfer_hex(const unsigned char *d, unsigned n, char *out)
+files_xfer_hex(const unsigned char *d, unsigned n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned i;
@@ -440,13 +441,13 @@ xfer_hex(const unsigned char *d, unsigned n, char *out)
  * empty one.
  */
 static json_t *
-xfer_result(const struct xfer *x, int verified)
+files_xfer_result(const struct files_xfer *x, int verified)
 {
 	json_t *r;
 
 	r = json_pack("{s:I, s:s, s:b}", "size", (json_int_t)x->bytes, "sha256",
 	    x->sha256, "verified", verified);
-	if (r != NULL && !verified && x->dir == XFER_DOWN && x->bytes == 0)
+	if (r != NULL && !verified && x->dir == FILES_DOWN && x->bytes == 0)
 		(void)json_object_set_new(r, "warning",
 		    json_pack("s++++", "the control plane answered ",
 			x->sandbox_id, ":", x->path,
@@ -457,7 +458,7 @@ xfer_result(const struct xfer *x, int verified)
 
 /* Parse "SIZE\nSHA256  -\n" from the verification command. */
 static int
-xfer_parse_check(const char *out, uint64_t *size, char *sha)
+files_xfer_parse_check(const char *out, uint64_t *size, char *sha)
 {
 	unsigned long long n;
 	int used = 0;
@@ -475,25 +476,26 @@ xfer_parse_check(const char *out, uint64_t *size, char *sha)
 
 /* The verification command could not check the file (exit code code). */
 static void
-xfer_verify_unchecked(struct xfer *x, json_int_t code, const char *errtext)
+files_xfer_verify_unchecked(
+    struct files_xfer *x, json_int_t code, const char *errtext)
 {
 	char why[201];
 	size_t n = errtext != NULL ? strlen(errtext) : 0;
 	const char *reason;
 	json_t *extra;
 
-	reason = code == XFER_VERIFY_IS_DIR ? "is_a_directory"
-	    : code == XFER_VERIFY_MISSING   ? "not_found"
-					    : "unreadable";
+	reason = code == FILES_VERIFY_IS_DIR ? "is_a_directory"
+	    : code == FILES_VERIFY_MISSING   ? "not_found"
+					     : "unreadable";
 	extra = json_pack("{s:I, s:s, s:s, s:s}", "size", (json_int_t)x->bytes,
 	    "sha256", x->sha256, "path", x->path, "reason", reason);
-	if (code == XFER_VERIFY_IS_DIR) {
-		xfer_fail(x, "integrity", extra, "%s:%s is a directory",
+	if (code == FILES_VERIFY_IS_DIR) {
+		files_xfer_fail(x, "integrity", extra, "%s:%s is a directory",
 		    x->sandbox_id, x->path);
 		return;
 	}
-	if (code == XFER_VERIFY_MISSING) {
-		xfer_fail(x, "integrity", extra, "%s:%s does not exist",
+	if (code == FILES_VERIFY_MISSING) {
+		files_xfer_fail(x, "integrity", extra, "%s:%s does not exist",
 		    x->sandbox_id, x->path);
 		return;
 	}
@@ -502,16 +504,16 @@ xfer_verify_unchecked(struct xfer *x, json_int_t code, const char *errtext)
 		n--;
 	snprintf(why, sizeof(why), "%.*s", (int)(n < 200 ? n : 200),
 	    errtext != NULL ? errtext : "");
-	xfer_fail(x, "integrity", extra,
+	files_xfer_fail(x, "integrity", extra,
 	    "%s:%s cannot be read to verify it%s%s", x->sandbox_id, x->path,
 	    why[0] != '\0' ? ": " : "", why);
 }
 
 static void
-xfer_verify_cb(
+files_xfer_verify_cb(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
-	struct xfer *x = arg;
+	struct files_xfer *x = arg;
 	const char *err = NULL, *out, *errtext;
 	char sha[65];
 	uint64_t size;
@@ -520,7 +522,7 @@ xfer_verify_cb(
 
 	x->req = NULL;
 	if (res->outcome != UPSTREAM_OK || res->status != 200) {
-		call_fail_upstream(xfer_done(x), res);
+		call_fail_upstream(files_xfer_done(x), res);
 		return;
 	}
 	r = call_upstream_json(res, &err);
@@ -529,12 +531,12 @@ xfer_verify_cb(
 	code = json_integer_value(json_object_get(r, "exit_code"));
 	if (r == NULL || out == NULL) {
 		json_decref(r);
-		xfer_fail(x, "upstream_protocol", NULL,
+		files_xfer_fail(x, "upstream_protocol", NULL,
 		    "unexpected answer to the verification command");
 		return;
 	}
-	if (code != 0 || xfer_parse_check(out, &size, sha) != 0) {
-		xfer_verify_unchecked(x, code, errtext);
+	if (code != 0 || files_xfer_parse_check(out, &size, sha) != 0) {
+		files_xfer_verify_unchecked(x, code, errtext);
 		json_decref(r);
 		return;
 	}
@@ -544,21 +546,21 @@ xfer_verify_cb(
 		    (json_int_t)x->bytes, "sha256", x->sha256, "sandbox_size",
 		    (json_int_t)size, "sandbox_sha256", sha, "path", x->path,
 		    "reason", "mismatch");
-		xfer_fail(x, "integrity", extra,
+		files_xfer_fail(x, "integrity", extra,
 		    "%s of %s:%s does not match: %llu bytes (sha256 %.12s...) "
 		    "crossed wrennd, the sandbox has %llu bytes (sha256 "
 		    "%.12s...)",
-		    x->dir == XFER_UP ? "upload" : "download", x->sandbox_id,
+		    x->dir == FILES_UP ? "upload" : "download", x->sandbox_id,
 		    x->path, (unsigned long long)x->bytes, x->sha256,
 		    (unsigned long long)size, sha);
 		return;
 	}
-	xfer_reply(x, xfer_result(x, 1));
+	files_xfer_reply(x, files_xfer_result(x, 1));
 }
 
 /* Ask the sandbox for the size and SHA-256 of x->path. */
 static void
-xfer_verify(struct xfer *x)
+files_xfer_verify(struct files_xfer *x)
 {
 	struct call *call = x->call;
 	json_t *body;
@@ -582,7 +584,8 @@ xfer_verify(struct xfer *x)
 	if (body == NULL || path == NULL) {
 		json_decref(body);
 		free(path);
-		xfer_fail(x, "internal", NULL, "cannot start the verification");
+		files_xfer_fail(
+		    x, "internal", NULL, "cannot start the verification");
 		return;
 	}
 	x->req = rest_request(call, "POST", path, body);
@@ -591,102 +594,102 @@ xfer_verify(struct xfer *x)
 	if (x->req != NULL) {
 		upstream_req_set_timeout(
 		    x->req, (FILES_VERIFY_TIMEOUT + 30) * 1000L);
-		if (rest_start(call, x->req, 0, xfer_verify_cb, x) == 0)
+		if (rest_start(call, x->req, 0, files_xfer_verify_cb, x) == 0)
 			return;
 	}
 	/* The call has been failed; the transfer goes with it. */
 	x->req = NULL;
-	xfer_free(x);
+	files_xfer_free(x);
 }
 
 /* Every byte has crossed: digest, then verify or answer. */
 static void
-xfer_finish(struct xfer *x)
+files_xfer_finish(struct files_xfer *x)
 {
 	unsigned char d[EVP_MAX_MD_SIZE];
 	unsigned n = 0;
 
 	EVP_DigestFinal_ex(x->md, d, &n);
-	xfer_hex(d, n, x->sha256);
-	xfer_progress(x, 1);
+	files_xfer_hex(d, n, x->sha256);
+	files_xfer_progress(x, 1);
 	if (x->verify)
-		xfer_verify(x);
+		files_xfer_verify(x);
 	else
-		xfer_reply(x, xfer_result(x, 0));
+		files_xfer_reply(x, files_xfer_result(x, 0));
 }
 
 /* Download bytes are still on their way to the descriptor. */
 static int
-xfer_writing(const struct xfer *x)
+files_xfer_writing(const struct files_xfer *x)
 {
 	return x->wk_busy || evbuffer_get_length(x->pending) > 0;
 }
 
 /* The streaming request finished. */
 static void
-xfer_done_cb(
+files_xfer_done_cb(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
-	struct xfer *x = arg;
+	struct files_xfer *x = arg;
 
 	x->req = NULL;
 	if (x->io_errno != 0) {
-		xfer_fail_io(x, x->io_errno);
+		files_xfer_fail_io(x, x->io_errno);
 		return;
 	}
 	if (res->outcome != UPSTREAM_OK || res->status < 200 ||
 	    res->status >= 300) {
-		call_fail_upstream(xfer_done(x), res);
+		call_fail_upstream(files_xfer_done(x), res);
 		return;
 	}
-	if (x->dir == XFER_DOWN && xfer_writing(x)) {
+	if (x->dir == FILES_DOWN && files_xfer_writing(x)) {
 		/* Finish writing the tail first. */
 		x->body_done = 1;
 		return;
 	}
-	xfer_finish(x);
+	files_xfer_finish(x);
 }
 
 /* Hand the next chunk of pending download bytes to the worker. */
 static void
-xfer_worker_write(struct xfer *x)
+files_worker_write(struct files_xfer *x)
 {
-	struct xfer_worker *w = x->wk;
+	struct files_worker *w = x->wk;
 
-	w->len = (size_t)evbuffer_remove(x->pending, w->buf, XFER_CHUNK);
+	w->len = (size_t)evbuffer_remove(x->pending, w->buf, FILES_CHUNK);
 	x->wk_busy = 1;
-	xfer_worker_submit(w, XFER_OP_WRITE);
+	files_worker_submit(w, FILES_OP_WRITE);
 }
 
 /* The download's pending bytes are all written: go on or finish. */
 static void
-xfer_written(struct xfer *x)
+files_xfer_written(struct files_xfer *x)
 {
 	if (x->body_done)
-		xfer_finish(x);
+		files_xfer_finish(x);
 	else
 		upstream_req_resume(x->req);
 }
 
 /* The polled fd became ready: let the paused transfer go on. */
 static void
-xfer_fd_cb(evutil_socket_t fd, short what, void *arg)
+files_xfer_fd_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct xfer *x = arg;
+	struct files_xfer *x = arg;
 	ssize_t n;
 
-	if (x->dir == XFER_DOWN) {
+	if (x->dir == FILES_DOWN) {
 		n = evbuffer_write(x->pending, x->fd);
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
-			xfer_fail_io(x, errno);
+			files_xfer_fail_io(x, errno);
 			return;
 		}
 		if (evbuffer_get_length(x->pending) > 0) {
 			if (event_add(x->ev_fd, NULL) != 0)
-				xfer_fail_io(x, ENOMEM);
+				files_xfer_fail_io(x, ENOMEM);
 			return;
 		}
-		xfer_written(x);
+		files_xfer_written(x);
 		return;
 	}
 	upstream_req_resume(x->req);
@@ -694,46 +697,46 @@ xfer_fd_cb(evutil_socket_t fd, short what, void *arg)
 
 /* The worker finished its op. */
 static void
-xfer_wake_cb(evutil_socket_t fd, short what, void *arg)
+files_xfer_wake_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct xfer *x = arg;
+	struct files_xfer *x = arg;
 	char b[16];
 
 	while (read(fd, b, sizeof(b)) > 0)
 		;
-	if (!x->wk_busy || !xfer_worker_idle(x->wk))
+	if (!x->wk_busy || !files_worker_idle(x->wk))
 		return;
 	x->wk_busy = 0;
 	if (x->call == NULL) {
 		/* The call ended while the thread was stuck. */
-		xfer_destroy(x);
+		files_xfer_destroy(x);
 		return;
 	}
 	if (x->wk->err != 0) {
-		xfer_fail_io(x, x->wk->err);
+		files_xfer_fail_io(x, x->wk->err);
 		return;
 	}
-	if (x->dir == XFER_UP) {
+	if (x->dir == FILES_UP) {
 		x->wk_off = 0;
 		x->wk_eof = x->wk->len == 0;
 		upstream_req_resume(x->req);
 		return;
 	}
 	if (evbuffer_get_length(x->pending) == 0) {
-		xfer_written(x);
+		files_xfer_written(x);
 		return;
 	}
 	/* Keep the thread writing while curl fetches the next chunk. */
-	xfer_worker_write(x);
+	files_worker_write(x);
 	if (!x->body_done)
 		upstream_req_resume(x->req);
 }
 
 /* Upload from the worker's buffer; read ahead once it is used up. */
 static long
-xfer_worker_read(struct xfer *x, char *buf, size_t len)
+files_worker_read(struct files_xfer *x, char *buf, size_t len)
 {
-	struct xfer_worker *w = x->wk;
+	struct files_worker *w = x->wk;
 	size_t n;
 
 	if (x->wk_busy)
@@ -742,7 +745,7 @@ xfer_worker_read(struct xfer *x, char *buf, size_t len)
 		if (x->wk_eof)
 			return 0;
 		x->wk_busy = 1;
-		xfer_worker_submit(w, XFER_OP_READ);
+		files_worker_submit(w, FILES_OP_READ);
 		return UPSTREAM_READ_PAUSE;
 	}
 	n = w->len - x->wk_off < len ? w->len - x->wk_off : len;
@@ -750,20 +753,20 @@ xfer_worker_read(struct xfer *x, char *buf, size_t len)
 	x->wk_off += n;
 	if (x->wk_off >= w->len && !x->wk_eof) {
 		x->wk_busy = 1;
-		xfer_worker_submit(w, XFER_OP_READ);
+		files_worker_submit(w, FILES_OP_READ);
 	}
 	return (long)n;
 }
 
 /* Upload: curl wants up to len more bytes of the file part. */
 static long
-xfer_read_cb(struct upstream_req *req, char *buf, size_t len, void *arg)
+files_xfer_read_cb(struct upstream_req *req, char *buf, size_t len, void *arg)
 {
-	struct xfer *x = arg;
+	struct files_xfer *x = arg;
 	ssize_t n;
 
 	if (x->wk != NULL)
-		n = xfer_worker_read(x, buf, len);
+		n = files_worker_read(x, buf, len);
 	else {
 		for (;;) {
 			n = read(x->fd, buf, len);
@@ -786,36 +789,37 @@ xfer_read_cb(struct upstream_req *req, char *buf, size_t len, void *arg)
 		return (long)n;
 	EVP_DigestUpdate(x->md, buf, (size_t)n);
 	x->bytes += (uint64_t)n;
-	xfer_progress(x, 0);
+	files_xfer_progress(x, 0);
 	return (long)n;
 }
 
 /* Download into the worker: queue, keep it busy, pause past a chunk. */
 static int
-xfer_worker_data(struct xfer *x, const char *buf, size_t len)
+files_worker_data(struct files_xfer *x, const char *buf, size_t len)
 {
 	if (evbuffer_add(x->pending, buf, len) != 0) {
 		x->io_errno = ENOMEM;
 		return -1;
 	}
 	if (!x->wk_busy)
-		xfer_worker_write(x);
+		files_worker_write(x);
 	return evbuffer_get_length(x->pending) > 0 ? 1 : 0;
 }
 
 /* Download: body bytes arrive; write them to the fd. */
 static int
-xfer_data_cb(struct upstream_req *req, const char *buf, size_t len, void *arg)
+files_xfer_data_cb(
+    struct upstream_req *req, const char *buf, size_t len, void *arg)
 {
-	struct xfer *x = arg;
+	struct files_xfer *x = arg;
 	ssize_t n;
 	size_t off = 0;
 
 	EVP_DigestUpdate(x->md, buf, len);
 	x->bytes += len;
-	xfer_progress(x, 0);
+	files_xfer_progress(x, 0);
 	if (x->wk != NULL)
-		return xfer_worker_data(x, buf, len);
+		return files_worker_data(x, buf, len);
 	while (off < len) {
 		n = write(x->fd, buf + off, len - off);
 		if (n < 0 && errno == EINTR)
@@ -841,11 +845,11 @@ xfer_data_cb(struct upstream_req *req, const char *buf, size_t len, void *arg)
 
 /* transfer-timeout passed. */
 static void
-xfer_deadline_cb(evutil_socket_t fd, short what, void *arg)
+files_xfer_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct xfer *x = arg;
+	struct files_xfer *x = arg;
 
-	xfer_fail(x, "timeout",
+	files_xfer_fail(x, "timeout",
 	    json_pack("{s:I, s:I}", "bytes", (json_int_t)x->bytes, "timeout_ms",
 		(json_int_t)x->timeout_ms),
 	    "the transfer did not finish within transfer-timeout (%ld ms) "
@@ -855,16 +859,16 @@ xfer_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Every transfer-low-speed-time: enough bytes moved since the last one? */
 static void
-xfer_speed_cb(evutil_socket_t fd, short what, void *arg)
+files_xfer_speed_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct xfer *x = arg;
+	struct files_xfer *x = arg;
 	uint64_t moved = x->bytes - x->bytes_checked;
 	uint64_t need = (uint64_t)x->speed * (uint64_t)x->speed_ms / 1000;
 
 	x->bytes_checked = x->bytes;
 	if (moved >= (need > 0 ? need : 1))
 		return;
-	xfer_fail(x, "timeout",
+	files_xfer_fail(x, "timeout",
 	    json_pack("{s:I, s:I, s:I}", "bytes", (json_int_t)x->bytes,
 		"low_speed", (json_int_t)x->speed, "low_speed_time_ms",
 		(json_int_t)x->speed_ms),
@@ -876,7 +880,7 @@ xfer_speed_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Arm the deadline and the low-speed check. */
 static int
-xfer_arm(struct xfer *x)
+files_xfer_arm(struct files_xfer *x)
 {
 	struct timeval tv;
 
@@ -893,18 +897,18 @@ xfer_arm(struct xfer *x)
  * worker thread, since poll says "ready" for a regular file even when a
  * read will block (FUSE) and epoll refuses such files. */
 static int
-xfer_pollable(const struct stat *st)
+files_xfer_pollable(const struct stat *st)
 {
 	return S_ISFIFO(st->st_mode) || S_ISSOCK(st->st_mode);
 }
 
 /* Shared set-up of both streaming directions. */
-static struct xfer *
-xfer_new(struct call *call, enum xfer_dir dir)
+static struct files_xfer *
+files_xfer_new(struct call *call, enum files_dir dir)
 {
 	const struct conf *cfg = call_wd(call)->cfg;
 	struct event_base *base = call_wd(call)->base;
-	struct xfer *x;
+	struct files_xfer *x;
 	struct stat st;
 	int flags;
 
@@ -928,8 +932,8 @@ xfer_new(struct call *call, enum xfer_dir dir)
 	    json_string_value(json_object_get(call_params(call), "path")));
 	x->md = EVP_MD_CTX_new();
 	x->pending = evbuffer_new();
-	x->ev_deadline = evtimer_new(base, xfer_deadline_cb, x);
-	x->ev_speed = event_new(base, -1, EV_PERSIST, xfer_speed_cb, x);
+	x->ev_deadline = evtimer_new(base, files_xfer_deadline_cb, x);
+	x->ev_speed = event_new(base, -1, EV_PERSIST, files_xfer_speed_cb, x);
 	if (x->sandbox_id == NULL || x->path == NULL || x->md == NULL ||
 	    x->pending == NULL || x->ev_deadline == NULL ||
 	    x->ev_speed == NULL ||
@@ -937,32 +941,32 @@ xfer_new(struct call *call, enum xfer_dir dir)
 		goto fail;
 	if (x->fd == -1 || fstat(x->fd, &st) == -1)
 		goto fail;
-	if (S_ISREG(st.st_mode) && dir == XFER_UP) {
+	if (S_ISREG(st.st_mode) && dir == FILES_UP) {
 		off_t pos = lseek(x->fd, 0, SEEK_CUR);
 
 		x->total = st.st_size - (pos > 0 ? pos : 0);
 	}
-	if (xfer_pollable(&st)) {
+	if (files_xfer_pollable(&st)) {
 		flags = fcntl(x->fd, F_GETFL);
 		if (flags != -1)
 			(void)fcntl(x->fd, F_SETFL, flags | O_NONBLOCK);
 		x->ev_fd = event_new(base, x->fd,
-		    dir == XFER_UP ? EV_READ : EV_WRITE, xfer_fd_cb, x);
+		    dir == FILES_UP ? EV_READ : EV_WRITE, files_xfer_fd_cb, x);
 		if (x->ev_fd == NULL)
 			goto fail;
 	} else {
-		if ((x->wk = xfer_worker_new(x->fd)) == NULL)
+		if ((x->wk = files_worker_new(x->fd)) == NULL)
 			goto fail;
 		x->fd = -1; /* the worker's now */
 		x->ev_wake = event_new(base, x->wk->wake[0],
-		    EV_READ | EV_PERSIST, xfer_wake_cb, x);
+		    EV_READ | EV_PERSIST, files_xfer_wake_cb, x);
 		if (x->ev_wake == NULL || event_add(x->ev_wake, NULL) != 0)
 			goto fail;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &x->last_progress);
 	return x;
 fail:
-	xfer_free(x);
+	files_xfer_free(x);
 	return NULL;
 }
 
@@ -971,23 +975,23 @@ fail:
  * has been failed (the transfer is then freed by the caller).
  */
 static int
-xfer_start(struct xfer *x)
+files_xfer_start(struct files_xfer *x)
 {
 	struct call *call = x->call;
 	char *path;
 	json_t *body = NULL;
 	int r;
 
-	if (xfer_arm(x) != 0) {
+	if (files_xfer_arm(x) != 0) {
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 		return -1;
 	}
 	path = rest_sandbox_path(x->sandbox_id,
-	    x->dir == XFER_UP ? "/files/stream/write" : "/files/stream/read");
-	if (path != NULL && x->dir == XFER_DOWN)
+	    x->dir == FILES_UP ? "/files/stream/write" : "/files/stream/read");
+	if (path != NULL && x->dir == FILES_DOWN)
 		body = json_pack("{s:s}", "path", x->path);
-	if (path == NULL || (x->dir == XFER_DOWN && body == NULL)) {
+	if (path == NULL || (x->dir == FILES_DOWN && body == NULL)) {
 		free(path);
 		call_fail(
 		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
@@ -998,14 +1002,14 @@ xfer_start(struct xfer *x)
 	json_decref(body);
 	if (x->req == NULL)
 		return -1;
-	if (x->dir == XFER_UP) {
+	if (x->dir == FILES_UP) {
 		/* The control plane needs the path part before the file. */
 		r = upstream_req_add_field(x->req, "path", x->path);
 		if (r == 0)
-			r = upstream_req_add_file_stream(
-			    x->req, "file", "upload.bin", xfer_read_cb, x);
+			r = upstream_req_add_file_stream(x->req, "file",
+			    "upload.bin", files_xfer_read_cb, x);
 	} else
-		r = upstream_req_set_data_hook(x->req, xfer_data_cb, x);
+		r = upstream_req_set_data_hook(x->req, files_xfer_data_cb, x);
 	if (r != 0) {
 		upstream_req_cancel(x->req);
 		x->req = NULL;
@@ -1016,7 +1020,7 @@ xfer_start(struct xfer *x)
 	/* transfer-timeout and transfer-low-speed stand in for the
 	 * request deadline: they also see a stalled descriptor. */
 	upstream_req_set_timeout(x->req, 0);
-	if (rest_start(call, x->req, 0, xfer_done_cb, x) != 0) {
+	if (rest_start(call, x->req, 0, files_xfer_done_cb, x) != 0) {
 		x->req = NULL;
 		return -1;
 	}
@@ -1033,7 +1037,7 @@ files_admit(struct call *call)
 {
 	const struct conf *cfg = call_wd(call)->cfg;
 	uid_t uid = client_uid(call_client(call));
-	const struct xfer *x;
+	const struct files_xfer *x;
 	long all = cfg->max_transfers, mine = 0;
 
 	if (all > cfg->max_host_connections - 1)
@@ -1067,49 +1071,49 @@ files_admit(struct call *call)
 
 /* sandbox.stream_upload and sandbox.stream_download. */
 static void
-files_stream(struct call *call, enum xfer_dir dir)
+files_stream(struct call *call, enum files_dir dir)
 {
-	struct xfer *x;
+	struct files_xfer *x;
 
 	if (files_admit(call) != 0)
 		return;
-	if ((x = xfer_new(call, dir)) == NULL) {
+	if ((x = files_xfer_new(call, dir)) == NULL) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "parameter 'fd' must refer to a passed, open file "
 		    "descriptor");
 		return;
 	}
-	call_set_cancel(call, xfer_cancel_cb, x);
-	if (xfer_start(x) != 0)
-		xfer_free(x); /* the call has been failed */
+	call_set_cancel(call, files_xfer_cancel_cb, x);
+	if (files_xfer_start(x) != 0)
+		files_xfer_free(x); /* the call has been failed */
 }
 
 void
 api_files_shutdown(struct wrennd *wd)
 {
-	struct xfer *x;
+	struct files_xfer *x;
 
 	/* Only workers stuck in the kernel are left: let them go. */
 	while ((x = TAILQ_FIRST(&wd->xfers)) != NULL) {
 		if (x->call != NULL) {
 			call_set_cancel(x->call, NULL, NULL);
-			xfer_free(x);
+			files_xfer_free(x);
 			continue;
 		}
-		xfer_destroy(x);
+		files_xfer_destroy(x);
 	}
 }
 
 void
 api_files_stream_upload(struct call *call)
 {
-	files_stream(call, XFER_UP);
+	files_stream(call, FILES_UP);
 }
 
 void
 api_files_stream_download(struct call *call)
 {
-	files_stream(call, XFER_DOWN);
+	files_stream(call, FILES_DOWN);
 }
 
 /* ---- small files ---- */

@@ -2,7 +2,7 @@
 /*
  * sandbox.wait_ready: the daemon polls GET /v1/sandboxes/{id} until the
  * sandbox is running. All clients waiting on one sandbox share one poll
- * loop (struct sbwatch); each waiter keeps its own deadline.
+ * loop (struct sandbox_watch); each waiter keeps its own deadline.
  */
 #include "config.h"
 
@@ -23,33 +23,33 @@
 #include "upstream.h"
 #include "wrennd.h"
 
-#define WAIT_DEFAULT_SEC 30
+#define SANDBOX_WAIT_DEFAULT_SEC 30
 
-struct sbwaiter {
-	TAILQ_ENTRY(sbwaiter) entry;
-	struct sbwatch *w;	   /* borrowed owner */
+struct sandbox_waiter {
+	TAILQ_ENTRY(sandbox_waiter) entry;
+	struct sandbox_watch *w;   /* borrowed owner */
 	struct call *call;	   /* borrowed; answered exactly once */
 	struct event *ev_deadline; /* owned */
 	int timeout_sec;
 };
 
-TAILQ_HEAD(sbwaiter_list, sbwaiter);
+TAILQ_HEAD(sandbox_waiter_list, sandbox_waiter);
 
-struct sbwatch {
-	TAILQ_ENTRY(sbwatch) entry;   /* in wd->watches */
-	struct wrennd *wd;	      /* borrowed */
-	char *sandbox_id;	      /* owned */
-	struct event *ev_poll;	      /* owned: next poll */
-	struct upstream_req *req;     /* owned while in flight */
-	enum upstream_auth auth;      /* the first waiter's credential */
-	struct sbwaiter_list waiters; /* owned */
-	char last[64];		      /* last status or error seen */
+struct sandbox_watch {
+	TAILQ_ENTRY(sandbox_watch) entry;   /* in wd->watches */
+	struct wrennd *wd;		    /* borrowed */
+	char *sandbox_id;		    /* owned */
+	struct event *ev_poll;		    /* owned: next poll */
+	struct upstream_req *req;	    /* owned while in flight */
+	enum upstream_auth auth;	    /* the first waiter's credential */
+	struct sandbox_waiter_list waiters; /* owned */
+	char last[64];			    /* last status or error seen */
 };
 
-static void sbwatch_poll(struct sbwatch *w);
+static void sandbox_watch_poll(struct sandbox_watch *w);
 
 static void
-sbwatch_free(struct sbwatch *w)
+sandbox_watch_free(struct sandbox_watch *w)
 {
 	TAILQ_REMOVE(&w->wd->watches, w, entry);
 	upstream_req_cancel(w->req);
@@ -61,9 +61,9 @@ sbwatch_free(struct sbwatch *w)
 
 /* Unlink a waiter; frees the watch when it was the last one. */
 static void
-sbwaiter_free(struct sbwaiter *wt)
+sandbox_waiter_free(struct sandbox_waiter *wt)
 {
-	struct sbwatch *w = wt->w;
+	struct sandbox_watch *w = wt->w;
 
 	call_set_cancel(wt->call, NULL, NULL);
 	TAILQ_REMOVE(&w->waiters, wt, entry);
@@ -71,26 +71,26 @@ sbwaiter_free(struct sbwaiter *wt)
 		event_free(wt->ev_deadline);
 	free(wt);
 	if (TAILQ_EMPTY(&w->waiters))
-		sbwatch_free(w);
+		sandbox_watch_free(w);
 }
 
 static void
-sbwaiter_cancel_cb(struct call *call, void *arg)
+sandbox_waiter_cancel_cb(struct call *call, void *arg)
 {
-	sbwaiter_free(arg);
+	sandbox_waiter_free(arg);
 }
 
 static void
-sbwaiter_deadline_cb(evutil_socket_t fd, short what, void *arg)
+sandbox_waiter_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct sbwaiter *wt = arg;
+	struct sandbox_waiter *wt = arg;
 	struct call *call = wt->call;
 	char last[64], id[80];
 	int sec = wt->timeout_sec;
 
 	snprintf(last, sizeof(last), "%s", wt->w->last);
 	snprintf(id, sizeof(id), "%s", wt->w->sandbox_id);
-	sbwaiter_free(wt);
+	sandbox_waiter_free(wt);
 	call_fail(call, IPC_ERR_APPLICATION, "timeout",
 	    json_pack("{s:s}", "last_status", last),
 	    "sandbox %s is not running after %d s (last seen: %s)", id, sec,
@@ -98,13 +98,13 @@ sbwaiter_deadline_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-sbwatch_poll_cb(evutil_socket_t fd, short what, void *arg)
+sandbox_watch_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
-	sbwatch_poll(arg);
+	sandbox_watch_poll(arg);
 }
 
 static void
-sbwatch_schedule(struct sbwatch *w)
+sandbox_watch_schedule(struct sandbox_watch *w)
 {
 	long ms = w->wd->cfg->poll_interval_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -118,10 +118,10 @@ sbwatch_schedule(struct sbwatch *w)
  * last waiter, so nothing of w is touched after that.
  */
 static void
-sbwatch_resolve(struct sbwatch *w, json_t *sandbox, const char *status,
-    const struct upstream_result *res)
+sandbox_watch_resolve(struct sandbox_watch *w, json_t *sandbox,
+    const char *status, const struct upstream_result *res)
 {
-	struct sbwaiter *wt;
+	struct sandbox_waiter *wt;
 	struct call *call;
 	char id[80];
 	int last;
@@ -131,7 +131,7 @@ sbwatch_resolve(struct sbwatch *w, json_t *sandbox, const char *status,
 		wt = TAILQ_FIRST(&w->waiters);
 		last = TAILQ_NEXT(wt, entry) == NULL;
 		call = wt->call;
-		sbwaiter_free(wt);
+		sandbox_waiter_free(wt);
 		if (res != NULL)
 			call_fail_upstream(call, res);
 		else if (status == NULL)
@@ -147,10 +147,10 @@ sbwatch_resolve(struct sbwatch *w, json_t *sandbox, const char *status,
 }
 
 static void
-sbwatch_done_cb(
+sandbox_watch_done_cb(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
-	struct sbwatch *w = arg;
+	struct sandbox_watch *w = arg;
 	const char *status;
 	json_t *sb;
 
@@ -160,32 +160,32 @@ sbwatch_done_cb(
 		snprintf(w->last, sizeof(w->last), "%s",
 		    res->outcome != UPSTREAM_OK ? "control plane unreachable"
 						: "control plane error");
-		sbwatch_schedule(w);
+		sandbox_watch_schedule(w);
 		return;
 	}
 	if (res->status < 200 || res->status >= 300) {
-		sbwatch_resolve(w, NULL, NULL, res);
+		sandbox_watch_resolve(w, NULL, NULL, res);
 		return;
 	}
 	sb = json_loadb(res->body, res->body_len, 0, NULL);
 	status = json_string_value(json_object_get(sb, "status"));
 	if (status == NULL) {
 		snprintf(w->last, sizeof(w->last), "invalid answer");
-		sbwatch_schedule(w);
+		sandbox_watch_schedule(w);
 	} else if (strcmp(status, "running") == 0)
-		sbwatch_resolve(w, sb, NULL, NULL);
+		sandbox_watch_resolve(w, sb, NULL, NULL);
 	else if (strcmp(status, "stopped") == 0 ||
 	    strcmp(status, "error") == 0 || strcmp(status, "paused") == 0)
-		sbwatch_resolve(w, NULL, status, NULL);
+		sandbox_watch_resolve(w, NULL, status, NULL);
 	else {
 		snprintf(w->last, sizeof(w->last), "%s", status);
-		sbwatch_schedule(w);
+		sandbox_watch_schedule(w);
 	}
 	json_decref(sb);
 }
 
 static void
-sbwatch_poll(struct sbwatch *w)
+sandbox_watch_poll(struct sandbox_watch *w)
 {
 	char *path;
 
@@ -197,22 +197,22 @@ sbwatch_poll(struct sbwatch *w)
 	free(path);
 	if (w->req == NULL)
 		goto retry;
-	if (upstream_req_start(w->req, sbwatch_done_cb, w) != 0) {
+	if (upstream_req_start(w->req, sandbox_watch_done_cb, w) != 0) {
 		w->req = NULL;
 		goto retry;
 	}
 	return;
 retry:
 	snprintf(w->last, sizeof(w->last), "out of memory");
-	sbwatch_schedule(w);
+	sandbox_watch_schedule(w);
 }
 
 void
 api_sandbox_wait_ready(struct call *call)
 {
 	struct wrennd *wd = call_wd(call);
-	struct sbwatch *w;
-	struct sbwaiter *wt;
+	struct sandbox_watch *w;
+	struct sandbox_waiter *wt;
 	const char *id;
 	json_t *v;
 	struct timeval tv;
@@ -237,9 +237,9 @@ api_sandbox_wait_ready(struct call *call)
 		TAILQ_INSERT_TAIL(&wd->watches, w, entry);
 		snprintf(w->last, sizeof(w->last), "not polled yet");
 		w->sandbox_id = strdup(id);
-		w->ev_poll = evtimer_new(wd->base, sbwatch_poll_cb, w);
+		w->ev_poll = evtimer_new(wd->base, sandbox_watch_poll_cb, w);
 		if (w->sandbox_id == NULL || w->ev_poll == NULL) {
-			sbwatch_free(w);
+			sandbox_watch_free(w);
 			goto oom;
 		}
 		fresh = 1;
@@ -250,8 +250,8 @@ api_sandbox_wait_ready(struct call *call)
 	wt->call = call;
 	v = json_object_get(call_params(call), "timeout_sec");
 	wt->timeout_sec =
-	    v != NULL ? (int)json_integer_value(v) : WAIT_DEFAULT_SEC;
-	wt->ev_deadline = evtimer_new(wd->base, sbwaiter_deadline_cb, wt);
+	    v != NULL ? (int)json_integer_value(v) : SANDBOX_WAIT_DEFAULT_SEC;
+	wt->ev_deadline = evtimer_new(wd->base, sandbox_waiter_deadline_cb, wt);
 	if (wt->ev_deadline == NULL) {
 		free(wt);
 		goto oom_watch;
@@ -260,13 +260,13 @@ api_sandbox_wait_ready(struct call *call)
 	tv.tv_sec = wt->timeout_sec;
 	tv.tv_usec = 0;
 	event_add(wt->ev_deadline, &tv);
-	call_set_cancel(call, sbwaiter_cancel_cb, wt);
+	call_set_cancel(call, sandbox_waiter_cancel_cb, wt);
 	if (fresh)
-		sbwatch_poll(w);
+		sandbox_watch_poll(w);
 	return;
 oom_watch:
 	if (TAILQ_EMPTY(&w->waiters))
-		sbwatch_free(w);
+		sandbox_watch_free(w);
 oom:
 	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 	return;
@@ -275,14 +275,14 @@ oom:
 void
 api_sandbox_shutdown(struct wrennd *wd)
 {
-	struct sbwatch *w;
-	struct sbwaiter *wt;
+	struct sandbox_watch *w;
+	struct sandbox_waiter *wt;
 	struct call *call;
 
 	while ((w = TAILQ_FIRST(&wd->watches)) != NULL) {
 		wt = TAILQ_FIRST(&w->waiters);
 		call = wt->call;
-		sbwaiter_free(wt);
+		sandbox_waiter_free(wt);
 		call_fail(call, IPC_ERR_APPLICATION, "shutting_down", NULL,
 		    "wrennd is shutting down");
 	}
@@ -291,7 +291,7 @@ api_sandbox_shutdown(struct wrennd *wd)
 unsigned
 api_sandbox_watches(const struct wrennd *wd)
 {
-	const struct sbwatch *w;
+	const struct sandbox_watch *w;
 	unsigned n = 0;
 
 	TAILQ_FOREACH(w, &wd->watches, entry)

@@ -20,15 +20,15 @@ struct upstream;
 struct listener;
 struct client;
 struct client_ops;
-struct sbwatch;
+struct sandbox_watch;
 struct stream;
-struct xfer;
+struct files_xfer;
 struct evdns_base;
 
 TAILQ_HEAD(client_list, client);
-TAILQ_HEAD(sbwatch_list, sbwatch);
+TAILQ_HEAD(sandbox_watch_list, sandbox_watch);
 TAILQ_HEAD(stream_list, stream);
-TAILQ_HEAD(xfer_list, xfer);
+TAILQ_HEAD(files_xfer_list, files_xfer);
 
 struct wrennd {
 	struct event_base *base;    /* owned */
@@ -42,10 +42,10 @@ struct wrennd {
 	unsigned nclients;
 	unsigned nfds_queued; /* passed fds awaiting their lines (client.c) */
 	uint64_t next_client_id;
-	struct sbwatch_list watches; /* owned by api-sandbox.c */
-	struct stream_list streams;  /* owned by stream.c */
+	struct sandbox_watch_list watches; /* owned by api-sandbox.c */
+	struct stream_list streams;	   /* owned by stream.c */
 	unsigned nstreams;
-	struct xfer_list xfers; /* owned by api-files.c */
+	struct files_xfer_list xfers; /* owned by api-files.c */
 	unsigned nxfers;
 	struct evdns_base *dns; /* owned: resolver for WebSockets */
 	struct event *ev_drain; /* owned; drain deadline */
