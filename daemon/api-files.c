@@ -15,7 +15,7 @@
  * low-speed limit, and their number is capped per peer uid and in total
  * (below the upstream pool size, so short calls always find a
  * connection). The transfers, and the workers still stuck in the kernel
- * after their call ended, are listed in wd->xfers.
+ * after their call ended, are listed in the module's state (wd->files).
  *
  * The control plane cannot signal a failed or short streaming download
  * (200 with an empty or truncated body), so "verify" compares the size and
@@ -99,7 +99,7 @@ struct files_worker {
 
 /* One streaming transfer (and its optional verification). */
 struct files_xfer {
-	TAILQ_ENTRY(files_xfer) entry; /* in wd->xfers until destroyed */
+	TAILQ_ENTRY(files_xfer) entry; /* in wd->files until destroyed */
 	struct wrennd *wd;	       /* borrowed */
 	struct call *call; /* borrowed; NULL once the call is gone */
 	uid_t uid;	   /* the peer's, for max-peer-transfers */
@@ -129,6 +129,15 @@ struct files_xfer {
 	int io_errno;	  /* local I/O failure, 0 if none */
 	struct timespec last_progress;
 	char sha256[65]; /* hex digest once done */
+};
+
+TAILQ_HEAD(files_xfer_list, files_xfer);
+
+/* The module's state (wd->files). */
+struct api_files {
+	struct files_xfer_list xfers; /* owned: transfers, and workers still
+				       * stuck after their call */
+	unsigned nxfers;
 };
 
 /* ---- the worker thread ---- */
@@ -302,8 +311,8 @@ files_xfer_destroy(struct files_xfer *x)
 		files_worker_quit(x->wk);
 	if (x->ev_wake != NULL)
 		event_free(x->ev_wake);
-	TAILQ_REMOVE(&x->wd->xfers, x, entry);
-	x->wd->nxfers--;
+	TAILQ_REMOVE(&x->wd->files->xfers, x, entry);
+	x->wd->files->nxfers--;
 	free(x);
 }
 
@@ -922,8 +931,8 @@ files_xfer_new(struct call *call, enum files_dir dir)
 	x->timeout_ms = cfg->transfer_timeout_ms;
 	x->speed = cfg->transfer_low_speed;
 	x->speed_ms = cfg->transfer_low_speed_time_ms;
-	TAILQ_INSERT_TAIL(&x->wd->xfers, x, entry);
-	x->wd->nxfers++;
+	TAILQ_INSERT_TAIL(&x->wd->files->xfers, x, entry);
+	x->wd->files->nxfers++;
 	x->fd = call_take_fd(call, "fd");
 	x->verify = json_is_true(json_object_get(call_params(call), "verify"));
 	x->sandbox_id = strdup(json_string_value(
@@ -1036,6 +1045,7 @@ static int
 files_admit(struct call *call)
 {
 	const struct conf *cfg = call_wd(call)->cfg;
+	const struct api_files *af = call_wd(call)->files;
 	uid_t uid = client_uid(call_client(call));
 	const struct files_xfer *x;
 	long all = cfg->max_transfers, mine = 0;
@@ -1044,7 +1054,7 @@ files_admit(struct call *call)
 		all = cfg->max_host_connections > 1
 		    ? cfg->max_host_connections - 1
 		    : 1;
-	TAILQ_FOREACH(x, &call_wd(call)->xfers, entry)
+	TAILQ_FOREACH(x, &af->xfers, entry)
 		if (x->uid == uid)
 			mine++;
 	if (mine >= cfg->max_peer_transfers) {
@@ -1056,14 +1066,13 @@ files_admit(struct call *call)
 		    (unsigned)uid, mine);
 		return -1;
 	}
-	if ((long)call_wd(call)->nxfers >= all) {
+	if ((long)af->nxfers >= all) {
 		call_fail(call, IPC_ERR_APPLICATION, "too_many_transfers",
-		    json_pack("{s:I, s:I}", "active",
-			(json_int_t)call_wd(call)->nxfers, "max",
-			(json_int_t)all),
+		    json_pack("{s:I, s:I}", "active", (json_int_t)af->nxfers,
+			"max", (json_int_t)all),
 		    "%u streaming transfers are running, the most the "
 		    "upstream pool leaves for them (max-transfers)",
-		    call_wd(call)->nxfers);
+		    af->nxfers);
 		return -1;
 	}
 	return 0;
@@ -1088,13 +1097,26 @@ files_stream(struct call *call, enum files_dir dir)
 		files_xfer_free(x); /* the call has been failed */
 }
 
+struct api_files *
+api_files_new(void)
+{
+	struct api_files *af;
+
+	if ((af = calloc(1, sizeof(*af))) == NULL)
+		return NULL;
+	TAILQ_INIT(&af->xfers);
+	return af;
+}
+
 void
-api_files_shutdown(struct wrennd *wd)
+api_files_free(struct api_files *af)
 {
 	struct files_xfer *x;
 
+	if (af == NULL)
+		return;
 	/* Only workers stuck in the kernel are left: let them go. */
-	while ((x = TAILQ_FIRST(&wd->xfers)) != NULL) {
+	while ((x = TAILQ_FIRST(&af->xfers)) != NULL) {
 		if (x->call != NULL) {
 			call_set_cancel(x->call, NULL, NULL);
 			files_xfer_free(x);
@@ -1102,6 +1124,7 @@ api_files_shutdown(struct wrennd *wd)
 		}
 		files_xfer_destroy(x);
 	}
+	free(af);
 }
 
 void

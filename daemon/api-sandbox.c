@@ -34,9 +34,15 @@ struct sandbox_waiter {
 };
 
 TAILQ_HEAD(sandbox_waiter_list, sandbox_waiter);
+TAILQ_HEAD(sandbox_watch_list, sandbox_watch);
+
+/* The module's state (wd->sandbox). */
+struct api_sandbox {
+	struct sandbox_watch_list watches; /* owned: one per sandbox id */
+};
 
 struct sandbox_watch {
-	TAILQ_ENTRY(sandbox_watch) entry;   /* in wd->watches */
+	TAILQ_ENTRY(sandbox_watch) entry;   /* in wd->sandbox->watches */
 	struct wrennd *wd;		    /* borrowed */
 	char *sandbox_id;		    /* owned */
 	struct event *ev_poll;		    /* owned: next poll */
@@ -51,7 +57,7 @@ static void sandbox_watch_poll(struct sandbox_watch *w);
 static void
 sandbox_watch_free(struct sandbox_watch *w)
 {
-	TAILQ_REMOVE(&w->wd->watches, w, entry);
+	TAILQ_REMOVE(&w->wd->sandbox->watches, w, entry);
 	upstream_req_cancel(w->req);
 	if (w->ev_poll != NULL)
 		event_free(w->ev_poll);
@@ -225,7 +231,7 @@ api_sandbox_wait_ready(struct call *call)
 		    "parameter 'sandbox_id' is not a valid identifier");
 		return;
 	}
-	TAILQ_FOREACH(w, &wd->watches, entry)
+	TAILQ_FOREACH(w, &wd->sandbox->watches, entry)
 		if (strcmp(w->sandbox_id, id) == 0)
 			break;
 	if (w == NULL) {
@@ -234,7 +240,7 @@ api_sandbox_wait_ready(struct call *call)
 		w->wd = wd;
 		w->auth = call_auth(call);
 		TAILQ_INIT(&w->waiters);
-		TAILQ_INSERT_TAIL(&wd->watches, w, entry);
+		TAILQ_INSERT_TAIL(&wd->sandbox->watches, w, entry);
 		snprintf(w->last, sizeof(w->last), "not polled yet");
 		w->sandbox_id = strdup(id);
 		w->ev_poll = evtimer_new(wd->base, sandbox_watch_poll_cb, w);
@@ -272,6 +278,27 @@ oom:
 	return;
 }
 
+struct api_sandbox *
+api_sandbox_new(void)
+{
+	struct api_sandbox *sb;
+
+	if ((sb = calloc(1, sizeof(*sb))) == NULL)
+		return NULL;
+	TAILQ_INIT(&sb->watches);
+	return sb;
+}
+
+void
+api_sandbox_free(struct api_sandbox *sb)
+{
+	if (sb == NULL)
+		return;
+	if (!TAILQ_EMPTY(&sb->watches))
+		fatalx("api-sandbox: freed with poll loops running");
+	free(sb);
+}
+
 void
 api_sandbox_shutdown(struct wrennd *wd)
 {
@@ -279,7 +306,7 @@ api_sandbox_shutdown(struct wrennd *wd)
 	struct sandbox_waiter *wt;
 	struct call *call;
 
-	while ((w = TAILQ_FIRST(&wd->watches)) != NULL) {
+	while ((w = TAILQ_FIRST(&wd->sandbox->watches)) != NULL) {
 		wt = TAILQ_FIRST(&w->waiters);
 		call = wt->call;
 		sandbox_waiter_free(wt);
@@ -294,7 +321,7 @@ api_sandbox_watches(const struct wrennd *wd)
 	const struct sandbox_watch *w;
 	unsigned n = 0;
 
-	TAILQ_FOREACH(w, &wd->watches, entry)
+	TAILQ_FOREACH(w, &wd->sandbox->watches, entry)
 		n++;
 	return n;
 }

@@ -12,6 +12,14 @@
 struct call;
 struct wrennd;
 
+struct api_sandbox;
+struct api_files;
+
+/* api-sandbox.c's state (struct wrennd's sandbox): NULL on OOM. Free it
+ * after api_sandbox_shutdown. */
+struct api_sandbox *api_sandbox_new(void);
+void api_sandbox_free(struct api_sandbox *sb);
+
 void api_sandbox_wait_ready(struct call *call);
 /* Stop every wait_ready poll loop (shutdown). */
 void api_sandbox_shutdown(struct wrennd *wd);
@@ -25,9 +33,12 @@ void api_files_upload(struct call *call);
 void api_files_download(struct call *call);
 void api_files_stream_upload(struct call *call);
 void api_files_stream_download(struct call *call);
+/* api-files.c's state (struct wrennd's files): NULL on OOM. */
+struct api_files *api_files_new(void);
 /* At exit, after every call is gone: let go of file-transfer workers
- * still stuck in a blocking call (they free themselves if they return). */
-void api_files_shutdown(struct wrennd *wd);
+ * still stuck in a blocking call (they free themselves if they return),
+ * and free the state. */
+void api_files_free(struct api_files *af);
 
 void api_daemon_status(struct call *call);
 void api_rpc_describe(struct call *call);

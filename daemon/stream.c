@@ -81,7 +81,7 @@ struct stream_follower {
 TAILQ_HEAD(stream_follower_list, stream_follower);
 
 struct stream {
-	TAILQ_ENTRY(stream) entry; /* in wd->streams */
+	TAILQ_ENTRY(stream) entry; /* in wd->streams->list */
 	struct wrennd *wd;	   /* borrowed */
 	char id[24];		   /* "st-" + 16 hex */
 	uid_t uid;		   /* of the peer that started it */
@@ -103,6 +103,14 @@ struct stream {
 	json_t *final_err; /* owned error object */
 	time_t started, ended;
 	struct event *ev_timer; /* owned: stall or retention deadline */
+};
+
+TAILQ_HEAD(stream_list, stream);
+
+/* The module's state (wd->streams). */
+struct stream_set {
+	struct stream_list list; /* owned: live and retained streams */
+	unsigned n;
 };
 
 static void stream_pump(struct stream *s);
@@ -127,7 +135,7 @@ stream_find(struct wrennd *wd, const char *id)
 {
 	struct stream *s;
 
-	TAILQ_FOREACH(s, &wd->streams, entry)
+	TAILQ_FOREACH(s, &wd->streams->list, entry)
 		if (strcmp(s->id, id) == 0)
 			return s;
 	return NULL;
@@ -138,8 +146,8 @@ stream_free(struct stream *s)
 {
 	if (!TAILQ_EMPTY(&s->followers))
 		fatalx("stream %s freed with followers", s->id);
-	TAILQ_REMOVE(&s->wd->streams, s, entry);
-	s->wd->nstreams--;
+	TAILQ_REMOVE(&s->wd->streams->list, s, entry);
+	s->wd->streams->n--;
 	ws_free(s->ws);
 	seqbuf_free(s->buf);
 	if (s->ev_timer != NULL)
@@ -668,16 +676,16 @@ stream_admit(struct call *call, uid_t uid, size_t limit)
 	unsigned mine = 0;
 	size_t reserved = 0;
 
-	TAILQ_FOREACH(s, &wd->streams, entry) {
+	TAILQ_FOREACH(s, &wd->streams->list, entry) {
 		reserved += s->limit;
 		if (s->uid == uid)
 			mine++;
 	}
-	if (wd->nstreams >= (unsigned)wd->cfg->max_streams) {
+	if (wd->streams->n >= (unsigned)wd->cfg->max_streams) {
 		call_fail(call, IPC_ERR_APPLICATION, "too_many_streams", NULL,
 		    "%u exec streams are alive (max-streams); stop or "
 		    "collect some first",
-		    wd->nstreams);
+		    wd->streams->n);
 		return 0;
 	}
 	if (mine >= (unsigned long)wd->cfg->max_streams_per_uid) {
@@ -721,8 +729,8 @@ stream_exec(struct call *call)
 		goto oom;
 	s->wd = wd;
 	TAILQ_INIT(&s->followers);
-	TAILQ_INSERT_TAIL(&wd->streams, s, entry);
-	wd->nstreams++;
+	TAILQ_INSERT_TAIL(&wd->streams->list, s, entry);
+	wd->streams->n++;
 	evutil_secure_rng_get_bytes(rnd, sizeof(rnd));
 	memcpy(s->id, "st-", 3);
 	for (i = 0; i < 8; i++)
@@ -869,7 +877,7 @@ stream_list(struct call *call)
 
 	if ((list = json_array()) == NULL)
 		goto oom;
-	TAILQ_FOREACH(s, &call_wd(call)->streams, entry)
+	TAILQ_FOREACH(s, &call_wd(call)->streams->list, entry)
 		if (stream_visible(s, call))
 			json_array_append_new(list, stream_describe(s));
 	call_reply(call, list);
@@ -896,13 +904,26 @@ stream_stop(struct call *call)
 	return;
 }
 
+struct stream_set *
+stream_set_new(void)
+{
+	struct stream_set *set;
+
+	if ((set = calloc(1, sizeof(*set))) == NULL)
+		return NULL;
+	TAILQ_INIT(&set->list);
+	return set;
+}
+
 void
-stream_shutdown(struct wrennd *wd)
+stream_set_free(struct stream_set *set)
 {
 	struct stream *s;
 	struct stream_follower *f;
 
-	while ((s = TAILQ_FIRST(&wd->streams)) != NULL) {
+	if (set == NULL)
+		return;
+	while ((s = TAILQ_FIRST(&set->list)) != NULL) {
 		s->detached = 1; /* keep it through stream_end */
 		s->pid = s->pid < 0 ? 0 : s->pid;
 		if (s->state != STREAM_ENDED)
@@ -914,4 +935,5 @@ stream_shutdown(struct wrennd *wd)
 			stream_follower_finish(f, s->final_err);
 		stream_free(s);
 	}
+	free(set);
 }

@@ -9,16 +9,20 @@
  * A stream belongs to the uid that started it; other uids (unless admin)
  * neither see nor reach it. Quotas: max-streams, max-streams-per-uid and
  * max-stream-memory (the sum of the buffer bounds).
- * Owns: the streams (wd->streams), their WebSockets and buffers (seqbuf.c).
+ * Owns: the streams (its stream_set, wd->streams), their WebSockets and
+ * buffers (seqbuf.c).
  */
 #ifndef WRENND_STREAM_H
 #define WRENND_STREAM_H
 
-struct wrennd;
+struct stream_set;
 
 /* The method handlers are declared in api.h with the others. */
 
-/* Stop every stream upstream and free them (shutdown). */
-void stream_shutdown(struct wrennd *wd);
+/* The module's state (struct wrennd's streams); NULL on OOM. */
+struct stream_set *stream_set_new(void);
+/* Stop every stream upstream, answer its followers and free them all
+ * (shutdown). */
+void stream_set_free(struct stream_set *set);
 
 #endif /* WRENND_STREAM_H */

@@ -417,9 +417,6 @@ main(int argc, char **argv)
 	memset(&args, 0, sizeof(args));
 	TAILQ_INIT(&wd.clients);
 	wd.client_ops = &rpc_client_ops;
-	TAILQ_INIT(&wd.watches);
-	TAILQ_INIT(&wd.streams);
-	TAILQ_INIT(&wd.xfers);
 	wd.started = time(NULL);
 	args.wd = &wd;
 	args.argc = argc;
@@ -476,6 +473,10 @@ main(int argc, char **argv)
 	uo.max_response = (size_t)wd.cfg->max_response;
 	if ((wd.up = upstream_new(wd.base, &uo)) == NULL)
 		fatalx("cannot set up the HTTP client");
+	if ((wd.sandbox = api_sandbox_new()) == NULL ||
+	    (wd.files = api_files_new()) == NULL ||
+	    (wd.streams = stream_set_new()) == NULL)
+		fatalx("out of memory");
 	/* Signals first: a client may send SIGTERM as soon as the socket
 	 * exists; libevent queues it until the loop runs. */
 	ev_term = evsignal_new(wd.base, SIGTERM, wrennd_sigterm_cb, &wd);
@@ -500,8 +501,12 @@ main(int argc, char **argv)
 	log_info("exiting");
 	api_sandbox_shutdown(&wd);
 	client_close_all(&wd, "exiting");
-	api_files_shutdown(&wd);
-	stream_shutdown(&wd);
+	api_files_free(wd.files);
+	wd.files = NULL;
+	stream_set_free(wd.streams);
+	wd.streams = NULL;
+	api_sandbox_free(wd.sandbox);
+	wd.sandbox = NULL;
 	listener_free(wd.listener);
 	upstream_free(wd.up);
 	if (wd.ev_drain != NULL)

@@ -20,15 +20,12 @@ struct upstream;
 struct listener;
 struct client;
 struct client_ops;
-struct sandbox_watch;
-struct stream;
-struct files_xfer;
+struct api_sandbox;
+struct api_files;
+struct stream_set;
 struct evdns_base;
 
 TAILQ_HEAD(client_list, client);
-TAILQ_HEAD(sandbox_watch_list, sandbox_watch);
-TAILQ_HEAD(stream_list, stream);
-TAILQ_HEAD(files_xfer_list, files_xfer);
 
 struct wrennd {
 	struct event_base *base;    /* owned */
@@ -42,17 +39,15 @@ struct wrennd {
 	unsigned nclients;
 	unsigned nfds_queued; /* passed fds awaiting their lines (client.c) */
 	uint64_t next_client_id;
-	struct sandbox_watch_list watches; /* owned by api-sandbox.c */
-	struct stream_list streams;	   /* owned by stream.c */
-	unsigned nstreams;
-	struct files_xfer_list xfers; /* owned by api-files.c */
-	unsigned nxfers;
-	struct evdns_base *dns; /* owned: resolver for WebSockets */
-	struct event *ev_drain; /* owned; drain deadline */
-	int draining;		/* SIGTERM received */
-	time_t started;		/* wall clock at start */
-	uint64_t calls_total;	/* calls dispatched since start */
-	uint64_t calls_failed;	/* calls answered with an error */
+	struct api_sandbox *sandbox; /* owned: api-sandbox.c's wait loops */
+	struct api_files *files;     /* owned: api-files.c's transfers */
+	struct stream_set *streams;  /* owned: stream.c's exec streams */
+	struct evdns_base *dns;	     /* owned: resolver for WebSockets */
+	struct event *ev_drain;	     /* owned; drain deadline */
+	int draining;		     /* SIGTERM received */
+	time_t started;		     /* wall clock at start */
+	uint64_t calls_total;	     /* calls dispatched since start */
+	uint64_t calls_failed;	     /* calls answered with an error */
 };
 
 #endif /* WRENND_WRENND_H */
