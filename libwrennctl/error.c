@@ -74,6 +74,8 @@ static const struct {
     {"unauthorized", WRENNCTL_E_AUTHENTICATION},
     {"forbidden", WRENNCTL_E_FORBIDDEN},
     {"no_team", WRENNCTL_E_FORBIDDEN},
+    /* wrennd's own refusals: the peer's local role is too weak. */
+    {"permission_denied", WRENNCTL_E_FORBIDDEN},
     {"not_found", WRENNCTL_E_NOT_FOUND},
     {"provider_not_found", WRENNCTL_E_NOT_FOUND},
     {"invalid_state", WRENNCTL_E_CONFLICT},

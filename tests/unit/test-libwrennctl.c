@@ -865,6 +865,9 @@ test_error_mapping(void)
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
 	     "\"too_many_streams\"}}",
 		WRENNCTL_E_BUSY, "too_many_streams", 0},
+	    {"{\"code\":-32001,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"permission_denied\",\"role\":\"admin\"}}",
+		WRENNCTL_E_FORBIDDEN, "permission_denied", 0},
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
 	     "\"stream_error\"}}",
 		WRENNCTL_E_APPLICATION, "stream_error", 0},
