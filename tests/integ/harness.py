@@ -52,6 +52,15 @@ class Tap:
         return self.ok(got == want, name,
                        "got:  %r\nwant: %r" % (got, want))
 
+    def has(self, container, item, name):
+        """item in container (a substring, a list member, a dict key)."""
+        try:
+            cond = item in container
+        except TypeError:
+            cond = False
+        return self.ok(cond, name, "want: %r in\ngot:  %r" %
+                       (item, container))
+
     def case(self, name):
         """An independent test case: `with t.case("name"):`. An exception
         inside it (a KeyError on an unexpected reply, a timeout) is
@@ -85,6 +94,56 @@ class _Case:
         self.tap.ok(False, "%s: raised %s" % (self.name, etype.__name__),
                     "".join(traceback.format_exception(etype, exc, tb))[-3000:])
         return True
+
+
+class Opened:
+    """What a case opens (clients, daemons, fault rules), undone when the
+    case ends, failed or not, so the next case starts clean:
+
+        with t.case("x"), Opened() as keep:
+            cl = keep(Client(sock))       # closed at the end
+            keep.later(fake.clear_faults)  # called at the end
+
+    keep(obj) returns obj and calls its stop(), else its close(), at the
+    end, last opened first."""
+
+    def __init__(self):
+        self._undo = []
+
+    def __call__(self, obj):
+        self._undo.append(getattr(obj, "stop", None) or obj.close)
+        return obj
+
+    def later(self, fn, *args):
+        self._undo.append(lambda: fn(*args))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, etype, exc, tb):
+        first = None
+        for fn in reversed(self._undo):
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001
+                first = first or e
+        self._undo = []
+        # A failure inside the case is the one to report; a failed
+        # clean-up after a passing case is reported by the case instead.
+        if first is not None and etype is None:
+            raise first
+        return False
+
+
+def dig(obj, *keys):
+    """obj[k1][k2]...: None where a level is missing or not a container,
+    so one assertion on a wrong reply fails alone instead of raising."""
+    for k in keys:
+        try:
+            obj = obj[k]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return obj
 
 
 def wait_for(pred, timeout=10.0, step=0.02, what="condition"):
@@ -418,8 +477,9 @@ class Client:
         self.s.close()
 
 
-def wrennctl(sock, *args, input=None, timeout=60, env=None):
-    """Run wrennctl; returns (exit code, stdout bytes, stderr text)."""
+def wrennctl(sock, *args, input=None, timeout=60, env=None, text=True):
+    """Run wrennctl; returns (exit code, stdout bytes, stderr text, or
+    stderr bytes with text=False)."""
     e = dict(os.environ)
     e.pop("WRENND_SOCKET", None)
     if env:
@@ -427,6 +487,8 @@ def wrennctl(sock, *args, input=None, timeout=60, env=None):
     p = subprocess.run([WRENNCTL, "--socket", sock] + list(args),
                        input=input, capture_output=True, timeout=timeout,
                        env=e)
+    if not text:
+        return p.returncode, p.stdout, p.stderr
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
 
 
