@@ -74,8 +74,7 @@ audit_finish(struct audit_walk *aw, int truncated, json_t *page)
 	call_set_cancel(call, NULL, NULL);
 	audit_free(aw);
 	if (res == NULL)
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 	else
 		call_reply(call, res);
 }
@@ -204,6 +203,6 @@ api_audit_list(struct call *call)
 	audit_next(aw);
 	return;
 oom:
-	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+	call_fail_oom(call);
 	return;
 }

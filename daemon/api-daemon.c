@@ -134,8 +134,7 @@ daemon_status_reply(struct call *call, const char *auth, const char *state,
 	if ((st = daemon_status_build(call_wd(call), call_role(call))) ==
 	    NULL) {
 		json_decref(probe_steal);
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return;
 	}
 	up = json_object_get(st, "upstream");
@@ -247,8 +246,7 @@ api_daemon_status(struct call *call)
 		return;
 	}
 	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return;
 	}
 	if ((sp->req = rest_request_auth(

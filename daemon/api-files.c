@@ -378,31 +378,29 @@ files_xfer_reply(struct files_xfer *x, json_t *result_steal)
 	call_reply(files_xfer_done(x), result_steal);
 }
 
-/* Fail the call; the message is formatted while x is still alive. */
-static void files_xfer_fail(struct files_xfer *x, const char *code,
-    json_t *extra_steal, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* call_fail for x's call, formatted while x is alive; then free x. */
+static void files_xfer_fail(struct files_xfer *x, int rpc_code,
+    const char *code, json_t *extra_steal, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 static void
-files_xfer_fail(struct files_xfer *x, const char *code, json_t *extra_steal,
-    const char *fmt, ...)
+files_xfer_fail(struct files_xfer *x, int rpc_code, const char *code,
+    json_t *extra_steal, const char *fmt, ...)
 {
-	char msg[512];
+	struct call *call = x->call;
 	va_list ap;
 
+	call_set_cancel(call, NULL, NULL);
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	call_vfail(call, rpc_code, code, extra_steal, fmt, ap);
 	va_end(ap);
-	call_fail(files_xfer_done(x),
-	    strcmp(code, "internal") == 0 ? IPC_ERR_INTERNAL
-					  : IPC_ERR_APPLICATION,
-	    code, extra_steal, "%s", msg);
+	files_xfer_free(x);
 }
 
 /* The passed descriptor failed with err. */
 static void
 files_xfer_fail_io(struct files_xfer *x, int err)
 {
-	files_xfer_fail(x, "io_error",
+	files_xfer_fail(x, IPC_ERR_APPLICATION, "io_error",
 	    json_pack("{s:I}", "bytes", (json_int_t)x->bytes),
 	    "%s the passed file descriptor failed after %llu bytes: %s",
 	    x->dir == FILES_UP ? "reading" : "writing",
@@ -488,7 +486,6 @@ static void
 files_xfer_verify_unchecked(
     struct files_xfer *x, json_int_t code, const char *errtext)
 {
-	char why[201];
 	size_t n = errtext != NULL ? strlen(errtext) : 0;
 	const char *reason;
 	json_t *extra;
@@ -499,23 +496,22 @@ files_xfer_verify_unchecked(
 	extra = json_pack("{s:I, s:s, s:s, s:s}", "size", (json_int_t)x->bytes,
 	    "sha256", x->sha256, "path", x->path, "reason", reason);
 	if (code == FILES_VERIFY_IS_DIR) {
-		files_xfer_fail(x, "integrity", extra, "%s:%s is a directory",
-		    x->sandbox_id, x->path);
+		files_xfer_fail(x, IPC_ERR_APPLICATION, "integrity", extra,
+		    "%s:%s is a directory", x->sandbox_id, x->path);
 		return;
 	}
 	if (code == FILES_VERIFY_MISSING) {
-		files_xfer_fail(x, "integrity", extra, "%s:%s does not exist",
-		    x->sandbox_id, x->path);
+		files_xfer_fail(x, IPC_ERR_APPLICATION, "integrity", extra,
+		    "%s:%s does not exist", x->sandbox_id, x->path);
 		return;
 	}
 	/* One line: the shell's message without its newline. */
 	while (n > 0 && (errtext[n - 1] == '\n' || errtext[n - 1] == ' '))
 		n--;
-	snprintf(why, sizeof(why), "%.*s", (int)(n < 200 ? n : 200),
+	files_xfer_fail(x, IPC_ERR_APPLICATION, "integrity", extra,
+	    "%s:%s cannot be read to verify it%s%.*s", x->sandbox_id, x->path,
+	    n > 0 ? ": " : "", (int)(n < 200 ? n : 200),
 	    errtext != NULL ? errtext : "");
-	files_xfer_fail(x, "integrity", extra,
-	    "%s:%s cannot be read to verify it%s%s", x->sandbox_id, x->path,
-	    why[0] != '\0' ? ": " : "", why);
 }
 
 static void
@@ -540,8 +536,8 @@ files_xfer_verify_cb(
 	code = json_integer_value(json_object_get(r, "exit_code"));
 	if (r == NULL || out == NULL) {
 		json_decref(r);
-		files_xfer_fail(x, "upstream_protocol", NULL,
-		    "unexpected answer to the verification command");
+		files_xfer_fail(x, IPC_ERR_APPLICATION, "upstream_protocol",
+		    NULL, "unexpected answer to the verification command");
 		return;
 	}
 	if (code != 0 || files_xfer_parse_check(out, &size, sha) != 0) {
@@ -555,7 +551,7 @@ files_xfer_verify_cb(
 		    (json_int_t)x->bytes, "sha256", x->sha256, "sandbox_size",
 		    (json_int_t)size, "sandbox_sha256", sha, "path", x->path,
 		    "reason", "mismatch");
-		files_xfer_fail(x, "integrity", extra,
+		files_xfer_fail(x, IPC_ERR_APPLICATION, "integrity", extra,
 		    "%s of %s:%s does not match: %llu bytes (sha256 %.12s...) "
 		    "crossed wrennd, the sandbox has %llu bytes (sha256 "
 		    "%.12s...)",
@@ -593,8 +589,8 @@ files_xfer_verify(struct files_xfer *x)
 	if (body == NULL || path == NULL) {
 		json_decref(body);
 		free(path);
-		files_xfer_fail(
-		    x, "internal", NULL, "cannot start the verification");
+		files_xfer_fail(x, IPC_ERR_INTERNAL, "internal", NULL,
+		    "cannot start the verification");
 		return;
 	}
 	x->req = rest_request(call, "POST", path, body);
@@ -858,7 +854,7 @@ files_xfer_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct files_xfer *x = arg;
 
-	files_xfer_fail(x, "timeout",
+	files_xfer_fail(x, IPC_ERR_APPLICATION, "timeout",
 	    json_pack("{s:I, s:I}", "bytes", (json_int_t)x->bytes, "timeout_ms",
 		(json_int_t)x->timeout_ms),
 	    "the transfer did not finish within transfer-timeout (%ld ms) "
@@ -877,7 +873,7 @@ files_xfer_speed_cb(evutil_socket_t fd, short what, void *arg)
 	x->bytes_checked = x->bytes;
 	if (moved >= (need > 0 ? need : 1))
 		return;
-	files_xfer_fail(x, "timeout",
+	files_xfer_fail(x, IPC_ERR_APPLICATION, "timeout",
 	    json_pack("{s:I, s:I, s:I}", "bytes", (json_int_t)x->bytes,
 		"low_speed", (json_int_t)x->speed, "low_speed_time_ms",
 		(json_int_t)x->speed_ms),
@@ -992,8 +988,7 @@ files_xfer_start(struct files_xfer *x)
 	int r;
 
 	if (files_xfer_arm(x) != 0) {
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return -1;
 	}
 	path = rest_sandbox_path(x->sandbox_id,
@@ -1002,8 +997,7 @@ files_xfer_start(struct files_xfer *x)
 		body = json_pack("{s:s}", "path", x->path);
 	if (path == NULL || (x->dir == FILES_DOWN && body == NULL)) {
 		free(path);
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return -1;
 	}
 	x->req = rest_request(call, "POST", path, body);
@@ -1226,8 +1220,7 @@ api_files_upload(struct call *call)
 	    "/files/write");
 	if (path == NULL) {
 		free(bytes);
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return;
 	}
 	req = rest_request(call, "POST", path, NULL);
@@ -1242,8 +1235,7 @@ api_files_upload(struct call *call)
 	    upstream_req_add_file(req, "file", "upload", bytes, n) != 0) {
 		free(bytes);
 		upstream_req_cancel(req);
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return;
 	}
 	free(bytes);
@@ -1287,8 +1279,7 @@ files_download_cb(
 		return;
 	}
 	if ((b64 = malloc(res->body_len / 3 * 4 + 8)) == NULL) {
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return;
 	}
 	n = EVP_EncodeBlock((unsigned char *)b64,
@@ -1314,8 +1305,7 @@ api_files_download(struct call *call)
 	if (body == NULL || path == NULL) {
 		json_decref(body);
 		free(path);
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return;
 	}
 	req = rest_request(call, "POST", path, body);

@@ -65,13 +65,15 @@ sandbox_watch_free(struct sandbox_watch *w)
 	free(w);
 }
 
-/* Unlink a waiter; frees the watch when it was the last one. */
+/*
+ * Unlink a waiter whose call was answered or went away; frees the watch
+ * when it was the last one.
+ */
 static void
 sandbox_waiter_free(struct sandbox_waiter *wt)
 {
 	struct sandbox_watch *w = wt->w;
 
-	call_set_cancel(wt->call, NULL, NULL);
 	TAILQ_REMOVE(&w->waiters, wt, entry);
 	if (wt->ev_deadline != NULL)
 		event_free(wt->ev_deadline);
@@ -90,17 +92,13 @@ static void
 sandbox_waiter_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sandbox_waiter *wt = arg;
-	struct call *call = wt->call;
-	char last[64], id[80];
-	int sec = wt->timeout_sec;
 
-	snprintf(last, sizeof(last), "%s", wt->w->last);
-	snprintf(id, sizeof(id), "%s", wt->w->sandbox_id);
+	call_set_cancel(wt->call, NULL, NULL);
+	call_fail(wt->call, IPC_ERR_APPLICATION, "timeout",
+	    json_pack("{s:s}", "last_status", wt->w->last),
+	    "sandbox %s is not running after %d s (last seen: %s)",
+	    wt->w->sandbox_id, wt->timeout_sec, wt->w->last);
 	sandbox_waiter_free(wt);
-	call_fail(call, IPC_ERR_APPLICATION, "timeout",
-	    json_pack("{s:s}", "last_status", last),
-	    "sandbox %s is not running after %d s (last seen: %s)", id, sec,
-	    last);
 }
 
 static void
@@ -129,15 +127,13 @@ sandbox_watch_resolve(struct sandbox_watch *w, json_t *sandbox,
 {
 	struct sandbox_waiter *wt;
 	struct call *call;
-	char id[80];
 	int last;
 
-	snprintf(id, sizeof(id), "%s", w->sandbox_id);
 	do {
 		wt = TAILQ_FIRST(&w->waiters);
 		last = TAILQ_NEXT(wt, entry) == NULL;
 		call = wt->call;
-		sandbox_waiter_free(wt);
+		call_set_cancel(call, NULL, NULL);
 		if (res != NULL)
 			call_fail_upstream(call, res);
 		else if (status == NULL)
@@ -145,10 +141,11 @@ sandbox_watch_resolve(struct sandbox_watch *w, json_t *sandbox,
 		else
 			call_fail(call, IPC_ERR_APPLICATION, "invalid_state",
 			    json_pack("{s:s}", "sandbox_status", status),
-			    "sandbox %s is %s%s", id, status,
+			    "sandbox %s is %s%s", w->sandbox_id, status,
 			    strcmp(status, "paused") == 0
 				? "; resume it with sandbox.resume"
 				: " and will not become ready");
+		sandbox_waiter_free(wt);
 	} while (!last);
 }
 
@@ -274,7 +271,7 @@ oom_watch:
 	if (TAILQ_EMPTY(&w->waiters))
 		sandbox_watch_free(w);
 oom:
-	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+	call_fail_oom(call);
 	return;
 }
 
@@ -304,14 +301,13 @@ api_sandbox_shutdown(struct wrennd *wd)
 {
 	struct sandbox_watch *w;
 	struct sandbox_waiter *wt;
-	struct call *call;
 
 	while ((w = TAILQ_FIRST(&wd->sandbox->watches)) != NULL) {
 		wt = TAILQ_FIRST(&w->waiters);
-		call = wt->call;
-		sandbox_waiter_free(wt);
-		call_fail(call, IPC_ERR_APPLICATION, "shutting_down", NULL,
+		call_set_cancel(wt->call, NULL, NULL);
+		call_fail(wt->call, IPC_ERR_APPLICATION, "shutting_down", NULL,
 		    "wrennd is shutting down");
+		sandbox_waiter_free(wt);
 	}
 }
 

@@ -191,25 +191,56 @@ call_reply(struct call *call, json_t *result_steal)
 	call_finish(call, ipc_make_result(call->id, result_steal));
 }
 
-/* Build and send an error; extra_steal is merged into error.data. */
-static void call_vfail(struct call *call, int rpc_code, const char *data_code,
-    json_t *extra_steal, const char *fmt, va_list ap)
-    __attribute__((format(printf, 5, 0)));
+/* An error object {code, message, data: {...extra_steal, code}}, its
+ * message formatted from fmt; NULL on OOM (extra_steal released). */
+static json_t *call_verror_obj(int rpc, const char *dcode, json_t *extra_steal,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+static json_t *
+call_verror_obj(int rpc, const char *dcode, json_t *extra_steal,
+    const char *fmt, va_list ap)
+{
+	char msg[1024];
+	json_t *data;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	data = extra_steal != NULL ? extra_steal : json_object();
+	json_object_set_new(data, "code", json_string(dcode));
+	return json_pack(
+	    "{s:i, s:s, s:o}", "code", rpc, "message", msg, "data", data);
+}
+
+/*
+ * The one place a call's error goes out: count it, log it, answer with
+ * the error object err_steal (NULL: out of memory) and free the call.
+ */
 static void
+call_send_error(struct call *call, json_t *err_steal)
+{
+	char qm[256], qc[80];
+	json_t *msg = NULL;
+
+	call->wd->calls_failed++;
+	if (err_steal != NULL) {
+		log_debug("client %llu: %s failed: \"%s\" (\"%s\")",
+		    (unsigned long long)client_id(call->client), call->name,
+		    log_quote_str(qm, sizeof(qm),
+			json_string_value(
+			    json_object_get(err_steal, "message"))),
+		    log_quote_str(qc, sizeof(qc),
+			json_string_value(json_object_get(
+			    json_object_get(err_steal, "data"), "code"))));
+		msg = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id",
+		    call->id, "error", err_steal);
+	}
+	call_finish(call, msg);
+}
+
+void
 call_vfail(struct call *call, int rpc_code, const char *data_code,
     json_t *extra_steal, const char *fmt, va_list ap)
 {
-	char msg[1024], qm[256], qc[80];
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	call->wd->calls_failed++;
-	log_debug("client %llu: %s failed: \"%s\" (\"%s\")",
-	    (unsigned long long)client_id(call->client), call->name,
-	    log_quote_str(qm, sizeof(qm), msg),
-	    log_quote_str(qc, sizeof(qc), data_code));
-	call_finish(call,
-	    ipc_make_error_code(
-		call->id, rpc_code, msg, data_code, extra_steal));
+	call_send_error(
+	    call, call_verror_obj(rpc_code, data_code, extra_steal, fmt, ap));
 }
 
 void
@@ -221,6 +252,12 @@ call_fail(struct call *call, int rpc_code, const char *data_code,
 	va_start(ap, fmt);
 	call_vfail(call, rpc_code, data_code, extra_steal, fmt, ap);
 	va_end(ap);
+}
+
+void
+call_fail_oom(struct call *call)
+{
+	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
 }
 
 /* data.code for a non-JSON upstream error body, by HTTP status. */
@@ -255,17 +292,13 @@ json_t *
 call_error_obj(
     int rpc, const char *dcode, json_t *extra_steal, const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
-	json_t *data;
+	json_t *err;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err = call_verror_obj(rpc, dcode, extra_steal, fmt, ap);
 	va_end(ap);
-	data = extra_steal != NULL ? extra_steal : json_object();
-	json_object_set_new(data, "code", json_string(dcode));
-	return json_pack(
-	    "{s:i, s:s, s:o}", "code", rpc, "message", msg, "data", data);
+	return err;
 }
 
 json_t *
@@ -318,23 +351,7 @@ call_http_error(long status, const char *body, size_t body_len)
 void
 call_fail_obj(struct call *call, const json_t *err)
 {
-	char qm[256], qc[80];
-	json_t *copy, *dcode;
-
-	call->wd->calls_failed++;
-	if ((copy = json_deep_copy(err)) == NULL) {
-		call_finish(call, NULL);
-		return;
-	}
-	dcode = json_object_get(json_object_get(copy, "data"), "code");
-	log_debug("client %llu: %s failed: \"%s\" (\"%s\")",
-	    (unsigned long long)client_id(call->client), call->name,
-	    log_quote_str(qm, sizeof(qm),
-		json_string_value(json_object_get(copy, "message"))),
-	    log_quote_str(qc, sizeof(qc), json_string_value(dcode)));
-	call_finish(call,
-	    json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", call->id,
-		"error", copy));
+	call_send_error(call, json_deep_copy(err));
 }
 
 void
@@ -369,8 +386,7 @@ call_fail_upstream(struct call *call, const struct upstream_result *res)
 	}
 	if ((err = call_http_error(res->status, res->body, res->body_len)) ==
 	    NULL) {
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return;
 	}
 	call_fail_obj(call, err);

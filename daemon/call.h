@@ -15,6 +15,7 @@
 #ifndef WRENND_CALL_H
 #define WRENND_CALL_H
 
+#include <stdarg.h>
 #include <stdint.h>
 #include <sys/queue.h>
 
@@ -87,11 +88,20 @@ void call_reply(struct call *call, json_t *result_steal);
 /*
  * Send a final error and free the call. rpc_code is a JSON-RPC code,
  * data_code the stable string; extra_steal (may be NULL) is merged into
- * error.data. This is the one way a handler reports an error.
+ * error.data; the message is formatted here, from fmt. This is the one
+ * way a handler reports an error (docs/ARCHITECTURE.md, "Errors"): the
+ * handler's state is still alive while the arguments are formatted, and
+ * is freed after the call was answered.
  */
 void call_fail(struct call *call, int rpc_code, const char *data_code,
     json_t *extra_steal, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* call_fail for a wrapper of a handler's own (its arguments in ap). */
+void call_vfail(struct call *call, int rpc_code, const char *data_code,
+    json_t *extra_steal, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+/* call_fail with "internal" and "out of memory". */
+void call_fail_oom(struct call *call);
 
 /*
  * The JSON-RPC error object ({code, message, data}) for an HTTP error

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,32 +342,76 @@ client_dump_cb(const char *buf, size_t len, void *arg)
 }
 
 /*
+ * Queue an error for id (NULL: none) that belongs to no call, its message
+ * formatted from fmt; extra_steal (may be NULL) is merged into error.data.
+ * Returns 0 or -ENOMEM.
+ */
+static int client_verror(struct client *c, const json_t *id, int code,
+    const char *data_code, json_t *extra_steal, const char *fmt, va_list ap)
+    __attribute__((format(printf, 6, 0)));
+static int
+client_verror(struct client *c, const json_t *id, int code,
+    const char *data_code, json_t *extra_steal, const char *fmt, va_list ap)
+{
+	char text[1024];
+	json_t *msg;
+	int r;
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	msg = ipc_make_error_code(id, code, text, data_code, extra_steal);
+	if (msg == NULL)
+		return -ENOMEM;
+	r = client_send(c, msg);
+	json_decref(msg);
+	return r;
+}
+
+/* client_verror for the connection's own notices (not a failed call). */
+static int client_error(struct client *c, const json_t *id, int code,
+    const char *data_code, json_t *extra_steal, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int
+client_error(struct client *c, const json_t *id, int code,
+    const char *data_code, json_t *extra_steal, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = client_verror(c, id, code, data_code, extra_steal, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void
+client_fail(struct client *c, const json_t *id, int code, const char *data_code,
+    json_t *extra_steal, const char *fmt, ...)
+{
+	va_list ap;
+
+	c->wd->calls_failed++;
+	va_start(ap, fmt);
+	(void)client_verror(c, id, code, data_code, extra_steal, fmt, ap);
+	va_end(ap);
+}
+
+/*
  * Answer a message over max-reply with a too_large error for the same id
  * (a notification's error has a null id).
  */
 static int
 client_send_too_large(struct client *c, const json_t *msg, size_t len)
 {
-	json_t *err;
-	char text[256];
-	int r;
-
 	log_info("client %llu: refusing a %zu byte reply (max-reply %ld)",
 	    (unsigned long long)c->id, len, c->cfg->max_reply);
-	snprintf(text, sizeof(text),
+	return client_error(c, json_object_get(msg, "id"), IPC_ERR_APPLICATION,
+	    "too_large",
+	    json_pack("{s:I, s:I}", "size", (json_int_t)len, "max",
+		(json_int_t)c->cfg->max_reply),
 	    "the reply of %zu bytes is over max-reply (%ld bytes); move "
 	    "big data with the streaming calls (sandbox.stream_download, "
 	    "sandbox.exec_stream)",
 	    len, c->cfg->max_reply);
-	err = ipc_make_error_code(json_object_get(msg, "id"),
-	    IPC_ERR_APPLICATION, text, "too_large",
-	    json_pack("{s:I, s:I}", "size", (json_int_t)len, "max",
-		(json_int_t)c->cfg->max_reply));
-	if (err == NULL)
-		return -ENOMEM;
-	r = client_send(c, err);
-	json_decref(err);
-	return r;
 }
 
 int
@@ -406,28 +451,6 @@ client_send(struct client *c, const json_t *msg)
 	}
 	event_add(c->ev_write, NULL);
 	return 0;
-}
-
-/* Send an error that is not tied to a call in flight; extra_steal (may be
- * NULL) is merged into error.data. */
-static void
-client_send_error(struct client *c, const json_t *id, int code,
-    const char *data_code, json_t *extra_steal, const char *message)
-{
-	json_t *msg;
-
-	msg = ipc_make_error_code(id, code, message, data_code, extra_steal);
-	if (msg != NULL)
-		(void)client_send(c, msg);
-	json_decref(msg);
-}
-
-void
-client_reject(struct client *c, const json_t *id, int code,
-    const char *data_code, json_t *extra_steal, const char *message)
-{
-	c->wd->calls_failed++;
-	client_send_error(c, id, code, data_code, extra_steal, message);
 }
 
 void
@@ -495,15 +518,12 @@ static void
 client_idle_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
-	char text[128];
 
 	if (c->state != CLIENT_ACTIVE)
 		return; /* already on its way out */
-	snprintf(text, sizeof(text),
+	(void)client_error(c, NULL, IPC_ERR_APPLICATION, "idle_timeout", NULL,
 	    "no call, input or output for %ld ms (idle-timeout), closing",
 	    c->cfg->idle_timeout_ms);
-	client_send_error(
-	    c, NULL, IPC_ERR_APPLICATION, "idle_timeout", NULL, text);
 	client_finish(c);
 }
 
@@ -632,8 +652,8 @@ client_recv(struct client *c)
 	if (why != NULL) {
 		log_info(
 		    "client %llu: %s, closing", (unsigned long long)c->id, why);
-		client_send_error(c, NULL, IPC_ERR_INVALID_REQUEST,
-		    "too_many_fds", NULL, why);
+		(void)client_error(c, NULL, IPC_ERR_INVALID_REQUEST,
+		    "too_many_fds", NULL, "%s", why);
 		client_finish(c);
 		/* Nothing more is read: the queue goes now, not at close. */
 		(void)client_fdq_drop(c, UINT64_MAX);
@@ -709,7 +729,6 @@ client_line(struct client *c, size_t linelen)
 	struct client_fdset lfds;
 	struct ipc_error perr;
 	struct ipc_msg m;
-	char msg[300];
 	const char *line, *why = NULL;
 	uint64_t end;
 	unsigned stray;
@@ -737,18 +756,17 @@ client_line(struct client *c, size_t linelen)
 	c->scanned = 0;
 	stray = client_fdq_drop(c, c->in_off);
 	if (r == IPC_ERR_PARSE) {
-		snprintf(msg, sizeof(msg), "parse error at column %d: %s",
-		    perr.column, perr.text);
 		client_fdset_close(&lfds);
-		client_reject(c, NULL, IPC_ERR_PARSE, "parse_error", NULL, msg);
+		client_fail(c, NULL, IPC_ERR_PARSE, "parse_error", NULL,
+		    "parse error at column %d: %s", perr.column, perr.text);
 		ipc_msg_clear(&m);
 		client_finish(c);
 		return;
 	}
 	if (r != 0) {
 		client_fdset_close(&lfds);
-		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
-		    "invalid_request", NULL, perr.text);
+		client_fail(c, m.id, IPC_ERR_INVALID_REQUEST, "invalid_request",
+		    NULL, "%s", perr.text);
 		ipc_msg_clear(&m);
 		return;
 	}
@@ -765,8 +783,8 @@ client_line(struct client *c, size_t linelen)
 		      "no {\"$fd\": n} parameter";
 	if (why != NULL) {
 		client_fdset_close(&lfds);
-		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
-		    "unexpected_fds", NULL, why);
+		client_fail(c, m.id, IPC_ERR_INVALID_REQUEST, "unexpected_fds",
+		    NULL, "%s", why);
 		ipc_msg_clear(&m);
 		return;
 	}
@@ -778,8 +796,8 @@ client_line(struct client *c, size_t linelen)
 	default:
 		/* We never send requests, so a reply is a client bug. */
 		client_fdset_close(&lfds);
-		client_reject(c, m.id, IPC_ERR_INVALID_REQUEST,
-		    "invalid_request", NULL, "unexpected response object");
+		client_fail(c, m.id, IPC_ERR_INVALID_REQUEST, "invalid_request",
+		    NULL, "unexpected response object");
 		break;
 	}
 	ipc_msg_clear(&m);
@@ -792,7 +810,6 @@ client_process(struct client *c)
 	struct evbuffer_ptr pos;
 	size_t len;
 	int lines = 0;
-	char msg[160];
 
 	while (c->state == CLIENT_ACTIVE &&
 	    c->ncalls < (unsigned)c->cfg->max_inflight &&
@@ -842,10 +859,9 @@ client_process(struct client *c)
 		client_finish(c);
 	return;
 too_long:
-	snprintf(msg, sizeof(msg),
+	client_fail(c, NULL, IPC_ERR_PARSE, "too_large", NULL,
 	    "line exceeds the maximum of %ld bytes (limits.max_line)",
 	    c->cfg->max_line);
-	client_reject(c, NULL, IPC_ERR_PARSE, "too_large", NULL, msg);
 	evbuffer_drain(c->in, evbuffer_get_length(c->in));
 	c->scanned = 0;
 	client_finish(c);

@@ -85,11 +85,14 @@ unsigned client_ncalls(const struct client *c);
  */
 int client_send(struct client *c, const json_t *msg);
 /*
- * Queue an error reply that belongs to no call (id may be NULL), counted
- * as a failed call; extra_steal (may be NULL) is merged into error.data.
+ * Queue an error reply that belongs to no call (id may be NULL: framing,
+ * admission), counted as a failed call; extra_steal (may be NULL) is
+ * merged into error.data; the message is formatted from fmt. The
+ * dispatcher's counterpart of call_fail.
  */
-void client_reject(struct client *c, const json_t *id, int code,
-    const char *data_code, json_t *extra_steal, const char *message);
+void client_fail(struct client *c, const json_t *id, int code,
+    const char *data_code, json_t *extra_steal, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 /* Bytes waiting to be written to the peer. */
 size_t client_queued(const struct client *c);
 /* Whether queued output is above max-output (producers should pause). */

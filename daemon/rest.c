@@ -197,8 +197,7 @@ rest_request_auth(struct call *call, enum upstream_auth auth, const char *verb,
 
 	req = rest_req_new(call_wd(call), auth, verb, path, body);
 	if (req == NULL)
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 	return req;
 }
 
@@ -360,8 +359,7 @@ rest_passthrough(struct call *call)
 				json_object_set(body, p->name, v);
 	if ((m->flags & METHOD_BODY) && body == NULL) {
 		free(path);
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return;
 	}
 	req = rest_request(call, m->verb, path, body);

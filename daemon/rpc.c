@@ -95,10 +95,13 @@ rpc_drained(struct client *c)
 	call_drained_all(&rc->calls);
 }
 
-/* Whether params reference exactly the passed fds, each once. */
+/*
+ * Whether params reference exactly the passed fds, each once. Returns 0,
+ * or -1 after rejecting the request with invalid_params.
+ */
 static int
-rpc_check_fds(const struct method *meth, const json_t *params, unsigned nfds,
-    char *err, size_t errlen)
+rpc_check_fds(struct client *c, const struct ipc_msg *m,
+    const struct method *meth, unsigned nfds)
 {
 	const struct method_param *p;
 	unsigned used = 0;
@@ -107,25 +110,28 @@ rpc_check_fds(const struct method *meth, const json_t *params, unsigned nfds,
 
 	for (p = meth->params; p->name != NULL; p++) {
 		if (p->type != PT_FD ||
-		    (v = json_object_get(params, p->name)) == NULL)
+		    (v = json_object_get(m->params, p->name)) == NULL)
 			continue;
 		i = json_integer_value(json_object_get(v, "$fd"));
 		if (i < 0 || (unsigned)i >= nfds) {
-			snprintf(err, errlen,
+			client_fail(c, m->id, IPC_ERR_INVALID_PARAMS,
+			    "invalid_params", NULL,
 			    "parameter '%s' refers to fd %lld but %u "
 			    "descriptor(s) came with the request",
 			    p->name, (long long)i, nfds);
 			return -1;
 		}
 		if (used & (1u << i)) {
-			snprintf(err, errlen, "fd %lld is referenced twice",
-			    (long long)i);
+			client_fail(c, m->id, IPC_ERR_INVALID_PARAMS,
+			    "invalid_params", NULL,
+			    "fd %lld is referenced twice", (long long)i);
 			return -1;
 		}
 		used |= 1u << i;
 	}
 	if (used != (1u << nfds) - 1) {
-		snprintf(err, errlen,
+		client_fail(c, m->id, IPC_ERR_INVALID_PARAMS, "invalid_params",
+		    NULL,
 		    "%u file descriptor(s) came with the request but not all "
 		    "are referenced",
 		    nfds);
@@ -147,7 +153,7 @@ rpc_pick_auth(struct client *c, const struct ipc_msg *m,
 	struct creds *cr = client_wrennd(c)->creds;
 	int want_jwt =
 	    meth->cred == ROLE_CRED_JWT || meth->cred == ROLE_CRED_ADMIN;
-	char msg[512], ts[32];
+	char ts[32];
 	time_t exp;
 
 	if (meth->cred == ROLE_CRED_NONE) {
@@ -158,28 +164,27 @@ rpc_pick_auth(struct client *c, const struct ipc_msg *m,
 		*ret = UPSTREAM_AUTH_APIKEY;
 		return 0;
 	}
-	if (!creds_have(cr, CREDS_JWT)) {
-		if (want_jwt)
-			snprintf(msg, sizeof(msg),
-			    "%s needs a user JWT%s (the control plane does not "
-			    "accept API keys on this route): configure "
-			    "WRENN_TOKEN or --token-file and reload wrennd "
-			    "(SIGHUP)",
-			    meth->name,
-			    meth->cred == ROLE_CRED_ADMIN
-				? " of a platform admin"
-				: "");
-		else
-			snprintf(msg, sizeof(msg),
-			    "%s needs a credential and wrennd has none: "
-			    "configure an API key (WRENN_API_KEY, "
-			    "--api-key-file or "
-			    "$CREDENTIALS_DIRECTORY/wrenn-api-key) or a user "
-			    "JWT (WRENN_TOKEN or --token-file)",
-			    meth->name);
-		client_reject(c, m->id, IPC_ERR_APPLICATION, "unauthorized",
+	if (!creds_have(cr, CREDS_JWT) && want_jwt) {
+		client_fail(c, m->id, IPC_ERR_APPLICATION, "unauthorized",
 		    json_pack("{s:s}", "needs", role_cred_name(meth->cred)),
-		    msg);
+		    "%s needs a user JWT%s (the control plane does not "
+		    "accept API keys on this route): configure "
+		    "WRENN_TOKEN or --token-file and reload wrennd "
+		    "(SIGHUP)",
+		    meth->name,
+		    meth->cred == ROLE_CRED_ADMIN ? " of a platform admin"
+						  : "");
+		return -1;
+	}
+	if (!creds_have(cr, CREDS_JWT)) {
+		client_fail(c, m->id, IPC_ERR_APPLICATION, "unauthorized",
+		    json_pack("{s:s}", "needs", role_cred_name(meth->cred)),
+		    "%s needs a credential and wrennd has none: "
+		    "configure an API key (WRENN_API_KEY, "
+		    "--api-key-file or "
+		    "$CREDENTIALS_DIRECTORY/wrenn-api-key) or a user "
+		    "JWT (WRENN_TOKEN or --token-file)",
+		    meth->name);
 		return -1;
 	}
 	exp = creds_jwt_expiry(cr);
@@ -188,12 +193,11 @@ rpc_pick_auth(struct client *c, const struct ipc_msg *m,
 		*ret = UPSTREAM_AUTH_JWT;
 		return 0;
 	}
-	snprintf(msg, sizeof(msg), "the configured JWT expired at %s: %s", ts,
-	    creds_jwt_hint(cr, client_wrennd(c)->cfg));
-	client_reject(c, m->id, IPC_ERR_APPLICATION, "unauthorized",
+	client_fail(c, m->id, IPC_ERR_APPLICATION, "unauthorized",
 	    json_pack("{s:s, s:b, s:s}", "needs", "jwt", "expired", 1,
 		"expired_at", ts),
-	    msg);
+	    "the configured JWT expired at %s: %s", ts,
+	    creds_jwt_hint(cr, client_wrennd(c)->cfg));
 	return -1;
 }
 
@@ -210,33 +214,34 @@ rpc_admit(struct client *c, struct rpc_conn *rc, struct ipc_msg *m,
 	char err[256];
 
 	if (call_find(&rc->calls, m->id) != NULL) {
-		client_reject(c, m->id, IPC_ERR_INVALID_REQUEST,
+		client_fail(c, m->id, IPC_ERR_INVALID_REQUEST,
 		    "invalid_request", NULL,
 		    "duplicate id: a call with this id is still in flight");
 		return NULL;
 	}
 	if ((meth = methods_find(m->method)) == NULL) {
-		snprintf(err, sizeof(err), "unknown method '%.64s'", m->method);
-		client_reject(c, m->id, IPC_ERR_METHOD_NOT_FOUND,
-		    "method_not_found", NULL, err);
+		client_fail(c, m->id, IPC_ERR_METHOD_NOT_FOUND,
+		    "method_not_found", NULL, "unknown method '%.64s'",
+		    m->method);
 		return NULL;
 	}
 	if (rc->role < meth->role) {
-		snprintf(err, sizeof(err),
+		client_fail(c, m->id, IPC_ERR_FORBIDDEN, "permission_denied",
+		    json_pack("{s:s}", "role", role_name(meth->role)),
 		    "%s needs the %s role; this connection has the %s role",
 		    meth->name, role_name(meth->role), role_name(rc->role));
-		client_reject(c, m->id, IPC_ERR_FORBIDDEN, "permission_denied",
-		    json_pack("{s:s}", "role", role_name(meth->role)), err);
 		return NULL;
 	}
-	if (methods_check_params(meth, m->params, err, sizeof(err)) != 0 ||
-	    rpc_check_fds(meth, m->params, nfds, err, sizeof(err)) != 0) {
-		client_reject(c, m->id, IPC_ERR_INVALID_PARAMS,
-		    "invalid_params", NULL, err);
+	/* methods.c checks without a connection: its message comes back. */
+	if (methods_check_params(meth, m->params, err, sizeof(err)) != 0) {
+		client_fail(c, m->id, IPC_ERR_INVALID_PARAMS, "invalid_params",
+		    NULL, "%s", err);
 		return NULL;
 	}
+	if (rpc_check_fds(c, m, meth, nfds) != 0)
+		return NULL;
 	if (client_wrennd(c)->draining) {
-		client_reject(c, m->id, IPC_ERR_APPLICATION, "shutting_down",
+		client_fail(c, m->id, IPC_ERR_APPLICATION, "shutting_down",
 		    NULL, "wrennd is shutting down");
 		return NULL;
 	}
@@ -262,7 +267,7 @@ rpc_request(struct client *c, struct ipc_msg *m, int *fds, unsigned nfds)
 	if ((meth = rpc_admit(c, rc, m, nfds, &auth)) != NULL &&
 	    (call = call_new(&rc->calls, c, meth, meth->name, rc->role, auth,
 		 m->id, m->params, fds, nfds)) == NULL)
-		client_reject(c, m->id, IPC_ERR_INTERNAL, "internal", NULL,
+		client_fail(c, m->id, IPC_ERR_INTERNAL, "internal", NULL,
 		    "out of memory");
 	json_decref(empty);
 	if (call == NULL) {

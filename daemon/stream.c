@@ -539,10 +539,12 @@ stream_close_cb(struct ws *ws, const struct ws_close_info *info, void *arg)
 	stream_end(s, NULL, err);
 }
 
-/* Open the upstream WebSocket for s. */
+/*
+ * Open the upstream WebSocket for s with call's credential. Returns 0, or
+ * -errno after failing the call ("internal").
+ */
 static int
-stream_connect(
-    struct stream *s, enum upstream_auth auth, char *err, size_t errlen)
+stream_connect(struct stream *s, struct call *call)
 {
 	struct wrennd *wd = s->wd;
 	struct ws_opts o;
@@ -551,21 +553,25 @@ stream_connect(
 	const char *why = NULL;
 	int n, r;
 
-	if ((path = rest_sandbox_path(s->sandbox_id, "/exec/stream")) == NULL)
+	if ((path = rest_sandbox_path(s->sandbox_id, "/exec/stream")) == NULL) {
+		call_fail_oom(call);
 		return -ENOMEM;
+	}
 	r = url_join_text(
 	    upstream_base_url(wd->up), URL_AS_WS, path, &url, &why);
 	free(path);
 	if (r != 0) {
-		snprintf(err, errlen, "cannot build the stream URL: %s", why);
+		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
+		    "cannot build the stream URL: %s", why);
 		return r;
 	}
 	n = creds_header(wd->creds,
-	    auth == UPSTREAM_AUTH_APIKEY ? CREDS_APIKEY : CREDS_JWT, hdr,
-	    sizeof(hdr));
+	    call_auth(call) == UPSTREAM_AUTH_APIKEY ? CREDS_APIKEY : CREDS_JWT,
+	    hdr, sizeof(hdr));
 	if (n < 0) {
 		free(url);
-		snprintf(err, errlen, "no credential");
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "no credential");
 		return n;
 	}
 	headers[0] = hdr;
@@ -585,7 +591,8 @@ stream_connect(
 	creds_wipe(hdr, sizeof(hdr));
 	free(url);
 	if (r != 0)
-		snprintf(err, errlen, "cannot open the stream connection");
+		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
+		    "cannot open the stream connection");
 	return r;
 }
 
@@ -711,14 +718,12 @@ stream_exec(struct call *call)
 	struct wrennd *wd = call_wd(call);
 	struct stream *s;
 	struct stream_follower *f;
-	enum upstream_auth auth;
 	unsigned char rnd[8];
-	char err[128], qid[80];
+	char qid[80];
 	size_t limit;
 	uid_t uid;
 	int detach, i;
 
-	auth = call_auth(call);
 	detach = json_is_true(json_object_get(call_params(call), "detach"));
 	limit =
 	    (size_t)(detach ? wd->cfg->detach_buffer : wd->cfg->stream_buffer);
@@ -750,9 +755,8 @@ stream_exec(struct call *call)
 		stream_free(s);
 		goto oom;
 	}
-	if (stream_connect(s, auth, err, sizeof(err)) != 0) {
+	if (stream_connect(s, call) != 0) {
 		stream_free(s);
-		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "%s", err);
 		return;
 	}
 	log_debug("stream %s: exec on \"%s\" for uid %u%s", s->id,
@@ -770,7 +774,7 @@ stream_exec(struct call *call)
 	call_set_cancel(call, stream_owner_cancel_cb, f);
 	return;
 oom:
-	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+	call_fail_oom(call);
 	return;
 }
 
@@ -817,8 +821,7 @@ stream_attach(struct call *call)
 	if ((v = json_object_get(call_params(call), "from_seq")) != NULL)
 		from = (uint64_t)json_integer_value(v);
 	if ((f = stream_follower_add(s, call, from, 0)) == NULL) {
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+		call_fail_oom(call);
 		return;
 	}
 	call_set_cancel(call, stream_attach_cancel_cb, f);
@@ -883,7 +886,7 @@ stream_list(struct call *call)
 	call_reply(call, list);
 	return;
 oom:
-	call_fail(call, IPC_ERR_INTERNAL, "internal", NULL, "out of memory");
+	call_fail_oom(call);
 	return;
 }
 
