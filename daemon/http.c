@@ -6,12 +6,14 @@
  * NUL terminated), so the headers stay borrowed from that buffer. The body
  * decoder is a byte-level state machine for chunk framing that passes data
  * spans through without copying. Owns: the head buffer and the header
- * index. Called by ws.c.
+ * index. The request-head builder at the end shares the token rules.
+ * Called by ws.c.
  */
 #include "config.h"
 
 #include "http.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,11 @@
 #define HTTP_DEF_MAX_HEAD    (16 * 1024)
 #define HTTP_DEF_MAX_LINE    (8 * 1024)
 #define HTTP_DEF_MAX_HEADERS 100
+
+/* RFC 9110 tchar: the bytes of a header name or a method. */
+static const char http_tchar[] = "!#$%&'*+-.^_`|~0123456789"
+				 "abcdefghijklmnopqrstuvwxyz"
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 enum http_state {
 	HTTP_S_HEAD,	   /* reading head lines */
@@ -180,9 +187,6 @@ http_framing(struct http *h, const char *name, const char *v)
 static enum http_err
 http_field_line(struct http *h, char *l, size_t n)
 {
-	static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
-				    "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 	char *colon, *v, *e;
 	size_t nlen;
 
@@ -192,7 +196,7 @@ http_field_line(struct http *h, char *l, size_t n)
 	if ((colon = memchr(l, ':', n)) == NULL)
 		return HTTP_E_HEADER_COLON;
 	nlen = (size_t)(colon - l);
-	if (nlen == 0 || strspn(l, tchar) != nlen)
+	if (nlen == 0 || strspn(l, http_tchar) != nlen)
 		return HTTP_E_HEADER_NAME;
 	if (h->nfields == h->lim.max_headers)
 		return HTTP_E_TOO_MANY_HEADERS;
@@ -491,4 +495,87 @@ http_body_feed(struct http *h, const char *data, size_t len, http_data_cb cb,
 	}
 	*done = h->state == HTTP_S_DONE;
 	return (ssize_t)i;
+}
+
+/* Whether s is non-empty and free of SP, DEL and control bytes. */
+static int
+http_visible(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+http_field_ok(const char *line)
+{
+	size_t nlen = strspn(line, http_tchar);
+	const char *p;
+
+	if (nlen == 0 || line[nlen] != ':')
+		return 0;
+	for (p = line + nlen + 1; *p != '\0'; p++)
+		if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Append s at *pp. */
+static void
+http_put(char **pp, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(*pp, s, n);
+	*pp += n;
+}
+
+int
+http_request_build(const struct http_request *rq, char **ret, size_t *retlen)
+{
+	const char *const *f;
+	size_t len;
+	char *buf, *p;
+
+	if (rq->method[0] == '\0' ||
+	    strspn(rq->method, http_tchar) != strlen(rq->method) ||
+	    rq->path[0] != '/' || !http_visible(rq->path) ||
+	    (rq->query != NULL && rq->query[0] != '\0' &&
+		!http_visible(rq->query)) ||
+	    !http_visible(rq->host))
+		return -EINVAL;
+	/* "M P?Q HTTP/1.1\r\n" "Host: H\r\n" fields "\r\n" */
+	len = strlen(rq->method) + 1 + strlen(rq->path) +
+	    (rq->query != NULL ? 1 + strlen(rq->query) : 0) + 11 + 6 +
+	    strlen(rq->host) + 2 + 2;
+	for (f = rq->fields; f != NULL && *f != NULL; f++) {
+		if (!http_field_ok(*f))
+			return -EINVAL;
+		len += strlen(*f) + 2;
+	}
+	if ((buf = malloc(len)) == NULL)
+		return -ENOMEM;
+	p = buf;
+	http_put(&p, rq->method);
+	http_put(&p, " ");
+	http_put(&p, rq->path);
+	if (rq->query != NULL) {
+		http_put(&p, "?");
+		http_put(&p, rq->query);
+	}
+	http_put(&p, " HTTP/1.1\r\nHost: ");
+	http_put(&p, rq->host);
+	http_put(&p, "\r\n");
+	for (f = rq->fields; f != NULL && *f != NULL; f++) {
+		http_put(&p, *f);
+		http_put(&p, "\r\n");
+	}
+	http_put(&p, "\r\n");
+	assert((size_t)(p - buf) == len);
+	*ret = buf;
+	*retlen = len;
+	return 0;
 }

@@ -5,8 +5,9 @@
  * it consumed and whether the head (or body) is complete; bytes after the
  * head are left to the caller. Strict: every deviation below is refused
  * with its own error, and every size a peer controls has a limit.
- * Called by ws.c for the upgrade answer (and meant for any other raw
- * HTTP/1.1 client of the daemon).
+ * Also builds request heads (http_request_build()). Called by ws.c for
+ * the upgrade request and its answer (and meant for any other raw HTTP/1.1
+ * client of the daemon).
  *
  * Use: http_new(), http_head_feed() until *done, read the status and
  * headers, then http_body_feed() until *done (or the transport ends, for
@@ -109,5 +110,36 @@ typedef void (*http_data_cb)(const char *data, size_t len, void *arg);
  */
 ssize_t http_body_feed(struct http *h, const char *data, size_t len,
     http_data_cb cb, void *arg, int *done);
+
+/*
+ * Whether line is one header field line without CRLF: "Name: value", the
+ * name a token (RFC 9110 tchar), the value free of CR, LF, NUL and other
+ * control bytes but HTAB.
+ */
+int http_field_ok(const char *line);
+
+/* A request head to build; every pointer is borrowed for the call. */
+struct http_request {
+	const char *method;	   /* a token: "GET" */
+	const char *path;	   /* origin-form: starts with '/', no SP,
+				    * no control bytes */
+	const char *query;	   /* after '?' (same bytes), NULL for none */
+	const char *host;	   /* the Host value: host[:port], no SP, no
+				    * control bytes */
+	const char *const *fields; /* field lines (http_field_ok()), NULL
+				    * terminated, may be NULL; may hold
+				    * secrets (see below) */
+};
+
+/*
+ * "METHOD path[?query] HTTP/1.1", "Host: host", each field line, then the
+ * blank line, all CRLF terminated. Written straight into one allocation
+ * of exactly the right size, so a secret in a field line has no other
+ * copy than *ret: the caller wipes it. Returns 0 with *ret (owned, not NUL
+ * terminated) and *retlen; -EINVAL, allocating nothing, when a part is
+ * malformed; -ENOMEM.
+ */
+int http_request_build(
+    const struct http_request *rq, char **ret, size_t *retlen);
 
 #endif /* WRENND_HTTP_H */

@@ -20,7 +20,12 @@ struct tlsctx;
 struct upstream;
 struct upstream_req;
 
-/* Which credential a request carries (CONTRACT.md section 2). */
+/*
+ * Which credential a request carries, in the control plane's headers: the
+ * API key as X-API-Key, a user JWT as "Authorization: Bearer <jwt>". Which
+ * routes take which: the cred column of protocol/PROTOCOL.md's method
+ * tables, and role.h.
+ */
 enum upstream_auth {
 	UPSTREAM_AUTH_NONE,   /* no credential header */
 	UPSTREAM_AUTH_APIKEY, /* X-API-Key */

@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * WebSocket client over libevent bufferevents (plain or bufferevent_openssl)
- * with wslay doing RFC 6455 framing. This file owns one connection's whole
- * life: address resolution (evdns or numeric), a non-blocking TCP connect
- * that tries each address in turn, the TLS bufferevent, the HTTP/1.1 Upgrade
- * request (it carries the credential header, so its only copy is handed to
- * the output buffer by reference and wiped once written) and response
- * parsing with limits, then frame I/O with bounded work per loop turn, read
- * pausing for backpressure and a lingering close. Called by the
- * streaming-exec code; see ws.h for the contract.
+ * WebSocket client over libevent bufferevents with wslay doing RFC 6455
+ * framing. One connection's life from ws_connect(): dial.c connects (and
+ * verifies TLS), wsproto.c builds the upgrade request and judges the 101,
+ * httpio.c sends it (it holds the credential header: never copied, wiped
+ * once written) and reads the answer; this file runs the states, feeds
+ * wslay frame by frame with bounded work per loop turn, pauses reading for
+ * backpressure, pings an idle server and lingers to flush a close frame.
+ * Called by the streaming-exec code; see ws.h for the contract.
  *
  * State machine (ws_set_state asserts each step):
- *   RESOLVING -> CONNECTING -> [TLS ->] HANDSHAKE -> OPEN -> [LINGER ->] CLOSED
- *                                           \-> REJECTED -> CLOSED
+ *   DIALING -> HANDSHAKE -> OPEN -> [LINGER ->] CLOSED
+ *                      \-> REJECTED -> CLOSED
  * and any state before LINGER may go straight to CLOSED. Every end goes
  * through ws_close_reason(); memory is released by ws_defer_cb on a later
  * loop turn, never under a callback of ours or wslay's.
@@ -23,34 +22,24 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/dns.h>
 #include <event2/event.h>
 #include <event2/util.h>
-#include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <wslay/wslay.h>
 
+#include "dial.h"
 #include "http.h"
+#include "httpio.h"
 #include "log.h"
-#include "tlsctx.h"
 #include "url.h"
+#include "wsproto.h"
 
 #define WS_MAX_BODY	(64 * 1024)	   /* kept of a refusal body, bytes */
 #define WS_MAX_MSG	(16 * 1024 * 1024) /* default message cap */
@@ -61,27 +50,19 @@
 #define WS_OUT_LOWAT	(64 * 1024)	   /* resume framing output below */
 #define WS_READ_BUDGET	(64 * 1024)	   /* bytes parsed per loop turn */
 #define WS_MSG_BUDGET	64		   /* messages delivered per turn */
-#define WS_KA_IDLE_S	30 /* TCP keepalive: idle before probes */
-#define WS_KA_INTVL_S	10 /* ... between probes */
-#define WS_KA_CNT	3  /* ... unanswered probes before reset */
-#define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 enum ws_state {
-	WS_RESOLVING,  /* created; looking up the host (first loop turn) */
-	WS_CONNECTING, /* non-blocking TCP connect to ai_next */
-	WS_TLS,	       /* TLS handshake */
-	WS_HANDSHAKE,  /* upgrade request queued, reading the answer head */
-	WS_REJECTED,   /* non-101 answer: reading its body */
-	WS_OPEN,       /* frames flow */
-	WS_LINGER,     /* ended for the owner; flushing a close frame */
-	WS_CLOSED,     /* ended; transport released on the next turn */
+	WS_DIALING,   /* dial.c: lookup, TCP connect, TLS */
+	WS_HANDSHAKE, /* upgrade request queued, reading the answer head */
+	WS_REJECTED,  /* non-101 answer: reading its body */
+	WS_OPEN,      /* frames flow */
+	WS_LINGER,    /* ended for the owner; flushing a close frame */
+	WS_CLOSED,    /* ended; transport released on the next turn */
 	WS__MAX
 };
 
 static const char *const ws_state_names[WS__MAX] = {
-    "RESOLVING",
-    "CONNECTING",
-    "TLS",
+    "DIALING",
     "HANDSHAKE",
     "REJECTED",
     "OPEN",
@@ -92,9 +73,7 @@ static const char *const ws_state_names[WS__MAX] = {
 #define WS_TO(s) (1u << (s))
 /* Legal transitions: ws_transitions[from] has bit `to` set. */
 static const unsigned ws_transitions[WS__MAX] = {
-    [WS_RESOLVING] = WS_TO(WS_CONNECTING) | WS_TO(WS_CLOSED),
-    [WS_CONNECTING] = WS_TO(WS_TLS) | WS_TO(WS_HANDSHAKE) | WS_TO(WS_CLOSED),
-    [WS_TLS] = WS_TO(WS_HANDSHAKE) | WS_TO(WS_CLOSED),
+    [WS_DIALING] = WS_TO(WS_HANDSHAKE) | WS_TO(WS_CLOSED),
     [WS_HANDSHAKE] = WS_TO(WS_REJECTED) | WS_TO(WS_OPEN) | WS_TO(WS_CLOSED),
     [WS_REJECTED] = WS_TO(WS_CLOSED),
     [WS_OPEN] = WS_TO(WS_LINGER) | WS_TO(WS_CLOSED),
@@ -117,35 +96,18 @@ static const char *const ws_reason_names[WS_REASON__MAX] = {
 struct ws {
 	enum ws_state state;
 	unsigned flags;
-#define WS_F_TLS       (1u << 0)  /* wss:// */
-#define WS_F_PAUSED    (1u << 1)  /* owner paused reading */
-#define WS_F_EOF       (1u << 2)  /* transport ended (EOF or error) */
-#define WS_F_EOF_ERROR (1u << 3)  /* ... with an error (errbuf says) */
-#define WS_F_STARVED   (1u << 4)  /* recv callback ran out of input */
-#define WS_F_RELEASED  (1u << 5)  /* owner called ws_free() */
-#define WS_F_TOO_LARGE (1u << 6)  /* a frame announced too large a message */
-#define WS_F_STARTED   (1u << 7)  /* ws_start() ran */
-#define WS_F_RESOLVING (1u << 8)  /* evdns_getaddrinfo callback pending */
-#define WS_F_BADCTRL   (1u << 9)  /* a fragmented or oversized control frame */
-#define WS_F_PINGED    (1u << 10) /* idle: a ping is out, nothing since */
+#define WS_F_PAUSED    (1u << 0) /* owner paused reading */
+#define WS_F_EOF       (1u << 1) /* transport ended (EOF or error) */
+#define WS_F_EOF_ERROR (1u << 2) /* ... with an error (errbuf says) */
+#define WS_F_STARVED   (1u << 3) /* recv callback ran out of input */
+#define WS_F_RELEASED  (1u << 4) /* owner called ws_free() */
+#define WS_F_TOO_LARGE (1u << 5) /* a frame announced too large a message */
+#define WS_F_BADCTRL   (1u << 6) /* a fragmented or oversized control frame */
+#define WS_F_PINGED    (1u << 7) /* idle: a ping is out, nothing since */
 
-	struct event_base *base;  /* borrowed */
-	struct evdns_base *dns;	  /* borrowed, may be NULL */
-	const struct tlsctx *tls; /* borrowed, NULL for ws:// */
-	char *host;		  /* owned: host name or address, no [] */
-	char port[6];		  /* decimal port, for getaddrinfo */
-	char accept[29];	  /* expected Sec-WebSocket-Accept */
+	char accept[WSPROTO_ACCEPT_LEN + 1]; /* expected Sec-WebSocket-Accept */
 
-	/* Owned until queued: the upgrade request. Holds secrets; wiped. */
-	char *req;
-	size_t reqlen;
-
-	struct evutil_addrinfo *ai;	 /* owned: resolved addresses */
-	struct evutil_addrinfo *ai_next; /* borrowed from ai: next to try */
-	struct evdns_getaddrinfo_request *dns_req; /* pending lookup */
-	int fd;			     /* owned while connecting, else -1 */
-	int last_errno;		     /* last connect failure */
-	struct event *ev_connect;    /* owned: connect completion */
+	struct dial *dial;	     /* owned: until the connection is up */
 	struct bufferevent *bev;     /* owned: the connection (owns fd) */
 	wslay_event_context_ptr ctx; /* owned: framing, from OPEN on */
 
@@ -156,12 +118,8 @@ struct ws {
 	long idle_timeout_ms;
 	size_t max_msg;
 
-	/* Refused upgrade. */
-	struct http *http;  /* owned: the answer's parser, until OPEN */
-	int status;	    /* HTTP status of the answer */
-	char *content_type; /* owned, may be NULL */
-	char *body;	    /* owned: WS_MAX_BODY + 1 bytes */
-	size_t body_len;
+	/* The upgrade request (holds secrets; wiped), its answer. */
+	struct httpio *hio; /* owned: until OPEN */
 
 	/* Frames. */
 	uint64_t frame_left;  /* bytes of the current frame not yet
@@ -172,9 +130,8 @@ struct ws {
 	uint16_t close_code;  /* peer's close code */
 	char close_text[124]; /* peer's close reason */
 
-	enum ws_reason reason; /* why it ended */
-	char errmsg[256];      /* ... in words */
-	char errbuf[200];      /* transport error text at EOF_ERROR */
+	char errmsg[256]; /* why it ended, in words */
+	char errbuf[200]; /* transport error text at EOF_ERROR */
 
 	ws_open_cb on_open; /* cleared once closed */
 	ws_message_cb on_message;
@@ -184,9 +141,6 @@ struct ws {
 
 static void ws_close_reason(struct ws *ws, enum ws_reason reason,
     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void ws_connect_next(struct ws *ws);
-static void ws_frames(struct ws *ws);
-static void ws_http_body(struct ws *ws);
 
 const char *
 ws_reason_name(enum ws_reason reason)
@@ -230,27 +184,6 @@ ws_schedule(struct ws *ws)
 	(void)evtimer_add(ws->ev_process, &zero);
 }
 
-/* Wipe and free the upgrade request (it holds the credential header). */
-static void
-ws_req_wipe(struct ws *ws)
-{
-	if (ws->req == NULL)
-		return;
-	OPENSSL_cleanse(ws->req, ws->reqlen);
-	free(ws->req);
-	ws->req = NULL;
-	ws->reqlen = 0;
-}
-
-/* evbuffer cleanup for the referenced request: wipe once written. */
-static void
-ws_req_cleanup_cb(const void *data, size_t len, void *extra)
-{
-	(void)data;
-	OPENSSL_cleanse(extra, len);
-	free(extra);
-}
-
 /* Close every I/O source; the objects themselves go in ws_release(). */
 static void
 ws_quiesce(struct ws *ws)
@@ -259,11 +192,9 @@ ws_quiesce(struct ws *ws)
 		bufferevent_setcb(ws->bev, NULL, NULL, NULL, NULL);
 		(void)bufferevent_disable(ws->bev, EV_READ | EV_WRITE);
 	}
-	if (ws->ev_connect != NULL)
-		(void)event_del(ws->ev_connect);
-	/* The lookup callback still runs (EVUTIL_EAI_CANCEL); it frees. */
-	if (ws->dns_req != NULL)
-		evdns_getaddrinfo_cancel(ws->dns_req);
+	/* No dial callback after this; a pending lookup ends in dial.c. */
+	dial_free(ws->dial);
+	ws->dial = NULL;
 	(void)evtimer_del(ws->ev_timeout);
 	(void)evtimer_del(ws->ev_process);
 }
@@ -272,14 +203,6 @@ ws_quiesce(struct ws *ws)
 static void
 ws_release(struct ws *ws)
 {
-	if (ws->ev_connect != NULL) {
-		event_free(ws->ev_connect);
-		ws->ev_connect = NULL;
-	}
-	if (ws->fd != -1) {
-		(void)close(ws->fd);
-		ws->fd = -1;
-	}
 	if (ws->bev != NULL) {
 		/* BEV_OPT_CLOSE_ON_FREE: closes the fd and frees the SSL. */
 		bufferevent_free(ws->bev);
@@ -289,12 +212,8 @@ ws_release(struct ws *ws)
 		wslay_event_context_free(ws->ctx);
 		ws->ctx = NULL;
 	}
-	if (ws->ai != NULL) {
-		evutil_freeaddrinfo(ws->ai);
-		ws->ai = NULL;
-		ws->ai_next = NULL;
-	}
-	ws_req_wipe(ws);
+	httpio_free(ws->hio);
+	ws->hio = NULL;
 }
 
 /* Free everything; copes with a half-built object. */
@@ -308,10 +227,6 @@ ws_free_now(struct ws *ws)
 		event_free(ws->ev_process);
 	if (ws->ev_defer != NULL)
 		event_free(ws->ev_defer);
-	http_free(ws->http);
-	free(ws->host);
-	free(ws->content_type);
-	free(ws->body);
 	free(ws);
 }
 
@@ -326,8 +241,7 @@ ws_defer_cb(evutil_socket_t fd, short what, void *arg)
 	if (ws->state != WS_CLOSED)
 		return;
 	ws_release(ws);
-	if ((ws->flags & WS_F_RELEASED) && ws->dns_req == NULL &&
-	    !(ws->flags & WS_F_RESOLVING))
+	if (ws->flags & WS_F_RELEASED)
 		ws_free_now(ws);
 }
 
@@ -358,7 +272,6 @@ ws_close_reason(struct ws *ws, enum ws_reason reason, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(ws->errmsg, sizeof(ws->errmsg), fmt, ap);
 	va_end(ap);
-	ws->reason = reason;
 	log_debug(
 	    "ws %p: %s: %s", (void *)ws, ws_reason_name(reason), ws->errmsg);
 
@@ -400,14 +313,11 @@ ws_close_reason(struct ws *ws, enum ws_reason reason, const char *fmt, ...)
 		info.code = ws->close_code;
 		info.close_text = ws->close_text;
 	}
-	if (reason == WS_REASON_HANDSHAKE) {
-		info.status = ws->status;
-		info.content_type = ws->content_type;
-		if (ws->body != NULL) {
-			ws->body[ws->body_len] = '\0';
-			info.body = ws->body;
-			info.body_len = ws->body_len;
-		}
+	if (reason == WS_REASON_HANDSHAKE && ws->hio != NULL) {
+		info.status = http_status(httpio_parser(ws->hio));
+		info.content_type =
+		    http_header(httpio_parser(ws->hio), "Content-Type");
+		info.body = httpio_kept(ws->hio, &info.body_len);
 	}
 	cb(ws, &info, ws->arg);
 }
@@ -416,15 +326,8 @@ ws_close_reason(struct ws *ws, enum ws_reason reason, const char *fmt, ...)
 static void
 ws_linger_end(struct ws *ws, int healthy)
 {
-	SSL *ssl;
-
-	if (healthy && (ws->flags & WS_F_TLS)) {
-		/* One non-blocking close_notify; the output buffer is empty. */
-		ssl = bufferevent_openssl_get_ssl(ws->bev);
-		if (ssl != NULL)
-			(void)SSL_shutdown(ssl);
-		ERR_clear_error();
-	}
+	if (healthy)
+		dial_close_notify(ws->bev);
 	ws_closed(ws);
 }
 
@@ -458,17 +361,30 @@ ws_linger_check(struct ws *ws)
 		ws_linger_end(ws, 1);
 }
 
-/* wslay: give it input, at most to the end of the current frame. */
-static int ws_frame_peek(struct ws *ws, struct evbuffer *in);
+/*
+ * Look at the next frame header in `in` without consuming it, so wslay is
+ * never given bytes past the end of a frame: then pausing, the work budget
+ * and the size cap take effect exactly at frame boundaries.
+ */
+static enum wsproto_peek
+ws_frame_peek(struct ws *ws, struct evbuffer *in)
+{
+	unsigned char h[WSPROTO_FRAME_HEAD];
+	ev_ssize_t n = evbuffer_copyout(in, h, sizeof(h));
 
+	return wsproto_frame_peek(h, n > 0 ? (size_t)n : 0, ws->max_msg,
+	    &ws->msg_acc, &ws->frame_left);
+}
+
+/* wslay: give it input, at most to the end of the current frame. */
 static ssize_t
 ws_wslay_recv_cb(
     wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg)
 {
 	struct ws *ws = arg;
 	struct evbuffer *in;
+	enum wsproto_peek r;
 	size_t avail, n;
-	int r;
 
 	(void)flags;
 	if (ws->state != WS_OPEN || (ws->flags & WS_F_PAUSED) ||
@@ -477,24 +393,19 @@ ws_wslay_recv_cb(
 	in = bufferevent_get_input(ws->bev);
 	if (ws->frame_left == 0) {
 		r = ws_frame_peek(ws, in);
-		if (r == -2) {
-			/* RFC 6455 5.5, caught before wslay (which would
-			 * fail the receive as a callback error): 1002. */
-			ws->flags |= WS_F_BADCTRL;
+		if (r == WSPROTO_BAD_CTRL || r == WSPROTO_TOO_LARGE) {
+			/* Refused before wslay sees (or buffers) any of it:
+			 * 1002 (RFC 6455 5.5) or 1009 to the peer. */
+			ws->flags |= r == WSPROTO_BAD_CTRL ? WS_F_BADCTRL
+							   : WS_F_TOO_LARGE;
 			wslay_event_shutdown_read(ctx);
-			(void)wslay_event_queue_close(
-			    ctx, WSLAY_CODE_PROTOCOL_ERROR, NULL, 0);
+			(void)wslay_event_queue_close(ctx,
+			    r == WSPROTO_BAD_CTRL ? WSLAY_CODE_PROTOCOL_ERROR
+						  : WSLAY_CODE_MESSAGE_TOO_BIG,
+			    NULL, 0);
 			goto wouldblock;
 		}
-		if (r < 0) {
-			/* Fail before buffering any of it; 1009 to the peer. */
-			ws->flags |= WS_F_TOO_LARGE;
-			wslay_event_shutdown_read(ctx);
-			(void)wslay_event_queue_close(
-			    ctx, WSLAY_CODE_MESSAGE_TOO_BIG, NULL, 0);
-			goto wouldblock;
-		}
-		if (r == 0) {
+		if (r == WSPROTO_MORE) {
 			ws->flags |= WS_F_STARVED;
 			goto wouldblock;
 		}
@@ -521,55 +432,6 @@ ws_wslay_recv_cb(
 wouldblock:
 	wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
 	return -1;
-}
-
-/*
- * Look at the next frame header in `in` without consuming it, so wslay is
- * never given bytes past the end of a frame: then pausing, the work budget
- * and the size cap take effect exactly at frame boundaries. Returns 1 and
- * sets frame_left, 0 if the header is incomplete, -1 if the message would
- * exceed max_msg, -2 for a fragmented or over 125-byte control frame.
- */
-static int
-ws_frame_peek(struct ws *ws, struct evbuffer *in)
-{
-	unsigned char h[14];
-	size_t avail, need, i;
-	uint64_t plen;
-	unsigned opcode;
-
-	avail = evbuffer_get_length(in);
-	if (avail < 2)
-		return 0;
-	if (evbuffer_copyout(in, h, avail < sizeof(h) ? avail : sizeof(h)) < 2)
-		return 0;
-	need = 2;
-	plen = h[1] & 0x7f;
-	if (plen == 126)
-		need += 2;
-	else if (plen == 127)
-		need += 8;
-	if (h[1] & 0x80)
-		need += 4; /* mask key (a protocol error wslay reports) */
-	if (avail < need)
-		return 0;
-	if (plen == 126)
-		plen = (uint64_t)h[2] << 8 | h[3];
-	else if (plen == 127)
-		for (plen = 0, i = 2; i < 10; i++)
-			plen = plen << 8 | h[i];
-	opcode = h[0] & 0x0f;
-	if (wslay_is_ctrl_frame(opcode) && (!(h[0] & 0x80) || plen > 125))
-		return -2;
-	if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME)
-		ws->msg_acc = 0;
-	if (!wslay_is_ctrl_frame(opcode)) {
-		if (plen > ws->max_msg - ws->msg_acc)
-			return -1;
-		ws->msg_acc += plen;
-	}
-	ws->frame_left = need + plen;
-	return 1;
 }
 
 /* wslay: frame bytes go to the output buffer, up to a high watermark. */
@@ -609,7 +471,6 @@ ws_wslay_msg_cb(wslay_event_context_ptr ctx,
 {
 	struct ws *ws = arg;
 	const unsigned char *data;
-	size_t n;
 
 	(void)ctx;
 	data = a->msg != NULL ? a->msg : (const unsigned char *)"";
@@ -625,14 +486,8 @@ ws_wslay_msg_cb(wslay_event_context_ptr ctx,
 			    data, a->msg_length, ws->arg);
 		break;
 	case WSLAY_CONNECTION_CLOSE:
-		ws->close_code = a->status_code != 0
-		    ? a->status_code
-		    : WSLAY_CODE_NO_STATUS_RCVD;
-		n = a->msg_length > 2 ? a->msg_length - 2 : 0;
-		if (n > sizeof(ws->close_text) - 1)
-			n = sizeof(ws->close_text) - 1;
-		memcpy(ws->close_text, data + (n > 0 ? 2 : 0), n);
-		ws->close_text[n] = '\0';
+		ws->close_code = (uint16_t)wsproto_close_payload(data,
+		    a->msg_length, ws->close_text, sizeof(ws->close_text));
 		break;
 	default:
 		break;
@@ -740,218 +595,67 @@ ws_open(struct ws *ws)
 	ws_frames(ws);
 }
 
-/* Judge a 101 answer; NULL if it completes the upgrade. */
-static const char *
-ws_check_101(const struct ws *ws, const struct http *h)
+/* REJECTED: collect the body (its first WS_MAX_BODY bytes), then report. */
+static void
+ws_refused(struct ws *ws)
 {
-	const char *accept = http_header(h, "Sec-WebSocket-Accept");
+	int r, status = http_status(httpio_parser(ws->hio));
 
-	if (!http_header_has_token(h, "Upgrade", "websocket"))
-		return "101 without 'Upgrade: websocket'";
-	if (!http_header_has_token(h, "Connection", "upgrade"))
-		return "101 without 'Connection: Upgrade'";
-	if (accept == NULL)
-		return "101 without Sec-WebSocket-Accept";
-	if (http_header_repeated(h, "Sec-WebSocket-Accept") ||
-	    strcmp(accept, ws->accept) != 0)
-		return "wrong Sec-WebSocket-Accept";
-	if (http_header(h, "Sec-WebSocket-Extensions") != NULL)
-		return "server chose an extension that was not offered";
-	if (http_header(h, "Sec-WebSocket-Protocol") != NULL)
-		return "server chose a subprotocol that was not offered";
-	return NULL;
+	r = httpio_body(ws->hio, bufferevent_get_input(ws->bev),
+	    (ws->flags & WS_F_EOF) != 0);
+	if (r < 0)
+		ws_close_reason(ws, WS_REASON_HANDSHAKE,
+		    "upgrade refused: HTTP %d (%s)", status,
+		    httpio_error(ws->hio));
+	else if (r > 0)
+		ws_close_reason(ws, WS_REASON_HANDSHAKE,
+		    "upgrade refused: HTTP %d", status);
 }
 
-/* The first contiguous input bytes (NULL, 0 when empty). */
-static size_t
-ws_peek(struct evbuffer *in, const char **data)
-{
-	struct evbuffer_iovec v;
-
-	if (evbuffer_peek(in, -1, NULL, &v, 1) < 1 || v.iov_len == 0) {
-		*data = "";
-		return 0;
-	}
-	*data = v.iov_base;
-	return v.iov_len;
-}
-
-/* HANDSHAKE: feed the answer head to the parser (http.c), then judge it. */
+/* HANDSHAKE: read the answer head (httpio.c), then judge it. */
 static void
 ws_http_head(struct ws *ws)
 {
-	struct evbuffer *in = bufferevent_get_input(ws->bev);
-	const char *data, *ctype, *err;
-	ssize_t r;
-	size_t n;
-	int done = 0;
+	const char *err;
+	int r;
 
-	while (!done && (n = ws_peek(in, &data)) > 0) {
-		if ((r = http_head_feed(ws->http, data, n, &done)) < 0) {
-			ws_close_reason(ws, WS_REASON_HANDSHAKE,
-			    "bad answer head: %s",
-			    http_strerror(http_error(ws->http)));
-			return;
-		}
-		(void)evbuffer_drain(in, (size_t)r);
-	}
-	if (!done)
-		return;
-	ws->status = http_status(ws->http);
-	ctype = http_header(ws->http, "Content-Type");
-	if (ctype != NULL && (ws->content_type = strdup(ctype)) == NULL) {
-		ws_close_reason(ws, WS_REASON_INTERNAL, "out of memory");
+	r = httpio_head(ws->hio, bufferevent_get_input(ws->bev));
+	if (r < 0) {
+		ws_close_reason(ws, WS_REASON_HANDSHAKE, "bad answer head: %s",
+		    httpio_error(ws->hio));
 		return;
 	}
-	if (ws->status != 101) {
+	if (r == 0)
+		return;
+	if (http_status(httpio_parser(ws->hio)) != 101) {
 		ws_set_state(ws, WS_REJECTED);
-		ws_http_body(ws);
+		ws_refused(ws);
 		return;
 	}
-	if ((err = ws_check_101(ws, ws->http)) != NULL) {
+	err = wsproto_check_101(httpio_parser(ws->hio), ws->accept);
+	if (err != NULL) {
 		ws_close_reason(ws, WS_REASON_HANDSHAKE, "%s", err);
 		return;
 	}
-	http_free(ws->http);
-	ws->http = NULL;
+	httpio_free(ws->hio);
+	ws->hio = NULL;
 	ws_open(ws);
-}
-
-/* Keep up to WS_MAX_BODY bytes of the refusal body, drop the rest. */
-static void
-ws_body_cb(const char *data, size_t len, void *arg)
-{
-	struct ws *ws = arg;
-	size_t keep = WS_MAX_BODY - ws->body_len;
-
-	if (ws->body == NULL && (ws->body = malloc(WS_MAX_BODY + 1)) == NULL)
-		return;
-	if (keep > len)
-		keep = len;
-	memcpy(ws->body + ws->body_len, data, keep);
-	ws->body_len += keep;
-}
-
-/* REJECTED: collect the body; report once it is complete. */
-static void
-ws_http_body(struct ws *ws)
-{
-	struct evbuffer *in = bufferevent_get_input(ws->bev);
-	char note[80] = "";
-	const char *data;
-	ssize_t r;
-	size_t n;
-	int done = 0;
-
-	do {
-		n = ws_peek(in, &data);
-		r = http_body_feed(ws->http, data, n, ws_body_cb, ws, &done);
-		if (r < 0) {
-			(void)snprintf(note, sizeof(note), " (%s)",
-			    http_strerror(http_error(ws->http)));
-			done = 1;
-			break;
-		}
-		(void)evbuffer_drain(in, (size_t)r);
-	} while (!done && n > 0 && ws->body_len < WS_MAX_BODY);
-	if (ws->body_len >= WS_MAX_BODY || (ws->flags & WS_F_EOF))
-		done = 1;
-	if (done)
-		ws_close_reason(ws, WS_REASON_HANDSHAKE,
-		    "upgrade refused: HTTP %d%s", ws->status, note);
-}
-
-/* Queue the upgrade request; the buffer is wiped once written. */
-static void
-ws_send_request(struct ws *ws)
-{
-	struct evbuffer *out = bufferevent_get_output(ws->bev);
-
-	ws_set_state(ws, WS_HANDSHAKE);
-	if (evbuffer_add_reference(
-		out, ws->req, ws->reqlen, ws_req_cleanup_cb, ws->req) == -1) {
-		ws_close_reason(ws, WS_REASON_INTERNAL, "out of memory");
-		return;
-	}
-	/* The output buffer owns it now (ws_req_cleanup_cb). */
-	ws->req = NULL;
-	ws->reqlen = 0;
-}
-
-/*
- * Transport error text: the TLS reason if any, else strerror(err). Returns
- * 1 if the "error" is a TCP EOF without TLS close_notify, which OpenSSL 3
- * reports as an error and libevent 2.1's allow_dirty_shutdown does not
- * recognise: for us that is the same EOF as on a plain socket.
- */
-static int
-ws_transport_error(struct ws *ws, int err)
-{
-	unsigned long e, first = 0;
-	char ssl_err[160];
-	int dirty_eof = 0;
-	SSL *ssl;
-	long vr;
-
-	if (ws->flags & WS_F_TLS) {
-		while ((e = bufferevent_get_openssl_error(ws->bev)) != 0) {
-			if (first == 0)
-				first = e;
-#ifdef SSL_R_UNEXPECTED_EOF_WHILE_READING
-			if (ERR_GET_LIB(e) == ERR_LIB_SSL &&
-			    ERR_GET_REASON(e) ==
-				SSL_R_UNEXPECTED_EOF_WHILE_READING)
-				dirty_eof = 1;
-#endif
-		}
-		if (dirty_eof) {
-			(void)snprintf(ws->errbuf, sizeof(ws->errbuf),
-			    "connection closed by the server (no TLS "
-			    "close_notify)");
-			return 1;
-		}
-		if (first != 0) {
-			ERR_error_string_n(first, ssl_err, sizeof(ssl_err));
-			ssl = bufferevent_openssl_get_ssl(ws->bev);
-			vr = ssl != NULL ? SSL_get_verify_result(ssl)
-					 : X509_V_OK;
-			if (vr != X509_V_OK)
-				(void)snprintf(ws->errbuf, sizeof(ws->errbuf),
-				    "TLS: certificate verify failed: %s",
-				    X509_verify_cert_error_string(vr));
-			else
-				(void)snprintf(ws->errbuf, sizeof(ws->errbuf),
-				    "TLS: %s", ssl_err);
-			return 0;
-		}
-	}
-	(void)snprintf(ws->errbuf, sizeof(ws->errbuf), "%s",
-	    err != 0 ? strerror(err) : "connection error");
-	return 0;
 }
 
 /* The bufferevent hit EOF or an error: decide per state. */
 static void
 ws_transport_end(struct ws *ws, short what)
 {
-	int err = EVUTIL_SOCKET_ERROR(), error = 0;
+	int error;
 
 	if (ws->flags & WS_F_EOF)
 		return; /* the first end decides */
 	ws->flags |= WS_F_EOF;
-	if (what & BEV_EVENT_ERROR)
-		error = !ws_transport_error(ws, err);
-	else
-		(void)snprintf(ws->errbuf, sizeof(ws->errbuf),
-		    "connection closed by the server");
+	error = dial_bev_end(ws->bev, what, ws->errbuf, sizeof(ws->errbuf));
 	if (error)
 		ws->flags |= WS_F_EOF_ERROR;
 
 	switch (ws->state) {
-	case WS_TLS:
-		ws_close_reason(ws, WS_REASON_TRANSPORT,
-		    "TLS handshake with %s failed: %s", ws->host, ws->errbuf);
-		break;
 	case WS_HANDSHAKE:
 		if (error)
 			ws_close_reason(
@@ -961,7 +665,7 @@ ws_transport_end(struct ws *ws, short what)
 			    "connection closed before the upgrade answer");
 		break;
 	case WS_REJECTED:
-		ws_http_body(ws);
+		ws_refused(ws);
 		break;
 	case WS_OPEN:
 		/* Deliver what is buffered first; ws_frames reports. */
@@ -985,7 +689,7 @@ ws_read_cb(struct bufferevent *bev, void *arg)
 		ws_http_head(ws);
 		break;
 	case WS_REJECTED:
-		ws_http_body(ws);
+		ws_refused(ws);
 		break;
 	case WS_OPEN:
 		/* Any byte (data, pong, ping) proves the server is there. */
@@ -1022,11 +726,6 @@ ws_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct ws *ws = arg;
 
 	(void)bev;
-	if (what & BEV_EVENT_CONNECTED) {
-		if (ws->state == WS_TLS)
-			ws_send_request(ws);
-		return;
-	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		ws_transport_end(ws, what);
 }
@@ -1068,7 +767,7 @@ ws_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	case WS_REJECTED:
 		/* The status is known; report it with the body so far. */
 		ws->flags |= WS_F_EOF;
-		ws_http_body(ws);
+		ws_refused(ws);
 		break;
 	case WS_OPEN:
 		ws_idle_expired(ws);
@@ -1084,9 +783,7 @@ ws_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Zero-delay work: the first start, and re-arms of bounded work. */
-static void ws_start(struct ws *ws);
-
+/* Zero-delay work: re-arms of bounded work. */
 static void
 ws_process_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1095,10 +792,6 @@ ws_process_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	switch (ws->state) {
-	case WS_RESOLVING:
-		if (!(ws->flags & WS_F_STARTED))
-			ws_start(ws);
-		break;
 	case WS_OPEN:
 		ws_frames(ws);
 		break;
@@ -1110,310 +803,90 @@ ws_process_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* TCP is up: wrap the fd in a (TLS) bufferevent. */
+/* dial.c is done: on success, the upgrade goes out on its bufferevent. */
 static void
-ws_tcp_connected(struct ws *ws, int fd)
+ws_dial_cb(struct dial *d, const struct dial_result *res, void *arg)
 {
-	int one = 1;
-	SSL *ssl;
+	struct ws *ws = arg;
 
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (ws->flags & WS_F_TLS) {
-		ssl = tlsctx_new_ssl(ws->tls, ws->host);
-		if (ssl == NULL) {
-			(void)close(fd);
-			ERR_clear_error();
-			ws_close_reason(ws, WS_REASON_TRANSPORT,
-			    "cannot set up TLS for %s", ws->host);
-			return;
-		}
-		/* On failure libevent frees ssl (CLOSE_ON_FREE), not fd. */
-		ws->bev = bufferevent_openssl_socket_new(ws->base, fd, ssl,
-		    BUFFEREVENT_SSL_CONNECTING,
-		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-		if (ws->bev != NULL)
-			/* The Wrenn server may end without close_notify. */
-			bufferevent_openssl_set_allow_dirty_shutdown(
-			    ws->bev, 1);
-	} else
-		ws->bev = bufferevent_socket_new(ws->base, fd,
-		    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
-	if (ws->bev == NULL) {
-		(void)close(fd);
-		ws_close_reason(ws, WS_REASON_INTERNAL, "out of memory");
+	dial_free(d);
+	ws->dial = NULL;
+	switch (res->outcome) {
+	case DIAL_OK:
+		break;
+	case DIAL_TIMEOUT:
+		ws_close_reason(ws, WS_REASON_TIMEOUT,
+		    "handshake timed out (%s)", res->errmsg);
+		return;
+	case DIAL_INTERNAL:
+		ws_close_reason(ws, WS_REASON_INTERNAL, "%s", res->errmsg);
+		return;
+	default:
+		ws_close_reason(ws, WS_REASON_TRANSPORT, "%s", res->errmsg);
 		return;
 	}
+	ws->bev = res->bev;
 	bufferevent_setcb(ws->bev, ws_read_cb, ws_write_cb, ws_event_cb, ws);
 	bufferevent_setwatermark(ws->bev, EV_READ, 0, WS_IN_HIWAT);
 	bufferevent_setwatermark(ws->bev, EV_WRITE, WS_OUT_LOWAT, 0);
-	if (bufferevent_enable(ws->bev, EV_READ | EV_WRITE) == -1) {
+	ws_set_state(ws, WS_HANDSHAKE);
+	if (bufferevent_enable(ws->bev, EV_READ | EV_WRITE) == -1)
 		ws_close_reason(ws, WS_REASON_INTERNAL, "bufferevent_enable");
-		return;
-	}
-	if (ws->flags & WS_F_TLS)
-		ws_set_state(ws, WS_TLS);
-	else
-		ws_send_request(ws);
+	else if (httpio_send(ws->hio, ws->bev) < 0)
+		ws_close_reason(ws, WS_REASON_INTERNAL, "out of memory");
 }
 
-/* The non-blocking connect finished, one way or the other. */
-static void
-ws_connect_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct ws *ws = arg;
-	socklen_t len = sizeof(int);
-	int err = 0;
-
-	(void)what;
-	event_free(ws->ev_connect);
-	ws->ev_connect = NULL;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
-		err = errno;
-	if (err != 0) {
-		(void)close(ws->fd);
-		ws->fd = -1;
-		ws->last_errno = err;
-		ws_connect_next(ws);
-		return;
-	}
-	ws->fd = -1;
-	ws_tcp_connected(ws, fd);
-}
-
-/*
- * TCP keepalive, so the kernel notices a dead peer or path even when the
- * WebSocket is idle or paused. Best effort: a failure leaves the idle
- * timeout as the only guard.
- */
-static void
-ws_keepalive(int fd)
-{
-	int one = 1, idle = WS_KA_IDLE_S, intvl = WS_KA_INTVL_S,
-	    cnt = WS_KA_CNT;
-
-	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
-}
-
-/* Try the addresses in order until one connect is under way. */
-static void
-ws_connect_next(struct ws *ws)
-{
-	struct evutil_addrinfo *ai;
-	int fd;
-
-	while ((ai = ws->ai_next) != NULL) {
-		ws->ai_next = ai->ai_next;
-		fd = socket(ai->ai_family,
-		    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-		if (fd == -1) {
-			ws->last_errno = errno;
-			continue;
-		}
-		ws_keepalive(fd);
-		if (connect(fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) == 0) {
-			ws_tcp_connected(ws, fd);
-			return;
-		}
-		if (errno == EINPROGRESS) {
-			ws->fd = fd;
-			ws->ev_connect = event_new(
-			    ws->base, fd, EV_WRITE, ws_connect_cb, ws);
-			if (ws->ev_connect == NULL ||
-			    event_add(ws->ev_connect, NULL) == -1)
-				ws_close_reason(ws, WS_REASON_INTERNAL,
-				    "cannot watch the connect");
-			return;
-		}
-		ws->last_errno = errno;
-		(void)close(fd);
-	}
-	ws_close_reason(ws, WS_REASON_TRANSPORT,
-	    "connect to %s port %s failed: %s", ws->host, ws->port,
-	    strerror(ws->last_errno != 0 ? ws->last_errno : EHOSTUNREACH));
-}
-
-/* evdns answered (possibly from inside evdns_getaddrinfo). */
-static void
-ws_dns_cb(int result, struct evutil_addrinfo *res, void *arg)
-{
-	struct ws *ws = arg;
-
-	ws->dns_req = NULL;
-	ws->flags &= ~WS_F_RESOLVING;
-	if (ws->state != WS_RESOLVING) {
-		/* Closed meanwhile (EVUTIL_EAI_CANCEL): finish freeing. */
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		event_active(ws->ev_defer, EV_TIMEOUT, 0);
-		return;
-	}
-	if (result != 0) {
-		if (res != NULL)
-			evutil_freeaddrinfo(res);
-		ws_close_reason(ws, WS_REASON_TRANSPORT,
-		    "cannot resolve %s: %s", ws->host,
-		    evutil_gai_strerror(result));
-		return;
-	}
-	ws->ai = res;
-	ws->ai_next = res;
-	ws_set_state(ws, WS_CONNECTING);
-	ws_connect_next(ws);
-}
-
-/* First loop turn: resolve (numeric hosts were resolved already). */
-static void
-ws_start(struct ws *ws)
-{
-	struct evutil_addrinfo hints;
-	struct evdns_getaddrinfo_request *req;
-
-	ws->flags |= WS_F_STARTED;
-	if (ws->ai != NULL) {
-		ws->ai_next = ws->ai;
-		ws_set_state(ws, WS_CONNECTING);
-		ws_connect_next(ws);
-		return;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
-	ws->flags |= WS_F_RESOLVING;
-	req = evdns_getaddrinfo(
-	    ws->dns, ws->host, ws->port, &hints, ws_dns_cb, ws);
-	/* NULL when the callback already ran (hosts file, errors). */
-	if (ws->flags & WS_F_RESOLVING)
-		ws->dns_req = req;
-}
-
-/* A caller header line: "Name: value", no CR, LF or other controls. */
+/* The request and the timers made, the dial started: a ws in DIALING. */
 static int
-ws_header_ok(const char *h)
+ws_setup(struct ws *ws, struct event_base *base, const struct ws_opts *opts,
+    const struct url *u)
 {
-	const char *colon = strchr(h, ':'), *p;
+	unsigned char nonce[WSPROTO_NONCE_LEN];
+	/* The same deadline as the handshake's: whichever fires, it ends. */
+	struct dial_opts d = {.host = u->host,
+	    .port = u->port,
+	    .tls = u->tls ? opts->tls : NULL,
+	    .dns = opts->dns,
+	    .timeout_ms = ws->handshake_timeout_ms,
+	    .done = ws_dial_cb,
+	    .arg = ws};
+	size_t reqlen;
+	char *req;
+	int r;
 
-	if (colon == NULL || colon == h)
-		return 0;
-	for (p = h; p < colon; p++)
-		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f)
-			return 0;
-	for (; *p != '\0'; p++)
-		if (((unsigned char)*p < ' ' && *p != '\t') || *p == 0x7f)
-			return 0;
-	return 1;
-}
-
-/* Append n bytes at *pp. */
-static void
-ws_put(char **pp, const char *s, size_t n)
-{
-	memcpy(*pp, s, n);
-	*pp += n;
-}
-
-#define WS_PUTS(pp, s) ws_put((pp), (s), strlen(s))
-
-/*
- * Build the upgrade request and the expected accept value. The caller's
- * header lines are copied straight into ws->req (no other copy is made).
- */
-static int
-ws_request_build(struct ws *ws, const struct url *u, const char *const *headers)
-{
-	static const char fixed1[] = " HTTP/1.1\r\nHost: ";
-	static const char fixed2[] = "\r\nUpgrade: websocket\r\n"
-				     "Connection: Upgrade\r\n"
-				     "Sec-WebSocket-Key: ";
-	static const char fixed3[] =
-	    "\r\nSec-WebSocket-Version: 13\r\n"
-	    "User-Agent: wrennd/" PACKAGE_VERSION "\r\n";
-	unsigned char raw[16], md[EVP_MAX_MD_SIZE];
-	char key[25], keyguid[24 + sizeof(WS_GUID)];
-	unsigned int mdlen;
-	size_t len, i, qlen;
-	char *p;
-
-	if (RAND_bytes(raw, sizeof(raw)) != 1)
+	if ((u->scheme != URL_WS && u->scheme != URL_WSS) ||
+	    (u->tls && opts->tls == NULL))
+		return -EINVAL;
+	if (RAND_bytes(nonce, sizeof(nonce)) != 1)
 		return -EIO;
-	(void)EVP_EncodeBlock((unsigned char *)key, raw, sizeof(raw));
-	memcpy(keyguid, key, 24);
-	memcpy(keyguid + 24, WS_GUID, sizeof(WS_GUID));
-	if (EVP_Digest(keyguid, 24 + sizeof(WS_GUID) - 1, md, &mdlen,
-		EVP_sha1(), NULL) != 1 ||
-	    mdlen != 20)
-		return -EIO;
-	(void)EVP_EncodeBlock((unsigned char *)ws->accept, md, mdlen);
-
-	qlen = u->query != NULL ? 1 + strlen(u->query) : 0;
-	len = 4 + strlen(u->path) + qlen + strlen(fixed1) +
-	    strlen(u->hostport) + strlen(fixed2) + 24 + strlen(fixed3) + 2;
-	for (i = 0; headers != NULL && headers[i] != NULL; i++)
-		len += strlen(headers[i]) + 2;
-	ws->req = malloc(len);
-	if (ws->req == NULL)
+	/* A bad header line is refused here, by http_request_build(). */
+	r = wsproto_request(u, nonce, opts->headers, ws->accept, &req, &reqlen);
+	if (r < 0)
+		return r;
+	/* httpio owns the request from here on, even when this fails. */
+	ws->hio = httpio_new(req, reqlen, NULL, WS_MAX_BODY);
+	ws->ev_timeout = evtimer_new(base, ws_timeout_cb, ws);
+	ws->ev_process = evtimer_new(base, ws_process_cb, ws);
+	ws->ev_defer = event_new(base, -1, 0, ws_defer_cb, ws);
+	if (ws->hio == NULL || ws->ev_timeout == NULL ||
+	    ws->ev_process == NULL || ws->ev_defer == NULL)
 		return -ENOMEM;
-	ws->reqlen = len;
-	p = ws->req;
-	WS_PUTS(&p, "GET ");
-	WS_PUTS(&p, u->path);
-	if (u->query != NULL) {
-		WS_PUTS(&p, "?");
-		WS_PUTS(&p, u->query);
-	}
-	WS_PUTS(&p, fixed1);
-	WS_PUTS(&p, u->hostport);
-	WS_PUTS(&p, fixed2);
-	ws_put(&p, key, 24);
-	WS_PUTS(&p, fixed3);
-	for (i = 0; headers != NULL && headers[i] != NULL; i++) {
-		WS_PUTS(&p, headers[i]);
-		WS_PUTS(&p, "\r\n");
-	}
-	WS_PUTS(&p, "\r\n");
-	assert((size_t)(p - ws->req) == len);
-	return 0;
+	return dial_start(base, &d, &ws->dial);
 }
 
 int
 ws_connect(struct event_base *base, const struct ws_opts *opts, struct ws **ret)
 {
-	struct evutil_addrinfo hints;
 	struct url *u = NULL;
 	struct ws *ws;
-	char addr[sizeof(struct in6_addr)];
 	const char *why;
-	size_t i;
-	int r, numeric;
+	int r;
 
 	if (base == NULL || opts == NULL || opts->url == NULL || ret == NULL)
 		return -EINVAL;
-	for (i = 0; opts->headers != NULL && opts->headers[i] != NULL; i++)
-		if (!ws_header_ok(opts->headers[i]))
-			return -EINVAL;
-	if ((r = url_parse(opts->url, &u, &why)) < 0)
-		return r;
-	if ((u->scheme != URL_WS && u->scheme != URL_WSS) ||
-	    (u->tls && opts->tls == NULL)) {
-		url_free(u);
-		return -EINVAL;
-	}
-	ws = calloc(1, sizeof(*ws));
-	if (ws == NULL) {
-		url_free(u);
+	if ((ws = calloc(1, sizeof(*ws))) == NULL)
 		return -ENOMEM;
-	}
-	ws->fd = -1;
-	ws->state = WS_RESOLVING;
-	ws->base = base;
-	ws->dns = opts->dns;
-	ws->tls = opts->tls;
-	if (u->tls)
-		ws->flags |= WS_F_TLS;
+	ws->state = WS_DIALING;
 	ws->handshake_timeout_ms = opts->handshake_timeout_ms > 0
 	    ? opts->handshake_timeout_ms
 	    : WS_HANDSHAKE_MS;
@@ -1424,49 +897,17 @@ ws_connect(struct event_base *base, const struct ws_opts *opts, struct ws **ret)
 	ws->on_message = opts->on_message;
 	ws->on_close = opts->on_close;
 	ws->arg = opts->arg;
-	(void)snprintf(ws->port, sizeof(ws->port), "%u", u->port);
-	/* The URL's host is ours: u is freed below without it. */
-	ws->host = u->host;
-	u->host = NULL;
-	numeric = evutil_inet_pton(AF_INET, ws->host, addr) == 1 ||
-	    evutil_inet_pton(AF_INET6, ws->host, addr) == 1;
-	if (numeric) {
-		/* Non-blocking: AI_NUMERICHOST never consults a resolver. */
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_protocol = IPPROTO_TCP;
-		hints.ai_flags = EVUTIL_AI_NUMERICHOST | EVUTIL_AI_NUMERICSERV;
-		if (evutil_getaddrinfo(ws->host, ws->port, &hints, &ws->ai) !=
-		    0) {
-			r = -EINVAL;
-			goto fail;
-		}
-	} else if (ws->dns == NULL) {
-		r = -EINVAL;
-		goto fail;
-	}
-	if ((r = ws_request_build(ws, u, opts->headers)) < 0)
-		goto fail;
-	r = -ENOMEM;
-	ws->ev_timeout = evtimer_new(base, ws_timeout_cb, ws);
-	ws->ev_process = evtimer_new(base, ws_process_cb, ws);
-	ws->ev_defer = event_new(base, -1, 0, ws_defer_cb, ws);
-	ws->http = http_new(NULL);
-	if (ws->ev_timeout == NULL || ws->ev_process == NULL ||
-	    ws->ev_defer == NULL || ws->http == NULL)
-		goto fail;
-	log_debug("ws %p: connecting to %s port %s%s", (void *)ws, ws->host,
-	    ws->port, u->tls ? " (TLS)" : "");
+	if ((r = url_parse(opts->url, &u, &why)) == 0)
+		r = ws_setup(ws, base, opts, u);
 	url_free(u);
+	if (r < 0) {
+		ws_free_now(ws);
+		return r;
+	}
+	log_debug("ws %p: dial %p", (void *)ws, (void *)ws->dial);
 	ws_timer_set(ws, ws->handshake_timeout_ms);
-	ws_schedule(ws);
 	*ret = ws;
 	return 0;
-fail:
-	url_free(u);
-	ws_free_now(ws);
-	return r;
 }
 
 int
@@ -1543,9 +984,6 @@ ws_close(struct ws *ws)
 {
 	if (ws == NULL)
 		return;
-	ws->on_open = NULL;
-	ws->on_message = NULL;
-	ws->on_close = NULL;
 	ws_close_reason(ws, WS_REASON_LOCAL, "closed by the owner");
 }
 

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * WebSocket client (RFC 6455) for the control plane's stream endpoints: DNS
- * (evdns, optional), TCP, TLS (bufferevent_openssl with an SSL from
- * tlsctx.c), a hand-written HTTP/1.1 Upgrade handshake, and wslay for the
- * framing. Runs on the caller's event_base; never blocks and never logs
- * above debug. Owns: the socket, the bufferevent, the wslay context and the
- * request buffer (which holds the credential header and is wiped).
- * Called by: the streaming-exec code (api-*.c).
+ * WebSocket client (RFC 6455) for the control plane's stream endpoints:
+ * the connection from dial.c (DNS by evdns, optional; TCP; TLS with an SSL
+ * from tlsctx.c), the HTTP/1.1 Upgrade handshake (wsproto.c, httpio.c),
+ * and wslay for the framing. Runs on the caller's event_base; never blocks
+ * and never logs above debug. Owns: the dial, the bufferevent (and so the
+ * socket), the wslay context and the request buffer (which holds the
+ * credential header and is wiped). Called by: the exec-stream adapter
+ * (stream.c).
  *
  * Lifecycle: ws_connect() returns a handle owned by the caller; every event
  * after that arrives through the callbacks, from the event loop, never from
@@ -15,9 +16,11 @@
  * ws_close() or ws_free() first, after which no callback is made. The owner
  * frees the handle with ws_free(), which is safe inside any callback.
  *
- * Ending of the Wrenn exec stream: the server closes TCP without a close
- * frame after its "exit" or "error" message (CONTRACT.md section 7.5); that
- * arrives as WS_REASON_EOF and the caller decides whether it was normal.
+ * Ending of the Wrenn exec stream: the control plane never sends a close
+ * frame; after its "exit" or "error" message (or a "stop") it closes TCP.
+ * That arrives as WS_REASON_EOF and the caller decides whether it was
+ * normal (stream.c: an "exit" or "error" first, else the cut that
+ * protocol/PROTOCOL.md reports as upstream_unreachable).
  */
 #ifndef WRENND_WS_H
 #define WRENND_WS_H
@@ -92,7 +95,8 @@ struct ws_opts {
 				     * numeric hosts only; borrowed, must
 				     * outlive the ws */
 	long handshake_timeout_ms;  /* DNS + connect + TLS + upgrade answer
-				     * (including an error body); 0: 10000 */
+				     * (including an error body); 0: 10000.
+				     * Also the dial's own deadline */
 	long idle_timeout_ms;	    /* nothing arrived for this long while
 				     * reading (not while paused): send a
 				     * ping; nothing for as long again:
@@ -132,7 +136,8 @@ size_t ws_queued_bytes(const struct ws *ws);
 
 /*
  * The connection's socket (TCP keepalive is on), for inspection only; -1
- * before TCP is up or once closed. Never read, write or close it.
+ * before the connection is up (TCP and, for wss://, TLS) or once closed.
+ * Never read, write or close it.
  */
 int ws_fd(const struct ws *ws);
 
