@@ -156,6 +156,18 @@ def wait_for(pred, timeout=10.0, step=0.02, what="condition"):
     raise TimeoutError("timed out waiting for " + what)
 
 
+def settle(fn, want, timeout=10.0, step=0.05):
+    """Poll fn() until it returns want or timeout passes; return the last
+    value, for an assertion that shows what it was instead of a timeout
+    traceback."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v == want or time.monotonic() >= deadline:
+            return v
+        time.sleep(step)
+
+
 class FakeCP:
     """The fake control plane, really started."""
 
