@@ -40,9 +40,6 @@ Registered by routes.py.
 """
 
 import asyncio
-import contextlib
-import socket
-import struct
 import tempfile
 import time
 
@@ -190,21 +187,6 @@ async def _flush(request, limit=5.0):
     while t is not None and not t.is_closing() and \
             t.get_write_buffer_size() and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
-
-
-def _drop(request, rst):
-    t = request.transport
-    if t is None:
-        return
-    if rst:
-        sock = t.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                struct.pack("ii", 1, 0))
-        t.abort()
-    else:
-        t.close()
 
 
 def _precheck(ctx):
@@ -461,7 +443,7 @@ async def read(ctx):
                     # The file shrank under us: the promised chunk cannot be
                     # completed (the real CP had it in memory).
                     resp.aborted = True
-                    _drop(ctx.request, False)
+                    httpio.drop_connection(ctx.request, False)
                     return resp
                 await resp.write(data)
                 left -= len(data)
@@ -618,7 +600,7 @@ async def stream_read(ctx):
         if fault.action == "cut":
             await _flush(ctx.request)
             resp.aborted = True
-            _drop(ctx.request, fault.rst)
+            httpio.drop_connection(ctx.request, fault.rst)
         raise _Stop()
 
     try:

@@ -52,7 +52,6 @@ import base64
 import contextlib
 import hashlib
 import os
-import socket
 import struct
 import time
 
@@ -288,15 +287,9 @@ class Session:
         t = self.transport
         if t is None:
             return
+        httpio.close_transport(t, rst)    # FIN flushes what is buffered
         if rst:
-            sock = t.get_extra_info("socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                    struct.pack("ii", 1, 0))
-            t.abort()
             return
-        t.close()          # flushes what is buffered, then FIN
         asyncio.get_running_loop().call_later(CLOSE_GRACE, t.abort)
 
     # ---- faults ------------------------------------------------------------

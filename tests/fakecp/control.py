@@ -13,7 +13,8 @@
   POST   /_fake/sandboxes/{id}/status      {"status":S,"after_ms"?:N}
   POST   /_fake/jwt                        mint a user JWT -> {"token":...}
   POST   /_fake/api-keys                   {"team_id"?,"name"?} -> key
-  ...and the ones in control_resources.py (hosts, audit, builds)
+  ...and the ones in control_resources.py (hosts, audit, builds) and
+  proxy.py (the sandbox proxy's target cache and port map)
 
 No auth, no faults, never logged.  Bodies are lenient JSON; errors are
 400/404 {"error":"text"}.  RequestLog and FaultTable are used by fakecp.py
@@ -64,6 +65,8 @@ class RequestLog:
             "has_authorization": authz is not None,
             "has_bearer": bearer is not None, "bearer": bearer,
             "has_host_token": "X-Host-Token" in h,
+            "host": h.get("Host"),
+            "proxy": None,        # proxy.py fills it for proxied requests
             "headers": headers,
             "body": "", "body_bytes": 0, "body_truncated": False,
             "status": None, "fault": None, "dropped": False,
@@ -87,6 +90,7 @@ class Fault:
         self.spec = spec
         self.path = re.compile(spec["path"])
         self.method = spec.get("method")
+        self.proxy = bool(spec.get("proxy", False))
         self.delay_ms = _opt_int(spec, "delay_ms", 0)
         self.status = _opt_int(spec, "status", 0)
         self.reset = bool(spec.get("reset", False))
@@ -104,8 +108,10 @@ class Fault:
         if self.status and not 100 <= self.status <= 599:
             raise ValueError('"status" must be 100..599')
 
-    def matches(self, method, path):
+    def matches(self, method, path, proxy=False):
         if self.count is not None and self.count <= 0:
+            return False
+        if self.proxy != proxy:
             return False
         if self.method and self.method.upper() != method:
             return False
@@ -143,10 +149,12 @@ class FaultTable:
         self.faults.append(f)
         return f
 
-    def match(self, method, path):
-        """The first live rule matching the request; consumes one count."""
+    def match(self, method, path, proxy=False):
+        """The first live rule matching the request; consumes one count.
+        Rules with "proxy": true match only proxied requests, the others
+        only API requests."""
         for f in self.faults:
-            if f.matches(method, path):
+            if f.matches(method, path, proxy):
                 f.hits += 1
                 if f.count is not None:
                     f.count -= 1
@@ -331,6 +339,8 @@ def build():
         r.post("/sandboxes/{id}/status", force_status)
         r.post("/jwt", mint_jwt)
         r.post("/api-keys", add_api_key)
+        import proxy   # the sandbox proxy's cache and port map
+        proxy.register_control(r)
         import control_resources   # hosts, placement, audit, builds
         control_resources.register(r)
 

@@ -6,6 +6,10 @@ Entry point and request pipeline.  FakeCP owns the state, the fake host
 agent, the stats sampler, the request log and the fault table, and routes
 each aiohttp request:
 
+  Host {port}-{sandbox_id}.{domain}
+              -> logged; the first matching "proxy" fault rule may delay,
+                 answer or reset; then proxy.py (the sandbox proxy wraps
+                 the whole router in the real CP, so it comes first)
   /_fake/...  -> control.py (no auth, no faults, not logged)
   anything    -> logged; on /v1 paths the first matching fault rule may
                  delay, answer or reset; then routes.py's chi look-alike.
@@ -32,7 +36,6 @@ import shutil
 import signal
 import socket
 import ssl
-import struct
 import sys
 import tempfile
 import time
@@ -48,6 +51,7 @@ import auditlog  # noqa: E402
 import control  # noqa: E402
 import httpio  # noqa: E402
 import ids  # noqa: E402
+import proxy  # noqa: E402
 import routes  # noqa: E402
 import state as st  # noqa: E402
 import stats  # noqa: E402
@@ -62,22 +66,6 @@ class DropConnection(Exception):
     def __init__(self, rst):
         super().__init__("reset" if rst else "close")
         self.rst = rst
-
-
-def drop_connection(request, rst):
-    """Close (FIN) or reset (RST, SO_LINGER 0) the request's connection."""
-    transport = request.transport
-    if transport is None:
-        return
-    if rst:
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                struct.pack("ii", 1, 0))
-        transport.abort()
-    else:
-        transport.close()
 
 
 async def _no_expect(request):
@@ -98,6 +86,8 @@ class FakeCP:
         self.sampler = stats.Sampler(self.state, opts.stats_interval)
         self.log = control.RequestLog(opts.max_log)
         self.faults = control.FaultTable()
+        self.proxy = proxy.Proxy(self.state, self.agent,
+                                 opts.proxy_cache_ttl)
         self.api = routes.build()
         self.control = control.build()
 
@@ -106,7 +96,9 @@ class FakeCP:
     async def handle(self, request):
         """The single aiohttp handler: every request enters here."""
         raw_path, _, raw_query = request.raw_path.partition("?")
-        is_control = httpio.route_matches("/_fake", raw_path)
+        proxied = proxy.match_host(request.headers.get("Host", ""))
+        is_control = proxied is None and httpio.route_matches("/_fake",
+                                                              raw_path)
         entry = None if is_control else self.log.start(request, raw_path,
                                                        raw_query)
         try:
@@ -117,7 +109,9 @@ class FakeCP:
                 entry["status"] = resp.status
             return resp
         try:
-            if is_control:
+            if proxied is not None:
+                resp = await self._serve_proxy(ctx, proxied)
+            elif is_control:
                 resp = await self.control.serve(ctx)
             else:
                 resp = await self._serve_api(ctx)
@@ -128,7 +122,7 @@ class FakeCP:
         except (ids.GoPanic, DropConnection) as e:
             if entry is not None:
                 entry["dropped"] = True
-            drop_connection(request, isinstance(e, DropConnection) and e.rst)
+            httpio.drop_connection(request, isinstance(e, DropConnection) and e.rst)
             return web.Response()
         except asyncio.CancelledError:
             raise
@@ -138,9 +132,9 @@ class FakeCP:
             traceback.print_exc()
             if entry is not None:
                 entry["dropped"] = True
-            drop_connection(request, False)
+            httpio.drop_connection(request, False)
             return web.Response()
-        if entry is not None:
+        if entry is not None and not isinstance(resp, proxy.SentResponse):
             entry["status"] = resp.status
         if log.isEnabledFor(logging.INFO):
             log.info("%s %s -> %d", request.method, request.raw_path,
@@ -161,17 +155,31 @@ class FakeCP:
     async def _serve_api(self, ctx):
         """Apply the first matching fault rule (/v1 only), then route."""
         if httpio.route_matches("/v1", ctx.raw_path):
-            fault = self.faults.match(ctx.method, ctx.raw_path)
-            if fault is not None:
-                ctx.log["fault"] = fault.id
-                ctx.fault = fault   # mid-stream actions (streamfault.py)
-                if fault.delay_ms:
-                    await asyncio.sleep(fault.delay_ms / 1000.0)
-                if fault.reset:
-                    raise DropConnection(rst=True)
-                if fault.status:
-                    return fault.response()
+            resp = await self._apply_fault(ctx, proxy=False)
+            if resp is not None:
+                return resp
         return await self.api.serve(ctx)
+
+    async def _serve_proxy(self, ctx, proxied):
+        """Apply the first matching proxy fault rule, then proxy."""
+        resp = await self._apply_fault(ctx, proxy=True)
+        if resp is not None:
+            return resp
+        return await self.proxy.serve(ctx, *proxied)
+
+    async def _apply_fault(self, ctx, proxy):
+        """The first live rule for this request: delay, then reset (raises
+        DropConnection) or answer (returns the response); None = go on."""
+        fault = self.faults.match(ctx.method, ctx.raw_path, proxy)
+        if fault is None:
+            return None
+        ctx.log["fault"] = fault.id
+        ctx.fault = fault   # mid-stream actions (streamfault.py)
+        if fault.delay_ms:
+            await asyncio.sleep(fault.delay_ms / 1000.0)
+        if fault.reset:
+            raise DropConnection(rst=True)
+        return fault.response() if fault.status else None
 
     async def _log_unread_body(self, ctx):
         """Log the start of a body the handler ignored (best effort)."""
@@ -253,7 +261,9 @@ async def serve(opts):
 
     host, port = opts.listen
     sock = make_socket(host, port)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # Go's net/http never decompresses a request body; neither do we.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           auto_decompress=False)
     await runner.setup()
     site = web.SockSite(runner, sock, ssl_context=ssl_ctx,
                         shutdown_timeout=1.0)
@@ -344,6 +354,9 @@ def main(argv=None):
     p.add_argument("--stream-timeout", type=float, default=600.0,
                    help="seconds before exec/stream and files/stream/read "
                    "sessions end, the CP->agent timeout (default 600)")
+    p.add_argument("--proxy-cache-ttl", type=float, default=proxy.CACHE_TTL,
+                   help="seconds the sandbox proxy caches a target "
+                   "(default 120, as the real CP)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log every request to stderr")
     opts = p.parse_args(argv)

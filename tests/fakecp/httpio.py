@@ -18,6 +18,9 @@ Used by chimux, the middlewares, every handler module and the control API.
 """
 
 import asyncio
+import contextlib
+import socket
+import struct
 
 from aiohttp import web
 
@@ -106,6 +109,27 @@ def bad_request_uri():
     return r
 
 
+def close_transport(transport, rst):
+    """Close a connection: FIN after what is buffered, or an RST at once
+    (SO_LINGER 0, buffered data dropped).  None is ignored."""
+    if transport is None:
+        return
+    if rst:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+
+
+def drop_connection(request, rst):
+    """Close (FIN) or reset (RST) the request's connection."""
+    close_transport(request.transport, rst)
+
+
 def service_error(msg):
     """serviceErrToHTTP for a plain (non-Connect) service error message."""
     if "not found" in msg:
@@ -143,7 +167,7 @@ _PATH_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                        b"0123456789-_.~$&+,/:;=@")
 
 
-def _unescape(s, plus_is_space):
+def unescape(s, plus_is_space):
     """url.unescape: every % must start a valid escape, else ValueError."""
     b = s.encode("utf-8", "surrogateescape")
     out = bytearray()
@@ -162,17 +186,17 @@ def _unescape(s, plus_is_space):
     return bytes(out)
 
 
-def _escape_path(b):
+def escape_path(b):
     return "".join(chr(c) if c in _PATH_SAFE else "%%%02X" % c for c in b)
 
 
 def route_path(raw_path):
     """The path chi routes on: r.URL.RawPath if set, else r.URL.Path."""
     try:
-        decoded = _unescape(raw_path, False)
+        decoded = unescape(raw_path, False)
     except ValueError:
         raise BadRequestURI(raw_path)
-    if _escape_path(decoded) != raw_path:
+    if escape_path(decoded) != raw_path:
         return raw_path
     return decoded.decode("utf-8", "surrogateescape")
 
@@ -185,8 +209,8 @@ def parse_query(raw_query):
             continue
         k, _, v = part.partition("=")
         try:
-            k = _unescape(k, True).decode("utf-8", "surrogateescape")
-            v = _unescape(v, True).decode("utf-8", "surrogateescape")
+            k = unescape(k, True).decode("utf-8", "surrogateescape")
+            v = unescape(v, True).decode("utf-8", "surrogateescape")
         except ValueError:
             continue
         out.setdefault(k, []).append(v)

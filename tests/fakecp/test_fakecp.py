@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE_PYTHON = os.environ.get("FAKECP_PYTHON", "/usr/bin/python3")
@@ -82,6 +83,14 @@ class Fake:
             self.port = int(f.read())
         with open(seed_file) as f:
             self.seed = json.load(f)
+
+    def peak_rss_kib(self):
+        """The fake's peak resident set (VmHWM) so far, in KiB."""
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return 0
 
     def stop(self):
         if self.proc.poll() is None:
@@ -341,16 +350,36 @@ def test_tls(t, tmp):
         t.eq(fake.stop(), 0, "SIGTERM: clean exit")
 
 
-def main():
+def require_aiohttp(script):
+    """Make sure aiohttp imports here: else re-execute script with
+    FAKE_PYTHON (once), else print a TAP skip and exit."""
+    try:
+        import aiohttp  # noqa: F401
+        return
+    except ImportError:
+        pass
+    if os.environ.get("FAKECP_REEXEC") != "1" and \
+            os.access(FAKE_PYTHON, os.X_OK):
+        os.environ["FAKECP_REEXEC"] = "1"
+        os.execv(FAKE_PYTHON, [FAKE_PYTHON, "-B", os.path.abspath(script)]
+                 + sys.argv[1:])
+    print("1..0 # SKIP aiohttp is not available")
+    sys.exit(0)
+
+
+def run(prefix, body):
+    """A self-test's main: body(t, tmp, fakes) runs the cases in a fresh
+    temporary directory; an exception escaping it is one failed test (with
+    its traceback); every Fake put in fakes is stopped and the directory
+    removed.  Prints the plan; returns the exit status."""
     t = Tap()
-    tmp = tempfile.mkdtemp(prefix="test-fakecp-")
+    tmp = tempfile.mkdtemp(prefix=prefix)
     fakes = []
     try:
-        fake = Fake(tmp, "plain")
-        fakes.append(fake)
-        test_plain(t, fake)
-        test_tls(t, tmp)
+        body(t, tmp, fakes)
     except Exception as e:   # report, do not hide, a harness failure
+        for line in traceback.format_exc().splitlines():
+            print("# " + line)
         t.ok(False, "harness: %s: %s" % (type(e).__name__, e))
     finally:
         for f in fakes:
@@ -358,6 +387,17 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     print("1..%d" % t.n)
     return 1 if t.failed else 0
+
+
+def _main_body(t, tmp, fakes):
+    fake = Fake(tmp, "plain")
+    fakes.append(fake)
+    test_plain(t, fake)
+    test_tls(t, tmp)
+
+
+def main():
+    return run("test-fakecp-", _main_body)
 
 
 if __name__ == "__main__":

@@ -17,31 +17,18 @@ import os
 import sys
 
 sys.dont_write_bytecode = True
-FAKE_PYTHON = os.environ.get("FAKECP_PYTHON", "/usr/bin/python3")
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from test_fakecp import Fake, err, require_aiohttp, run  # noqa: E402
 
-try:
-    import aiohttp
-except ImportError:
-    if os.environ.get("FAKECP_DATA_REEXEC") != "1" and \
-            os.access(FAKE_PYTHON, os.X_OK):
-        os.environ["FAKECP_DATA_REEXEC"] = "1"
-        os.execv(FAKE_PYTHON, [FAKE_PYTHON, "-B", os.path.abspath(__file__)]
-                 + sys.argv[1:])
-    print("1..0 # SKIP aiohttp is not available")
-    sys.exit(0)
-
+require_aiohttp(__file__)
+import aiohttp  # noqa: E402
 import asyncio  # noqa: E402
 import base64  # noqa: E402
 import json  # noqa: E402
-import shutil  # noqa: E402
 import socket  # noqa: E402
 import struct  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-from test_fakecp import Fake, Tap, err  # noqa: E402
 
 WS = aiohttp.WSMsgType
 MiB = 1 << 20
@@ -54,13 +41,6 @@ class DataFake(Fake):
         super().__init__(tmp, name, extra=extra)
         self.base = "http://127.0.0.1:%d" % self.port
         self.key = {"X-API-Key": self.seed["api_key"]}
-
-    def peak_rss_kib(self):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-        return 0
 
 
 class Api:
@@ -686,20 +666,12 @@ async def amain(t, tmp, fakes):
         await test_timeout(t, Api(s, short))
 
 
+def _main_body(t, tmp, fakes):
+    asyncio.run(amain(t, tmp, fakes))
+
+
 def main():
-    t = Tap()
-    tmp = tempfile.mkdtemp(prefix="test-fakecp-data-")
-    fakes = []
-    try:
-        asyncio.run(amain(t, tmp, fakes))
-    except Exception as e:   # report, do not hide, a harness failure
-        t.ok(False, "harness: %s: %s" % (type(e).__name__, e))
-    finally:
-        for f in fakes:
-            f.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % t.n)
-    return 1 if t.failed else 0
+    return run("test-fakecp-data-", _main_body)
 
 
 if __name__ == "__main__":

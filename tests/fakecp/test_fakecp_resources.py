@@ -13,16 +13,13 @@ Uses the launcher and client of test_fakecp.py.  Runs in a few seconds.
 
 import os
 import re
-import shutil
 import sys
-import tempfile
 import time
-import traceback
 
 sys.dont_write_bytecode = True   # do not leave __pycache__ in the sources
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from test_fakecp import Client, Fake, Tap, err  # noqa: E402
+from test_fakecp import Client, Fake, err, run  # noqa: E402
 
 HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 JWT_MISMATCH = "JWT team does not match requested team; use switch-team first"
@@ -776,33 +773,23 @@ def test_build_worker(t, tmp):
         t.eq(fake.stop(), 0, "build worker fake: clean exit")
 
 
+def _main_body(t, tmp, fakes):
+    fake = Fake(tmp, "plain")
+    fakes.append(fake)
+    x = Ctx(t, fake)
+    test_api_keys(x)
+    test_teams(x)
+    test_users(x)
+    test_hosts(x)
+    test_channels(x)
+    test_audit(x)
+    test_admin(x)
+    test_routing_log_faults(x)
+    test_build_worker(t, tmp)
+
+
 def main():
-    t = Tap()
-    tmp = tempfile.mkdtemp(prefix="test-fakecp-res-")
-    fakes = []
-    try:
-        fake = Fake(tmp, "plain")
-        fakes.append(fake)
-        x = Ctx(t, fake)
-        test_api_keys(x)
-        test_teams(x)
-        test_users(x)
-        test_hosts(x)
-        test_channels(x)
-        test_audit(x)
-        test_admin(x)
-        test_routing_log_faults(x)
-        test_build_worker(t, tmp)
-    except Exception as e:   # report, do not hide, a harness failure
-        for line in traceback.format_exc().splitlines():
-            print("# " + line)
-        t.ok(False, "harness: %s: %s" % (type(e).__name__, e))
-    finally:
-        for f in fakes:
-            f.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % t.n)
-    return 1 if t.failed else 0
+    return run("test-fakecp-res-", _main_body)
 
 
 if __name__ == "__main__":
