@@ -165,7 +165,7 @@ audit_next(struct audit_walk *aw)
 	}
 }
 
-void
+static void
 api_audit_list(struct call *call)
 {
 	struct audit_walk *aw;
@@ -206,3 +206,56 @@ oom:
 	call_fail_oom(call);
 	return;
 }
+
+/* This file's method rows (methods.h), listed by methods.c. */
+
+static const struct method_param p_audit[] = {
+    {.name = "before",
+	.type = PT_STRING,
+	.in = PIN_QUERY,
+	.doc = "RFC3339 cursor (next_before of the previous page)"},
+    {.name = "before_id",
+	.type = PT_STRING,
+	.in = PIN_QUERY,
+	.doc = "tie-break cursor (next_before_id)"},
+    {.name = "limit",
+	.type = PT_INT,
+	.in = PIN_QUERY,
+	.min = METHOD_I32_MIN,
+	.max = METHOD_I32_MAX,
+	.doc = "page size (default 50, at most 200)"},
+    {.name = "resource_type",
+	.type = PT_STRLIST,
+	.in = PIN_QUERY,
+	.doc = "filter; a string or a list (OR-matched)"},
+    {.name = "action",
+	.type = PT_STRLIST,
+	.in = PIN_QUERY,
+	.doc = "filter; a string or a list (OR-matched)"},
+    {.name = "all",
+	.type = PT_BOOL,
+	.in = PIN_LOCAL,
+	.doc = "walk every page for the caller"},
+    {.name = "max_items",
+	.type = PT_INT,
+	.in = PIN_LOCAL,
+	.min = 1,
+	.max = 1000000,
+	.doc = "with all: stop after this many items (default 10000)"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method api_audit_rows[] = {
+    {
+	.name = "audit.list",
+	.summary = "audit log page (all: every page, bounded)",
+	.cred = ROLE_CRED_JWT,
+	.role = ROLE_USER,
+	.verb = "GET",
+	.path = "/v1/audit-logs",
+	.params = p_audit,
+	.handler = api_audit_list,
+    },
+};
+
+const struct api_table api_audit_methods = API_TABLE(api_audit_rows);

@@ -213,7 +213,7 @@ daemon_status_probe_cb(
 	    call, kind, state, strcmp(state, "ok") != 0 ? reason : NULL, probe);
 }
 
-void
+static void
 api_daemon_status(struct call *call)
 {
 	struct creds *cr = call_wd(call)->creds;
@@ -265,13 +265,13 @@ api_daemon_status(struct call *call)
 	call_set_cancel(call, daemon_status_cancel_cb, sp);
 }
 
-void
+static void
 api_rpc_describe(struct call *call)
 {
-	const struct method *all, *m;
+	const struct method *m;
 	const char *name;
 	json_t *list;
-	size_t i, n;
+	size_t i;
 
 	name = json_string_value(json_object_get(call_params(call), "method"));
 	if (name != NULL) {
@@ -284,12 +284,44 @@ api_rpc_describe(struct call *call)
 		call_reply(call, methods_describe(m));
 		return;
 	}
-	all = methods_all(&n);
 	list = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(list, methods_describe(&all[i]));
+	for (i = 0; (m = methods_at(i)) != NULL; i++)
+		json_array_append_new(list, methods_describe(m));
 	call_reply(call,
 	    json_pack("{s:i, s:o}", "protocol", IPC_PROTOCOL_VERSION, "methods",
 		list));
 	return;
 }
+
+/* This file's method rows (methods.h), listed by methods.c. */
+
+static const struct method_param p_describe[] = {
+    {.name = "method",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.doc = "describe only this method"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method api_daemon_rows[] = {
+    {
+	.name = "rpc.describe",
+	.summary = "describe the methods, their params and needs",
+	.cred = ROLE_CRED_NONE,
+	.role = ROLE_TOOL,
+	.result = MRES_LOCAL,
+	.params = p_describe,
+	.handler = api_rpc_describe,
+    },
+    {
+	.name = "daemon.status",
+	.summary = "daemon version, upstream, credentials, counters",
+	.cred = ROLE_CRED_NONE,
+	.role = ROLE_TOOL,
+	.result = MRES_LOCAL,
+	.params = methods_no_params,
+	.handler = api_daemon_status,
+    },
+};
+
+const struct api_table api_daemon_methods = API_TABLE(api_daemon_rows);

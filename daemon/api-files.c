@@ -1121,13 +1121,13 @@ api_files_free(struct api_files *af)
 	free(af);
 }
 
-void
+static void
 api_files_stream_upload(struct call *call)
 {
 	files_stream(call, FILES_UP);
 }
 
-void
+static void
 api_files_stream_download(struct call *call)
 {
 	files_stream(call, FILES_DOWN);
@@ -1187,7 +1187,7 @@ files_b64decode(const char *s, size_t len, size_t *ret_len)
 	return out;
 }
 
-void
+static void
 api_files_upload(struct call *call)
 {
 	struct upstream_req *req;
@@ -1290,7 +1290,7 @@ files_download_cb(
 	free(b64);
 }
 
-void
+static void
 api_files_download(struct call *call)
 {
 	struct upstream_req *req;
@@ -1318,3 +1318,92 @@ api_files_download(struct call *call)
 	upstream_req_set_max_response(req, (size_t)files_download_max(call));
 	(void)rest_start(call, req, REST_CANCEL, files_download_cb, call);
 }
+
+/* This file's method rows (methods.h), listed by methods.c. */
+
+#define P_FILE_PATH                                                            \
+	{                                                                      \
+		.name = "path", .type = PT_STRING, .in = PIN_LOCAL,            \
+		.flags = PF_REQUIRED | PF_NONEMPTY,                            \
+		.doc = "path in the sandbox (relative to the home directory, " \
+		       "/root)"                                                \
+	}
+
+static const struct method_param p_upload[] = {
+    METHOD_P_SANDBOX_ID,
+    P_FILE_PATH,
+    {.name = "data",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.flags = PF_REQUIRED,
+	.doc = "file content, standard base64"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_download[] = {
+    METHOD_P_SANDBOX_ID,
+    P_FILE_PATH,
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_stream_file[] = {
+    METHOD_P_SANDBOX_ID,
+    P_FILE_PATH,
+    {.name = "fd",
+	.type = PT_FD,
+	.in = PIN_LOCAL,
+	.flags = PF_REQUIRED,
+	.doc = "{\"$fd\": n}: a file, pipe or socket passed with SCM_RIGHTS"},
+    {.name = "verify",
+	.type = PT_BOOL,
+	.in = PIN_LOCAL,
+	.doc = "check size and SHA-256 against the file in the sandbox"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method api_files_rows[] = {
+    {
+	.name = "sandbox.upload",
+	.summary = "write a small file (base64, < 100 MiB)",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.path = "/v1/sandboxes/{sandbox_id}/files/write",
+	.result = MRES_EMPTY,
+	.params = p_upload,
+	.handler = api_files_upload,
+    },
+    {
+	.name = "sandbox.download",
+	.summary = "read a small file (base64)",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.path = "/v1/sandboxes/{sandbox_id}/files/read",
+	.result = MRES_LOCAL,
+	.params = p_download,
+	.handler = api_files_download,
+    },
+    {
+	.name = "sandbox.stream_upload",
+	.summary = "stream a passed fd into a sandbox file (any size)",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.path = "/v1/sandboxes/{sandbox_id}/files/stream/write",
+	.result = MRES_LOCAL,
+	.flags = METHOD_STREAM,
+	.params = p_stream_file,
+	.handler = api_files_stream_upload,
+    },
+    {
+	.name = "sandbox.stream_download",
+	.summary = "stream a sandbox file into a passed fd (any size)",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.path = "/v1/sandboxes/{sandbox_id}/files/stream/read",
+	.result = MRES_LOCAL,
+	.flags = METHOD_STREAM,
+	.params = p_stream_file,
+	.handler = api_files_stream_download,
+    },
+};
+
+const struct api_table api_files_methods = API_TABLE(api_files_rows);

@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
+#include "methods.h"
 #include "rest.h"
 #include "upstream.h"
 #include "wrennd.h"
@@ -210,7 +211,7 @@ retry:
 	sandbox_watch_schedule(w);
 }
 
-void
+static void
 api_sandbox_wait_ready(struct call *call)
 {
 	struct wrennd *wd = call_wd(call);
@@ -274,6 +275,195 @@ oom:
 	call_fail_oom(call);
 	return;
 }
+
+/* This file's method rows (methods.h), listed by methods.c. */
+
+static const struct method_param p_sandboxes_create[] = {
+    {.name = "template",
+	.type = PT_STRING,
+	.in = PIN_BODY,
+	.doc = "template or snapshot name (default minimal)"},
+    {.name = "vcpus",
+	.type = PT_INT,
+	.in = PIN_BODY,
+	.min = METHOD_I32_MIN,
+	.max = METHOD_I32_MAX,
+	.doc = "virtual CPUs (default 1)"},
+    {.name = "memory_mb",
+	.type = PT_INT,
+	.in = PIN_BODY,
+	.min = METHOD_I32_MIN,
+	.max = METHOD_I32_MAX,
+	.doc = "memory in MiB (default 512)"},
+    {.name = "timeout_sec",
+	.type = PT_INT,
+	.in = PIN_BODY,
+	.min = METHOD_I32_MIN,
+	.max = METHOD_I32_MAX,
+	.doc = "inactivity seconds before auto-pause (0: never)"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_sandbox[] = {
+    METHOD_P_SANDBOX_ID,
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_stats[] = {
+    {.name = "range",
+	.type = PT_STRING,
+	.in = PIN_QUERY,
+	.doc = "5m, 1h, 6h, 24h or 30d (default 1h)"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_exec[] = {
+    METHOD_P_SANDBOX_ID,
+    {.name = "cmd",
+	.type = PT_STRING,
+	.in = PIN_BODY,
+	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.doc = "executable, looked up in PATH; not run through a shell"},
+    {.name = "args", .type = PT_STRINGS, .in = PIN_BODY, .doc = "argv[1..]"},
+    {.name = "timeout_sec",
+	.type = PT_INT,
+	.in = PIN_BODY,
+	.min = METHOD_I32_MIN,
+	.max = METHOD_I32_MAX,
+	.doc = "seconds before the command is killed (default 30)"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_wait_ready[] = {
+    METHOD_P_SANDBOX_ID,
+    {.name = "timeout_sec",
+	.type = PT_INT,
+	.in = PIN_LOCAL,
+	.min = 1,
+	.max = 86400,
+	.doc = "seconds to wait (default 30)"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_metrics[] = {
+    METHOD_P_SANDBOX_ID,
+    {.name = "range",
+	.type = PT_STRING,
+	.in = PIN_QUERY,
+	.doc = "5m, 10m, 1h, 2h, 6h, 12h or 24h (default 10m)"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method api_sandbox_rows[] = {
+    /* Sandboxes (collection). */
+    {
+	.name = "sandboxes.create",
+	.summary = "create a sandbox",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "POST",
+	.path = "/v1/sandboxes",
+	.flags = METHOD_BODY,
+	.params = p_sandboxes_create,
+    },
+    {
+	.name = "sandboxes.list",
+	.summary = "list the team's live sandboxes",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "GET",
+	.path = "/v1/sandboxes",
+	.params = methods_no_params,
+    },
+    {
+	.name = "sandboxes.get",
+	.summary = "get one sandbox",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "GET",
+	.path = "/v1/sandboxes/{sandbox_id}",
+	.params = p_sandbox,
+    },
+    {
+	.name = "sandboxes.destroy",
+	.summary = "destroy a sandbox",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "DELETE",
+	.path = "/v1/sandboxes/{sandbox_id}",
+	.result = MRES_EMPTY,
+	.params = p_sandbox,
+    },
+    {
+	.name = "sandboxes.get_stats",
+	.summary = "team usage statistics",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "GET",
+	.path = "/v1/sandboxes/stats",
+	.params = p_stats,
+    },
+    /* One sandbox. */
+    {
+	.name = "sandbox.exec",
+	.summary = "run a command and wait for its output",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "POST",
+	.path = "/v1/sandboxes/{sandbox_id}/exec",
+	.flags = METHOD_BODY | METHOD_EXEC_TIMEOUT,
+	.params = p_exec,
+    },
+    {
+	.name = "sandbox.ping",
+	.summary = "reset the inactivity timer",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "POST",
+	.path = "/v1/sandboxes/{sandbox_id}/ping",
+	.result = MRES_EMPTY,
+	.params = p_sandbox,
+    },
+    {
+	.name = "sandbox.pause",
+	.summary = "snapshot and release a running sandbox",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "POST",
+	.path = "/v1/sandboxes/{sandbox_id}/pause",
+	.params = p_sandbox,
+    },
+    {
+	.name = "sandbox.resume",
+	.summary = "restore a paused sandbox",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "POST",
+	.path = "/v1/sandboxes/{sandbox_id}/resume",
+	.params = p_sandbox,
+    },
+    {
+	.name = "sandbox.wait_ready",
+	.summary = "wait until a sandbox is running",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.path = "/v1/sandboxes/{sandbox_id}",
+	.result = MRES_LOCAL,
+	.params = p_wait_ready,
+	.handler = api_sandbox_wait_ready,
+    },
+    {
+	.name = "sandbox.metrics",
+	.summary = "CPU, memory and disk time series",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "GET",
+	.path = "/v1/sandboxes/{sandbox_id}/metrics",
+	.params = p_metrics,
+    },
+};
+
+const struct api_table api_sandbox_methods = API_TABLE(api_sandbox_rows);
 
 struct api_sandbox *
 api_sandbox_new(void)

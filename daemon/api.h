@@ -1,16 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Handlers for the methods that are more than one REST pass-through,
- * referenced from the method table (methods.c): api-sandbox.c
- * (wait_ready), api-audit.c (audit.list with all), api-files.c (file
- * transfers), api-daemon.c (rpc.describe, daemon.status), stream.c (exec
- * streams), rpc.c (rpc.hello). A leaf header: it only names types.
+ * The method tables of the handler files, listed by methods.c, and the
+ * few handler-file functions the rest of the daemon calls. Each file
+ * defines its rows (struct method, methods.h) beside its handlers and
+ * exports them as one struct api_table. A leaf header: it only names
+ * types.
  */
 #ifndef WRENND_API_H
 #define WRENND_API_H
 
-struct call;
+#include <stddef.h>
+
+struct method;
 struct wrennd;
+
+/* One handler file's method rows: rows[0 .. n-1], in hello order. */
+struct api_table {
+	const struct method *rows; /* static */
+	size_t n;
+};
+
+/* The api_table of a static array of rows. */
+#define API_TABLE(rows)                                                        \
+	{                                                                      \
+		(rows), sizeof(rows) / sizeof((rows)[0])                       \
+	}
+
+/*
+ * The tables, in the order methods.c lists them (the hello order):
+ * rpc.c: rpc.hello
+ * api-daemon.c: rpc.describe, daemon.status
+ * api-sandbox.c: sandboxes.*, sandbox.* but files and exec streams
+ * api-files.c: sandbox.upload, download, stream_upload, stream_download
+ * stream.c: sandbox.exec_stream, streams.*
+ * api-snapshots.c: snapshots.*
+ * api-account.c: api_keys.*, hosts.*, teams.*, users.*, channels.* (JWT)
+ * api-audit.c: audit.list
+ * api-admin.c: builds.*, admin.* (JWT of a platform admin)
+ */
+extern const struct api_table rpc_methods;
+extern const struct api_table api_daemon_methods;
+extern const struct api_table api_sandbox_methods;
+extern const struct api_table api_files_methods;
+extern const struct api_table stream_methods;
+extern const struct api_table api_snapshots_methods;
+extern const struct api_table api_account_methods;
+extern const struct api_table api_audit_methods;
+extern const struct api_table api_admin_methods;
 
 struct api_sandbox;
 struct api_files;
@@ -20,36 +56,17 @@ struct api_files;
 struct api_sandbox *api_sandbox_new(void);
 void api_sandbox_free(struct api_sandbox *sb);
 
-void api_sandbox_wait_ready(struct call *call);
 /* Stop every wait_ready poll loop (shutdown). */
 void api_sandbox_shutdown(struct wrennd *wd);
 
 /* Number of sandboxes being polled for waiters. */
 unsigned api_sandbox_watches(const struct wrennd *wd);
 
-void api_audit_list(struct call *call);
-
-void api_files_upload(struct call *call);
-void api_files_download(struct call *call);
-void api_files_stream_upload(struct call *call);
-void api_files_stream_download(struct call *call);
 /* api-files.c's state (struct wrennd's files): NULL on OOM. */
 struct api_files *api_files_new(void);
 /* At exit, after every call is gone: let go of file-transfer workers
  * still stuck in a blocking call (they free themselves if they return),
  * and free the state. */
 void api_files_free(struct api_files *af);
-
-void api_daemon_status(struct call *call);
-void api_rpc_describe(struct call *call);
-
-/* Exec streams (stream.c). */
-void stream_exec(struct call *call);
-void stream_attach(struct call *call);
-void stream_list(struct call *call);
-void stream_stop(struct call *call);
-
-/* rpc.hello (rpc.c): protocol check and capability negotiation. */
-void rpc_hello(struct call *call);
 
 #endif /* WRENND_API_H */

@@ -1,12 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The method table: every wrenn-ipc/1 method as one row of data (name,
- * parameters with types and where they go upstream, the credential and
- * local role it needs, and either an upstream route or a handler). Most
- * rows are plain REST pass-throughs run by rest.c; rows with a handler are
- * the calls that are more than one request (waits, streams, files).
- * rpc.describe, the hello method list, parameter validation and the
- * credential check are all derived from this table.
+ * Method rows and the generic checker. Every wrenn-ipc/1 method is one
+ * row of data (struct method: name, parameters with types and where they
+ * go upstream, the credential and local role it needs, and either an
+ * upstream route or a handler), written with designated initializers in
+ * the handler file of its resource, next to its handler and parameter
+ * lists; each such file exports its rows as one struct api_table (api.h).
+ * methods.c is the list of those tables, in the documented hello order,
+ * plus what is derived from them: lookup, parameter validation,
+ * rpc.describe output and the hello method list. Most rows are plain
+ * REST pass-throughs run by rest.c; rows with a handler are the calls
+ * that are more than one request (waits, streams, files).
  */
 #ifndef WRENND_METHODS_H
 #define WRENND_METHODS_H
@@ -44,14 +48,46 @@ enum param_in {
 #define PF_REQUIRED 0x1 /* must be present */
 #define PF_NONEMPTY 0x2 /* strings: not "" */
 
+/* One parameter; a list of them ends with METHOD_PARAMS_END. */
 struct method_param {
-	const char *name;
+	const char *name; /* NULL ends the list */
 	enum param_type type;
 	enum param_in in;
 	unsigned flags;	    /* PF_* */
 	long long min, max; /* PT_INT bounds when min < max */
-	const char *doc;
+	const char *doc;    /* one line for rpc.describe */
 };
+
+#define METHOD_PARAMS_END                                                      \
+	{                                                                      \
+		.name = NULL                                                   \
+	}
+
+/* The bounds of the control plane's 32-bit integers. */
+#define METHOD_I32_MIN (-2147483647LL - 1)
+#define METHOD_I32_MAX 2147483647LL
+
+/* Parameters that several handler files share. */
+#define METHOD_P_SANDBOX_ID                                                    \
+	{                                                                      \
+		.name = "sandbox_id", .type = PT_STRING, .in = PIN_PATH,       \
+		.flags = PF_REQUIRED | PF_NONEMPTY,                            \
+		.doc = "sandbox id (cl-...)"                                   \
+	}
+#define METHOD_P_TEAM_ID                                                       \
+	{                                                                      \
+		.name = "team_id", .type = PT_STRING, .in = PIN_PATH,          \
+		.flags = PF_REQUIRED | PF_NONEMPTY,                            \
+		.doc = "team id (team-...); must be the JWT's active team"     \
+	}
+#define METHOD_P_TEMPLATE_NAME                                                 \
+	{                                                                      \
+		.name = "name", .type = PT_STRING, .in = PIN_PATH,             \
+		.flags = PF_REQUIRED | PF_NONEMPTY, .doc = "template name"     \
+	}
+
+/* The parameter list of a method that takes none. */
+extern const struct method_param methods_no_params[];
 
 /* How a successful upstream answer becomes a result. */
 enum method_result {
@@ -65,6 +101,11 @@ enum method_result {
 #define METHOD_EXEC_TIMEOUT 0x2 /* deadline from timeout_sec + margin */
 #define METHOD_BODY	    0x4 /* always send a JSON body ({} if empty) */
 
+/*
+ * One method. Written with designated initializers; a field left out is
+ * 0: no verb, path or handler, MRES_JSON, no flags. Name, summary, cred,
+ * role and params are always written.
+ */
 struct method {
 	const char *name;    /* namespace.verb */
 	const char *summary; /* one line for rpc.describe */
@@ -74,15 +115,15 @@ struct method {
 	const char *path; /* path template, e.g. /v1/sandboxes/{sandbox_id} */
 	enum method_result result;
 	unsigned flags;			    /* METHOD_* */
-	const struct method_param *params;  /* NULL-name terminated */
+	const struct method_param *params;  /* ends with METHOD_PARAMS_END */
 	void (*handler)(struct call *call); /* NULL: REST pass-through;
 					     * answers the call now or later */
 };
 
 /* Look a method up by name; NULL when unknown. */
 const struct method *methods_find(const char *name);
-/* The whole table (n rows in *ret_n). */
-const struct method *methods_all(size_t *ret_n);
+/* The i-th method in hello order (0, 1, ...), or NULL past the last. */
+const struct method *methods_at(size_t i);
 
 /*
  * Check params against the row: unknown names, types, bounds, required.

@@ -315,7 +315,7 @@ rpc_message(struct client *c, struct ipc_msg *m, int *fds, unsigned nfds)
 		rpc_notification(c, m);
 }
 
-void
+static void
 rpc_hello(struct call *call)
 {
 	struct client *c = call_client(call);
@@ -344,6 +344,40 @@ rpc_hello(struct call *call)
 		"server", "wrennd", "version", PACKAGE_VERSION, "enabled",
 		enabled));
 }
+
+/* This file's method rows (methods.h), listed by methods.c. */
+
+static const struct method_param p_hello[] = {
+    {.name = "client",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.doc = "client name/version"},
+    {.name = "protocol",
+	.type = PT_INT,
+	.in = PIN_LOCAL,
+	.min = 0,
+	.max = 1000,
+	.doc = "protocol major version the client speaks"},
+    {.name = "enable",
+	.type = PT_STRINGS,
+	.in = PIN_LOCAL,
+	.doc = "capabilities to enable"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method rpc_rows[] = {
+    {
+	.name = "rpc.hello",
+	.summary = "negotiate protocol version and capabilities",
+	.cred = ROLE_CRED_NONE,
+	.role = ROLE_TOOL,
+	.result = MRES_LOCAL,
+	.params = p_hello,
+	.handler = rpc_hello,
+    },
+};
+
+const struct api_table rpc_methods = API_TABLE(rpc_rows);
 
 const struct client_ops rpc_client_ops = {
     .open = rpc_open,

@@ -42,6 +42,7 @@
 #include "creds.h"
 #include "ipc.h"
 #include "log.h"
+#include "methods.h"
 #include "rest.h"
 #include "seqbuf.h"
 #include "upstream.h"
@@ -712,7 +713,7 @@ stream_admit(struct call *call, uid_t uid, size_t limit)
 	return 1;
 }
 
-void
+static void
 stream_exec(struct call *call)
 {
 	struct wrennd *wd = call_wd(call);
@@ -808,7 +809,7 @@ stream_lookup(struct call *call)
 	return s;
 }
 
-void
+static void
 stream_attach(struct call *call)
 {
 	struct stream *s;
@@ -872,7 +873,7 @@ stream_describe(const struct stream *s)
 	return o;
 }
 
-void
+static void
 stream_list(struct call *call)
 {
 	struct stream *s;
@@ -890,7 +891,7 @@ oom:
 	return;
 }
 
-void
+static void
 stream_stop(struct call *call)
 {
 	struct stream *s;
@@ -906,6 +907,91 @@ stream_stop(struct call *call)
 	call_reply(call, json_object());
 	return;
 }
+
+/* This file's method rows (methods.h), listed by methods.c. */
+
+static const struct method_param p_exec_stream[] = {
+    METHOD_P_SANDBOX_ID,
+    {.name = "cmd",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.doc = "executable, looked up in PATH; not run through a shell"},
+    {.name = "args", .type = PT_STRINGS, .in = PIN_LOCAL, .doc = "argv[1..]"},
+    {.name = "detach",
+	.type = PT_BOOL,
+	.in = PIN_LOCAL,
+	.doc = "keep running inside wrennd; answer with a stream_id at once"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_attach[] = {
+    {.name = "stream_id",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.doc = "stream id (st-...)"},
+    {.name = "from_seq",
+	.type = PT_INT,
+	.in = PIN_LOCAL,
+	.min = 0,
+	.max = 9007199254740991LL,
+	.doc = "first event wanted (default 0: everything still buffered)"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_stream_id[] = {
+    {.name = "stream_id",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.doc = "stream id (st-...)"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method stream_rows[] = {
+    {
+	.name = "sandbox.exec_stream",
+	.summary = "run a command and stream its output ($/stream events)",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.path = "/v1/sandboxes/{sandbox_id}/exec/stream",
+	.result = MRES_LOCAL,
+	.flags = METHOD_STREAM,
+	.params = p_exec_stream,
+	.handler = stream_exec,
+    },
+    {
+	.name = "streams.attach",
+	.summary = "replay and follow an exec stream",
+	.cred = ROLE_CRED_NONE,
+	.role = ROLE_USER,
+	.result = MRES_LOCAL,
+	.flags = METHOD_STREAM,
+	.params = p_attach,
+	.handler = stream_attach,
+    },
+    {
+	.name = "streams.list",
+	.summary = "exec streams held by wrennd",
+	.cred = ROLE_CRED_NONE,
+	.role = ROLE_USER,
+	.result = MRES_LOCAL,
+	.params = methods_no_params,
+	.handler = stream_list,
+    },
+    {
+	.name = "streams.stop",
+	.summary = "stop an exec stream upstream (or discard an ended one)",
+	.cred = ROLE_CRED_NONE,
+	.role = ROLE_USER,
+	.result = MRES_EMPTY,
+	.params = p_stream_id,
+	.handler = stream_stop,
+    },
+};
+
+const struct api_table stream_methods = API_TABLE(stream_rows);
 
 struct stream_set *
 stream_set_new(void)

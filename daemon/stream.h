@@ -17,7 +17,7 @@
 
 struct stream_set;
 
-/* The method handlers are declared in api.h with the others. */
+/* Its method rows reach methods.c through api.h (stream_methods). */
 
 /* The module's state (struct wrennd's streams); NULL on OOM. */
 struct stream_set *stream_set_new(void);
