@@ -84,6 +84,21 @@ class Fake:
         with open(seed_file) as f:
             self.seed = json.load(f)
 
+    def ctl(self, method, path, body=None):
+        """A /_fake/ control call (plain HTTP fakes): JSON reply or None."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            c.request(method, "/_fake/" + path, body=None if body is None
+                      else json.dumps(body))
+            r = c.getresponse()
+            data = r.read()
+        finally:
+            c.close()
+        if r.status >= 400:
+            raise RuntimeError("%s /_fake/%s: %d %r" % (method, path,
+                                                        r.status, data))
+        return json.loads(data) if data.strip() else None
+
     def peak_rss_kib(self):
         """The fake's peak resident set (VmHWM) so far, in KiB."""
         with open("/proc/%d/status" % self.proc.pid) as f:

@@ -248,6 +248,17 @@ class FakeCP:
             body["after_ms"] = after_ms
         self._ctl("POST", "/_fake/sandboxes/%s/status" % sandbox_id, body)
 
+    def map_port(self, sandbox_id, port, target):
+        """Send the sandbox proxy's (sandbox_id, port) to target
+        ("HOST:PORT") instead of 127.0.0.1:port."""
+        self.ctl("PUT", "sandboxes/%s/ports/%d" % (sandbox_id, port),
+                 {"target": target})
+
+    def proxied_requests(self):
+        """The request log entries that came to the sandbox proxy (each
+        with has_api_key/api_key and its "proxy" object)."""
+        return [e for e in self.requests() if e.get("proxy")]
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
