@@ -53,6 +53,11 @@ class Tap:
     def eq(self, got, want, desc):
         return self.ok(got == want, desc, "got:  %r\nwant: %r" % (got, want))
 
+    def has(self, container, item, desc):
+        """item in container, showing both on failure."""
+        return self.ok(item in container, desc, "want: %r in\ngot:  %r"
+                       % (item, container))
+
 
 class Fake:
     """One fakecp.py child process."""
