@@ -3,7 +3,8 @@
  * http.c: the data suite tests/unit/data/http/<case>/{input,expected}
  * (input is a raw HTTP/1.1 response; expected is the parsed head, the
  * decoded body and how it ended), each input fed whole and again one byte
- * at a time, which must give the same text; plus the API edges.
+ * at a time, which must give the same text; plus the API edges, the
+ * request-head builder and the field line check.
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 
 #include "datasuite.h"
 #include "http.h"
+#include "testenv.h"
 
 static const char *const mode_names[] = {"none", "length", "chunked", "eof"};
 
@@ -159,10 +161,106 @@ test_api(void)
 	ok(1, "http_free(NULL) is a no-op");
 }
 
+/* http_request_build on rq: want -EINVAL, or 0 and exactly want. */
+static void
+build(const char *name, const struct http_request *rq, const char *want)
+{
+	char *buf = NULL, wshown[512], gshown[512];
+	size_t len = 0;
+	int r = http_request_build(rq, &buf, &len);
+
+	if (want == NULL) {
+		ok(r == -EINVAL, "build %s: want %d, got %d", name, -EINVAL, r);
+		ok(buf == NULL, "build %s: nothing allocated", name);
+		return;
+	}
+	ok(r == 0, "build %s: want 0, got %d", name, r);
+	r = buf != NULL && len == strlen(want) ? memcmp(buf, want, len) : -1;
+	ok(r == 0, "build %s: want '%s', got '%s'", name,
+	    testenv_shown(want, strlen(want), wshown, sizeof(wshown)),
+	    testenv_shown(buf != NULL ? buf : "", buf != NULL ? len : 0, gshown,
+		sizeof(gshown)));
+	free(buf);
+}
+
+static void
+test_request_build(void)
+{
+	static const char *const fields[] = {"X-API-Key: wrn_k", "A:", NULL};
+	static const char *const crlf[] = {"A: 1\r\nB: 2", NULL};
+	struct http_request rq = {
+	    "GET", "/v1/x", "a=1&b", "h.example:8080", fields};
+
+	build("with query and fields", &rq,
+	    "GET /v1/x?a=1&b HTTP/1.1\r\nHost: h.example:8080\r\n"
+	    "X-API-Key: wrn_k\r\nA:\r\n\r\n");
+	rq.query = NULL;
+	rq.fields = NULL;
+	build(
+	    "bare", &rq, "GET /v1/x HTTP/1.1\r\nHost: h.example:8080\r\n\r\n");
+	rq.query = "";
+	build("empty query", &rq,
+	    "GET /v1/x? HTTP/1.1\r\nHost: h.example:8080\r\n\r\n");
+	rq.query = NULL;
+	rq.method = "G T";
+	build("space in method", &rq, NULL);
+	rq.method = "";
+	build("empty method", &rq, NULL);
+	rq.method = "POST";
+	rq.path = "v1/x";
+	build("relative path", &rq, NULL);
+	rq.path = "/v1 x";
+	build("space in path", &rq, NULL);
+	rq.path = "/v1/x";
+	rq.query = "a\rb";
+	build("CR in query", &rq, NULL);
+	rq.query = NULL;
+	rq.host = "";
+	build("empty host", &rq, NULL);
+	rq.host = "h\n";
+	build("LF in host", &rq, NULL);
+	rq.host = "h";
+	rq.fields = crlf;
+	build("CR LF in a field", &rq, NULL);
+}
+
+static void
+test_field_ok(void)
+{
+	static const struct {
+		const char *line;
+		int want;
+	} cases[] = {
+	    {"X-API-Key: wrn_0123", 1},
+	    {"Authorization: Bearer a.b.c", 1},
+	    {"X-Tab:\tv", 1},
+	    {"X-Empty:", 1},
+	    {"X-8bit: caf\xc3\xa9", 1},
+	    {": v", 0},
+	    {"X Key: v", 0},
+	    {"X-Key v", 0},
+	    {"X(Key): v", 0},
+	    {"X-Key: a\rb", 0},
+	    {"X-Key: a\nb", 0},
+	    {"X-Key: a\x7f", 0},
+	    {"X-Key: a\x01", 0},
+	};
+	size_t i;
+	int got;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		got = http_field_ok(cases[i].line);
+		ok(got == cases[i].want, "field_ok case %zu: want %d, got %d",
+		    i, cases[i].want, got);
+	}
+}
+
 int
 main(void)
 {
 	datasuite_run("http", http_case);
 	test_api();
+	test_request_build();
+	test_field_ok();
 	return done_testing();
 }

@@ -29,6 +29,7 @@
 #include <event2/event.h>
 
 #include "tap.h"
+#include "testenv.h"
 #include "tlsctx.h"
 #include "ws.h"
 
@@ -588,22 +589,6 @@ test_burst(const char *scheme, int p, long total, const char *name)
 	t_fini(&t, name);
 }
 
-/* s with control bytes as \xNN, for one-line TAP descriptions. */
-static const char *
-escape(const char *s, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	for (; *s != '\0' && n + 5 < len; s++)
-		if ((unsigned char)*s < ' ')
-			n += (size_t)snprintf(
-			    buf + n, len - n, "\\x%02x", (unsigned char)*s);
-		else
-			buf[n++] = *s;
-	buf[n] = '\0';
-	return buf;
-}
-
 /*
  * A refused upgrade: status, content type and body reach on_close; words,
  * if not NULL, are in the message.
@@ -625,7 +610,8 @@ test_refused(const char *path, int status, const char *ctype, const char *body,
 	    ws_reason_name(t.reason), t.status, t.errmsg);
 	ok(strcmp(t.ctype, ctype) == 0, "%s: content type '%s'", path, t.ctype);
 	ok(strcmp(t.body, body) == 0 && t.body_len == strlen(body),
-	    "%s: body '%s'", path, escape(t.body, shown, sizeof(shown)));
+	    "%s: body '%s'", path,
+	    testenv_shown(t.body, t.body_len, shown, sizeof(shown)));
 	ok(now_ms() - t0 < 2000, "%s: reported without waiting for a close",
 	    path);
 	if (words != NULL)
@@ -712,19 +698,7 @@ test_idle_pinged(void)
 	t_fini(&t, "pinged");
 }
 
-/* An int socket option of fd, or -1 if it cannot be read. */
-static int
-sockopt_int(int fd, int level, int name)
-{
-	int v = -1;
-	socklen_t len = sizeof(v);
-
-	if (getsockopt(fd, level, name, &v, &len) != 0)
-		return -1;
-	return v;
-}
-
-/* Every WebSocket's socket has TCP keepalive. */
+/* Every WebSocket's socket has TCP keepalive (from dial.c). */
 static void
 test_keepalive(void)
 {
@@ -736,14 +710,9 @@ test_keepalive(void)
 	run_until(t.base, &t.opened, 5000);
 	fd = ws_fd(t.ws);
 	ok(fd >= 0, "keepalive: the ws has a socket (%d)", fd);
-	v = sockopt_int(fd, SOL_SOCKET, SO_KEEPALIVE);
+	/* The probe timings are dial.c's, checked in test-dial. */
+	v = testenv_sockopt(fd, SOL_SOCKET, SO_KEEPALIVE);
 	ok(v == 1, "keepalive: SO_KEEPALIVE is 1 (got %d)", v);
-	v = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPIDLE);
-	ok(v == 30, "keepalive: TCP_KEEPIDLE is 30 (got %d)", v);
-	v = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPINTVL);
-	ok(v == 10, "keepalive: TCP_KEEPINTVL is 10 (got %d)", v);
-	v = sockopt_int(fd, IPPROTO_TCP, TCP_KEEPCNT);
-	ok(v == 3, "keepalive: TCP_KEEPCNT is 3 (got %d)", v);
 	t_fini(&t, "keepalive");
 }
 
@@ -800,21 +769,10 @@ test_early(void)
 static void
 test_refused_port(void)
 {
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 	struct ws_opts o;
 	struct t t;
-	int fd, p;
+	int p = testenv_closed_port();
 
-	/* A port nobody listens on: bind, read it, close. */
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	p = ntohs(sin.sin_port);
-	close(fd);
 	t_init(&t);
 	memset(&o, 0, sizeof(o));
 	ok(t_connect_opts(&t, "ws", p, "/", &o) == 0, "refused: connect");
