@@ -104,7 +104,7 @@ enum method_result {
 /*
  * One method. Written with designated initializers; a field left out is
  * 0: no verb, path or handler, MRES_JSON, no flags. Name, summary, cred,
- * role and params are always written.
+ * role and params are always written (tests/unit/test-methods.c checks).
  */
 struct method {
 	const char *name;    /* namespace.verb */

@@ -81,9 +81,8 @@ rest_build_path(const struct method *m, const char *tmpl, json_t *params,
 			evbuffer_add(b, t, (size_t)(end - t));
 			continue;
 		}
-		end = strchr(t, '}');
-		n = (size_t)(end - t - 1);
-		if (end == NULL || n >= sizeof(name)) {
+		if ((end = strchr(t, '}')) == NULL ||
+		    (n = (size_t)(end - t - 1)) >= sizeof(name)) {
 			snprintf(err, errlen, "bad path template");
 			goto done;
 		}
