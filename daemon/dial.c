@@ -92,6 +92,7 @@ struct dial {
 	struct evdns_base *dns;	  /* borrowed, may be NULL */
 	const struct tlsctx *tls; /* borrowed, NULL for plain TCP */
 	char *host;		  /* owned: name or address, no [] */
+	char *tls_name;		  /* owned: SNI and certificate name */
 	char port[6];		  /* decimal, for getaddrinfo */
 	dial_done_cb done;	  /* cleared once DONE */
 	void *arg;
@@ -171,6 +172,7 @@ dial_free_now(struct dial *d)
 	if (d->ev_timeout != NULL)
 		event_free(d->ev_timeout);
 	free(d->host);
+	free(d->tls_name);
 	free(d);
 }
 
@@ -301,11 +303,11 @@ dial_tcp_connected(struct dial *d, int fd)
 		dial_succeed(d, bev);
 		return;
 	}
-	if ((ssl = tlsctx_new_ssl(d->tls, d->host)) == NULL) {
+	if ((ssl = tlsctx_new_ssl(d->tls, d->tls_name)) == NULL) {
 		(void)close(fd);
 		ERR_clear_error();
 		dial_finish(d, DIAL_INTERNAL, 0, NULL,
-		    "cannot set up TLS for %s", d->host);
+		    "cannot set up TLS for %s", d->tls_name);
 		return;
 	}
 	/* On failure libevent frees ssl (CLOSE_ON_FREE), not fd. */
@@ -542,7 +544,9 @@ dial_start(
 	    opts->timeout_ms > 0 ? opts->timeout_ms : DIAL_TIMEOUT_MS;
 	(void)snprintf(d->port, sizeof(d->port), "%u", opts->port);
 	r = -ENOMEM;
-	if ((d->host = strdup(opts->host)) == NULL)
+	if ((d->host = strdup(opts->host)) == NULL ||
+	    (d->tls_name = strdup(
+		 opts->tls_name != NULL ? opts->tls_name : opts->host)) == NULL)
 		goto fail;
 	if ((r = dial_numeric(d)) < 0)
 		goto fail;

@@ -63,8 +63,15 @@ struct dial_opts {
 	const char *host;	  /* a name, or an IPv4/IPv6 literal without
 				   * []; borrowed for the call */
 	unsigned port;		  /* 1..65535 */
-	const struct tlsctx *tls; /* non-NULL: TLS, verified for host;
-				   * borrowed, must outlive the dial */
+	const struct tlsctx *tls; /* non-NULL: TLS, verified for host (or
+				   * tls_name); borrowed, must outlive the
+				   * dial */
+	const char *tls_name;	  /* TLS: the name sent (SNI) and checked
+				   * in the certificate instead of host,
+				   * when the address dialled is not the
+				   * name served (a proxy reached through
+				   * the base URL's address); NULL: host;
+				   * borrowed for the call */
 	struct evdns_base *dns;	  /* resolver for host names; NULL allows
 				   * numeric hosts only; borrowed, must
 				   * outlive the dial */

@@ -843,9 +843,11 @@ ws_setup(struct ws *ws, struct event_base *base, const struct ws_opts *opts,
 {
 	unsigned char nonce[WSPROTO_NONCE_LEN];
 	/* The same deadline as the handshake's: whichever fires, it ends. */
-	struct dial_opts d = {.host = u->host,
-	    .port = u->port,
+	struct dial_opts d = {
+	    .host = opts->connect_host != NULL ? opts->connect_host : u->host,
+	    .port = opts->connect_port != 0 ? opts->connect_port : u->port,
 	    .tls = u->tls ? opts->tls : NULL,
+	    .tls_name = u->host,
 	    .dns = opts->dns,
 	    .timeout_ms = ws->handshake_timeout_ms,
 	    .done = ws_dial_cb,

@@ -89,6 +89,16 @@ struct ws_opts {
 				     * secrets: borrowed for the call, copied
 				     * into a buffer that is wiped once
 				     * written, never logged */
+	const char *connect_host;   /* dial this host (a name or an address
+				     * without []) instead of the URL's, as
+				     * curl's CONNECT_TO: the URL's host
+				     * stays in Host, TLS SNI and the
+				     * certificate check (the control
+				     * plane's sandbox proxy, reached at the
+				     * base URL's address); NULL: the URL's;
+				     * borrowed for the call */
+	unsigned connect_port;	    /* with connect_host: its port; 0: the
+				     * URL's */
 	const struct tlsctx *tls;   /* required for wss://; borrowed, must
 				     * outlive the ws */
 	struct evdns_base *dns;	    /* resolver for host names; NULL allows

@@ -276,6 +276,20 @@ t_connect(struct t *t, const char *path)
 	return t_connect_opts(t, "ws", port, path, &o);
 }
 
+/* Connect to url, dialling 127.0.0.1:p instead of the URL's host. */
+static int
+t_connect_to(struct t *t, const char *url, int p, struct ws_opts *o)
+{
+	o->url = url;
+	o->connect_host = "127.0.0.1";
+	o->connect_port = (unsigned)p;
+	o->on_open = t_open;
+	o->on_message = t_message;
+	o->on_close = t_close;
+	o->arg = t;
+	return ws_connect(t->base, o, &t->ws);
+}
+
 /* Read an integer a helper published in tmpdir/name; -1 if absent. */
 static long
 helper_value(const char *name, int wait_ms)
@@ -375,7 +389,7 @@ make_cert(char *cert, char *key, size_t len)
 	snprintf(cmd, sizeof(cmd),
 	    "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
 	    "-nodes -days 2 -subj /CN=wrennd-test -addext "
-	    "subjectAltName=IP:127.0.0.1 -keyout '%s' -out '%s' "
+	    "subjectAltName=IP:127.0.0.1,DNS:localhost -keyout '%s' -out '%s' "
 	    ">/dev/null 2>&1",
 	    key, cert);
 	return system(cmd) == 0 ? 0 : -1;
@@ -929,6 +943,71 @@ test_dns(void)
 	t_fini(&t, "dns");
 }
 
+/*
+ * connect_host (the sandbox proxy reached at the base URL's address): the
+ * address dialled is 127.0.0.1 while the URL's host, which needs no DNS
+ * name, is the Host of the request, the TLS server name and the name the
+ * certificate must carry.
+ */
+static void
+test_connect_to(const struct tlsctx *tls)
+{
+	char url[256], host[128];
+	struct ws_opts o;
+	struct t t;
+
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	snprintf(url, sizeof(url), "ws://8888-cl-abc.proxy.invalid:%d/headers",
+	    port);
+	ok(t_connect_to(&t, url, port, &o) == 0, "connect_host: connect");
+	run_until(t.base, &t.nmsg, 5000);
+	snprintf(host, sizeof(host),
+	    "\r\nHost: 8888-cl-abc.proxy.invalid:%d\r\n", port);
+	ok(t.opened == 1 && t.nmsg == 1,
+	    "connect_host: opened through 127.0.0.1 without a lookup "
+	    "(opened %d, messages %d, %s)",
+	    t.opened, t.nmsg, t.errmsg);
+	ok(t.nmsg == 1 && strstr(t.msgs[0], host) != NULL,
+	    "connect_host: Host is the URL's (expected the field "
+	    "\"Host: 8888-cl-abc.proxy.invalid:%d\" in the request)",
+	    port);
+	if (t.nmsg == 1 && strstr(t.msgs[0], host) == NULL)
+		diag("request head: %s", t.msgs[0]);
+	ws_close(t.ws);
+	t_fini(&t, "connect_host");
+
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	o.tls = tls;
+	snprintf(url, sizeof(url), "wss://localhost:%d/echo", tls_port);
+	t.send_on_open[0] = "named";
+	ok(t_connect_to(&t, url, tls_port, &o) == 0,
+	    "connect_host wss: connect");
+	wait_msgs(&t, 1, 5000);
+	ok(t.nmsg == 1 && strcmp(t.msgs[0], "named") == 0,
+	    "connect_host wss: the certificate is checked for the URL's "
+	    "name localhost, which it carries (%s)",
+	    t.errmsg);
+	ws_close(t.ws);
+	t_fini(&t, "connect_host wss");
+
+	t_init(&t);
+	memset(&o, 0, sizeof(o));
+	o.tls = tls;
+	snprintf(url, sizeof(url), "wss://other.invalid:%d/echo", tls_port);
+	ok(t_connect_to(&t, url, tls_port, &o) == 0,
+	    "connect_host wss other name: connect");
+	run_until(t.base, &t.done, 5000);
+	ok(t.closed == 1 && t.reason == WS_REASON_TRANSPORT && t.opened == 0 &&
+		strstr(t.errmsg, "certificate") != NULL,
+	    "connect_host wss other name: refused, the certificate does "
+	    "not name other.invalid (expected a certificate error, got "
+	    "%s: %s)",
+	    ws_reason_name(t.reason), t.errmsg);
+	t_fini(&t, "connect_host wss other name");
+}
+
 static void
 test_wss(const char *cert)
 {
@@ -984,6 +1063,7 @@ test_wss(const char *cert)
 	    "wss verify: untrusted certificate refused (%s)", t.errmsg);
 	t_fini(&t, "wss verify");
 	tlsctx_free(sys);
+	test_connect_to(tls_trust);
 	tlsctx_free(tls_trust);
 	tls_trust = NULL;
 }
