@@ -24,6 +24,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -97,12 +98,45 @@ struct files_worker {
 	int err;    /* errno of the last op, 0 if it succeeded */
 };
 
+/*
+ * A streaming transfer's life:
+ *
+ *   MOVING --download ended, bytes still to write--> FLUSHING
+ *   MOVING, FLUSHING --every byte crossed, verify--> VERIFYING
+ *   any --answered or the call went away--> ENDED
+ *
+ * An ENDED transfer stays listed (and counted) only while its worker is
+ * stuck in a blocking call; it is destroyed when the worker returns.
+ */
+enum files_xfer_state {
+	FILES_XFER_MOVING,    /* the streaming request runs */
+	FILES_XFER_FLUSHING,  /* download: the tail goes to the descriptor */
+	FILES_XFER_VERIFYING, /* the check in the sandbox runs */
+	FILES_XFER_ENDED,     /* its call is answered or gone */
+	FILES_XFER__MAX
+};
+
+static const char *const files_xfer_state_names[FILES_XFER__MAX] = {
+    "moving", "flushing", "verifying", "ended"};
+
+#define FILES_XFER_TO(s) (1u << (s))
+/* Legal transitions: files_xfer_transitions[from] has bit `to` set. */
+static const unsigned files_xfer_transitions[FILES_XFER__MAX] = {
+    [FILES_XFER_MOVING] = FILES_XFER_TO(FILES_XFER_FLUSHING) |
+	FILES_XFER_TO(FILES_XFER_VERIFYING) | FILES_XFER_TO(FILES_XFER_ENDED),
+    [FILES_XFER_FLUSHING] =
+	FILES_XFER_TO(FILES_XFER_VERIFYING) | FILES_XFER_TO(FILES_XFER_ENDED),
+    [FILES_XFER_VERIFYING] = FILES_XFER_TO(FILES_XFER_ENDED),
+    [FILES_XFER_ENDED] = 0,
+};
+
 /* One streaming transfer (and its optional verification). */
 struct files_xfer {
 	TAILQ_ENTRY(files_xfer) entry; /* in wd->files until destroyed */
 	struct wrennd *wd;	       /* borrowed */
 	struct call *call; /* borrowed; NULL once the call is gone */
-	uid_t uid;	   /* the peer's, for max-peer-transfers */
+	enum files_xfer_state state;
+	uid_t uid; /* the peer's, for max-peer-transfers */
 	enum files_dir dir;
 	int fd;			   /* owned (polled descriptors), else -1 */
 	struct files_worker *wk;   /* shared with its thread, or NULL */
@@ -118,7 +152,6 @@ struct files_xfer {
 	long speed;		   /* transfer-low-speed (bytes/s) */
 	long speed_ms;		   /* transfer-low-speed-time */
 	uint64_t bytes_checked;	   /* bytes at the last low-speed check */
-	int body_done;		   /* download: the response ended */
 	struct evbuffer *pending;  /* owned: download bytes not yet written */
 	EVP_MD_CTX *md;		   /* owned: SHA-256 of the bytes moved */
 	uint64_t bytes;		   /* bytes moved */
@@ -303,6 +336,16 @@ files_worker_quit(struct files_worker *w)
 
 /* ---- transfer lifetime ---- */
 
+/* Move to state `to`; illegal moves are bugs. */
+static void
+files_xfer_set_state(struct files_xfer *x, enum files_xfer_state to)
+{
+	assert(files_xfer_transitions[x->state] & FILES_XFER_TO(to));
+	log_debug("transfer %p: %s -> %s", (void *)x,
+	    files_xfer_state_names[x->state], files_xfer_state_names[to]);
+	x->state = to;
+}
+
 /* Remove x from the list and free what is left of it. */
 static void
 files_xfer_destroy(struct files_xfer *x)
@@ -324,6 +367,7 @@ files_xfer_destroy(struct files_xfer *x)
 static void
 files_xfer_free(struct files_xfer *x)
 {
+	files_xfer_set_state(x, FILES_XFER_ENDED);
 	x->call = NULL;
 	upstream_req_cancel(x->req);
 	x->req = NULL;
@@ -572,6 +616,7 @@ files_xfer_verify(struct files_xfer *x)
 	char *path;
 
 	/* The bytes have moved: the verification has its own deadline. */
+	files_xfer_set_state(x, FILES_XFER_VERIFYING);
 	event_del(x->ev_deadline);
 	event_del(x->ev_speed);
 	/* "$1" is the path as the file routes see it: relative to the
@@ -649,7 +694,7 @@ files_xfer_done_cb(
 	}
 	if (x->dir == FILES_DOWN && files_xfer_writing(x)) {
 		/* Finish writing the tail first. */
-		x->body_done = 1;
+		files_xfer_set_state(x, FILES_XFER_FLUSHING);
 		return;
 	}
 	files_xfer_finish(x);
@@ -670,7 +715,7 @@ files_worker_write(struct files_xfer *x)
 static void
 files_xfer_written(struct files_xfer *x)
 {
-	if (x->body_done)
+	if (x->state == FILES_XFER_FLUSHING)
 		files_xfer_finish(x);
 	else
 		upstream_req_resume(x->req);
@@ -712,7 +757,7 @@ files_xfer_wake_cb(evutil_socket_t fd, short what, void *arg)
 	if (!x->wk_busy || !files_worker_idle(x->wk))
 		return;
 	x->wk_busy = 0;
-	if (x->call == NULL) {
+	if (x->state == FILES_XFER_ENDED) {
 		/* The call ended while the thread was stuck. */
 		files_xfer_destroy(x);
 		return;
@@ -733,7 +778,7 @@ files_xfer_wake_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	/* Keep the thread writing while curl fetches the next chunk. */
 	files_worker_write(x);
-	if (!x->body_done)
+	if (x->state == FILES_XFER_MOVING)
 		upstream_req_resume(x->req);
 }
 
@@ -1111,7 +1156,7 @@ api_files_free(struct api_files *af)
 		return;
 	/* Only workers stuck in the kernel are left: let them go. */
 	while ((x = TAILQ_FIRST(&af->xfers)) != NULL) {
-		if (x->call != NULL) {
+		if (x->state != FILES_XFER_ENDED) {
 			call_set_cancel(x->call, NULL, NULL);
 			files_xfer_free(x);
 			continue;

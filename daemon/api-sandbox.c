@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,12 +43,38 @@ struct api_sandbox {
 	struct sandbox_watch_list watches; /* owned: one per sandbox id */
 };
 
+/*
+ * A poll loop's life: WAITING (the poll timer runs) <-> POLLING (a GET is
+ * in flight), and DONE when its last waiter was answered or left (it is
+ * freed at once).
+ */
+enum sandbox_watch_state {
+	SANDBOX_WATCH_WAITING,
+	SANDBOX_WATCH_POLLING,
+	SANDBOX_WATCH_DONE,
+	SANDBOX_WATCH__MAX
+};
+
+static const char *const sandbox_watch_state_names[SANDBOX_WATCH__MAX] = {
+    "waiting", "polling", "done"};
+
+#define SANDBOX_WATCH_TO(s) (1u << (s))
+/* Legal transitions: sandbox_watch_transitions[from] has bit `to` set. */
+static const unsigned sandbox_watch_transitions[SANDBOX_WATCH__MAX] = {
+    [SANDBOX_WATCH_WAITING] = SANDBOX_WATCH_TO(SANDBOX_WATCH_POLLING) |
+	SANDBOX_WATCH_TO(SANDBOX_WATCH_DONE),
+    [SANDBOX_WATCH_POLLING] = SANDBOX_WATCH_TO(SANDBOX_WATCH_WAITING) |
+	SANDBOX_WATCH_TO(SANDBOX_WATCH_DONE),
+    [SANDBOX_WATCH_DONE] = 0,
+};
+
 struct sandbox_watch {
-	TAILQ_ENTRY(sandbox_watch) entry;   /* in wd->sandbox->watches */
-	struct wrennd *wd;		    /* borrowed */
-	char *sandbox_id;		    /* owned */
-	struct event *ev_poll;		    /* owned: next poll */
-	struct upstream_req *req;	    /* owned while in flight */
+	TAILQ_ENTRY(sandbox_watch) entry; /* in wd->sandbox->watches */
+	struct wrennd *wd;		  /* borrowed */
+	char *sandbox_id;		  /* owned */
+	struct event *ev_poll;		  /* owned: next poll */
+	enum sandbox_watch_state state;
+	struct upstream_req *req;	    /* owned while POLLING */
 	enum upstream_auth auth;	    /* the first waiter's credential */
 	struct sandbox_waiter_list waiters; /* owned */
 	char last[64];			    /* last status or error seen */
@@ -55,9 +82,23 @@ struct sandbox_watch {
 
 static void sandbox_watch_poll(struct sandbox_watch *w);
 
+/* Move to state `to`; illegal moves are bugs. */
+static void
+sandbox_watch_set_state(struct sandbox_watch *w, enum sandbox_watch_state to)
+{
+	char q[80];
+
+	assert(sandbox_watch_transitions[w->state] & SANDBOX_WATCH_TO(to));
+	log_debug("sandbox wait \"%s\": %s -> %s",
+	    log_quote_str(q, sizeof(q), w->sandbox_id),
+	    sandbox_watch_state_names[w->state], sandbox_watch_state_names[to]);
+	w->state = to;
+}
+
 static void
 sandbox_watch_free(struct sandbox_watch *w)
 {
+	sandbox_watch_set_state(w, SANDBOX_WATCH_DONE);
 	TAILQ_REMOVE(&w->wd->sandbox->watches, w, entry);
 	upstream_req_cancel(w->req);
 	if (w->ev_poll != NULL)
@@ -159,6 +200,7 @@ sandbox_watch_done_cb(
 	json_t *sb;
 
 	w->req = NULL;
+	sandbox_watch_set_state(w, SANDBOX_WATCH_WAITING);
 	if (res->outcome != UPSTREAM_OK || res->status >= 500) {
 		/* Transient: keep polling until the waiters' deadlines. */
 		snprintf(w->last, sizeof(w->last), "%s",
@@ -193,7 +235,7 @@ sandbox_watch_poll(struct sandbox_watch *w)
 {
 	char *path;
 
-	if (w->req != NULL)
+	if (w->state != SANDBOX_WATCH_WAITING)
 		return;
 	if ((path = rest_sandbox_path(w->sandbox_id, "")) == NULL)
 		goto retry;
@@ -205,6 +247,7 @@ sandbox_watch_poll(struct sandbox_watch *w)
 		w->req = NULL;
 		goto retry;
 	}
+	sandbox_watch_set_state(w, SANDBOX_WATCH_POLLING);
 	return;
 retry:
 	snprintf(w->last, sizeof(w->last), "out of memory");

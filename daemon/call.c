@@ -7,6 +7,7 @@
 
 #include "call.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,8 +23,38 @@
 #include "upstream.h"
 #include "wrennd.h"
 
+/*
+ * A call's life:
+ *
+ *   RUNNING --$/cancel, connection gone--> CANCELLING --> CANCELLED --> DONE
+ *   RUNNING --final reply--> DONE
+ *
+ * CANCELLING is the time its cancel hook runs: a hook that answers the
+ * call is a bug, caught here. A DONE call is freed at once.
+ */
+enum call_state {
+	CALL_RUNNING,	 /* the handler (or the pass-through) has it */
+	CALL_CANCELLING, /* its cancel hook runs */
+	CALL_CANCELLED,	 /* the hook ran: "cancelled" or silence next */
+	CALL_DONE,	 /* answered or aborted */
+	CALL__MAX
+};
+
+static const char *const call_state_names[CALL__MAX] = {
+    "running", "cancelling", "cancelled", "done"};
+
+#define CALL_TO(s) (1u << (s))
+/* Legal transitions: call_transitions[from] has bit `to` set. */
+static const unsigned call_transitions[CALL__MAX] = {
+    [CALL_RUNNING] = CALL_TO(CALL_CANCELLING) | CALL_TO(CALL_DONE),
+    [CALL_CANCELLING] = CALL_TO(CALL_CANCELLED),
+    [CALL_CANCELLED] = CALL_TO(CALL_DONE),
+    [CALL_DONE] = 0,
+};
+
 struct call {
-	TAILQ_ENTRY(call) entry;     /* in *list */
+	TAILQ_ENTRY(call) entry; /* in *list */
+	enum call_state state;
 	struct call_list *list;	     /* borrowed: the dispatcher's list */
 	struct client *client;	     /* borrowed connection */
 	struct wrennd *wd;	     /* borrowed */
@@ -42,6 +73,17 @@ struct call {
 				* -1 once taken */
 	unsigned nfds;
 };
+
+/* Move to state `to`; illegal moves are bugs. */
+static void
+call_set_state(struct call *call, enum call_state to)
+{
+	assert(call_transitions[call->state] & CALL_TO(to));
+	log_debug("client %llu: %s: %s -> %s",
+	    (unsigned long long)client_id(call->client), call->name,
+	    call_state_names[call->state], call_state_names[to]);
+	call->state = to;
+}
 
 struct call *
 call_new(struct call_list *list, struct client *c, const struct method *m,
@@ -159,6 +201,7 @@ call_free(struct call *call)
 {
 	unsigned i;
 
+	call_set_state(call, CALL_DONE);
 	for (i = 0; i < call->nfds; i++)
 		if (call->fds[i] != -1)
 			close(call->fds[i]);
@@ -446,9 +489,11 @@ call_run_cancel(struct call *call)
 {
 	call_cancel_cb cb = call->cancel;
 
+	call_set_state(call, CALL_CANCELLING);
 	call->cancel = NULL;
 	if (cb != NULL)
 		cb(call, call->cancel_arg);
+	call_set_state(call, CALL_CANCELLED);
 }
 
 void

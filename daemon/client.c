@@ -15,6 +15,7 @@
 
 #include "client.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -49,8 +50,16 @@ enum client_state {
 	CLIENT__MAX
 };
 
-static const char *client_state_names[CLIENT__MAX] = {
+static const char *const client_state_names[CLIENT__MAX] = {
     "active", "flushing", "closed"};
+
+#define CLIENT_TO(s) (1u << (s))
+/* Legal transitions: client_transitions[from] has bit `to` set. */
+static const unsigned client_transitions[CLIENT__MAX] = {
+    [CLIENT_ACTIVE] = CLIENT_TO(CLIENT_FLUSHING) | CLIENT_TO(CLIENT_CLOSED),
+    [CLIENT_FLUSHING] = CLIENT_TO(CLIENT_CLOSED),
+    [CLIENT_CLOSED] = 0,
+};
 
 /* File descriptors that arrived with the byte at offset off. */
 struct client_fdset {
@@ -98,16 +107,11 @@ struct client {
 static void client_process(struct client *c);
 static void client_update_read(struct client *c);
 
+/* Move to state `to`; illegal moves are bugs. */
 static void
 client_set_state(struct client *c, enum client_state to)
 {
-	if (c->state == to)
-		return;
-	/* No way out of CLOSED: a bug, not a peer's doing. */
-	if (c->state == CLIENT_CLOSED)
-		fatalx("client %llu: illegal transition %s -> %s",
-		    (unsigned long long)c->id, client_state_names[c->state],
-		    client_state_names[to]);
+	assert(client_transitions[c->state] & CLIENT_TO(to));
 	log_debug("client %llu: %s -> %s", (unsigned long long)c->id,
 	    client_state_names[c->state], client_state_names[to]);
 	c->state = to;

@@ -9,6 +9,7 @@
 
 #include "listener.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -35,6 +36,25 @@
 #define LISTENER_PAUSE_SEC  1  /* back-off when out of file descriptors */
 #define LISTENER_FD_RESERVE 64 /* descriptors for upstream, logs, files */
 
+/* Accepting, or backing off while out of file descriptors. */
+enum listener_state {
+	LISTENER_NEW,	    /* being set up: no accept event yet */
+	LISTENER_ACCEPTING, /* every socket's accept event is added */
+	LISTENER_PAUSED,    /* EMFILE/ENFILE: none, until ev_pause fires */
+	LISTENER__MAX
+};
+
+static const char *const listener_state_names[LISTENER__MAX] = {
+    "new", "accepting", "paused"};
+
+#define LISTENER_TO(s) (1u << (s))
+/* Legal transitions: listener_transitions[from] has bit `to` set. */
+static const unsigned listener_transitions[LISTENER__MAX] = {
+    [LISTENER_NEW] = LISTENER_TO(LISTENER_ACCEPTING),
+    [LISTENER_ACCEPTING] = LISTENER_TO(LISTENER_PAUSED),
+    [LISTENER_PAUSED] = LISTENER_TO(LISTENER_ACCEPTING),
+};
+
 struct listener_sock {
 	int fd;		    /* owned */
 	struct event *ev;   /* owned */
@@ -48,6 +68,7 @@ struct listener {
 	int inherited;		/* sockets came from systemd */
 	char *path;		/* owned: path we bound (unlinked on free) */
 	struct event *ev_pause; /* owned: EMFILE back-off timer */
+	enum listener_state state;
 };
 
 const char *
@@ -56,14 +77,19 @@ listener_path(const struct listener *l)
 	return l->path != NULL ? l->path : "(socket activation)";
 }
 
-/* Turn accepting on or off on every socket. */
+/* Move to state `to`, turning accepting on or off on every socket;
+ * illegal moves are bugs. */
 static void
-listener_enable(struct listener *l, int on)
+listener_set_state(struct listener *l, enum listener_state to)
 {
 	int i;
 
+	assert(listener_transitions[l->state] & LISTENER_TO(to));
+	log_debug("listener: %s -> %s", listener_state_names[l->state],
+	    listener_state_names[to]);
+	l->state = to;
 	for (i = 0; i < l->nsocks; i++) {
-		if (on)
+		if (to == LISTENER_ACCEPTING)
 			event_add(l->socks[i].ev, NULL);
 		else
 			event_del(l->socks[i].ev);
@@ -73,7 +99,7 @@ listener_enable(struct listener *l, int on)
 static void
 listener_pause_cb(evutil_socket_t fd, short what, void *arg)
 {
-	listener_enable(arg, 1);
+	listener_set_state(arg, LISTENER_ACCEPTING);
 }
 
 /*
@@ -109,12 +135,15 @@ listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	socklen_t len;
 	int fd;
 
+	/* Another socket's event of the same loop turn may have paused. */
+	if (l->state != LISTENER_ACCEPTING)
+		return;
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1) {
 		if (errno == EMFILE || errno == ENFILE) {
 			log_warn(
 			    "accept: pausing for %d s", LISTENER_PAUSE_SEC);
-			listener_enable(l, 0);
+			listener_set_state(l, LISTENER_PAUSED);
 			event_add(l->ev_pause, &tv);
 		} else if (errno != EAGAIN && errno != EINTR &&
 		    errno != ECONNABORTED)
@@ -342,7 +371,7 @@ listener_new(struct wrennd *wd)
 	}
 	if ((l->ev_pause = evtimer_new(wd->base, listener_pause_cb, l)) == NULL)
 		goto fail;
-	listener_enable(l, 1);
+	listener_set_state(l, LISTENER_ACCEPTING);
 	return l;
 fail:
 	listener_free(l);

@@ -60,7 +60,7 @@ enum stream_state {
 	STREAM__MAX
 };
 
-static const char *stream_state_names[STREAM__MAX] = {
+static const char *const stream_state_names[STREAM__MAX] = {
     "connecting", "running", "ended"};
 
 #define STREAM_TO(s) (1u << (s))
@@ -118,13 +118,10 @@ static void stream_pump(struct stream *s);
 static void stream_end(
     struct stream *s, json_t *final_steal, json_t *err_steal);
 
-/* Move s to state `to` (a move to the same state is ignored); illegal
- * moves are bugs. */
+/* Move to state `to`; illegal moves are bugs. */
 static void
 stream_set_state(struct stream *s, enum stream_state to)
 {
-	if (s->state == to)
-		return;
 	assert(stream_transitions[s->state] & STREAM_TO(to));
 	log_debug("stream %s: %s -> %s", s->id, stream_state_names[s->state],
 	    stream_state_names[to]);
