@@ -204,7 +204,6 @@ api_audit_list(struct call *call)
 	return;
 oom:
 	call_fail_oom(call);
-	return;
 }
 
 /* This file's method rows (methods.h), listed by methods.c. */

@@ -266,7 +266,7 @@ api_daemon_status(struct call *call)
 }
 
 static void
-api_rpc_describe(struct call *call)
+api_daemon_describe(struct call *call)
 {
 	const struct method *m;
 	const char *name;
@@ -290,7 +290,6 @@ api_rpc_describe(struct call *call)
 	call_reply(call,
 	    json_pack("{s:i, s:o}", "protocol", IPC_PROTOCOL_VERSION, "methods",
 		list));
-	return;
 }
 
 /* This file's method rows (methods.h), listed by methods.c. */
@@ -311,7 +310,7 @@ static const struct method api_daemon_rows[] = {
 	.role = ROLE_TOOL,
 	.result = MRES_LOCAL,
 	.params = p_describe,
-	.handler = api_rpc_describe,
+	.handler = api_daemon_describe,
     },
     {
 	.name = "daemon.status",

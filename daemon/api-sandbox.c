@@ -316,7 +316,6 @@ oom_watch:
 		sandbox_watch_free(w);
 oom:
 	call_fail_oom(call);
-	return;
 }
 
 /* This file's method rows (methods.h), listed by methods.c. */

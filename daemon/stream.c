@@ -668,10 +668,10 @@ stream_starter_cancel_cb(struct call *call, void *arg)
 }
 
 /*
- * Whether a new stream with a buffer of limit bytes fits the quotas:
+ * Check that a new stream with a buffer of limit bytes fits the quotas:
  * max-streams, max-streams-per-uid (for the caller's uid) and
- * max-stream-memory (the buffer bounds of every live stream). Fails the
- * call when not.
+ * max-stream-memory (the buffer bounds of every live stream). Returns 0,
+ * or -1 after failing the call.
  */
 static int
 stream_admit(struct call *call, uid_t uid, size_t limit)
@@ -691,23 +691,23 @@ stream_admit(struct call *call, uid_t uid, size_t limit)
 		    "%u exec streams are alive (max-streams); stop or "
 		    "collect some first",
 		    wd->streams->n);
-		return 0;
+		return -1;
 	}
 	if (mine >= (unsigned long)wd->cfg->max_streams_per_uid) {
 		call_fail(call, IPC_ERR_APPLICATION, "too_many_streams", NULL,
 		    "uid %u has %u exec streams alive (max-streams-per-uid); "
 		    "stop or collect some first",
 		    (unsigned)uid, mine);
-		return 0;
+		return -1;
 	}
 	if (reserved + limit > (size_t)wd->cfg->max_stream_memory) {
 		call_fail(call, IPC_ERR_APPLICATION, "stream_memory_full", NULL,
 		    "exec stream buffers already reserve %zu of %ld bytes "
 		    "(max-stream-memory); stop or collect some streams first",
 		    reserved, wd->cfg->max_stream_memory);
-		return 0;
+		return -1;
 	}
-	return 1;
+	return 0;
 }
 
 static void
@@ -726,7 +726,7 @@ stream_exec(struct call *call)
 	limit =
 	    (size_t)(detach ? wd->cfg->detach_buffer : wd->cfg->stream_buffer);
 	uid = client_uid(call_client(call));
-	if (!stream_admit(call, uid, limit))
+	if (stream_admit(call, uid, limit) != 0)
 		return;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		goto oom;
@@ -773,7 +773,6 @@ stream_exec(struct call *call)
 	return;
 oom:
 	call_fail_oom(call);
-	return;
 }
 
 /* Whether the caller may see s: streams of its own uid, all for admin. */
@@ -828,7 +827,6 @@ stream_attach(struct call *call)
 		stream_flow(s);
 	} else
 		stream_maybe_free(s);
-	return;
 }
 
 /* One stream as streams.list shows it. */
@@ -885,7 +883,6 @@ stream_list(struct call *call)
 	return;
 oom:
 	call_fail_oom(call);
-	return;
 }
 
 static void
@@ -902,7 +899,6 @@ stream_stop(struct call *call)
 	else if (s->detached && TAILQ_EMPTY(&s->followers))
 		stream_free(s); /* collected: nothing left to attach to */
 	call_reply(call, json_object());
-	return;
 }
 
 /* This file's method rows (methods.h), listed by methods.c. */
