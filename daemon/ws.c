@@ -30,7 +30,6 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/util.h>
 #include <openssl/rand.h>
 #include <wslay/wslay.h>
 
@@ -362,29 +361,21 @@ ws_linger_check(struct ws *ws)
 }
 
 /*
- * Look at the next frame header in `in` without consuming it, so wslay is
- * never given bytes past the end of a frame: then pausing, the work budget
- * and the size cap take effect exactly at frame boundaries.
+ * wslay: give it input, at most to the end of the current frame. The next
+ * frame header is read (wsproto.c) without consuming it, so wslay is never
+ * given bytes past the end of a frame: then pausing, the work budget and
+ * the size cap take effect exactly at frame boundaries.
  */
-static enum wsproto_peek
-ws_frame_peek(struct ws *ws, struct evbuffer *in)
-{
-	unsigned char h[WSPROTO_FRAME_HEAD];
-	ev_ssize_t n = evbuffer_copyout(in, h, sizeof(h));
-
-	return wsproto_frame_peek(h, n > 0 ? (size_t)n : 0, ws->max_msg,
-	    &ws->msg_acc, &ws->frame_left);
-}
-
-/* wslay: give it input, at most to the end of the current frame. */
 static ssize_t
 ws_wslay_recv_cb(
     wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *arg)
 {
 	struct ws *ws = arg;
+	unsigned char h[WSPROTO_FRAME_HEAD];
 	struct evbuffer *in;
 	enum wsproto_peek r;
 	size_t avail, n;
+	ev_ssize_t got;
 
 	(void)flags;
 	if (ws->state != WS_OPEN || (ws->flags & WS_F_PAUSED) ||
@@ -392,7 +383,9 @@ ws_wslay_recv_cb(
 		goto wouldblock;
 	in = bufferevent_get_input(ws->bev);
 	if (ws->frame_left == 0) {
-		r = ws_frame_peek(ws, in);
+		got = evbuffer_copyout(in, h, sizeof(h));
+		r = wsproto_frame_peek(h, got > 0 ? (size_t)got : 0,
+		    ws->max_msg, &ws->msg_acc, &ws->frame_left);
 		if (r == WSPROTO_BAD_CTRL || r == WSPROTO_TOO_LARGE) {
 			/* Refused before wslay sees (or buffers) any of it:
 			 * 1002 (RFC 6455 5.5) or 1009 to the peer. */
