@@ -1,10 +1,21 @@
 /* SPDX-License-Identifier: MIT */
-/* Minimal TAP producer for the C unit tests: ok(), diag(), done_testing(). */
+/*
+ * Minimal TAP producer for the C unit tests: ok(), diag(), done_testing(),
+ * and typed checks that each test one condition and, on failure, print
+ * what they got and what they wanted as TAP diagnostic lines:
+ *   ok_int(got, want, name...)     long long equality
+ *   ok_size(got, want, name...)    size_t equality
+ *   ok_str(got, want, name...)     string equality; a NULL got fails
+ *   ok_strstr(hay, needle, name...) hay contains needle; NULL hay fails
+ *   ok_null(p, name...) / ok_nonnull(p, name...)
+ */
 #ifndef WRENND_TAP_H
 #define WRENND_TAP_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 static int tap_n, tap_failed;
 
@@ -31,6 +42,97 @@ static int __attribute__((unused)) ok(int cond, const char *fmt, ...)
 	va_start(ap, fmt);
 	tap_vok(cond, fmt, ap);
 	va_end(ap);
+	return cond;
+}
+
+static void diag(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), unused));
+
+#define TAP_OKV(cond, fmt)                                                     \
+	do {                                                                   \
+		va_list ap_;                                                   \
+		va_start(ap_, fmt);                                            \
+		tap_vok(cond, fmt, ap_);                                       \
+		va_end(ap_);                                                   \
+	} while (0)
+
+static int ok_int(long long got, long long want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), unused));
+static int
+ok_int(long long got, long long want, const char *fmt, ...)
+{
+	int cond = got == want;
+
+	TAP_OKV(cond, fmt);
+	if (!cond)
+		diag("  got %lld, want %lld", got, want);
+	return cond;
+}
+
+static int ok_size(size_t got, size_t want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), unused));
+static int
+ok_size(size_t got, size_t want, const char *fmt, ...)
+{
+	int cond = got == want;
+
+	TAP_OKV(cond, fmt);
+	if (!cond)
+		diag("  got %zu, want %zu", got, want);
+	return cond;
+}
+
+static int ok_str(const char *got, const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), unused));
+static int
+ok_str(const char *got, const char *want, const char *fmt, ...)
+{
+	int cond = got != NULL && want != NULL && strcmp(got, want) == 0;
+
+	TAP_OKV(cond, fmt);
+	if (!cond)
+		diag("  got '%s', want '%s'", got ? got : "(null)",
+		    want ? want : "(null)");
+	return cond;
+}
+
+static int ok_strstr(const char *hay, const char *needle, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), unused));
+static int
+ok_strstr(const char *hay, const char *needle, const char *fmt, ...)
+{
+	int cond = hay != NULL && needle != NULL && strstr(hay, needle) != NULL;
+
+	TAP_OKV(cond, fmt);
+	if (!cond)
+		diag("  got '%s', want it to contain '%s'",
+		    hay ? hay : "(null)", needle ? needle : "(null)");
+	return cond;
+}
+
+static int ok_null(const void *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), unused));
+static int
+ok_null(const void *p, const char *fmt, ...)
+{
+	int cond = p == NULL;
+
+	TAP_OKV(cond, fmt);
+	if (!cond)
+		diag("  got %p, want NULL", p);
+	return cond;
+}
+
+static int ok_nonnull(const void *p, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), unused));
+static int
+ok_nonnull(const void *p, const char *fmt, ...)
+{
+	int cond = p != NULL;
+
+	TAP_OKV(cond, fmt);
+	if (!cond)
+		diag("  got NULL, want non-NULL");
 	return cond;
 }
 

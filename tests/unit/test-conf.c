@@ -63,34 +63,35 @@ test_parse(void)
 	conf_unref(cfg);
 
 	r = parse("frobnicate 1\n", &cfg, &pe);
-	ok(r != 0 && strstr(pe.text, "unknown option 'frobnicate'") != NULL,
-	    "unknown option named (got '%s')", pe.text);
+	ok_int(r != 0, 1, "unknown option: refused (r=%d)", r);
+	ok_strstr(
+	    pe.text, "unknown option 'frobnicate'", "unknown option: named");
 	conf_unref(cfg);
 
 	r = parse("max-clients 1 2\n", &cfg, &pe);
-	ok(r != 0 && pe.column == 14, "a second value: column 14 (got %d)",
-	    pe.column);
+	ok_int(r != 0, 1, "a second value: refused (r=%d)", r);
+	ok_int(pe.column, 14, "a second value: column");
 	conf_unref(cfg);
 
 	r = parse("base-url \"http://x\n", &cfg, &pe);
-	ok(r != 0 && strstr(pe.text, "unterminated") != NULL,
-	    "unterminated quote (got '%s')", pe.text);
+	ok_int(r != 0, 1, "unterminated quote: refused (r=%d)", r);
+	ok_strstr(pe.text, "unterminated", "unterminated quote: named");
 	conf_unref(cfg);
 
 	r = parse("max-clients\n", &cfg, &pe);
-	ok(r != 0 && strstr(pe.text, "missing value") != NULL,
-	    "missing value (got '%s')", pe.text);
+	ok_int(r != 0, 1, "missing value: refused (r=%d)", r);
+	ok_strstr(pe.text, "missing value", "missing value: named");
 	conf_unref(cfg);
 
 	r = parse("max-clients 0\n", &cfg, &pe);
-	ok(r != 0 && strstr(pe.text, "out of range") != NULL,
-	    "out of range (got '%s')", pe.text);
+	ok_int(r != 0, 1, "out of range: refused (r=%d)", r);
+	ok_strstr(pe.text, "out of range", "out of range: named");
 	conf_unref(cfg);
 
 	cfg = conf_new();
 	r = conf_parse_buf(cfg, "t.conf", "max-clients 1\0x\n", 16, &pe);
-	ok(r != 0 && strstr(pe.text, "NUL") != NULL, "a NUL byte (got '%s')",
-	    pe.text);
+	ok_int(r != 0, 1, "a NUL byte: refused (r=%d)", r);
+	ok_strstr(pe.text, "NUL", "a NUL byte: named");
 	conf_unref(cfg);
 }
 
@@ -110,13 +111,13 @@ test_set(void)
 	ok(streq(cfg->base_url, url), "and kept whole (got %zu bytes)",
 	    cfg->base_url != NULL ? strlen(cfg->base_url) : 0);
 	r = conf_set(cfg, "base-url", "http://h:1///", err, sizeof(err));
-	ok(r == 0 && streq(cfg->base_url, "http://h:1"),
-	    "trailing slashes trimmed (got '%s')", cfg->base_url);
+	ok_int(r, 0, "trailing slashes: taken");
+	ok_str(cfg->base_url, "http://h:1", "trailing slashes: trimmed");
 	r = conf_set(cfg, "base-url", "http://u:p@h", err, sizeof(err));
 	ok(r != 0, "credentials in the URL are refused");
 	r = conf_set(cfg, "socket-mode", "0660", err, sizeof(err));
-	ok(r == 0 && cfg->socket_mode == 0660, "octal mode (got %o)",
-	    (unsigned)cfg->socket_mode);
+	ok_int(r, 0, "octal mode: taken");
+	ok_int(cfg->socket_mode, 0660, "octal mode: value");
 	r = conf_set(cfg, "socket-mode", "9", err, sizeof(err));
 	ok(r != 0, "a non-octal mode is refused");
 	r = conf_set(cfg, "token-file", "", err, sizeof(err));
@@ -153,16 +154,16 @@ test_socket_path(void)
 	snprintf(path, sizeof(path), "%s/wrennd.sock", top);
 	r = finish_socket(path, err, sizeof(err));
 	ok(r != 0, "a new directory at / is refused (%s)", path);
-	ok(strstr(err, top) != NULL && strstr(err, "unset variable") != NULL,
-	    "the reason names the directory and the cause (got '%s')", err);
+	ok_strstr(err, top, "the reason names the directory");
+	ok_strstr(err, "unset variable", "the reason names the cause");
 	ok(access(top, F_OK) != 0, "nothing was created at /");
 	r = finish_socket("/wrennd.sock", err, sizeof(err));
 	ok(r != 0, "a socket in / is refused (got '%s')", err);
 	r = finish_socket("//wrennd.sock", err, sizeof(err));
 	ok(r != 0, "also spelt //wrennd.sock (got '%s')", err);
 	r = finish_socket("wrennd/wrennd.sock", err, sizeof(err));
-	ok(r != 0 && strstr(err, "relative") != NULL,
-	    "a relative path is refused (got '%s')", err);
+	ok_int(r != 0, 1, "a relative path is refused (r=%d)", r);
+	ok_strstr(err, "relative", "a relative path: named");
 	snprintf(ok_path, sizeof(ok_path), "/tmp/wrennd-unit-%ld/w.sock",
 	    (long)getpid());
 	r = finish_socket(ok_path, err, sizeof(err));
@@ -180,17 +181,17 @@ test_default_socket(void)
 	(void)unsetenv("RUNTIME_DIRECTORY");
 	setenv("XDG_RUNTIME_DIR", "", 1);
 	cfg = conf_new();
-	ok(conf_finish(cfg, err, sizeof(err)) == 0 &&
-		streq(cfg->socket_path, "/run/wrennd/wrennd.sock"),
-	    "empty XDG_RUNTIME_DIR: /run/wrennd/wrennd.sock (got '%s')",
-	    cfg->socket_path);
+	ok_int(conf_finish(cfg, err, sizeof(err)), 0,
+	    "empty XDG_RUNTIME_DIR: finishes (%s)", err);
+	ok_str(cfg->socket_path, "/run/wrennd/wrennd.sock",
+	    "empty XDG_RUNTIME_DIR: socket path");
 	conf_unref(cfg);
 	setenv("XDG_RUNTIME_DIR", "/tmp", 1);
 	cfg = conf_new();
-	ok(conf_finish(cfg, err, sizeof(err)) == 0 &&
-		streq(cfg->socket_path, "/tmp/wrennd/wrennd.sock"),
-	    "XDG_RUNTIME_DIR=/tmp: /tmp/wrennd/wrennd.sock (got '%s')",
-	    cfg->socket_path);
+	ok_int(conf_finish(cfg, err, sizeof(err)), 0,
+	    "XDG_RUNTIME_DIR=/tmp: finishes (%s)", err);
+	ok_str(cfg->socket_path, "/tmp/wrennd/wrennd.sock",
+	    "XDG_RUNTIME_DIR=/tmp: socket path");
 	conf_unref(cfg);
 }
 
@@ -218,7 +219,8 @@ test_reload_keeps(void)
 	ok(fresh->max_clients == 7, "max-clients takes the new value (got %ld)",
 	    fresh->max_clients);
 	n = conf_keep_restart_only(fresh, run, changed, sizeof(changed));
-	ok(n == 0 && changed[0] == '\0', "then nothing differs (got %d)", n);
+	ok_int(n, 0, "then nothing differs");
+	ok_str(changed, "", "and nothing is named");
 	conf_unref(run);
 	conf_unref(fresh);
 }

@@ -130,8 +130,9 @@ test_claims(void)
 	c = load_jwt(
 	    "{\"exp\":253402300799,\"is_admin\":true}", err, sizeof(err));
 	r = creds_jwt_expiry_text(c, ts, sizeof(ts));
-	ok(r == 0 && strcmp(ts, "9999-12-31T23:59:59Z") == 0,
-	    "the latest exp formats (got %d '%s')", r, r == 0 ? ts : "");
+	ok_int(r, 0, "the latest exp formats");
+	ok_str(r == 0 ? ts : NULL, "9999-12-31T23:59:59Z",
+	    "the latest exp's text");
 	ok(creds_jwt_is_admin(c), "is_admin read");
 	r = creds_jwt_expiry_text(c, ts, 8);
 	ok(r == -ERANGE, "a short buffer: -ERANGE (got %d)", r);
@@ -162,11 +163,11 @@ test_files(void)
 	write_file(path, "  wrn_abc123 \r\n");
 	c = load_key(path, err, sizeof(err));
 	n = creds_header(c, CREDS_APIKEY, hdr, sizeof(hdr));
-	ok(n > 0 && strcmp(hdr, "X-API-Key: wrn_abc123") == 0,
-	    "a key file is trimmed (got '%s')", n > 0 ? hdr : err);
-	ok(creds_source(c, CREDS_APIKEY) != NULL &&
-		strcmp(creds_source(c, CREDS_APIKEY), "file") == 0,
-	    "and its source is 'file'");
+	ok_int(n > 0, 1, "a key file gives a header (n=%d, %s)", n, err);
+	ok_str(n > 0 ? hdr : NULL, "X-API-Key: wrn_abc123",
+	    "a key file is trimmed");
+	ok_str(
+	    creds_source(c, CREDS_APIKEY), "file", "and its source is 'file'");
 	creds_wipe(hdr, sizeof(hdr));
 	creds_free(c);
 
@@ -179,13 +180,13 @@ test_files(void)
 	big[sizeof(big) - 1] = '\0';
 	write_file(path, big);
 	c = load_key(path, err, sizeof(err));
-	ok(c == NULL && strstr(err, "longer than") != NULL,
-	    "a 9000-byte key is refused (got '%s')", err);
+	ok_null(c, "a 9000-byte key is refused");
+	ok_strstr(err, "longer than", "a 9000-byte key: the reason");
 
 	write_file(path, "\n\n");
 	c = load_key(path, err, sizeof(err));
-	ok(c == NULL && strstr(err, "empty") != NULL,
-	    "an empty key file is refused (got '%s')", err);
+	ok_null(c, "an empty key file is refused");
+	ok_strstr(err, "empty", "an empty key file: the reason");
 
 	/* audit 13: a FIFO must be refused, not block in open() (the
 	 * alarm turns a hang into a failure) */
@@ -209,13 +210,13 @@ test_files(void)
 		return;
 	}
 	c = load_key(link, err, sizeof(err));
-	ok(c == NULL && strstr(err, "symbolic link") != NULL,
-	    "a symbolic link is refused (got '%s')", err);
+	ok_null(c, "a symbolic link is refused");
+	ok_strstr(err, "symbolic link", "a symbolic link: the reason");
 
 	snprintf(path, sizeof(path), "%s/missing", dir);
 	c = load_key(path, err, sizeof(err));
-	ok(c == NULL && strstr(err, path) != NULL,
-	    "a missing file is named (got '%s')", err);
+	ok_null(c, "a missing file is refused");
+	ok_strstr(err, path, "a missing file is named");
 }
 
 static void
@@ -238,8 +239,9 @@ test_watch(void)
 	write_file(path, "wrn_two_longer\n");
 	ok(creds_files_changed(c, cfg), "a rewrite is seen");
 	fresh = creds_reload(c, cfg, err, sizeof(err));
-	ok(fresh != NULL && !creds_files_changed(fresh, cfg),
-	    "a reload takes it (%s)", fresh == NULL ? err : "ok");
+	ok_nonnull(fresh, "a reload takes it (%s)", fresh == NULL ? err : "ok");
+	ok_int(fresh != NULL ? creds_files_changed(fresh, cfg) : -1, 0,
+	    "and the reloaded files count as seen");
 	creds_free(c);
 	c = fresh;
 
@@ -256,8 +258,8 @@ test_watch(void)
 	alarm(20);
 	fresh = creds_reload(c, cfg, err, sizeof(err));
 	alarm(0);
-	ok(fresh == NULL && strstr(err, "not a regular file") != NULL,
-	    "and refused without blocking (got '%s')", err);
+	ok_null(fresh, "and refused without blocking");
+	ok_strstr(err, "not a regular file", "the FIFO: the reason");
 	creds_free(fresh);
 	creds_files_seen(c, cfg);
 	ok(!creds_files_changed(c, cfg),
@@ -290,9 +292,10 @@ test_hint(void)
 	setenv("WRENN_TOKEN", "a.eyJleHAiOjEwMDB9.c", 1);
 	c = creds_load(cfg, err, sizeof(err));
 	ok(getenv("WRENN_TOKEN") == NULL, "WRENN_TOKEN is scrubbed");
-	ok(strstr(creds_jwt_hint(c, cfg), "restart") != NULL &&
-		strstr(creds_jwt_hint(c, cfg), "SIGHUP") == NULL,
-	    "from the environment, no config file: restart (got '%s')",
+	ok_strstr(creds_jwt_hint(c, cfg), "restart",
+	    "from the environment, no config file: restart");
+	ok_int(strstr(creds_jwt_hint(c, cfg), "SIGHUP") != NULL, 0,
+	    "from the environment, no config file: no SIGHUP (got '%s')",
 	    creds_jwt_hint(c, cfg));
 	cfg->conf_file = strdup("/etc/wrennd/wrennd.conf");
 	ok(strstr(creds_jwt_hint(c, cfg), "SIGHUP") != NULL,

@@ -130,9 +130,8 @@ test_api(void)
 	h = http_new(&lim);
 	r = http_head_feed(
 	    h, "HTTP/1.1 200 OK\r\nX-Long: 0123456789\r\n", 37, &done);
-	ok(r == -1 && http_error(h) == HTTP_E_LINE_TOO_LONG,
-	    "max_line 16: want %d, got %d", HTTP_E_LINE_TOO_LONG,
-	    http_error(h));
+	ok_int(r, -1, "max_line 16: the feed fails");
+	ok_int(http_error(h), HTTP_E_LINE_TOO_LONG, "max_line 16: the error");
 	r = http_head_feed(h, "\r\n", 2, &done);
 	ok(r == -1, "after an error: want -1, got %zd", r);
 	http_free(h);
@@ -140,9 +139,9 @@ test_api(void)
 	h = http_new(&lim);
 	r = http_head_feed(
 	    h, "HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\n", 35, &done);
-	ok(r == -1 && http_error(h) == HTTP_E_TOO_MANY_HEADERS,
-	    "max_headers 2: want %d, got %d", HTTP_E_TOO_MANY_HEADERS,
-	    http_error(h));
+	ok_int(r, -1, "max_headers 2: the feed fails");
+	ok_int(
+	    http_error(h), HTTP_E_TOO_MANY_HEADERS, "max_headers 2: the error");
 	http_free(h);
 
 	h = http_new(&lim2);
@@ -150,9 +149,8 @@ test_api(void)
 	    "HTTP/1.1 200 OK\r\nAaaaa: 1\r\nBbbbb: 2\r\nCcccc: 3\r\n"
 	    "Ddddd: 4\r\nEeeee: 5\r\n",
 	    67, &done);
-	ok(r == -1 && http_error(h) == HTTP_E_HEAD_TOO_LARGE,
-	    "max_head 64: want %d, got %d", HTTP_E_HEAD_TOO_LARGE,
-	    http_error(h));
+	ok_int(r, -1, "max_head 64: the feed fails");
+	ok_int(http_error(h), HTTP_E_HEAD_TOO_LARGE, "max_head 64: the error");
 	http_free(h);
 
 	ok(strcmp(http_strerror(HTTP_E__MAX), "unknown error") == 0,

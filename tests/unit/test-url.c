@@ -55,9 +55,9 @@ join_case(
 	char *s = NULL;
 	int r = url_join_text(base, as, path, &s, &err);
 
-	ok(r == 0 && s != NULL && strcmp(s, want) == 0,
-	    "join '%s' + '%s': want %s, got %s (r=%d, %s)", base, path, want,
-	    s != NULL ? s : "NULL", r, r < 0 ? err : "");
+	ok_int(r, 0, "join '%s' + '%s': succeeds (%s)", base, path,
+	    r < 0 ? err : "");
+	ok_str(s, want, "join '%s' + '%s': the URL", base, path);
 	free(s);
 }
 
@@ -82,14 +82,15 @@ test_api(void)
 	r = url_join_text("ftp://h", URL_AS_WS, "/x", &s, &err);
 	ok(r == -EINVAL, "join: other schemes: want %d, got %d", -EINVAL, r);
 	ok(s == NULL, "join: *ret untouched on failure");
-	ok(err != NULL && strstr(err, "http://") != NULL,
-	    "join: the error names the schemes (%s)", err ? err : "NULL");
+	ok_strstr(err, "http://", "join: the error names the schemes");
 
 	err = NULL;
 	r = url_parse("https://user:secret@h/", &u, &err);
-	ok(r == -EINVAL && u == NULL, "userinfo refused: r=%d", r);
-	ok(err != NULL && strstr(err, "secret") == NULL,
-	    "the error never quotes the URL (%s)", err ? err : "NULL");
+	ok_int(r, -EINVAL, "userinfo refused");
+	ok_null(u, "userinfo: no URL returned");
+	ok_nonnull(err, "userinfo: an error is given");
+	ok_int(err != NULL && strstr(err, "secret") != NULL, 0,
+	    "the error never quotes the URL (%s)", err ? err : "(null)");
 	r = url_parse(NULL, &u, &err);
 	ok(r == -EINVAL, "NULL text: want %d, got %d", -EINVAL, r);
 	ok(url_join(NULL, URL_AS_IS, "x", &s) == -EINVAL,
