@@ -628,10 +628,11 @@ test_version_and_strerror(void)
 
 	ok(strcmp(wrennctl_version(), "0.1.0") == 0, "wrennctl_version() %s",
 	    wrennctl_version());
-	ok(wrennctl_version_num() == WRENNCTL_VERSION_NUM &&
-		WRENNCTL_AT_LEAST(0, 1, 0) && !WRENNCTL_AT_LEAST(0, 1, 1) &&
-		!WRENNCTL_AT_LEAST(1, 0, 0),
-	    "version number and WRENNCTL_AT_LEAST agree");
+	ok_int(wrennctl_version_num(), WRENNCTL_VERSION_NUM,
+	    "wrennctl_version_num() is WRENNCTL_VERSION_NUM");
+	ok_int(WRENNCTL_AT_LEAST(0, 1, 0), 1, "WRENNCTL_AT_LEAST(0, 1, 0)");
+	ok_int(WRENNCTL_AT_LEAST(0, 1, 1), 0, "not WRENNCTL_AT_LEAST(0, 1, 1)");
+	ok_int(WRENNCTL_AT_LEAST(1, 0, 0), 0, "not WRENNCTL_AT_LEAST(1, 0, 0)");
 	ok(strcmp(wrennctl_strerror(0), "success") == 0, "strerror(0)");
 	for (code = WRENNCTL_E_NOMEM; code >= WRENNCTL_E_UNSUPPORTED; code--) {
 		seen[n] = wrennctl_strerror(code);
@@ -643,18 +644,17 @@ test_version_and_strerror(void)
 		n++;
 	}
 	ok(distinct, "strerror covers all %d codes with distinct text", n);
-	ok(strcmp(wrennctl_strerror(1), "unknown error") == 0 &&
-		strcmp(wrennctl_strerror(-1000), "unknown error") == 0,
-	    "strerror of unknown codes");
+	ok_str(wrennctl_strerror(1), "unknown error", "strerror(1)");
+	ok_str(wrennctl_strerror(-1000), "unknown error", "strerror(-1000)");
 	ok(wrennctl_free(NULL) == NULL, "wrennctl_free(NULL)");
-	ok(strcmp(wrennctl_errmsg(NULL), "invalid argument") == 0 &&
-		wrennctl_err_data_code(NULL) == NULL &&
-		wrennctl_err_json(NULL) == NULL &&
-		wrennctl_get_fd(NULL) == WRENNCTL_E_INVAL &&
-		wrennctl_call(NULL, "x", NULL, NULL) == WRENNCTL_E_INVAL &&
-		wrennctl_process(NULL) == WRENNCTL_E_INVAL &&
-		wrennctl_open_fd(-1, 0, NULL) == WRENNCTL_E_INVAL,
-	    "NULL handle and bad arguments give WRENNCTL_E_INVAL");
+	ok_str(wrennctl_errmsg(NULL), "invalid argument", "errmsg(NULL)");
+	ok_null(wrennctl_err_data_code(NULL), "err_data_code(NULL)");
+	ok_null(wrennctl_err_json(NULL), "err_json(NULL)");
+	ok_int(wrennctl_get_fd(NULL), WRENNCTL_E_INVAL, "get_fd(NULL)");
+	ok_int(wrennctl_call(NULL, "x", NULL, NULL), WRENNCTL_E_INVAL,
+	    "call(NULL handle)");
+	ok_int(wrennctl_process(NULL), WRENNCTL_E_INVAL, "process(NULL)");
+	ok_int(wrennctl_open_fd(-1, 0, NULL), WRENNCTL_E_INVAL, "open_fd(-1)");
 }
 
 static void
@@ -666,22 +666,27 @@ test_socket_path(void)
 	(void)unsetenv("WRENND_SOCKET");
 	(void)setenv("XDG_RUNTIME_DIR", "/run/user/1234", 1);
 	r = wrennctl_socket_path(NULL, &p);
-	ok(r == 0 && strcmp(p, "/run/user/1234/wrennd/wrennd.sock") == 0,
-	    "path from XDG_RUNTIME_DIR: %s", p);
+	ok_int(r, 0, "path from XDG_RUNTIME_DIR: succeeds");
+	ok_str(p, "/run/user/1234/wrennd/wrennd.sock",
+	    "path from XDG_RUNTIME_DIR");
 	free(p);
 	(void)setenv("WRENND_SOCKET", "/tmp/w.sock", 1);
-	ok(wrennctl_socket_path("", &p) == 0 && strcmp(p, "/tmp/w.sock") == 0,
-	    "WRENND_SOCKET wins over XDG_RUNTIME_DIR");
+	p = NULL;
+	r = wrennctl_socket_path("", &p);
+	ok_int(r, 0, "WRENND_SOCKET: succeeds");
+	ok_str(p, "/tmp/w.sock", "WRENND_SOCKET wins over XDG_RUNTIME_DIR");
 	free(p);
-	ok(wrennctl_socket_path("/x/y.sock", &p) == 0 &&
-		strcmp(p, "/x/y.sock") == 0,
-	    "explicit path wins over WRENND_SOCKET");
+	p = NULL;
+	r = wrennctl_socket_path("/x/y.sock", &p);
+	ok_int(r, 0, "explicit path: succeeds");
+	ok_str(p, "/x/y.sock", "explicit path wins over WRENND_SOCKET");
 	free(p);
 	(void)unsetenv("WRENND_SOCKET");
 	(void)unsetenv("XDG_RUNTIME_DIR");
-	ok(wrennctl_socket_path(NULL, &p) == 0 &&
-		strcmp(p, "/run/wrennd/wrennd.sock") == 0,
-	    "default /run/wrennd/wrennd.sock");
+	p = NULL;
+	r = wrennctl_socket_path(NULL, &p);
+	ok_int(r, 0, "default path: succeeds");
+	ok_str(p, "/run/wrennd/wrennd.sock", "default path");
 	free(p);
 	ok(wrennctl_socket_path(NULL, NULL) == WRENNCTL_E_INVAL,
 	    "socket_path(NULL ret) is INVAL");
@@ -699,94 +704,98 @@ test_hello_and_call(void)
 	h = open_fake(&s);
 	if (!ok(h != NULL, "open_fd waits for the greeting"))
 		return;
-	ok(wrennctl_server_version(h) != NULL &&
-		strcmp(wrennctl_server_version(h), "0.1.0-test") == 0,
+	ok_str(wrennctl_server_version(h), "0.1.0-test",
 	    "server version from the greeting");
-	ok(wrennctl_server_limit(h, "max_line") == 1048576 &&
-		wrennctl_server_limit(h, "max_inflight") == 64 &&
-		wrennctl_server_limit(h, "max_fds") == 0 &&
-		wrennctl_server_limit(h, "nope") == -1,
-	    "limits from the greeting");
-	ok(wrennctl_server_method(h, 0) != NULL &&
-		strcmp(wrennctl_server_method(h, 0), "sandboxes.create") == 0 &&
-		wrennctl_server_method(h, 3) == NULL &&
-		wrennctl_server_has_method(h, "sandbox.exec") &&
-		!wrennctl_server_has_method(h, "hosts.list"),
-	    "method list from the greeting");
-	ok(wrennctl_server_has_capability(h, "cancel") &&
-		!wrennctl_server_has_capability(h, "fds"),
-	    "capabilities from the greeting");
-	ok(wrennctl_peer_role(h) != NULL &&
-		strcmp(wrennctl_peer_role(h), "user") == 0,
-	    "peer role from the greeting");
+	ok_int(wrennctl_server_limit(h, "max_line"), 1048576,
+	    "limit max_line from the greeting");
+	ok_int(wrennctl_server_limit(h, "max_inflight"), 64,
+	    "limit max_inflight from the greeting");
+	ok_int(wrennctl_server_limit(h, "max_fds"), 0,
+	    "limit max_fds from the greeting");
+	ok_int(wrennctl_server_limit(h, "nope"), -1, "an unknown limit is -1");
+	ok_str(wrennctl_server_method(h, 0), "sandboxes.create",
+	    "method 0 from the greeting");
+	ok_null(wrennctl_server_method(h, 3), "no method 3");
+	ok_int(wrennctl_server_has_method(h, "sandbox.exec"), 1,
+	    "has_method sandbox.exec");
+	ok_int(wrennctl_server_has_method(h, "hosts.list"), 0,
+	    "not has_method hosts.list");
+	ok_int(wrennctl_server_has_capability(h, "cancel"), 1,
+	    "capability cancel from the greeting");
+	ok_int(
+	    wrennctl_server_has_capability(h, "fds"), 0, "no capability fds");
+	ok_str(wrennctl_peer_role(h), "user", "peer role from the greeting");
 	j = parse(wrennctl_hello_json(h));
-	ok(json_is_object(j) && json_object_get(j, "limits") != NULL,
-	    "hello_json is the params object");
+	ok_int(json_is_object(j), 1, "hello_json is an object");
+	ok_nonnull(json_object_get(j, "limits"), "hello_json has limits");
 	json_decref(j);
 
 	r = wrennctl_call(
 	    h, "sandboxes.get", "{\"sandbox_id\":\"cl-1\"}", &res);
 	ok(r == 0, "blocking call succeeds");
 	j = parse(res);
-	ok(json_is_object(j) &&
-		strcmp(json_string_value(json_object_get(j, "method")),
-		    "sandboxes.get") == 0 &&
-		strcmp(json_string_value(json_object_get(
-			   json_object_get(j, "params"), "sandbox_id")),
-		    "cl-1") == 0,
-	    "result JSON carries method and params: %s",
+	ok_int(json_is_object(j), 1, "the result is an object: %s",
 	    res != NULL ? res : "(null)");
+	ok_str(json_string_value(json_object_get(j, "method")), "sandboxes.get",
+	    "the result carries the method");
+	ok_str(json_string_value(
+		   json_object_get(json_object_get(j, "params"), "sandbox_id")),
+	    "cl-1", "the result carries the params");
 	json_decref(j);
 	free(res);
-	ok(strcmp(wrennctl_errmsg(h), "") == 0 && wrennctl_err_json(h) == NULL,
-	    "no error after success");
+	ok_str(wrennctl_errmsg(h), "", "no error message after success");
+	ok_null(wrennctl_err_json(h), "no error JSON after success");
 
 	res = NULL;
-	ok(wrennctl_call(h, "daemon.status", NULL, &res) == 0 && res != NULL,
-	    "NULL params");
+	r = wrennctl_call(h, "daemon.status", NULL, &res);
+	ok_int(r, 0, "NULL params: succeeds");
+	ok_nonnull(res, "NULL params: a result");
 	free(res);
 	ok(wrennctl_call(h, "daemon.status", "  ", NULL) == 0,
 	    "blank params and NULL ret_result");
 	res = NULL;
 	r = wrennctl_call(h, "sandboxes.list", "{\"result\":[1,\"a\"]}", &res);
-	ok(r == 0 && res != NULL && strcmp(res, "[1,\"a\"]") == 0,
-	    "array result: %s", res != NULL ? res : "(null)");
+	ok_int(r, 0, "array result: succeeds");
+	ok_str(res, "[1,\"a\"]", "array result");
 	free(res);
 	res = NULL;
-	ok(wrennctl_call(h, "x.scalar", "{\"result\":42}", &res) == 0 &&
-		res != NULL && strcmp(res, "42") == 0,
-	    "scalar result");
+	r = wrennctl_call(h, "x.scalar", "{\"result\":42}", &res);
+	ok_int(r, 0, "scalar result: succeeds");
+	ok_str(res, "42", "scalar result");
 	free(res);
 	res = NULL;
 	r = wrennctl_call(
 	    h, "sandbox.exec", "{\"result\":{\"stdout\":\"a\\u0000b\"}}", &res);
-	ok(r == 0 && res != NULL && strstr(res, "a\\u0000b") != NULL,
-	    "a NUL inside a result string survives: %s",
-	    res != NULL ? res : "(null)");
+	ok_int(r, 0, "a NUL inside a result string: succeeds");
+	ok_strstr(res, "a\\u0000b", "a NUL inside a result string survives");
 	free(res);
 
 	res = (char *)"untouched";
 	r = wrennctl_call(h, "x", "{bad json", &res);
-	ok(r == WRENNCTL_E_INVAL && strcmp(res, "untouched") == 0 &&
-		strstr(wrennctl_errmsg(h), "not valid JSON") != NULL &&
-		strcmp(wrennctl_err_data_code(h), "invalid_argument") == 0,
-	    "bad params JSON is INVAL, ret untouched: %s", wrennctl_errmsg(h));
+	ok_int(r, WRENNCTL_E_INVAL, "bad params JSON is INVAL");
+	ok_str(res, "untouched", "bad params JSON: ret untouched");
+	ok_strstr(wrennctl_errmsg(h), "not valid JSON",
+	    "bad params JSON: the message");
+	ok_str(wrennctl_err_data_code(h), "invalid_argument",
+	    "bad params JSON: the data code");
 	ok(wrennctl_call(h, "x", "[1]", NULL) == WRENNCTL_E_INVAL,
 	    "params that are not an object are INVAL");
-	ok(wrennctl_call(h, "", NULL, NULL) == WRENNCTL_E_INVAL &&
-		wrennctl_call(h, NULL, NULL, NULL) == WRENNCTL_E_INVAL,
+	ok_int(wrennctl_call(h, "", NULL, NULL), WRENNCTL_E_INVAL,
 	    "empty method is INVAL");
+	ok_int(wrennctl_call(h, NULL, NULL, NULL), WRENNCTL_E_INVAL,
+	    "NULL method is INVAL");
 	ok(wrennctl_call(h, "x.unknown_notification",
 	       "{\"raw\":\"{\\\"jsonrpc\\\":\\\"2.0\\\",\\\"method\\\":"
 	       "\\\"x.bye\\\",\\\"params\\\":{}}\\n\"}",
 	       NULL) == 0,
 	    "unknown notifications from the server are ignored");
-	ok(wrennctl_call_async(h, "x.async", NULL, NULL, NULL, NULL, NULL) ==
-		    0 &&
-		wrennctl_flush(h) == 0 && wrennctl_get_events(h) == POLLIN,
-	    "flush writes queued output; then only POLLIN is wanted");
-	ok(wrennctl_call(h, "x.after", NULL, NULL) == 0 &&
-		wrennctl_pending_calls(h) == 0,
+	ok_int(wrennctl_call_async(h, "x.async", NULL, NULL, NULL, NULL, NULL),
+	    0, "an async call without callbacks is queued");
+	ok_int(wrennctl_flush(h), 0, "flush writes queued output");
+	ok_int(wrennctl_get_events(h), POLLIN, "then only POLLIN is wanted");
+	ok_int(wrennctl_call(h, "x.after", NULL, NULL), 0,
+	    "a later call succeeds");
+	ok_int(wrennctl_pending_calls(h), 0,
 	    "a call without callbacks still completes (reply dropped)");
 	ok(wrennctl_pending_calls(h) == 0, "nothing pending");
 	close_fake(&s, h, "hello_and_call");
@@ -884,6 +893,7 @@ test_error_mapping(void)
 	struct wrennctl *h;
 	struct srv s;
 	char params[512];
+	const char *dc;
 	char *res;
 	size_t i;
 	int r;
@@ -896,17 +906,19 @@ test_error_mapping(void)
 		    params, sizeof(params), "{\"error\":%s}", cases[i].error);
 		res = (char *)"untouched";
 		r = wrennctl_call(h, "x.fail", params, &res);
-		ok(r == cases[i].code && strcmp(res, "untouched") == 0 &&
-			(cases[i].data_code == NULL
-				? wrennctl_err_data_code(h) == NULL
-				: wrennctl_err_data_code(h) != NULL &&
-				    strcmp(wrennctl_err_data_code(h),
-					cases[i].data_code) == 0) &&
-			wrennctl_err_http_status(h) == cases[i].status &&
-			wrennctl_err_json(h) != NULL,
-		    "error %s -> %d (%s)",
-		    cases[i].data_code ? cases[i].data_code : "-", r,
+		dc = cases[i].data_code ? cases[i].data_code : "-";
+		ok_int(r, cases[i].code, "error %s: code (%s)", dc,
 		    wrennctl_strerror(r));
+		ok_str(res, "untouched", "error %s: ret untouched", dc);
+		if (cases[i].data_code == NULL)
+			ok_null(wrennctl_err_data_code(h),
+			    "error %s: no data code", dc);
+		else
+			ok_str(wrennctl_err_data_code(h), cases[i].data_code,
+			    "error %s: data code", dc);
+		ok_int(wrennctl_err_http_status(h), cases[i].status,
+		    "error %s: HTTP status", dc);
+		ok_nonnull(wrennctl_err_json(h), "error %s: err_json", dc);
 	}
 	r = wrennctl_call(h, "x.fail",
 	    "{\"error\":"
@@ -914,26 +926,28 @@ test_error_mapping(void)
 	    "\"message\":\"sandbox not found\",\"data\":{\"code\":"
 	    "\"not_found\",\"status\":404}}}",
 	    NULL);
-	ok(strcmp(wrennctl_errmsg(h), "sandbox not found") == 0 &&
-		wrennctl_err_rpc_code(h) == -32000,
-	    "errmsg is the wire message, rpc code kept");
-	ok(strstr(wrennctl_err_json(h), "\"status\":404") != NULL,
-	    "err_json is the wire error object: %s", wrennctl_err_json(h));
+	ok_str(wrennctl_errmsg(h), "sandbox not found",
+	    "errmsg is the wire message");
+	ok_int(wrennctl_err_rpc_code(h), -32000, "rpc code kept");
+	ok_strstr(wrennctl_err_json(h), "\"status\":404",
+	    "err_json is the wire error object");
 	r = wrennctl_call(h, "hosts.delete",
 	    "{\"error\":{\"code\":-32000,\"message\":\"host has active "
 	    "sandboxes\",\"data\":{\"code\":\"has_active_sandboxes\","
 	    "\"status\":409,\"sandbox_ids\":[\"cl-a\",\"cl-b\"]}}}",
 	    NULL);
-	ok(r == WRENNCTL_E_HOST_HAS_SANDBOXES &&
-		wrennctl_err_sandbox_id(h, 0) != NULL &&
-		strcmp(wrennctl_err_sandbox_id(h, 0), "cl-a") == 0 &&
-		strcmp(wrennctl_err_sandbox_id(h, 1), "cl-b") == 0 &&
-		wrennctl_err_sandbox_id(h, 2) == NULL,
-	    "has_active_sandboxes exposes the sandbox ids");
-	ok(wrennctl_call(h, "x.ok", NULL, NULL) == 0 &&
-		wrennctl_err_sandbox_id(h, 0) == NULL &&
-		wrennctl_err_data_code(h) == NULL,
-	    "a success clears the last error");
+	ok_int(r, WRENNCTL_E_HOST_HAS_SANDBOXES, "has_active_sandboxes: code");
+	ok_str(wrennctl_err_sandbox_id(h, 0), "cl-a",
+	    "has_active_sandboxes: sandbox id 0");
+	ok_str(wrennctl_err_sandbox_id(h, 1), "cl-b",
+	    "has_active_sandboxes: sandbox id 1");
+	ok_null(wrennctl_err_sandbox_id(h, 2),
+	    "has_active_sandboxes: no sandbox id 2");
+	ok_int(
+	    wrennctl_call(h, "x.ok", NULL, NULL), 0, "a later call succeeds");
+	ok_null(
+	    wrennctl_err_sandbox_id(h, 0), "a success clears the sandbox ids");
+	ok_null(wrennctl_err_data_code(h), "a success clears the data code");
 	close_fake(&s, h, "error_mapping");
 }
 
@@ -1011,7 +1025,7 @@ test_out_of_order(void)
 	struct wrennctl *h;
 	struct srv s;
 	uint64_t id[3];
-	int r, i, right = 1;
+	int r, i;
 	json_t *j;
 
 	memset(&log, 0, sizeof(log));
@@ -1028,29 +1042,30 @@ test_out_of_order(void)
 	    h, "b", "{\"hold\":true}", NULL, log_reply_cb, &t[1], &id[1]);
 	r |= wrennctl_call_async(
 	    h, "c", "{\"release\":true}", NULL, log_reply_cb, &t[2], &id[2]);
-	ok(r == 0 && id[0] != id[1] && id[1] != id[2],
-	    "three async calls started (ids %llu %llu %llu)",
-	    (unsigned long long)id[0], (unsigned long long)id[1],
-	    (unsigned long long)id[2]);
+	ok_int(r, 0, "three async calls started");
+	ok_int(id[0] != id[1], 1, "ids 0 and 1 differ (%llu %llu)",
+	    (unsigned long long)id[0], (unsigned long long)id[1]);
+	ok_int(id[1] != id[2], 1, "ids 1 and 2 differ (%llu %llu)",
+	    (unsigned long long)id[1], (unsigned long long)id[2]);
 	ok(wrennctl_pending_calls(h) == 3, "three calls pending");
 	r = loop_until(h, &log.n, 3, 10000);
-	ok(r == 0 && log.n == 3, "three replies arrived via process()");
+	ok_int(r, 0, "the loop ends");
+	ok_int(log.n, 3, "three replies arrived via process()");
 	/* Expected order: c (releases), then b, then a. */
-	if (log.n == 3) {
-		right = log.ids[0] == id[2] && log.ids[1] == id[1] &&
-		    log.ids[2] == id[0] && log.tags[0] == 102 &&
-		    log.tags[1] == 101 && log.tags[2] == 100;
-		for (i = 1; i < 3; i++) {
-			j = parse(log.json[i]);
-			if (json_integer_value(json_object_get(
-				j, "released")) != (json_int_t)log.ids[i])
-				right = 0;
-			json_decref(j);
-		}
+	for (i = 0; i < 3 && log.n == 3; i++) {
+		ok_int((long long)log.ids[i], (long long)id[2 - i],
+		    "reply %d matches call %d", i, 2 - i);
+		ok_int(
+		    log.tags[i], 102 - i, "reply %d carries its userdata", i);
+		ok_int(log.status[i], 0, "reply %d status", i);
+		if (i == 0)
+			continue;
+		j = parse(log.json[i]);
+		ok_int(json_integer_value(json_object_get(j, "released")),
+		    (long long)log.ids[i], "reply %d was released by the next",
+		    i);
+		json_decref(j);
 	}
-	ok(log.n == 3 && right && log.status[0] == 0 && log.status[1] == 0 &&
-		log.status[2] == 0,
-	    "replies in reverse order matched to their calls and userdata");
 	ok(wrennctl_pending_calls(h) == 0, "nothing pending afterwards");
 	free_log(&log);
 	close_fake(&s, h, "out_of_order");
@@ -1108,7 +1123,7 @@ test_stream_and_cancel(void)
 	struct wrennctl *h;
 	struct srv s;
 	char *res = NULL;
-	int r;
+	int i, r;
 
 	h = open_fake(&s);
 	if (!ok(h != NULL, "open for streams"))
@@ -1121,15 +1136,16 @@ test_stream_and_cancel(void)
 	    "{\"event\":\"exit\",\"exit_code\":0},{\"data\":\"no kind\"}],"
 	    "\"result\":{\"exit_code\":0}}",
 	    stream_event_cb, &sl, &res);
-	ok(r == 0 && res != NULL && strcmp(res, "{\"exit_code\":0}") == 0,
+	ok_int(r, 0, "streaming call succeeds");
+	ok_str(res, "{\"exit_code\":0}",
 	    "streaming call returns the final result");
-	ok(sl.n == 4 && strcmp(sl.events[0], "start") == 0 &&
-		strcmp(sl.events[1], "stdout") == 0 &&
-		strcmp(sl.events[2], "exit") == 0 &&
-		strcmp(sl.events[3], "") == 0,
-	    "events delivered in order, stray event ignored (%d)", sl.n);
-	ok(sl.seq[0] == 0 && sl.seq[1] == 1 && sl.seq[2] == 2 && sl.seq[3] == 3,
-	    "event JSON carries id and seq");
+	ok_int(sl.n, 4, "four events delivered, stray event ignored");
+	ok_str(sl.n > 0 ? sl.events[0] : NULL, "start", "event 0");
+	ok_str(sl.n > 1 ? sl.events[1] : NULL, "stdout", "event 1");
+	ok_str(sl.n > 2 ? sl.events[2] : NULL, "exit", "event 2");
+	ok_str(sl.n > 3 ? sl.events[3] : NULL, "", "event 3 has no kind");
+	for (i = 0; i < 4; i++)
+		ok_int(sl.seq[i], i, "event %d JSON carries id and seq", i);
 	free(res);
 
 	memset(&sl, 0, sizeof(sl));
@@ -1139,11 +1155,13 @@ test_stream_and_cancel(void)
 	    "{\"events\":[{\"event\":\"start\"}],\"hold\":true}",
 	    stream_event_cb, &sl, &res);
 	ok(sl.cancel_rc == 0, "wrennctl_cancel from the event callback");
-	ok(r == WRENNCTL_E_CANCELLED && res == NULL &&
-		strcmp(wrennctl_err_data_code(h), "cancelled") == 0 &&
-		wrennctl_err_rpc_code(h) == -32800,
-	    "cancelled call ends with its final -32800 reply (%s)",
+	ok_int(r, WRENNCTL_E_CANCELLED, "cancelled call: code (%s)",
 	    wrennctl_strerror(r));
+	ok_null(res, "cancelled call: no result");
+	ok_str(wrennctl_err_data_code(h), "cancelled",
+	    "cancelled call: data code");
+	ok_int(wrennctl_err_rpc_code(h), -32800,
+	    "cancelled call ends with its final -32800 reply");
 	ok(wrennctl_cancel(h, 12345) == WRENNCTL_E_INVAL,
 	    "cancel of an unknown id is INVAL");
 
@@ -1152,14 +1170,17 @@ test_stream_and_cancel(void)
 	res = NULL;
 	r = wrennctl_call_stream(h, "sandbox.exec_stream",
 	    "{\"n_events\":300,\"result\":{}}", stream_counter_cb, &sl.n, &res);
-	ok(r == 0 && sl.n == 300,
-	    "300 events in a burst (past the dispatch budget): %d", sl.n);
+	ok_int(r, 0, "a burst of events: succeeds");
+	ok_int(sl.n, 300, "300 events in a burst (past the dispatch budget)");
 	free(res);
 	res = NULL;
 	r = wrennctl_call(h, "x.big", "{\"big\":3000000}", &res);
-	ok(r == 0 && res != NULL && strlen(res) == 3000002 && res[1] == 'x' &&
-		res[3000000] == 'x',
+	ok_int(r, 0, "a 3 MB reply: succeeds");
+	ok_size(res != NULL ? strlen(res) : 0, 3000002,
 	    "a 3 MB reply arrives whole");
+	ok_int(res != NULL ? res[1] : 0, 'x', "a 3 MB reply: its first byte");
+	ok_int(res != NULL && strlen(res) > 3000000 ? res[3000000] : 0, 'x',
+	    "a 3 MB reply: its last byte");
 	free(res);
 	close_fake(&s, h, "stream_and_cancel");
 }
@@ -1181,15 +1202,18 @@ test_async_cancel(void)
 	h = open_fake(&s);
 	if (!ok(h != NULL, "open for async cancel"))
 		return;
-	ok(wrennctl_call_async(h, "sandbox.wait_ready", "{\"hold\":true}", NULL,
-	       log_reply_cb, &t, &id) == 0 &&
-		wrennctl_cancel(h, id) == 0 && wrennctl_cancel(h, id) == 0,
-	    "async call cancelled (twice is harmless)");
+	ok_int(wrennctl_call_async(h, "sandbox.wait_ready", "{\"hold\":true}",
+		   NULL, log_reply_cb, &t, &id),
+	    0, "async call started");
+	ok_int(wrennctl_cancel(h, id), 0, "async call cancelled");
+	ok_int(wrennctl_cancel(h, id), 0, "cancelling twice is harmless");
 	(void)loop_until(h, &log.n, 1, 10000);
-	ok(log.n == 1 && log.ids[0] == id &&
-		log.status[0] == WRENNCTL_E_CANCELLED && log.json[0] != NULL &&
-		strstr(log.json[0], "-32800") != NULL,
-	    "the cancelled call completes once with CANCELLED");
+	ok_int(log.n, 1, "the cancelled call completes once");
+	ok_int(
+	    (long long)log.ids[0], (long long)id, "the cancelled call: its id");
+	ok_int(log.status[0], WRENNCTL_E_CANCELLED,
+	    "the cancelled call: CANCELLED");
+	ok_strstr(log.json[0], "-32800", "the cancelled call: its reply");
 	ok(wrennctl_call(h, "x", NULL, &res) == 0, "next call works");
 	j = parse(res);
 	ok(json_integer_value(json_object_get(j, "cancels")) == 1,
@@ -1214,17 +1238,20 @@ test_timeout(void)
 		return;
 	ok(wrennctl_set_timeout(h, 150) == 0, "set_timeout");
 	r = wrennctl_call(h, "sandbox.wait_ready", "{\"hold\":true}", &res);
-	ok(r == WRENNCTL_E_TIMEOUT && res == NULL &&
-		strcmp(wrennctl_err_data_code(h), "timeout") == 0 &&
-		strstr(wrennctl_errmsg(h), "sandbox.wait_ready") != NULL,
-	    "local timeout: %s", wrennctl_errmsg(h));
+	ok_int(r, WRENNCTL_E_TIMEOUT, "local timeout: code");
+	ok_null(res, "local timeout: no result");
+	ok_str(
+	    wrennctl_err_data_code(h), "timeout", "local timeout: data code");
+	ok_strstr(wrennctl_errmsg(h), "sandbox.wait_ready",
+	    "local timeout: the message names the method");
 	ok(wrennctl_pending_calls(h) == 0,
 	    "the abandoned call does not count as pending");
 	ok(wrennctl_set_timeout(h, 0) == 0, "timeout off");
 	r = wrennctl_call(h, "x", NULL, &res);
 	j = parse(res);
-	ok(r == 0 && json_integer_value(json_object_get(j, "cancels")) == 1,
-	    "timed-out call was cancelled on the server, late reply dropped");
+	ok_int(r, 0, "the next call succeeds, late reply dropped");
+	ok_int(json_integer_value(json_object_get(j, "cancels")), 1,
+	    "timed-out call was cancelled on the server");
 	json_decref(j);
 	free(res);
 	close_fake(&s, h, "timeout");
@@ -1242,18 +1269,23 @@ test_connection_loss(void)
 	if (!ok(h != NULL, "open for connection loss"))
 		return;
 	r = wrennctl_call(h, "x", "{\"close\":true}", &res);
-	ok(r == WRENNCTL_E_CONNECT && res == NULL &&
-		strcmp(wrennctl_err_data_code(h), "connect") == 0,
-	    "server closing mid-call: %s (%s)", wrennctl_strerror(r),
+	ok_int(r, WRENNCTL_E_CONNECT, "server closing mid-call: code (%s)",
 	    wrennctl_errmsg(h));
-	ok(wrennctl_call(h, "y", NULL, NULL) == WRENNCTL_E_CONNECT &&
-		wrennctl_get_events(h) == WRENNCTL_E_CONNECT &&
-		wrennctl_process(h) == WRENNCTL_E_CONNECT &&
-		wrennctl_flush(h) == WRENNCTL_E_CONNECT &&
-		wrennctl_wait(h, 0) == WRENNCTL_E_CONNECT &&
-		wrennctl_call_async(h, "z", NULL, NULL, NULL, NULL, NULL) ==
-		    WRENNCTL_E_CONNECT,
-	    "the handle stays failed");
+	ok_null(res, "server closing mid-call: no result");
+	ok_str(wrennctl_err_data_code(h), "connect",
+	    "server closing mid-call: data code");
+	ok_int(wrennctl_call(h, "y", NULL, NULL), WRENNCTL_E_CONNECT,
+	    "the handle stays failed: call");
+	ok_int(wrennctl_get_events(h), WRENNCTL_E_CONNECT,
+	    "the handle stays failed: get_events");
+	ok_int(wrennctl_process(h), WRENNCTL_E_CONNECT,
+	    "the handle stays failed: process");
+	ok_int(wrennctl_flush(h), WRENNCTL_E_CONNECT,
+	    "the handle stays failed: flush");
+	ok_int(wrennctl_wait(h, 0), WRENNCTL_E_CONNECT,
+	    "the handle stays failed: wait");
+	ok_int(wrennctl_call_async(h, "z", NULL, NULL, NULL, NULL, NULL),
+	    WRENNCTL_E_CONNECT, "the handle stays failed: call_async");
 	ok(wrennctl_get_fd(h) >= 0, "the fd stays open until free");
 	close_fake(&s, h, "connection_loss");
 
@@ -1264,7 +1296,8 @@ test_connection_loss(void)
 	    "{\"result\":{\"ok\":1},"
 	    "\"reply_then_close\":true}",
 	    &res);
-	ok(r == 0 && res != NULL && strcmp(res, "{\"ok\":1}") == 0,
+	ok_int(r, 0, "a reply sent just before the close: succeeds");
+	ok_str(res, "{\"ok\":1}",
 	    "a reply sent just before the close is still delivered");
 	free(res);
 	res = NULL;
@@ -1279,9 +1312,9 @@ test_connection_loss(void)
 	    "{\"raw\":\"{\\\"jsonrpc\\\":\",\"close\":"
 	    "true}",
 	    NULL);
-	ok(r == WRENNCTL_E_CONNECT &&
-		strstr(wrennctl_errmsg(h), "middle of a message") != NULL,
-	    "EOF inside a line: %s", wrennctl_errmsg(h));
+	ok_int(r, WRENNCTL_E_CONNECT, "EOF inside a line: code");
+	ok_strstr(wrennctl_errmsg(h), "middle of a message",
+	    "EOF inside a line: the message");
 	close_fake(&s, h, "truncated");
 }
 
@@ -1300,8 +1333,8 @@ expect_broken(const char *what, const char *params, size_t max_line, int code,
 	if (max_line != 0)
 		(void)wrennctl_set_max_line(h, max_line);
 	r = wrennctl_call(h, "x", params, NULL);
-	ok(r == code && strstr(wrennctl_errmsg(h), needle) != NULL,
-	    "%s: %s (%s)", what, wrennctl_strerror(r), wrennctl_errmsg(h));
+	ok_int(r, code, "%s: code (%s)", what, wrennctl_strerror(r));
+	ok_strstr(wrennctl_errmsg(h), needle, "%s: the message", what);
 	ok(wrennctl_call(h, "x", NULL, NULL) == code,
 	    "%s: the handle stays failed", what);
 	close_fake(&s, h, what);
@@ -1373,8 +1406,9 @@ test_bad_greetings(void)
 		if (srv_start(&s, cases[i].hello, 0) < 0)
 			continue;
 		r = wrennctl_open_fd(s.fd, 0, &h);
-		ok(r == cases[i].code && h == NULL, "open refuses %s (%s)",
-		    cases[i].what, wrennctl_strerror(r));
+		ok_int(r, cases[i].code, "open refuses %s (%s)", cases[i].what,
+		    wrennctl_strerror(r));
+		ok_null(h, "open refuses %s: no handle", cases[i].what);
 		close(s.fd);
 		(void)srv_wait(&s);
 	}
@@ -1406,17 +1440,19 @@ test_nonblocking(void)
 	if (srv_start(&s, NULL, 200) < 0)
 		return;
 	r = wrennctl_open_fd(s.fd, WRENNCTL_OPEN_NONBLOCK, &h);
-	if (!ok(r == 0 && h != NULL, "open NONBLOCK returns at once"))
+	ok_int(r, 0, "open NONBLOCK succeeds");
+	if (!ok_nonnull(h, "open NONBLOCK returns at once"))
 		return;
-	ok(wrennctl_server_version(h) == NULL && wrennctl_hello_json(h) == NULL,
-	    "no greeting yet");
+	ok_null(wrennctl_server_version(h), "no greeting yet: no version");
+	ok_null(wrennctl_hello_json(h), "no greeting yet: no hello_json");
 	ok(wrennctl_process(h) == 0, "process() with nothing to do is 0");
 	ok(wrennctl_wait(h, 0) == 0, "wait(0) times out at once");
 	ok(wrennctl_call_async(h, "sandboxes.list", "{\"result\":[]}", NULL,
 	       log_reply_cb, &t, &id) == 0,
 	    "call queued before the greeting");
-	ok((wrennctl_get_events(h) & ~(POLLIN | POLLOUT)) == 0 &&
-		(wrennctl_get_events(h) & POLLIN),
+	ok_int(wrennctl_get_events(h) & ~(POLLIN | POLLOUT), 0,
+	    "get_events asks for nothing but POLLIN and POLLOUT");
+	ok_int(wrennctl_get_events(h) & POLLIN, POLLIN,
 	    "get_events asks for POLLIN");
 	while (log.n == 0) {
 		r = wrennctl_process(h);
@@ -1425,10 +1461,11 @@ test_nonblocking(void)
 		if (r == 0)
 			(void)wrennctl_wait(h, 1000);
 	}
-	ok(log.n == 1 && log.status[0] == 0 && log.ids[0] == id &&
-		log.json[0] != NULL && strcmp(log.json[0], "[]") == 0 &&
-		log.tags[0] == 7,
-	    "reply dispatched by process()");
+	ok_int(log.n, 1, "reply dispatched by process()");
+	ok_int(log.status[0], 0, "the reply's status");
+	ok_int((long long)log.ids[0], (long long)id, "the reply's id");
+	ok_str(log.json[0], "[]", "the reply's result");
+	ok_int(log.tags[0], 7, "the reply's userdata");
 	ok(wrennctl_server_version(h) != NULL, "greeting read by process()");
 	free_log(&log);
 	close_fake(&s, h, "nonblocking");
@@ -1490,15 +1527,17 @@ test_reentry(void)
 		if (r == 0)
 			(void)wrennctl_wait(re.h, 100);
 	}
-	ok(re.blocking_rc == WRENNCTL_E_INVAL &&
-		re.process_rc == WRENNCTL_E_INVAL &&
-		re.flush_rc == WRENNCTL_E_INVAL,
-	    "blocking calls inside a callback are refused");
+	ok_int(re.blocking_rc, WRENNCTL_E_INVAL,
+	    "a blocking call inside a callback is refused");
+	ok_int(re.process_rc, WRENNCTL_E_INVAL,
+	    "process() inside a callback is refused");
+	ok_int(re.flush_rc, WRENNCTL_E_INVAL,
+	    "flush() inside a callback is refused");
 	ok(re.async_rc == 0, "call_async inside a callback works");
 	ok(wrennctl_pending_calls(re.h) == 1, "the nested call is pending");
 	(void)wrennctl_free(re.h);
-	ok(re.replies == 2 && re.frees == 1,
-	    "wrennctl_free completes pending calls with CANCELLED");
+	ok_int(re.replies, 2, "wrennctl_free completes pending calls");
+	ok_int(re.frees, 1, "wrennctl_free completes them with CANCELLED");
 	ok(srv_wait(&s) == 0, "re-entry: fake server exited cleanly");
 
 	memset(&re, 0, sizeof(re));
@@ -1517,9 +1556,10 @@ test_reentry(void)
 		if (r == 0)
 			(void)wrennctl_wait(re.h, 100);
 	}
-	ok(re.replies == 2 && re.frees == 1,
+	ok_int(re.replies, 2,
 	    "wrennctl_free from a callback is deferred and completes the "
 	    "other calls");
+	ok_int(re.frees, 1, "the other calls complete with CANCELLED");
 	ok(srv_wait(&s) == 0, "free-in-callback: fake server exited cleanly");
 }
 
@@ -1532,7 +1572,7 @@ test_connect_path(void)
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	pid_t pid;
 	char *res = NULL;
-	int lfd, cfd, r, st;
+	int lfd, cfd, r, st = 0, e;
 
 	if (mkdtemp(dir) == NULL) {
 		ok(0, "mkdtemp");
@@ -1540,8 +1580,10 @@ test_connect_path(void)
 	}
 	snprintf(path, sizeof(path), "%s/w.sock", dir);
 	r = wrennctl_new(path, &h);
-	ok(r == WRENNCTL_E_CONNECT && errno == ENOENT && h == NULL,
-	    "connect to a missing socket: CONNECT, errno ENOENT");
+	e = errno;
+	ok_int(r, WRENNCTL_E_CONNECT, "connect to a missing socket: CONNECT");
+	ok_int(e, ENOENT, "connect to a missing socket: errno ENOENT");
+	ok_null(h, "connect to a missing socket: no handle");
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
@@ -1565,17 +1607,18 @@ test_connect_path(void)
 	(void)setenv("WRENND_SOCKET", path, 1);
 	r = wrennctl_new(NULL, &h);
 	(void)unsetenv("WRENND_SOCKET");
-	ok(r == 0 && h != NULL,
-	    "wrennctl_new(NULL) connects to $WRENND_SOCKET");
+	ok_int(r, 0, "wrennctl_new(NULL) succeeds");
+	ok_nonnull(h, "wrennctl_new(NULL) connects to $WRENND_SOCKET");
 	if (h != NULL) {
-		ok(wrennctl_call(h, "daemon.status", "{}", &res) == 0 &&
-			res != NULL,
+		ok_int(wrennctl_call(h, "daemon.status", "{}", &res), 0,
 		    "call over a path-connected socket");
+		ok_nonnull(res, "call over a path-connected socket: a result");
 		free(res);
 		(void)wrennctl_free(h);
 	}
-	ok(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-	    "path server exited cleanly");
+	ok_int(waitpid(pid, &st, 0), pid, "path server reaped");
+	ok_int(WIFEXITED(st) != 0, 1, "path server exited");
+	ok_int(WEXITSTATUS(st), 0, "path server exited cleanly");
 	(void)unlink(path);
 	(void)rmdir(dir);
 	r = wrennctl_open("/this/path/is/way/too/long/for/a/unix/socket/"
@@ -1684,20 +1727,21 @@ test_fds_unsupported(void)
 	fd = pipe_with("x");
 	r = wrennctl_call_fds(
 	    h, "x.fds", "{\"f\":{\"$fd\":0}}", &fd, 1, NULL, NULL, NULL);
-	ok(r == WRENNCTL_E_UNSUPPORTED &&
-		strcmp(wrennctl_err_data_code(h), "unsupported") == 0 &&
-		strstr(wrennctl_errmsg(h), "fds") != NULL,
-	    "fds to a wrennd without the capability: UNSUPPORTED (%s)",
-	    wrennctl_errmsg(h));
+	ok_int(r, WRENNCTL_E_UNSUPPORTED,
+	    "fds to a wrennd without the capability: UNSUPPORTED");
+	ok_str(wrennctl_err_data_code(h), "unsupported",
+	    "fds without the capability: data code");
+	ok_strstr(wrennctl_errmsg(h), "fds",
+	    "fds without the capability: the message");
 	close(fd);
 	ok(wrennctl_call(h, "x", NULL, NULL) == 0,
 	    "the handle still works for plain calls");
 	close_fake(&s, h, "fds_unsupported");
 
 	h = open_fake_with(&s, NULL, WRENNCTL_OPEN_FDS, &r);
-	ok(h == NULL && r == WRENNCTL_E_UNSUPPORTED,
-	    "open with WRENNCTL_OPEN_FDS fails without the capability (%s)",
-	    wrennctl_strerror(r));
+	ok_null(h, "open with WRENNCTL_OPEN_FDS fails without the capability");
+	ok_int(r, WRENNCTL_E_UNSUPPORTED,
+	    "open with WRENNCTL_OPEN_FDS without the capability: UNSUPPORTED");
 	(void)srv_wait(&s);
 }
 
@@ -1709,10 +1753,10 @@ fds_bad_arguments(struct wrennctl *h, int fd)
 
 	for (i = 0; i < 5; i++)
 		fds[i] = fd;
-	ok(wrennctl_call_fds(h, "x", "{}", &fd, 1, NULL, NULL, NULL) ==
-		    WRENNCTL_E_INVAL &&
-		strstr(wrennctl_errmsg(h), "referenced 0 times") != NULL,
-	    "an fd not referenced in params is INVAL");
+	ok_int(wrennctl_call_fds(h, "x", "{}", &fd, 1, NULL, NULL, NULL),
+	    WRENNCTL_E_INVAL, "an fd not referenced in params is INVAL");
+	ok_strstr(wrennctl_errmsg(h), "referenced 0 times",
+	    "an fd not referenced: the message");
 	ok(wrennctl_call_fds(h, "x", "{\"a\":{\"$fd\":0},\"b\":[{\"$fd\":0}]}",
 	       &fd, 1, NULL, NULL, NULL) == WRENNCTL_E_INVAL,
 	    "an fd referenced twice is INVAL");
@@ -1726,18 +1770,20 @@ fds_bad_arguments(struct wrennctl *h, int fd)
 	ok(wrennctl_call_fds(h, "x", "{\"a\":{\"$fd\":0}}", &i, 1, NULL, NULL,
 	       NULL) == WRENNCTL_E_INVAL,
 	    "a negative fd is INVAL");
-	ok(wrennctl_call_fds(h, "x",
-	       "{\"a\":[{\"$fd\":0},{\"$fd\":1},{\"$fd\":2},{\"$fd\":3},"
-	       "{\"$fd\":4}]}",
-	       fds, 5, NULL, NULL, NULL) == WRENNCTL_E_INVAL &&
-		strstr(wrennctl_errmsg(h), "at most 4") != NULL,
-	    "more fds than limits.max_fds is INVAL");
+	ok_int(wrennctl_call_fds(h, "x",
+		   "{\"a\":[{\"$fd\":0},{\"$fd\":1},{\"$fd\":2},{\"$fd\":3},"
+		   "{\"$fd\":4}]}",
+		   fds, 5, NULL, NULL, NULL),
+	    WRENNCTL_E_INVAL, "more fds than limits.max_fds is INVAL");
+	ok_strstr(wrennctl_errmsg(h), "at most 4",
+	    "more fds than limits.max_fds: the message");
 	i = bad;
 	close(bad);
-	ok(wrennctl_call_fds(h, "x", "{\"a\":{\"$fd\":0}}", &i, 1, NULL, NULL,
-	       NULL) == WRENNCTL_E_INVAL &&
-		strstr(wrennctl_errmsg(h), "Bad file descriptor") != NULL,
-	    "a closed fd is INVAL");
+	ok_int(wrennctl_call_fds(
+		   h, "x", "{\"a\":{\"$fd\":0}}", &i, 1, NULL, NULL, NULL),
+	    WRENNCTL_E_INVAL, "a closed fd is INVAL");
+	ok_strstr(wrennctl_errmsg(h), "Bad file descriptor",
+	    "a closed fd: the message");
 	i = pipe_with("async");
 	ok(wrennctl_call_async_fds(h, "x", "{\"a\":{\"$fd\":0}}", &i, 1, NULL,
 	       NULL, NULL, NULL) == 0,
@@ -1771,27 +1817,30 @@ test_fds_pass(void)
 	    fds, 2, stream_event_cb, &sl, &res);
 	j = parse(res);
 	got = json_object_get(j, "fds");
-	ok(r == 0 && jint(j, "hellos") == 1 &&
-		json_is_true(json_object_get(j, "fds_on")),
-	    "fds negotiated with one rpc.hello before the first fd call: %s",
+	ok_int(r, 0, "the first fd call succeeds (%s)",
 	    res != NULL ? res : wrennctl_errmsg(h));
-	ok(jint(j, "fd_sets") == 1 &&
-		json_is_true(json_object_get(j, "fd_at_start")),
-	    "one SCM_RIGHTS message, with the first byte of the line");
-	ok(json_array_size(got) == 2 &&
-		strcmp(json_string_value(json_array_get(got, 0)),
-		    "through a pipe") == 0 &&
-		strcmp(json_string_value(json_array_get(got, 1)),
-		    "from a file") == 0,
-	    "the server read both fds, in index order");
-	ok(sl.n == 2 && sl.seq[0] == 0 && sl.seq[1] == 1 &&
-		strcmp(sl.events[1], "stdout") == 0,
-	    "the event callback of an fd call gets the events with seq");
+	ok_int(jint(j, "hellos"), 1,
+	    "fds negotiated with one rpc.hello before the first fd call");
+	ok_int(json_is_true(json_object_get(j, "fds_on")), 1,
+	    "the server turned fds on");
+	ok_int(jint(j, "fd_sets"), 1, "one SCM_RIGHTS message");
+	ok_int(json_is_true(json_object_get(j, "fd_at_start")), 1,
+	    "the fds came with the first byte of the line");
+	ok_size(json_array_size(got), 2, "the server read both fds");
+	ok_str(json_string_value(json_array_get(got, 0)), "through a pipe",
+	    "fd 0 read back, in index order");
+	ok_str(json_string_value(json_array_get(got, 1)), "from a file",
+	    "fd 1 read back, in index order");
+	ok_int(sl.n, 2, "the event callback of an fd call gets the events");
+	ok_int(sl.seq[0], 0, "fd call event 0 has seq 0");
+	ok_int(sl.seq[1], 1, "fd call event 1 has seq 1");
+	ok_str(sl.n > 1 ? sl.events[1] : NULL, "stdout",
+	    "fd call event 1 is stdout");
 	json_decref(j);
 	free(res);
 	res = NULL;
-	ok(fcntl(fds[0], F_GETFD) >= 0 && fcntl(fds[1], F_GETFD) >= 0,
-	    "the caller's fds stay open");
+	ok_int(fcntl(fds[0], F_GETFD) >= 0, 1, "the caller's fd 0 stays open");
+	ok_int(fcntl(fds[1], F_GETFD) >= 0, 1, "the caller's fd 1 stays open");
 	close(fds[0]);
 	close(fds[1]);
 	ok(count_fds() == before, "no descriptor leaked (%d, %d before)",
@@ -1800,18 +1849,20 @@ test_fds_pass(void)
 	r = wrennctl_call_fds(
 	    h, "x.fds", "{\"f\":{\"$fd\":0}}", fds, 1, NULL, NULL, &res);
 	j = parse(res);
-	ok(r == 0 && jint(j, "hellos") == 1 && jint(j, "fd_sets") == 1 &&
-		strcmp(json_string_value(
-			   json_array_get(json_object_get(j, "fds"), 0)),
-		    "second") == 0,
-	    "a second fd call needs no second rpc.hello");
+	ok_int(r, 0, "a second fd call succeeds");
+	ok_int(
+	    jint(j, "hellos"), 1, "a second fd call needs no second rpc.hello");
+	ok_int(jint(j, "fd_sets"), 1, "a second fd call: one more fd set");
+	ok_str(json_string_value(json_array_get(json_object_get(j, "fds"), 0)),
+	    "second", "a second fd call: its fd reads back");
 	json_decref(j);
 	free(res);
 	close(fds[0]);
 	res = NULL;
 	r = wrennctl_call_fds(h, "x.plain", "{}", NULL, 0, NULL, NULL, &res);
 	j = parse(res);
-	ok(r == 0 && jint(j, "fd_sets") == 0, "n_fds 0 is a plain call");
+	ok_int(r, 0, "n_fds 0: succeeds");
+	ok_int(jint(j, "fd_sets"), 0, "n_fds 0 is a plain call");
 	json_decref(j);
 	free(res);
 	close_fake(&s, h, "fds_pass");
@@ -1834,9 +1885,11 @@ test_fds_open_flag(void)
 		return;
 	r = wrennctl_call(h, "x", NULL, &res);
 	j = parse(res);
-	ok(r == 0 && jint(j, "hellos") == 1 &&
-		json_is_true(json_object_get(j, "fds_on")),
+	ok_int(r, 0, "a call after open with WRENNCTL_OPEN_FDS");
+	ok_int(jint(j, "hellos"), 1,
 	    "the open negotiated fds (one rpc.hello, not a pending call)");
+	ok_int(json_is_true(json_object_get(j, "fds_on")), 1,
+	    "the open turned fds on");
 	json_decref(j);
 	free(res);
 	close_fake(&s, h, "fds_open_flag");
@@ -1855,14 +1908,15 @@ test_fds_open_flag(void)
 	r = wrennctl_call_async_fds(h, "x.fds", "{\"f\":{\"$fd\":0}}", &fd, 1,
 	    NULL, log_reply_cb, &t, NULL);
 	close(fd);
-	ok(r == 0 && loop_until(h, &log.n, 1, 10000) == 0 && log.status[0] == 0,
+	ok_int(r, 0, "an async fd call is queued");
+	ok_int(loop_until(h, &log.n, 1, 10000), 0,
 	    "an async fd call through the event loop");
+	ok_int(log.status[0], 0, "the async fd call's status");
 	j = parse(log.json[0]);
-	ok(jint(j, "hellos") == 1 && jint(j, "fd_sets") == 1 &&
-		strcmp(json_string_value(
-			   json_array_get(json_object_get(j, "fds"), 0)),
-		    "async") == 0,
-	    "its fd arrived after a single negotiation");
+	ok_int(jint(j, "hellos"), 1, "its fd came after a single negotiation");
+	ok_int(jint(j, "fd_sets"), 1, "its fd came in one fd set");
+	ok_str(json_string_value(json_array_get(json_object_get(j, "fds"), 0)),
+	    "async", "its fd reads back");
 	json_decref(j);
 	free_log(&log);
 	close_fake(&s, h, "fds_open_nonblock");
@@ -1919,23 +1973,23 @@ test_fds_partial_write(void)
 	    h, "b", pb, &fd, 1, NULL, log_reply_cb, &t[1], NULL);
 	r |= wrennctl_call_async(h, "c", pc, NULL, log_reply_cb, &t[2], NULL);
 	close(fd);
-	ok(r == 0 && (wrennctl_get_events(h) & POLLOUT),
-	    "three calls queued, output pending");
+	ok_int(r, 0, "three calls queued");
+	ok_int(wrennctl_get_events(h) & POLLOUT, POLLOUT, "output pending");
 	r = loop_until(h, &log.n, 3, 20000);
-	ok(r == 0 && log.n == 3, "all three answered (%s)",
-	    wrennctl_strerror(r));
+	ok_int(r, 0, "the loop ends (%s)", wrennctl_strerror(r));
+	ok_int(log.n, 3, "all three answered");
 	for (i = 0; i < 3; i++)
 		j[i] = parse(log.n == 3 ? log.json[i] : NULL);
-	ok(log.n == 3 && log.tags[0] == 0 && log.tags[1] == 1 &&
-		log.tags[2] == 2 && jint(j[0], "fd_sets") == 0 &&
-		jint(j[2], "fd_sets") == 0,
-	    "the lines around the fd line got no fds");
-	ok(jint(j[1], "fd_sets") == 1 &&
-		json_is_true(json_object_get(j[1], "fd_at_start")) &&
-		strcmp(json_string_value(
-			   json_array_get(json_object_get(j[1], "fds"), 0)),
-		    "partial but whole") == 0,
-	    "the fd line's fd came once, with its first byte, and reads back");
+	for (i = 0; i < 3 && log.n == 3; i++)
+		ok_int(log.tags[i], i, "reply %d is call %d's", i, i);
+	ok_int(jint(j[0], "fd_sets"), 0, "the line before the fd line: no fds");
+	ok_int(jint(j[2], "fd_sets"), 0, "the line after the fd line: no fds");
+	ok_int(jint(j[1], "fd_sets"), 1, "the fd line's fd came once");
+	ok_int(json_is_true(json_object_get(j[1], "fd_at_start")), 1,
+	    "the fd line's fd came with its first byte");
+	ok_str(
+	    json_string_value(json_array_get(json_object_get(j[1], "fds"), 0)),
+	    "partial but whole", "the fd line's fd reads back");
 	ok(strlen(jstr(json_object_get(j[1], "params"), "pad")) == 300000,
 	    "the 300 kB line arrived whole");
 	for (i = 0; i < 3; i++)
@@ -1983,19 +2037,23 @@ test_transfer_upload(struct wrennctl *h)
 	close(fd);
 	j = parse(res);
 	p = json_object_get(j, "params");
-	ok(r == 0 && jint(j, "size") == 10 &&
-		strcmp(jstr(j, "data"), "0123456789") == 0 &&
-		json_is_true(json_object_get(j, "verified")),
-	    "stream_upload sends the fd's bytes: %s",
+	ok_int(r, 0, "stream_upload succeeds (%s)",
 	    res != NULL ? res : wrennctl_errmsg(h));
-	ok(strcmp(jstr(p, "sandbox_id"), "cl-1") == 0 &&
-		strcmp(jstr(p, "path"), "/root/up.txt") == 0 &&
-		json_is_true(json_object_get(p, "verify")) &&
-		jint(json_object_get(p, "fd"), "$fd") == 0,
-	    "with sandbox_id, path, verify and {\"$fd\":0}");
-	ok(pl.n == 1 && pl.bytes == 10 && pl.total == 10,
-	    "progress callback: %llu of %lld bytes",
-	    (unsigned long long)pl.bytes, (long long)pl.total);
+	ok_int(jint(j, "size"), 10, "stream_upload: the size");
+	ok_str(jstr(j, "data"), "0123456789",
+	    "stream_upload sends the fd's bytes");
+	ok_int(json_is_true(json_object_get(j, "verified")), 1,
+	    "stream_upload: verified");
+	ok_str(jstr(p, "sandbox_id"), "cl-1", "stream_upload: sandbox_id");
+	ok_str(jstr(p, "path"), "/root/up.txt", "stream_upload: path");
+	ok_int(json_is_true(json_object_get(p, "verify")), 1,
+	    "stream_upload: verify");
+	ok_int(json_object_get(p, "fd") != NULL, 1, "stream_upload: an fd");
+	ok_int(jint(json_object_get(p, "fd"), "$fd"), 0,
+	    "stream_upload: {\"$fd\":0}");
+	ok_int(pl.n, 1, "progress callback: called once");
+	ok_int((long long)pl.bytes, 10, "progress callback: bytes");
+	ok_int(pl.total, 10, "progress callback: total");
 	json_decref(j);
 	free(res);
 	res = NULL;
@@ -2004,12 +2062,13 @@ test_transfer_upload(struct wrennctl *h)
 	r = wrennctl_stream_upload(
 	    h, "cl-1", "/bad", fd, WRENNCTL_VERIFY, NULL, NULL, &res);
 	close(fd);
-	ok(r == WRENNCTL_E_INTEGRITY && res == NULL &&
-		strcmp(wrennctl_err_data_code(h), "integrity") == 0 &&
-		strstr(wrennctl_err_json(h), "\"sandbox_sha256\":\"bbbb\"") !=
-		    NULL,
-	    "a verification mismatch is WRENNCTL_E_INTEGRITY with the data: %s",
-	    wrennctl_err_json(h));
+	ok_int(r, WRENNCTL_E_INTEGRITY,
+	    "a verification mismatch is WRENNCTL_E_INTEGRITY");
+	ok_null(res, "a verification mismatch: no result");
+	ok_str(wrennctl_err_data_code(h), "integrity",
+	    "a verification mismatch: data code");
+	ok_strstr(wrennctl_err_json(h), "\"sandbox_sha256\":\"bbbb\"",
+	    "a verification mismatch: the data");
 
 	memset(&pl, 0, sizeof(pl));
 	pl.cancel = 1;
@@ -2017,18 +2076,18 @@ test_transfer_upload(struct wrennctl *h)
 	r = wrennctl_stream_upload(
 	    h, "cl-1", "/hold", fd, 0, progress_cb, &pl, NULL);
 	close(fd);
-	ok(pl.cancel_rc == 0 && r == WRENNCTL_E_CANCELLED,
-	    "the progress callback can cancel the transfer by id (%s)",
-	    wrennctl_strerror(r));
-	ok(wrennctl_stream_upload(h, "cl-1", "/x", -1, 0, NULL, NULL, NULL) ==
-		    WRENNCTL_E_INVAL &&
-		wrennctl_stream_upload(h, "cl-1", "/x", 0, 0x80, NULL, NULL,
-		    NULL) == WRENNCTL_E_INVAL &&
-		wrennctl_stream_upload(h, NULL, "/x", 0, 0, NULL, NULL, NULL) ==
-		    WRENNCTL_E_INVAL &&
-		wrennctl_stream_download(
-		    h, "cl-1", "", 1, 0, NULL, NULL, NULL) == WRENNCTL_E_INVAL,
-	    "transfer argument checks");
+	ok_int(pl.cancel_rc, 0,
+	    "the progress callback can cancel the transfer by id");
+	ok_int(r, WRENNCTL_E_CANCELLED, "the cancelled transfer: CANCELLED");
+	ok_int(wrennctl_stream_upload(h, "cl-1", "/x", -1, 0, NULL, NULL, NULL),
+	    WRENNCTL_E_INVAL, "upload of fd -1 is INVAL");
+	ok_int(
+	    wrennctl_stream_upload(h, "cl-1", "/x", 0, 0x80, NULL, NULL, NULL),
+	    WRENNCTL_E_INVAL, "upload with unknown flags is INVAL");
+	ok_int(wrennctl_stream_upload(h, NULL, "/x", 0, 0, NULL, NULL, NULL),
+	    WRENNCTL_E_INVAL, "upload without a sandbox is INVAL");
+	ok_int(wrennctl_stream_download(h, "cl-1", "", 1, 0, NULL, NULL, NULL),
+	    WRENNCTL_E_INVAL, "download of an empty path is INVAL");
 }
 
 /* userdata of an async transfer: a reply tag first, then progress. */
@@ -2065,9 +2124,10 @@ test_transfer_download(struct wrennctl *h)
 	buf[n > 0 ? n : 0] = '\0';
 	close(p[0]);
 	j = parse(res);
-	ok(r == 0 && jint(j, "size") == 19 &&
-		strcmp(buf, "downloaded content\n") == 0,
-	    "stream_download writes into the fd");
+	ok_int(r, 0, "stream_download succeeds");
+	ok_int(jint(j, "size"), 19, "stream_download: the size");
+	ok_str(
+	    buf, "downloaded content\n", "stream_download writes into the fd");
 	json_decref(j);
 	free(res);
 	res = NULL;
@@ -2077,9 +2137,10 @@ test_transfer_download(struct wrennctl *h)
 	    h, "cl-1", "/io", p[1], WRENNCTL_VERIFY, NULL, NULL, &res);
 	close(p[0]);
 	close(p[1]);
-	ok(r == WRENNCTL_E_IO &&
-		strcmp(wrennctl_err_data_code(h), "io_error") == 0,
+	ok_int(r, WRENNCTL_E_IO,
 	    "a local write failure in wrennd is WRENNCTL_E_IO");
+	ok_str(wrennctl_err_data_code(h), "io_error",
+	    "a local write failure: data code");
 
 	memset(&log, 0, sizeof(log));
 	memset(&ax, 0, sizeof(ax));
@@ -2092,9 +2153,12 @@ test_transfer_download(struct wrennctl *h)
 	close(p[1]);
 	if (r == 0)
 		r = loop_until(h, &log.n, 1, 10000);
-	ok(r == 0 && log.status[0] == 0 && log.tags[0] == 9 && ax.pl.n == 1 &&
-		ax.pl.bytes == 19,
-	    "stream_download_async: progress and reply through process()");
+	ok_int(r, 0, "stream_download_async: reply through process()");
+	ok_int(log.status[0], 0, "stream_download_async: the reply's status");
+	ok_int(log.tags[0], 9, "stream_download_async: the reply's userdata");
+	ok_int(ax.pl.n, 1, "stream_download_async: progress called once");
+	ok_int((long long)ax.pl.bytes, 19,
+	    "stream_download_async: progress bytes");
 	n = read(p[0], buf, sizeof(buf) - 1);
 	close(p[0]);
 	ok(n == 19, "and the bytes are in the pipe");
