@@ -37,6 +37,7 @@ struct api_table {
  * api-account.c: api_keys.*, hosts.*, teams.*, users.*, channels.* (JWT)
  * api-audit.c: audit.list
  * api-admin.c: builds.*, admin.* (JWT of a platform admin)
+ * portfwd.c: sandbox.port_forward, port_forwards.*
  */
 extern const struct api_table rpc_methods;
 extern const struct api_table api_daemon_methods;
@@ -47,6 +48,7 @@ extern const struct api_table api_snapshots_methods;
 extern const struct api_table api_account_methods;
 extern const struct api_table api_audit_methods;
 extern const struct api_table api_admin_methods;
+extern const struct api_table portfwd_methods;
 
 struct api_sandbox;
 struct api_files;

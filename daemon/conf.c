@@ -135,6 +135,13 @@ static const struct conf_option conf_options[] = {
 	0},
     {"max-peer-transfers", CONF_LONG, CONF_OFF(max_peer_transfers), 1, 65536,
 	"4", "streaming file transfers at once per peer uid", 0},
+    {"portfwd-max", CONF_LONG, CONF_OFF(portfwd_max), 1, 4096, "64",
+	"port forwards open at once", 0},
+    {"portfwd-max-connections", CONF_LONG, CONF_OFF(portfwd_max_connections), 1,
+	65536, "256", "connections one port forward serves at once", 0},
+    {"portfwd-idle-timeout", CONF_LONG, CONF_OFF(portfwd_idle_timeout_ms), 1000,
+	604800000, "600000",
+	"ms a forwarded connection may stay silent both ways", 0},
     {"verbose", CONF_INT, CONF_OFF(verbosity), 0, 3, "0",
 	"log verbosity (0 info, 1 debug)", 0},
 };

@@ -64,6 +64,11 @@ struct conf {
 	long transfer_low_speed_time_ms; /* ...measured over this window */
 	long max_transfers;		 /* streaming transfers at once */
 	long max_peer_transfers;	 /* ...per peer uid */
+
+	/* Port forwards (portfwd.c). */
+	long portfwd_max;	      /* forwards open at once */
+	long portfwd_max_connections; /* connections of one forward */
+	long portfwd_idle_timeout_ms; /* a silent connection closes */
 };
 
 /* A new configuration holding the defaults; NULL on OOM. */

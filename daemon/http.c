@@ -55,6 +55,10 @@ struct http {
 	size_t line; /* offset of the current line's first byte */
 	int cr;	     /* the previous byte was CR */
 	int status;
+	int request;	    /* parsing a request head */
+	int no_body;	    /* a response to HEAD */
+	const char *method; /* request: borrowed from buf */
+	const char *target; /* request: borrowed from buf */
 	int head_done;
 	struct http_field *fields; /* owned: max_headers entries */
 	size_t nfields;
@@ -89,6 +93,7 @@ static const char *const http_errors[HTTP_E__MAX] = {
     [HTTP_E_CHUNK_CRLF] = "chunk data not followed by CRLF",
     [HTTP_E_TRAILER] = "trailer field",
     [HTTP_E_NOMEM] = "out of memory",
+    [HTTP_E_REQUEST_LINE] = "malformed request line",
 };
 
 const char *
@@ -122,6 +127,34 @@ http_new(const struct http_limits *limits)
 		return NULL;
 	}
 	return h;
+}
+
+struct http *
+http_new_request(const struct http_limits *limits)
+{
+	struct http *h;
+
+	if ((h = http_new(limits)) != NULL)
+		h->request = 1;
+	return h;
+}
+
+const char *
+http_method(const struct http *h)
+{
+	return h->head_done ? h->method : NULL;
+}
+
+const char *
+http_target(const struct http *h)
+{
+	return h->head_done ? h->target : NULL;
+}
+
+void
+http_set_no_body(struct http *h)
+{
+	h->no_body = 1;
 }
 
 void
@@ -159,6 +192,31 @@ http_status_line(struct http *h, const char *l, size_t n)
 	    (n > 12 && l[12] != ' '))
 		return HTTP_E_STATUS_LINE;
 	h->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	return HTTP_OK;
+}
+
+/*
+ * "METHOD SP request-target SP HTTP/1.d" (l writable): the method a
+ * token, the target visible bytes (the control bytes are refused before).
+ */
+static enum http_err
+http_request_line(struct http *h, char *l, size_t n)
+{
+	size_t m, t;
+
+	l[n] = '\0';
+	m = strspn(l, http_tchar);
+	if (m == 0 || l[m] != ' ')
+		return HTTP_E_REQUEST_LINE;
+	t = strcspn(l + m + 1, " \t");
+	if (t == 0 || m + 1 + t + 9 != n ||
+	    strncmp(l + m + 1 + t, " HTTP/1.", 8) != 0 || l[n - 1] < '0' ||
+	    l[n - 1] > '9')
+		return HTTP_E_REQUEST_LINE;
+	l[m] = '\0';
+	l[m + 1 + t] = '\0';
+	h->method = l;
+	h->target = l + m + 1;
 	return HTTP_OK;
 }
 
@@ -219,7 +277,9 @@ http_head_end(struct http *h)
 	if (h->chunked && h->length != -1)
 		return HTTP_E_LENGTH_AND_CHUNKED;
 	h->head_done = 1;
-	if (h->status < 200 || h->status == 204 || h->status == 304)
+	if (!h->request &&
+	    (h->no_body || h->status < 200 || h->status == 204 ||
+		h->status == 304))
 		h->mode = HTTP_BODY_NONE;
 	else if (h->chunked) {
 		h->mode = HTTP_BODY_CHUNKED;
@@ -229,7 +289,7 @@ http_head_end(struct http *h)
 		h->mode = HTTP_BODY_LENGTH;
 		h->left = (uint64_t)h->length;
 	} else
-		h->mode = HTTP_BODY_EOF;
+		h->mode = h->request ? HTTP_BODY_NONE : HTTP_BODY_EOF;
 	h->state = HTTP_S_BODY;
 	return HTTP_OK;
 }
@@ -243,7 +303,8 @@ http_line(struct http *h, int *done)
 	enum http_err e;
 
 	if (h->line == 0)
-		e = http_status_line(h, l, n);
+		e = h->request ? http_request_line(h, l, n)
+			       : http_status_line(h, l, n);
 	else if (n == 0) {
 		*done = 1;
 		e = http_head_end(h);

@@ -5,9 +5,10 @@
  * it consumed and whether the head (or body) is complete; bytes after the
  * head are left to the caller. Strict: every deviation below is refused
  * with its own error, and every size a peer controls has a limit.
- * Also builds request heads (http_request_build()). Called by ws.c for
- * the upgrade request and its answer (and meant for any other raw HTTP/1.1
- * client of the daemon).
+ * Also parses request heads (http_new_request(), for portfwd.c, which
+ * reads what local clients send) and builds them (http_request_build()).
+ * Called by ws.c for the upgrade request and its answer, and by portfwd.c
+ * for both directions of a forwarded connection.
  *
  * Use: http_new(), http_head_feed() until *done, read the status and
  * headers, then http_body_feed() until *done (or the transport ends, for
@@ -43,6 +44,7 @@ enum http_err {
 	HTTP_E_CHUNK_CRLF,	   /* chunk data not followed by CRLF */
 	HTTP_E_TRAILER,		   /* a trailer field after the last chunk */
 	HTTP_E_NOMEM,		   /* allocation failure */
+	HTTP_E_REQUEST_LINE,	   /* not "METHOD target HTTP/1.d" */
 	HTTP_E__MAX
 };
 
@@ -54,7 +56,7 @@ struct http_limits {
 	size_t max_headers; /* header fields; 0: 100 */
 };
 
-/* How the body is delimited (for a response to GET). */
+/* How the body is delimited (a request without framing has none). */
 enum http_body_mode {
 	HTTP_BODY_NONE,	   /* 1xx, 204, 304: no body */
 	HTTP_BODY_LENGTH,  /* Content-Length */
@@ -68,6 +70,20 @@ struct http;
 struct http *http_new(const struct http_limits *limits);
 /* NULL is a no-op. */
 void http_free(struct http *h);
+/*
+ * A parser for a request head: "METHOD request-target HTTP/1.d" (the
+ * method a token, the target without SP or control bytes), then fields
+ * as for a response. Its body is Content-Length or chunked, else none.
+ */
+struct http *http_new_request(const struct http_limits *limits);
+/* After a request head: the method and the request target (borrowed). */
+const char *http_method(const struct http *h);
+const char *http_target(const struct http *h);
+/*
+ * Before the head of a response is complete: it answers a HEAD request,
+ * so whatever its fields say it has no body.
+ */
+void http_set_no_body(struct http *h);
 
 /*
  * Feed head bytes. Returns how many of len were consumed (never past the

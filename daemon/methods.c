@@ -35,6 +35,7 @@ static const struct api_table *const methods_tables[] = {
     &api_account_methods,
     &api_audit_methods,
     &api_admin_methods,
+    &portfwd_methods,
 };
 
 #define METHODS_NTABLES (sizeof(methods_tables) / sizeof(methods_tables[0]))

@@ -24,6 +24,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
+#include "portfwd.h"
 #include "rest.h"
 #include "role.h"
 #include "upstream.h"
@@ -83,6 +84,7 @@ rpc_close(struct client *c)
 	if (rc == NULL)
 		return;
 	call_abort_all(&rc->calls);
+	portfwd_client_gone(client_wrennd(c), client_id(c));
 	client_set_data(c, NULL);
 	free(rc);
 }

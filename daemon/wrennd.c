@@ -33,6 +33,7 @@
 #include "creds.h"
 #include "listener.h"
 #include "log.h"
+#include "portfwd.h"
 #include "rpc.h"
 #include "systemd.h"
 #include "stream.h"
@@ -475,7 +476,8 @@ main(int argc, char **argv)
 		fatalx("cannot set up the HTTP client");
 	if ((wd.sandbox = api_sandbox_new()) == NULL ||
 	    (wd.files = api_files_new()) == NULL ||
-	    (wd.streams = stream_set_new()) == NULL)
+	    (wd.streams = stream_set_new()) == NULL ||
+	    (wd.portfwds = portfwd_set_new()) == NULL)
 		fatalx("out of memory");
 	/* Signals first: a client may send SIGTERM as soon as the socket
 	 * exists; libevent queues it until the loop runs. */
@@ -501,6 +503,9 @@ main(int argc, char **argv)
 	log_info("exiting");
 	api_sandbox_shutdown(&wd);
 	client_close_all(&wd, "exiting");
+	portfwd_close_all(&wd);
+	portfwd_set_free(wd.portfwds);
+	wd.portfwds = NULL;
 	api_files_free(wd.files);
 	wd.files = NULL;
 	stream_set_free(wd.streams);

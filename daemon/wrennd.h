@@ -23,6 +23,7 @@ struct client_ops;
 struct api_sandbox;
 struct api_files;
 struct stream_set;
+struct portfwd_set;
 struct evdns_base;
 
 TAILQ_HEAD(client_list, client);
@@ -39,15 +40,16 @@ struct wrennd {
 	unsigned nclients;
 	unsigned nfds_queued; /* passed fds awaiting their lines (client.c) */
 	uint64_t next_client_id;
-	struct api_sandbox *sandbox; /* owned: api-sandbox.c's wait loops */
-	struct api_files *files;     /* owned: api-files.c's transfers */
-	struct stream_set *streams;  /* owned: stream.c's exec streams */
-	struct evdns_base *dns;	     /* owned: resolver for WebSockets */
-	struct event *ev_drain;	     /* owned; drain deadline */
-	int draining;		     /* SIGTERM received */
-	time_t started;		     /* wall clock at start */
-	uint64_t calls_total;	     /* calls dispatched since start */
-	uint64_t calls_failed;	     /* calls answered with an error */
+	struct api_sandbox *sandbox;  /* owned: api-sandbox.c's wait loops */
+	struct api_files *files;      /* owned: api-files.c's transfers */
+	struct stream_set *streams;   /* owned: stream.c's exec streams */
+	struct portfwd_set *portfwds; /* owned: portfwd.c's forwards */
+	struct evdns_base *dns;	      /* owned: resolver for WebSockets */
+	struct event *ev_drain;	      /* owned; drain deadline */
+	int draining;		      /* SIGTERM received */
+	time_t started;		      /* wall clock at start */
+	uint64_t calls_total;	      /* calls dispatched since start */
+	uint64_t calls_failed;	      /* calls answered with an error */
 };
 
 #endif /* WRENND_WRENND_H */

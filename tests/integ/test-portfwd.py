@@ -1,0 +1,407 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""sandbox.port_forward, port_forwards.list and port_forwards.close
+through the fake control plane's sandbox proxy (tests/fakecp/proxy.py),
+against apps that really listen on loopback ports: python3 -m http.server
+and an aiohttp app of this test (echo, streamed bodies both ways,
+WebSocket echo). curl through the forwarded port, keep-alive, pipelining,
+big bodies with matching SHA-256, 100 connections at once, credential
+fields of the client removed and the key on every proxied request, a
+Unix-socket listener, close and lease, refused listen addresses, JWT
+only."""
+import asyncio
+import hashlib
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+
+import aiohttp
+from aiohttp import web
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (PYTHON, Client, Env, Tap, Wrennd,  # noqa
+                     wait_for)
+
+BIG = min(100 << 20, int(os.environ.get("WRENND_TEST_BIG_BYTES", 100 << 20)))
+CHUNK = bytes(range(256)) * 256  # 64 KiB, every byte value
+
+t = Tap()
+env = Env()
+seed = env.seed
+KEY = seed["api_key"]
+
+
+def free_port():
+    """A loopback port nothing listens on (bound, then closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def pattern(n):
+    """n bytes of CHUNK repeated, as 64 KiB pieces."""
+    while n > 0:
+        k = min(n, len(CHUNK))
+        yield CHUNK[:k]
+        n -= k
+
+
+def pattern_sha(n):
+    h = hashlib.sha256()
+    for p in pattern(n):
+        h.update(p)
+    return h.hexdigest()
+
+
+# The aiohttp app: echo of the request, streamed upload and download,
+# WebSocket echo.
+async def echo(request):
+    body = await request.read()
+    return web.json_response({
+        "method": request.method, "path": request.path_qs,
+        "headers": [[k, v] for k, v in request.headers.items()],
+        "len": len(body)})
+
+
+async def upload(request):
+    h = hashlib.sha256()
+    n = 0
+    async for data in request.content.iter_any():
+        h.update(data)
+        n += len(data)
+    return web.json_response({"len": n, "sha256": h.hexdigest()})
+
+
+async def download(request):
+    n = int(request.query["n"])
+    resp = web.StreamResponse()
+    resp.content_type = "application/octet-stream"
+    await resp.prepare(request)
+    for p in pattern(n):
+        await resp.write(p)
+    await resp.write_eof()
+    return resp
+
+
+async def wsecho(request):
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        if msg.type == aiohttp.WSMsgType.TEXT:
+            await ws.send_str(msg.data)
+        elif msg.type == aiohttp.WSMsgType.BINARY:
+            await ws.send_bytes(msg.data)
+    return ws
+
+
+APP_PORT = free_port()
+app_ready = threading.Event()
+app_loop = asyncio.new_event_loop()
+
+
+def run_app():
+    asyncio.set_event_loop(app_loop)
+    a = web.Application(client_max_size=1 << 40)
+    a.router.add_route("*", "/echo", echo)
+    a.router.add_post("/upload", upload)
+    a.router.add_get("/download", download)
+    a.router.add_get("/ws", wsecho)
+    runner = web.AppRunner(a)
+    app_loop.run_until_complete(runner.setup())
+    app_loop.run_until_complete(
+        web.TCPSite(runner, "127.0.0.1", APP_PORT).start())
+    app_ready.set()
+    app_loop.run_forever()
+
+
+threading.Thread(target=run_app, daemon=True).start()
+app_ready.wait(20)
+
+www = tempfile.mkdtemp(prefix="www.", dir=env.tmp)
+with open(os.path.join(www, "index.txt"), "wb") as f:
+    f.write(b"hello from the sandbox\n")
+STATIC_PORT = free_port()
+static = subprocess.Popen(
+    [PYTHON, "-m", "http.server", "--bind", "127.0.0.1", "--directory", www,
+     str(STATIC_PORT)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def static_up():
+    try:
+        socket.create_connection(("127.0.0.1", STATIC_PORT), 1).close()
+        return True
+    except OSError:
+        return False
+
+
+wait_for(static_up, 20, what="http.server")
+
+c = env.client()
+
+
+def call(method, params=None, client=None):
+    return (client or c).call(method, params or {})
+
+
+def err(r):
+    return r.get("error", {}).get("data", {})
+
+
+sb = call("sandboxes.create")["result"]["id"]
+for port, target in ((8000, APP_PORT), (8080, STATIC_PORT)):
+    env.fake.map_port(sb, port, "127.0.0.1:%d" % target)
+
+
+def forward(port, **kw):
+    p = {"sandbox_id": sb, "port": port}
+    p.update(kw)
+    r = call("sandbox.port_forward", p)
+    return r.get("result") or {}, r
+
+
+def hostport(addr):
+    h, _, p = addr.rpartition(":")
+    return h, int(p)
+
+
+def conn(addr, timeout=60):
+    h, p = hostport(addr)
+    return http.client.HTTPConnection(h, p, timeout=timeout)
+
+
+def get_json(cn, path, headers=None):
+    cn.request("GET", path, headers=headers or {})
+    r = cn.getresponse()
+    return r.status, json.loads(r.read() or b"null")
+
+
+def listening(addr):
+    try:
+        if addr.startswith("/"):
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(addr)
+        else:
+            s = socket.create_connection(hostport(addr), 2)
+        s.close()
+        return True
+    except OSError:
+        return False
+
+
+app_fw, r = forward(8000)
+static_fw, _ = forward(8080)
+
+with t.case("port_forward result"):
+    t.ok(app_fw.get("id", "").startswith("pf-"), "the id is pf-...", r)
+    t.ok(app_fw.get("address", "").startswith("127.0.0.1:"),
+         "the default address is on 127.0.0.1", r)
+
+with t.case("curl through the forward"):
+    out = subprocess.run(
+        ["curl", "-sS", "http://%s/index.txt" % static_fw["address"]],
+        capture_output=True, timeout=60)
+    t.eq(out.stdout, b"hello from the sandbox\n",
+         "curl gets http.server's file through the forward")
+
+with t.case("keep-alive"):
+    cn = conn(app_fw["address"])
+    st1, _ = get_json(cn, "/echo?n=1")
+    sock1 = cn.sock
+    st2, body = get_json(cn, "/echo?n=2")
+    t.eq((st1, st2), (200, 200), "two requests answered")
+    t.ok(cn.sock is sock1, "the second request reused the connection")
+    t.eq(body.get("path"), "/echo?n=2", "the query string arrives")
+    cn.close()
+
+with t.case("pipelining"):
+    h, p = hostport(app_fw["address"])
+    s = socket.create_connection((h, p), 30)
+    reqs = b"".join(
+        b"GET /echo?i=%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(5))
+    reqs += b"HEAD /echo?i=head HTTP/1.1\r\nHost: x\r\n\r\n"
+    reqs += b"POST /echo?i=post HTTP/1.1\r\nHost: x\r\nContent-Length: 3" \
+            b"\r\n\r\nabc"
+    s.sendall(reqs)
+    f = s.makefile("rb")
+    paths = []
+    for i in range(7):
+        status = f.readline()
+        length = 0
+        while True:
+            line = f.readline()
+            if line in (b"\r\n", b""):
+                break
+            k, _, v = line.decode().partition(":")
+            if k.lower() == "content-length":
+                length = int(v)
+        if i == 5:
+            paths.append(status.split()[1].decode())
+        else:
+            paths.append(json.loads(f.read(length))["path"])
+    t.eq(paths, ["/echo?i=%d" % i for i in range(5)] + ["200",
+                                                         "/echo?i=post"],
+         "pipelined answers come in order, HEAD's without a body")
+    s.close()
+
+with t.case("credential fields of the client are removed"):
+    cn = conn(app_fw["address"])
+    _, body = get_json(cn, "/echo", {"X-API-Key": "wrn_stolen",
+                                     "Authorization": "Bearer nope"})
+    hdrs = dict((k.lower(), v) for k, v in body.get("headers", []))
+    t.eq(hdrs.get("x-api-key"), KEY,
+         "the app sees wrennd's key, not the client's")
+    t.eq(hdrs.get("authorization"), None, "Authorization is not forwarded")
+    cn.close()
+
+with t.case("every proxied request carries the key"):
+    log = env.fake.proxied_requests()
+    t.ok(len(log) > 0, "requests reached the proxy")
+    bad = [e for e in log if e.get("api_key") != KEY]
+    t.eq(bad, [], "no proxied request without wrennd's key")
+
+with t.case("streamed upload"):
+    cn = conn(app_fw["address"], timeout=600)
+    cn.request("POST", "/upload", body=pattern(BIG), encode_chunked=True,
+               headers={"Transfer-Encoding": "chunked"})
+    r = cn.getresponse()
+    body = json.loads(r.read())
+    t.eq(body.get("len"), BIG, "the app received every byte")
+    t.eq(body.get("sha256"), pattern_sha(BIG), "SHA-256 matches")
+    cn.close()
+
+with t.case("streamed download"):
+    cn = conn(app_fw["address"], timeout=600)
+    cn.request("GET", "/download?n=%d" % BIG)
+    r = cn.getresponse()
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        d = r.read(1 << 16)
+        if not d:
+            break
+        h.update(d)
+        n += len(d)
+    t.eq(n, BIG, "every byte came back")
+    t.eq(h.hexdigest(), pattern_sha(BIG), "SHA-256 matches")
+    cn.close()
+
+
+async def ws_echo(addr):
+    async with aiohttp.ClientSession() as s:
+        async with s.ws_connect("http://%s/ws" % addr) as ws:
+            await ws.send_str("hello, sandbox")
+            text = await ws.receive()
+            blob = bytes(range(256)) * 300
+            await ws.send_bytes(blob)
+            binary = await ws.receive()
+            return text.data, binary.data == blob
+
+
+with t.case("WebSocket echo"):
+    text, same = asyncio.run(ws_echo(app_fw["address"]))
+    t.eq(text, "hello, sandbox", "a text frame echoed")
+    t.ok(same, "a binary frame echoed byte for byte")
+
+with t.case("100 connections at once"):
+    results = []
+    lock = threading.Lock()
+
+    def one(i):
+        try:
+            cn = conn(app_fw["address"], timeout=120)
+            st, body = get_json(cn, "/echo?c=%d" % i)
+            cn.close()
+            ok = st == 200 and body.get("path") == "/echo?c=%d" % i
+        except Exception as e:  # noqa: BLE001 (counted as a failure)
+            ok = repr(e)
+        with lock:
+            results.append(ok)
+
+    ths = [threading.Thread(target=one, args=(i,)) for i in range(100)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    t.eq([x for x in results if x is not True], [],
+         "all 100 answered correctly")
+
+with t.case("port_forwards.list"):
+    lst = call("port_forwards.list").get("result", [])
+    mine = [x for x in lst if x.get("id") == app_fw.get("id")]
+    t.eq(len(mine), 1, "the forward is listed")
+    if mine:
+        m = mine[0]
+        t.eq((m.get("sandbox_id"), m.get("port"), m.get("address")),
+             (sb, 8000, app_fw["address"]), "its sandbox, port, address")
+        t.ok(m.get("bytes_out", 0) >= BIG, "bytes_out counts the upload", m)
+        t.ok(m.get("bytes_in", 0) >= BIG, "bytes_in counts the download", m)
+        t.ok(isinstance(m.get("connections"), int), "connections counted")
+
+with t.case("Unix socket listener"):
+    path = os.path.join(tempfile.mkdtemp(prefix="pf.", dir=env.tmp), "s")
+    fw, r = forward(8080, listen=path)
+    t.eq(fw.get("address"), path, "the address is the socket path")
+    out = subprocess.run(
+        ["curl", "-sS", "--unix-socket", path, "http://x/index.txt"],
+        capture_output=True, timeout=60)
+    t.eq(out.stdout, b"hello from the sandbox\n", "curl over the socket")
+    call("port_forwards.close", {"id": fw.get("id")})
+    t.ok(not os.path.exists(path), "close removes the socket file")
+
+with t.case("close ends the listener"):
+    fw, _ = forward(8080)
+    t.ok(listening(fw["address"]), "listening before close")
+    r = call("port_forwards.close", {"id": fw["id"]})
+    t.eq(r.get("result"), {}, "close answers {}")
+    t.ok(not listening(fw["address"]), "nothing listens after close")
+    r = call("port_forwards.close", {"id": fw["id"]})
+    t.eq(err(r).get("code"), "not_found", "a second close: not_found")
+
+with t.case("lease: connection"):
+    c2 = env.client()
+    r = call("sandbox.port_forward",
+             {"sandbox_id": sb, "port": 8080, "lease": "connection"}, c2)
+    addr = r.get("result", {}).get("address", "")
+    t.ok(listening(addr), "listening while the client is connected", r)
+    c2.close()
+    wait_for(lambda: not listening(addr), 20,
+             what="the leased listener to close")
+    ids = [x["id"] for x in call("port_forwards.list").get("result", [])]
+    t.ok(r.get("result", {}).get("id") not in ids,
+         "the leased forward is gone from the list")
+
+with t.case("listen on a non-loopback address refused"):
+    _, r = forward(8080, listen="0.0.0.0:0")
+    t.eq(err(r).get("code"), "invalid_params", "0.0.0.0 refused")
+    _, r = forward(8080, listen="not an address")
+    t.eq(err(r).get("code"), "invalid_params", "garbage refused")
+
+with t.case("a bad sandbox id refused"):
+    r = call("sandbox.port_forward", {"sandbox_id": "x/../y", "port": 80})
+    t.eq(err(r).get("code"), "invalid_params", "invalid_params")
+
+with t.case("JWT only: refused locally"):
+    w = Wrennd(env.tmp, env.fake.url, token=seed["jwt_owner"])
+    cj = Client(w.sock)
+    env.fake.clear_requests()
+    r = cj.call("sandbox.port_forward", {"sandbox_id": sb, "port": 8080})
+    t.eq(err(r).get("code"), "unauthorized", "data.code unauthorized")
+    t.ok("API key" in r.get("error", {}).get("message", ""),
+         "the message says an API key is needed", r)
+    t.eq(env.fake.requests(), [], "nothing was sent upstream")
+    cj.close()
+    w.stop()
+
+c.close()
+static.terminate()
+static.wait()
+app_loop.call_soon_threadsafe(app_loop.stop)
+env.close(t)
+sys.exit(t.done())
