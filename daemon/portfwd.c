@@ -16,6 +16,7 @@
 
 #include "portfwd.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -58,7 +59,7 @@
 #define PORTFWD_P_HEAD	  0x1 /* the request was HEAD */
 #define PORTFWD_P_UPGRADE 0x2 /* the request asked for an Upgrade */
 
-enum portfwd_cstate {
+enum portfwd_state {
 	PORTFWD_C_DIALING, /* connecting to the proxy */
 	PORTFWD_C_HTTP,	   /* requests and answers parsed */
 	PORTFWD_C_TUNNEL,  /* after a 101: bytes both ways */
@@ -66,19 +67,21 @@ enum portfwd_cstate {
 	PORTFWD_C__MAX
 };
 
-static const char *const portfwd_cstate_names[PORTFWD_C__MAX] = {
+static const char *const portfwd_state_names[PORTFWD_C__MAX] = {
     [PORTFWD_C_DIALING] = "dialing",
     [PORTFWD_C_HTTP] = "http",
     [PORTFWD_C_TUNNEL] = "tunnel",
     [PORTFWD_C_CLOSING] = "closing",
 };
 
-/* portfwd_cstate_legal[from] has bit `to` set for a legal transition. */
-static const unsigned portfwd_cstate_legal[PORTFWD_C__MAX] = {
-    [PORTFWD_C_DIALING] = 1u << PORTFWD_C_HTTP | 1u << PORTFWD_C_CLOSING,
-    [PORTFWD_C_HTTP] = 1u << PORTFWD_C_TUNNEL | 1u << PORTFWD_C_CLOSING,
-    [PORTFWD_C_TUNNEL] = 1u << PORTFWD_C_CLOSING,
-    [PORTFWD_C_CLOSING] = 0,
+#define PORTFWD_TO(s) (1u << (s))
+/* Legal transitions: portfwd_transitions[from] has bit `to` set. */
+static const unsigned portfwd_transitions[PORTFWD_C__MAX] = {
+    [PORTFWD_C_DIALING] =
+	PORTFWD_TO(PORTFWD_C_HTTP) | PORTFWD_TO(PORTFWD_C_CLOSING),
+    [PORTFWD_C_HTTP] =
+	PORTFWD_TO(PORTFWD_C_TUNNEL) | PORTFWD_TO(PORTFWD_C_CLOSING),
+    [PORTFWD_C_TUNNEL] = PORTFWD_TO(PORTFWD_C_CLOSING),
 };
 
 struct portfwd;
@@ -86,7 +89,7 @@ struct portfwd;
 struct portfwd_conn {
 	TAILQ_ENTRY(portfwd_conn) entry;
 	struct portfwd *pf; /* borrowed owner */
-	enum portfwd_cstate state;
+	enum portfwd_state state;
 	struct bufferevent *down; /* owned: the local client */
 	struct bufferevent *up;	  /* owned: the proxy */
 	struct dial *dial;	  /* owned while dialing */
@@ -207,17 +210,13 @@ out:
 	return r;
 }
 
-/* Set the state of c, tracing it; an illegal transition is a bug. */
+/* The one writer of c->state: asserts the move, traces it. */
 static void
-portfwd_conn_set(struct portfwd_conn *c, enum portfwd_cstate to)
+portfwd_set_state(struct portfwd_conn *c, enum portfwd_state to)
 {
-	if (!(portfwd_cstate_legal[c->state] & (1u << to))) {
-		log_warnx("portfwd %s: illegal transition %s -> %s", c->pf->id,
-		    portfwd_cstate_names[c->state], portfwd_cstate_names[to]);
-		return;
-	}
+	assert(portfwd_transitions[c->state] & PORTFWD_TO(to));
 	log_debug("portfwd %s conn %p: %s -> %s", c->pf->id, (void *)c,
-	    portfwd_cstate_names[c->state], portfwd_cstate_names[to]);
+	    portfwd_state_names[c->state], portfwd_state_names[to]);
 	c->state = to;
 }
 
@@ -242,7 +241,7 @@ static void
 portfwd_conn_finish(struct portfwd_conn *c)
 {
 	if (c->state != PORTFWD_C_CLOSING)
-		portfwd_conn_set(c, PORTFWD_C_CLOSING);
+		portfwd_set_state(c, PORTFWD_C_CLOSING);
 	if (c->down != NULL) {
 		bufferevent_disable(c->down, EV_READ);
 		bufferevent_setwatermark(c->down, EV_WRITE, 0, 0);
@@ -456,7 +455,7 @@ portfwd_tunnel(struct portfwd_conn *c)
 	http_free(c->req);
 	c->req = NULL;
 	c->npend = 0;
-	portfwd_conn_set(c, PORTFWD_C_TUNNEL);
+	portfwd_set_state(c, PORTFWD_C_TUNNEL);
 	bufferevent_enable(c->down, EV_READ);
 }
 
@@ -730,7 +729,6 @@ portfwd_dial_cb(struct dial *d, const struct dial_result *res, void *arg)
 	c->dial = NULL;
 	if (res->outcome != DIAL_OK) {
 		log_debug("portfwd %s: %s", c->pf->id, res->errmsg);
-		portfwd_conn_set(c, PORTFWD_C_HTTP);
 		portfwd_conn_answer(c, "502 Bad Gateway",
 		    "wrennd cannot reach the sandbox proxy: %s", res->errmsg);
 		return;
@@ -741,7 +739,7 @@ portfwd_dial_cb(struct dial *d, const struct dial_result *res, void *arg)
 	bufferevent_setwatermark(c->up, EV_WRITE, PORTFWD_HIGH / 2, 0);
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
 	bufferevent_enable(c->down, EV_READ | EV_WRITE);
-	portfwd_conn_set(c, PORTFWD_C_HTTP);
+	portfwd_set_state(c, PORTFWD_C_HTTP);
 	portfwd_conn_touch(c);
 	portfwd_pump_down(c);
 }
@@ -1203,7 +1201,11 @@ portfwd_close_call(struct call *call)
 }
 
 static const struct method_param portfwd_p_create[] = {
-    METHOD_P_SANDBOX_ID,
+    {.name = "sandbox_id",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.doc = "sandbox id (cl-...)"},
     {.name = "port",
 	.type = PT_INT,
 	.in = PIN_LOCAL,
