@@ -176,7 +176,7 @@ static void
 test_default_socket(void)
 {
 	struct conf *cfg;
-	char err[256];
+	char err[256] = "";
 
 	(void)unsetenv("RUNTIME_DIRECTORY");
 	setenv("XDG_RUNTIME_DIR", "", 1);
