@@ -43,6 +43,7 @@
 #include <openssl/evp.h>
 
 #include "api.h"
+#include "b64.h"
 #include "call.h"
 #include "client.h"
 #include "conf.h"
@@ -1202,36 +1203,6 @@ files_upload_cb(
 		call_reply(call, json_object());
 }
 
-/* Decode standard base64 (padding required, no whitespace). */
-static unsigned char *
-files_b64decode(const char *s, size_t len, size_t *ret_len)
-{
-	unsigned char *out;
-	size_t pad = 0;
-	int n;
-
-	if (len % 4 != 0)
-		return NULL;
-	if (len > 0 && s[len - 1] == '=')
-		pad++;
-	if (len > 1 && s[len - 2] == '=')
-		pad++;
-	if (strspn(s,
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		"0123456789+/") != len - pad)
-		return NULL;
-	if ((out = malloc(len / 4 * 3 + 1)) == NULL)
-		return NULL;
-	n = len == 0 ? 0
-		     : EVP_DecodeBlock(out, (const unsigned char *)s, (int)len);
-	if (n < 0) {
-		free(out);
-		return NULL;
-	}
-	*ret_len = (size_t)n - pad;
-	return out;
-}
-
 static void
 api_files_upload(struct call *call)
 {
@@ -1242,8 +1213,8 @@ api_files_upload(struct call *call)
 	size_t n;
 
 	data = json_object_get(call_params(call), "data");
-	bytes = files_b64decode(
-	    json_string_value(data), json_string_length(data), &n);
+	bytes =
+	    b64_decode(json_string_value(data), json_string_length(data), &n);
 	if (bytes == NULL) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "parameter 'data' must be standard base64 with padding");
@@ -1305,7 +1276,7 @@ files_download_cb(
 	struct call *call = arg;
 	long long max = files_download_max(call);
 	char *b64;
-	int n;
+	size_t n;
 
 	if (res->outcome == UPSTREAM_TOO_LARGE) {
 		call_set_cancel(call, NULL, NULL);
@@ -1323,14 +1294,12 @@ files_download_cb(
 		    "file is over 100 MiB; use sandbox.stream_download");
 		return;
 	}
-	if ((b64 = malloc(res->body_len / 3 * 4 + 8)) == NULL) {
+	if ((b64 = b64_encode(res->body, res->body_len, &n)) == NULL) {
 		call_fail_oom(call);
 		return;
 	}
-	n = EVP_EncodeBlock((unsigned char *)b64,
-	    (const unsigned char *)res->body, (int)res->body_len);
 	call_reply(call,
-	    json_pack("{s:s%, s:I}", "data", b64, (size_t)n, "size",
+	    json_pack("{s:s%, s:I}", "data", b64, n, "size",
 		(json_int_t)res->body_len));
 	free(b64);
 }
