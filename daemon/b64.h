@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 /*
- * Decode the len bytes of s (NUL-terminated after them). Returns the bytes (malloc'd, one spare byte,
- * caller frees) with their count in *ret_len, or NULL with errno EINVAL
- * (not standard padded base64: wrong length, other characters,
- * whitespace) or ENOMEM.
+ * Decode the len bytes of s (NUL-terminated after them). Returns the bytes
+ * (malloc'd, one spare byte, caller frees) with their count in *ret_len, or
+ * NULL with errno EINVAL (not standard padded base64: wrong length, other
+ * characters, whitespace) or ENOMEM.
  */
 unsigned char *b64_decode(const char *s, size_t len, size_t *ret_len);
 

@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -48,8 +49,13 @@
 #define UPSTREAM_MAX_RESPONSE	    ((size_t)64 << 20)
 #define UPSTREAM_REQ_TIMEOUT_MS	    60000L
 #define UPSTREAM_BUFFERSIZE	    (64L * 1024)
-#define UPSTREAM_AUTH_MAX	    8192 /* bytes of one auth header line */
-#define UPSTREAM_MAX_SENDS	    2	 /* tries of an idempotent request */
+#define UPSTREAM_AUTH_MAX	    8192  /* bytes of one auth header line */
+#define UPSTREAM_MAX_SENDS	    2	  /* tries of an idempotent request */
+#define UPSTREAM_MAX_HEADERS	    100	  /* upstream_req_add_header fields */
+#define UPSTREAM_MAX_HEADER_BYTES   65536 /* ...and their bytes */
+#define UPSTREAM_MAX_CAPTURE                                                   \
+	((size_t)1 << 20) /* captured answer                                   \
+			   * header bytes */
 
 /* CURLOPT_PREREQFUNCTION (7.80) tells us each time curl sends a request. */
 #if LIBCURL_VERSION_NUM >= 0x075000
@@ -115,24 +121,38 @@ struct upstream_req {
 	int sends;	    /* times curl was about to send the request */
 	int resend_refused; /* a second send was stopped (not idempotent) */
 	long timeout_ms;
-	struct event *ev_deadline;   /* owned; the whole-request deadline */
-	int deadline_passed;	     /* ev_deadline fired */
-	struct curl_slist *headers;  /* owned; wiped before free */
-	curl_mime *mime;	     /* owned */
-	struct upstream_part *parts; /* owned */
-	char *body;		     /* owned request body (JSON) */
+	struct event *ev_deadline;     /* owned; the whole-request deadline */
+	int deadline_passed;	       /* ev_deadline fired */
+	struct curl_slist *headers;    /* owned; wiped before free */
+	unsigned nheaders_added;       /* upstream_req_add_header fields */
+	size_t header_bytes;	       /* ...and their bytes */
+	int has_ctype;		       /* one of them is Content-Type */
+	struct curl_slist *connect_to; /* owned; proxy requests only */
+	curl_mime *mime;	       /* owned */
+	struct upstream_part *parts;   /* owned */
+	char *body;		       /* owned request body */
 	size_t body_len;
-	char *resp; /* owned response body, NUL terminated */
+	int body_raw; /* body is not JSON (upstream_req_set_body) */
+	char *resp;   /* owned response body, NUL terminated */
 	size_t resp_len;
 	size_t resp_cap;
 	upstream_data_cb data_cb;
-	void *data_arg;	     /* borrowed, the hook's */
-	int streaming;	     /* -1 undecided, 0 buffer, 1 hook */
-	size_t skip;	     /* already consumed bytes curl will
-			      * hand us again after a pause */
-	int paused;	     /* a hook paused the transfer */
-	int resume_pending;  /* resume asked for inside curl */
-	int too_large;	     /* response passed max_response */
+	void *data_arg;	    /* borrowed, the hook's */
+	int streaming;	    /* -1 undecided, 0 buffer, 1 hook */
+	size_t skip;	    /* already consumed bytes curl will
+			     * hand us again after a pause */
+	int paused;	    /* a hook paused the transfer */
+	int resume_pending; /* resume asked for inside curl */
+	int too_large;	    /* response passed max_response */
+	size_t hdr_max;	    /* capture response headers up to this many
+			     * bytes; 0: do not capture */
+	char *hdr;	    /* owned: captured "name\0value\0" pairs */
+	size_t hdr_len;
+	size_t hdr_cap;
+	size_t hdr_count;	      /* pairs in hdr */
+	int hdr_done;		      /* the final header block has ended */
+	int hdr_too_large;	      /* they passed hdr_max */
+	struct upstream_header *hdrv; /* owned: built at finish */
 	size_t max_response; /* bytes buffered; at most up->max_response */
 	int aborted;	     /* a hook returned -1 */
 	enum upstream_outcome fail_outcome; /* for UPSTREAM_REQ_FAILING */
@@ -276,6 +296,9 @@ upstream_req_free(struct upstream_req *req)
 	for (h = req->headers; h != NULL; h = h->next)
 		creds_wipe(h->data, strlen(h->data));
 	curl_slist_free_all(req->headers);
+	curl_slist_free_all(req->connect_to);
+	free(req->hdr);
+	free(req->hdrv);
 	free(req->body);
 	free(req->resp);
 	free(req->method);
@@ -303,7 +326,7 @@ upstream_req_detach(struct upstream_req *req)
 static enum upstream_outcome
 upstream_outcome_of(const struct upstream_req *req, CURLcode rc)
 {
-	if (req->too_large)
+	if (req->too_large || req->hdr_too_large)
 		return UPSTREAM_TOO_LARGE;
 	if (req->resend_refused)
 		return UPSTREAM_PROTOCOL;
@@ -351,6 +374,26 @@ upstream_outcome_of(const struct upstream_req *req, CURLcode rc)
 	}
 }
 
+/* Point req->hdrv at the captured "name\0value\0" pairs; 0 or -ENOMEM. */
+static int
+upstream_req_header_list(struct upstream_req *req)
+{
+	const char *p = req->hdr;
+	size_t i;
+
+	if (req->hdr_count == 0)
+		return 0;
+	if ((req->hdrv = calloc(req->hdr_count, sizeof(*req->hdrv))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < req->hdr_count; i++) {
+		req->hdrv[i].name = p;
+		p += strlen(p) + 1;
+		req->hdrv[i].value = p;
+		p += strlen(p) + 1;
+	}
+	return 0;
+}
+
 /*
  * Report req to its owner and free it. forced is the outcome to report, or
  * UPSTREAM_OUTCOME__MAX to derive it from rc. Runs outside curl only.
@@ -375,7 +418,11 @@ upstream_req_finish(
 	    ? forced
 	    : upstream_outcome_of(req, rc);
 	/* curl's text says "Failure writing output" for our own aborts. */
-	if (res.outcome == UPSTREAM_TOO_LARGE)
+	if (res.outcome == UPSTREAM_TOO_LARGE && req->hdr_too_large)
+		snprintf(req->errbuf, sizeof(req->errbuf),
+		    "response header fields larger than %zu bytes",
+		    req->hdr_max);
+	else if (res.outcome == UPSTREAM_TOO_LARGE)
 		snprintf(req->errbuf, sizeof(req->errbuf),
 		    "response larger than %zu bytes", req->max_response);
 	else if (res.outcome == UPSTREAM_ABORTED && req->aborted)
@@ -401,6 +448,17 @@ upstream_req_finish(
 	res.content_type = ct;
 	res.errmsg = res.outcome == UPSTREAM_OK ? "" : req->errbuf;
 	res.total_sec = total;
+	if (res.outcome == UPSTREAM_OK && req->hdr_max > 0) {
+		if (upstream_req_header_list(req) == 0) {
+			res.headers = req->hdrv;
+			res.nheaders = req->hdr_count;
+		} else {
+			res.outcome = UPSTREAM_ABORTED;
+			snprintf(req->errbuf, sizeof(req->errbuf),
+			    "out of memory for the response header fields");
+			res.errmsg = req->errbuf;
+		}
+	}
 
 	/* Detaching keeps ct valid: curl frees it with the easy handle. */
 	upstream_req_detach(req);
@@ -740,6 +798,95 @@ upstream_write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 		req->paused = 1;
 		return CURL_WRITEFUNC_PAUSE;
 	}
+	return total;
+}
+
+/* Append len bytes to the captured header fields, within hdr_max. */
+static int
+upstream_hdr_add(struct upstream_req *req, const char *p, size_t len)
+{
+	size_t cap;
+	char *n;
+
+	if (len > req->hdr_max - req->hdr_len) {
+		req->hdr_too_large = 1;
+		return -1;
+	}
+	if (req->hdr_len + len > req->hdr_cap) {
+		cap = req->hdr_cap > 0 ? req->hdr_cap : 1024;
+		while (cap < req->hdr_len + len)
+			cap *= 2;
+		if (cap > req->hdr_max)
+			cap = req->hdr_max;
+		if ((n = realloc(req->hdr, cap)) == NULL)
+			return -1;
+		req->hdr = n;
+		req->hdr_cap = cap;
+	}
+	memcpy(req->hdr + req->hdr_len, p, len);
+	req->hdr_len += len;
+	return 0;
+}
+
+/* Whether c is optional whitespace (SP, HTAB). */
+static int
+upstream_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * CURLOPT_HEADERFUNCTION (upstream_req_capture_headers only): keep the
+ * fields of the final response as "name\0value\0", value without
+ * surrounding whitespace. A status line starts a block afresh (interim
+ * 1xx answers come first); lines after the block ended are trailers and
+ * are left out; an obsolete folded line joins the previous value.
+ */
+static size_t
+upstream_header_cb(char *ptr, size_t size, size_t nitems, void *arg)
+{
+	struct upstream_req *req = arg;
+	size_t total = size * nitems, len = total, nlen;
+	const char *colon, *v;
+	int fold;
+
+	if (req->state != UPSTREAM_REQ_RUNNING)
+		return 0;
+	while (len > 0 && (ptr[len - 1] == '\n' || ptr[len - 1] == '\r'))
+		len--;
+	if (len >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+		req->hdr_len = req->hdr_count = 0;
+		req->hdr_done = 0;
+		return total;
+	}
+	if (req->hdr_done)
+		return total;
+	if (len == 0) {
+		req->hdr_done = 1;
+		return total;
+	}
+	fold = upstream_ows(ptr[0]);
+	if (fold && req->hdr_count == 0)
+		return total;
+	colon = fold ? ptr : memchr(ptr, ':', len);
+	if (colon == NULL || (!fold && colon == ptr))
+		return total; /* not a field; curl checks the syntax */
+	nlen = (size_t)(colon - ptr);
+	for (v = fold ? ptr : colon + 1; v < ptr + len && upstream_ows(*v);)
+		v++;
+	while (len > 0 && upstream_ows(ptr[len - 1]) && ptr + len > v)
+		len--;
+	if (fold) {
+		/* The previous value's NUL becomes the joining space. */
+		req->hdr[req->hdr_len - 1] = ' ';
+	} else if (upstream_hdr_add(req, ptr, nlen) != 0 ||
+	    upstream_hdr_add(req, "", 1) != 0)
+		return 0;
+	if (upstream_hdr_add(req, v, (size_t)(ptr + len - v)) != 0 ||
+	    upstream_hdr_add(req, "", 1) != 0)
+		return 0;
+	if (!fold)
+		req->hdr_count++;
 	return total;
 }
 
@@ -1151,27 +1298,20 @@ upstream_path_ok(const char *s)
 	return 1;
 }
 
-struct upstream_req *
-upstream_req_new(struct upstream *up, const char *method,
+/*
+ * A request for method on url (owned by the call, freed), whose path for
+ * debug logs is path_query; the URL was checked by the caller.
+ */
+static struct upstream_req *
+upstream_req_make(struct upstream *up, const char *method, char *url,
     const char *path_query, enum upstream_auth auth)
 {
 	struct upstream_req *req;
-	char qm[40], qp[128];
 	size_t n;
-	char *url = NULL;
 	CURL *e;
 
-	if (up == NULL || method == NULL || path_query == NULL ||
-	    auth >= UPSTREAM_AUTH__MAX || up->closing)
-		return NULL;
-	if (!upstream_method_ok(method) || !upstream_path_ok(path_query)) {
-		log_warnx("upstream: invalid request \"%s\" \"%s\"",
-		    log_quote(qm, sizeof(qm), method, strlen(method)),
-		    log_quote(qp, sizeof(qp), path_query, strlen(path_query)));
-		return NULL;
-	}
 	if ((req = calloc(1, sizeof(*req))) == NULL)
-		return NULL;
+		goto fail;
 	req->up = up;
 	req->state = UPSTREAM_REQ_NEW;
 	req->auth = auth;
@@ -1184,8 +1324,6 @@ upstream_req_new(struct upstream *up, const char *method,
 		goto fail;
 	n = strcspn(path_query, "?");
 	if ((req->path = strndup(path_query, n < 120 ? n : 120)) == NULL)
-		goto fail;
-	if (url_join(up->url, URL_AS_IS, path_query, &url) < 0)
 		goto fail;
 	if ((req->easy = e = curl_easy_init()) == NULL)
 		goto fail;
@@ -1272,6 +1410,107 @@ fail:
 	return NULL;
 }
 
+/* Whether method and path_query may start a request (logged if not). */
+static int
+upstream_req_args_ok(struct upstream *up, const char *method,
+    const char *path_query, enum upstream_auth auth)
+{
+	char qm[40], qp[128];
+
+	if (up == NULL || method == NULL || path_query == NULL ||
+	    auth >= UPSTREAM_AUTH__MAX || up->closing)
+		return 0;
+	if (!upstream_method_ok(method) || !upstream_path_ok(path_query)) {
+		log_warnx("upstream: invalid request \"%s\" \"%s\"",
+		    log_quote(qm, sizeof(qm), method, strlen(method)),
+		    log_quote(qp, sizeof(qp), path_query, strlen(path_query)));
+		return 0;
+	}
+	return 1;
+}
+
+struct upstream_req *
+upstream_req_new(struct upstream *up, const char *method,
+    const char *path_query, enum upstream_auth auth)
+{
+	char *url = NULL;
+
+	if (!upstream_req_args_ok(up, method, path_query, auth))
+		return NULL;
+	if (url_join(up->url, URL_AS_IS, path_query, &url) < 0)
+		return NULL;
+	return upstream_req_make(up, method, url, path_query, auth);
+}
+
+/* Whether label is one DNS label of lower-case letters, digits and '-'. */
+static int
+upstream_label_ok(const char *label)
+{
+	size_t n = strspn(label, "abcdefghijklmnopqrstuvwxyz0123456789-");
+
+	return n > 0 && n <= 63 && label[n] == '\0' && label[0] != '-' &&
+	    label[n - 1] != '-';
+}
+
+char *
+upstream_proxy_host(const struct upstream *up, const char *label)
+{
+	char *out;
+
+	if (up == NULL || label == NULL || !upstream_label_ok(label) ||
+	    strchr(up->url->host, ':') != NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (asprintf(&out, "%s.%s", label, up->url->hostport) == -1) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return out;
+}
+
+struct upstream_req *
+upstream_req_new_proxy(struct upstream *up, const char *label,
+    const char *method, const char *path_query, enum upstream_auth auth)
+{
+	struct upstream_req *req;
+	struct curl_slist *l;
+	char *host, *url, *to;
+
+	if (!upstream_req_args_ok(up, method, path_query, auth) ||
+	    *path_query != '/')
+		return NULL;
+	if ((host = upstream_proxy_host(up, label)) == NULL)
+		return NULL;
+	/* The URL names the proxy (Host, SNI, certificate check); the TCP
+	 * connection goes where the base URL points, so no DNS name is
+	 * needed for the sandbox and the pool keeps the connections. */
+	if (asprintf(&url, "%s://%s%s", url_scheme_name(up->url->scheme), host,
+		path_query) == -1)
+		url = NULL;
+	free(host);
+	if (url == NULL)
+		return NULL;
+	if (asprintf(&to, "%s.%s:%u:%s:%u", label, up->url->host, up->url->port,
+		up->url->host, up->url->port) == -1) {
+		free(url);
+		return NULL;
+	}
+	req = upstream_req_make(up, method, url, path_query, auth);
+	if (req == NULL || (l = curl_slist_append(NULL, to)) == NULL) {
+		free(to);
+		upstream_req_free(req);
+		return NULL;
+	}
+	free(to);
+	req->connect_to = l;
+	if (curl_easy_setopt(req->easy, CURLOPT_CONNECT_TO, l) != CURLE_OK) {
+		upstream_req_free(req);
+		return NULL;
+	}
+	return req;
+}
+
 /* Lazily create the multipart body. */
 static curl_mime *
 upstream_req_mime(struct upstream_req *req)
@@ -1303,6 +1542,128 @@ upstream_req_set_json(struct upstream_req *req, const char *body, size_t len)
 	free(req->body);
 	req->body = copy;
 	req->body_len = len;
+	return 0;
+}
+
+/* Append one header line to req's list. */
+static int
+upstream_req_header(struct upstream_req *req, const char *line)
+{
+	struct curl_slist *l;
+
+	if ((l = curl_slist_append(req->headers, line)) == NULL)
+		return -ENOMEM;
+	req->headers = l;
+	return 0;
+}
+
+int
+upstream_req_set_body(struct upstream_req *req, const void *body, size_t len)
+{
+	int r;
+
+	if ((r = upstream_req_set_json(req, body, len)) == 0)
+		req->body_raw = 1;
+	return r;
+}
+
+/* Fields the transport owns: hop-by-hop ones (RFC 9110 7.6.1), framing,
+ * routing and the interim-answer handshake. */
+static const char *const upstream_transport_fields[] = {"Connection",
+    "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+    "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+    "Host", "Content-Length", "Expect", NULL};
+
+/* Fields only the request's credential (upstream_req_auth) sets. */
+static const char *const upstream_credential_fields[] = {
+    "X-API-Key", "Authorization", NULL};
+
+static int
+upstream_field_in(const char *name, const char *const *list)
+{
+	for (; *list != NULL; list++)
+		if (strcasecmp(name, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether value is a field value: no control bytes but HTAB (RFC 9110
+ * 5.5), so no CR or LF can end the line early. */
+static int
+upstream_value_ok(const char *value)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)value; *p != '\0'; p++)
+		if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* 0, -EINVAL or -EPERM for a field upstream_req_add_header may send. */
+static int
+upstream_header_check(const char *name, const char *value)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~"
+				    "0123456789"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz";
+	size_t n;
+
+	if (name == NULL || value == NULL)
+		return -EINVAL;
+	n = strlen(name);
+	if (n == 0 || strspn(name, tchar) != n || !upstream_value_ok(value))
+		return -EINVAL;
+	if (upstream_field_in(name, upstream_credential_fields))
+		return -EPERM;
+	if (upstream_field_in(name, upstream_transport_fields))
+		return -EINVAL;
+	return 0;
+}
+
+int
+upstream_req_add_header(
+    struct upstream_req *req, const char *name, const char *value)
+{
+	char *line;
+	size_t n;
+	int r;
+
+	if (req == NULL || req->state != UPSTREAM_REQ_NEW)
+		return -EINVAL;
+	if ((r = upstream_header_check(name, value)) != 0)
+		return r;
+	n = strlen(name) + 2 + strlen(value);
+	if (req->nheaders_added >= UPSTREAM_MAX_HEADERS ||
+	    n > UPSTREAM_MAX_HEADER_BYTES - req->header_bytes)
+		return -E2BIG;
+	/* "Name;" is curl's way to send a field with an empty value. */
+	if (asprintf(&line, *value != '\0' ? "%s: %s" : "%s;", name, value) ==
+	    -1)
+		return -ENOMEM;
+	r = upstream_req_header(req, line);
+	free(line);
+	if (r != 0)
+		return r;
+	req->nheaders_added++;
+	req->header_bytes += n;
+	if (strcasecmp(name, "Content-Type") == 0)
+		req->has_ctype = 1;
+	return 0;
+}
+
+int
+upstream_req_capture_headers(struct upstream_req *req, size_t max_bytes)
+{
+	if (req == NULL || req->state != UPSTREAM_REQ_NEW || max_bytes == 0 ||
+	    max_bytes > UPSTREAM_MAX_CAPTURE)
+		return -EINVAL;
+	req->hdr_max = max_bytes;
+	if (curl_easy_setopt(req->easy, CURLOPT_HEADERFUNCTION,
+		upstream_header_cb) != CURLE_OK ||
+	    curl_easy_setopt(req->easy, CURLOPT_HEADERDATA, req) != CURLE_OK)
+		return -EINVAL;
 	return 0;
 }
 
@@ -1438,18 +1799,6 @@ upstream_req_set_low_speed(
 	    req->easy, CURLOPT_LOW_SPEED_TIME, (ms + 999) / 1000);
 }
 
-/* Append one header line to req's list. */
-static int
-upstream_req_header(struct upstream_req *req, const char *line)
-{
-	struct curl_slist *l;
-
-	if ((l = curl_slist_append(req->headers, line)) == NULL)
-		return -ENOMEM;
-	req->headers = l;
-	return 0;
-}
-
 /* Put the credential header in the list; the local copy is wiped. */
 static int
 upstream_req_auth(struct upstream_req *req)
@@ -1486,8 +1835,20 @@ upstream_req_prepare(struct upstream_req *req)
 		(void)curl_easy_setopt(e, CURLOPT_POSTFIELDS, req->body);
 		(void)curl_easy_setopt(
 		    e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-		if ((r = upstream_req_header(
-			 req, "Content-Type: application/json")) != 0)
+		if (!req->body_raw) {
+			r = upstream_req_header(
+			    req, "Content-Type: application/json");
+		} else {
+			/* A raw body has the caller's type or none (not
+			 * curl's form type), and goes at once, without
+			 * waiting for a 100 Continue. */
+			r = req->has_ctype
+			    ? 0
+			    : upstream_req_header(req, "Content-Type:");
+			if (r == 0)
+				r = upstream_req_header(req, "Expect:");
+		}
+		if (r != 0)
 			return r;
 	} else if (strcmp(m, "GET") == 0) {
 		(void)curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
@@ -1499,7 +1860,8 @@ upstream_req_prepare(struct upstream_req *req)
 		(void)curl_easy_setopt(e, CURLOPT_POSTFIELDS, "");
 		(void)curl_easy_setopt(
 		    e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
-		if ((r = upstream_req_header(req, "Content-Type:")) != 0)
+		if (!req->has_ctype &&
+		    (r = upstream_req_header(req, "Content-Type:")) != 0)
 			return r;
 	}
 	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0 &&

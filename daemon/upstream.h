@@ -53,6 +53,12 @@ enum upstream_outcome {
 	UPSTREAM_OUTCOME__MAX
 };
 
+/* One header field of an answer (see upstream_req_capture_headers). */
+struct upstream_header {
+	const char *name;  /* as received */
+	const char *value; /* without surrounding whitespace */
+};
+
 struct upstream_result {
 	enum upstream_outcome outcome;
 	long status;	  /* HTTP status, 0 without a response */
@@ -62,6 +68,11 @@ struct upstream_result {
 	const char *content_type; /* borrowed, may be NULL */
 	const char *errmsg;	  /* borrowed transport error text, or "" */
 	double total_sec;	  /* wall time of the transfer */
+	/* With upstream_req_capture_headers and UPSTREAM_OK: the final
+	 * answer's fields in order (no status line, no trailers), borrowed
+	 * until the callback returns; else NULL and 0. */
+	const struct upstream_header *headers;
+	size_t nheaders;
 };
 
 /*
@@ -128,6 +139,49 @@ uint64_t upstream_connections_opened(const struct upstream *up);
  */
 struct upstream_req *upstream_req_new(struct upstream *up, const char *method,
     const char *path_query, enum upstream_auth auth);
+/*
+ * A request for the control plane's sandbox proxy (CONTRACT.md section
+ * 9): URL scheme://label.host[:port]path_query from the base URL (its
+ * path prefix is not used), so the Host header, TLS SNI and certificate
+ * check name the proxy, while the connection goes to the base URL's host
+ * and port (CURLOPT_CONNECT_TO) and is pooled like any other. label is
+ * one DNS label (lower-case letters, digits, '-'); path_query starts with
+ * "/". NULL on OOM, or for the cases upstream_req_new refuses, a bad
+ * label or a base URL whose host is an IPv6 literal.
+ */
+struct upstream_req *upstream_req_new_proxy(struct upstream *up,
+    const char *label, const char *method, const char *path_query,
+    enum upstream_auth auth);
+/*
+ * The proxy's host name for label: "label.host[:port]" of the base URL
+ * (the port only when it is not the scheme's default). Caller frees; NULL
+ * with errno EINVAL (label not a DNS label of lower-case letters, digits
+ * and '-', or a base URL host that is an IPv6 literal) or ENOMEM.
+ */
+char *upstream_proxy_host(const struct upstream *up, const char *label);
+/*
+ * Add the request header field "name: value" (copied, in call order).
+ * -EINVAL: name is not a token, value has a control byte other than
+ * HTAB (so no CR or LF), or the field belongs to the transport (Host,
+ * Content-Length, Transfer-Encoding, Expect, and the hop-by-hop
+ * Connection, Keep-Alive, Proxy-*, TE, Trailer, Upgrade); -EPERM: a
+ * credential field (X-API-Key, Authorization), which only the request's
+ * auth sets; -E2BIG: more than 100 fields or 64 KiB of them.
+ */
+int upstream_req_add_header(
+    struct upstream_req *req, const char *name, const char *value);
+/*
+ * Copy a request body of any bytes. It goes with the Content-Type given
+ * to upstream_req_add_header, else with none.
+ */
+int upstream_req_set_body(
+    struct upstream_req *req, const void *body, size_t len);
+/*
+ * Hand the answer's header fields to the done callback (upstream_result
+ * headers), keeping at most max_bytes (1..1 MiB) of names and values; an
+ * answer with more fails with UPSTREAM_TOO_LARGE.
+ */
+int upstream_req_capture_headers(struct upstream_req *req, size_t max_bytes);
 /* Copy a JSON request body (Content-Type: application/json). */
 int upstream_req_set_json(
     struct upstream_req *req, const char *body, size_t len);

@@ -16,6 +16,9 @@ on stdout once ready. Routes are matched on the part of the path from
   /v1/big?n=<n>[&chunked=1]   n bytes, byte i is i % 251
   /v1/upload           multipart/form-data: the parts, in wire order
   /v1/text             a text/plain answer
+  /v1/fields?pad=<n>   a 103 with a Link field, then 200 with fields X-A,
+                       X-Rep twice, a folded X-Fold, X-Pad of n bytes, and a
+                       chunked body "ok" with a trailer X-Trailer
   /v1/sandboxes/<id>   a small sandbox record (GET; tests/bench pool runs)
   .../stats            {"connections": accepted, "requests": served,
                         "hits": {tag: requests seen by /v1/drop}}
@@ -140,13 +143,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return {
             "method": self.command,
             "path": self.path,
-            "body": body.decode("utf-8", "replace"),
+            # NUL would stop jansson; body_len and body_crc32 are exact.
+            "body": body.decode("utf-8", "replace").replace("\0", "\ufffd"),
             "chunked": chunked,
             "content_type": h.get("Content-Type"),
             "content_length": h.get("Content-Length"),
             "x_api_key": h.get("X-API-Key"),
             "authorization": h.get("Authorization"),
             "user_agent": h.get("User-Agent"),
+            "host": h.get("Host"),
+            "expect": h.get("Expect"),
+            "fields": [[k, v] for k, v in h.items()],
+            "body_len": len(body),
+            "body_crc32": zlib.crc32(body) & 0xFFFFFFFF,
         }
 
     def rst(self):
@@ -173,6 +182,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(pattern(1000))
         time.sleep(0.05)
         self.rst()
+
+    def fields(self, query):
+        pad = b"p" * int(query.get("pad", "0"))
+        self.wfile.write(b"HTTP/1.1 103 Early Hints\r\n"
+                         b"Link: </x.css>; rel=preload\r\n\r\n")
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n"
+                         b"Content-Type: text/plain\r\n"
+                         b"X-A:  1 \r\n"
+                         b"X-Rep: one\r\n"
+                         b"X-Rep: two\r\n"
+                         b"X-Fold: a\r\n  b\r\n"
+                         b"X-Pad: " + pad + b"\r\n"
+                         b"Transfer-Encoding: chunked\r\n"
+                         b"Trailer: X-Trailer\r\n\r\n"
+                         b"2\r\nok\r\n0\r\nX-Trailer: t\r\n\r\n")
+        self.wfile.flush()
 
     def route(self):
         with stats_lock:
@@ -216,6 +241,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, {"id": route[len("/sandboxes/"):],
                                    "status": "running",
                                    "template": "minimal"})
+        if route == "/fields":
+            return self.fields(query)
         if route == "/text":
             return self.send(200, b"plain text\n", "text/plain; charset=utf-8")
         return self.send(404, {"error": {"code": "not_found",

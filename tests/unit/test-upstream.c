@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1466,6 +1467,305 @@ test_auth(int port)
 	conf_unref(cfg);
 }
 
+/* ---- the sandbox proxy: host, fields, raw bodies, answer fields ------ */
+
+/* The answer fields of one request, as [[name, value], ...]. */
+struct fres {
+	int calls;
+	enum upstream_outcome outcome;
+	long status;
+	json_t *fields;
+	char *errmsg;
+};
+
+static void
+fields_cb(struct upstream_req *req, const struct upstream_result *ur, void *arg)
+{
+	struct fres *f = arg;
+	size_t i;
+
+	f->calls++;
+	f->outcome = ur->outcome;
+	f->status = ur->status;
+	f->errmsg = strdup(ur->errmsg);
+	f->fields = json_array();
+	for (i = 0; i < ur->nheaders; i++)
+		json_array_append_new(f->fields,
+		    json_pack(
+			"[s,s]", ur->headers[i].name, ur->headers[i].value));
+}
+
+/* "name=value;" for every field, in order. */
+static void
+fields_text(const json_t *fields, char *buf, size_t len)
+{
+	size_t i, n = 0;
+	json_t *f;
+
+	buf[0] = '\0';
+	json_array_foreach(fields, i, f) {
+		int w = snprintf(buf + n, len - n, "%s=%s;",
+		    json_string_value(json_array_get(f, 0)),
+		    json_string_value(json_array_get(f, 1)));
+
+		if (w < 0 || (size_t)w >= len - n)
+			return;
+		n += (size_t)w;
+	}
+}
+
+/* The value of the echoed request field name (case-insensitive), or "". */
+static const char *
+echo_field(json_t *echo, const char *name)
+{
+	const char *v = "";
+	size_t i;
+	json_t *f;
+
+	json_array_foreach(json_object_get(echo, "fields"), i, f)
+		if (strcasecmp(json_string_value(json_array_get(f, 0)), name) ==
+		    0)
+			v = json_string_value(json_array_get(f, 1));
+	return v;
+}
+
+static void
+test_proxy_host(int port)
+{
+	static const char *const bad[] = {"", "Upper", "-x", "x-", "a.b", "a_b",
+	    "0123456789012345678901234567890123456789012345678901234567"
+	    "890123"};
+	struct upstream *up, *up6;
+	char url[128], want[128], *h;
+	struct upstream_req *req;
+	struct res r;
+	size_t i;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/", port);
+	up = make_up(url, NULL, NULL, 0);
+	h = upstream_proxy_host(up, "8888-cl-abc");
+	snprintf(want, sizeof(want), "8888-cl-abc.127.0.0.1:%d", port);
+	ok(streq(h, want), "proxy host: %s (want %s)", h ? h : "(null)", want);
+	free(h);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		h = upstream_proxy_host(up, bad[i]);
+		ok(h == NULL && errno == EINVAL,
+		    "proxy host: label '%s' refused (errno %d)", bad[i], errno);
+		free(h);
+	}
+	ok(upstream_req_new_proxy(up, "8888-cl-abc", "GET", "no-slash",
+	       UPSTREAM_AUTH_NONE) == NULL,
+	    "proxy request: a target without a leading '/' is refused");
+
+	up6 = make_up("http://[::1]:8080", NULL, NULL, 0);
+	errno = 0;
+	h = upstream_proxy_host(up6, "8888-cl-abc");
+	ok(h == NULL && errno == EINVAL,
+	    "proxy host: an IPv6 base URL has no name to extend (errno %d)",
+	    errno);
+	free(h);
+	ok(upstream_req_new_proxy(
+	       up6, "8888-cl-abc", "GET", "/", UPSTREAM_AUTH_NONE) == NULL,
+	    "proxy request: refused for an IPv6 base URL");
+	upstream_free(up6);
+
+	up6 = make_up("https://api.example.test", NULL, NULL, 0);
+	h = upstream_proxy_host(up6, "80-cl-x");
+	ok(streq(h, "80-cl-x.api.example.test"),
+	    "proxy host: the default port is not written: %s",
+	    h ? h : "(null)");
+	free(h);
+	upstream_free(up6);
+
+	/* Host names the proxy, the connection goes to the base URL, the
+	 * base path is not used and the pool keeps the connection. */
+	memset(&r, 0, sizeof(r));
+	req = upstream_req_new_proxy(
+	    up, "8888-cl-abc", "GET", "/v1/echo?q=1", UPSTREAM_AUTH_NONE);
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 10000);
+	ok(r.outcome == UPSTREAM_OK && r.status == 200,
+	    "proxy GET: outcome %d status %ld", r.outcome, r.status);
+	ok(streq(jstr(r.json, "host"), want), "proxy GET: Host %s (want %s)",
+	    jstr(r.json, "host"), want);
+	ok(streq(jstr(r.json, "path"), "/v1/echo?q=1"),
+	    "proxy GET: the base path is not used: %s", jstr(r.json, "path"));
+	res_clear(&r);
+	memset(&r, 0, sizeof(r));
+	req = upstream_req_new_proxy(
+	    up, "8888-cl-abc", "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 10000);
+	ok(r.outcome == UPSTREAM_OK && upstream_connections_opened(up) == 1,
+	    "proxy GET again: the pooled connection is reused (%llu opened)",
+	    (unsigned long long)upstream_connections_opened(up));
+	res_clear(&r);
+	upstream_free(up);
+}
+
+static void
+test_proxy_fields(int port)
+{
+	struct upstream_req *req;
+	struct creds *c;
+	struct conf *cfg;
+	struct upstream *up;
+	char url[128], err[256], name[16], text[512], *big;
+	unsigned char bin[256];
+	struct fres f;
+	struct res r;
+	size_t i;
+	int rc;
+
+	cfg = conf_new();
+	setenv("WRENN_API_KEY", TEST_API_KEY, 1);
+	c = creds_load(cfg, err, sizeof(err));
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
+	up = make_up(url, NULL, c, 0);
+
+	req = upstream_req_new_proxy(
+	    up, "8888-cl-abc", "POST", "/v1/echo", UPSTREAM_AUTH_APIKEY);
+	ok(upstream_req_add_header(req, "Host", "evil") == -EINVAL,
+	    "field Host refused");
+	ok(upstream_req_add_header(req, "transfer-encoding", "chunked") ==
+		-EINVAL,
+	    "field Transfer-Encoding refused (any case)");
+	ok(upstream_req_add_header(req, "Connection", "close") == -EINVAL,
+	    "hop-by-hop field Connection refused");
+	ok(upstream_req_add_header(req, "Expect", "100-continue") == -EINVAL,
+	    "field Expect refused");
+	ok(upstream_req_add_header(req, "X-API-Key", "wrn_forged") == -EPERM,
+	    "field X-API-Key refused as a credential");
+	ok(upstream_req_add_header(req, "authorization", "Bearer x") == -EPERM,
+	    "field Authorization refused as a credential");
+	ok(upstream_req_add_header(req, "Bad Name", "1") == -EINVAL,
+	    "a name with a space refused");
+	ok(upstream_req_add_header(req, "", "1") == -EINVAL,
+	    "an empty name refused");
+	ok(upstream_req_add_header(req, "X-Smuggle", "a\r\nX-API-Key: b") ==
+		-EINVAL,
+	    "a value with CR LF refused");
+	ok(upstream_req_add_header(req, "X-Ctl", "a\001b") == -EINVAL,
+	    "a value with a control byte refused");
+	ok(upstream_req_add_header(req, "X-One", "1\t2") == 0,
+	    "a value with HTAB accepted");
+	ok(upstream_req_add_header(req, "X-Empty", "") == 0,
+	    "an empty value accepted");
+	ok(upstream_req_add_header(req, "X-Rep", "a") == 0 &&
+		upstream_req_add_header(req, "X-Rep", "b") == 0,
+	    "a repeated field accepted");
+	ok(upstream_req_add_header(req, "Content-Type", "application/x-bin") ==
+		0,
+	    "field Content-Type accepted");
+	for (i = 0; i < sizeof(bin); i++)
+		bin[i] = (unsigned char)i;
+	ok(upstream_req_set_body(req, bin, sizeof(bin)) == 0, "raw body set");
+	memset(&r, 0, sizeof(r));
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 10000);
+	ok(r.outcome == UPSTREAM_OK && r.status == 200,
+	    "proxy POST: outcome %d status %ld", r.outcome, r.status);
+	ok(json_integer_value(json_object_get(r.json, "body_len")) == 256,
+	    "raw body: 256 bytes arrived (%lld)",
+	    (long long)json_integer_value(json_object_get(r.json, "body_len")));
+	ok((uint32_t)json_integer_value(json_object_get(
+	       r.json, "body_crc32")) == crc32_update(0, bin, sizeof(bin)),
+	    "raw body: the bytes arrived unchanged");
+	ok(streq(jstr(r.json, "content_type"), "application/x-bin"),
+	    "raw body: the caller's Content-Type: %s",
+	    jstr(r.json, "content_type"));
+	ok(streq(jstr(r.json, "x_api_key"), TEST_API_KEY),
+	    "the request's credential is the only X-API-Key");
+	ok(streq(echo_field(r.json, "X-One"), "1\t2"), "field X-One sent: %s",
+	    echo_field(r.json, "X-One"));
+	ok(streq(echo_field(r.json, "X-Empty"), ""),
+	    "field X-Empty sent empty");
+	ok(json_array_size(json_object_get(r.json, "fields")) >= 2 &&
+		streq(echo_field(r.json, "X-Rep"), "b"),
+	    "repeated field X-Rep sent (last: %s)",
+	    echo_field(r.json, "X-Rep"));
+	res_clear(&r);
+
+	/* Without a type a raw body has none (not curl's form type), and
+	 * a big one does not wait for a 100 Continue. */
+	big = calloc(1, 2 << 20);
+	req = upstream_req_new_proxy(
+	    up, "8888-cl-abc", "PUT", "/v1/echo", UPSTREAM_AUTH_NONE);
+	upstream_req_set_body(req, big, 2 << 20);
+	memset(&r, 0, sizeof(r));
+	start(req, &r);
+	(void)wait_for(&r.calls, 1, 10000);
+	ok(r.outcome == UPSTREAM_OK &&
+		json_integer_value(json_object_get(r.json, "body_len")) ==
+		    2 << 20,
+	    "2 MiB raw PUT body arrived (outcome %d)", r.outcome);
+	ok(json_is_null(json_object_get(r.json, "content_type")),
+	    "raw body without a type: no Content-Type sent (%s)",
+	    jstr(r.json, "content_type"));
+	ok(json_is_null(json_object_get(r.json, "expect")),
+	    "raw body: no Expect sent (%s)", jstr(r.json, "expect"));
+	res_clear(&r);
+	free(big);
+
+	req = upstream_req_new_proxy(
+	    up, "8888-cl-abc", "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
+	for (i = 0, rc = 0; i < 101 && rc == 0; i++) {
+		snprintf(name, sizeof(name), "X-F%zu", i);
+		rc = upstream_req_add_header(req, name, "v");
+	}
+	ok(rc == -E2BIG && i == 101, "the 101st field is refused (%d at %zu)",
+	    rc, i);
+	upstream_req_cancel(req);
+
+	/* Answer fields: the final answer's, in order, trimmed, the folded
+	 * line joined, no 103 fields, no trailers. */
+	memset(&f, 0, sizeof(f));
+	req = upstream_req_new(
+	    up, "GET", "/v1/fields?pad=10", UPSTREAM_AUTH_NONE);
+	ok(upstream_req_capture_headers(req, 0) == -EINVAL,
+	    "capture: a zero limit is refused");
+	upstream_req_capture_headers(req, 4096);
+	upstream_req_start(req, fields_cb, &f);
+	(void)wait_for(&f.calls, 1, 10000);
+	fields_text(f.fields, text, sizeof(text));
+	ok(f.outcome == UPSTREAM_OK && f.status == 200,
+	    "capture: outcome %d status %ld", f.outcome, f.status);
+	ok(streq(text,
+	       "Content-Type=text/plain;X-A=1;X-Rep=one;X-Rep=two;X-Fold=a b;"
+	       "X-Pad=pppppppppp;Transfer-Encoding=chunked;Trailer=X-Trailer;"),
+	    "capture: the final answer's fields: %s", text);
+	json_decref(f.fields);
+	free(f.errmsg);
+
+	memset(&f, 0, sizeof(f));
+	req = upstream_req_new(
+	    up, "GET", "/v1/fields?pad=5000", UPSTREAM_AUTH_NONE);
+	upstream_req_capture_headers(req, 4096);
+	upstream_req_start(req, fields_cb, &f);
+	(void)wait_for(&f.calls, 1, 10000);
+	ok(f.outcome == UPSTREAM_TOO_LARGE && json_array_size(f.fields) == 0,
+	    "capture: fields over the limit fail with TOO_LARGE (outcome %d)",
+	    f.outcome);
+	ok(f.errmsg != NULL && strstr(f.errmsg, "header fields") != NULL,
+	    "capture: the error says so: %s", f.errmsg ? f.errmsg : "");
+	json_decref(f.fields);
+	free(f.errmsg);
+
+	memset(&f, 0, sizeof(f));
+	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
+	upstream_req_start(req, fields_cb, &f);
+	(void)wait_for(&f.calls, 1, 10000);
+	ok(f.outcome == UPSTREAM_OK && json_array_size(f.fields) == 0,
+	    "no capture: no fields handed over");
+	json_decref(f.fields);
+	free(f.errmsg);
+
+	upstream_free(up);
+	creds_free(c);
+	conf_unref(cfg);
+}
+
 /* ---- free with transfers in flight ----------------------------------- */
 
 static struct upstream *free_me;
@@ -1758,6 +2058,8 @@ main(void)
 	upstream_free(NULL);
 
 	test_auth(port);
+	test_proxy_host(port);
+	test_proxy_fields(port);
 	test_free_inflight(port);
 	test_tls(python, script);
 
