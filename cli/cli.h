@@ -150,6 +150,10 @@ struct verb {
 /* wrennctl.c */
 void cli_getopt_reset(void);
 int cli_common_opt(struct cli *cli, const struct cmd *self, int c);
+/* Parse argv for the common options only: CLI_CONTINUE, or the exit code
+ * (help printed, bad option); the arguments start at optind. */
+int cli_common_only(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cli_usage(const struct cli *cli, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void cli_help(const struct cli *cli, const struct cmd *self, FILE *out);
@@ -186,6 +190,11 @@ int run_transfer(struct cli *cli, int upload, const char *sandbox,
     wrennctl_progress_fn on_progress, void *userdata, json_t **ret_result,
     json_t **ret_error);
 
+/* b64.c: -1 for bad input or no memory; the results are malloc'd. */
+int b64_decode(
+    const char *in, size_t len, unsigned char **ret, size_t *ret_len);
+char *b64_encode(const unsigned char *in, size_t len);
+
 /* output.c */
 void output_json(const json_t *v, int pretty);
 void output_result(const json_t *v);
@@ -217,6 +226,10 @@ int cmd_exec_run(
 int cmd_exec_attach_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_cp_run(struct cli *cli, const struct cmd *self, int argc, char **argv);
+int cmd_proxy_url_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
+int cmd_proxy_http_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_describe_methods_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_describe_method(struct cli *cli, const char *method);

@@ -53,16 +53,10 @@ int
 cmd_completion_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    CLI_COMMON_LONGOPTS,
-	    {NULL, 0, NULL, 0},
-	};
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(
-		    argc, argv, CLI_COMMON_SHORTOPTS, opts, NULL)) != -1)
-		if ((r = cli_common_opt(cli, self, c)) != CLI_CONTINUE)
-			return r;
+	if ((r = cli_common_only(cli, self, argc, argv)) != CLI_CONTINUE)
+		return r;
 	if (argc - optind != 1 || strcmp(argv[optind], "bash") != 0)
 		return cli_usage(cli, "usage: %s bash", cli->path);
 	fputs(cmd_complete_bash, stdout);

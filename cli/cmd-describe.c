@@ -122,17 +122,11 @@ int
 cmd_describe_methods_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    CLI_COMMON_LONGOPTS,
-	    {NULL, 0, NULL, 0},
-	};
 	json_t *res = NULL, *methods;
-	int c, r;
+	int r;
 
-	while ((c = getopt_long(
-		    argc, argv, CLI_COMMON_SHORTOPTS, opts, NULL)) != -1)
-		if ((r = cli_common_opt(cli, self, c)) != CLI_CONTINUE)
-			return r;
+	if ((r = cli_common_only(cli, self, argc, argv)) != CLI_CONTINUE)
+		return r;
 	if (optind != argc)
 		return cli_usage(cli, "methods takes no arguments");
 	if ((r = cli_call(cli, "rpc.describe", NULL, &res)) != 0)

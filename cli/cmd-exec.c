@@ -25,58 +25,6 @@
 
 #include "wrennctl.h"
 
-/* Value of one base64 character, or -1. */
-static int
-cmd_exec_b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-/*
- * Decode standard base64 (padding optional, no whitespace) into a
- * malloc'd buffer. Returns 0, or -1 on bad input or allocation failure.
- */
-static int
-cmd_exec_b64decode(
-    const char *in, size_t len, unsigned char **ret, size_t *ret_len)
-{
-	unsigned char *out;
-	unsigned int acc = 0;
-	size_t i, n = 0;
-	int bits = 0, v;
-
-	while (len > 0 && in[len - 1] == '=')
-		len--;
-	if ((out = malloc(len / 4 * 3 + 3)) == NULL)
-		return -1;
-	for (i = 0; i < len; i++) {
-		if ((v = cmd_exec_b64val((unsigned char)in[i])) < 0) {
-			free(out);
-			return -1;
-		}
-		acc = (acc << 6) | (unsigned int)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[n++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
-	}
-	*ret = out;
-	*ret_len = n;
-	return 0;
-}
-
 /* Write one output field of the result to f, decoding base64. */
 static int
 cmd_exec_write(const json_t *res, const char *key, int base64, FILE *f)
@@ -93,7 +41,7 @@ cmd_exec_write(const json_t *res, const char *key, int base64, FILE *f)
 		len = json_string_length(v);
 		return fwrite(json_string_value(v), 1, len, f) == len ? 0 : -1;
 	}
-	if (cmd_exec_b64decode(
+	if (b64_decode(
 		json_string_value(v), json_string_length(v), &buf, &len) < 0)
 		return -1;
 	if (fwrite(buf, 1, len, f) != len) {

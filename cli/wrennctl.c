@@ -67,6 +67,22 @@ static const struct cmd cli_cmds[] = {
 	"sandbox\n"
 	"                       (LOCAL may be - for stdin or stdout)\n",
 	cmd_cp_run, NULL, NULL},
+    {"url", NULL, "SANDBOX PORT",
+	"print the proxy URL of a port in a sandbox (needs an API key)", NULL,
+	cmd_proxy_url_run, NULL, NULL},
+    {"http", NULL,
+	"[-H 'NAME: VALUE']... [-d DATA|@FILE|-] [-f] SANDBOX PORT "
+	"[METHOD] PATH",
+	"one HTTP request to a port in a sandbox; the body goes to stdout",
+	"  -H, --header 'NAME: VALUE'\n"
+	"                       a request header field (repeatable)\n"
+	"  -d, --data DATA      the request body: DATA, @FILE or - for "
+	"stdin\n"
+	"                       (METHOD defaults to POST with it, else GET)\n"
+	"  -f, --fail           exit 1 when the answer's status is 400 or "
+	"more\n"
+	"With -v the status and header fields go to stderr.\n",
+	cmd_proxy_http_run, NULL, NULL},
     {"snapshot", "snapshots", "COMMAND [ARGS...]", "snapshots and templates",
 	NULL, NULL, cmd_snapshot_verbs, NULL},
     {"key", "keys", "COMMAND [ARGS...]", "API keys of the team", NULL, NULL,
@@ -224,6 +240,23 @@ cli_common_opt(struct cli *cli, const struct cmd *self, int c)
 		fprintf(stderr, "Try '%s --help'.\n", cli->path);
 		return CLI_EXIT_USAGE;
 	}
+}
+
+/* Parse the options every command shares and no others. */
+int
+cli_common_only(struct cli *cli, const struct cmd *self, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    CLI_COMMON_LONGOPTS,
+	    {NULL, 0, NULL, 0},
+	};
+	int c, r;
+
+	while ((c = getopt_long(
+		    argc, argv, CLI_COMMON_SHORTOPTS, opts, NULL)) != -1)
+		if ((r = cli_common_opt(cli, self, c)) != CLI_CONTINUE)
+			return r;
+	return CLI_CONTINUE;
 }
 
 /* Parse an integer option argument in [min, max]. */

@@ -32,6 +32,7 @@ struct api_table {
  * api-daemon.c: rpc.describe, daemon.status
  * api-sandbox.c: sandboxes.*, sandbox.* but files and exec streams
  * api-files.c: sandbox.upload, download, stream_upload, stream_download
+ * api-proxy.c: sandbox.get_url, sandbox.http_request (the sandbox proxy)
  * stream.c: sandbox.exec_stream, streams.*
  * api-snapshots.c: snapshots.*
  * api-account.c: api_keys.*, hosts.*, teams.*, users.*, channels.* (JWT)
@@ -43,6 +44,7 @@ extern const struct api_table rpc_methods;
 extern const struct api_table api_daemon_methods;
 extern const struct api_table api_sandbox_methods;
 extern const struct api_table api_files_methods;
+extern const struct api_table api_proxy_methods;
 extern const struct api_table stream_methods;
 extern const struct api_table api_snapshots_methods;
 extern const struct api_table api_account_methods;

@@ -391,6 +391,20 @@ call_http_error(long status, const char *body, size_t body_len)
 	    *text ? ": " : "", text);
 }
 
+json_t *
+call_envelope(const char *body, size_t len, const char **code, const char **msg)
+{
+	json_t *doc, *err;
+
+	*code = *msg = NULL;
+	if (len == 0 || (doc = json_loadb(body, len, 0, NULL)) == NULL)
+		return NULL;
+	err = json_object_get(doc, "error");
+	*code = json_string_value(json_object_get(err, "code"));
+	*msg = json_string_value(json_object_get(err, "message"));
+	return doc;
+}
+
 void
 call_fail_obj(struct call *call, const json_t *err)
 {

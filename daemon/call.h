@@ -111,6 +111,15 @@ void call_fail_oom(struct call *call);
 json_t *call_http_error(long status, const char *body, size_t body_len);
 
 /*
+ * The control plane's error envelope ({"error": {"code", "message"}}) in
+ * body: the parsed document (new reference, the caller decrefs) with
+ * *code and *msg borrowed from it (NULL when absent), or NULL when body
+ * is not JSON.
+ */
+json_t *call_envelope(
+    const char *body, size_t len, const char **code, const char **msg);
+
+/*
  * An error object {"code": rpc, "message": ..., "data": {"code": dcode,
  * ...extra_steal}} (new reference; NULL on OOM), for an error that is
  * kept and sent to several calls (stream followers) with call_fail_obj.

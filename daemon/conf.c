@@ -142,6 +142,9 @@ static const struct conf_option conf_options[] = {
     {"portfwd-idle-timeout", CONF_LONG, CONF_OFF(portfwd_idle_timeout_ms), 1000,
 	604800000, "600000",
 	"ms a forwarded connection may stay silent both ways", 0},
+    {"proxy-max-body", CONF_LONG, CONF_OFF(proxy_max_body), 0,
+	768L * 1024 * 1024, "10485760",
+	"bytes of a sandbox.http_request body, request and answer each", 0},
     {"verbose", CONF_INT, CONF_OFF(verbosity), 0, 3, "0",
 	"log verbosity (0 info, 1 debug)", 0},
 };

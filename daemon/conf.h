@@ -69,6 +69,10 @@ struct conf {
 	long portfwd_max;	      /* forwards open at once */
 	long portfwd_max_connections; /* connections of one forward */
 	long portfwd_idle_timeout_ms; /* a silent connection closes */
+
+	/* The sandbox proxy (api-proxy.c). */
+	long proxy_max_body; /* bytes of a sandbox.http_request body, each
+			      * way */
 };
 
 /* A new configuration holding the defaults; NULL on OOM. */

@@ -440,6 +440,32 @@ creds_header(const struct creds *c, enum creds_kind kind, char *buf, size_t len)
 	return n;
 }
 
+int
+creds_redact(const struct creds *c, enum creds_kind kind, const char *buf,
+    size_t len, char **ret_copy)
+{
+	const struct creds_secret *sec;
+	char *copy, *p, *end;
+
+	*ret_copy = NULL;
+	if (!creds_have(c, kind))
+		return 0;
+	sec = &c->s[kind];
+	if (memmem(buf, len, sec->buf, sec->len) == NULL)
+		return 0;
+	if ((copy = malloc(len + 1)) == NULL)
+		return -ENOMEM;
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	end = copy + len;
+	for (p = copy;
+	     (p = memmem(p, (size_t)(end - p), sec->buf, sec->len)) != NULL;
+	     p += sec->len)
+		memset(p, '*', sec->len);
+	*ret_copy = copy;
+	return 1;
+}
+
 time_t
 creds_jwt_expiry(const struct creds *c)
 {

@@ -54,6 +54,15 @@ int creds_have(const struct creds *c, enum creds_kind kind);
 int creds_header(
     const struct creds *c, enum creds_kind kind, char *buf, size_t len);
 
+/*
+ * Whether the kind's secret occurs in the len bytes at buf (a peer that
+ * echoes a request header would hand it out): 0 if not (*ret_copy NULL),
+ * 1 with *ret_copy a NUL-terminated copy of buf (caller frees) in which
+ * every occurrence is overwritten with '*' (same length), -ENOMEM.
+ */
+int creds_redact(const struct creds *c, enum creds_kind kind, const char *buf,
+    size_t len, char **ret_copy);
+
 /* Wipe len bytes at p in a way the compiler cannot elide. */
 void creds_wipe(void *p, size_t len);
 

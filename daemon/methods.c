@@ -30,6 +30,7 @@ static const struct api_table *const methods_tables[] = {
     &api_daemon_methods,
     &api_sandbox_methods,
     &api_files_methods,
+    &api_proxy_methods,
     &stream_methods,
     &api_snapshots_methods,
     &api_account_methods,

@@ -207,6 +207,23 @@ rest_request(
 	return rest_request_auth(call, call_auth(call), verb, path, body);
 }
 
+struct upstream_req *
+rest_request_proxy(
+    struct call *call, const char *label, const char *verb, const char *path)
+{
+	struct wrennd *wd = call_wd(call);
+	struct upstream_req *req;
+
+	req =
+	    upstream_req_new_proxy(wd->up, label, verb, path, call_auth(call));
+	if (req == NULL) {
+		call_fail_oom(call);
+		return NULL;
+	}
+	upstream_req_set_timeout(req, wd->cfg->request_timeout_ms);
+	return req;
+}
+
 int
 rest_start(struct call *call, struct upstream_req *req, unsigned flags,
     upstream_done_cb done, void *arg)
@@ -252,7 +269,7 @@ rest_done(struct call *call, const struct upstream_result *res)
 static int
 rest_exec_timed_out(struct call *call, const struct upstream_result *res)
 {
-	json_t *doc, *err, *v;
+	json_t *doc, *v;
 	const char *code, *msg;
 	json_int_t sec;
 	char qm[256];
@@ -262,11 +279,9 @@ rest_exec_timed_out(struct call *call, const struct upstream_result *res)
 	    res->outcome != UPSTREAM_OK || res->status != 502 ||
 	    res->body_len == 0)
 		return 0;
-	if ((doc = json_loadb(res->body, res->body_len, 0, NULL)) == NULL)
+	if ((doc = call_envelope(res->body, res->body_len, &code, &msg)) ==
+	    NULL)
 		return 0;
-	err = json_object_get(doc, "error");
-	code = json_string_value(json_object_get(err, "code"));
-	msg = json_string_value(json_object_get(err, "message"));
 	hit = code != NULL && strcmp(code, "agent_error") == 0 && msg != NULL &&
 	    strstr(msg, "deadline_exceeded") != NULL;
 	if (!hit) {

@@ -48,6 +48,16 @@ struct upstream_req *rest_request_auth(struct call *call,
 struct upstream_req *rest_req_new(struct wrennd *wd, enum upstream_auth auth,
     const char *verb, const char *path, const json_t *body);
 
+/*
+ * A request for call through the control plane's sandbox proxy
+ * (upstream_req_new_proxy): label is "{port}-{sandbox_id}", path the
+ * origin-form target in the sandbox, with the call's credential and the
+ * request-timeout deadline; no body. Owned by the caller until
+ * rest_start. NULL after the call has been failed ("internal").
+ */
+struct upstream_req *rest_request_proxy(
+    struct call *call, const char *label, const char *verb, const char *path);
+
 #define REST_CANCEL 0x1 /* the call's cancel hook aborts the request */
 
 /*

@@ -26,7 +26,7 @@ const char *
 role_cred_name(enum role_cred c)
 {
 	static const char *names[ROLE_CRED__MAX] = {
-	    "none", "api_key_or_jwt", "jwt", "admin_jwt"};
+	    "none", "api_key_or_jwt", "jwt", "admin_jwt", "api_key"};
 
 	return c < ROLE_CRED__MAX ? names[c] : "?";
 }

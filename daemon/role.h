@@ -20,10 +20,11 @@ enum role {
 /* Which credential an upstream route accepts (protocol/PROTOCOL.md
  * section 8, the credential column). */
 enum role_cred {
-	ROLE_CRED_NONE,	 /* local only: nothing is sent upstream */
-	ROLE_CRED_ANY,	 /* API key, else JWT */
-	ROLE_CRED_JWT,	 /* user JWT only */
-	ROLE_CRED_ADMIN, /* user JWT of a platform admin */
+	ROLE_CRED_NONE,	  /* local only: nothing is sent upstream */
+	ROLE_CRED_ANY,	  /* API key, else JWT */
+	ROLE_CRED_JWT,	  /* user JWT only */
+	ROLE_CRED_ADMIN,  /* user JWT of a platform admin */
+	ROLE_CRED_APIKEY, /* API key only (the sandbox proxy) */
 	ROLE_CRED__MAX
 };
 

@@ -166,6 +166,17 @@ rpc_pick_auth(struct client *c, const struct ipc_msg *m,
 		*ret = UPSTREAM_AUTH_APIKEY;
 		return 0;
 	}
+	if (meth->cred == ROLE_CRED_APIKEY) {
+		client_fail(c, m->id, IPC_ERR_APPLICATION, "unauthorized",
+		    json_pack("{s:s}", "needs", role_cred_name(meth->cred)),
+		    "%s needs an API key: the control plane's sandbox proxy "
+		    "accepts only X-API-Key, not a JWT; configure "
+		    "WRENN_API_KEY, --api-key-file or "
+		    "$CREDENTIALS_DIRECTORY/wrenn-api-key and reload wrennd "
+		    "(SIGHUP)",
+		    meth->name);
+		return -1;
+	}
 	if (!creds_have(cr, CREDS_JWT) && want_jwt) {
 		client_fail(c, m->id, IPC_ERR_APPLICATION, "unauthorized",
 		    json_pack("{s:s}", "needs", role_cred_name(meth->cred)),
