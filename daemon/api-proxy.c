@@ -40,7 +40,6 @@
 #include "upstream.h"
 #include "wrennd.h"
 
-#define PROXY_LABEL_MAX	   63	 /* "{port}-{sandbox_id}": one DNS label */
 #define PROXY_PATH_MAX	   8192	 /* bytes of a request target */
 #define PROXY_METHOD_MAX   16	 /* bytes of a method name */
 #define PROXY_HEADER_BYTES 65536 /* answer header fields kept */
@@ -112,13 +111,8 @@ proxy_port(struct call *call)
 	    json_object_get(call_params(call), "port"));
 }
 
-/*
- * "{port}-{sandbox_id}" into label, after checking the id has the form
- * the proxy routes (cl- and lower-case letters or digits). Returns 0, or
- * -1 after failing the call.
- */
-static int
-proxy_label(struct call *call, char *label, size_t len)
+int
+api_proxy_label(struct call *call, long port, char *label, size_t len)
 {
 	const char *id = proxy_sandbox_id(call);
 	size_t n = strlen(id);
@@ -132,24 +126,19 @@ proxy_label(struct call *call, char *label, size_t len)
 		    "other");
 		return -1;
 	}
-	w = snprintf(label, len, "%ld-%s", proxy_port(call), id);
+	w = snprintf(label, len, "%ld-%s", port, id);
 	if (w < 0 || (size_t)w >= len) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "parameter 'sandbox_id' is too long for a proxy host "
 		    "name (%d bytes with the port at most)",
-		    PROXY_LABEL_MAX);
+		    API_PROXY_LABEL_MAX);
 		return -1;
 	}
 	return 0;
 }
 
-/*
- * The proxy's host name for label (caller frees), or NULL after failing
- * the call: a base URL that is an IPv6 address has no name to put the
- * sandbox's label in front of.
- */
-static char *
-proxy_host(struct call *call, const char *label)
+char *
+api_proxy_host(struct call *call, const char *label)
 {
 	char *host;
 
@@ -168,10 +157,11 @@ proxy_host(struct call *call, const char *label)
 static void
 api_proxy_get_url(struct call *call)
 {
-	char label[PROXY_LABEL_MAX + 1], *host;
+	char label[API_PROXY_LABEL_MAX + 1], *host;
 
-	if (proxy_label(call, label, sizeof(label)) != 0 ||
-	    (host = proxy_host(call, label)) == NULL)
+	if (api_proxy_label(call, proxy_port(call), label, sizeof(label)) !=
+		0 ||
+	    (host = api_proxy_host(call, label)) == NULL)
 		return;
 	/* The SDK's get_url: always http, the base URL's path dropped. */
 	call_reply(call, json_pack("{s:s++}", "url", "http://", host));
@@ -687,13 +677,14 @@ api_proxy_http_request(struct call *call)
 	const char *method =
 	    json_string_value(json_object_get(params, "method"));
 	json_t *path = json_object_get(params, "path");
-	char label[PROXY_LABEL_MAX + 1], *host;
+	char label[API_PROXY_LABEL_MAX + 1], *host;
 	struct upstream_req *req;
 	unsigned char *body;
 	size_t len;
 
-	if (proxy_label(call, label, sizeof(label)) != 0 ||
-	    (host = proxy_host(call, label)) == NULL)
+	if (api_proxy_label(call, proxy_port(call), label, sizeof(label)) !=
+		0 ||
+	    (host = api_proxy_host(call, label)) == NULL)
 		return;
 	free(host);
 	if (!proxy_method_ok(method)) {

@@ -54,6 +54,26 @@ extern const struct api_table portfwd_methods;
 
 struct api_sandbox;
 struct api_files;
+struct call;
+
+/* The longest "{port}-{sandbox_id}" label of the sandbox proxy's host
+ * name (one DNS label). */
+#define API_PROXY_LABEL_MAX 63
+
+/*
+ * api-proxy.c, for every method that reaches into a sandbox through the
+ * control plane's proxy: "{port}-{sandbox_id}" of call's sandbox_id into
+ * label (len bytes), after checking the id has the form the proxy routes
+ * (cl- and lower-case letters or digits). Returns 0, or -1 after failing
+ * the call (invalid_params).
+ */
+int api_proxy_label(struct call *call, long port, char *label, size_t len);
+/*
+ * The proxy's host name for label (caller frees), or NULL after failing
+ * the call: a base URL that is an IPv6 address has no name to put the
+ * sandbox's label in front of.
+ */
+char *api_proxy_host(struct call *call, const char *label);
 
 /* api-sandbox.c's state (struct wrennd's sandbox): NULL on OOM. Free it
  * after api_sandbox_shutdown. */

@@ -163,15 +163,15 @@ rest_cancel_cb(struct call *call, void *arg)
 	upstream_req_cancel(arg);
 }
 
-struct upstream_req *
-rest_req_new(struct wrennd *wd, enum upstream_auth auth, const char *verb,
-    const char *path, const json_t *body)
+/* The JSON body (unless NULL) and the request-timeout deadline of a new
+ * request; NULL after cancelling it on OOM. */
+static struct upstream_req *
+rest_req_setup(struct wrennd *wd, struct upstream_req *req, const json_t *body)
 {
-	struct upstream_req *req;
 	char *text;
 	int r = 0;
 
-	if ((req = upstream_req_new(wd->up, verb, path, auth)) == NULL)
+	if (req == NULL)
 		return NULL;
 	if (body != NULL) {
 		if ((text = json_dumps(body, JSON_COMPACT)) == NULL)
@@ -186,6 +186,22 @@ rest_req_new(struct wrennd *wd, enum upstream_auth auth, const char *verb,
 	}
 	upstream_req_set_timeout(req, wd->cfg->request_timeout_ms);
 	return req;
+}
+
+struct upstream_req *
+rest_req_new(struct wrennd *wd, enum upstream_auth auth, const char *verb,
+    const char *path, const json_t *body)
+{
+	return rest_req_setup(
+	    wd, upstream_req_new(wd->up, verb, path, auth), body);
+}
+
+struct upstream_req *
+rest_req_new_proxy(struct wrennd *wd, enum upstream_auth auth,
+    const char *label, const char *verb, const char *path, const json_t *body)
+{
+	return rest_req_setup(
+	    wd, upstream_req_new_proxy(wd->up, label, verb, path, auth), body);
 }
 
 struct upstream_req *
@@ -211,16 +227,12 @@ struct upstream_req *
 rest_request_proxy(
     struct call *call, const char *label, const char *verb, const char *path)
 {
-	struct wrennd *wd = call_wd(call);
 	struct upstream_req *req;
 
-	req =
-	    upstream_req_new_proxy(wd->up, label, verb, path, call_auth(call));
-	if (req == NULL) {
+	req = rest_req_new_proxy(
+	    call_wd(call), call_auth(call), label, verb, path, NULL);
+	if (req == NULL)
 		call_fail_oom(call);
-		return NULL;
-	}
-	upstream_req_set_timeout(req, wd->cfg->request_timeout_ms);
 	return req;
 }
 

@@ -47,6 +47,15 @@ struct upstream_req *rest_request_auth(struct call *call,
  */
 struct upstream_req *rest_req_new(struct wrennd *wd, enum upstream_auth auth,
     const char *verb, const char *path, const json_t *body);
+/*
+ * rest_req_new through the control plane's sandbox proxy
+ * (upstream_req_new_proxy; label is "{port}-{sandbox_id}", path the
+ * origin-form target in the sandbox): for work shared by several calls
+ * (a Jupyter kernel). NULL on OOM or a label the proxy cannot route.
+ */
+struct upstream_req *rest_req_new_proxy(struct wrennd *wd,
+    enum upstream_auth auth, const char *label, const char *verb,
+    const char *path, const json_t *body);
 
 /*
  * A request for call through the control plane's sandbox proxy
