@@ -164,6 +164,13 @@ void cli_set_object(struct cli *cli, const char *method, const json_t *params);
 int cli_exit_code(int r);
 int cli_parse_int(const struct cli *cli, const char *opt, const char *s,
     long min, long max, long *ret);
+/*
+ * Read all of the file path ("-" or NULL: stdin) into a malloc'd buffer
+ * (*ret may be NULL when it is empty). 0, or -errno: -EFBIG past max
+ * bytes, -EIO for a read error.
+ */
+int cli_read_file(
+    const char *path, size_t max, unsigned char **ret, size_t *ret_len);
 const struct cmd *cli_root_cmd(void);
 const struct cmd *cli_lookup(const struct cmd *table, const char *word);
 int cli_result_text(
@@ -226,6 +233,8 @@ int cmd_exec_run(
 int cmd_exec_attach_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_cp_run(struct cli *cli, const struct cmd *self, int argc, char **argv);
+int cmd_code_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_proxy_url_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_proxy_http_run(

@@ -56,43 +56,6 @@ cmd_proxy_url_run(
 	return CLI_EXIT_OK;
 }
 
-/* Read all of f into a malloc'd buffer; 0, or -1 with errno. */
-static int
-cmd_proxy_slurp(FILE *f, unsigned char **ret, size_t *ret_len)
-{
-	unsigned char *buf = NULL, *p;
-	size_t len = 0, cap = 0, n;
-
-	for (;;) {
-		if (len == cap) {
-			if (cap >= CMD_PROXY_BODY_MAX) {
-				free(buf);
-				errno = EFBIG;
-				return -1;
-			}
-			cap = cap > 0 ? cap * 2 : 65536;
-			if ((p = realloc(buf, cap)) == NULL) {
-				free(buf);
-				return -1;
-			}
-			buf = p;
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0) {
-			if (ferror(f)) {
-				free(buf);
-				errno = EIO;
-				return -1;
-			}
-			break;
-		}
-	}
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
 /*
  * The body of -d: DATA as written, @FILE, or - for stdin, base64-encoded
  * into *ret. 0 or an exit code (the error printed).
@@ -102,29 +65,23 @@ cmd_proxy_body(struct cli *cli, const char *arg, char **ret)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	FILE *f = NULL;
 	int r = 0;
 
 	if (strcmp(arg, "-") == 0)
-		r = cmd_proxy_slurp(stdin, &buf, &len);
-	else if (arg[0] == '@') {
-		if ((f = fopen(arg + 1, "rb")) == NULL)
-			r = -1;
-		else
-			r = cmd_proxy_slurp(f, &buf, &len);
-		if (f != NULL)
-			fclose(f);
-	} else {
+		r = cli_read_file("-", CMD_PROXY_BODY_MAX, &buf, &len);
+	else if (arg[0] == '@')
+		r = cli_read_file(arg + 1, CMD_PROXY_BODY_MAX, &buf, &len);
+	else {
 		len = strlen(arg);
 		if ((buf = malloc(len + 1)) == NULL)
-			r = -1;
+			r = -ENOMEM;
 		else
 			memcpy(buf, arg, len);
 	}
 	if (r != 0) {
 		output_error_local(cli, "io", "cannot read the body %s: %s",
 		    strcmp(arg, "-") == 0 ? "from stdin" : arg + 1,
-		    strerror(errno));
+		    strerror(-r));
 		return CLI_EXIT_ERROR;
 	}
 	*ret = b64_encode(buf, len);

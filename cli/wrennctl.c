@@ -67,6 +67,21 @@ static const struct cmd cli_cmds[] = {
 	"sandbox\n"
 	"                       (LOCAL may be - for stdin or stdout)\n",
 	cmd_cp_run, NULL, NULL},
+    {"run-code", NULL, "[-l LANGUAGE] [-T SEC] [-D DIR] SANDBOX [FILE|-]",
+	"run code on the sandbox's Jupyter kernel (shared, keeps state)",
+	"  -l, --language LANG  kernel language or kernelspec (default "
+	"python)\n"
+	"  -T, --timeout SEC    interrupt the code after SEC seconds (default "
+	"30)\n"
+	"  -D, --save-dir DIR   save images (PNG, JPEG, SVG, PDF) in DIR;\n"
+	"                       when stdout is not a terminal they are saved "
+	"in\n"
+	"                       the current directory anyway\n"
+	"The code is FILE, or stdin. Its output is printed as it comes, then "
+	"the\n"
+	"main result; an error in the code exits 1. Ctrl-C interrupts the "
+	"kernel.\n",
+	cmd_code_run, NULL, NULL},
     {"url", NULL, "SANDBOX PORT",
 	"print the proxy URL of a port in a sandbox (needs an API key)", NULL,
 	cmd_proxy_url_run, NULL, NULL},
@@ -275,6 +290,52 @@ cli_parse_int(const struct cli *cli, const char *opt, const char *s, long min,
 		    "not '%s'",
 		    opt, min, max, s);
 	*ret = v;
+	return 0;
+}
+
+int
+cli_read_file(
+    const char *path, size_t max, unsigned char **ret, size_t *ret_len)
+{
+	int stdin_ = path == NULL || strcmp(path, "-") == 0;
+	unsigned char *buf = NULL, *p;
+	size_t len = 0, cap = 0, n;
+	FILE *f = stdin_ ? stdin : fopen(path, "rb");
+	int r = 0;
+
+	if (f == NULL)
+		return -errno;
+	for (;;) {
+		if (len == cap) {
+			if (cap >= max + 1) {
+				r = -EFBIG;
+				break;
+			}
+			cap = cap > 0 ? cap * 2 : 65536;
+			cap = cap > max + 1 ? max + 1 : cap;
+			if ((p = realloc(buf, cap)) == NULL) {
+				r = -ENOMEM;
+				break;
+			}
+			buf = p;
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0) {
+			r = ferror(f) ? -EIO : 0;
+			break;
+		}
+	}
+	if (r == 0 && len > max)
+		r = -EFBIG;
+	if (!stdin_)
+		(void)fclose(f);
+	if (r != 0) {
+		free(buf);
+		return r;
+	}
+	*ret = buf;
+	*ret_len = len;
 	return 0;
 }
 

@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "creds.h"
 #include "ipc.h"
+#include "kernel.h"
 #include "listener.h"
 #include "methods.h"
 #include "rest.h"
@@ -69,7 +70,7 @@ daemon_status_build(struct wrennd *wd, enum role role)
 	}
 	st = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s,"
 		       " s:{s:s}, s:{s:o, s:o},"
-		       " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+		       " s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 	    "server", "wrennd", "version", PACKAGE_VERSION, "protocol",
 	    IPC_PROTOCOL_VERSION, "pid", (json_int_t)getpid(), "uptime_sec",
 	    (json_int_t)(now - wd->started), "socket",
@@ -85,7 +86,9 @@ daemon_status_build(struct wrennd *wd, enum role role)
 	    (json_int_t)upstream_requests_active(wd->up),
 	    "upstream_connections_opened",
 	    (json_int_t)upstream_connections_opened(wd->up),
-	    "wait_ready_watches", (json_int_t)api_sandbox_watches(wd));
+	    "wait_ready_watches", (json_int_t)api_sandbox_watches(wd),
+	    "kernels", (json_int_t)kernel_count(wd->kernels),
+	    "kernels_connected", (json_int_t)kernel_connected(wd->kernels));
 	if (st != NULL)
 		json_object_set_new(st, "draining", json_boolean(wd->draining));
 	if (st != NULL && role < ROLE_ADMIN)

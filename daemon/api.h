@@ -34,6 +34,7 @@ struct api_table {
  * api-files.c: sandbox.upload, download, stream_upload, stream_download
  * api-proxy.c: sandbox.get_url, sandbox.http_request (the sandbox proxy)
  * stream.c: sandbox.exec_stream, streams.*
+ * api-code.c: sandbox.run_code
  * api-snapshots.c: snapshots.*
  * api-account.c: api_keys.*, hosts.*, teams.*, users.*, channels.* (JWT)
  * api-audit.c: audit.list
@@ -46,6 +47,7 @@ extern const struct api_table api_sandbox_methods;
 extern const struct api_table api_files_methods;
 extern const struct api_table api_proxy_methods;
 extern const struct api_table stream_methods;
+extern const struct api_table api_code_methods;
 extern const struct api_table api_snapshots_methods;
 extern const struct api_table api_account_methods;
 extern const struct api_table api_audit_methods;

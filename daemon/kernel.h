@@ -30,6 +30,45 @@
 #define KERNEL_MAX_MSG	  (32 * 1024 * 1024) /* one kernel message */
 #define KERNEL_MAX_OUTPUT (16 * 1024 * 1024) /* output kept per call */
 
+/* Times in ms: finding or starting a kernel; between tries while the
+ * server starts; a new connection's first iopub message; an interrupted
+ * execution's end before the kernel is restarted. */
+#define KERNEL_SETUP_MS 30000
+#define KERNEL_RETRY_MS 500
+#define KERNEL_NUDGE_MS 10000
+#define KERNEL_DRAIN_MS 10000
+
+struct call;
+struct kernel_set;
+
+/* What sandbox.run_code asks for (api-code.c checked it; borrowed). */
+struct kernel_run_args {
+	const char *sandbox_id; /* cl-... */
+	const char *language;	/* kernelspec language or name */
+	const char *code;	/* UTF-8 */
+	size_t code_len;
+	int timeout_sec; /* of the execution itself, once sent */
+	int stream;	 /* send $/stream events as output arrives */
+};
+
+/* kernel.c's state (struct wrennd's kernels); NULL on OOM. */
+struct kernel_set *kernel_set_new(void);
+/* At exit, after every call is gone: close every kernel connection (the
+ * kernels keep running in their sandboxes) and free. NULL is a no-op. */
+void kernel_set_free(struct kernel_set *set);
+
+/*
+ * Queue call (sandbox.run_code) on the kernel of the sandbox and
+ * language, finding or starting that kernel first. The call is answered
+ * later, with the CodeResult or an error. Cancelling it takes it off the
+ * queue, or interrupts the kernel when its code is running.
+ */
+void kernel_run(struct call *call, const struct kernel_run_args *a);
+
+/* Kernels wrennd knows (connected or not), and those connected. */
+unsigned kernel_count(const struct kernel_set *set);
+unsigned kernel_connected(const struct kernel_set *set);
+
 /* ---- Pure helpers ---------------------------------------------------- */
 
 /* One execution being assembled from the kernel's messages. */
@@ -100,6 +139,13 @@ enum kernel_life kernel_msg_life(const json_t *msg);
  */
 char *kernel_msg_execute(const char *msg_id, const char *session,
     const char *date, const char *code, size_t code_len);
+
+/* The text of a kernel_info_request, as kernel_msg_execute. */
+char *kernel_msg_kernel_info(
+    const char *msg_id, const char *session, const char *date);
+
+/* Whether a message came on the iopub channel. */
+int kernel_msg_is_iopub(const json_t *msg);
 
 /*
  * Pick the kernelspec for language from a GET /api/kernelspecs answer:

@@ -32,6 +32,7 @@ static const struct api_table *const methods_tables[] = {
     &api_files_methods,
     &api_proxy_methods,
     &stream_methods,
+    &api_code_methods,
     &api_snapshots_methods,
     &api_account_methods,
     &api_audit_methods,

@@ -31,6 +31,7 @@
 #include "client.h"
 #include "conf.h"
 #include "creds.h"
+#include "kernel.h"
 #include "listener.h"
 #include "log.h"
 #include "portfwd.h"
@@ -477,7 +478,8 @@ main(int argc, char **argv)
 	if ((wd.sandbox = api_sandbox_new()) == NULL ||
 	    (wd.files = api_files_new()) == NULL ||
 	    (wd.streams = stream_set_new()) == NULL ||
-	    (wd.portfwds = portfwd_set_new()) == NULL)
+	    (wd.portfwds = portfwd_set_new()) == NULL ||
+	    (wd.kernels = kernel_set_new()) == NULL)
 		fatalx("out of memory");
 	/* Signals first: a client may send SIGTERM as soon as the socket
 	 * exists; libevent queues it until the loop runs. */
@@ -510,6 +512,8 @@ main(int argc, char **argv)
 	wd.files = NULL;
 	stream_set_free(wd.streams);
 	wd.streams = NULL;
+	kernel_set_free(wd.kernels);
+	wd.kernels = NULL;
 	api_sandbox_free(wd.sandbox);
 	wd.sandbox = NULL;
 	listener_free(wd.listener);

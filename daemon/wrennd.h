@@ -24,6 +24,7 @@ struct api_sandbox;
 struct api_files;
 struct stream_set;
 struct portfwd_set;
+struct kernel_set;
 struct evdns_base;
 
 TAILQ_HEAD(client_list, client);
@@ -44,6 +45,7 @@ struct wrennd {
 	struct api_files *files;      /* owned: api-files.c's transfers */
 	struct stream_set *streams;   /* owned: stream.c's exec streams */
 	struct portfwd_set *portfwds; /* owned: portfwd.c's forwards */
+	struct kernel_set *kernels;   /* owned: kernel.c's Jupyter kernels */
 	struct evdns_base *dns;	      /* owned: resolver for WebSockets */
 	struct event *ev_drain;	      /* owned; drain deadline */
 	int draining;		      /* SIGTERM received */

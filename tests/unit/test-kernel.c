@@ -82,7 +82,7 @@ kernel_case(const char *input, size_t len, struct ds_out *o)
 }
 
 /* kernel_spec_pick(specs, language) gives want (NULL: not offered, with
- * the offered languages printed as want_offered). */
+ * the offered languages as want_offered, "NULL" for none). */
 static void
 spec_case(const char *specs_text, const char *language, const char *want,
     const char *want_offered)
@@ -93,18 +93,13 @@ spec_case(const char *specs_text, const char *language, const char *want,
 
 	got = kernel_spec_pick(specs, language, &offered);
 	if (want != NULL)
-		ok(got != NULL && strcmp(got, want) == 0,
-		    "spec for '%s': expected %s, got %s", language, want,
-		    got != NULL ? got : "NULL");
+		ok_str(got, want, "spec for '%s'", language);
 	else {
+		ok_null(got, "no spec for '%s'", language);
 		off =
 		    offered != NULL ? json_dumps(offered, JSON_COMPACT) : NULL;
-		ok(got == NULL &&
-			strcmp(off != NULL ? off : "NULL", want_offered) == 0,
-		    "spec for '%s': expected none offering %s, got %s "
-		    "offering %s",
-		    language, want_offered, got != NULL ? got : "NULL",
-		    off != NULL ? off : "NULL");
+		ok_str(off != NULL ? off : "NULL", want_offered,
+		    "languages offered instead of '%s'", language);
 		free(off);
 	}
 	json_decref(offered);
@@ -145,47 +140,59 @@ test_list_pick(void)
 	    "\"python3\"},{\"id\":\"k-1\",\"name\":\"python3\"},"
 	    "{\"id\":\"k-2\",\"name\":\"python3\"}]",
 	    0, NULL);
-	const char *got;
 
-	got = kernel_list_pick(list, "python3");
-	ok(got != NULL && strcmp(got, "k-1") == 0,
-	    "first running python3 kernel with an id: expected k-1, got %s",
-	    got != NULL ? got : "NULL");
-	got = kernel_list_pick(list, "julia");
-	ok(got == NULL, "no julia kernel: expected NULL, got %s",
-	    got != NULL ? got : "NULL");
+	ok_str(kernel_list_pick(list, "python3"), "k-1",
+	    "the first running python3 kernel with an id");
+	ok_null(kernel_list_pick(list, "julia"), "no julia kernel");
 	json_decref(list);
-	got = kernel_list_pick(NULL, "python3");
-	ok(got == NULL, "not a list: expected NULL, got %s",
-	    got != NULL ? got : "NULL");
+	ok_null(kernel_list_pick(NULL, "python3"), "not a list: no kernel");
+}
+
+/* A request's text (freed here) equals want once its keys are sorted. */
+static void
+msg_case(char *text, const char *want, const char *name)
+{
+	json_t *m = text != NULL ? json_loads(text, 0, NULL) : NULL;
+	char *sorted = NULL;
+
+	if (m != NULL)
+		sorted = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
+	ok_str(sorted, want, "%s", name);
+	free(sorted);
+	free(text);
+	json_decref(m);
 }
 
 static void
-test_execute_msg(void)
+test_msgs(void)
 {
 	static const char code[] = "print(\"a\")\n1 + 1";
-	static const char want[] =
+	json_t *io = json_pack("{s:s}", "channel", "iopub");
+	json_t *sh = json_pack("{s:s}", "channel", "shell");
+
+	msg_case(kernel_msg_execute("m-1", "s-1", "2024-01-01T00:00:00.000Z",
+		     code, strlen(code)),
 	    "{\"buffers\":[],\"channel\":\"shell\",\"content\":{"
 	    "\"allow_stdin\":false,\"code\":\"print(\\\"a\\\")\\n1 + 1\","
 	    "\"silent\":false,\"stop_on_error\":true,\"store_history\":true,"
 	    "\"user_expressions\":{}},\"header\":{\"date\":"
 	    "\"2024-01-01T00:00:00.000Z\",\"msg_id\":\"m-1\",\"msg_type\":"
 	    "\"execute_request\",\"session\":\"s-1\",\"username\":\"wrennd\","
-	    "\"version\":\"5.3\"},\"metadata\":{},\"parent_header\":{}}";
-	char *text, *sorted = NULL;
-	json_t *m;
-
-	text = kernel_msg_execute(
-	    "m-1", "s-1", "2024-01-01T00:00:00.000Z", code, strlen(code));
-	m = text != NULL ? json_loads(text, 0, NULL) : NULL;
-	if (m != NULL)
-		sorted = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
-	ok(sorted != NULL && strcmp(sorted, want) == 0,
-	    "execute_request: expected %s, got %s", want,
-	    sorted != NULL ? sorted : "NULL");
-	free(sorted);
-	free(text);
-	json_decref(m);
+	    "\"version\":\"5.3\"},\"metadata\":{},\"parent_header\":{}}",
+	    "execute_request as the SDK sends it");
+	msg_case(
+	    kernel_msg_kernel_info("m-2", "s-1", "2024-01-01T00:00:00.000Z"),
+	    "{\"buffers\":[],\"channel\":\"shell\",\"content\":{},\"header\":{"
+	    "\"date\":\"2024-01-01T00:00:00.000Z\",\"msg_id\":\"m-2\","
+	    "\"msg_type\":\"kernel_info_request\",\"session\":\"s-1\","
+	    "\"username\":\"wrennd\",\"version\":\"5.3\"},\"metadata\":{},"
+	    "\"parent_header\":{}}",
+	    "kernel_info_request");
+	ok_int(kernel_msg_is_iopub(io), 1, "an iopub message is one");
+	ok_int(kernel_msg_is_iopub(sh), 0, "a shell message is not");
+	ok_int(kernel_msg_is_iopub(NULL), 0, "no message is not");
+	json_decref(io);
+	json_decref(sh);
 }
 
 int
@@ -194,6 +201,6 @@ main(void)
 	datasuite_run("kernel", kernel_case);
 	test_spec_pick();
 	test_list_pick();
-	test_execute_msg();
+	test_msgs();
 	return done_testing();
 }
