@@ -204,6 +204,10 @@ char *b64_encode(const unsigned char *in, size_t len);
 
 /* output.c */
 void output_json(const json_t *v, int pretty);
+/* A $/stream event as one JSON line (--json), or a stdout or stderr
+ * event ({"data": text}) written to that stream as it came: 1, else 0
+ * (an event for the command to show). */
+int output_event(const struct cli *cli, const char *event, const json_t *ev);
 void output_result(const json_t *v);
 void output_error(struct cli *cli, int r);
 void output_error_local(struct cli *cli, const char *code, const char *fmt, ...)

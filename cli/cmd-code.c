@@ -205,22 +205,11 @@ cmd_code_event(
     struct cli *cli, const char *event, const json_t *ev, void *userdata)
 {
 	struct cmd_code *cc = userdata;
-	const json_t *data = json_object_get(ev, "data"), *b, *text;
+	const json_t *b, *text;
 
-	if (cli->json) {
-		output_json(ev, 0);
-		(void)fflush(stdout);
+	if (output_event(cli, event, ev))
 		return;
-	}
-	if (strcmp(event, "stdout") == 0 && json_is_string(data)) {
-		(void)fwrite(json_string_value(data), 1,
-		    json_string_length(data), stdout);
-		(void)fflush(stdout);
-	} else if (strcmp(event, "stderr") == 0 && json_is_string(data)) {
-		(void)fflush(stdout);
-		(void)fwrite(json_string_value(data), 1,
-		    json_string_length(data), stderr);
-	} else if (strcmp(event, "result") == 0) {
+	if (strcmp(event, "result") == 0) {
 		b = json_object_get(ev, "bundle");
 		cmd_code_images_of(cc, b);
 		/* A display's text now, as Jupyter's console does; the main

@@ -59,18 +59,9 @@ cmd_exec_event(
 {
 	const json_t *data = json_object_get(ev, "data");
 
-	if (cli->json) {
-		output_json(ev, 0);
-		(void)fflush(stdout);
-	} else if (strcmp(event, "stdout") == 0 && json_is_string(data)) {
-		(void)fwrite(json_string_value(data), 1,
-		    json_string_length(data), stdout);
-		(void)fflush(stdout);
-	} else if (strcmp(event, "stderr") == 0 && json_is_string(data)) {
-		(void)fflush(stdout);
-		(void)fwrite(json_string_value(data), 1,
-		    json_string_length(data), stderr);
-	} else if (strcmp(event, "lost") == 0) {
+	if (output_event(cli, event, ev))
+		return;
+	if (strcmp(event, "lost") == 0) {
 		fprintf(stderr,
 		    "wrennctl: warning: lost %" JSON_INTEGER_FORMAT
 		    " events (seq %" JSON_INTEGER_FORMAT

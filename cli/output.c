@@ -28,6 +28,28 @@ output_result(const json_t *v)
 	output_json(v, isatty(STDOUT_FILENO));
 }
 
+int
+output_event(const struct cli *cli, const char *event, const json_t *ev)
+{
+	const json_t *data = json_object_get(ev, "data");
+	FILE *f;
+
+	if (cli->json) {
+		output_json(ev, 0);
+		(void)fflush(stdout);
+		return 1;
+	}
+	if (!json_is_string(data) ||
+	    (strcmp(event, "stdout") != 0 && strcmp(event, "stderr") != 0))
+		return 0;
+	f = strcmp(event, "stdout") == 0 ? stdout : stderr;
+	/* stdout first, so the two keep their order on a terminal. */
+	(void)fflush(stdout);
+	(void)fwrite(json_string_value(data), 1, json_string_length(data), f);
+	(void)fflush(f);
+	return 1;
+}
+
 void
 output_json(const json_t *v, int pretty)
 {

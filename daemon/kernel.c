@@ -58,7 +58,6 @@
 
 #include "call.h"
 #include "conf.h"
-#include "creds.h"
 #include "ipc.h"
 #include "log.h"
 #include "rest.h"
@@ -1031,9 +1030,9 @@ static void
 kernel_connect(struct kernel *k)
 {
 	struct wrennd *wd = k->wd;
-	const char *headers[2] = {NULL, NULL}, *why = NULL;
-	char *host = NULL, *path = NULL, *url = NULL, hdr[9000];
+	char *host = NULL, *path = NULL, *url = NULL;
 	struct url *base = NULL;
+	const char *why = NULL;
 	struct ws_opts o;
 	int r = -ENOMEM;
 
@@ -1049,27 +1048,17 @@ kernel_connect(struct kernel *k)
 		url = NULL;
 		goto done;
 	}
-	if (creds_header(wd->creds, CREDS_APIKEY, hdr, sizeof(hdr)) < 0) {
-		r = -ENOENT;
-		goto done;
-	}
-	headers[0] = hdr;
 	memset(&o, 0, sizeof(o));
 	o.url = url;
-	o.headers = headers;
 	o.connect_host = base->host;
 	o.connect_port = base->port;
-	o.tls = wd->tls;
-	o.dns = wd->dns;
 	o.handshake_timeout_ms = KERNEL_HANDSHAKE_MS;
-	o.idle_timeout_ms = wd->cfg->ws_idle_timeout_ms;
 	o.max_msg = KERNEL_MAX_MSG;
 	o.on_open = kernel_ws_open_cb;
 	o.on_message = kernel_ws_message_cb;
 	o.on_close = kernel_ws_close_cb;
 	o.arg = k;
-	r = ws_connect(wd->base, &o, &k->ws);
-	creds_wipe(hdr, sizeof(hdr));
+	r = rest_ws_connect(wd, UPSTREAM_AUTH_APIKEY, &o, &k->ws);
 done:
 	free(url);
 	free(path);

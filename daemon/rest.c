@@ -19,12 +19,15 @@
 
 #include "call.h"
 #include "conf.h"
+#include "creds.h"
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
 #include "upstream.h"
 #include "wrennd.h"
+#include "ws.h"
 
+#define REST_AUTH_MAX	      9000   /* bytes of one credential header */
 #define REST_EXEC_DEFAULT_SEC 30     /* upstream's default exec timeout */
 #define REST_EXEC_MARGIN_MS   30000  /* on top of the command's own timeout */
 #define REST_EXEC_MAX_MS      700000 /* the control plane gives up at ~600 s */
@@ -234,6 +237,31 @@ rest_request_proxy(
 	if (req == NULL)
 		call_fail_oom(call);
 	return req;
+}
+
+int
+rest_ws_connect(struct wrennd *wd, enum upstream_auth auth, struct ws_opts *o,
+    struct ws **ret)
+{
+	const char *headers[2] = {NULL, NULL};
+	char hdr[REST_AUTH_MAX];
+	int r;
+
+	r = creds_header(wd->creds,
+	    auth == UPSTREAM_AUTH_APIKEY ? CREDS_APIKEY : CREDS_JWT, hdr,
+	    sizeof(hdr));
+	if (r < 0)
+		return -ENOENT;
+	headers[0] = hdr;
+	o->headers = headers;
+	o->tls = wd->tls;
+	o->dns = wd->dns;
+	if (o->idle_timeout_ms == 0)
+		o->idle_timeout_ms = wd->cfg->ws_idle_timeout_ms;
+	r = ws_connect(wd->base, o, ret);
+	creds_wipe(hdr, sizeof(hdr));
+	o->headers = NULL;
+	return r;
 }
 
 int

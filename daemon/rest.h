@@ -17,6 +17,8 @@
 struct call;
 struct method;
 struct wrennd;
+struct ws;
+struct ws_opts;
 
 /* Run call as a pass-through of its method row; answers it now or later. */
 void rest_passthrough(struct call *call);
@@ -66,6 +68,17 @@ struct upstream_req *rest_req_new_proxy(struct wrennd *wd,
  */
 struct upstream_req *rest_request_proxy(
     struct call *call, const char *label, const char *verb, const char *path);
+
+/*
+ * Open a WebSocket to the control plane: o gives the URL, callbacks and
+ * limits (and connect_host for the sandbox proxy); this adds the
+ * credential auth as a request header (built in a buffer that is wiped,
+ * never kept), the daemon's TLS policy and resolver, and ws-idle-timeout
+ * unless o has one. As ws_connect(); -ENOENT when that credential is not
+ * configured.
+ */
+int rest_ws_connect(struct wrennd *wd, enum upstream_auth auth,
+    struct ws_opts *o, struct ws **ret);
 
 #define REST_CANCEL 0x1 /* the call's cancel hook aborts the request */
 

@@ -39,7 +39,6 @@
 #include "call.h"
 #include "client.h"
 #include "conf.h"
-#include "creds.h"
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
@@ -546,10 +545,9 @@ stream_connect(struct stream *s, struct call *call)
 {
 	struct wrennd *wd = s->wd;
 	struct ws_opts o;
-	const char *headers[2] = {NULL, NULL};
-	char *path, hdr[9000], *url = NULL;
+	char *path, *url = NULL;
 	const char *why = NULL;
-	int n, r;
+	int r;
 
 	if ((path = rest_sandbox_path(s->sandbox_id, "/exec/stream")) == NULL) {
 		call_fail_oom(call);
@@ -563,32 +561,20 @@ stream_connect(struct stream *s, struct call *call)
 		    "cannot build the stream URL: %s", why);
 		return r;
 	}
-	n = creds_header(wd->creds,
-	    call_auth(call) == UPSTREAM_AUTH_APIKEY ? CREDS_APIKEY : CREDS_JWT,
-	    hdr, sizeof(hdr));
-	if (n < 0) {
-		free(url);
-		call_fail(
-		    call, IPC_ERR_INTERNAL, "internal", NULL, "no credential");
-		return n;
-	}
-	headers[0] = hdr;
 	memset(&o, 0, sizeof(o));
 	o.url = url;
-	o.headers = headers;
-	o.tls = wd->tls;
-	o.dns = wd->dns;
 	o.handshake_timeout_ms = STREAM_HANDSHAKE_MS;
-	o.idle_timeout_ms = wd->cfg->ws_idle_timeout_ms;
 	o.max_msg = STREAM_MAX_MSG;
 	o.on_open = stream_open_cb;
 	o.on_message = stream_message_cb;
 	o.on_close = stream_close_cb;
 	o.arg = s;
-	r = ws_connect(wd->base, &o, &s->ws);
-	creds_wipe(hdr, sizeof(hdr));
+	r = rest_ws_connect(wd, call_auth(call), &o, &s->ws);
 	free(url);
-	if (r != 0)
+	if (r == -ENOENT)
+		call_fail(
+		    call, IPC_ERR_INTERNAL, "internal", NULL, "no credential");
+	else if (r != 0)
 		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
 		    "cannot open the stream connection");
 	return r;

@@ -70,6 +70,13 @@ try:
                 cl.pending.append(m)
         return got
 
+    def gated(flag, before, after):
+        """Code that runs before, waits until the test creates flag, then
+        runs after: the test decides when it goes on, not a clock."""
+        return ("import os, time, sys\n%s\n"
+                "while not os.path.exists(%r): time.sleep(0.02)\n%s"
+                % (before, flag, after))
+
     def status_counts():
         r = c.call("daemon.status")
         return r["result"]["counts"]
@@ -185,13 +192,11 @@ try:
         flag = os.path.join(env.tmp, "go")
         i = c.call_async("sandbox.run_code", {
             "sandbox_id": sb, "stream": True,
-            "code": "import os, time, sys\n"
-                    "from IPython.display import display, HTML\n"
-                    "print('one', flush=True)\n"
-                    "while not os.path.exists(%r): time.sleep(0.02)\n"
-                    "print('two', file=sys.stderr, flush=True)\n"
-                    "display(HTML('<i>x</i>'))\n"
-                    "raise ValueError('bad')" % flag})
+            "code": gated(flag, "print('one', flush=True)",
+                          "from IPython.display import display, HTML\n"
+                          "print('two', file=sys.stderr, flush=True)\n"
+                          "display(HTML('<i>x</i>'))\n"
+                          "raise ValueError('bad')")})
         got = read_stdout(c, i, "one\n")
         t.eq(sorted(set(e.get("event") for e in got)), ["stdout"],
              "the first messages are stdout events, not the reply")
@@ -251,9 +256,7 @@ try:
         flag2 = os.path.join(env.tmp, "go2")
         a = c.call_async("sandbox.run_code", {
             "sandbox_id": sb, "stream": True,
-            "code": "import os, time\nprint('a', flush=True)\n"
-                    "while not os.path.exists(%r): time.sleep(0.02)\n"
-                    "'a done'" % flag2})
+            "code": gated(flag2, "print('a', flush=True)", "'a done'")})
         read_stdout(c, a, "a\n")
         cb = env.client()
         # Lines of one connection are handled in order: b is queued
