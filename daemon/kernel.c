@@ -1289,13 +1289,8 @@ kernel_rest_done_cb(
 		kernel_close(k);
 		kernel_kick(k);
 		break;
-	case KERNEL_CLOSED:
-	case KERNEL_CONNECT:
-	case KERNEL_NUDGE:
-	case KERNEL_IDLE:
-	case KERNEL_BUSY:
-	case KERNEL_DRAIN:
-	case KERNEL__MAX:
+	default:
+		/* kernel_step makes REST requests in the states above only */
 		break;
 	}
 	json_decref(doc);

@@ -459,11 +459,14 @@ portfwd_tunnel(struct portfwd_conn *c)
 	bufferevent_enable(c->down, EV_READ);
 }
 
-/* Copy bytes from one side to the other (TUNNEL), bounded. */
+/* Copy the bytes read on one side to the other (TUNNEL), bounded; the
+ * counter of that direction grows. */
 static void
-portfwd_copy(struct portfwd_conn *c, struct bufferevent *from,
-    struct bufferevent *to, uint64_t *count)
+portfwd_copy(struct portfwd_conn *c, struct bufferevent *from)
 {
+	struct bufferevent *to = from == c->down ? c->up : c->down;
+	uint64_t *count =
+	    from == c->down ? &c->pf->bytes_out : &c->pf->bytes_in;
 	struct evbuffer *in = bufferevent_get_input(from);
 	size_t n = evbuffer_get_length(in);
 
@@ -525,10 +528,8 @@ portfwd_pump_up(struct portfwd_conn *c)
 			if (status == 101 &&
 			    (c->pend[c->phead] & PORTFWD_P_UPGRADE)) {
 				portfwd_tunnel(c);
-				portfwd_copy(
-				    c, c->up, c->down, &c->pf->bytes_in);
-				portfwd_copy(
-				    c, c->down, c->up, &c->pf->bytes_out);
+				portfwd_copy(c, c->up);
+				portfwd_copy(c, c->down);
 				return;
 			}
 			if (status == 101 || (status >= 100 && status < 200)) {
@@ -562,26 +563,17 @@ portfwd_pump_up(struct portfwd_conn *c)
 	}
 }
 
+/* Bytes from either side: copied (TUNNEL) or parsed that way. */
 static void
-portfwd_down_read_cb(struct bufferevent *bev, void *arg)
+portfwd_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct portfwd_conn *c = arg;
 
 	portfwd_conn_touch(c);
 	if (c->state == PORTFWD_C_TUNNEL)
-		portfwd_copy(c, c->down, c->up, &c->pf->bytes_out);
-	else
+		portfwd_copy(c, bev);
+	else if (bev == c->down)
 		portfwd_pump_down(c);
-}
-
-static void
-portfwd_up_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct portfwd_conn *c = arg;
-
-	portfwd_conn_touch(c);
-	if (c->state == PORTFWD_C_TUNNEL)
-		portfwd_copy(c, c->up, c->down, &c->pf->bytes_in);
 	else
 		portfwd_pump_up(c);
 }
@@ -629,8 +621,7 @@ portfwd_write_cb(struct bufferevent *bev, void *arg)
 			bufferevent_enable(c->up, EV_READ);
 		if (!down && !c->down_eof)
 			bufferevent_enable(c->down, EV_READ);
-		portfwd_copy(c, down ? c->up : c->down, bev,
-		    down ? &c->pf->bytes_in : &c->pf->bytes_out);
+		portfwd_copy(c, down ? c->up : c->down);
 		portfwd_tunnel_ends(c);
 		return;
 	}
@@ -668,19 +659,13 @@ portfwd_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if ((what & BEV_EVENT_ERROR) || c->state == PORTFWD_C_CLOSING) {
 		/* a reset: nothing more can be delivered that way */
-		if (down)
-			evbuffer_drain(bufferevent_get_output(c->down),
-			    evbuffer_get_length(
-				bufferevent_get_output(c->down)));
-		else
-			evbuffer_drain(bufferevent_get_output(c->up),
-			    evbuffer_get_length(bufferevent_get_output(c->up)));
+		evbuffer_drain(bufferevent_get_output(bev),
+		    evbuffer_get_length(bufferevent_get_output(bev)));
 		portfwd_conn_finish(c);
 		return;
 	}
 	if (c->state == PORTFWD_C_TUNNEL) {
-		portfwd_copy(c, bev, down ? c->up : c->down,
-		    down ? &c->pf->bytes_out : &c->pf->bytes_in);
+		portfwd_copy(c, bev);
 		portfwd_tunnel_ends(c);
 		return;
 	}
@@ -735,7 +720,7 @@ portfwd_dial_cb(struct dial *d, const struct dial_result *res, void *arg)
 	}
 	c->up = res->bev;
 	bufferevent_setcb(
-	    c->up, portfwd_up_read_cb, portfwd_write_cb, portfwd_event_cb, c);
+	    c->up, portfwd_read_cb, portfwd_write_cb, portfwd_event_cb, c);
 	bufferevent_setwatermark(c->up, EV_WRITE, PORTFWD_HIGH / 2, 0);
 	bufferevent_enable(c->up, EV_READ | EV_WRITE);
 	bufferevent_enable(c->down, EV_READ | EV_WRITE);
@@ -797,8 +782,8 @@ portfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		portfwd_conn_free(c);
 		return;
 	}
-	bufferevent_setcb(c->down, portfwd_down_read_cb, portfwd_write_cb,
-	    portfwd_event_cb, c);
+	bufferevent_setcb(
+	    c->down, portfwd_read_cb, portfwd_write_cb, portfwd_event_cb, c);
 	bufferevent_setwatermark(c->down, EV_WRITE, PORTFWD_HIGH / 2, 0);
 	bufferevent_disable(c->down, EV_READ);
 	portfwd_conn_touch(c);
@@ -878,16 +863,6 @@ portfwd_client_gone(struct wrennd *wd, uint64_t client_id)
 		if (pf->lease != 0 && pf->lease == client_id)
 			portfwd_close(wd, pf, "its client disconnected");
 	}
-}
-
-/* Whether id looks like a sandbox id the proxy routes: cl-[0-9a-z]+. */
-static int
-portfwd_sandbox_id_ok(const char *id)
-{
-	size_t n = strlen(id);
-
-	return n > 3 && n < 64 && strncmp(id, "cl-", 3) == 0 &&
-	    strspn(id + 3, "0123456789abcdefghijklmnopqrstuvwxyz") == n - 3;
 }
 
 /*
@@ -1031,39 +1006,34 @@ portfwd_bind(struct call *call, struct portfwd *pf, const char *listen_on)
 	return 0;
 }
 
-/* The proxy names of pf from the base URL. 0, or -1 with the call failed. */
+/*
+ * The proxy names of pf (its sandbox_id and port are call's): the Host
+ * of forwarded requests (api_proxy_host), the TLS name (the same without
+ * the base URL's port) and the base URL's address to dial. 0, or -1 with
+ * the call failed.
+ */
 static int
 portfwd_names(struct call *call, struct portfwd *pf)
 {
+	char label[API_PROXY_LABEL_MAX + 1];
 	struct url *u = NULL;
 	const char *err;
-	int r;
 
+	if (api_proxy_label(call, (long)pf->port, label, sizeof(label)) != 0 ||
+	    (pf->host = api_proxy_host(call, label)) == NULL)
+		return -1;
 	if (url_parse(upstream_base_url(call_wd(call)->up), &u, &err) != 0) {
 		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
 		    "the base URL cannot be parsed");
 		return -1;
 	}
-	if (strchr(u->host, ':') != NULL) {
-		call_fail(call, IPC_ERR_APPLICATION, "unsupported", NULL,
-		    "the sandbox proxy cannot be named under a base URL "
-		    "whose host is an IPv6 address");
-		url_free(u);
-		return -1;
-	}
 	pf->tls = u->tls;
 	pf->dial_port = u->port;
-	r = asprintf(
-	    &pf->host, "%u-%s.%s", pf->port, pf->sandbox_id, u->hostport);
-	if (r == -1)
-		pf->host = NULL;
-	r = asprintf(
-	    &pf->tls_name, "%u-%s.%s", pf->port, pf->sandbox_id, u->host);
-	if (r == -1)
+	if (asprintf(&pf->tls_name, "%s.%s", label, u->host) == -1)
 		pf->tls_name = NULL;
 	pf->dial_host = strdup(u->host);
 	url_free(u);
-	if (pf->host == NULL || pf->tls_name == NULL || pf->dial_host == NULL) {
+	if (pf->tls_name == NULL || pf->dial_host == NULL) {
 		call_fail_oom(call);
 		return -1;
 	}
@@ -1094,23 +1064,10 @@ portfwd_create(struct call *call)
 
 	if (listen_on == NULL)
 		listen_on = "127.0.0.1:0";
-	if (!portfwd_sandbox_id_ok(sandbox_id)) {
-		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
-		    "sandbox_id '%.64s' is not a sandbox id (cl-...)",
-		    sandbox_id);
-		return;
-	}
 	if (lease != NULL && strcmp(lease, "connection") != 0 &&
 	    strcmp(lease, "none") != 0) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "lease must be \"connection\" or \"none\"");
-		return;
-	}
-	if (!creds_have(wd->creds, CREDS_APIKEY)) {
-		call_fail(call, IPC_ERR_APPLICATION, "unauthorized", NULL,
-		    "sandbox.port_forward needs an API key: the control "
-		    "plane's sandbox proxy accepts only X-API-Key, and wrennd "
-		    "has only a JWT");
 		return;
 	}
 	if (wd->portfwds->n >= (unsigned)wd->cfg->portfwd_max) {
@@ -1241,7 +1198,7 @@ static const struct method portfwd_rows[] = {
     {
 	.name = "sandbox.port_forward",
 	.summary = "forward a local port to a port in a sandbox (API key)",
-	.cred = ROLE_CRED_NONE,
+	.cred = ROLE_CRED_APIKEY,
 	.role = ROLE_USER,
 	.result = MRES_LOCAL,
 	.params = portfwd_p_create,
