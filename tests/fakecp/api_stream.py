@@ -44,6 +44,15 @@ and the host agent / envd behind it (CONTRACT 7):
   * Fault rules with a "stream" part (streamfault.py) cut, stall or inject
     an error mid-stream.
 
+In the capsules dialect (f5a23c1, CONTRACT 11.2.1) only the ID check
+(400) comes before the upgrade, which is then unconditional; a session
+without header credentials (authmw.optional_api_key_or_jwt), and every
+admin WS session, must first send {"type":"auth","token":JWT} within
+--ws-auth-timeout seconds (default 5); the sandbox lookup follows; their
+failures are error messages after the 101 ("authentication failed",
+"sandbox not found", "sandbox is not running (status: X)").  ws_admit()
+does this for any capsules WS route (the PTY and process streams too).
+
 Registered by routes.py.
 """
 
@@ -59,6 +68,7 @@ from aiohttp import EofStream, WebSocketError, WSMsgType, web
 from multidict import CIMultiDict
 
 import agent as agent_mod
+import authmw
 import goscan
 import gojson
 import httpio
@@ -179,6 +189,63 @@ def error_msg(text):
     if not text:
         return _msg("error")
     return _msg("error", data=gojson.encode(text))
+
+
+# --------------------------------------------------------------------------
+# WebSocket admission at f5a23c1 (helpers_ws.go)
+
+AUTH_MSG = gojson.Struct(type=gojson.STRING, token=gojson.STRING)
+AUTH_FAILED = "authentication failed"
+
+
+def _ws_user(ctx, data):
+    """wsAuthenticate[Admin]'s checks on the first message: AuthContext or
+    None (any failure is the same "authentication failed" to the client)."""
+    try:
+        msg = gojson.decode_first(data, AUTH_MSG)
+    except (gojson.DecodeError, ValueError, TypeError):
+        return None
+    if msg["type"] != "auth" or msg["token"] == "":
+        return None
+    ac, _ = authmw.auth_from_jwt(ctx, msg["token"])
+    if ac is None:
+        return None
+    ac.is_admin = False
+    if ctx.admin_ws:
+        user = ctx.state.users.get(ac.user_id)
+        if user is None or not user.is_admin:
+            return None
+        ac.team_id = st.PLATFORM_TEAM_ID
+    return ac
+
+
+async def ws_admit(ctx, read_data, send_error):
+    """After the upgrade: the auth message if needed, then the sandbox.
+
+    read_data() -> the next data frame's bytes, or None once the client
+    closed or went away (the caller answers pings meanwhile);
+    send_error(text) sends the route's error message (PTY: fatal).
+    Returns the running sandbox, or None after sending the error."""
+    if ctx.auth is None or ctx.admin_ws:
+        timeout = ctx.app.opts.ws_auth_timeout
+        try:
+            data = await asyncio.wait_for(read_data(), timeout)
+        except asyncio.TimeoutError:
+            data = None
+        ac = None if data is None else _ws_user(ctx, data)
+        if ac is None:
+            await send_error(AUTH_FAILED)
+            return None
+        ctx.auth = ac
+    sid = sandbox_id_param(ctx)
+    sb = ctx.state.sandbox_by_team(sid, ctx.auth.team_id)
+    if sb is None:
+        await send_error("sandbox not found")
+        return None
+    if sb.status != st.RUNNING:
+        await send_error("sandbox is not running (status: %s)" % sb.status)
+        return None
+    return sb
 
 
 class _End(Exception):
@@ -366,6 +433,22 @@ class Session:
             if await self._handle_control(kind, payload):
                 return None
 
+    async def read_data(self):
+        """The next data frame (pings answered), None once closed."""
+        while True:
+            kind, payload = await self._frame()
+            if kind == "data":
+                return payload
+            if await self._handle_control(kind, payload):
+                return None
+
+    async def admit(self):
+        """ws_admit for this session; False if it is over."""
+        self.sb = await ws_admit(self.ctx, self.read_data,
+                                 lambda text: self._send_quiet(
+                                     error_msg(text)))
+        return self.sb is not None
+
     async def _read_loop(self):
         """The goroutine watching for "stop" and disconnects."""
         try:
@@ -452,6 +535,8 @@ class Session:
             self._close_tcp()
 
     async def _run(self):
+        if self.sb is None and not await self.admit():
+            return
         data = await self._read_start()
         if data is None:
             return
@@ -524,20 +609,11 @@ class Session:
         await self._send_quiet(error_msg(text))
 
 
-async def exec_stream(ctx):
-    """GET /v1/sandboxes/{id}/exec/stream"""
-    sid = sandbox_id_param(ctx)
-    if sid is None:
-        return invalid_sandbox_id()
-    sb = ctx.state.sandbox_by_team(sid, ctx.auth.team_id)
-    if sb is None:
-        return error(404, "not_found", "sandbox not found")
-    if sb.status != st.RUNNING:
-        return error(409, "invalid_state",
-                     "sandbox is not running (status: %s)" % sb.status)
+async def upgrade(ctx):
+    """gorilla's Upgrade: (GorillaWS, None) or (None, its 400 reply)."""
     bad = _upgrade_error(ctx)
     if bad is not None:
-        return bad
+        return None, bad
     if getattr(ctx.request.protocol, "_message_tail", b""):
         # Bytes after the request (e.g. a start frame sent before the 101):
         # gorilla closes the hijacked connection without any response
@@ -545,5 +621,28 @@ async def exec_stream(ctx):
         raise ids.GoPanic()
     ws = GorillaWS()
     await ws.prepare(ctx.request)
+    return ws, None
+
+
+async def exec_stream(ctx):
+    """GET /v1/sandboxes/{id}/exec/stream (capsules: /v1/capsules/...)"""
+    sid = sandbox_id_param(ctx)
+    if sid is None:
+        return invalid_sandbox_id()
+    if ctx.dialect == "capsules":
+        ws, bad = await upgrade(ctx)
+        if bad is not None:
+            return bad
+        await Session(ctx, None, ws).run()
+        return ws
+    sb = ctx.state.sandbox_by_team(sid, ctx.auth.team_id)
+    if sb is None:
+        return error(404, "not_found", "sandbox not found")
+    if sb.status != st.RUNNING:
+        return error(409, "invalid_state",
+                     "sandbox is not running (status: %s)" % sb.status)
+    ws, bad = await upgrade(ctx)
+    if bad is not None:
+        return bad
     await Session(ctx, sb, ws).run()
     return ws

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""fakecp: a fake Wrenn control plane (commit 172413e) for wrennd's tests.
+"""fakecp: a fake Wrenn control plane (172413e, or f5a23c1 with --dialect
+capsules) for wrennd's tests.
 
 Entry point and request pipeline.  FakeCP owns the state, the fake host
 agent, the stats sampler, the request log and the fault table, and routes
@@ -78,8 +79,10 @@ class FakeCP:
 
     def __init__(self, opts, state_dir):
         self.opts = opts
+        self.dialect = opts.dialect
         self.state = st.State(opts.jwt_secret.encode("utf-8"))
         self.seed = self.state.seed(opts.api_key)
+        self.seed["dialect"] = opts.dialect
         self.agent = agent_mod.Agent(self.state, state_dir,
                                      opts.max_exec_output,
                                      opts.create_delay_ms / 1000.0)
@@ -88,7 +91,7 @@ class FakeCP:
         self.faults = control.FaultTable()
         self.proxy = proxy.Proxy(self.state, self.agent,
                                  opts.proxy_cache_ttl)
-        self.api = routes.build()
+        self.api = routes.build(opts.dialect)
         self.control = control.build()
 
     # ---- request pipeline ------------------------------------------------
@@ -153,8 +156,10 @@ class FakeCP:
         return resp
 
     async def _serve_api(self, ctx):
-        """Apply the first matching fault rule (/v1 only), then route."""
-        if httpio.route_matches("/v1", ctx.raw_path):
+        """Apply the first matching fault rule (/v1 and /health), then
+        route."""
+        if httpio.route_matches("/v1", ctx.raw_path) or \
+                ctx.raw_path == "/health":
             resp = await self._apply_fault(ctx, proxy=False)
             if resp is not None:
                 return resp
@@ -324,7 +329,7 @@ def main(argv=None):
         return mint_jwt_main(argv[1:])
     p = argparse.ArgumentParser(
         prog="fakecp.py",
-        description="Fake Wrenn control plane (172413e) for tests.")
+        description="Fake Wrenn control plane (172413e, or v0.1.5 with --dialect capsules) for tests.")
     p.add_argument("--listen", type=parse_listen,
                    default=parse_listen("127.0.0.1:0"),
                    help="HOST:PORT to listen on; port 0 picks a free one "
@@ -357,6 +362,13 @@ def main(argv=None):
     p.add_argument("--proxy-cache-ttl", type=float, default=proxy.CACHE_TTL,
                    help="seconds the sandbox proxy caches a target "
                    "(default 120, as the real CP)")
+    p.add_argument("--dialect", choices=routes.DIALECTS,
+                   default=routes.SANDBOXES,
+                   help="sandboxes: the API at 172413e (default); capsules: "
+                   "v0.1.5 at f5a23c1 (/v1/capsules, /health)")
+    p.add_argument("--ws-auth-timeout", type=float, default=5.0,
+                   help="capsules: seconds a WebSocket without header "
+                   "credentials has for its auth message (default 5)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log every request to stderr")
     opts = p.parse_args(argv)

@@ -234,6 +234,8 @@ class Ctx:
         self.query = parse_query(raw_query)
         self.params = {}                # chi URL params
         self.auth = None                # authmw.AuthContext once stamped
+        self.dialect = app.dialect      # "sandboxes" (172413e) | "capsules"
+        self.admin_ws = False           # authmw.admin_ws (capsules)
         self.log = log_entry            # request log entry or None
         self.body_consumed = False
         self._body = None

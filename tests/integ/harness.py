@@ -168,18 +168,37 @@ def settle(fn, want, timeout=10.0, step=0.05):
         time.sleep(step)
 
 
-class FakeCP:
-    """The fake control plane, really started."""
+DIALECTS = ("sandboxes", "capsules")
 
-    def __init__(self, tmp, tls=False, extra=()):
+
+def test_dialect():
+    """The dialect the fake speaks unless a test asks for one:
+    WRENND_TEST_DIALECT (sandboxes, the default, or capsules)."""
+    d = os.environ.get("WRENND_TEST_DIALECT") or "sandboxes"
+    if d not in DIALECTS:
+        raise ValueError("WRENND_TEST_DIALECT=%r: expected one of %s"
+                         % (d, ", ".join(DIALECTS)))
+    return d
+
+
+class FakeCP:
+    """The fake control plane, really started.  dialect: "sandboxes"
+    (172413e) or "capsules" (v0.1.5); None = test_dialect()."""
+
+    def __init__(self, tmp, tls=False, extra=(), dialect=None):
         self.tmp = tmp
         self.tls = tls
+        self.dialect = dialect or test_dialect()
+        # The sandbox routes' prefix in this dialect, for raw requests.
+        self.sandboxes_path = "/v1/" + ("capsules" if self.dialect ==
+                                        "capsules" else "sandboxes")
         self.dir = tempfile.mkdtemp(prefix="fakecp.", dir=tmp)
         port_file = os.path.join(self.dir, "port")
         self.seed_file = os.path.join(self.dir, "seed.json")
         args = [PYTHON, FAKECP, "--listen", "127.0.0.1:0",
                 "--port-file", port_file, "--seed-out", self.seed_file,
-                "--state-dir", os.path.join(self.dir, "state")]
+                "--state-dir", os.path.join(self.dir, "state"),
+                "--dialect", self.dialect]
         if tls:
             self.certdir = os.path.join(self.dir, "certs")
             os.makedirs(self.certdir)
@@ -556,11 +575,12 @@ class Env:
     """A temporary directory with a fake control plane and a wrennd."""
 
     def __init__(self, tls=False, cred="api_key", wrennd_args=(),
-                 fake_args=(), start_wrennd=True):
+                 fake_args=(), start_wrennd=True, dialect=None):
         self.tmp = tempfile.mkdtemp(prefix="wrennd-test.")
         self.fake = None
         self.wrennd = None
-        self.fake = FakeCP(self.tmp, tls=tls, extra=fake_args)
+        self.fake = FakeCP(self.tmp, tls=tls, extra=fake_args,
+                           dialect=dialect)
         self.seed = self.fake.seed
         if start_wrennd:
             self.start_wrennd(cred=cred, args=wrennd_args)
