@@ -22,6 +22,10 @@ next_before_id taken from the last item when there is one.
 The cursor quirk is reproduced: rows keep microseconds but next_before is
 rendered with whole seconds, so the next page asks for created_at < that
 second and skips the rest of the boundary row's second.
+At f5a23c1 (capsules dialect): any bad parameter is 400 "invalid query
+parameters"; a numeric limit < 1 means 50 (and before_id is then not
+parsed, the Go code returns early); GET /v1/admin/audit-logs lists the
+platform team's entries, both scopes.
 Registered by routes.py.
 """
 
@@ -29,6 +33,7 @@ import re
 
 import ids
 import resources
+import state as st
 import validate
 from gojson import GoMap
 from httpio import error, json_response
@@ -142,35 +147,54 @@ def query(state, team_id, admin_scoped, resource_types, actions,
     return out[:limit]
 
 
-async def list_(ctx):
-    """GET /v1/audit-logs"""
+class _BadQuery(Exception):
+    """A query parameter failed (172413e: its own message)."""
+
+
+def _params(ctx):
+    """parseAuditParams -> (before_us, before_id, limit); _BadQuery.
+
+    At f5a23c1 (capsules) every failure is the generic "invalid query
+    parameters", and a numeric limit < 1 is 50 and returns early, so a
+    before_id after it is not even parsed."""
+    head = ctx.dialect == "capsules"
     before_us = None
     s = ctx.q("before")
     if s != "":
         t = parse_rfc3339(s)
         if t is None:
-            return error(400, "invalid_request",
-                         "before must be an RFC3339 timestamp")
+            raise _BadQuery("before must be an RFC3339 timestamp")
         secs, nsec = t
         if not (secs == _ZERO_TIME_S and nsec == 0):
             before_us = secs * 1000000 + nsec // 1000
     limit = DEFAULT_LIMIT
     s = ctx.q("limit")
     if s != "":
-        n = int(s) if _ATOI_RE.match(s) else 0
-        if n < 1 or n > 2**63 - 1:
-            return error(400, "invalid_request",
-                         "limit must be a positive integer")
+        n = int(s) if _ATOI_RE.match(s) else None
+        if n is None or n > 2**63 - 1 or n < -2**63:
+            raise _BadQuery("limit must be a positive integer")
+        if n < 1:
+            if head:
+                return before_us, None, DEFAULT_LIMIT
+            raise _BadQuery("limit must be a positive integer")
         limit = n
     before_id = None
     s = ctx.q("before_id")
     if s != "":
         before_id = ids.parse(ids.AUDIT_LOG, s)
         if before_id is None:
-            return error(400, "invalid_request",
-                         "before_id must be a valid audit log ID")
-    ac = ctx.auth
-    entries = query(ctx.state, ac.team_id, ac.role in ("owner", "admin"),
+            raise _BadQuery("before_id must be a valid audit log ID")
+    return before_us, before_id, limit
+
+
+async def _list(ctx, team_id, admin_scoped):
+    try:
+        before_us, before_id, limit = _params(ctx)
+    except _BadQuery as e:
+        return error(400, "invalid_request",
+                     "invalid query parameters"
+                     if ctx.dialect == "capsules" else str(e))
+    entries = query(ctx.state, team_id, admin_scoped,
                     parse_multi(ctx.query.get("resource_type")),
                     parse_multi(ctx.query.get("action")),
                     before_us, before_id, min(limit, MAX_LIMIT))
@@ -180,3 +204,15 @@ async def list_(ctx):
         resp["next_before"] = resources.rfc3339_us(last.created_us)
         resp["next_before_id"] = last.id
     return json_response(200, resp)
+
+
+async def list_(ctx):
+    """GET /v1/audit-logs"""
+    ac = ctx.auth
+    return await _list(ctx, ac.team_id, ac.role in ("owner", "admin"))
+
+
+async def admin_list(ctx):
+    """GET /v1/admin/audit-logs (f5a23c1): the platform team, both
+    scopes."""
+    return await _list(ctx, st.PLATFORM_TEAM_ID, True)

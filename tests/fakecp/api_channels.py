@@ -62,8 +62,8 @@ class ServiceError(Exception):
     """A service-layer error, mapped by its text."""
 
 
-def _fail(e):
-    return httpio.service_error(str(e))
+def _fail(ctx, e):
+    return httpio.service_error(ctx, str(e))
 
 
 def invalid_body():
@@ -155,7 +155,7 @@ async def create(ctx):
             raise ServiceError("insert channel: " + resources.fk_violation(
                 "channels", "team_id"))
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     now = time.time()
     ch = resources.Channel(ids.new(ids.CHANNEL), team_id, name,
                            req["provider"], config, list(req["events"]),
@@ -209,7 +209,7 @@ async def update(ctx):
         if _name_taken(ctx.state, ch.team_id, name, except_id=ch.id):
             raise _conflict(name)
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     ch.name = name
     ch.events = list(req["events"])
     ch.updated_at = time.time()
@@ -233,7 +233,7 @@ async def rotate_config(ctx):
             raise ServiceError("channel not found")
         _check_config(ch.provider, config)
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     if ch.provider == "webhook" and not config.get("secret"):
         config["secret"] = ids.hex_token()
     ch.config = config
@@ -263,5 +263,5 @@ async def test(ctx):
         _check_provider(req["provider"])
         _check_config(req["provider"], req["config"] or {})
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     return json_response(200, gojson.GoMap(status="ok"))

@@ -61,7 +61,7 @@ async def exec_(ctx):
         res = await ctx.app.agent.exec(sb, req["cmd"], req["args"] or [],
                                        req["timeout_sec"], gone)
     except AgentError as e:
-        return httpio.agent_error(e.code, e.text)
+        return httpio.agent_error(ctx, e.code, e.text)
     finally:
         gone.cancel()
     duration_ms = int((time.monotonic() - start) * 1000)

@@ -360,7 +360,7 @@ async def write(ctx):
             return resp
         gone = _not_on_host(sb)
         if gone:
-            return httpio.agent_error("not_found", gone)
+            return httpio.agent_error(ctx, "not_found", gone)
         fs = sandboxfs.Sandbox(sb.workdir)
         try:
             f, spath = await asyncio.to_thread(fs.open_write, path)
@@ -372,7 +372,7 @@ async def write(ctx):
             finally:
                 f.close()
         except sandboxfs.EnvdError as e:
-            return httpio.agent_error(
+            return httpio.agent_error(ctx, 
                 "internal", "write file: write file %s: status %d: %s"
                 % (path, e.status, e.body()))
     finally:
@@ -408,12 +408,12 @@ async def read(ctx):
         return resp
     gone = _not_on_host(sb)
     if gone:
-        return httpio.agent_error("not_found", gone)
+        return httpio.agent_error(ctx, "not_found", gone)
     try:
         f, size = await asyncio.to_thread(
             sandboxfs.Sandbox(sb.workdir).open_read, path)
     except sandboxfs.EnvdError as e:
-        return httpio.agent_error(
+        return httpio.agent_error(ctx, 
             "internal", "read file: read file %s: status %d: %s"
             % (path, e.status, e.body()))
     with f:
@@ -537,9 +537,9 @@ async def stream_write(ctx):
     if writer is not None and writer.error is not None:
         envd_err = sandboxfs.write_error(writer.error, spath)
     if gone:
-        return httpio.agent_error("not_found", gone)
+        return httpio.agent_error(ctx, "not_found", gone)
     if envd_err is not None:
-        return httpio.agent_error("internal", "envd write: status %d: %s"
+        return httpio.agent_error(ctx, "internal", "envd write: status %d: %s"
                                   % (envd_err.status, envd_err.body()))
     return httpio.no_content()
 

@@ -51,8 +51,8 @@ class ServiceError(Exception):
     """A service-layer error, mapped by its text."""
 
 
-def _fail(e):
-    return httpio.service_error(str(e))
+def _fail(ctx, e):
+    return httpio.service_error(ctx, str(e))
 
 
 def _is_admin(ctx):
@@ -170,7 +170,7 @@ async def create(ctx):
             raise ServiceError("insert host: " + resources.fk_violation(
                 "hosts", "created_by"))
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     h = resources.add_host(state, req["type"], team_id, ctx.auth.user_id,
                            provider=req["provider"],
                            availability_zone=req["availability_zone"])
@@ -203,7 +203,7 @@ async def get(ctx):
     try:
         h = _get_visible(ctx, host_id, _is_admin(ctx))
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     return json_response(200, resources.host_json(h))
 
 
@@ -215,7 +215,7 @@ async def delete_preview(ctx):
     try:
         h = _check_delete_permission(ctx, host_id, _is_admin(ctx), False)
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     sbs = resources.sandboxes_on_host(ctx.state, host_id)
     return json_response(200, {"host": resources.host_json(h),
                                "sandbox_ids": [s.id for s in sbs]})
@@ -232,7 +232,7 @@ async def delete(ctx):
     try:
         h = _check_delete_permission(ctx, host_id, _is_admin(ctx), True)
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     sbs = resources.sandboxes_on_host(state, host_id)
     if sbs and not force:
         return json_response(409, gojson.GoMap(error=gojson.GoMap(
@@ -280,7 +280,7 @@ async def regenerate_token(ctx):
                                    "team")
             _require_team_admin(state, ctx.auth.user_id, ctx.auth.team_id)
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     token = new_registration_token(state, host_id)
     return json_response(201, {"host": resources.host_json(h),
                                "registration_token": token})
@@ -294,7 +294,7 @@ async def list_tags(ctx):
     try:
         h = _get_visible(ctx, host_id, _is_admin(ctx))
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     return json_response(200, sorted(h.tags) or None)
 
 
@@ -313,7 +313,7 @@ async def add_tag(ctx):
     try:
         h = _get_visible(ctx, host_id, admin)
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     h.tags.add(req["tag"])
     return no_content()
 
@@ -326,7 +326,7 @@ async def remove_tag(ctx):
     try:
         h = _get_visible(ctx, host_id, _is_admin(ctx))
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     h.tags.discard(ctx.params.get("tag", ""))
     return no_content()
 
@@ -357,7 +357,7 @@ async def register(ctx):
         if h.status != "pending":
             raise ServiceError("host already registered or not found")
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     now = time.time()
     h.arch = req["arch"]
     h.cpu_cores = req["cpu_cores"]
@@ -386,7 +386,7 @@ async def refresh(ctx):
             raise ServiceError("invalid or expired refresh token")
         h = _get_host(state, rec.host_id)
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     new_token = _issue_refresh_token(state, h.id)
     rec.revoked_at = now
     return json_response(200, _agent_response(state, h, new_token))
@@ -401,7 +401,7 @@ async def heartbeat(ctx):
         return error(403, "forbidden", "host ID mismatch")
     h = ctx.state.hosts.get(host_id)
     if h is None:
-        return _fail("host not found")
+        return _fail(ctx, "host not found")
     was = h.status
     h.last_heartbeat_at = h.updated_at = time.time()
     if h.status == "unreachable":

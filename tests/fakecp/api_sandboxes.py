@@ -59,6 +59,11 @@ def _service_lookup(ctx, sandbox_id):
     return sb
 
 
+# What the fake host agent reports about a new capsule at f5a23c1.
+AGENT_METADATA = {"agent_version": "0.1.5", "envd_version": "0.1.5",
+                  "firecracker_version": "1.10.1", "kernel_version": "6.1.102"}
+
+
 def _agent_for(ctx, sb):
     """agentForSandbox: the sandbox's host must exist and have an address."""
     why = resources.host_for_agent(ctx.state, sb)
@@ -124,6 +129,8 @@ async def _create_sandbox(app, team_id, req, gone):
         state.set_status(sb, st.ERROR)
         raise AgentError("internal", "create sandbox: %s" % e)
     _mark_running(state, sb, host_ip)
+    if app.dialect == "capsules":
+        sb.metadata = dict(AGENT_METADATA)
     return sb
 
 
@@ -137,9 +144,9 @@ async def create(ctx):
     try:
         sb = await _create_sandbox(ctx.app, ctx.auth.team_id, req, gone)
     except ServiceError as e:
-        return httpio.service_error(str(e))
+        return httpio.service_error(ctx, str(e))
     except AgentError as e:
-        return httpio.agent_error(e.code, e.text)
+        return httpio.agent_error(ctx, e.code, e.text)
     finally:
         gone.cancel()
     auditlog.sandbox_create(ctx.state, ctx.auth, sb.id, sb.template)
@@ -175,7 +182,7 @@ async def pause(ctx):
                                % sb.status)
         _agent_for(ctx, sb)
     except ServiceError as e:
-        return httpio.service_error(str(e))
+        return httpio.service_error(ctx, str(e))
     ctx.state.set_status(sb, st.PAUSED)     # pre-marked before the RPC
     ctx.app.agent.flush_metrics(sb)
     await ctx.app.agent.pause(sb)
@@ -195,7 +202,7 @@ async def resume(ctx):
                                % sb.status)
         _agent_for(ctx, sb)
     except ServiceError as e:
-        return httpio.service_error(str(e))
+        return httpio.service_error(ctx, str(e))
     host_ip = await ctx.app.agent.resume(sb)
     _mark_running(ctx.state, sb, host_ip)
     auditlog.sandbox_resume(ctx.state, ctx.auth, sb.id)
@@ -214,7 +221,7 @@ async def ping(ctx):
                                % sb.status)
         _agent_for(ctx, sb)
     except ServiceError as e:
-        return httpio.service_error(str(e))
+        return httpio.service_error(ctx, str(e))
     ctx.app.agent.ping(sb)
     sb.last_active_at = sb.last_updated = time.time()
     return httpio.no_content()
@@ -229,7 +236,7 @@ async def destroy(ctx):
         sb = _service_lookup(ctx, sid)
         _agent_for(ctx, sb)
     except ServiceError as e:
-        return httpio.service_error(str(e))
+        return httpio.service_error(ctx, str(e))
     await ctx.app.agent.destroy(sb)
     sb.points.clear()
     ctx.state.set_status(sb, st.STOPPED)

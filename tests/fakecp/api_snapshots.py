@@ -28,7 +28,7 @@ CREATE_REQUEST = gojson.Struct(sandbox_id=gojson.STRING, name=gojson.STRING)
 
 
 async def create(ctx):
-    """POST /v1/snapshots[?overwrite=true]"""
+    """POST /v1/snapshots[?overwrite=true] (capsules: no overwrite)"""
     try:
         req = await ctx.decode(CREATE_REQUEST)
     except gojson.DecodeError:
@@ -50,6 +50,11 @@ async def create(ctx):
         return error(409, "name_reserved",
                      "template name is reserved by a global template")
     existing = state.template_by_team(name, team_id)
+    if existing is not None and ctx.dialect == "capsules":
+        # f5a23c1: ?overwrite is gone (CONTRACT 11.7).
+        return error(409, "template_name_taken", "snapshot name already "
+                     "exists; delete the existing snapshot first to reuse "
+                     "this name")
     if existing is not None:
         if not overwrite:
             return error(409, "already_exists", "snapshot name already "
@@ -78,10 +83,11 @@ async def create(ctx):
                 state.set_status(sb, st.RUNNING)
             if isinstance(e, OSError):
                 e = AgentError("internal", "create snapshot: %s" % e)
-            return agent_error(e.code, e.text)
+            return agent_error(ctx, e.code, e.text)
         tmpl = state.add_template(name, "snapshot", sb.vcpus, sb.memory_mb,
                                   size, team_id, files_dir=files_dir,
-                                  template_id=template_id)
+                                  template_id=template_id,
+                                  metadata=sb.metadata)
         auditlog.snapshot_create(state, ctx.auth, name)
         return json_response(201, st.template_json(tmpl))
 

@@ -54,8 +54,8 @@ class ServiceError(Exception):
     """A service-layer error, mapped by its text."""
 
 
-def _fail(e):
-    return httpio.service_error(str(e))
+def _fail(ctx, e):
+    return httpio.service_error(ctx, str(e))
 
 
 def invalid_body():
@@ -157,10 +157,10 @@ async def create(ctx):
         return invalid_body()
     name = validate.trim_space(req["name"])
     if not TEAM_NAME_RE.fullmatch(name):
-        return _fail(BAD_TEAM_NAME)
+        return _fail(ctx, BAD_TEAM_NAME)
     state = ctx.state
     if ctx.auth.user_id not in state.users:     # rolled back
-        return _fail("insert owner: "
+        return _fail(ctx, "insert owner: "
                      + resources.fk_violation("users_teams", "user_id"))
     t = state.add_team(name)
     state.add_member(t.id, ctx.auth.user_id, "owner")
@@ -175,7 +175,7 @@ async def get(ctx):
     try:
         t = _get_team(ctx.state, team_id)
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     return json_response(200, {"team": team_json(t),
                                "members": _members(ctx.state, team_id)})
 
@@ -200,7 +200,7 @@ async def rename(ctx):
             raise ServiceError(BAD_TEAM_NAME)
         _require_admin(_caller_role(state, team_id, ctx.auth.user_id))
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     t = state.teams.get(team_id)
     if t is not None and t.deleted_at is None:    # UpdateTeamName
         t.name = name
@@ -218,7 +218,7 @@ async def delete(ctx):
         if _caller_role(state, team_id, ctx.auth.user_id) != "owner":
             raise ServiceError("forbidden: only the owner can delete a team")
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     active = [s for s in state.sandboxes.values() if s.team_id == team_id
               and s.status in (st.RUNNING, st.PAUSED, "starting")]
     for sb in active:
@@ -277,7 +277,7 @@ async def add_member(ctx):
             raise ServiceError("invalid: user is already a member of this "
                                "team")
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     m = state.add_member(team_id, target.id, "member")
     auditlog.member_add(state, ctx.auth, target.id, target.email, "member")
     return json_response(201, member_json(target, m, joined_at=ZERO_TIME))
@@ -310,7 +310,7 @@ async def update_member_role(ctx):
             raise ServiceError("forbidden: the owner's role cannot be "
                                "changed")
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     target.role = role
     auditlog.member_role_update(state, ctx.auth, uid, role)
     return no_content()
@@ -332,7 +332,7 @@ async def remove_member(ctx):
             raise ServiceError("forbidden: the owner cannot be removed from "
                                "the team")
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     state.members.pop((team_id, uid), None)
     auditlog.member_remove(state, ctx.auth, uid)
     return no_content()
@@ -349,7 +349,7 @@ async def leave(ctx):
             raise ServiceError("forbidden: the owner cannot leave the team; "
                                "delete the team instead")
     except ServiceError as e:
-        return _fail(e)
+        return _fail(ctx, e)
     state.members.pop((team_id, ctx.auth.user_id), None)
     auditlog.member_leave(state, ctx.auth)
     return no_content()
@@ -368,10 +368,10 @@ async def set_byoc(ctx):
         return invalid_body()
     t = ctx.state.teams.get(team_id)
     if t is None:
-        return _fail("team not found: " + NO_ROWS)
+        return _fail(ctx, "team not found: " + NO_ROWS)
     if t.deleted_at is not None:
-        return _fail("team not found")
+        return _fail(ctx, "team not found")
     if not req["enabled"]:
-        return _fail("invalid request: BYOC cannot be disabled once enabled")
+        return _fail(ctx, "invalid request: BYOC cannot be disabled once enabled")
     t.is_byoc = True
     return no_content()

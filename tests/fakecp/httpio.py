@@ -130,8 +130,16 @@ def drop_connection(request, rst):
     close_transport(request.transport, rst)
 
 
-def service_error(msg):
-    """serviceErrToHTTP for a plain (non-Connect) service error message."""
+NO_SERVERS = "no servers available \u2014 try again later"
+
+
+def service_error(ctx, msg):
+    """serviceErrToHTTP for a plain (non-Connect) service error message.
+
+    At f5a23c1 (capsules) the messages are generic (CONTRACT 11.8) and host
+    shortages are 503 no_hosts_available."""
+    if ctx.dialect == "capsules":
+        return error(*_service_generic(msg))
     if "not found" in msg:
         return error(404, "not_found", msg)
     if "not running" in msg or "not paused" in msg:
@@ -147,14 +155,46 @@ def service_error(msg):
     return error(500, "internal_error", msg)
 
 
+def _service_generic(msg):
+    if "not found" in msg:
+        return 404, "not_found", "resource not found"
+    if "not running" in msg:
+        return 409, "invalid_state", "resource is not running"
+    if "not paused" in msg:
+        return 409, "invalid_state", "resource is not paused"
+    if "conflict:" in msg:
+        cut = msg.startswith("conflict: ")
+        return 409, "conflict", msg[len("conflict: "):] if cut else msg
+    if "forbidden" in msg:
+        return 403, "forbidden", "forbidden"
+    if "invalid or expired" in msg:
+        return 401, "unauthorized", "invalid or expired credentials"
+    if ("no online" in msg and "hosts available" in msg) or \
+            "no host has sufficient resources" in msg:
+        return 503, "no_hosts_available", NO_SERVERS
+    if "invalid" in msg:
+        return 400, "invalid_request", "invalid request"
+    return 500, "internal_error", "an internal error occurred"
+
+
 _AGENT_CODES = {"not_found": (404, "not_found"),
                 "invalid_argument": (400, "invalid_request"),
                 "failed_precondition": (409, "conflict")}
+# f5a23c1 adds these (CONTRACT 11.8); unavailable also hides the text.
+_AGENT_CODES_HEAD = dict(_AGENT_CODES,
+                         already_exists=(409, "conflict"),
+                         permission_denied=(403, "forbidden"),
+                         unavailable=(503, "no_hosts_available"),
+                         unimplemented=(501, "agent_error"))
 
 
-def agent_error(connect_code, text):
+def agent_error(ctx, connect_code, text):
     """agentErrToHTTP for a Connect error "<code>: <text>"."""
-    status, code = _AGENT_CODES.get(connect_code, (502, "agent_error"))
+    head = ctx.dialect == "capsules"
+    table = _AGENT_CODES_HEAD if head else _AGENT_CODES
+    status, code = table.get(connect_code, (502, "agent_error"))
+    if head and connect_code == "unavailable":
+        return error(status, code, NO_SERVERS)
     return error(status, code, "%s: %s" % (connect_code, text))
 
 

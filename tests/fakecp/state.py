@@ -92,6 +92,8 @@ class Template:
     team_id: str
     created_at: float
     files_dir: Optional[str] = None   # disk contents captured by a snapshot
+    # capsules dialect: copied from the source capsule (CONTRACT 11.7)
+    metadata: Dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass
@@ -132,6 +134,8 @@ class Sandbox:
     procs: set = dataclasses.field(default_factory=set)
     # The host the scheduler placed it on (resources.Host id).
     host_id: str = ""
+    # capsules dialect: what the host agent reports at create (11.7).
+    metadata: Dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class State:
@@ -218,11 +222,11 @@ class State:
 
     def add_template(self, name, type_, vcpus, memory_mb, size_bytes,
                      team_id, created_at=None, files_dir=None,
-                     template_id=None):
+                     template_id=None, metadata=None):
         tid = template_id or new_template_id()
         t = Template(tid, name, type_, vcpus, memory_mb, size_bytes, team_id,
                      time.time() if created_at is None else created_at,
-                     files_dir)
+                     files_dir, dict(metadata or {}))
         self.templates[tid] = t
         return t
 
@@ -369,6 +373,8 @@ def sandbox_json(sb: Sandbox):
     if sb.last_active_at is not None:
         d["last_active_at"] = rfc3339(sb.last_active_at)
     d["last_updated"] = rfc3339(sb.last_updated)
+    if sb.metadata:
+        d["metadata"] = dict(sorted(sb.metadata.items()))   # a Go map
     return d
 
 
@@ -381,5 +387,7 @@ def template_json(t: Template):
         d["memory_mb"] = t.memory_mb
     d.update(size_bytes=t.size_bytes, created_at=rfc3339(t.created_at),
              platform=t.team_id == PLATFORM_TEAM_ID)
+    if t.metadata:
+        d["metadata"] = dict(sorted(t.metadata.items()))
     return d
 

@@ -247,6 +247,93 @@ async def test_ws_errors(t, caps):
          "capsules ws: a malformed ID is a 400 before the upgrade")
 
 
+# --------------------------------------------------------------------------
+# Changed shapes and messages (11.7, 11.8)
+
+async def test_messages(t, caps, old):
+    """The service mapper's generic messages at f5a23c1."""
+    for api in (caps, old):
+        sid = await api.sandbox()
+        p = "%s/%s/pause" % (api.fake.prefix, sid)
+        status, _ = await api.json("POST", p)
+        assert status == 200, status
+        status, body = await api.json("POST", p)
+        if api.fake.dialect == "capsules":
+            t.eq((status, body), (409, err("invalid_state",
+                                           "resource is not running")),
+                 "capsules: pause of a paused capsule, generic message")
+        else:
+            t.eq((status, body), (409, err(
+                "invalid_state", "sandbox is not running (status: paused)")),
+                 "sandboxes: pause of a paused sandbox, the service text")
+
+
+async def test_no_hosts(t, caps):
+    """A BYOC team without hosts: 503 no_hosts_available at f5a23c1."""
+    seed = caps.fake.seed
+    admin = {"Authorization": "Bearer " + seed["jwt_admin"]}
+    status, _ = await caps.json(
+        "PUT", "/v1/admin/teams/%s/byoc" % seed["team_b"]["id"], key=False,
+        headers=admin, json={"enabled": True})
+    assert status == 204, status
+    got = await caps.json("POST", "/v1/capsules", key=False, json={},
+                          headers={"X-API-Key": seed["api_key_b"]})
+    t.eq(got, (503, err("no_hosts_available",
+                        "no servers available \u2014 try again later")),
+         "capsules: no host for the team -> 503 no_hosts_available")
+
+
+async def test_metadata(t, caps, old):
+    sid = await caps.sandbox()
+    _, sb = await caps.json("GET", "/v1/capsules/" + sid)
+    meta = sb.get("metadata", {})
+    t.eq(sorted(meta), ["agent_version", "envd_version",
+                        "firecracker_version", "kernel_version"],
+         "capsules: a capsule carries the agent's metadata")
+    t.eq(list(sb)[-1], "metadata", "capsules: metadata is the last field")
+    status, tmpl = await caps.json("POST", "/v1/snapshots",
+                                   json={"sandbox_id": sid})
+    t.eq((status, tmpl.get("metadata")), (201, meta),
+         "capsules: a snapshot copies the capsule's metadata")
+    sid = await old.sandbox()
+    _, sb = await old.json("GET", "/v1/sandboxes/" + sid)
+    t.ok("metadata" not in sb, "sandboxes: no metadata field", sb)
+
+
+async def test_snapshot_name_taken(t, caps, old):
+    for api in (caps, old):
+        sid = await api.sandbox()
+        body = {"sandbox_id": sid, "name": "taken-name"}
+        status, _ = await api.json("POST", "/v1/snapshots", json=body)
+        assert status == 201, status
+        sid = await api.sandbox()
+        body["sandbox_id"] = sid
+        got = await api.json("POST", "/v1/snapshots?overwrite=true",
+                             json=body)
+        if api.fake.dialect == "capsules":
+            t.eq(got, (409, err("template_name_taken", "snapshot name "
+                                "already exists; delete the existing "
+                                "snapshot first to reuse this name")),
+                 "capsules: overwrite is gone, 409 template_name_taken")
+        else:
+            t.eq(got[0], 201, "sandboxes: ?overwrite=true replaces it")
+
+
+async def test_audit_params(t, caps, old):
+    jwt = {"Authorization": "Bearer " + caps.fake.seed["jwt_owner"]}
+    for api in (caps, old):
+        h = {"Authorization": "Bearer " + api.fake.seed["jwt_owner"]}
+        got = await api.json("GET", "/v1/audit-logs?before=yesterday",
+                             key=False, headers=h)
+        want = "invalid query parameters" if api.fake.dialect == \
+            "capsules" else "before must be an RFC3339 timestamp"
+        t.eq(got, (400, err("invalid_request", want)),
+             "%s: audit with a bad before" % api.fake.dialect)
+    status, _ = await caps.json("GET", "/v1/audit-logs?limit=0&before_id=x",
+                                key=False, headers=jwt)
+    t.eq(status, 200, "capsules: audit limit=0 is 50, before_id unparsed")
+
+
 async def amain(t, tmp, fakes):
     caps = DFake(tmp, "caps", "capsules",
                  extra=("--ws-auth-timeout", "0.5"))
@@ -266,6 +353,12 @@ async def amain(t, tmp, fakes):
         await case(t, "ws auth message", test_ws_auth_msg(t, c))
         await case(t, "ws auth failures", test_ws_auth_failures(t, c))
         await case(t, "ws errors", test_ws_errors(t, c))
+        await case(t, "messages", test_messages(t, c, o))
+        await case(t, "no hosts", test_no_hosts(t, c))
+        await case(t, "metadata", test_metadata(t, c, o))
+        await case(t, "snapshot name taken",
+                   test_snapshot_name_taken(t, c, o))
+        await case(t, "audit params", test_audit_params(t, c, o))
 
 
 def _main_body(t, tmp, fakes):
