@@ -5,7 +5,8 @@ Order of checks: bad ID 400, unknown 404, not running 409 (before the body
 is even read), body 400, empty cmd 400, then the agent.  Output is returned
 as text when both streams are valid UTF-8, otherwise both are standard
 base64 and encoding says "base64".  duration_ms is measured around the
-agent call; last_active_at is bumped only on success.
+agent call; last_active_at is bumped only on success.  In the capsules
+dialect "background": true hands the command to api_process.py (202).
 
 The streaming variant (WebSocket exec/stream) will live next to this.
 Registered by routes.py.
@@ -14,6 +15,7 @@ Registered by routes.py.
 import base64
 import time
 
+import api_process
 import gojson
 import httpio
 import resources
@@ -25,6 +27,12 @@ from httpio import error, json_response
 EXEC_REQUEST = gojson.Struct(cmd=gojson.STRING,
                              args=gojson.ListOf(gojson.STRING),
                              timeout_sec=gojson.INT32)
+# f5a23c1: background processes (api_process.py); envs and cwd are only
+# honoured with background, timeout_sec only without.
+EXEC_REQUEST_CAPSULES = gojson.Struct(
+    cmd=gojson.STRING, args=gojson.ListOf(gojson.STRING),
+    timeout_sec=gojson.INT32, background=gojson.BOOL, tag=gojson.STRING,
+    envs=gojson.MapOf(gojson.STRING), cwd=gojson.STRING)
 
 
 def _is_utf8(b):
@@ -47,7 +55,8 @@ async def exec_(ctx):
         return error(409, "invalid_state",
                      "sandbox is not running (status: %s)" % sb.status)
     try:
-        req = await ctx.decode(EXEC_REQUEST)
+        req = await ctx.decode(EXEC_REQUEST_CAPSULES
+                               if ctx.dialect == "capsules" else EXEC_REQUEST)
     except gojson.DecodeError:
         return error(400, "invalid_request", "invalid JSON body")
     if req["cmd"] == "":
@@ -56,6 +65,8 @@ async def exec_(ctx):
     start = time.monotonic()
     if resources.host_for_agent(ctx.state, sb) is not None:
         return error(503, "host_unavailable", "sandbox host is not reachable")
+    if req.get("background"):
+        return await api_process.start_background(ctx, sb, req)
     gone = ctx.watch_disconnect()
     try:
         res = await ctx.app.agent.exec(sb, req["cmd"], req["args"] or [],

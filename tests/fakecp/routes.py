@@ -36,6 +36,7 @@ import api_exec
 import api_files
 import api_hosts
 import api_keys
+import api_process
 import api_sandboxes
 import api_snapshots
 import api_stream
@@ -52,7 +53,7 @@ DIALECTS = (SANDBOXES, CAPSULES)
 VERSION = "0.1.5"            # what GET /health reports in capsules mode
 
 # Modules that add capsules-dialect routes (see the module docstring).
-EXTENSIONS = []
+EXTENSIONS = [api_process]
 
 
 def build(dialect=SANDBOXES):
