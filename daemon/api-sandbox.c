@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sandbox.wait_ready: the daemon polls GET /v1/sandboxes/{id} until the
- * sandbox is running. All clients waiting on one sandbox share one poll
- * loop (struct sandbox_watch); each waiter keeps its own deadline.
+ * The sandbox rows. sandbox.wait_ready: the daemon polls GET
+ * /v1/sandboxes/{id} until the sandbox is running. All clients waiting
+ * on one sandbox share one poll loop (struct sandbox_watch); each waiter
+ * keeps its own deadline. sandboxes.create, list and destroy keep the
+ * ownership table (owner.h) and hold tools to their policy (policy.h).
  */
 #include "config.h"
 
@@ -11,16 +13,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
 
 #include "api.h"
 #include "call.h"
+#include "client.h"
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
+#include "owner.h"
 #include "rest.h"
 #include "upstream.h"
 #include "wrennd.h"
@@ -318,6 +323,88 @@ oom:
 	call_fail_oom(call);
 }
 
+/* sandboxes.create answered: record who created the sandbox. */
+static json_t *
+api_sandbox_created(struct call *call, json_t *result)
+{
+	struct client *c = call_client(call);
+	const char *id = json_string_value(json_object_get(result, "id"));
+	int r;
+
+	if (id == NULL) {
+		json_decref(result);
+		call_fail(call, IPC_ERR_APPLICATION, "upstream_protocol", NULL,
+		    "the control plane's answer to sandboxes.create has no "
+		    "sandbox id");
+		return NULL;
+	}
+	r = owner_add(call_wd(call)->owners, id, client_uid(c), client_id(c),
+	    call_role(call), 0);
+	if (r != 0)
+		/* The sandbox exists: a tool could not reach it, others can. */
+		log_warnx("sandbox %.64s: ownership not recorded (%s)", id,
+		    r == -ENOMEM ? "out of memory" : "id too long");
+	return result;
+}
+
+/*
+ * sandboxes.list answered: the list is every live sandbox of the team,
+ * so entries recorded longer ago than any list request can take and
+ * missing from it are gone (destroyed elsewhere or expired) and are
+ * forgotten. A tool is shown only its own.
+ */
+static json_t *
+api_sandbox_listed(struct call *call, json_t *result)
+{
+	struct wrennd *wd = call_wd(call);
+	time_t old = time(NULL) - wd->cfg->request_timeout_ms / 1000 - 1;
+	const struct owner *o;
+	const char *id;
+	json_t *sb, *seen;
+	size_t i;
+
+	if (!json_is_array(result))
+		return result;
+	if ((seen = json_object()) == NULL) {
+		json_decref(result);
+		call_fail_oom(call);
+		return NULL;
+	}
+	json_array_foreach(result, i, sb)
+		if ((id = json_string_value(json_object_get(sb, "id"))) != NULL)
+			json_object_set_new(seen, id, json_true());
+	for (i = 0; (o = owner_at(wd->owners, i)) != NULL;)
+		if (o->created < old &&
+		    json_object_get(seen, o->sandbox_id) == NULL)
+			owner_remove(wd->owners, o->sandbox_id);
+		else
+			i++;
+	json_decref(seen);
+	if (call_role(call) >= ROLE_USER)
+		return result;
+	for (i = 0; i < json_array_size(result);) {
+		id = json_string_value(
+		    json_object_get(json_array_get(result, i), "id"));
+		if (id != NULL &&
+		    owner_may_access(wd->owners, id, call_role(call),
+			client_uid(call_client(call))))
+			i++;
+		else
+			json_array_remove(result, i);
+	}
+	return result;
+}
+
+/* sandboxes.destroy answered: the sandbox has no owner any more. */
+static json_t *
+api_sandbox_destroyed(struct call *call, json_t *result)
+{
+	owner_remove(call_wd(call)->owners,
+	    json_string_value(
+		json_object_get(call_params(call), "sandbox_id")));
+	return result;
+}
+
 /* This file's method rows (methods.h), listed by methods.c. */
 
 static const struct method_param p_sandboxes_create[] = {
@@ -407,6 +494,7 @@ static const struct method api_sandbox_rows[] = {
 	.path = "/v1/sandboxes",
 	.flags = METHOD_BODY,
 	.params = p_sandboxes_create,
+	.after = api_sandbox_created,
     },
     {
 	.name = "sandboxes.list",
@@ -416,6 +504,7 @@ static const struct method api_sandbox_rows[] = {
 	.verb = "GET",
 	.path = "/v1/sandboxes",
 	.params = methods_no_params,
+	.after = api_sandbox_listed,
     },
     {
 	.name = "sandboxes.get",
@@ -435,6 +524,7 @@ static const struct method api_sandbox_rows[] = {
 	.path = "/v1/sandboxes/{sandbox_id}",
 	.result = MRES_EMPTY,
 	.params = p_sandbox,
+	.after = api_sandbox_destroyed,
     },
     {
 	.name = "sandboxes.get_stats",

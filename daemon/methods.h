@@ -105,6 +105,12 @@ enum method_result {
  * One method. Written with designated initializers; a field left out is
  * 0: no verb, path or handler, MRES_JSON, no flags. Name, summary, cred,
  * role and params are always written (tests/unit/test-methods.c checks).
+ *
+ * A row whose role is ROLE_TOOL and that has a sandbox_id parameter
+ * serves a tool only for a sandbox that tool owns (owner.h): rpc.c checks
+ * it at admission and answers not_found otherwise, as the control plane
+ * does for a sandbox that does not exist. New rows get the rule by
+ * declaring .role = ROLE_TOOL and METHOD_P_SANDBOX_ID.
  */
 struct method {
 	const char *name;    /* namespace.verb */
@@ -118,6 +124,12 @@ struct method {
 	const struct method_param *params;  /* ends with METHOD_PARAMS_END */
 	void (*handler)(struct call *call); /* NULL: REST pass-through;
 					     * answers the call now or later */
+	/*
+	 * A pass-through's 2xx result (stolen; {} for MRES_EMPTY) before
+	 * the reply: returns what to reply with, or NULL after failing the
+	 * call. NULL: the result is sent as it is.
+	 */
+	json_t *(*after)(struct call *call, json_t *result);
 };
 
 /* Look a method up by name; NULL when unknown. */

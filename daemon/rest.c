@@ -357,16 +357,21 @@ rest_done_cb(
 		return;
 	if (rest_done(call, res) != 0)
 		return;
-	if (call_method(call)->result == MRES_EMPTY) {
-		call_reply(call, json_object());
-		return;
-	}
-	if ((result = call_upstream_json(res, &err)) == NULL) {
+	if (call_method(call)->result == MRES_EMPTY)
+		result = json_object();
+	else if ((result = call_upstream_json(res, &err)) == NULL) {
 		call_fail(call, IPC_ERR_APPLICATION, "upstream_protocol",
 		    json_pack("{s:I}", "status", (json_int_t)res->status), "%s",
 		    err);
 		return;
 	}
+	if (result == NULL) {
+		call_fail_oom(call);
+		return;
+	}
+	if (call_method(call)->after != NULL &&
+	    (result = call_method(call)->after(call, result)) == NULL)
+		return;
 	call_reply(call, result);
 }
 

@@ -24,6 +24,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
+#include "owner.h"
 #include "portfwd.h"
 #include "rest.h"
 #include "role.h"
@@ -85,6 +86,7 @@ rpc_close(struct client *c)
 		return;
 	call_abort_all(&rc->calls);
 	portfwd_client_gone(client_wrennd(c), client_id(c));
+	owner_conn_gone(client_wrennd(c)->owners, client_id(c));
 	client_set_data(c, NULL);
 	free(rc);
 }
@@ -215,9 +217,34 @@ rpc_pick_auth(struct client *c, const struct ipc_msg *m,
 }
 
 /*
+ * A tool reaches only sandboxes it owns: on a row with a sandbox_id
+ * parameter (methods.h), another owner's sandbox answers as the control
+ * plane answers one that does not exist, so ids cannot be probed.
+ * Returns 0, or -1 after rejecting the request.
+ */
+static int
+rpc_check_owner(struct client *c, const struct rpc_conn *rc,
+    const struct ipc_msg *m, const struct method *meth)
+{
+	const char *id;
+
+	if (rc->role >= ROLE_USER ||
+	    methods_param(meth, "sandbox_id") == NULL ||
+	    (id = json_string_value(
+		 json_object_get(m->params, "sandbox_id"))) == NULL)
+		return 0;
+	if (owner_may_access(
+		client_wrennd(c)->owners, id, rc->role, client_uid(c)))
+		return 0;
+	client_fail(c, m->id, IPC_ERR_APPLICATION, "not_found",
+	    json_pack("{s:i}", "status", 404), "sandbox not found");
+	return -1;
+}
+
+/*
  * Check a request: duplicate id, method known, role, params, fds,
- * draining, credential. Returns the method with *auth set, or NULL after
- * answering with the error (nothing has happened yet).
+ * ownership, draining, credential. Returns the method with *auth set, or NULL
+ * after answering with the error (nothing has happened yet).
  */
 static const struct method *
 rpc_admit(struct client *c, struct rpc_conn *rc, struct ipc_msg *m,
@@ -252,6 +279,8 @@ rpc_admit(struct client *c, struct rpc_conn *rc, struct ipc_msg *m,
 		return NULL;
 	}
 	if (rpc_check_fds(c, m, meth, nfds) != 0)
+		return NULL;
+	if (rpc_check_owner(c, rc, m, meth) != 0)
 		return NULL;
 	if (client_wrennd(c)->draining) {
 		client_fail(c, m->id, IPC_ERR_APPLICATION, "shutting_down",

@@ -34,6 +34,7 @@
 #include "kernel.h"
 #include "listener.h"
 #include "log.h"
+#include "owner.h"
 #include "portfwd.h"
 #include "rpc.h"
 #include "systemd.h"
@@ -479,7 +480,8 @@ main(int argc, char **argv)
 	    (wd.files = api_files_new()) == NULL ||
 	    (wd.streams = stream_set_new()) == NULL ||
 	    (wd.portfwds = portfwd_set_new()) == NULL ||
-	    (wd.kernels = kernel_set_new()) == NULL)
+	    (wd.kernels = kernel_set_new()) == NULL ||
+	    (wd.owners = owner_set_new()) == NULL)
 		fatalx("out of memory");
 	/* Signals first: a client may send SIGTERM as soon as the socket
 	 * exists; libevent queues it until the loop runs. */
@@ -516,6 +518,8 @@ main(int argc, char **argv)
 	wd.kernels = NULL;
 	api_sandbox_free(wd.sandbox);
 	wd.sandbox = NULL;
+	owner_set_free(wd.owners);
+	wd.owners = NULL;
 	listener_free(wd.listener);
 	upstream_free(wd.up);
 	if (wd.ev_drain != NULL)

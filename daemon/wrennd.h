@@ -25,6 +25,7 @@ struct api_files;
 struct stream_set;
 struct portfwd_set;
 struct kernel_set;
+struct owner_set;
 struct evdns_base;
 
 TAILQ_HEAD(client_list, client);
@@ -46,6 +47,7 @@ struct wrennd {
 	struct stream_set *streams;   /* owned: stream.c's exec streams */
 	struct portfwd_set *portfwds; /* owned: portfwd.c's forwards */
 	struct kernel_set *kernels;   /* owned: kernel.c's Jupyter kernels */
+	struct owner_set *owners;     /* owned: who created which sandbox */
 	struct evdns_base *dns;	      /* owned: resolver for WebSockets */
 	struct event *ev_drain;	      /* owned; drain deadline */
 	int draining;		      /* SIGTERM received */

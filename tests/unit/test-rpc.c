@@ -37,6 +37,7 @@
 #include "conf.h"
 #include "creds.h"
 #include "log.h"
+#include "owner.h"
 #include "rpc.h"
 #include "stream.h"
 #include "tap.h"
@@ -713,7 +714,8 @@ main(void)
 	}
 	if ((wd.sandbox = api_sandbox_new()) == NULL ||
 	    (wd.files = api_files_new()) == NULL ||
-	    (wd.streams = stream_set_new()) == NULL)
+	    (wd.streams = stream_set_new()) == NULL ||
+	    (wd.owners = owner_set_new()) == NULL)
 		return 99;
 
 	test_greeting();
@@ -730,6 +732,7 @@ main(void)
 	api_sandbox_free(wd.sandbox);
 	api_files_free(wd.files);
 	stream_set_free(wd.streams);
+	owner_set_free(wd.owners);
 	upstream_free(wd.up);
 	fake_stop();
 	event_base_dispatch(wd.base);
