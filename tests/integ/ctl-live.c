@@ -63,41 +63,48 @@ main(int argc, char **argv)
 	if (!ok(r == 0, "wrennctl_new(NULL) connects via WRENND_SOCKET (%s)",
 		wrennctl_strerror(r)))
 		return done_testing();
-	ok(wrennctl_server_version(h) != NULL &&
-		wrennctl_server_has_method(h, "sandbox.exec_stream"),
-	    "the greeting is parsed");
+	ok_nonnull(
+	    wrennctl_server_version(h), "the greeting's version is parsed");
+	ok_int(wrennctl_server_has_method(h, "sandbox.exec_stream"), 1,
+	    "the greeting's method list is parsed");
 
 	r = wrennctl_call(h, "sandboxes.create", "{}", &res);
 	snprintf(sid, sizeof(sid), "%s", member(res, "id"));
-	ok(r == 0 && strncmp(sid, "cl-", 3) == 0, "sandboxes.create -> %s",
+	ok_int(r, 0, "sandboxes.create succeeds");
+	ok_int(strncmp(sid, "cl-", 3), 0, "sandboxes.create -> '%s', a cl- id",
 	    sid);
 	free(res);
 	res = NULL;
 
 	r = wrennctl_call(h, "sandboxes.get",
 	    "{\"sandbox_id\":\"cl-0000000000000000000000000\"}", NULL);
-	ok(r == WRENNCTL_E_NOT_FOUND &&
-		strcmp(wrennctl_err_data_code(h), "not_found") == 0 &&
-		wrennctl_err_http_status(h) == 404 &&
-		wrennctl_err_rpc_code(h) == -32000,
-	    "unknown sandbox -> WRENNCTL_E_NOT_FOUND, not_found, 404");
+	ok_int(
+	    r, WRENNCTL_E_NOT_FOUND, "unknown sandbox -> WRENNCTL_E_NOT_FOUND");
+	ok_str(wrennctl_err_data_code(h), "not_found",
+	    "unknown sandbox: data.code");
+	ok_int(wrennctl_err_http_status(h), 404,
+	    "unknown sandbox: the HTTP status");
+	ok_int(wrennctl_err_rpc_code(h), -32000,
+	    "unknown sandbox: the JSON-RPC code");
 
 	snprintf(params, sizeof(params), "{\"sandbox_id\":\"%s\"}", sid);
 	r = wrennctl_call(h, "sandbox.exec", params, NULL);
-	ok(r == WRENNCTL_E_VALIDATION && wrennctl_err_rpc_code(h) == -32602,
-	    "missing cmd -> WRENNCTL_E_VALIDATION (-32602)");
+	ok_int(
+	    r, WRENNCTL_E_VALIDATION, "missing cmd -> WRENNCTL_E_VALIDATION");
+	ok_int(
+	    wrennctl_err_rpc_code(h), -32602, "missing cmd: the JSON-RPC code");
 	r = wrennctl_call(h, "no.such_method", "{}", NULL);
-	ok(r == WRENNCTL_E_METHOD_NOT_FOUND,
-	    "unknown method -> "
-	    "WRENNCTL_E_METHOD_NOT_FOUND");
+	ok_int(r, WRENNCTL_E_METHOD_NOT_FOUND,
+	    "unknown method -> WRENNCTL_E_METHOD_NOT_FOUND");
 
 	snprintf(params, sizeof(params), "{\"host_id\":\"%s\"}", argv[1]);
 	r = wrennctl_call(h, "hosts.delete", params, NULL);
 	found = 0;
 	for (i = 0; (ids = wrennctl_err_sandbox_id(h, (size_t)i)) != NULL; i++)
 		found |= strcmp(ids, argv[2]) == 0;
-	ok(r == WRENNCTL_E_HOST_HAS_SANDBOXES && found,
-	    "busy host -> WRENNCTL_E_HOST_HAS_SANDBOXES with the sandbox ids");
+	ok_int(r, WRENNCTL_E_HOST_HAS_SANDBOXES,
+	    "busy host -> WRENNCTL_E_HOST_HAS_SANDBOXES");
+	ok_int(found, 1, "busy host: the error lists the sandbox %s", argv[2]);
 	if (!found)
 		diag("got %d: %s", r, wrennctl_err_json(h));
 
@@ -107,9 +114,9 @@ main(int argc, char **argv)
 	    sid);
 	r = wrennctl_call_stream(
 	    h, "sandbox.exec_stream", params, count_event, NULL, &res);
-	ok(r == 0 && strstr(res, "\"exit_code\":5") != NULL && nstdout >= 1,
-	    "exec_stream through wrennctl_call_stream (%d stdout events)",
-	    nstdout);
+	ok_int(r, 0, "exec_stream through wrennctl_call_stream");
+	ok_strstr(res, "\"exit_code\":5", "exec_stream: the exit code");
+	ok_int(nstdout >= 1, 1, "exec_stream: stdout events (%d)", nstdout);
 	free(res);
 	res = NULL;
 
@@ -124,17 +131,18 @@ main(int argc, char **argv)
 	(void)lseek(fd, 0, SEEK_SET);
 	r = wrennctl_stream_upload(
 	    h, sid, "live/one.bin", fd, WRENNCTL_VERIFY, NULL, NULL, &res);
-	ok(r == 0 && strstr(res, "\"size\":1048576") != NULL &&
-		strstr(res, "\"verified\":true") != NULL,
-	    "wrennctl_stream_upload verified (%s)", res ? res : "-");
+	ok_int(r, 0, "wrennctl_stream_upload succeeds");
+	ok_strstr(res, "\"size\":1048576", "wrennctl_stream_upload: the size");
+	ok_strstr(res, "\"verified\":true", "wrennctl_stream_upload verified");
 	free(res);
 	res = NULL;
 	(void)ftruncate(fd, 0);
 	(void)lseek(fd, 0, SEEK_SET);
 	r = wrennctl_stream_download(
 	    h, sid, "live/one.bin", fd, WRENNCTL_VERIFY, NULL, NULL, &res);
-	ok(r == 0 && lseek(fd, 0, SEEK_END) == 1048576,
-	    "wrennctl_stream_download verified into a file");
+	ok_int(r, 0, "wrennctl_stream_download verified into a file");
+	ok_int(lseek(fd, 0, SEEK_END), 1048576,
+	    "wrennctl_stream_download: the file's size");
 	free(res);
 	res = NULL;
 	r = wrennctl_stream_download(
@@ -148,9 +156,9 @@ main(int argc, char **argv)
 	r = wrennctl_call(h, "sandbox.pause", params, NULL);
 	ok(r == 0, "sandbox.pause");
 	r = wrennctl_call(h, "sandbox.pause", params, NULL);
-	ok(r == WRENNCTL_E_CONFLICT &&
-		strcmp(wrennctl_err_data_code(h), "invalid_state") == 0,
-	    "pause twice -> WRENNCTL_E_CONFLICT (invalid_state)");
+	ok_int(r, WRENNCTL_E_CONFLICT, "pause twice -> WRENNCTL_E_CONFLICT");
+	ok_str(wrennctl_err_data_code(h), "invalid_state",
+	    "pause twice: data.code");
 	h = wrennctl_free(h);
 	ok(h == NULL, "wrennctl_free returns NULL");
 	return done_testing();

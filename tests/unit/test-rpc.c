@@ -355,14 +355,13 @@ int_at(const json_t *msg, const char *a, const char *b, const char *c)
 static void
 is_str(const char *got, const char *want, const char *what)
 {
-	ok(got != NULL && strcmp(got, want) == 0, "%s is \"%s\" (got \"%s\")",
-	    what, want, got != NULL ? got : "(none)");
+	ok_str(got, want, "%s", what);
 }
 
 static void
 is_int(long long got, long long want, const char *what)
 {
-	ok(got == want, "%s is %lld (got %lld)", what, want, got);
+	ok_int(got, want, "%s", what);
 }
 
 /* An error reply for id with JSON-RPC code and data.code. */
@@ -628,7 +627,8 @@ test_hello(void)
 	    "rpc.hello protocol 2: data.max");
 	json_decref(m);
 	m = peer_next(&p);
-	ok(m == NULL && p.eof,
+	ok_null(m, "rpc.hello protocol 2: nothing after the error");
+	ok_int(p.eof, 1,
 	    "rpc.hello protocol 2: the connection is closed after the error");
 	json_decref(m);
 	peer_close(&p);

@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <assert.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -37,6 +36,7 @@
 #include "creds.h"
 #include "log.h"
 #include "tap.h"
+#include "testenv.h"
 #include "tlsctx.h"
 #include "upstream.h"
 
@@ -167,10 +167,17 @@ jstr(json_t *j, const char *key)
 	return s != NULL ? s : "";
 }
 
-static int
-streq(const char *a, const char *b)
+/* key's value in j as text for a check: its string, "null" or "missing". */
+static const char *
+jval(json_t *j, const char *key)
 {
-	return a != NULL && b != NULL && strcmp(a, b) == 0;
+	json_t *v = json_object_get(j, key);
+
+	if (v == NULL)
+		return "missing";
+	if (json_is_null(v))
+		return "null";
+	return json_is_string(v) ? json_string_value(v) : "not a string";
 }
 
 static uint32_t
@@ -185,22 +192,6 @@ crc32_update(uint32_t crc, const unsigned char *p, size_t n)
 			crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
 	}
 	return ~crc;
-}
-
-static int
-count_fds(void)
-{
-	struct dirent *d;
-	DIR *dir;
-	int n = 0;
-
-	if ((dir = opendir("/proc/self/fd")) == NULL)
-		return -1;
-	while ((d = readdir(dir)) != NULL)
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n - 1; /* the directory's own fd */
 }
 
 static int
@@ -316,87 +307,81 @@ test_basic(struct upstream *up, int port)
 	json_t *j;
 
 	snprintf(want, sizeof(want), "http://127.0.0.1:%d/api", port);
-	ok(streq(upstream_base_url(up), want),
-	    "base URL trailing slash "
-	    "dropped (%s)",
-	    upstream_base_url(up));
+	ok_str(upstream_base_url(up), want, "base URL trailing slash dropped");
 
 	run(up, "GET", "/v1/echo?x=1&y=a%20b", UPSTREAM_AUTH_NONE, NULL, -1,
 	    &r);
-	ok(r.calls == 1 && r.outcome == UPSTREAM_OK && r.status == 200,
-	    "GET: outcome %d status %ld", r.outcome, r.status);
-	ok(!r.sync_violation, "GET: callback not run inside start");
-	ok(streq(r.ctype, "application/json"), "GET: content type '%s'",
-	    r.ctype ? r.ctype : "(null)");
-	ok(streq(jstr(r.json, "path"), "/api/v1/echo?x=1&y=a%20b"),
-	    "GET: base path prefix kept: %s", jstr(r.json, "path"));
-	ok(streq(jstr(r.json, "method"), "GET"), "GET: method");
-	ok(streq(jstr(r.json, "user_agent"), "wrennd/" PACKAGE_VERSION),
-	    "GET: user agent %s", jstr(r.json, "user_agent"));
-	ok(streq(r.errmsg, ""), "GET: empty errmsg on success");
-	ok(json_is_null(json_object_get(r.json, "x_api_key")) &&
-		json_is_null(json_object_get(r.json, "authorization")),
-	    "GET: no credential header with UPSTREAM_AUTH_NONE");
+	ok_int(r.calls, 1, "GET: one callback");
+	ok_int(r.outcome, UPSTREAM_OK, "GET: outcome");
+	ok_int(r.status, 200, "GET: status");
+	ok_int(r.sync_violation, 0, "GET: callback not run inside start");
+	ok_str(r.ctype, "application/json", "GET: content type");
+	ok_str(jstr(r.json, "path"), "/api/v1/echo?x=1&y=a%20b",
+	    "GET: base path prefix kept");
+	ok_str(jstr(r.json, "method"), "GET", "GET: method");
+	ok_str(jstr(r.json, "user_agent"), "wrennd/" PACKAGE_VERSION,
+	    "GET: user agent");
+	ok_str(r.errmsg, "", "GET: empty errmsg on success");
+	ok_str(jval(r.json, "x_api_key"), "null",
+	    "GET: no X-API-Key with UPSTREAM_AUTH_NONE");
+	ok_str(jval(r.json, "authorization"), "null",
+	    "GET: no Authorization with UPSTREAM_AUTH_NONE");
 	res_clear(&r);
 
 	run(up, "POST", "/v1/echo", UPSTREAM_AUTH_NONE, "{\"a\":1}", -1, &r);
-	ok(r.outcome == UPSTREAM_OK && r.status == 200 &&
-		streq(jstr(r.json, "method"), "POST") &&
-		streq(jstr(r.json, "body"), "{\"a\":1}") &&
-		streq(jstr(r.json, "content_type"), "application/json"),
-	    "POST JSON: method, body and content type arrive (%s)", r.body);
+	ok_int(r.outcome, UPSTREAM_OK, "POST JSON: outcome");
+	ok_int(r.status, 200, "POST JSON: status");
+	ok_str(jstr(r.json, "method"), "POST", "POST JSON: method arrives");
+	ok_str(jstr(r.json, "body"), "{\"a\":1}", "POST JSON: body arrives");
+	ok_str(jstr(r.json, "content_type"), "application/json",
+	    "POST JSON: content type arrives");
 	res_clear(&r);
 
 	run(up, "PUT", "/v1/echo", UPSTREAM_AUTH_NONE, "[]", -1, &r);
-	ok(streq(jstr(r.json, "method"), "PUT") &&
-		streq(jstr(r.json, "body"), "[]"),
-	    "PUT JSON");
+	ok_str(jstr(r.json, "method"), "PUT", "PUT JSON: method");
+	ok_str(jstr(r.json, "body"), "[]", "PUT JSON: body");
 	res_clear(&r);
 
 	run(up, "DELETE", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
-	ok(r.outcome == UPSTREAM_OK &&
-		streq(jstr(r.json, "method"), "DELETE") &&
-		streq(jstr(r.json, "body"), ""),
-	    "DELETE without body");
+	ok_int(r.outcome, UPSTREAM_OK, "DELETE without body: outcome");
+	ok_str(jstr(r.json, "method"), "DELETE", "DELETE without body: method");
+	ok_str(jstr(r.json, "body"), "", "DELETE without body: empty body");
 	res_clear(&r);
 
 	run(up, "POST", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
 	j = r.json;
-	ok(streq(jstr(j, "method"), "POST") &&
-		streq(jstr(j, "content_length"), "0") &&
-		json_is_null(json_object_get(j, "content_type")),
-	    "POST without body: Content-Length 0, no form content type");
+	ok_str(jstr(j, "method"), "POST", "POST without body: method");
+	ok_str(jstr(j, "content_length"), "0",
+	    "POST without body: Content-Length 0");
+	ok_str(jval(j, "content_type"), "null",
+	    "POST without body: no form content type");
 	res_clear(&r);
 
 	run(up, "GET", "/v1/status/418", UPSTREAM_AUTH_NONE, NULL, -1, &r);
-	ok(r.outcome == UPSTREAM_OK && r.status == 418,
-	    "status 418 is captured (%ld)", r.status);
-	ok(r.json != NULL &&
-		streq(jstr(json_object_get(r.json, "error"), "code"),
-		    "status_418"),
+	ok_int(r.outcome, UPSTREAM_OK, "status 418: outcome");
+	ok_int(r.status, 418, "status 418 is captured");
+	ok_str(jstr(json_object_get(r.json, "error"), "code"), "status_418",
 	    "error body is captured");
 	res_clear(&r);
 
 	run(up, "GET", "/v1/text", UPSTREAM_AUTH_NONE, NULL, -1, &r);
-	ok(streq(r.ctype, "text/plain; charset=utf-8") &&
-		streq(r.body, "plain text\n") && r.body_len == 11,
-	    "text body and content type");
+	ok_str(r.ctype, "text/plain; charset=utf-8", "text: content type");
+	ok_str(r.body, "plain text\n", "text: body");
+	ok_size(r.body_len, 11, "text: body length");
 	res_clear(&r);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", port);
 	up2 = make_up(url, NULL, NULL, 0);
 	run(up2, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
-	ok(streq(jstr(r.json, "path"), "/v1/echo"), "base without path: %s",
-	    jstr(r.json, "path"));
+	ok_str(jstr(r.json, "path"), "/v1/echo", "base without path");
 	res_clear(&r);
 	upstream_free(up2);
 
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/x", port);
 	up2 = make_up(url, NULL, NULL, 0);
 	run(up2, "GET", "v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
-	ok(streq(jstr(r.json, "path"), "/api/x/v1/echo"),
-	    "base without trailing slash, path without leading slash: %s",
-	    jstr(r.json, "path"));
+	ok_str(jstr(r.json, "path"), "/api/x/v1/echo",
+	    "base without trailing slash, path without leading slash");
 	res_clear(&r);
 	upstream_free(up2);
 
@@ -459,19 +444,23 @@ test_concurrency(struct upstream *up)
 		okc += r[i].outcome == UPSTREAM_OK && r[i].status == 200;
 		res_clear(&r[i]);
 	}
-	ok(calls == N && okc == N && sync == 0,
-	    "%d concurrent requests answered (%d ok, %d callbacks)", N, okc,
-	    calls);
-	ok(upstream_requests_active(up) == 0, "none active afterwards");
+	ok_int(calls, N, "%d concurrent requests: every callback", N);
+	ok_int(okc, N, "%d concurrent requests: every one answered 200", N);
+	ok_int(sync, 0, "%d concurrent requests: no callback inside start", N);
+	ok_int(upstream_requests_active(up), 0, "none active afterwards");
 	spin(20);
 	count_events(nev);
 	ok(nev[0] == 0, "no socket event left once transfers are done (%d)",
 	    nev[0]);
 	helper_stats(up, &c1, &q1);
 	diag("helper: %ld new connections for %ld requests", c1 - c0, q1 - q0);
-	ok(q1 - q0 >= N && c1 - c0 < q1 - q0 && c1 - c0 <= 4,
+	ok_int(q1 - q0 >= N, 1, "the helper saw every request (%ld for %d)",
+	    q1 - q0, N);
+	ok_int(c1 - c0 < q1 - q0, 1,
 	    "connections reused: %ld connections for %ld requests", c1 - c0,
 	    q1 - q0);
+	ok_int(c1 - c0 <= 4, 1,
+	    "at most 4 connections (the host limit): got %ld", c1 - c0);
 }
 
 /*
@@ -611,10 +600,12 @@ test_cold_pool(int port)
 	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
 	start(req, &quick);
 	(void)wait_for(&quick.calls, 1, 5000);
-	ok(quick.calls == 1 && slow.calls == 0,
+	ok_int(quick.calls, 1, "cold pool: the quick request is answered");
+	ok_int(slow.calls, 0,
 	    "cold pool: a quick request is not queued behind a slow one");
 	(void)wait_for(&slow.calls, 1, 5000);
-	ok(slow.calls == 1 && slow.outcome == UPSTREAM_OK, "slow one done");
+	ok_int(slow.calls, 1, "cold pool: slow one done");
+	ok_int(slow.outcome, UPSTREAM_OK, "cold pool: slow one succeeded");
 	res_clear(&slow);
 	res_clear(&quick);
 	upstream_free(up);
@@ -674,35 +665,38 @@ test_no_resend(int port)
 		    "finding 16: a %s with a body reset before any answer "
 		    "reaches the server once (%ld times)",
 		    methods[i], hits);
-		ok(r.calls == 1 && r.outcome == UPSTREAM_PROTOCOL,
-		    "finding 16: the %s fails with UPSTREAM_PROTOCOL (%d)",
-		    methods[i], r.outcome);
-		ok(r.errmsg != NULL && strstr(r.errmsg, "not sent again"),
-		    "finding 16: the %s error says why: %s", methods[i],
-		    r.errmsg != NULL ? r.errmsg : "(null)");
+		ok_int(r.calls, 1, "finding 16: the %s has one callback",
+		    methods[i]);
+		ok_int(r.outcome, UPSTREAM_PROTOCOL,
+		    "finding 16: the %s fails with UPSTREAM_PROTOCOL",
+		    methods[i]);
+		ok_strstr(r.errmsg, "not sent again",
+		    "finding 16: the %s error says why", methods[i]);
 		res_clear(&r);
 	}
 	drop_once(up, "POST", "post-empty", NULL, &r, &hits);
-	ok(hits == 1 && r.outcome == UPSTREAM_PROTOCOL,
-	    "finding 16: a POST without a body is not sent again either "
-	    "(%ld times, outcome %d)",
-	    hits, r.outcome);
+	ok_int(hits, 1,
+	    "finding 16: a POST without a body is not sent again either");
+	ok_int(r.outcome, UPSTREAM_PROTOCOL,
+	    "finding 16: the POST without a body fails with "
+	    "UPSTREAM_PROTOCOL");
 	res_clear(&r);
 
 	drop_once(up, "GET", "get-once", NULL, &r, &hits);
-	ok(hits == 2 && r.outcome == UPSTREAM_OK && r.status == 200,
-	    "finding 16: a GET reset before any answer is sent again once "
-	    "and succeeds (%ld times, outcome %d, status %ld)",
-	    hits, r.outcome, r.status);
+	ok_int(hits, 2,
+	    "finding 16: a GET reset before any answer is sent again once");
+	ok_int(
+	    r.outcome, UPSTREAM_OK, "finding 16: the GET sent again succeeds");
+	ok_int(r.status, 200, "finding 16: the GET sent again answers 200");
 	res_clear(&r);
 	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
 	res_clear(&r);
 	run(up, "GET", "/v1/drop?tag=get-always&times=100", UPSTREAM_AUTH_NONE,
 	    NULL, -1, &r);
 	hits = helper_hits(up, "get-always");
-	ok(hits == 2 && r.outcome == UPSTREAM_PROTOCOL,
-	    "finding 16: a GET is tried at most twice (%ld times, outcome %d)",
-	    hits, r.outcome);
+	ok_int(hits, 2, "finding 16: a GET is tried at most twice");
+	ok_int(r.outcome, UPSTREAM_PROTOCOL,
+	    "finding 16: a GET reset twice fails with UPSTREAM_PROTOCOL");
 	res_clear(&r);
 	upstream_free(up);
 }
@@ -733,18 +727,17 @@ test_queue_deadline(int port)
 	upstream_req_set_timeout(req, 300);
 	start(req, &quick);
 	(void)wait_for(&quick.calls, 1, 10000);
-	ok(quick.calls == 1 && quick.outcome == UPSTREAM_TIMEOUT &&
-		slow.calls == 0,
-	    "finding 2: a request waiting for the only connection ends at its "
-	    "own deadline, before the long one (outcome %d, long one done %d)",
-	    quick.outcome, slow.calls);
-	ok(quick.errmsg != NULL &&
-		strstr(quick.errmsg, "waiting for an upstream connection"),
-	    "finding 2: the error says it was still waiting: %s",
-	    quick.errmsg != NULL ? quick.errmsg : "(null)");
+	ok_int(quick.calls, 1,
+	    "finding 2: the request waiting for the only connection ends");
+	ok_int(quick.outcome, UPSTREAM_TIMEOUT,
+	    "finding 2: it ends at its own deadline");
+	ok_int(slow.calls, 0, "finding 2: it ends before the long one");
+	ok_strstr(quick.errmsg, "waiting for an upstream connection",
+	    "finding 2: the error says it was still waiting");
 	(void)wait_for(&slow.calls, 1, 10000);
-	ok(slow.calls == 1 && slow.outcome == UPSTREAM_OK,
-	    "finding 2: the long request still finishes (%d)", slow.outcome);
+	ok_int(slow.calls, 1, "finding 2: the long request still finishes");
+	ok_int(
+	    slow.outcome, UPSTREAM_OK, "finding 2: the long request succeeds");
 	res_clear(&slow);
 	res_clear(&quick);
 	upstream_free(up);
@@ -790,11 +783,11 @@ test_proxy_env(int port)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
 	up = make_up(url, NULL, c, 0);
 	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_APIKEY, NULL, 3000, &r);
-	ok(r.outcome == UPSTREAM_OK &&
-		streq(jstr(r.json, "x_api_key"), TEST_API_KEY),
+	ok_int(r.outcome, UPSTREAM_OK,
+	    "finding 11: with proxy variables set the request succeeds");
+	ok_str(jstr(r.json, "x_api_key"), TEST_API_KEY,
 	    "finding 11: with proxy variables set the key still goes to the "
-	    "base URL's host (outcome %d)",
-	    r.outcome);
+	    "base URL's host");
 	res_clear(&r);
 	if ((a = accept(s, NULL, NULL)) >= 0) {
 		spin(100);
@@ -802,10 +795,10 @@ test_proxy_env(int port)
 		close(a);
 	}
 	seen[n > 0 ? n : 0] = '\0';
-	ok(a < 0,
+	ok_int(a < 0, 1,
 	    "finding 11: the proxy from the environment saw no "
 	    "connection");
-	ok(strstr(seen, TEST_API_KEY) == NULL,
+	ok_null(strstr(seen, TEST_API_KEY),
 	    "finding 11: the key never reached the proxy");
 	upstream_free(up);
 	creds_free(c);
@@ -833,10 +826,14 @@ test_outcomes(struct upstream *up)
 	run(up, "GET", "/v1/slow?ms=3000", UPSTREAM_AUTH_NONE, NULL, 300, &r);
 	gettimeofday(&t1, NULL);
 	el = (t1.tv_sec - t0.tv_sec) + (t1.tv_usec - t0.tv_usec) / 1e6;
-	ok(r.calls == 1 && r.outcome == UPSTREAM_TIMEOUT,
-	    "deadline -> UPSTREAM_TIMEOUT (%d) after %.2f s", r.outcome, el);
-	ok(el < 2.0 && r.errmsg != NULL && *r.errmsg != '\0',
-	    "timeout errmsg: %s", r.errmsg ? r.errmsg : "");
+	diag("deadline of 300 ms on a 3 s answer: ended after %.2f s", el);
+	ok_int(r.calls, 1, "deadline: one callback");
+	ok_int(r.outcome, UPSTREAM_TIMEOUT,
+	    "deadline -> UPSTREAM_TIMEOUT, not the answer after 3 s");
+	ok_nonnull(r.errmsg, "deadline: an error message");
+	ok_int(r.errmsg != NULL ? *r.errmsg != '\0' : 0, 1,
+	    "deadline: the error message is not empty: '%s'",
+	    r.errmsg ? r.errmsg : "(null)");
 	res_clear(&r);
 
 	/* A bound socket that does not listen refuses connections. */
@@ -850,17 +847,21 @@ test_outcomes(struct upstream *up)
 	    url, sizeof(url), "http://127.0.0.1:%d/api", ntohs(sin.sin_port));
 	dead = make_up(url, NULL, NULL, 0);
 	run(dead, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
-	ok(r.calls == 1 && r.outcome == UPSTREAM_CONNECT && r.status == 0 &&
-		!r.sync_violation,
-	    "connection refused -> UPSTREAM_CONNECT (%d): %s", r.outcome,
+	ok_int(r.calls, 1, "connection refused: one callback");
+	ok_int(r.outcome, UPSTREAM_CONNECT,
+	    "connection refused -> UPSTREAM_CONNECT: %s",
 	    r.errmsg ? r.errmsg : "");
+	ok_int(r.status, 0, "connection refused: no status");
+	ok_int(r.sync_violation, 0,
+	    "connection refused: callback not run inside start");
 	res_clear(&r);
 	upstream_free(dead);
 	close(s);
 
 	run(up, "GET", "/v1/reset", UPSTREAM_AUTH_NONE, NULL, -1, &r);
-	ok(r.calls == 1 && r.outcome == UPSTREAM_PROTOCOL,
-	    "reset mid-response -> UPSTREAM_PROTOCOL (%d): %s", r.outcome,
+	ok_int(r.calls, 1, "reset mid-response: one callback");
+	ok_int(r.outcome, UPSTREAM_PROTOCOL,
+	    "reset mid-response -> UPSTREAM_PROTOCOL: %s",
 	    r.errmsg ? r.errmsg : "");
 	res_clear(&r);
 
@@ -892,8 +893,8 @@ test_too_large(int port)
 	res_clear(&r);
 	run(small, "GET", "/v1/big?n=1000&chunked=1", UPSTREAM_AUTH_NONE, NULL,
 	    -1, &r);
-	ok(r.outcome == UPSTREAM_OK && r.body_len == 1000,
-	    "exactly max_response is fine (%zu bytes)", r.body_len);
+	ok_int(r.outcome, UPSTREAM_OK, "exactly max_response is fine");
+	ok_size(r.body_len, 1000, "exactly max_response: every byte");
 	res_clear(&r);
 	upstream_free(small);
 }
@@ -969,10 +970,9 @@ test_cancel(struct upstream *up)
 	upstream_req_set_data_hook(req, cancel_in_hook, &hooks);
 	start(req, &r);
 	spin(500);
-	ok(r.calls == 0 && hooks == 1,
-	    "cancel from inside the data hook: no callback, no more hook "
-	    "calls (%d)",
-	    hooks);
+	ok_int(r.calls, 0, "cancel from inside the data hook: no callback");
+	ok_int(
+	    hooks, 1, "cancel from inside the data hook: no more hook calls");
 	ok(upstream_requests_active(up) == 0, "cancel from hook: not active");
 
 	memset(&p, 0, sizeof(p));
@@ -984,9 +984,9 @@ test_cancel(struct upstream *up)
 	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
 	upstream_req_start(req, cancel_other_cb, &p);
 	spin(900);
-	ok(p.r.calls == 1 && r.calls == 0,
-	    "cancel another request from a done callback (%d, %d)", p.r.calls,
-	    r.calls);
+	ok_int(p.r.calls, 1, "cancel another request: the done callback ran");
+	ok_int(r.calls, 0,
+	    "cancel another request from a done callback: no callback for it");
 	ok(upstream_requests_active(up) == 0, "nothing left active");
 
 	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
@@ -1092,7 +1092,8 @@ test_hook_reentry(int port)
 	upstream_req_set_data_hook(b, pause_once_hook, &nb);
 	start(b, &rb);
 	spin(200);
-	ok(nb == 1 && rb.calls == 0, "other request paused");
+	ok_int(nb, 1, "other request paused in its hook");
+	ok_int(rb.calls, 0, "other request paused: no callback yet");
 	h.paused = b;
 	req =
 	    upstream_req_new(h.up, "GET", "/v1/big?n=1000", UPSTREAM_AUTH_NONE);
@@ -1101,11 +1102,17 @@ test_hook_reentry(int port)
 	(void)wait_for(&h.started.calls, 1, 5000);
 	(void)wait_for(&rb.calls, 1, 5000);
 	(void)wait_for(&r.calls, 1, 5000);
-	ok(r.outcome == UPSTREAM_OK && h.started.calls == 1 &&
-		h.started.outcome == UPSTREAM_OK && !h.started.sync_violation,
-	    "a request started from inside a hook runs");
-	ok(rb.calls == 1 && rb.outcome == UPSTREAM_OK,
+	ok_int(r.outcome, UPSTREAM_OK, "the request with the hook succeeds");
+	ok_int(h.started.calls, 1,
+	    "a request started from inside a hook is answered");
+	ok_int(h.started.outcome, UPSTREAM_OK,
+	    "a request started from inside a hook succeeds");
+	ok_int(h.started.sync_violation, 0,
+	    "a request started from inside a hook: callback not inside start");
+	ok_int(rb.calls, 1,
 	    "a request resumed from inside another's hook finishes");
+	ok_int(rb.outcome, UPSTREAM_OK,
+	    "a request resumed from inside another's hook succeeds");
 	res_clear(&r);
 	res_clear(&rb);
 	res_clear(&h.started);
@@ -1120,8 +1127,10 @@ test_hook_reentry(int port)
 	spin(200);
 	upstream_req_cancel(req);
 	spin(100);
-	ok(h.calls == 1 && r.calls == 0 && upstream_requests_active(h.up) == 0,
-	    "cancel while paused");
+	ok_int(h.calls, 1, "cancel while paused: no more hook calls");
+	ok_int(r.calls, 0, "cancel while paused: no callback");
+	ok_int(upstream_requests_active(h.up), 0,
+	    "cancel while paused: not active");
 	upstream_free(h.up);
 
 	/* upstream_free from inside a hook, with others in flight. */
@@ -1138,8 +1147,12 @@ test_hook_reentry(int port)
 	upstream_req_set_data_hook(req, hookplay_hook, &h);
 	start(req, &r);
 	spin(600);
-	ok(h.calls == 1 && r.calls == 0 && rb.calls == 0,
-	    "upstream_free from inside a data hook: no more callbacks");
+	ok_int(h.calls, 1,
+	    "upstream_free from inside a data hook: no more hook calls");
+	ok_int(r.calls, 0,
+	    "upstream_free from inside a data hook: no callback for it");
+	ok_int(rb.calls, 0,
+	    "upstream_free from inside a data hook: no callback for another");
 }
 
 static void
@@ -1159,10 +1172,13 @@ test_pause_abort(struct upstream *up)
 	(void)wait_for(&r.calls, 1, 5000);
 	diag(
 	    "abort %s the resume call", p.abort_in_resume ? "inside" : "after");
-	ok(r.calls == 1 && r.outcome == UPSTREAM_ABORTED && p.calls == 2 &&
-		!r.sync_violation,
-	    "abort after a pause -> ABORTED (%d), not inside resume: %s",
-	    r.outcome, r.errmsg);
+	ok_int(r.calls, 1, "abort after a pause: one callback");
+	ok_int(r.outcome, UPSTREAM_ABORTED,
+	    "abort after a pause -> ABORTED: %s",
+	    r.errmsg ? r.errmsg : "(null)");
+	ok_int(p.calls, 2, "abort after a pause: the hook ran twice");
+	ok_int(r.sync_violation, 0,
+	    "abort after a pause: callback not inside resume");
 	ok(upstream_requests_active(up) == 0, "nothing active");
 	res_clear(&r);
 	event_free(p.ev);
@@ -1237,14 +1253,14 @@ test_download(struct upstream *up, const char *path, size_t n)
 	upstream_req_set_timeout(req, 30000);
 	start(req, &r);
 	(void)wait_for(&r.calls, 1, 30000);
-	ok(r.outcome == UPSTREAM_OK && r.status == 200 && r.body_len == 0,
-	    "%s: streamed download finished (%d, %ld)", path, r.outcome,
-	    r.status);
-	ok(d.off == n && d.bad == 0,
-	    "%s: every byte once, in order (%zu of %zu, %d bad)", path, d.off,
-	    n, d.bad);
-	ok(d.pauses >= 3 && d.resumes == d.pauses,
-	    "%s: paused %d times, resumed %d times", path, d.pauses, d.resumes);
+	ok_int(r.outcome, UPSTREAM_OK, "%s: streamed download finished", path);
+	ok_int(r.status, 200, "%s: status", path);
+	ok_size(r.body_len, 0, "%s: nothing buffered for the callback", path);
+	ok_size(d.off, n, "%s: every byte once", path);
+	ok_int(d.bad, 0, "%s: every byte in order", path);
+	ok_int(d.pauses >= 3, 1, "%s: paused at least 3 times (%d)", path,
+	    d.pauses);
+	ok_int(d.resumes, d.pauses, "%s: resumed as often as paused", path);
 	res_clear(&r);
 	event_free(d.ev_resume);
 }
@@ -1274,7 +1290,9 @@ test_stream_misc(struct upstream *up)
 	upstream_req_set_data_hook(req, down_hook, &d);
 	start(req, &r);
 	(void)wait_for(&r.calls, 1, 10000);
-	ok(r.outcome == UPSTREAM_OK && r.status == 404 && r.json != NULL,
+	ok_int(r.outcome, UPSTREAM_OK, "data hook, 404: outcome");
+	ok_int(r.status, 404, "data hook, 404: status");
+	ok_nonnull(r.json,
 	    "data hook: a 404 body is buffered for the callback (%s)",
 	    r.body ? r.body : "");
 	res_clear(&r);
@@ -1352,16 +1370,16 @@ test_multipart(struct upstream *up)
 		    names, jstr(p, "name"), sizeof(names) - strlen(names) - 2);
 		strcat(names, ",");
 	}
-	ok(r.outcome == UPSTREAM_OK && streq(names, "a,path,file,b,"),
-	    "multipart parts in call order: %s", names);
+	ok_int(r.outcome, UPSTREAM_OK, "multipart: outcome");
+	ok_str(names, "a,path,file,b,", "multipart parts in call order");
 	p = json_array_get(parts, 2);
-	ok(streq(jstr(p, "filename"), "x.bin") &&
-		json_integer_value(json_object_get(p, "len")) ==
-		    (json_int_t)sizeof(file) &&
-		(uint32_t)json_integer_value(json_object_get(p, "crc32")) ==
-		    crc32_update(0, (const unsigned char *)file, sizeof(file)),
-	    "in-memory file part intact");
-	ok(streq(jstr(json_array_get(parts, 1), "value"), "/home/user/x.bin"),
+	ok_str(jstr(p, "filename"), "x.bin", "in-memory file part: file name");
+	ok_int(json_integer_value(json_object_get(p, "len")),
+	    (json_int_t)sizeof(file), "in-memory file part: length");
+	ok_int((uint32_t)json_integer_value(json_object_get(p, "crc32")),
+	    crc32_update(0, (const unsigned char *)file, sizeof(file)),
+	    "in-memory file part: CRC-32");
+	ok_str(jstr(json_array_get(parts, 1), "value"), "/home/user/x.bin",
 	    "field value intact");
 	res_clear(&r);
 
@@ -1380,19 +1398,19 @@ test_multipart(struct upstream *up)
 	parts = json_object_get(r.json, "parts");
 	p = json_array_get(parts, 1);
 	order = jstr(json_array_get(parts, 0), "name");
-	ok(r.outcome == UPSTREAM_OK && r.status == 200 &&
-		json_array_size(parts) == 2 && streq(order, "path") &&
-		streq(jstr(p, "name"), "file"),
-	    "streamed upload: path part before file part (%d, %ld)", r.outcome,
-	    r.status);
-	ok(json_integer_value(json_object_get(p, "len")) ==
-		    (json_int_t)s.total &&
-		(uint32_t)json_integer_value(json_object_get(p, "crc32")) ==
-		    s.crc,
-	    "streamed upload: %zu bytes arrive intact", s.total);
-	ok(s.pauses >= 3 && s.resumes == s.pauses,
-	    "streamed upload: paused %d times, resumed %d", s.pauses,
-	    s.resumes);
+	ok_int(r.outcome, UPSTREAM_OK, "streamed upload: outcome");
+	ok_int(r.status, 200, "streamed upload: status");
+	ok_size(json_array_size(parts), 2, "streamed upload: two parts");
+	ok_str(order, "path", "streamed upload: path part first");
+	ok_str(jstr(p, "name"), "file", "streamed upload: file part second");
+	ok_int(json_integer_value(json_object_get(p, "len")),
+	    (json_int_t)s.total, "streamed upload: %zu bytes arrive", s.total);
+	ok_int((uint32_t)json_integer_value(json_object_get(p, "crc32")), s.crc,
+	    "streamed upload: the bytes arrive intact (CRC-32)");
+	ok_int(s.pauses >= 3, 1,
+	    "streamed upload: paused at least 3 times (%d)", s.pauses);
+	ok_int(
+	    s.resumes, s.pauses, "streamed upload: resumed as often as paused");
 	ok(json_is_true(json_object_get(r.json, "chunked")),
 	    "streamed upload used chunked encoding");
 	res_clear(&r);
@@ -1417,8 +1435,10 @@ test_multipart(struct upstream *up)
 	memset(&r, 0, sizeof(r));
 	start(req, &r);
 	spin(300);
-	ok(calls == 1 && r.calls == 0 && upstream_requests_active(up) == 0,
-	    "cancel from inside the read hook");
+	ok_int(calls, 1, "cancel from inside the read hook: one hook call");
+	ok_int(r.calls, 0, "cancel from inside the read hook: no callback");
+	ok_int(upstream_requests_active(up), 0,
+	    "cancel from inside the read hook: not active");
 }
 
 /* ---- credentials ------------------------------------------------------ */
@@ -1441,26 +1461,30 @@ test_auth(int port)
 	setenv("WRENN_TOKEN", TEST_JWT, 1);
 	c = creds_load(cfg, err, sizeof(err));
 	c2 = creds_load(cfg, err, sizeof(err)); /* environment is scrubbed */
-	ok(c != NULL && c2 != NULL, "credentials loaded");
+	ok_nonnull(c, "credentials loaded");
+	ok_nonnull(c2, "credentials loaded again from a scrubbed environment");
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api", port);
 	up = make_up(url, NULL, c, 0);
 
 	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_APIKEY, NULL, -1, &r);
-	ok(streq(jstr(r.json, "x_api_key"), TEST_API_KEY) &&
-		json_is_null(json_object_get(r.json, "authorization")),
-	    "UPSTREAM_AUTH_APIKEY sends X-API-Key only");
+	ok_str(jstr(r.json, "x_api_key"), TEST_API_KEY,
+	    "UPSTREAM_AUTH_APIKEY sends X-API-Key");
+	ok_str(jval(r.json, "authorization"), "null",
+	    "UPSTREAM_AUTH_APIKEY sends no Authorization");
 	res_clear(&r);
 	run(up, "POST", "/v1/echo", UPSTREAM_AUTH_JWT, "{}", -1, &r);
-	ok(streq(jstr(r.json, "authorization"), "Bearer " TEST_JWT) &&
-		json_is_null(json_object_get(r.json, "x_api_key")),
-	    "UPSTREAM_AUTH_JWT sends Authorization: Bearer only");
+	ok_str(jstr(r.json, "authorization"), "Bearer " TEST_JWT,
+	    "UPSTREAM_AUTH_JWT sends Authorization: Bearer");
+	ok_str(jval(r.json, "x_api_key"), "null",
+	    "UPSTREAM_AUTH_JWT sends no X-API-Key");
 	res_clear(&r);
 
 	upstream_set_creds(up, c2);
 	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_JWT);
 	memset(&r, 0, sizeof(r));
-	ok(start(req, &r) == -ENOENT && r.calls == 0,
+	ok_int(start(req, &r), -ENOENT,
 	    "missing credential: start fails with -ENOENT");
+	ok_int(r.calls, 0, "missing credential: no callback");
 	upstream_free(up);
 	creds_free(c);
 	creds_free(c2);
@@ -1545,13 +1569,14 @@ test_proxy_host(int port)
 	up = make_up(url, NULL, NULL, 0);
 	h = upstream_proxy_host(up, "8888-cl-abc");
 	snprintf(want, sizeof(want), "8888-cl-abc.127.0.0.1:%d", port);
-	ok(streq(h, want), "proxy host: %s (want %s)", h ? h : "(null)", want);
+	ok_str(h, want, "proxy host");
 	free(h);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		errno = 0;
 		h = upstream_proxy_host(up, bad[i]);
-		ok(h == NULL && errno == EINVAL,
-		    "proxy host: label '%s' refused (errno %d)", bad[i], errno);
+		ok_null(h, "proxy host: label '%s' refused", bad[i]);
+		ok_int(
+		    errno, EINVAL, "proxy host: label '%s' is EINVAL", bad[i]);
 		free(h);
 	}
 	ok(upstream_req_new_proxy(up, "8888-cl-abc", "GET", "no-slash",
@@ -1561,9 +1586,8 @@ test_proxy_host(int port)
 	up6 = make_up("http://[::1]:8080", NULL, NULL, 0);
 	errno = 0;
 	h = upstream_proxy_host(up6, "8888-cl-abc");
-	ok(h == NULL && errno == EINVAL,
-	    "proxy host: an IPv6 base URL has no name to extend (errno %d)",
-	    errno);
+	ok_null(h, "proxy host: an IPv6 base URL has no name to extend");
+	ok_int(errno, EINVAL, "proxy host: an IPv6 base URL is EINVAL");
 	free(h);
 	ok(upstream_req_new_proxy(
 	       up6, "8888-cl-abc", "GET", "/", UPSTREAM_AUTH_NONE) == NULL,
@@ -1572,9 +1596,8 @@ test_proxy_host(int port)
 
 	up6 = make_up("https://api.example.test", NULL, NULL, 0);
 	h = upstream_proxy_host(up6, "80-cl-x");
-	ok(streq(h, "80-cl-x.api.example.test"),
-	    "proxy host: the default port is not written: %s",
-	    h ? h : "(null)");
+	ok_str(h, "80-cl-x.api.example.test",
+	    "proxy host: the default port is not written");
 	free(h);
 	upstream_free(up6);
 
@@ -1585,21 +1608,20 @@ test_proxy_host(int port)
 	    up, "8888-cl-abc", "GET", "/v1/echo?q=1", UPSTREAM_AUTH_NONE);
 	start(req, &r);
 	(void)wait_for(&r.calls, 1, 10000);
-	ok(r.outcome == UPSTREAM_OK && r.status == 200,
-	    "proxy GET: outcome %d status %ld", r.outcome, r.status);
-	ok(streq(jstr(r.json, "host"), want), "proxy GET: Host %s (want %s)",
-	    jstr(r.json, "host"), want);
-	ok(streq(jstr(r.json, "path"), "/v1/echo?q=1"),
-	    "proxy GET: the base path is not used: %s", jstr(r.json, "path"));
+	ok_int(r.outcome, UPSTREAM_OK, "proxy GET: outcome");
+	ok_int(r.status, 200, "proxy GET: status");
+	ok_str(jstr(r.json, "host"), want, "proxy GET: Host");
+	ok_str(jstr(r.json, "path"), "/v1/echo?q=1",
+	    "proxy GET: the base path is not used");
 	res_clear(&r);
 	memset(&r, 0, sizeof(r));
 	req = upstream_req_new_proxy(
 	    up, "8888-cl-abc", "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
 	start(req, &r);
 	(void)wait_for(&r.calls, 1, 10000);
-	ok(r.outcome == UPSTREAM_OK && upstream_connections_opened(up) == 1,
-	    "proxy GET again: the pooled connection is reused (%llu opened)",
-	    (unsigned long long)upstream_connections_opened(up));
+	ok_int(r.outcome, UPSTREAM_OK, "proxy GET again: outcome");
+	ok_int((long long)upstream_connections_opened(up), 1,
+	    "proxy GET again: the pooled connection is reused");
 	res_clear(&r);
 	upstream_free(up);
 }
@@ -1652,9 +1674,10 @@ test_proxy_fields(int port)
 	    "a value with HTAB accepted");
 	ok(upstream_req_add_header(req, "X-Empty", "") == 0,
 	    "an empty value accepted");
-	ok(upstream_req_add_header(req, "X-Rep", "a") == 0 &&
-		upstream_req_add_header(req, "X-Rep", "b") == 0,
-	    "a repeated field accepted");
+	ok_int(upstream_req_add_header(req, "X-Rep", "a"), 0,
+	    "a repeated field: the first accepted");
+	ok_int(upstream_req_add_header(req, "X-Rep", "b"), 0,
+	    "a repeated field: the second accepted");
 	ok(upstream_req_add_header(req, "Content-Type", "application/x-bin") ==
 		0,
 	    "field Content-Type accepted");
@@ -1664,27 +1687,25 @@ test_proxy_fields(int port)
 	memset(&r, 0, sizeof(r));
 	start(req, &r);
 	(void)wait_for(&r.calls, 1, 10000);
-	ok(r.outcome == UPSTREAM_OK && r.status == 200,
-	    "proxy POST: outcome %d status %ld", r.outcome, r.status);
-	ok(json_integer_value(json_object_get(r.json, "body_len")) == 256,
-	    "raw body: 256 bytes arrived (%lld)",
-	    (long long)json_integer_value(json_object_get(r.json, "body_len")));
-	ok((uint32_t)json_integer_value(json_object_get(
-	       r.json, "body_crc32")) == crc32_update(0, bin, sizeof(bin)),
+	ok_int(r.outcome, UPSTREAM_OK, "proxy POST: outcome");
+	ok_int(r.status, 200, "proxy POST: status");
+	ok_int(json_integer_value(json_object_get(r.json, "body_len")), 256,
+	    "raw body: 256 bytes arrived");
+	ok_int(
+	    (uint32_t)json_integer_value(json_object_get(r.json, "body_crc32")),
+	    crc32_update(0, bin, sizeof(bin)),
 	    "raw body: the bytes arrived unchanged");
-	ok(streq(jstr(r.json, "content_type"), "application/x-bin"),
-	    "raw body: the caller's Content-Type: %s",
-	    jstr(r.json, "content_type"));
-	ok(streq(jstr(r.json, "x_api_key"), TEST_API_KEY),
+	ok_str(jstr(r.json, "content_type"), "application/x-bin",
+	    "raw body: the caller's Content-Type");
+	ok_str(jstr(r.json, "x_api_key"), TEST_API_KEY,
 	    "the request's credential is the only X-API-Key");
-	ok(streq(echo_field(r.json, "X-One"), "1\t2"), "field X-One sent: %s",
-	    echo_field(r.json, "X-One"));
-	ok(streq(echo_field(r.json, "X-Empty"), ""),
-	    "field X-Empty sent empty");
-	ok(json_array_size(json_object_get(r.json, "fields")) >= 2 &&
-		streq(echo_field(r.json, "X-Rep"), "b"),
-	    "repeated field X-Rep sent (last: %s)",
-	    echo_field(r.json, "X-Rep"));
+	ok_str(echo_field(r.json, "X-One"), "1\t2", "field X-One sent");
+	ok_str(echo_field(r.json, "X-Empty"), "", "field X-Empty sent empty");
+	ok_int(json_array_size(json_object_get(r.json, "fields")) >= 2, 1,
+	    "the echo lists the fields sent (%zu)",
+	    json_array_size(json_object_get(r.json, "fields")));
+	ok_str(echo_field(r.json, "X-Rep"), "b",
+	    "repeated field X-Rep sent (the last)");
 	res_clear(&r);
 
 	/* Without a type a raw body has none (not curl's form type), and
@@ -1696,15 +1717,12 @@ test_proxy_fields(int port)
 	memset(&r, 0, sizeof(r));
 	start(req, &r);
 	(void)wait_for(&r.calls, 1, 10000);
-	ok(r.outcome == UPSTREAM_OK &&
-		json_integer_value(json_object_get(r.json, "body_len")) ==
-		    2 << 20,
-	    "2 MiB raw PUT body arrived (outcome %d)", r.outcome);
-	ok(json_is_null(json_object_get(r.json, "content_type")),
-	    "raw body without a type: no Content-Type sent (%s)",
-	    jstr(r.json, "content_type"));
-	ok(json_is_null(json_object_get(r.json, "expect")),
-	    "raw body: no Expect sent (%s)", jstr(r.json, "expect"));
+	ok_int(r.outcome, UPSTREAM_OK, "2 MiB raw PUT: outcome");
+	ok_int(json_integer_value(json_object_get(r.json, "body_len")), 2 << 20,
+	    "2 MiB raw PUT body arrived");
+	ok_str(jval(r.json, "content_type"), "null",
+	    "raw body without a type: no Content-Type sent");
+	ok_str(jval(r.json, "expect"), "null", "raw body: no Expect sent");
 	res_clear(&r);
 	free(big);
 
@@ -1714,8 +1732,8 @@ test_proxy_fields(int port)
 		snprintf(name, sizeof(name), "X-F%zu", i);
 		rc = upstream_req_add_header(req, name, "v");
 	}
-	ok(rc == -E2BIG && i == 101, "the 101st field is refused (%d at %zu)",
-	    rc, i);
+	ok_int(rc, -E2BIG, "too many fields: -E2BIG");
+	ok_size(i, 101, "the 101st field is the one refused");
 	upstream_req_cancel(req);
 
 	/* Answer fields: the final answer's, in order, trimmed, the folded
@@ -1729,12 +1747,12 @@ test_proxy_fields(int port)
 	upstream_req_start(req, fields_cb, &f);
 	(void)wait_for(&f.calls, 1, 10000);
 	fields_text(f.fields, text, sizeof(text));
-	ok(f.outcome == UPSTREAM_OK && f.status == 200,
-	    "capture: outcome %d status %ld", f.outcome, f.status);
-	ok(streq(text,
-	       "Content-Type=text/plain;X-A=1;X-Rep=one;X-Rep=two;X-Fold=a b;"
-	       "X-Pad=pppppppppp;Transfer-Encoding=chunked;Trailer=X-Trailer;"),
-	    "capture: the final answer's fields: %s", text);
+	ok_int(f.outcome, UPSTREAM_OK, "capture: outcome");
+	ok_int(f.status, 200, "capture: status");
+	ok_str(text,
+	    "Content-Type=text/plain;X-A=1;X-Rep=one;X-Rep=two;X-Fold=a b;"
+	    "X-Pad=pppppppppp;Transfer-Encoding=chunked;Trailer=X-Trailer;",
+	    "capture: the final answer's fields");
 	json_decref(f.fields);
 	free(f.errmsg);
 
@@ -1744,11 +1762,11 @@ test_proxy_fields(int port)
 	upstream_req_capture_headers(req, 4096);
 	upstream_req_start(req, fields_cb, &f);
 	(void)wait_for(&f.calls, 1, 10000);
-	ok(f.outcome == UPSTREAM_TOO_LARGE && json_array_size(f.fields) == 0,
-	    "capture: fields over the limit fail with TOO_LARGE (outcome %d)",
-	    f.outcome);
-	ok(f.errmsg != NULL && strstr(f.errmsg, "header fields") != NULL,
-	    "capture: the error says so: %s", f.errmsg ? f.errmsg : "");
+	ok_int(f.outcome, UPSTREAM_TOO_LARGE,
+	    "capture: fields over the limit fail with TOO_LARGE");
+	ok_size(json_array_size(f.fields), 0,
+	    "capture: fields over the limit: none handed over");
+	ok_strstr(f.errmsg, "header fields", "capture: the error says so");
 	json_decref(f.fields);
 	free(f.errmsg);
 
@@ -1756,8 +1774,9 @@ test_proxy_fields(int port)
 	req = upstream_req_new(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE);
 	upstream_req_start(req, fields_cb, &f);
 	(void)wait_for(&f.calls, 1, 10000);
-	ok(f.outcome == UPSTREAM_OK && json_array_size(f.fields) == 0,
-	    "no capture: no fields handed over");
+	ok_int(f.outcome, UPSTREAM_OK, "no capture: outcome");
+	ok_size(
+	    json_array_size(f.fields), 0, "no capture: no fields handed over");
 	json_decref(f.fields);
 	free(f.errmsg);
 
@@ -1816,9 +1835,14 @@ test_free_inflight(int port)
 	}
 	(void)wait_for(&r[0].calls, 1, 5000);
 	spin(400);
-	ok(r[0].calls == 1 && r[1].calls == 0 && r[2].calls == 0 &&
-		free_me == NULL,
-	    "upstream_free from inside a done callback");
+	ok_int(r[0].calls, 1, "upstream_free from inside a done callback: ran");
+	ok_int(r[1].calls, 0,
+	    "upstream_free from inside a done callback: no callback for the "
+	    "second");
+	ok_int(r[2].calls, 0,
+	    "upstream_free from inside a done callback: no callback for the "
+	    "third");
+	ok_null(free_me, "upstream_free from inside a done callback: freed");
 }
 
 /* ---- TLS -------------------------------------------------------------- */
@@ -1915,23 +1939,28 @@ test_tls(const char *python, const char *script)
 	}
 
 	t_bad = tlsctx_new("/nonexistent/ca.pem", err, sizeof(err));
-	ok(t_bad == NULL && strstr(err, "/nonexistent/ca.pem") != NULL,
-	    "tlsctx_new: missing CA file: %s", err);
+	ok_null(t_bad, "tlsctx_new: missing CA file refused");
+	ok_strstr(err, "/nonexistent/ca.pem",
+	    "tlsctx_new: missing CA file: the error names it");
 	t_bad = tlsctx_new(key, err, sizeof(err));
-	ok(t_bad == NULL && *err != '\0', "tlsctx_new: no certificate: %s",
-	    err);
+	ok_null(t_bad, "tlsctx_new: no certificate refused");
+	ok_int(*err != '\0', 1, "tlsctx_new: no certificate: '%s'", err);
 	t_ca = tlsctx_new(ca, err, sizeof(err));
 	t_sys = tlsctx_new(NULL, err, sizeof(err));
-	ok(t_ca != NULL && t_sys != NULL, "tlsctx_new with and without CA");
-	ok(tlsctx_has_extra_ca(t_ca) && !tlsctx_has_extra_ca(t_sys),
-	    "tlsctx_has_extra_ca");
+	ok_nonnull(t_ca, "tlsctx_new with a CA");
+	ok_nonnull(t_sys, "tlsctx_new without a CA");
+	ok_int(tlsctx_has_extra_ca(t_ca), 1, "tlsctx_has_extra_ca with a CA");
+	ok_int(
+	    tlsctx_has_extra_ca(t_sys), 0, "tlsctx_has_extra_ca without a CA");
 
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/api", port);
 	up = make_up(url, t_ca, NULL, 0);
 	run(up, "GET", "/v1/echo", UPSTREAM_AUTH_NONE, NULL, -1, &r);
-	ok(r.outcome == UPSTREAM_OK && r.status == 200 &&
-		streq(jstr(r.json, "path"), "/api/v1/echo"),
-	    "https with --ca-file: verified (%d): %s", r.outcome, r.errmsg);
+	ok_int(r.outcome, UPSTREAM_OK, "https with --ca-file: verified: %s",
+	    r.errmsg ? r.errmsg : "(null)");
+	ok_int(r.status, 200, "https with --ca-file: status");
+	ok_str(
+	    jstr(r.json, "path"), "/api/v1/echo", "https with --ca-file: path");
 	res_clear(&r);
 	run(up, "POST", "/v1/echo", UPSTREAM_AUTH_NONE, "{}", -1, &r);
 	ok(r.outcome == UPSTREAM_OK, "https: second request");
@@ -1955,9 +1984,9 @@ test_tls(const char *python, const char *script)
 	res_clear(&r);
 	upstream_free(up);
 
-	ok(raw_handshake(t_ca, port, "127.0.0.1", alpn, sizeof(alpn)) == 1 &&
-		streq(alpn, "http/1.1"),
-	    "tlsctx_new_ssl: IP literal verified, ALPN '%s'", alpn);
+	ok_int(raw_handshake(t_ca, port, "127.0.0.1", alpn, sizeof(alpn)), 1,
+	    "tlsctx_new_ssl: IP literal verified");
+	ok_str(alpn, "http/1.1", "tlsctx_new_ssl: ALPN");
 	ok(raw_handshake(t_ca, port, "localhost", alpn, sizeof(alpn)) == 1,
 	    "tlsctx_new_ssl: host name verified");
 	ok(raw_handshake(t_ca, port, "wrong.example", alpn, sizeof(alpn)) == 0,
@@ -2011,26 +2040,25 @@ main(void)
 		return 0;
 	}
 	diag("helper on port %d", port);
-	fds0 = count_fds();
+	fds0 = testenv_fds();
 
 	esc = upstream_escape("a b/c?d&\xc3\xa9-_.~", 14);
-	ok(streq(esc, "a%20b%2Fc%3Fd%26%C3%A9-_.~"), "upstream_escape: %s",
-	    esc);
+	ok_str(esc, "a%20b%2Fc%3Fd%26%C3%A9-_.~", "upstream_escape");
 	free(esc);
 	esc = upstream_escape("", 0);
-	ok(streq(esc, ""), "upstream_escape of nothing");
+	ok_str(esc, "", "upstream_escape of nothing");
 	free(esc);
 	esc = upstream_escape("..", 2);
-	ok(streq(esc, "%2E%2E"), "upstream_escape: a '..' segment: %s", esc);
+	ok_str(esc, "%2E%2E", "upstream_escape: a '..' segment");
 	free(esc);
 	esc = upstream_escape("a\0b", 3);
-	ok(streq(esc, "a%00b"), "upstream_escape: embedded NUL: %s", esc);
+	ok_str(esc, "a%00b", "upstream_escape: embedded NUL");
 	free(esc);
 
 	test_bad_base();
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/", port);
 	up = make_up(url, NULL, NULL, 0);
-	ok(up != NULL, "upstream_new");
+	ok_nonnull(up, "upstream_new");
 	test_basic(up, port);
 	test_concurrency(up);
 	test_cold_pool(port);
@@ -2053,7 +2081,7 @@ main(void)
 	res_clear(&r);
 	spin(20);
 	count_events(nev);
-	ok(nev[0] == 0, "after all transfers: %d socket events", nev[0]);
+	ok_int(nev[0], 0, "after all transfers: no socket events");
 	upstream_free(up);
 	upstream_free(NULL);
 
@@ -2065,10 +2093,9 @@ main(void)
 
 	spin(20);
 	count_events(nev);
-	ok(nev[1] == 0, "after upstream_free: %d events left in the base",
-	    nev[1]);
-	ok(count_fds() == fds0, "no fd leaked (%d, was %d)", count_fds(), fds0);
-	if (count_fds() != fds0)
+	ok_int(nev[1], 0, "after upstream_free: no events left in the base");
+	ok_int(testenv_fds(), fds0, "no fd leaked");
+	if (testenv_fds() != fds0)
 		sh("ls -l /proc/%d/fd >&2", (int)getpid());
 
 	helper_stop(pid);
