@@ -281,6 +281,31 @@ creds_secret_copy(struct creds_secret *dst, const struct creds_secret *src,
 }
 
 /*
+ * A systemd credential ($CREDENTIALS_DIRECTORY/name), read at start and,
+ * on a reload, again when the running value came from there (prev). A
+ * missing or zero-length file is none (the units' SetCredential= default
+ * for a LoadCredential= whose file does not exist): 1, s untouched.
+ */
+static int
+creds_get_credential(struct creds_secret *s, const char *name,
+    const struct creds_secret *prev, const char *what, char *err, size_t errlen)
+{
+	const char *d = getenv("CREDENTIALS_DIRECTORY");
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (d == NULL || *d != '/' ||
+	    (prev != NULL &&
+		(prev->source == NULL ||
+		    strcmp(prev->source, "credentials") != 0)))
+		return 1;
+	snprintf(path, sizeof(path), "%s/%s", d, name);
+	if (lstat(path, &st) == -1 || (S_ISREG(st.st_mode) && st.st_size == 0))
+		return 1;
+	return creds_read_file(s, path, what, "credentials", err, errlen);
+}
+
+/*
  * The API key: the configured file; else, at start, WRENN_API_KEY, else
  * systemd's $CREDENTIALS_DIRECTORY/wrenn-api-key. On a reload (old set)
  * the credentials directory is read again and an environment value kept.
@@ -291,8 +316,7 @@ creds_get_apikey(struct creds *c, const struct conf *cfg,
 {
 	const struct creds_secret *prev =
 	    old != NULL ? &old->s[CREDS_APIKEY] : NULL;
-	const char *d = getenv("CREDENTIALS_DIRECTORY");
-	char path[PATH_MAX];
+	int r;
 
 	if (cfg->api_key_file != NULL)
 		return creds_read_file(&c->s[CREDS_APIKEY], cfg->api_key_file,
@@ -300,32 +324,38 @@ creds_get_apikey(struct creds *c, const struct conf *cfg,
 	if (old == NULL && getenv("WRENN_API_KEY") != NULL)
 		return creds_from_env(
 		    &c->s[CREDS_APIKEY], "WRENN_API_KEY", err, errlen);
-	if (d != NULL && *d == '/' &&
-	    (prev == NULL ||
-		(prev->source != NULL &&
-		    strcmp(prev->source, "credentials") == 0))) {
-		snprintf(path, sizeof(path), "%s/wrenn-api-key", d);
-		if (access(path, F_OK) == 0)
-			return creds_read_file(&c->s[CREDS_APIKEY], path,
-			    "API key credential", "credentials", err, errlen);
-	}
+	if ((r = creds_get_credential(&c->s[CREDS_APIKEY], "wrenn-api-key",
+		 prev, "API key credential", err, errlen)) <= 0)
+		return r;
 	return prev != NULL
 	    ? creds_secret_copy(&c->s[CREDS_APIKEY], prev, err, errlen)
 	    : 0;
 }
 
-/* The JWT: the configured file; else WRENN_TOKEN at start, kept on reload. */
+/*
+ * The JWT: the configured file; else, at start, WRENN_TOKEN, else
+ * $CREDENTIALS_DIRECTORY/wrenn-token; as the API key on a reload.
+ */
 static int
 creds_get_jwt(struct creds *c, const struct conf *cfg, const struct creds *old,
     char *err, size_t errlen)
 {
+	const struct creds_secret *prev =
+	    old != NULL ? &old->s[CREDS_JWT] : NULL;
+	int r;
+
 	if (cfg->token_file != NULL)
 		return creds_read_file(&c->s[CREDS_JWT], cfg->token_file,
 		    "token file", "file", err, errlen);
-	if (old != NULL)
-		return creds_secret_copy(
-		    &c->s[CREDS_JWT], &old->s[CREDS_JWT], err, errlen);
-	return creds_from_env(&c->s[CREDS_JWT], "WRENN_TOKEN", err, errlen);
+	if (old == NULL && getenv("WRENN_TOKEN") != NULL)
+		return creds_from_env(
+		    &c->s[CREDS_JWT], "WRENN_TOKEN", err, errlen);
+	if ((r = creds_get_credential(&c->s[CREDS_JWT], "wrenn-token", prev,
+		 "token credential", err, errlen)) <= 0)
+		return r;
+	return prev != NULL
+	    ? creds_secret_copy(&c->s[CREDS_JWT], prev, err, errlen)
+	    : 0;
 }
 
 /* Scrub a variable nobody may inherit. */

@@ -972,6 +972,12 @@ static const struct method stream_rows[] = {
 
 const struct api_table stream_methods = API_TABLE(stream_rows);
 
+unsigned
+stream_count(const struct stream_set *set)
+{
+	return set != NULL ? set->n : 0;
+}
+
 struct stream_set *
 stream_set_new(void)
 {

@@ -24,5 +24,7 @@ struct stream_set *stream_set_new(void);
 /* Stop every stream upstream, answer its followers and free them all
  * (shutdown). */
 void stream_set_free(struct stream_set *set);
+/* Exec streams held: running, and ended ones kept for a late attach. */
+unsigned stream_count(const struct stream_set *set);
 
 #endif /* WRENND_STREAM_H */

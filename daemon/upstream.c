@@ -188,6 +188,7 @@ struct upstream {
 	int global_init;     /* curl_global_init succeeded */
 	int pipewait;	     /* https: wait to multiplex (h2) */
 	uint64_t requests_total;
+	int reachable; /* -1 unknown, 0 the last connect failed, 1 answered */
 	unsigned requests_active;	  /* queued + running + failing */
 	unsigned nsockets;		  /* opened by curl, not yet closed */
 	uint64_t sockets_opened;	  /* connections curl opened, ever */
@@ -461,6 +462,10 @@ upstream_req_finish(
 	}
 
 	/* Detaching keeps ct valid: curl frees it with the easy handle. */
+	if (res.outcome == UPSTREAM_OK)
+		req->up->reachable = 1;
+	else if (res.outcome == UPSTREAM_CONNECT)
+		req->up->reachable = 0;
 	upstream_req_detach(req);
 	upstream_req_set_state(req, UPSTREAM_REQ_DONE);
 	if (res.outcome == UPSTREAM_OK)
@@ -1094,6 +1099,7 @@ upstream_new(struct event_base *base, const struct upstream_opts *opts)
 		return NULL;
 	}
 	up->base = base;
+	up->reachable = -1;
 	up->tls = opts->tls;
 	up->creds = opts->creds;
 	up->connect_timeout_ms = opts->connect_timeout_ms > 0
@@ -1262,6 +1268,12 @@ uint64_t
 upstream_requests_total(const struct upstream *up)
 {
 	return up != NULL ? up->requests_total : 0;
+}
+
+int
+upstream_reachable(const struct upstream *up)
+{
+	return up != NULL ? up->reachable : -1;
 }
 
 uint64_t

@@ -124,6 +124,12 @@ void upstream_set_creds(struct upstream *up, struct creds *creds);
 const char *upstream_base_url(const struct upstream *up);
 /* Counters for daemon.status. */
 uint64_t upstream_requests_total(const struct upstream *up);
+/*
+ * Whether the control plane answered the last request that finished with
+ * an answer or a connect failure: 1 answered (any status), 0 the
+ * connection (DNS, TCP, TLS) failed, -1 no such request yet.
+ */
+int upstream_reachable(const struct upstream *up);
 unsigned upstream_requests_active(const struct upstream *up);
 /* Connections to the control plane opened since start (a warm pool
  * keeps this still). */

@@ -66,7 +66,9 @@ wrennd_usage(FILE *fp)
 	    "[-v] [-V]\n"
 	    "Credentials: WRENN_API_KEY, --api-key-file or "
 	    "$CREDENTIALS_DIRECTORY/wrenn-api-key;\n"
-	    "             WRENN_TOKEN or --token-file for a user JWT.\n"
+	    "             WRENN_TOKEN, --token-file or "
+	    "$CREDENTIALS_DIRECTORY/wrenn-token\n"
+	    "             for a user JWT.\n"
 	    "See wrennd(8) and wrennd.conf(5).\n");
 }
 
@@ -119,7 +121,7 @@ wrennd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("signal %d: draining %u client(s)", (int)sig, wd->nclients);
-	systemd_stopping();
+	systemd_stopping(wd->systemd);
 	wd->draining = 1;
 	listener_free(wd->listener);
 	wd->listener = NULL;
@@ -321,13 +323,32 @@ wrennd_reload(struct wrennd_args *a)
 	wrennd_install(wd, fresh, cfg, "SIGHUP");
 }
 
-/* SIGHUP: reload. */
+/* SIGHUP: reload, told to systemd (RELOADING=1, then READY=1). */
 static void
 wrennd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	systemd_reloading();
-	wrennd_reload(arg);
-	systemd_ready("reloaded");
+	struct wrennd_args *a = arg;
+
+	systemd_reloading(a->wd->systemd);
+	wrennd_reload(a);
+	systemd_ready(a->wd->systemd);
+}
+
+/* The counts systemd's STATUS= line shows (systemd.c asks for them). */
+static void
+wrennd_status_fill(void *arg, struct systemd_status *st)
+{
+	struct wrennd *wd = arg;
+	int key = creds_have(wd->creds, CREDS_APIKEY);
+	int jwt = creds_have(wd->creds, CREDS_JWT);
+
+	st->auth = key && jwt ? "api_key+jwt"
+	    : key	      ? "api_key"
+	    : jwt	      ? "jwt"
+			      : "none";
+	st->reachable = upstream_reachable(wd->up);
+	st->clients = wd->nclients;
+	st->streams = stream_count(wd->streams);
 }
 
 /* Once a second: a rewritten key or token file is picked up by itself. */
@@ -407,7 +428,7 @@ main(int argc, char **argv)
 	struct rlimit rl = {0, 0};
 	struct event *ev_term, *ev_int, *ev_hup, *ev_watch;
 	struct timeval one = {1, 0};
-	char err[256], status[512];
+	char err[256];
 	int check;
 
 	/* Secrets must not reach a core dump or a ptrace peer. */
@@ -476,6 +497,9 @@ main(int argc, char **argv)
 	uo.max_response = (size_t)wd.cfg->max_response;
 	if ((wd.up = upstream_new(wd.base, &uo)) == NULL)
 		fatalx("cannot set up the HTTP client");
+	if ((wd.systemd = systemd_new(wd.base, wrennd_status_fill, &wd)) ==
+	    NULL)
+		fatalx("out of memory");
 	if ((wd.sandbox = api_sandbox_new()) == NULL ||
 	    (wd.files = api_files_new()) == NULL ||
 	    (wd.streams = stream_set_new()) == NULL ||
@@ -497,10 +521,9 @@ main(int argc, char **argv)
 	if ((wd.listener = listener_new(&wd)) == NULL)
 		fatalx("cannot listen");
 
-	snprintf(status, sizeof(status), "listening on %s, upstream %s",
-	    listener_path(wd.listener), wd.cfg->base_url);
-	log_info("%s", status);
-	systemd_ready(status);
+	log_info("listening on %s, upstream %s", listener_path(wd.listener),
+	    wd.cfg->base_url);
+	systemd_ready(wd.systemd);
 
 	event_base_dispatch(wd.base);
 
@@ -521,6 +544,8 @@ main(int argc, char **argv)
 	owner_set_free(wd.owners);
 	wd.owners = NULL;
 	listener_free(wd.listener);
+	systemd_free(wd.systemd);
+	wd.systemd = NULL;
 	upstream_free(wd.up);
 	if (wd.ev_drain != NULL)
 		event_free(wd.ev_drain);

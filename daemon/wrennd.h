@@ -27,6 +27,7 @@ struct portfwd_set;
 struct kernel_set;
 struct owner_set;
 struct evdns_base;
+struct systemd;
 
 TAILQ_HEAD(client_list, client);
 
@@ -49,6 +50,7 @@ struct wrennd {
 	struct kernel_set *kernels;   /* owned: kernel.c's Jupyter kernels */
 	struct owner_set *owners;     /* owned: who created which sandbox */
 	struct evdns_base *dns;	      /* owned: resolver for WebSockets */
+	struct systemd *systemd;      /* owned: sd_notify and watchdog */
 	struct event *ev_drain;	      /* owned; drain deadline */
 	int draining;		      /* SIGTERM received */
 	time_t started;		      /* wall clock at start */
