@@ -189,13 +189,14 @@ async def start_background(ctx, sb, req):
     procs = table(app)
     tag = req.get("tag") or new_tag("proc")
     if procs.tag_taken(sb.id, tag):
-        return httpio.agent_error("failed_precondition",
-                                  "process with tag %s already exists" % tag)
+        return httpio.agent_error(ctx, "already_exists",
+                                  "process with tag %s already exists"
+                                  % tag)
     os.makedirs(sb.workdir, exist_ok=True)
     cwd, why = _cwd(sb, req.get("cwd") or "")
     if cwd is None:
-        return httpio.agent_error("internal", "failed to start process: "
-                                  + why)
+        return httpio.agent_error(ctx, "internal",
+                                  "failed to start process: " + why)
     env = {"PATH": os.environ.get("PATH", agent_mod.DEFAULT_PATH),
            "HOME": sb.workdir, "USER": "root", "LOGNAME": "root"}
     env.update(req.get("envs") or {})
@@ -211,7 +212,8 @@ async def start_background(ctx, sb, req):
             cwd=cwd, env=env, start_new_session=True,
             limit=api_stream.CHUNK)
     except (OSError, ValueError) as e:
-        return httpio.agent_error("internal", "failed to start process: %s"
+        return httpio.agent_error(ctx, "internal",
+                                  "failed to start process: %s"
                                   % sandboxfs.errtext(e))
     sb.agent_last_active = time.monotonic()
     agent.pgids.setdefault(sb.id, set()).add(proc.pid)
@@ -259,7 +261,8 @@ async def kill(ctx):
         return bad
     p = table(ctx.app).find(sb.id, ctx.params["selector"])
     if p is None:
-        return httpio.agent_error("not_found", "process not found: %s"
+        return httpio.agent_error(ctx, "not_found",
+                                  "process not found: %s"
                                   % ctx.params["selector"])
     sig = signal.SIGTERM if ctx.q("signal") == "SIGTERM" else signal.SIGKILL
     with contextlib.suppress(ProcessLookupError, PermissionError):

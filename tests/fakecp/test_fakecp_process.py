@@ -93,6 +93,16 @@ async def sh(api, sid, script):
                           json={"cmd": "/bin/sh", "args": ["-c", script]})
 
 
+async def until(api, sid, script):
+    """Wait until script succeeds in the sandbox."""
+    for _ in range(400):
+        status, body = await sh(api, sid, script)
+        if status == 200 and body["exit_code"] == 0:
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
 async def test_envs_cwd(t, api):
     sid = await api.sandbox()
     status, _ = await sh(api, sid, "mkdir -p sub")
@@ -120,8 +130,9 @@ async def test_kill(t, api):
     sid = await api.sandbox()
     _, a = await bg(api, sid, "sleep", "60")
     _, b = await bg(api, sid, "/bin/sh", "-c",
-                    "trap 'echo term; exit 7' TERM; while :; do sleep 0.05; "
-                    "done", tag="trapper")
+                    "trap 'echo term; exit 7' TERM; touch ready; "
+                    "while :; do sleep 0.05; done", tag="trapper")
+    t.ok(await until(api, sid, "test -e ready"), "kill: the trap is set")
     ws = await attach(api, sid, "trapper")
     t.eq((await receive(ws))["type"], "start", "kill: attached")
     status, _, body = await api.req(
