@@ -20,6 +20,7 @@
 #include "client.h"
 #include "conf.h"
 #include "creds.h"
+#include "dialect.h"
 #include "ipc.h"
 #include "kernel.h"
 #include "listener.h"
@@ -41,6 +42,24 @@ daemon_status_cred(const struct creds *cr, enum creds_kind kind)
 		json_object_set_new(
 		    o, "source", json_string(creds_source(cr, kind)));
 	return o;
+}
+
+/*
+ * The api dialect in the upstream member: dialect ("unknown" until the
+ * probe found one), api_dialect (what is configured) and server_version
+ * when /health named one (null otherwise).
+ */
+static void
+daemon_status_dialect(struct wrennd *wd, json_t *up)
+{
+	const char *ver = dialect_server_version(wd->dialect);
+
+	json_object_set_new(up, "dialect",
+	    json_string(dialect_kind_name(dialect_current(wd->dialect))));
+	json_object_set_new(
+	    up, "api_dialect", json_string(dialect_mode_name(wd->dialect)));
+	json_object_set_new(
+	    up, "server_version", ver != NULL ? json_string(ver) : json_null());
 }
 
 /*
@@ -91,6 +110,8 @@ daemon_status_build(struct wrennd *wd, enum role role)
 	    "kernels_connected", (json_int_t)kernel_connected(wd->kernels));
 	if (st != NULL)
 		json_object_set_new(st, "draining", json_boolean(wd->draining));
+	if (st != NULL)
+		daemon_status_dialect(wd, json_object_get(st, "upstream"));
 	if (st != NULL && role < ROLE_ADMIN)
 		json_object_del(st, "counts");
 	return st;

@@ -60,6 +60,10 @@ static const struct conf_option conf_options[] = {
 	"file holding a user JWT", 0},
     {"ca-file", CONF_PATH, CONF_OFF(ca_file), 0, 0, NULL,
 	"extra CA bundle trusted for the control plane", CONF_RESTART},
+    {"api-dialect", CONF_STRING, CONF_OFF(api_dialect), 0, 0, "auto",
+	"control plane routes: auto (probe GET /health), sandboxes (172413e, "
+	"/v1/sandboxes) or capsules (v0.1.5, /v1/capsules)",
+	CONF_RESTART},
     {"max-clients", CONF_LONG, CONF_OFF(max_clients), 1, 65536, "256",
 	"concurrent local connections", 0},
     {"max-clients-per-uid", CONF_LONG, CONF_OFF(max_clients_per_uid), 1, 65536,
@@ -168,6 +172,39 @@ conf_find(const char *name)
 	return NULL;
 }
 
+/* The string options that take one of a few words. */
+static const struct {
+	const char *name;
+	const char *choices; /* "a|b|c" */
+} conf_choices[] = {
+    {"api-dialect", "auto|sandboxes|capsules"},
+};
+
+/* The choices of option name ("a|b|c"), or NULL when it takes any. */
+static const char *
+conf_choices_of(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(conf_choices) / sizeof(conf_choices[0]); i++)
+		if (strcmp(conf_choices[i].name, name) == 0)
+			return conf_choices[i].choices;
+	return NULL;
+}
+
+/* Whether value is one of the "a|b|c" choices. */
+static int
+conf_choice_ok(const char *choices, const char *value)
+{
+	size_t n = strlen(value);
+	const char *c;
+
+	for (c = choices; *c != '\0'; c += strcspn(c, "|"), c += *c == '|')
+		if (strncmp(c, value, n) == 0 && (c[n] == '|' || c[n] == '\0'))
+			return 1;
+	return 0;
+}
+
 /* Validate a base URL (url.c): http or https, no query. */
 static int
 conf_check_url(const char *v, char *err, size_t errlen)
@@ -197,6 +234,7 @@ conf_set(struct conf *cfg, const char *key, const char *value, char *err,
     size_t errlen)
 {
 	const struct conf_option *o;
+	const char *choices;
 	char *end, *dup, **sp;
 	long v;
 
@@ -213,6 +251,12 @@ conf_set(struct conf *cfg, const char *key, const char *value, char *err,
 	case CONF_PATH:
 		if (*value == '\0') {
 			snprintf(err, errlen, "%s: empty value", key);
+			return -EINVAL;
+		}
+		if ((choices = conf_choices_of(key)) != NULL &&
+		    !conf_choice_ok(choices, value)) {
+			snprintf(err, errlen, "%s: '%.64s' is not one of %s",
+			    key, value, choices);
 			return -EINVAL;
 		}
 		if ((dup = strdup(value)) == NULL) {

@@ -27,6 +27,7 @@ struct conf {
 	char *api_key_file;	 /* owned or NULL */
 	char *token_file;	 /* owned or NULL */
 	char *ca_file;		 /* owned or NULL */
+	char *api_dialect;	 /* owned: "auto", "sandboxes", "capsules" */
 	long max_clients;	 /* concurrent local connections */
 	long max_inflight;	 /* calls in flight per connection */
 	long max_line;		 /* bytes per protocol line */

@@ -241,6 +241,9 @@ methods_describe(const struct method *m)
 	    role_cred_name(m->cred), "role", role_name(m->role), "stream",
 	    (m->flags & METHOD_STREAM) != 0, "result",
 	    m->result == MRES_EMPTY ? "empty" : "object");
+	if (o != NULL && (m->flags & METHOD_NEEDS_CAPSULES))
+		json_object_set_new(
+		    o, "needs_server", json_string("v0.1.5 (/v1/capsules)"));
 	if (o != NULL && m->verb != NULL && m->path != NULL)
 		json_object_set_new(o, "upstream",
 		    json_pack(

@@ -100,6 +100,9 @@ enum method_result {
 #define METHOD_STREAM	    0x1 /* sends $/stream events */
 #define METHOD_EXEC_TIMEOUT 0x2 /* deadline from timeout_sec + margin */
 #define METHOD_BODY	    0x4 /* always send a JSON body ({} if empty) */
+/* Needs the v0.1.5 control plane (/v1/capsules): against the 172413e one
+ * the call fails with "unsupported_by_server", nothing sent (dialect.h). */
+#define METHOD_NEEDS_CAPSULES 0x8
 
 /*
  * One method. Written with designated initializers; a field left out is

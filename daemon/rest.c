@@ -20,10 +20,12 @@
 #include "call.h"
 #include "conf.h"
 #include "creds.h"
+#include "dialect.h"
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
 #include "upstream.h"
+#include "url.h"
 #include "wrennd.h"
 #include "ws.h"
 
@@ -195,8 +197,31 @@ struct upstream_req *
 rest_req_new(struct wrennd *wd, enum upstream_auth auth, const char *verb,
     const char *path, const json_t *body)
 {
-	return rest_req_setup(
-	    wd, upstream_req_new(wd->up, verb, path, auth), body);
+	struct upstream_req *req;
+	char *mapped;
+
+	/* The one place a control plane path meets the dialect. */
+	if ((mapped = dialect_map_path(wd->dialect, path)) == NULL)
+		return NULL;
+	req = rest_req_setup(
+	    wd, upstream_req_new(wd->up, verb, mapped, auth), body);
+	free(mapped);
+	return req;
+}
+
+int
+rest_ws_url(struct wrennd *wd, const char *path, char **ret, const char **why)
+{
+	char *mapped;
+	int r;
+
+	if ((mapped = dialect_map_path(wd->dialect, path)) == NULL) {
+		*why = "out of memory";
+		return -ENOMEM;
+	}
+	r = url_join_text(upstream_base_url(wd->up), URL_AS_WS, mapped, ret, why);
+	free(mapped);
+	return r;
 }
 
 struct upstream_req *
@@ -295,6 +320,8 @@ rest_done(struct call *call, const struct upstream_result *res)
 	call_set_cancel(call, NULL, NULL);
 	if (rest_ok(res))
 		return 0;
+	if (res->outcome == UPSTREAM_CONNECT)
+		dialect_unreachable(call_wd(call)->dialect);
 	call_fail_upstream(call, res);
 	return -1;
 }

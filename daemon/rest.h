@@ -70,6 +70,13 @@ struct upstream_req *rest_request_proxy(
     struct call *call, const char *label, const char *verb, const char *path);
 
 /*
+ * The WebSocket URL (ws:// or wss://) of a control plane path such as
+ * rest_sandbox_path's, in the api dialect's spelling (dialect.h), under
+ * the base URL. 0 with *ret malloc'd, or -errno with *why set.
+ */
+int rest_ws_url(struct wrennd *wd, const char *path, char **ret, const char **why);
+
+/*
  * Open a WebSocket to the control plane: o gives the URL, callbacks and
  * limits (and connect_host for the sandbox proxy); this adds the
  * credential auth as a request header (built in a buffer that is wiped,
@@ -102,7 +109,8 @@ int rest_ok(const struct upstream_result *res);
 int rest_done(struct call *call, const struct upstream_result *res);
 
 /*
- * "/v1/sandboxes/<escaped id><suffix>" (suffix may be ""), malloc'd; NULL
+ * "/v1/sandboxes/<escaped id><suffix>" (suffix may be ""), malloc'd, in
+ * the 172413e spelling (requests map it to the server's dialect); NULL
  * with errno EINVAL when the id is "", "." or "..", ENOMEM on allocation
  * failure.
  */

@@ -21,6 +21,7 @@
 #include "call.h"
 #include "conf.h"
 #include "creds.h"
+#include "dialect.h"
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
@@ -293,6 +294,18 @@ rpc_admit(struct client *c, struct rpc_conn *rc, struct ipc_msg *m,
 	return meth;
 }
 
+/* Run an admitted call: its handler, or the REST pass-through. */
+static void
+rpc_run(struct call *call)
+{
+	const struct method *meth = call_method(call);
+
+	if (meth->handler != NULL)
+		meth->handler(call);
+	else
+		rest_passthrough(call);
+}
+
 /* Handle one request; the nfds fds go to the call (or are closed). */
 static void
 rpc_request(struct client *c, struct ipc_msg *m, int *fds, unsigned nfds)
@@ -319,10 +332,8 @@ rpc_request(struct client *c, struct ipc_msg *m, int *fds, unsigned nfds)
 	}
 	log_debug("client %llu: call %s", (unsigned long long)client_id(c),
 	    meth->name);
-	if (meth->handler != NULL)
-		meth->handler(call);
-	else
-		rest_passthrough(call);
+	/* After the api dialect is known (it may wait for the probe). */
+	dialect_admit(call, rpc_run);
 }
 
 /* A client notification: $/cancel; others are ignored. */

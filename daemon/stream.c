@@ -45,7 +45,6 @@
 #include "rest.h"
 #include "seqbuf.h"
 #include "upstream.h"
-#include "url.h"
 #include "wrennd.h"
 #include "ws.h"
 
@@ -553,8 +552,7 @@ stream_connect(struct stream *s, struct call *call)
 		call_fail_oom(call);
 		return -ENOMEM;
 	}
-	r = url_join_text(
-	    upstream_base_url(wd->up), URL_AS_WS, path, &url, &why);
+	r = rest_ws_url(wd, path, &url, &why);
 	free(path);
 	if (r != 0) {
 		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,

@@ -31,6 +31,7 @@
 #include "client.h"
 #include "conf.h"
 #include "creds.h"
+#include "dialect.h"
 #include "kernel.h"
 #include "listener.h"
 #include "log.h"
@@ -51,6 +52,7 @@ static const struct option wrennd_longopts[] = {
     {"api-key-file", required_argument, NULL, 'k'},
     {"token-file", required_argument, NULL, 't'},
     {"ca-file", required_argument, NULL, 'a'},
+    {"api-dialect", required_argument, NULL, 'd'},
     {"set", required_argument, NULL, 'o'}, {"check", no_argument, NULL, 'C'},
     {"verbose", no_argument, NULL, 'v'}, {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -62,6 +64,7 @@ wrennd_usage(FILE *fp)
 	    "usage: wrennd [--socket PATH] [--base-url URL] [--config FILE]\n"
 	    "              [--api-key-file FILE] [--token-file FILE] "
 	    "[--ca-file FILE]\n"
+	    "              [--api-dialect auto|sandboxes|capsules]\n"
 	    "              [--socket-mode MODE] [--set KEY=VALUE] [--check] "
 	    "[-v] [-V]\n"
 	    "Credentials: WRENN_API_KEY, --api-key-file or "
@@ -180,6 +183,9 @@ wrennd_apply_flags(
 			break;
 		case 'a':
 			name = "ca-file";
+			break;
+		case 'd':
+			name = "api-dialect";
 			break;
 		case 'o':
 			/* KEY=VALUE of any length: only the key is copied */
@@ -505,7 +511,8 @@ main(int argc, char **argv)
 	    (wd.streams = stream_set_new()) == NULL ||
 	    (wd.portfwds = portfwd_set_new()) == NULL ||
 	    (wd.kernels = kernel_set_new()) == NULL ||
-	    (wd.owners = owner_set_new()) == NULL)
+	    (wd.owners = owner_set_new()) == NULL ||
+	    (wd.dialect = dialect_new(&wd)) == NULL)
 		fatalx("out of memory");
 	/* Signals first: a client may send SIGTERM as soon as the socket
 	 * exists; libevent queues it until the loop runs. */
@@ -523,6 +530,7 @@ main(int argc, char **argv)
 
 	log_info("listening on %s, upstream %s", listener_path(wd.listener),
 	    wd.cfg->base_url);
+	dialect_start(wd.dialect);
 	systemd_ready(wd.systemd);
 
 	event_base_dispatch(wd.base);
@@ -546,6 +554,8 @@ main(int argc, char **argv)
 	listener_free(wd.listener);
 	systemd_free(wd.systemd);
 	wd.systemd = NULL;
+	dialect_free(wd.dialect);
+	wd.dialect = NULL;
 	upstream_free(wd.up);
 	if (wd.ev_drain != NULL)
 		event_free(wd.ev_drain);

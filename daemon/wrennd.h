@@ -28,6 +28,7 @@ struct kernel_set;
 struct owner_set;
 struct evdns_base;
 struct systemd;
+struct dialect;
 
 TAILQ_HEAD(client_list, client);
 
@@ -51,6 +52,7 @@ struct wrennd {
 	struct owner_set *owners;     /* owned: who created which sandbox */
 	struct evdns_base *dns;	      /* owned: resolver for WebSockets */
 	struct systemd *systemd;      /* owned: sd_notify and watchdog */
+	struct dialect *dialect;      /* owned: dialect.c's api dialect */
 	struct event *ev_drain;	      /* owned; drain deadline */
 	int draining;		      /* SIGTERM received */
 	time_t started;		      /* wall clock at start */

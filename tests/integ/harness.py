@@ -348,6 +348,10 @@ class Wrennd:
         _started.append(self)
         if wait:
             wait_for(self._alive, 30, what="wrennd socket")
+            # The api-dialect probe at start is done (found or not), so
+            # its GET /health is not in a test's request log.
+            wait_for(lambda: "api-dialect: " in self.stderr(), 30,
+                     what="wrennd api-dialect line")
 
     def _alive(self):
         if self.proc.poll() is not None:
