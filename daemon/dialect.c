@@ -30,13 +30,13 @@
 #include "upstream.h"
 #include "wrennd.h"
 
-#define DIALECT_PROBE_PATH    "/health"
-#define DIALECT_PROBE_MS      10000 /* deadline of one probe */
-#define DIALECT_PROBE_MAX     4096  /* bytes of a /health answer */
-#define DIALECT_VERSION_MAX   64    /* bytes of the version kept */
-#define DIALECT_BACKOFF_MIN_MS 1000 /* after the first failed probe */
+#define DIALECT_PROBE_PATH     "/health"
+#define DIALECT_PROBE_MS       10000 /* deadline of one probe */
+#define DIALECT_PROBE_MAX      4096  /* bytes of a /health answer */
+#define DIALECT_VERSION_MAX    64    /* bytes of the version kept */
+#define DIALECT_BACKOFF_MIN_MS 1000  /* after the first failed probe */
 #define DIALECT_BACKOFF_MAX_MS 15000
-#define DIALECT_REASON_MAX    200
+#define DIALECT_REASON_MAX     200
 
 enum dialect_mode {
 	DIALECT_AUTO,
@@ -66,10 +66,10 @@ static const char *const dialect_state_names[DIALECT_S__MAX] = {
 
 #define DIALECT_TO(s) (1u << (s))
 static const unsigned dialect_transitions[DIALECT_S__MAX] = {
-    [DIALECT_S_UNKNOWN] = DIALECT_TO(DIALECT_S_PROBING) |
-	DIALECT_TO(DIALECT_S_KNOWN),
-    [DIALECT_S_PROBING] = DIALECT_TO(DIALECT_S_KNOWN) |
-	DIALECT_TO(DIALECT_S_UNKNOWN),
+    [DIALECT_S_UNKNOWN] =
+	DIALECT_TO(DIALECT_S_PROBING) | DIALECT_TO(DIALECT_S_KNOWN),
+    [DIALECT_S_PROBING] =
+	DIALECT_TO(DIALECT_S_KNOWN) | DIALECT_TO(DIALECT_S_UNKNOWN),
     [DIALECT_S_KNOWN] = DIALECT_TO(DIALECT_S_STALE),
     [DIALECT_S_STALE] = DIALECT_TO(DIALECT_S_PROBING),
 };
@@ -77,8 +77,8 @@ static const unsigned dialect_transitions[DIALECT_S__MAX] = {
 /* A call waiting for the probe. */
 struct dialect_wait {
 	TAILQ_ENTRY(dialect_wait) entry;
-	struct dialect *d;	     /* borrowed */
-	struct call *call;	     /* borrowed, until run or cancelled */
+	struct dialect *d;	    /* borrowed */
+	struct call *call;	    /* borrowed, until run or cancelled */
 	void (*run)(struct call *); /* what the dispatcher would have run */
 };
 
@@ -192,8 +192,7 @@ dialect_map_path(const struct dialect *d, const char *path)
 void
 dialect_unreachable(struct dialect *d)
 {
-	if (d == NULL || d->mode != DIALECT_AUTO ||
-	    d->state != DIALECT_S_KNOWN)
+	if (d == NULL || d->mode != DIALECT_AUTO || d->state != DIALECT_S_KNOWN)
 		return;
 	log_info("api-dialect: the control plane was unreachable; the next "
 		 "call probes %s again",
@@ -202,8 +201,7 @@ dialect_unreachable(struct dialect *d)
 }
 
 void
-dialect_fail_unsupported(
-    struct call *call, const char *what, const char *needs)
+dialect_fail_unsupported(struct call *call, const char *what, const char *needs)
 {
 	struct dialect *d = call_wd(call)->dialect;
 	const char *ver = dialect_server_version(d);
@@ -212,8 +210,7 @@ dialect_fail_unsupported(
 	call_fail(call, IPC_ERR_APPLICATION, "unsupported_by_server",
 	    json_pack("{s:s, s:s, s:s*}", "needs", needs, "dialect",
 		dialect_kind_name(k), "server_version", ver),
-	    "%s needs a control plane %s; this one speaks %s%s%s", what,
-	    needs,
+	    "%s needs a control plane %s; this one speaks %s%s%s", what, needs,
 	    k == DIALECT_CAPSULES ? DIALECT_NEEDS_CAPSULES
 				  : DIALECT_NEEDS_SANDBOXES,
 	    ver != NULL ? ", version " : "", ver != NULL ? ver : "");
@@ -227,8 +224,7 @@ dialect_proceed(
 {
 	const struct method *m = call_method(call);
 
-	if ((m->flags & METHOD_NEEDS_CAPSULES) &&
-	    d->kind != DIALECT_CAPSULES) {
+	if ((m->flags & METHOD_NEEDS_CAPSULES) && d->kind != DIALECT_CAPSULES) {
 		dialect_fail_unsupported(call, m->name, DIALECT_NEEDS_CAPSULES);
 		return;
 	}
@@ -291,8 +287,8 @@ static void
 dialect_probe_failed(struct dialect *d, const char *why)
 {
 	snprintf(d->last_error, sizeof(d->last_error), "%s", why);
-	d->backoff_ms = d->backoff_ms == 0 ? DIALECT_BACKOFF_MIN_MS
-					   : d->backoff_ms * 2;
+	d->backoff_ms =
+	    d->backoff_ms == 0 ? DIALECT_BACKOFF_MIN_MS : d->backoff_ms * 2;
 	if (d->backoff_ms > DIALECT_BACKOFF_MAX_MS)
 		d->backoff_ms = DIALECT_BACKOFF_MAX_MS;
 	clock_gettime(CLOCK_MONOTONIC, &d->next_probe);
@@ -374,8 +370,8 @@ void
 dialect_start(struct dialect *d)
 {
 	if (d->mode != DIALECT_AUTO) {
-		log_info("api-dialect: %s (configured)",
-		    dialect_kind_name(d->kind));
+		log_info(
+		    "api-dialect: %s (configured)", dialect_kind_name(d->kind));
 		return;
 	}
 	if (dialect_probe(d) != 0)
@@ -413,7 +409,8 @@ dialect_admit(struct call *call, void (*run)(struct call *call))
 
 	/* Local methods (no credential) do not reach a sandbox route. */
 	if (d == NULL ||
-	    (m->cred == ROLE_CRED_NONE && !(m->flags & METHOD_NEEDS_CAPSULES))) {
+	    (m->cred == ROLE_CRED_NONE &&
+		!(m->flags & METHOD_NEEDS_CAPSULES))) {
 		run(call);
 		return;
 	}

@@ -25,7 +25,7 @@ enum dialect_kind {
 };
 
 /* What data.needs says for a row that needs the newer server. */
-#define DIALECT_NEEDS_CAPSULES "v0.1.5 (/v1/capsules)"
+#define DIALECT_NEEDS_CAPSULES	"v0.1.5 (/v1/capsules)"
 #define DIALECT_NEEDS_SANDBOXES "172413e (/v1/sandboxes)"
 
 /*

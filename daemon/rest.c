@@ -219,7 +219,8 @@ rest_ws_url(struct wrennd *wd, const char *path, char **ret, const char **why)
 		*why = "out of memory";
 		return -ENOMEM;
 	}
-	r = url_join_text(upstream_base_url(wd->up), URL_AS_WS, mapped, ret, why);
+	r = url_join_text(
+	    upstream_base_url(wd->up), URL_AS_WS, mapped, ret, why);
 	free(mapped);
 	return r;
 }

@@ -74,7 +74,8 @@ struct upstream_req *rest_request_proxy(
  * rest_sandbox_path's, in the api dialect's spelling (dialect.h), under
  * the base URL. 0 with *ret malloc'd, or -errno with *why set.
  */
-int rest_ws_url(struct wrennd *wd, const char *path, char **ret, const char **why);
+int rest_ws_url(
+    struct wrennd *wd, const char *path, char **ret, const char **why);
 
 /*
  * Open a WebSocket to the control plane: o gives the URL, callbacks and
