@@ -44,7 +44,8 @@ struct verb;
 
 /*
  * One row of a command table. A row either runs (run) or is a namespace
- * whose verbs are in sub (terminated by a row with name NULL). A row whose
+ * whose verbs are in sub (terminated by a row with name NULL), or both:
+ * then it runs unless its first argument names one of its verbs. A row whose
  * work is "one method call, shown a standard way" names its struct verb
  * (verb.c) and runs verb_run. New namespaces are new rows, nothing else.
  */
@@ -192,6 +193,8 @@ int run_abandoned(void);
 int run_stream(struct cli *cli, const char *method, json_t *params_steal,
     run_event_fn on_event, void *userdata, json_t **ret_result,
     json_t **ret_error);
+void run_hold_install(void);
+int run_hold(struct cli *cli, const char *what);
 int run_transfer(struct cli *cli, int upload, const char *sandbox,
     const char *path, const char *what, int fd, unsigned int flags,
     wrennctl_progress_fn on_progress, void *userdata, json_t **ret_result,
@@ -243,6 +246,9 @@ int cmd_proxy_url_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_proxy_http_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
+int cmd_portfwd_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
+extern const struct cmd cmd_portfwd_verbs[];
 int cmd_describe_methods_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_describe_method(struct cli *cli, const char *method);

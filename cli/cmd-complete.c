@@ -356,8 +356,14 @@ cmd_complete_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 			nargs++;
 			continue;
 		}
-		if ((c = cli_lookup(ns->sub, argv[i])) == NULL)
-			return CLI_EXIT_OK;
+		if ((c = cli_lookup(ns->sub, argv[i])) == NULL) {
+			if (ns->run == NULL)
+				return CLI_EXIT_OK;
+			/* a namespace that also runs: its first argument */
+			leaf = ns;
+			nargs++;
+			continue;
+		}
 		if (c->sub != NULL)
 			ns = c;
 		else
@@ -365,7 +371,10 @@ cmd_complete_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 	}
 	if (leaf != NULL)
 		cmd_complete_leaf(cli, leaf, nargs, cur);
-	else if (cur[0] == '-')
+	else if (ns->run != NULL && cur[0] != '-') {
+		cmd_complete_words(ns, cur);
+		cmd_complete_leaf(cli, ns, 0, cur);
+	} else if (cur[0] == '-')
 		cmd_complete_options(ns, cur);
 	else
 		cmd_complete_words(ns, cur);

@@ -8,7 +8,10 @@
  * command exits 130.
  * Owns: the SIGINT counter (the one mutable global of wrennctl: a signal
  * handler has nowhere else to write).
- * Called by: cmd-exec.c, cmd-stream.c, cmd-cp.c.
+ * run_hold() waits with nothing in flight while a command holds something
+ * in wrennd (port-forward's leased forward): Ctrl-C or SIGTERM ends it.
+ * Called by: cmd-exec.c, cmd-stream.c, cmd-cp.c, cmd-code.c,
+ * cmd-portfwd.c.
  */
 #include "config.h"
 
@@ -49,12 +52,9 @@ run_sigint_handler(int sig)
 	run_sigints++;
 }
 
-/*
- * Count Ctrl-C instead of dying, and keep SIGINT blocked except inside
- * run_wait()'s ppoll(), so a press is never lost between checks.
- */
-void
-run_sigint_install(void)
+/* Count sig in run_sigints instead of dying, and keep it blocked. */
+static void
+run_count_signal(int sig)
 {
 	struct sigaction sa;
 	sigset_t set;
@@ -62,10 +62,20 @@ run_sigint_install(void)
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = run_sigint_handler;
 	(void)sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(sig, &sa, NULL);
 	(void)sigemptyset(&set);
-	(void)sigaddset(&set, SIGINT);
+	(void)sigaddset(&set, sig);
 	(void)sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+/*
+ * Count Ctrl-C instead of dying, and keep SIGINT blocked except inside
+ * run_wait()'s ppoll(), so a press is never lost between checks.
+ */
+void
+run_sigint_install(void)
+{
+	run_count_signal(SIGINT);
 }
 
 /* Whether Ctrl-C was pressed. */
@@ -287,4 +297,51 @@ run_transfer(struct cli *cli, int upload, const char *sandbox, const char *path,
 		return run_start_failed(cli, r);
 	}
 	return run_finish(rc, ret_result, ret_error);
+}
+
+/*
+ * Count SIGTERM like Ctrl-C too, both blocked but inside run_hold()'s
+ * wait; before the call that makes what is held, so no signal is lost.
+ */
+void
+run_hold_install(void)
+{
+	run_count_signal(SIGINT);
+	run_count_signal(SIGTERM);
+}
+
+/*
+ * After run_hold_install(): wait until Ctrl-C or SIGTERM (returns 0) or
+ * until the connection to wrennd ends (says so and what that ended,
+ * returns CLI_EXIT_CONNECT).
+ */
+int
+run_hold(struct cli *cli, const char *what)
+{
+	struct pollfd pfd;
+	sigset_t unblocked;
+	int r;
+
+	if ((r = cli_connect(cli)) != 0)
+		return r;
+	(void)sigprocmask(SIG_SETMASK, NULL, &unblocked);
+	(void)sigdelset(&unblocked, SIGINT);
+	(void)sigdelset(&unblocked, SIGTERM);
+	while (run_sigints == 0) {
+		if ((r = wrennctl_process(cli->h)) < 0) {
+			output_error_local(cli, "connect",
+			    "the connection to wrennd ended (wrennd exited or "
+			    "restarted): %s",
+			    what);
+			return CLI_EXIT_CONNECT;
+		}
+		if (r > 0)
+			continue;
+		pfd.fd = wrennctl_get_fd(cli->h);
+		pfd.events = (short)wrennctl_get_events(cli->h);
+		pfd.revents = 0;
+		if (ppoll(&pfd, 1, NULL, &unblocked) < 0 && errno != EINTR)
+			return CLI_EXIT_CONNECT;
+	}
+	return 0;
 }

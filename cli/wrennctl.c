@@ -98,6 +98,14 @@ static const struct cmd cli_cmds[] = {
 	"more\n"
 	"With -v the status and header fields go to stderr.\n",
 	cmd_proxy_http_run, NULL, NULL},
+    {"port-forward", NULL, "SANDBOX PORT [LOCAL] | ls | rm ID...",
+	"forward a local port to a port in a sandbox until Ctrl-C",
+	"LOCAL is a port on 127.0.0.1 (default: a free one), ADDR:PORT on\n"
+	"loopback, or a Unix socket path. The forward lives while the "
+	"command\n"
+	"runs: Ctrl-C or SIGTERM closes it (exit 0); wrennd going away exits "
+	"3.\n",
+	cmd_portfwd_run, cmd_portfwd_verbs, NULL},
     {"snapshot", "snapshots", "COMMAND [ARGS...]", "snapshots and templates",
 	NULL, NULL, cmd_snapshot_verbs, NULL},
     {"key", "keys", "COMMAND [ARGS...]", "API keys of the team", NULL, NULL,
@@ -609,7 +617,11 @@ cli_dispatch(struct cli *cli, const struct cmd *ns, int argc, char **argv)
 	if (c == NULL)
 		return cli_unknown(cli, ns, argv[0]);
 	cli_path_push(cli, c->name);
-	if (c->sub != NULL) {
+	/* A row with both runs unless its first word names one of its
+	 * verbs (port-forward SANDBOX PORT, port-forward ls). */
+	if (c->sub != NULL &&
+	    (c->run == NULL ||
+		(argc >= 2 && cli_lookup(c->sub, argv[1]) != NULL))) {
 		if (argc < 2) {
 			cli_help(cli, c, stderr);
 			return CLI_EXIT_USAGE;

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <netinet/in.h>
@@ -122,6 +123,8 @@ struct portfwd {
 	int fd;		    /* owned: the listening socket */
 	struct event *ev;   /* owned: accepting */
 	uint64_t lease;	    /* the owning client's id, 0: no lease */
+	uint64_t creator;   /* the creating client's id (ownership: issue 9) */
+	time_t created;	    /* wall clock, for created_at */
 	unsigned nconns;
 	uint64_t bytes_in, bytes_out;
 	struct portfwd_conn_list conns;
@@ -1043,12 +1046,17 @@ portfwd_names(struct call *call, struct portfwd *pf)
 static json_t *
 portfwd_json(const struct portfwd *pf)
 {
-	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I}", "id",
+	char at[32] = "";
+	struct tm tm;
+
+	if (gmtime_r(&pf->created, &tm) != NULL)
+		(void)strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:I, s:s}", "id",
 	    pf->id, "sandbox_id", pf->sandbox_id, "port", (int)pf->port,
 	    "address", pf->address, "lease",
 	    pf->lease != 0 ? "connection" : "none", "connections",
 	    (json_int_t)pf->nconns, "bytes_in", (json_int_t)pf->bytes_in,
-	    "bytes_out", (json_int_t)pf->bytes_out);
+	    "bytes_out", (json_int_t)pf->bytes_out, "created_at", at);
 }
 
 static void
@@ -1103,8 +1111,10 @@ portfwd_create(struct call *call)
 		portfwd_free(pf);
 		return;
 	}
+	pf->creator = client_id(call_client(call));
+	pf->created = time(NULL);
 	if (lease != NULL && strcmp(lease, "connection") == 0)
-		pf->lease = client_id(call_client(call));
+		pf->lease = pf->creator;
 	wd->portfwds->next++;
 	wd->portfwds->n++;
 	TAILQ_INSERT_TAIL(&wd->portfwds->list, pf, entry);
@@ -1153,6 +1163,8 @@ portfwd_close_call(struct call *call)
 		    "no port forward '%.64s'", id);
 		return;
 	}
+	/* Who may close whose forward is issue 9's (roles): pf->creator
+	 * names the client that made it; every local user may, so far. */
 	portfwd_close(wd, pf, "port_forwards.close");
 	call_reply(call, json_object());
 }

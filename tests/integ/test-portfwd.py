@@ -8,7 +8,8 @@ WebSocket echo). curl through the forwarded port, keep-alive, pipelining,
 big bodies with matching SHA-256, 100 connections at once, credential
 fields of the client removed and the key on every proxied request, a
 Unix-socket listener, close and lease, refused listen addresses, JWT
-only."""
+only; wrennctl port-forward in the foreground (Ctrl-C, SIGTERM, wrennd
+going away), port-forward ls and rm."""
 import asyncio
 import hashlib
 import http.client
@@ -17,6 +18,8 @@ import os
 import socket
 import subprocess
 import sys
+import re
+import signal
 import tempfile
 import threading
 
@@ -24,8 +27,8 @@ import aiohttp
 from aiohttp import web
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PYTHON, Client, Env, Tap, Wrennd,  # noqa
-                     wait_for)
+from harness import (PYTHON, WRENNCTL, Client, Env, Tap, Wrennd,  # noqa
+                     wait_for, wrennctl)
 
 BIG = min(100 << 20, int(os.environ.get("WRENND_TEST_BIG_BYTES", 100 << 20)))
 CHUNK = bytes(range(256)) * 256  # 64 KiB, every byte value
@@ -386,6 +389,130 @@ with t.case("listen on a non-loopback address refused"):
 with t.case("a bad sandbox id refused"):
     r = call("sandbox.port_forward", {"sandbox_id": "x/../y", "port": 80})
     t.eq(err(r).get("code"), "invalid_params", "invalid_params")
+
+def pf_cli(*args, sock=None, cwd=None):
+    """wrennctl port-forward ARGS in the background: (process, its first
+    line of output, "" if it exited first)."""
+    p = subprocess.Popen([WRENNCTL, "--socket", sock or env.sock,
+                          "port-forward"] + list(args), cwd=cwd,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return p, p.stdout.readline().decode()
+
+
+def pf_end(p, sig):
+    """Send sig to a port-forward process: (exit code, stderr)."""
+    p.send_signal(sig)
+    _, e = p.communicate(timeout=60)
+    return p.returncode, e.decode(errors="replace")
+
+
+def listed():
+    return dict((x["id"], x) for x in call("port_forwards.list")["result"])
+
+
+FWD_LINE = re.compile(r"^Forwarding from (127\.0\.0\.1:\d+) -> 8080\n$")
+
+with t.case("wrennctl port-forward: Ctrl-C closes it"):
+    p, line = pf_cli(sb, "8080")
+    m = FWD_LINE.match(line)
+    t.ok(m is not None, "prints Forwarding from ADDR -> PORT", line)
+    addr = m.group(1) if m else "127.0.0.1:1"
+    out = subprocess.run(["curl", "-sS", "http://%s/index.txt" % addr],
+                         capture_output=True, timeout=60)
+    t.eq(out.stdout, b"hello from the sandbox\n", "curl through it")
+    mine = [x for x in listed().values() if x["address"] == addr]
+    t.eq([x.get("lease") for x in mine], ["connection"],
+         "listed once, leased to wrennctl's connection")
+    rc, table, _ = wrennctl(env.sock, "port-forward", "ls")
+    rows = table.decode().splitlines()
+    t.eq(rows[0].split() if rows else [],
+         ["ID", "SANDBOX", "PORT", "ADDRESS", "CONNS", "IN", "OUT", "AGE"],
+         "port-forward ls: the table's columns")
+    row = [r.split() for r in rows if addr in r]
+    t.eq([r[1:3] for r in row], [[sb, "8080"]],
+         "port-forward ls: its sandbox and port")
+    t.ok(bool(row) and row[0][-1].endswith("ago"),
+         "port-forward ls: the age", rows)
+    rc, js, _ = wrennctl(env.sock, "--json", "port-forward", "ls")
+    got = [x for x in json.loads(js) if x.get("address") == addr]
+    t.ok(len(got) == 1 and got[0].get("bytes_in", 0) > 0,
+         "port-forward ls --json: the objects with their counters", got)
+    t.ok(len(got) == 1 and re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$",
+                                    got[0].get("created_at", "")),
+         "created_at is an RFC 3339 UTC time", got)
+    rc, e = pf_end(p, signal.SIGINT)
+    t.eq(rc, 0, "Ctrl-C: exit 0 (%s)" % e)
+    t.eq([x for x in listed().values() if x["address"] == addr], [],
+         "Ctrl-C: the forward is closed when wrennctl has exited")
+    t.ok(not listening(addr), "Ctrl-C: nothing listens")
+
+with t.case("wrennctl port-forward LOCAL port: SIGTERM closes it"):
+    lp = free_port()
+    p, line = pf_cli(sb, "8080", str(lp))
+    t.eq(line, "Forwarding from 127.0.0.1:%d -> 8080\n" % lp,
+         "LOCAL PORT is on 127.0.0.1")
+    t.ok(listening("127.0.0.1:%d" % lp), "listening there")
+    rc, e = pf_end(p, signal.SIGTERM)
+    t.eq(rc, 0, "SIGTERM: exit 0 (%s)" % e)
+    t.ok(not listening("127.0.0.1:%d" % lp), "SIGTERM: nothing listens")
+
+with t.case("wrennctl port-forward LOCAL ADDR:PORT and a bad LOCAL"):
+    lp = free_port()
+    p, line = pf_cli(sb, "8080", "127.0.0.2:%d" % lp)
+    t.eq(line, "Forwarding from 127.0.0.2:%d -> 8080\n" % lp,
+         "ADDR:PORT as given")
+    rc, e = pf_end(p, signal.SIGINT)
+    t.eq(rc, 0, "exit 0 (%s)" % e)
+    rc, out, e = wrennctl(env.sock, "port-forward", sb, "8080", "0.0.0.0:0")
+    t.eq(rc, 1, "a non-loopback address: exit 1")
+    t.ok("loopback" in e, "the message says loopback only", e)
+    rc, out, e = wrennctl(env.sock, "port-forward", sb, "99999")
+    t.eq(rc, 2, "a bad PORT: usage error")
+
+with t.case("wrennctl port-forward LOCAL socket path"):
+    d = tempfile.mkdtemp(prefix="pfc.", dir=env.tmp)
+    p, line = pf_cli(sb, "8080", "./pf.sock", cwd=d)
+    path = os.path.join(d, "pf.sock")
+    t.eq(line, "Forwarding from %s -> 8080\n" % path,
+         "a relative path is made absolute")
+    out = subprocess.run(
+        ["curl", "-sS", "--unix-socket", path, "http://x/index.txt"],
+        capture_output=True, timeout=60)
+    t.eq(out.stdout, b"hello from the sandbox\n", "curl over the socket")
+    rc, e = pf_end(p, signal.SIGINT)
+    t.eq(rc, 0, "exit 0 (%s)" % e)
+    t.ok(not os.path.exists(path), "the socket file is removed")
+
+with t.case("wrennctl port-forward rm"):
+    fw1, _ = forward(8080)
+    fw2, _ = forward(8000)
+    rc, out, e = wrennctl(env.sock, "port-forward", "rm", fw1["id"],
+                          fw2["id"])
+    t.eq(rc, 0, "rm of two: exit 0 (%s)" % e)
+    t.eq(out.decode().splitlines(), ["Closed port forward %s" % fw1["id"],
+                                     "Closed port forward %s" % fw2["id"]],
+         "rm says what it closed")
+    ids = listed()
+    t.eq([i for i in (fw1["id"], fw2["id"]) if i in ids], [],
+         "both are gone from the list")
+    rc, out, e = wrennctl(env.sock, "port-forward", "rm", fw1["id"])
+    t.eq(rc, 1, "rm of a closed one: exit 1")
+
+with t.case("wrennctl port-forward: completion"):
+    rc, out, _ = wrennctl(env.sock, "__complete", "--", "port-forward", "")
+    words = out.decode().split()
+    t.ok("ls" in words and "rm" in words, "ls and rm offered", words)
+    t.ok(sb in words, "and the sandboxes", words)
+
+with t.case("wrennctl port-forward: wrennd going away exits 3"):
+    w2 = Wrennd(env.tmp, env.fake.url, api_key=KEY)
+    p, line = pf_cli(sb, "8080", sock=w2.sock)
+    t.ok(FWD_LINE.match(line) is not None, "forwarding", line)
+    w2.stop()
+    _, e = p.communicate(timeout=60)
+    t.eq(p.returncode, 3, "exit 3 when wrennd exits")
+    t.ok("connection to wrennd ended" in e.decode(),
+         "a clear message", e.decode())
 
 with t.case("JWT only: refused locally"):
     w = Wrennd(env.tmp, env.fake.url, token=seed["jwt_owner"])
