@@ -189,7 +189,7 @@ async def _flush(request, limit=5.0):
         await asyncio.sleep(0.01)
 
 
-def _precheck(ctx):
+def precheck(ctx):
     """(sandbox, None) or (None, error response)."""
     sid = sandbox_id_param(ctx)
     if sid is None:
@@ -202,14 +202,14 @@ def _precheck(ctx):
     return sb, None
 
 
-def _not_on_host(sb):
+def not_on_host(sb):
     """The host agent's GetClient failure, or None."""
     if sb.run_started is None:
         return "sandbox %s is not running (status: paused)" % sb.id
     return None
 
 
-def _no_host(ctx, sb):
+def no_host(ctx, sb):
     """agentForHost: 503 if the sandbox's host is missing or unaddressed."""
     if resources.host_for_agent(ctx.state, sb) is not None:
         return error(503, "host_unavailable", "sandbox host is not reachable")
@@ -329,7 +329,7 @@ def _copy_into(spool, f):
 
 async def write(ctx):
     """POST /v1/sandboxes/{id}/files/write"""
-    sb, resp = _precheck(ctx)
+    sb, resp = precheck(ctx)
     if resp is not None:
         return resp
     boundary = _form_boundary(ctx.header("Content-Type"))
@@ -355,10 +355,10 @@ async def write(ctx):
             return _bad("path field is required")
         if spool is None:
             return _bad("file field is required")
-        resp = _no_host(ctx, sb)
+        resp = no_host(ctx, sb)
         if resp is not None:
             return resp
-        gone = _not_on_host(sb)
+        gone = not_on_host(sb)
         if gone:
             return httpio.agent_error(ctx, "not_found", gone)
         fs = sandboxfs.Sandbox(sb.workdir)
@@ -372,8 +372,8 @@ async def write(ctx):
             finally:
                 f.close()
         except sandboxfs.EnvdError as e:
-            return httpio.agent_error(ctx, 
-                "internal", "write file: write file %s: status %d: %s"
+            return httpio.agent_error(
+                ctx, "internal", "write file: write file %s: status %d: %s"
                 % (path, e.status, e.body()))
     finally:
         if spool is not None:
@@ -397,24 +397,24 @@ async def _read_request(ctx):
 
 async def read(ctx):
     """POST /v1/sandboxes/{id}/files/read"""
-    sb, resp = _precheck(ctx)
+    sb, resp = precheck(ctx)
     if resp is not None:
         return resp
     path, resp = await _read_request(ctx)
     if resp is not None:
         return resp
-    resp = _no_host(ctx, sb)
+    resp = no_host(ctx, sb)
     if resp is not None:
         return resp
-    gone = _not_on_host(sb)
+    gone = not_on_host(sb)
     if gone:
         return httpio.agent_error(ctx, "not_found", gone)
     try:
         f, size = await asyncio.to_thread(
             sandboxfs.Sandbox(sb.workdir).open_read, path)
     except sandboxfs.EnvdError as e:
-        return httpio.agent_error(ctx, 
-            "internal", "read file: read file %s: status %d: %s"
+        return httpio.agent_error(
+            ctx, "internal", "read file: read file %s: status %d: %s"
             % (path, e.status, e.body()))
     with f:
         if size <= GO_CHUNKING_THRESHOLD:
@@ -458,7 +458,7 @@ async def read(ctx):
 
 async def stream_write(ctx):
     """POST /v1/sandboxes/{id}/files/stream/write"""
-    sb, resp = _precheck(ctx)
+    sb, resp = precheck(ctx)
     if resp is not None:
         return resp
     try:
@@ -490,14 +490,14 @@ async def stream_write(ctx):
         return _bad("path field is required")
     if file_part is None:
         return _bad("file field is required")
-    resp = _no_host(ctx, sb)
+    resp = no_host(ctx, sb)
     if resp is not None:
         return resp
 
     # The host agent opens envd's upload; envd truncates the target and
     # then copies the part as it arrives.  An envd failure is only seen
     # when the CP closes its stream, i.e. after the whole part was sent.
-    gone = _not_on_host(sb)
+    gone = not_on_host(sb)
     envd_err = None
     f = None
     spath = file_path
@@ -558,16 +558,16 @@ def _empty_ok():
 
 async def stream_read(ctx):
     """POST /v1/sandboxes/{id}/files/stream/read"""
-    sb, resp = _precheck(ctx)
+    sb, resp = precheck(ctx)
     if resp is not None:
         return resp
     path, resp = await _read_request(ctx)
     if resp is not None:
         return resp
-    resp = _no_host(ctx, sb)
+    resp = no_host(ctx, sb)
     if resp is not None:
         return resp
-    if _not_on_host(sb):
+    if not_on_host(sb):
         return _empty_ok()
     try:
         f, _ = await asyncio.to_thread(

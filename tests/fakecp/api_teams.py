@@ -36,6 +36,7 @@ import ids
 import resources
 import state as st
 import validate
+from gojson import GoMap
 from httpio import error, json_response, no_content
 
 NAME_REQUEST = gojson.Struct(name=gojson.STRING)
@@ -219,20 +220,93 @@ async def delete(ctx):
             raise ServiceError("forbidden: only the owner can delete a team")
     except ServiceError as e:
         return _fail(ctx, e)
+    await _delete_team(ctx.app, team_id)
+    return no_content()
+
+
+async def destroy_team_sandboxes(app, team_id):
+    """Destroy a team's running/paused/starting sandboxes (-> stopped)."""
+    state = app.state
     active = [s for s in state.sandboxes.values() if s.team_id == team_id
               and s.status in (st.RUNNING, st.PAUSED, "starting")]
     for sb in active:
         if sb.host_id in state.hosts:
             try:
-                await ctx.app.agent.destroy(sb)
+                await app.agent.destroy(sb)
             except OSError:
                 pass
     for sb in active:
         state.set_status(sb, st.STOPPED)
-    asyncio.ensure_future(_cleanup_team_templates(ctx.app, team_id))
-    t = state.teams.get(team_id)
+
+
+async def _delete_team(app, team_id):
+    """TeamService's delete: sandboxes, templates, soft delete."""
+    await destroy_team_sandboxes(app, team_id)
+    asyncio.ensure_future(_cleanup_team_templates(app, team_id))
+    t = app.state.teams.get(team_id)
     if t is not None:
         t.deleted_at = time.time()
+
+
+# ---- admin (f5a23c1) ---------------------------------------------------------
+
+PER_PAGE = 100
+
+
+def page_param(ctx):
+    """fmt.Sscanf(p, "%d", &page): a leading integer, else (or < 1) 1."""
+    m = re.match(r"\s*([+-]?[0-9]+)", ctx.q("page"))
+    page = int(m.group(1)) if m else 1
+    return page if page >= 1 else 1
+
+
+def paged(ctx, key, rows):
+    page = page_param(ctx)
+    total = len(rows)
+    return json_response(200, GoMap([
+        (key, rows[(page - 1) * PER_PAGE:page * PER_PAGE]),
+        ("total", total), ("page", page), ("per_page", PER_PAGE),
+        ("total_pages", (total + PER_PAGE - 1) // PER_PAGE)]))
+
+
+async def admin_list_teams(ctx):
+    """GET /v1/admin/teams?page=N (every team but the platform team)"""
+    state = ctx.state
+    teams = [t for t in state.teams.values() if t.id != st.PLATFORM_TEAM_ID]
+    # deleted_at ASC NULLS FIRST, created_at DESC
+    teams.sort(key=lambda t: (t.deleted_at is not None, t.deleted_at or 0,
+                              -t.created_at))
+    rows = []
+    for t in teams:
+        members = [m for m in state.members.values() if m.team_id == t.id]
+        owner = next((state.users.get(m.user_id) for m in members
+                      if m.role == "owner"), None)
+        rows.append({
+            "id": t.id, "name": t.name, "slug": t.slug, "is_byoc": t.is_byoc,
+            "created_at": st.rfc3339(t.created_at),
+            "deleted_at": None if t.deleted_at is None
+            else st.rfc3339(t.deleted_at),
+            "member_count": len(members),
+            "owner_name": owner.name if owner else "",
+            "owner_email": owner.email if owner else "",
+            "active_sandbox_count": sum(
+                1 for s in state.sandboxes.values() if s.team_id == t.id
+                and s.status in (st.RUNNING, st.PAUSED, "starting")),
+            "channel_count": sum(1 for c in state.channels.values()
+                                 if c.team_id == t.id)})
+    return paged(ctx, "teams", rows)
+
+
+async def admin_delete_team(ctx):
+    """DELETE /v1/admin/teams/{id}"""
+    team_id = ids.parse(ids.TEAM, ctx.params.get("id", ""))
+    if team_id is None:
+        return error(400, "invalid_request", "invalid team ID")
+    t = ctx.state.teams.get(team_id)
+    if t is None or t.deleted_at is not None:
+        return _fail(ctx, "team not found")
+    await _delete_team(ctx.app, team_id)
+    auditlog.team_delete(ctx.state, ctx.auth, team_id)
     return no_content()
 
 

@@ -156,3 +156,19 @@ def host_marked_down(state, team_id, host_id):
     if team_id:
         write(state, team_id, None, "host", host_id, "marked_down", "team",
               "error")
+
+
+# ---- admin events of f5a23c1 (scope: admin) -------------------------------
+
+def user_activate(state, ac, user_id, email):
+    return _team(state, ac, "user", user_id, "activate", "admin", "success",
+                 {"email": email})
+
+
+def user_deactivate(state, ac, user_id, email):
+    return _team(state, ac, "user", user_id, "deactivate", "admin",
+                 "warning", {"email": email})
+
+
+def team_delete(state, ac, team_id):
+    return _team(state, ac, "team", team_id, "delete", "admin", "warning")

@@ -10,6 +10,9 @@
   POST /_fake/audit                   {count, team_id?, resource_type?,
                                       action?, scope?, status?, spread_ms?}
   POST /_fake/builds/{id}/status      {status, error?}
+  POST /_fake/usage                   {date, cpu_minutes?, ram_mb_minutes?,
+                                      team_id?} -> a daily_usage rollup
+  POST /_fake/users/{id}/status       {status} (active, inactive, ...)
 
 Same conventions as control.py (no auth, not logged, no faults, lenient
 JSON, errors {"error": text}); registered from control.build().
@@ -22,6 +25,7 @@ import api_hosts
 import auditlog
 import control
 import resources
+import stats
 from control import _body, _fail, _json, _opt_int
 
 HOST_TYPES = ("regular", "byoc")
@@ -208,6 +212,45 @@ async def build_status(ctx):
     return _json(200, api_admin.build_json(b))
 
 
+async def add_usage(ctx):
+    """Upsert one daily_usage row (the rollup job of f5a23c1)."""
+    try:
+        body = await _body(ctx)
+        day = body.get("date")
+        if not isinstance(day, str) or stats.parse_date(day) is None:
+            raise ValueError('"date" must be YYYY-MM-DD')
+        vals = []
+        for k in ("cpu_minutes", "ram_mb_minutes"):
+            v = body.get(k, 0)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError('"%s" must be a number' % k)
+            vals.append(round(float(v), 4))     # NUMERIC(18,4)
+        team_id = body.get("team_id", ctx.app.seed["team_a"]["id"])
+    except ValueError as e:
+        return _fail(400, str(e))
+    if team_id not in ctx.state.teams:
+        return _fail(404, "no such team")
+    ctx.state.daily_usage[(team_id, day)] = tuple(vals)
+    return _json(201, {"team_id": team_id, "date": day,
+                       "cpu_minutes": vals[0], "ram_mb_minutes": vals[1]})
+
+
+async def user_status(ctx):
+    user = ctx.state.users.get(ctx.params["id"])
+    if user is None:
+        return _fail(404, "no such user")
+    try:
+        body = await _body(ctx)
+        status = body.get("status")
+        if status not in ("active", "inactive", "disabled", "deleted"):
+            raise ValueError('"status" must be active, inactive, disabled '
+                             'or deleted')
+    except ValueError as e:
+        return _fail(400, str(e))
+    user.status = status
+    return _json(200, {"id": user.id, "status": user.status})
+
+
 def register(r):
     """Add the routes to the /_fake sub-router r."""
     r.get("/hosts", list_hosts)
@@ -217,3 +260,5 @@ def register(r):
     r.get("/audit", list_audit)
     r.post("/audit", add_audit)
     r.post("/builds/{id}/status", build_status)
+    r.post("/usage", add_usage)
+    r.post("/users/{id}/status", user_status)

@@ -30,10 +30,12 @@ registers its rows (r.get(...), r.post(...)) in its own file:
 """
 
 import api_admin
+import api_admin_capsules
 import api_audit
 import api_channels
 import api_exec
 import api_files
+import api_fs
 import api_hosts
 import api_keys
 import api_process
@@ -229,6 +231,7 @@ def _build_f5a23c1():
             r.post("/", api_sandboxes.create)
             r.get("/", api_sandboxes.list_)
             r.get("/stats", stats.get_stats)
+            r.get("/usage", stats.get_usage)
             _extend("capsules", r)
 
         r.group(auth_group)
@@ -246,6 +249,9 @@ def _build_f5a23c1():
                 r.post("/files/read", api_files.read)
                 r.post("/files/stream/write", api_files.stream_write)
                 r.post("/files/stream/read", api_files.stream_read)
+                r.post("/files/list", api_fs.list_)
+                r.post("/files/mkdir", api_fs.mkdir)
+                r.post("/files/remove", api_fs.remove)
                 r.get("/metrics", api_sandboxes.metrics)
                 _extend("capsule", r)
 
@@ -270,8 +276,15 @@ def _build_f5a23c1():
         def auth_group(r):
             r.use(authmw.jwt_only)
             r.use(authmw.admin)
+            r.get("/teams", api_teams.admin_list_teams)
             r.put("/teams/{id}/byoc", api_teams.set_byoc)
+            r.delete("/teams/{id}", api_teams.admin_delete_team)
+            r.get("/users", api_users.admin_list_users)
+            r.put("/users/{id}/active", api_users.set_user_active)
+            r.get("/audit-logs", api_audit.admin_list)
             _admin_builds(r)
+            r.post("/capsules", api_admin_capsules.create)
+            r.get("/capsules", api_admin_capsules.list_)
             _extend("admin", r)
 
         r.group(auth_group)
@@ -281,12 +294,23 @@ def _build_f5a23c1():
                 r.use(authmw.jwt_only)
                 r.use(authmw.admin)
                 r.use(authmw.platform_team)
+                r.get("/", api_sandboxes.get)
+                r.delete("/", api_sandboxes.destroy)
+                r.post("/snapshot", api_admin_capsules.snapshot)
+                r.post("/exec", api_exec.exec_)
+                r.post("/files/write", api_files.write)
+                r.post("/files/read", api_files.read)
+                r.post("/files/list", api_fs.list_)
+                r.post("/files/mkdir", api_fs.mkdir)
+                r.post("/files/remove", api_fs.remove)
+                r.get("/metrics", api_sandboxes.metrics)
                 _extend("admin_capsule", r)
 
             r.group(auth_group)
 
             def ws_group(r):
                 r.use(authmw.admin_ws)
+                r.get("/exec/stream", api_stream.exec_stream)
                 _extend("admin_capsule_ws", r)
 
             r.group(ws_group)

@@ -23,6 +23,7 @@ them as the host agent and CP do.  Used by api_files.py.
 
 import errno
 import os
+import shutil
 import stat
 
 import gojson
@@ -240,3 +241,185 @@ class _PathError(Exception):
     def __init__(self, op, spath, err):
         super().__init__("%s %s: %s" % (op, spath, errtext(
             OSError(err, os.strerror(err)))))
+
+
+# --------------------------------------------------------------------------
+# envd-rs's filesystem RPCs at f5a23c1 (ListDir, MakeDir, Remove)
+
+class RpcError(Exception):
+    """A Connect error from envd-rs: code ("not_found", ...) + message."""
+
+    def __init__(self, code, message):
+        super().__init__("%s: %s" % (code, message))
+        self.code = code
+        self.message = message
+
+
+def rust_errtext(e):
+    """Rust's io::Error Display: "No such file or directory (os error 2)"."""
+    if isinstance(e, ValueError):
+        return "file name contained an unexpected NUL byte"
+    if e.errno is None:
+        return str(e)
+    return "%s (os error %d)" % (os.strerror(e.errno), e.errno)
+
+
+def _perm_string(mode):
+    """format_permissions: type letter + rwx triplets (no setuid bits)."""
+    kinds = {stat.S_IFDIR: "d", stat.S_IFLNK: "L", stat.S_IFREG: "-",
+             stat.S_IFBLK: "b", stat.S_IFCHR: "c", stat.S_IFIFO: "p",
+             stat.S_IFSOCK: "S"}
+    out = [kinds.get(stat.S_IFMT(mode), "?")]
+    for shift in (6, 3, 0):
+        bits = (mode >> shift) & 7
+        out.append(("r" if bits & 4 else "-") + ("w" if bits & 2 else "-")
+                   + ("x" if bits & 1 else "-"))
+    return "".join(out)
+
+
+def _kind(st_mode):
+    if stat.S_ISREG(st_mode):
+        return "file"
+    if stat.S_ISDIR(st_mode):
+        return "directory"
+    return "unknown"
+
+
+class FsRpc(Sandbox):
+    """ListDir, MakeDir and Remove of envd-rs on the mapped paths.
+
+    Entries have the host agent's FileEntry shape.  Quirks kept: a symlink
+    reports its target's type and mode ("unknown" and 0 when dangling; so
+    "symlink" never appears), its own lstat size, permissions from lstat
+    ("Lrwxrwxrwx") and symlink_target = the canonical target; mode is only
+    the permission bits (& 0o7777).  Owner and group are always "root"
+    (the sandbox user; the fake's files belong to whoever runs it)."""
+
+    def resolve(self, user_path):
+        try:
+            return expand_and_resolve(user_path)
+        except ExpandError as e:
+            raise RpcError("invalid_argument", str(e))
+
+    def _sandbox_of(self, host):
+        """A host path under the scratch directory as a sandbox path."""
+        root = os.path.realpath(os.fsencode(self.scratch))
+        rel = host[len(root):] if host.startswith(root) else b""
+        return HOME + os.fsdecode(rel)
+
+    def entry(self, host, spath):
+        """build_entry_info -> FileEntry dict; RpcError."""
+        try:
+            lst = os.lstat(host)
+        except FileNotFoundError as e:
+            raise RpcError("not_found", "file not found: " + rust_errtext(e))
+        except OSError as e:
+            raise RpcError("internal", "error getting file info: "
+                           + rust_errtext(e))
+        target = None
+        if stat.S_ISLNK(lst.st_mode):
+            real = os.path.realpath(host)
+            target = self._sandbox_of(real) if os.path.exists(real) \
+                else spath
+            try:
+                tst = os.stat(host)
+                kind, mode = _kind(tst.st_mode), tst.st_mode & 0o7777
+            except OSError:
+                kind, mode = "unknown", 0
+        else:
+            kind, mode = _kind(lst.st_mode), lst.st_mode & 0o7777
+        d = {"name": spath.rstrip("/").rsplit("/", 1)[-1],
+             "path": spath, "type": kind, "size": lst.st_size, "mode": mode,
+             "permissions": _perm_string(lst.st_mode), "owner": USER,
+             "group": USER, "modified_at": int(lst.st_mtime)}
+        if target is not None:
+            d["symlink_target"] = target
+        return d
+
+    def list_dir(self, user_path, depth):
+        spath = self.resolve(user_path)
+        depth = depth or 1
+        os.makedirs(self.scratch, exist_ok=True)
+        host = self.host(spath)
+        try:
+            self._check(host, "stat", spath)
+            real = os.path.realpath(host, strict=True)
+        except FileNotFoundError as e:
+            raise RpcError("not_found", "path not found: " + rust_errtext(e))
+        except _PathError:
+            raise RpcError("internal", "error resolving path: "
+                           + rust_errtext(OSError(errno.EACCES, "")))
+        if not os.path.isdir(real):
+            raise RpcError("invalid_argument",
+                           "path is not a directory: " + spath)
+        out = []
+        self._walk(real, spath, depth, out)
+        return out
+
+    def _walk(self, hdir, sdir, depth, out):
+        """walkdir, min depth 1, no symlinks followed, pre-order; names
+        sorted (envd-rs gives readdir order)."""
+        try:
+            names = sorted(os.listdir(hdir))
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise RpcError("internal", "error reading directory: "
+                           + rust_errtext(e))
+        for name in names:
+            h = os.path.join(hdir, name)
+            s = sdir.rstrip("/") + "/" + os.fsdecode(name)
+            try:
+                out.append(self.entry(h, s))
+            except RpcError as e:
+                if e.code == "not_found":
+                    continue
+                raise
+            if depth > 1 and os.path.isdir(h) and not os.path.islink(h):
+                self._walk(h, s, depth - 1, out)
+
+    def make_dir(self, user_path):
+        spath = self.resolve(user_path)
+        os.makedirs(self.scratch, exist_ok=True)
+        host = self.host(spath)
+        try:
+            self._check(host, "stat", spath)
+            st = os.stat(host)
+        except FileNotFoundError:
+            st = None
+        except (_PathError, OSError) as e:
+            raise RpcError("internal", "error getting file info: %s"
+                           % (e if isinstance(e, _PathError)
+                              else rust_errtext(e)))
+        if st is not None:
+            if stat.S_ISDIR(st.st_mode):
+                raise RpcError("already_exists",
+                               "directory already exists: " + spath)
+            raise RpcError("invalid_argument",
+                           "path exists but is not a directory: " + spath)
+        try:
+            self._ensure_dirs(spath)
+        except EnvdError as e:
+            raise RpcError("internal", e.message)
+        return self.entry(host, spath)
+
+    def remove(self, user_path):
+        spath = self.resolve(user_path)
+        host = self.host(spath)
+        try:
+            self._check(host, "stat", spath)
+        except _PathError:
+            text = rust_errtext(OSError(errno.EACCES, ""))
+            raise RpcError("internal", "error removing: %s; also tried as "
+                           "file: %s" % (text, text))
+        if os.path.isdir(host) and not os.path.islink(host):
+            shutil.rmtree(host)
+            return
+        try:
+            os.unlink(host)
+        except OSError as e:
+            first = e if not os.path.lexists(host) else \
+                OSError(errno.ENOTDIR, "")
+            raise RpcError("internal", "error removing: %s; also tried as "
+                           "file: %s" % (rust_errtext(first),
+                                         rust_errtext(e)))

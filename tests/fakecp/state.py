@@ -156,6 +156,9 @@ class State:
         self.channels = {}                            # channel id -> Channel
         self.builds = {}                              # build id -> Build
         self.audit_logs = []                          # AuditEntry, any order
+        # capsules: daily_usage rollups, (team id, "YYYY-MM-DD") ->
+        # (cpu_minutes, ram_mb_minutes); only /_fake/usage writes them.
+        self.daily_usage = {}
         self.reg_tokens = {}          # registration token -> (host id, exp)
         self.refresh_tokens = {}      # token hash -> RefreshToken
         self.rr_counter = 0           # round-robin scheduler position

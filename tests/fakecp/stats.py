@@ -10,11 +10,20 @@ width, each bucket the MAX of its samples.
 
 Samples are kept per team in a bounded deque (30 days at the real 10 s
 interval).  Owns the sampler task; registered by routes.py.
+
+GET /v1/capsules/usage (f5a23c1, CONTRACT 11.5, handlers_usage.go and
+UsageService): past days from the daily_usage rollups (sparse; the fake
+has no rollup job, /_fake/usage inserts rows), today live from the
+samples as the SQL computes it: SUM(vcpus * 10 / 60) and SUM(memory_mb *
+10 / 60) over today's samples (10 s hard-coded, whatever
+--stats-interval is), rounded to NUMERIC(18,4).
 """
 
 import asyncio
 import collections
 import contextlib
+import datetime
+import re
 import time
 
 import httpio
@@ -96,3 +105,63 @@ async def get_stats(ctx):
                    "vcpus": [v[1] for _, v in series],
                    "memory_mb": [v[2] for _, v in series]},
     })
+
+
+_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+MAX_USAGE_DAYS = 92
+
+
+def parse_date(s):
+    """time.Parse("2006-01-02", s) -> datetime.date or None."""
+    if not _DATE_RE.match(s):
+        return None
+    try:
+        return datetime.date(int(s[:4]), int(s[5:7]), int(s[8:]))
+    except ValueError:
+        return None
+
+
+def today_usage(sampler, team_id, today):
+    """ComputeDailyUsageForDay over today's samples (UTC)."""
+    start = datetime.datetime.combine(
+        today, datetime.time(), datetime.timezone.utc).timestamp()
+    cpu = ram = 0.0
+    for ts, _, vcpus, mem in sampler.samples.get(team_id, ()):
+        if start <= ts < start + 86400:
+            cpu += vcpus * 10.0 / 60.0
+            ram += mem * 10.0 / 60.0
+    return round(cpu, 4), round(ram, 4)
+
+
+async def get_usage(ctx):
+    """GET /v1/capsules/usage?from=YYYY-MM-DD&to=YYYY-MM-DD"""
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    s = ctx.q("from")
+    frm = parse_date(s) if s else today - datetime.timedelta(days=29)
+    if frm is None:
+        return httpio.error(400, "invalid_request", "from must be YYYY-MM-DD")
+    s = ctx.q("to")
+    to = parse_date(s) if s else today
+    if to is None:
+        return httpio.error(400, "invalid_request", "to must be YYYY-MM-DD")
+    if frm > to:
+        return httpio.error(400, "invalid_request",
+                            "from must be before or equal to to")
+    if (to - frm).days > MAX_USAGE_DAYS:
+        return httpio.error(400, "invalid_request",
+                            "range cannot exceed 92 days")
+    team_id = ctx.auth.team_id
+    last_rolled = min(to, today - datetime.timedelta(days=1))
+    points = []
+    for (tid, day), (cpu, ram) in sorted(ctx.state.daily_usage.items()):
+        d = parse_date(day)
+        if tid == team_id and frm <= d <= last_rolled:
+            points.append({"date": day, "cpu_minutes": float(cpu),
+                           "ram_mb_minutes": float(ram)})
+    if frm <= today <= to:
+        cpu, ram = today_usage(ctx.app.sampler, team_id, today)
+        points.append({"date": today.isoformat(), "cpu_minutes": cpu,
+                       "ram_mb_minutes": ram})
+    return httpio.json_response(200, {"from": frm.isoformat(),
+                                      "to": to.isoformat(),
+                                      "points": points})

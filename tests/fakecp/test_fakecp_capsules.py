@@ -334,6 +334,240 @@ async def test_audit_params(t, caps, old):
     t.eq(status, 200, "capsules: audit limit=0 is 50, before_id unparsed")
 
 
+# --------------------------------------------------------------------------
+# Usage (11.5)
+
+async def test_usage(t, caps):
+    import datetime
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    day = datetime.timedelta(days=1)
+    for d, cpu in ((today - 3 * day, 1.5), (today - day, 2.25),
+                   (today - 40 * day, 9.0)):
+        status, _ = await caps.json("POST", "/_fake/usage", key=False,
+                                    json={"date": d.isoformat(),
+                                          "cpu_minutes": cpu,
+                                          "ram_mb_minutes": cpu * 512})
+        assert status == 201, status
+    status, body = await caps.json("GET", "/v1/capsules/usage")
+    t.eq(status, 200, "usage: default range answers")
+    t.eq((body["from"], body["to"]),
+         ((today - 29 * day).isoformat(), today.isoformat()),
+         "usage: default range is today - 29 days .. today")
+    t.eq([p["date"] for p in body["points"]],
+         [(today - 3 * day).isoformat(), (today - day).isoformat(),
+          today.isoformat()],
+         "usage: rollup days in range, sparse and ascending, then today")
+    t.eq(body["points"][1], {"date": (today - day).isoformat(),
+                             "cpu_minutes": 2.25, "ram_mb_minutes": 1152},
+         "usage: a rollup point's values")
+    status, body = await caps.json(
+        "GET", "/v1/capsules/usage?from=%s&to=%s"
+        % ((today - 45 * day).isoformat(), (today - 2 * day).isoformat()))
+    t.eq([p["date"] for p in body["points"]],
+         [(today - 40 * day).isoformat(), (today - 3 * day).isoformat()],
+         "usage: a past range has no today point")
+    for q, msg in (("from=2024-02-30", "from must be YYYY-MM-DD"),
+                   ("to=yesterday", "to must be YYYY-MM-DD"),
+                   ("from=2024-03-02&to=2024-03-01",
+                    "from must be before or equal to to"),
+                   ("from=2024-01-01&to=2024-04-03",
+                    "range cannot exceed 92 days")):
+        got = await caps.json("GET", "/v1/capsules/usage?" + q)
+        t.eq(got, (400, err("invalid_request", msg)), "usage: " + q)
+    status, _ = await caps.json(
+        "GET", "/v1/capsules/usage?from=2024-01-01&to=2024-04-02")
+    t.eq(status, 200, "usage: a 92-day span is allowed")
+
+
+# --------------------------------------------------------------------------
+# Filesystem helpers (11.4)
+
+async def test_files(t, caps, old):
+    sid = await caps.sandbox()
+    base = "/v1/capsules/%s/files/" % sid
+
+    async def fs(op, body):
+        return await caps.json("POST", base + op, json=body)
+
+    status, body = await fs("mkdir", {"path": "/root/d/e"})
+    entry = body.get("entry", {}) if isinstance(body, dict) else {}
+    t.eq(status, 200, "files: mkdir answers 200")
+    t.eq(list(entry), ["name", "path", "type", "size", "mode",
+                       "permissions", "owner", "group", "modified_at"],
+         "files: mkdir entry fields in order")
+    t.eq((entry.get("name"), entry.get("path"), entry.get("type"),
+          entry.get("mode"), entry.get("permissions")),
+         ("e", "/root/d/e", "directory", 0o755, "drwxr-xr-x"),
+         "files: mkdir created the directory with its parents")
+    got = await fs("mkdir", {"path": "d/e"})
+    t.eq(got, (409, err("conflict", "already_exists: directory already "
+                        "exists: /root/d/e")),
+         "files: mkdir of an existing directory is 409 conflict")
+    _, ex = await caps.json("POST", "/v1/capsules/%s/exec" % sid,
+                            json={"cmd": "sh", "args": [
+                                "-c", "printf abc > d/f && ln -s f d/l"]})
+    assert ex["exit_code"] == 0, ex
+    got = await fs("mkdir", {"path": "/root/d/f"})
+    t.eq(got, (400, err("invalid_request", "invalid_argument: path exists "
+                        "but is not a directory: /root/d/f")),
+         "files: mkdir of an existing file is 400")
+    status, body = await fs("list", {"path": "/root/d"})
+    t.eq([(e["name"], e["path"], e["type"]) for e in body["entries"]],
+         [("e", "/root/d/e", "directory"), ("f", "/root/d/f", "file"),
+          ("l", "/root/d/l", "file")],
+         "files: list depth 1 (a symlink has its target's type)")
+    link = body["entries"][2]
+    t.eq((link.get("symlink_target"), link["permissions"][0]),
+         ("/root/d/f", "L"), "files: a symlink's target and 'L' type letter")
+    t.eq(body["entries"][1]["size"], 3, "files: a file's size")
+    status, body = await fs("list", {"path": "/root", "depth": 2})
+    t.eq([e["path"] for e in body["entries"]],
+         ["/root/d", "/root/d/e", "/root/d/f", "/root/d/l"],
+         "files: list depth 2 walks into directories")
+    status, body = await fs("list", {"path": "/root/nope"})
+    t.ok(status == 502 and body["error"]["code"] == "agent_error" and
+         body["error"]["message"].startswith(
+             "internal: list dir: list dir: not_found: path not found: "),
+         "files: list of a missing path is 502 agent_error", body)
+    status, body = await fs("list", {"path": "/root/d/f"})
+    t.eq((status, body["error"]["code"]), (502, "agent_error"),
+         "files: list of a file is 502 agent_error")
+    t.eq(await fs("remove", {"path": "/root/d"}), (204, None),
+         "files: remove of a directory tree is 204")
+    status, body = await fs("remove", {"path": "/root/d"})
+    t.ok(status == 502 and body["error"]["message"].startswith(
+        "internal: remove: remove: internal: error removing: "),
+        "files: remove of a missing path is 502 agent_error", body)
+    t.eq(await fs("list", {}), (400, err("invalid_request",
+                                         "path is required")),
+         "files: path is required")
+    status, _, body = await old.req(
+        "POST", "/v1/sandboxes/%s/files/list" % await old.sandbox(),
+        json={"path": "/root"})
+    t.eq((status, body), (404, NOT_FOUND),
+         "sandboxes: files/list is a chi 404")
+
+
+# --------------------------------------------------------------------------
+# Admin routes (11.2)
+
+async def test_admin(t, caps):
+    seed = caps.fake.seed
+    admin = {"Authorization": "Bearer " + seed["jwt_admin"]}
+
+    async def aj(method, path, **kw):
+        return await caps.json(method, path, key=False, headers=admin, **kw)
+
+    status, body = await aj("GET", "/v1/admin/teams")
+    t.eq((status, sorted(body)), (200, ["page", "per_page", "teams", "total",
+                                        "total_pages"]),
+         "admin: teams page keys")
+    t.eq(list(body["teams"][0]), ["id", "name", "slug", "is_byoc",
+                                  "created_at", "deleted_at", "member_count",
+                                  "owner_name", "owner_email",
+                                  "active_sandbox_count", "channel_count"],
+         "admin: team row fields in order")
+    t.ok(seed["platform_team_id"] not in [x["id"] for x in body["teams"]],
+         "admin: the platform team is not listed", body["teams"])
+    status, body = await aj("GET", "/v1/admin/users?page=x")
+    t.eq((status, body["page"], body["per_page"]), (200, 1, 100),
+         "admin: users page (a bad page is 1)")
+    t.eq(list(body["users"][0]), ["id", "email", "name", "is_admin",
+                                  "status", "created_at", "teams_joined",
+                                  "teams_owned"],
+         "admin: user row fields in order")
+    me = seed["users"]["admin"]["id"]
+    got = await aj("PUT", "/v1/admin/users/%s/active" % me,
+                   json={"active": False})
+    t.eq(got, (400, err("invalid_request",
+                        "cannot deactivate your own account")),
+         "admin: no self-deactivation")
+    got = await aj("PUT", "/v1/admin/users/usr-%s/active" % ("1" * 25),
+                   json={"active": False})
+    t.eq(got, (404, err("not_found", "user not found")),
+         "admin: deactivating an unknown user")
+    got = await aj("DELETE", "/v1/admin/teams/team-%s" % ("1" * 25))
+    t.eq(got, (404, err("not_found", "resource not found")),
+         "admin: deleting an unknown team")
+    status, body = await aj("GET", "/v1/admin/audit-logs?limit=5")
+    t.eq((status, list(body)), (200, ["items"]),
+         "admin: audit-logs of the platform team")
+    status, _ = await caps.json(
+        "GET", "/v1/admin/teams", key=False,
+        headers={"Authorization": "Bearer " + seed["jwt_owner"]})
+    t.eq(status, 403, "admin: a non-admin JWT is refused")
+
+
+async def test_deactivate(t, caps):
+    seed = caps.fake.seed
+    _, minted = await caps.json("POST", "/_fake/api-keys", key=False,
+                                json={"team_id": seed["team_b"]["id"]})
+    other = seed["users"]["other"]
+    admin = {"Authorization": "Bearer " + seed["jwt_admin"]}
+    sid = await caps.sandbox()
+    status, _ = await caps.json("PUT", "/v1/admin/users/%s/active"
+                                % other["id"], key=False, headers=admin,
+                                json={"active": False})
+    t.eq(status, 204, "deactivate: 204")
+    got = await caps.json("GET", "/v1/capsules", key=False, headers={
+        "Authorization": "Bearer " + seed["jwt_other"]})
+    t.eq(got[0], 403, "deactivate: the user's JWT is refused")
+    t.eq(got[1]["error"]["code"], "account_deactivated",
+         "deactivate: code account_deactivated")
+    status, _ = await caps.json("GET", "/v1/capsules/" + sid)
+    t.eq(status, 200, "deactivate: another team's capsule is untouched")
+    status, _ = await caps.json("PUT", "/v1/admin/users/%s/active"
+                                % other["id"], key=False, headers=admin,
+                                json={"active": True})
+    got = await caps.json("GET", "/v1/capsules", key=False, headers={
+        "Authorization": "Bearer " + seed["jwt_other"]})
+    t.eq(got[0], 200, "reactivate: the JWT works again")
+
+
+async def test_admin_capsules(t, caps):
+    seed = caps.fake.seed
+    admin = {"Authorization": "Bearer " + seed["jwt_admin"]}
+
+    async def aj(method, path, **kw):
+        return await caps.json(method, path, key=False, headers=admin, **kw)
+
+    status, sb = await aj("POST", "/v1/admin/capsules", json={})
+    t.eq(status, 201, "admin capsules: create")
+    sid = sb["id"]
+    _, listed = await aj("GET", "/v1/admin/capsules")
+    t.has([x["id"] for x in listed], sid, "admin capsules: listed")
+    _, team_list = await caps.json("GET", "/v1/capsules")
+    t.ok(sid not in [x["id"] for x in team_list],
+         "admin capsules: not in team A's list", team_list)
+    status, _ = await aj("GET", "/v1/admin/capsules/" + sid)
+    t.eq(status, 200, "admin capsules: get")
+    status, body = await aj("POST", "/v1/admin/capsules/%s/exec" % sid,
+                            json={"cmd": "echo", "args": ["x"]})
+    t.eq((status, body.get("stdout")), (200, "x\n"), "admin capsules: exec")
+    path = "/v1/admin/capsules/%s/exec/stream" % sid
+    ws = await caps.ws(sid, path=path, headers=caps.fake.key)
+    await ws.send_str(json.dumps({"type": "auth",
+                                  "token": seed["jwt_admin"]}))
+    await ws.send_str(start("echo", "hi"))
+    got = [m["type"] for m in await messages(ws)]
+    t.eq(got, ["start", "stdout", "exit"],
+         "admin ws: the auth message of an admin")
+    await auth_fails(t, caps, "admin ws: header credentials are not "
+                     "consulted", start("echo", "hi"),
+                     headers={"Authorization": "Bearer "
+                              + seed["jwt_admin"]}, path=path)
+    await auth_fails(t, caps, "admin ws: a non-admin's auth message fails",
+                     json.dumps({"type": "auth",
+                                 "token": seed["jwt_owner"]}), path=path)
+    status, tmpl = await aj("POST", "/v1/admin/capsules/%s/snapshot" % sid,
+                            json={"name": "plat-snap"})
+    t.eq((status, tmpl.get("platform")), (201, True),
+         "admin capsules: snapshot makes a platform template")
+    _, got = await aj("GET", "/v1/admin/capsules/" + sid)
+    t.eq(got.get("status"), "stopped",
+         "admin capsules: the snapshot destroyed the capsule")
+
+
 async def amain(t, tmp, fakes):
     caps = DFake(tmp, "caps", "capsules",
                  extra=("--ws-auth-timeout", "0.5"))
@@ -359,6 +593,11 @@ async def amain(t, tmp, fakes):
         await case(t, "snapshot name taken",
                    test_snapshot_name_taken(t, c, o))
         await case(t, "audit params", test_audit_params(t, c, o))
+        await case(t, "usage", test_usage(t, c))
+        await case(t, "files", test_files(t, c, o))
+        await case(t, "admin", test_admin(t, c))
+        await case(t, "deactivate", test_deactivate(t, c))
+        await case(t, "admin capsules", test_admin_capsules(t, c))
 
 
 def _main_body(t, tmp, fakes):
