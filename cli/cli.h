@@ -239,6 +239,12 @@ int cmd_exec_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_exec_attach_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
+int cmd_process_ps_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
+int cmd_process_kill_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
+/* A PID|TAG argument as the selector param (a number or a string). */
+json_t *cmd_process_selector(const char *arg);
 int cmd_cp_run(struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_code_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);

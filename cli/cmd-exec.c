@@ -10,6 +10,11 @@
  * output as it comes; "exec --detach" leaves the stream running inside
  * wrennd and prints its id; "attach STREAM" replays and follows such a
  * stream (streams.attach). Ctrl-C cancels the call (run.c).
+ *
+ * "exec --background" starts the command as a background process of the
+ * sandbox (a v0.1.5 control plane; --tag, --env, --cwd) and prints its
+ * pid and tag; "attach SANDBOX PID|TAG" follows such a process
+ * (sandbox.attach_process) until it exits.
  */
 #include "config.h"
 
@@ -162,26 +167,74 @@ cmd_exec_once(struct cli *cli, json_t *params_steal)
 	return r;
 }
 
-#define CMD_EXEC_STREAM (1 << 0)
-#define CMD_EXEC_DETACH (1 << 1)
+/* "exec --background": start it, print "PID TAG". */
+static int
+cmd_exec_background(struct cli *cli, json_t *params_steal)
+{
+	json_t *res = NULL;
+	int r;
+
+	(void)json_object_set_new(params_steal, "background", json_true());
+	if ((r = cli_call(cli, "sandbox.exec", params_steal, &res)) != 0)
+		return r;
+	if (cli->json)
+		output_result(res);
+	else
+		printf("%" JSON_INTEGER_FORMAT " %s\n",
+		    json_integer_value(json_object_get(res, "pid")),
+		    json_string_value(json_object_get(res, "tag")) != NULL
+			? json_string_value(json_object_get(res, "tag"))
+			: "-");
+	json_decref(res);
+	return CLI_EXIT_OK;
+}
+
+#define CMD_EXEC_STREAM	    (1 << 0)
+#define CMD_EXEC_DETACH	    (1 << 1)
+#define CMD_EXEC_BACKGROUND (1 << 2)
+
+/* "--env K=V" into extra's envs; CLI_CONTINUE or an exit code. */
+static int
+cmd_exec_env(struct cli *cli, json_t *extra, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	json_t *envs = json_object_get(extra, "envs");
+	char *name;
+
+	if (eq == NULL || eq == kv)
+		return cli_usage(cli, "--env wants NAME=VALUE, not '%s'", kv);
+	if (envs == NULL) {
+		envs = json_object();
+		(void)json_object_set_new(extra, "envs", envs);
+	}
+	if ((name = strndup(kv, (size_t)(eq - kv))) == NULL)
+		return CLI_EXIT_ERROR;
+	(void)json_object_set_new(envs, name, json_string(eq + 1));
+	free(name);
+	return CLI_CONTINUE;
+}
 
 /* exec's options; CLI_CONTINUE or an exit code. */
 static int
 cmd_exec_opts(struct cli *cli, const struct cmd *self, int argc, char **argv,
-    long *timeout, int *mode)
+    long *timeout, int *mode, json_t *extra)
 {
 	static const struct option opts[] = {
 	    CLI_COMMON_LONGOPTS,
 	    {"timeout", required_argument, NULL, 'T'},
 	    {"stream", no_argument, NULL, 'S'},
 	    {"detach", no_argument, NULL, 'd'},
+	    {"background", no_argument, NULL, 'b'},
+	    {"tag", required_argument, NULL, 'g'},
+	    {"env", required_argument, NULL, 'e'},
+	    {"cwd", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
 	int c, r;
 
 	/* "+": stop at SANDBOX so the command's own options stay its own. */
-	while ((c = getopt_long(argc, argv, "+" CLI_COMMON_SHORTOPTS "T:Sd",
-		    opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv,
+		    "+" CLI_COMMON_SHORTOPTS "T:Sdbe:C:", opts, NULL)) != -1) {
 		if (c == 'T') {
 			r = cli_parse_int(
 			    cli, "--timeout", optarg, 1, 86400, timeout);
@@ -191,13 +244,33 @@ cmd_exec_opts(struct cli *cli, const struct cmd *self, int argc, char **argv,
 			*mode |= CMD_EXEC_STREAM;
 		else if (c == 'd')
 			*mode |= CMD_EXEC_DETACH;
-		else if ((r = cli_common_opt(cli, self, c)) != CLI_CONTINUE)
+		else if (c == 'b')
+			*mode |= CMD_EXEC_BACKGROUND;
+		else if (c == 'g')
+			(void)json_object_set_new(
+			    extra, "tag", json_string(optarg));
+		else if (c == 'C')
+			(void)json_object_set_new(
+			    extra, "cwd", json_string(optarg));
+		else if (c == 'e') {
+			if ((r = cmd_exec_env(cli, extra, optarg)) !=
+			    CLI_CONTINUE)
+				return r;
+		} else if ((r = cli_common_opt(cli, self, c)) != CLI_CONTINUE)
 			return r;
 	}
 	if (*timeout > 0 && *mode != 0)
 		return cli_usage(cli,
-		    "--timeout is for exec without --stream "
-		    "or --detach");
+		    "--timeout is for exec without --stream, --detach "
+		    "or --background");
+	if ((*mode & CMD_EXEC_BACKGROUND) && *mode != CMD_EXEC_BACKGROUND)
+		return cli_usage(cli,
+		    "--background is not for --stream or --detach (follow "
+		    "the process with attach SANDBOX PID|TAG)");
+	if (json_object_size(extra) > 0 && !(*mode & CMD_EXEC_BACKGROUND))
+		return cli_usage(cli,
+		    "--tag, --env and --cwd are for --background (the "
+		    "control plane ignores them otherwise)");
 	return CLI_CONTINUE;
 }
 
@@ -205,24 +278,34 @@ int
 cmd_exec_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 {
 	const char *sandbox;
-	json_t *params, *args;
+	json_t *params, *args, *extra;
 	long timeout = 0;
 	int r, mode = 0;
 
-	r = cmd_exec_opts(cli, self, argc, argv, &timeout, &mode);
-	if (r != CLI_CONTINUE)
+	if ((extra = json_object()) == NULL)
+		return CLI_EXIT_ERROR;
+	r = cmd_exec_opts(cli, self, argc, argv, &timeout, &mode, extra);
+	if (r == CLI_CONTINUE && optind >= argc)
+		r = cli_usage(cli, "exec wants SANDBOX and CMD");
+	if (r != CLI_CONTINUE) {
+		json_decref(extra);
 		return r;
-	if (optind >= argc)
-		return cli_usage(cli, "exec wants SANDBOX and CMD");
+	}
 	sandbox = argv[optind++];
 	if (optind < argc && strcmp(argv[optind], "--") == 0)
 		optind++;
-	if (optind >= argc)
+	if (optind >= argc) {
+		json_decref(extra);
 		return cli_usage(cli, "exec wants a CMD to run in %s", sandbox);
+	}
 	params = json_pack("{s:s, s:s, s:[]}", "sandbox_id", sandbox, "cmd",
 	    argv[optind], "args");
-	if (params == NULL)
+	if (params == NULL || json_object_update(params, extra) != 0) {
+		json_decref(extra);
+		json_decref(params);
 		return CLI_EXIT_ERROR;
+	}
+	json_decref(extra);
 	args = json_object_get(params, "args");
 	for (optind++; optind < argc; optind++)
 		(void)json_array_append_new(args, json_string(argv[optind]));
@@ -230,6 +313,8 @@ cmd_exec_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 		(void)json_object_set_new(
 		    params, "timeout_sec", json_integer(timeout));
 	cli->exec_timeout = timeout;
+	if (mode & CMD_EXEC_BACKGROUND)
+		return cmd_exec_background(cli, params);
 	if (mode & CMD_EXEC_DETACH)
 		return cmd_exec_detach(cli, params);
 	if (mode & CMD_EXEC_STREAM)
@@ -237,7 +322,10 @@ cmd_exec_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 	return cmd_exec_once(cli, params);
 }
 
-/* "attach [--from-seq N] STREAM": replay and follow a detached stream. */
+/*
+ * "attach [--from-seq N] STREAM": replay and follow a detached stream;
+ * "attach SANDBOX PID|TAG": follow a background process until it exits.
+ */
 int
 cmd_exec_attach_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv)
@@ -261,6 +349,10 @@ cmd_exec_attach_run(
 		} else if ((r = cli_common_opt(cli, self, c)) != CLI_CONTINUE)
 			return r;
 	}
+	if (argc - optind == 2 && from < 0)
+		return cmd_exec_follow(cli, "sandbox.attach_process",
+		    json_pack("{s:s, s:o}", "sandbox_id", argv[optind],
+			"selector", cmd_process_selector(argv[optind + 1])));
 	if (argc - optind != 1)
 		return cli_usage(
 		    cli, "usage: %s %s", cli->path, self->synopsis);

@@ -49,15 +49,34 @@ static const struct cmd cli_cmds[] = {
 	"  -S, --stream         print the output as it comes (Ctrl-C cancels)\n"
 	"  -d, --detach         leave it running in wrennd; print the stream "
 	"id\n"
+	"  -b, --background     start it as a background process of the "
+	"sandbox\n"
+	"                       and print its pid and tag (v0.1.5 server)\n"
+	"      --tag TAG        --background: the process's tag (default "
+	"proc-...)\n"
+	"  -e, --env NAME=VALUE --background: an environment variable "
+	"(repeatable)\n"
+	"  -C, --cwd DIR        --background: its working directory\n"
 	"Without --stream, all of stdout is written, then all of stderr: the\n"
 	"control plane returns them separately, so their interleaving is "
 	"lost.\n"
 	"Use --stream to keep their order.\n",
 	cmd_exec_run, NULL, NULL},
-    {"attach", NULL, "[--from-seq N] STREAM",
-	"replay and follow a detached exec stream",
-	"      --from-seq N     first event wanted (default: all buffered)\n",
+    {"attach", NULL, "[--from-seq N] STREAM|SANDBOX [PID|TAG]",
+	"replay and follow a detached exec stream, or follow a background "
+	"process",
+	"      --from-seq N     first event wanted (default: all buffered)\n"
+	"With SANDBOX PID|TAG it follows that process's output from now on "
+	"until it\nexits (v0.1.5 server), and exits with its status.\n",
 	cmd_exec_attach_run, NULL, NULL},
+    {"ps", NULL, "SANDBOX",
+	"list the processes running in a sandbox (v0.1.5 server)", NULL,
+	cmd_process_ps_run, NULL, NULL},
+    {"kill", NULL, "[-s TERM|KILL] SANDBOX PID|TAG",
+	"signal a process in a sandbox (default KILL; v0.1.5 server)",
+	"  -s, --signal SIG     TERM or KILL (default KILL); the socket is\n"
+	"                       --socket here\n",
+	cmd_process_kill_run, NULL, NULL},
     {"stream", "streams", "COMMAND [ARGS...]", "exec streams held by wrennd",
 	NULL, NULL, cmd_stream_verbs, NULL},
     {"cp", NULL, "[-r] [--no-verify] SRC DST",

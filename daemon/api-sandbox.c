@@ -22,11 +22,11 @@
 #include "call.h"
 #include "client.h"
 #include "conf.h"
+#include "dialect.h"
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
 #include "owner.h"
-#include "portfwd.h"
 #include "rest.h"
 #include "upstream.h"
 #include "wrennd.h"
@@ -396,20 +396,61 @@ api_sandbox_listed(struct call *call, json_t *result)
 	return result;
 }
 
-/* sandboxes.destroy answered: the sandbox has no owner any more, and
- * its port forwards end. */
+/* sandboxes.destroy answered: the sandbox has no owner any more. */
 static json_t *
 api_sandbox_destroyed(struct call *call, json_t *result)
 {
-	const char *id =
-	    json_string_value(json_object_get(call_params(call), "sandbox_id"));
-
-	owner_remove(call_wd(call)->owners, id);
-	portfwd_sandbox_gone(call_wd(call), id);
+	owner_remove(call_wd(call)->owners,
+	    json_string_value(
+		json_object_get(call_params(call), "sandbox_id")));
 	return result;
 }
 
 /* This file's method rows (methods.h), listed by methods.c. */
+
+/*
+ * sandbox.exec: a pass-through once its local checks hold. The server
+ * honours envs and cwd only for a background command and drops them
+ * silently otherwise, so they are refused here without background;
+ * the same for tag, which only names a background process. Every value
+ * of envs must be a string.
+ */
+static void
+api_sandbox_exec(struct call *call)
+{
+	const json_t *params = call_params(call), *v;
+	const char *const bg_only[] = {"envs", "cwd", "tag"};
+	const char *key;
+	size_t i;
+
+	if (!json_is_true(json_object_get(params, "background")))
+		for (i = 0; i < sizeof(bg_only) / sizeof(bg_only[0]); i++)
+			if (json_object_get(params, bg_only[i]) != NULL) {
+				call_fail(call, IPC_ERR_INVALID_PARAMS,
+				    "invalid_params", NULL,
+				    "parameter '%s' needs \"background\": "
+				    "true (the server ignores it for a "
+				    "foreground command)",
+				    bg_only[i]);
+				return;
+			}
+	json_object_foreach((json_t *)json_object_get(params, "envs"), key, v)
+		if (!json_is_string(v)) {
+			call_fail(call, IPC_ERR_INVALID_PARAMS,
+			    "invalid_params", NULL,
+			    "parameter 'envs': the value of '%.64s' must be a "
+			    "string",
+			    key);
+			return;
+		}
+	if (json_is_true(json_object_get(params, "background")) &&
+	    dialect_current(call_wd(call)->dialect) != DIALECT_CAPSULES) {
+		dialect_fail_unsupported(call, "sandbox.exec with background",
+		    DIALECT_NEEDS_CAPSULES);
+		return;
+	}
+	rest_passthrough(call);
+}
 
 static const struct method_param p_sandboxes_create[] = {
     {.name = "template",
@@ -463,7 +504,27 @@ static const struct method_param p_exec[] = {
 	.in = PIN_BODY,
 	.min = METHOD_I32_MIN,
 	.max = METHOD_I32_MAX,
-	.doc = "seconds before the command is killed (default 30)"},
+	.doc = "seconds before the command is killed (default 30; not "
+	       "for background)"},
+    {.name = "background",
+	.type = PT_BOOL,
+	.in = PIN_BODY,
+	.doc = "start it and answer at once with {sandbox_id, cmd, pid, tag} "
+	       "(newer server)"},
+    {.name = "tag",
+	.type = PT_STRING,
+	.in = PIN_BODY,
+	.flags = PF_NONEMPTY,
+	.doc = "background: the process's tag (default proc-<8 hex>)"},
+    {.name = "envs",
+	.type = PT_OBJECT,
+	.in = PIN_BODY,
+	.doc = "background: extra environment {NAME: value}"},
+    {.name = "cwd",
+	.type = PT_STRING,
+	.in = PIN_BODY,
+	.flags = PF_NONEMPTY,
+	.doc = "background: working directory"},
     METHOD_PARAMS_END,
 };
 
@@ -549,6 +610,7 @@ static const struct method api_sandbox_rows[] = {
 	.path = "/v1/sandboxes/{sandbox_id}/exec",
 	.flags = METHOD_BODY | METHOD_EXEC_TIMEOUT,
 	.params = p_exec,
+	.handler = api_sandbox_exec,
     },
     {
 	.name = "sandbox.ping",

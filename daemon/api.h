@@ -33,6 +33,7 @@ struct api_table {
  * api-sandbox.c: sandboxes.*, sandbox.* but files and exec streams
  * api-files.c: sandbox.upload, download, stream_upload, stream_download
  * api-proxy.c: sandbox.get_url, sandbox.http_request (the sandbox proxy)
+ * api-process.c: sandbox.processes, sandbox.kill (background processes)
  * stream.c: sandbox.exec_stream, streams.*
  * api-code.c: sandbox.run_code
  * api-snapshots.c: snapshots.*
@@ -46,6 +47,7 @@ extern const struct api_table api_daemon_methods;
 extern const struct api_table api_sandbox_methods;
 extern const struct api_table api_files_methods;
 extern const struct api_table api_proxy_methods;
+extern const struct api_table api_process_methods;
 extern const struct api_table stream_methods;
 extern const struct api_table api_code_methods;
 extern const struct api_table api_snapshots_methods;
@@ -57,6 +59,13 @@ extern const struct api_table portfwd_methods;
 struct api_sandbox;
 struct api_files;
 struct call;
+
+/*
+ * api-process.c, for the methods that name a process: call's selector
+ * param (a pid as a number, or a tag) as text into buf (len bytes).
+ * Returns 0, or -1 after failing the call (invalid_params).
+ */
+int api_process_selector(struct call *call, char *buf, size_t len);
 
 /* The longest "{port}-{sandbox_id}" label of the sandbox proxy's host
  * name (one DNS label). */

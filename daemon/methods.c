@@ -31,6 +31,7 @@ static const struct api_table *const methods_tables[] = {
     &api_sandbox_methods,
     &api_files_methods,
     &api_proxy_methods,
+    &api_process_methods,
     &stream_methods,
     &api_code_methods,
     &api_snapshots_methods,

@@ -74,6 +74,13 @@ struct method_param {
 		.flags = PF_REQUIRED | PF_NONEMPTY,                            \
 		.doc = "sandbox id (cl-...)"                                   \
 	}
+/* The same for a handler that builds its upstream paths itself. */
+#define METHOD_P_SANDBOX_ID_LOCAL                                              \
+	{                                                                      \
+		.name = "sandbox_id", .type = PT_STRING, .in = PIN_LOCAL,      \
+		.flags = PF_REQUIRED | PF_NONEMPTY,                            \
+		.doc = "sandbox id (cl-...)"                                   \
+	}
 #define METHOD_P_TEAM_ID                                                       \
 	{                                                                      \
 		.name = "team_id", .type = PT_STRING, .in = PIN_PATH,          \

@@ -85,8 +85,10 @@ struct stream {
 	char id[24];		   /* "st-" + 16 hex */
 	uid_t uid;		   /* of the peer that started it */
 	char *sandbox_id;	   /* owned */
-	json_t *cmd;		   /* owned string */
-	json_t *args;		   /* owned array or NULL */
+	char *selector; /* owned: the process followed (attach_process),
+			 * NULL for an exec stream */
+	json_t *cmd;	/* owned string */
+	json_t *args;	/* owned array or NULL */
 	enum stream_state state;
 	struct ws *ws;	      /* owned while connected */
 	int detached;	      /* lives without followers */
@@ -153,6 +155,7 @@ stream_free(struct stream *s)
 	json_decref(s->final);
 	json_decref(s->final_err);
 	free(s->sandbox_id);
+	free(s->selector);
 	free(s);
 }
 
@@ -414,6 +417,8 @@ stream_open_cb(struct ws *ws, void *arg)
 	char *text;
 
 	stream_set_state(s, STREAM_RUNNING);
+	if (s->selector != NULL)
+		return; /* a process stream: the server speaks first */
 	start = json_pack("{s:s, s:O}", "type", "start", "cmd", s->cmd);
 	if (start != NULL && s->args != NULL)
 		json_object_set(start, "args", s->args);
@@ -535,6 +540,24 @@ stream_close_cb(struct ws *ws, const struct ws_close_info *info, void *arg)
 	stream_end(s, NULL, err);
 }
 
+/* ".../processes/<escaped selector>/stream" of a sandbox; NULL on OOM. */
+static char *
+stream_process_path(const char *sandbox_id, const char *selector)
+{
+	char *esc, *suffix, *path;
+
+	if ((esc = upstream_escape(selector, strlen(selector))) == NULL)
+		return NULL;
+	if (asprintf(&suffix, "/processes/%s/stream", esc) == -1)
+		suffix = NULL;
+	free(esc);
+	if (suffix == NULL)
+		return NULL;
+	path = rest_sandbox_path(sandbox_id, suffix);
+	free(suffix);
+	return path;
+}
+
 /*
  * Open the upstream WebSocket for s with call's credential. Returns 0, or
  * -errno after failing the call ("internal").
@@ -548,7 +571,10 @@ stream_connect(struct stream *s, struct call *call)
 	const char *why = NULL;
 	int r;
 
-	if ((path = rest_sandbox_path(s->sandbox_id, "/exec/stream")) == NULL) {
+	path = s->selector != NULL
+	    ? stream_process_path(s->sandbox_id, s->selector)
+	    : rest_sandbox_path(s->sandbox_id, "/exec/stream");
+	if (path == NULL) {
 		call_fail_oom(call);
 		return -ENOMEM;
 	}
@@ -694,8 +720,13 @@ stream_admit(struct call *call, uid_t uid, size_t limit)
 	return 0;
 }
 
+/*
+ * Start a stream for call: the exec stream of its cmd/args, or with
+ * selector the stream of a process already running in the sandbox
+ * (sandbox.attach_process). Both have the same events and followers.
+ */
 static void
-stream_exec(struct call *call)
+stream_start(struct call *call, const char *selector)
 {
 	struct wrennd *wd = call_wd(call);
 	struct stream *s;
@@ -725,15 +756,22 @@ stream_exec(struct call *call)
 	s->uid = uid;
 	s->sandbox_id = strdup(json_string_value(
 	    json_object_get(call_params(call), "sandbox_id")));
-	s->cmd = json_incref(json_object_get(call_params(call), "cmd"));
-	s->args = json_incref(json_object_get(call_params(call), "args"));
+	if (selector != NULL) {
+		s->selector = strdup(selector);
+		s->cmd = json_string("");
+	} else {
+		s->cmd = json_incref(json_object_get(call_params(call), "cmd"));
+		s->args =
+		    json_incref(json_object_get(call_params(call), "args"));
+	}
 	s->detached = detach;
 	s->limit = limit;
 	s->buf = seqbuf_new(limit);
 	s->pid = -1;
 	s->started = time(NULL);
 	s->ev_timer = evtimer_new(wd->base, stream_stall_cb, s);
-	if (s->sandbox_id == NULL || s->buf == NULL || s->ev_timer == NULL) {
+	if (s->sandbox_id == NULL || s->buf == NULL || s->ev_timer == NULL ||
+	    s->cmd == NULL || (selector != NULL && s->selector == NULL)) {
 		stream_free(s);
 		goto oom;
 	}
@@ -741,7 +779,8 @@ stream_exec(struct call *call)
 		stream_free(s);
 		return;
 	}
-	log_debug("stream %s: exec on \"%s\" for uid %u%s", s->id,
+	log_debug("stream %s: %s on \"%s\" for uid %u%s", s->id,
+	    selector != NULL ? "process" : "exec",
 	    log_quote_str(qid, sizeof(qid), s->sandbox_id), (unsigned)uid,
 	    detach ? " (detached)" : "");
 	if (detach) {
@@ -757,6 +796,21 @@ stream_exec(struct call *call)
 	return;
 oom:
 	call_fail_oom(call);
+}
+
+static void
+stream_exec(struct call *call)
+{
+	stream_start(call, NULL);
+}
+
+static void
+stream_attach_process(struct call *call)
+{
+	char sel[160];
+
+	if (api_process_selector(call, sel, sizeof(sel)) == 0)
+		stream_start(call, sel);
 }
 
 /* Whether the caller may see s: streams of its own uid, all for admin. */
@@ -840,6 +894,8 @@ stream_describe(const struct stream *s)
 	json_object_set_new(o, "paused", json_boolean(s->paused));
 	if (s->args != NULL)
 		json_object_set(o, "args", s->args);
+	if (s->selector != NULL)
+		json_object_set_new(o, "selector", json_string(s->selector));
 	if (s->pid >= 0)
 		json_object_set_new(o, "pid", json_integer(s->pid));
 	if (s->final != NULL)
@@ -902,6 +958,20 @@ static const struct method_param p_exec_stream[] = {
     METHOD_PARAMS_END,
 };
 
+static const struct method_param p_attach_process[] = {
+    METHOD_P_SANDBOX_ID_LOCAL,
+    {.name = "selector",
+	.type = PT_ANY,
+	.in = PIN_LOCAL,
+	.flags = PF_REQUIRED,
+	.doc = "the process: its pid (a number) or its tag (a string)"},
+    {.name = "detach",
+	.type = PT_BOOL,
+	.in = PIN_LOCAL,
+	.doc = "follow it inside wrennd; answer with a stream_id at once"},
+    METHOD_PARAMS_END,
+};
+
 static const struct method_param p_attach[] = {
     {.name = "stream_id",
 	.type = PT_STRING,
@@ -937,6 +1007,17 @@ static const struct method stream_rows[] = {
 	.flags = METHOD_STREAM,
 	.params = p_exec_stream,
 	.handler = stream_exec,
+    },
+    {
+	.name = "sandbox.attach_process",
+	.summary = "follow a running process's output ($/stream events), "
+		   "replayable like an exec stream",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.result = MRES_LOCAL,
+	.flags = METHOD_STREAM | METHOD_NEEDS_CAPSULES,
+	.params = p_attach_process,
+	.handler = stream_attach_process,
     },
     {
 	.name = "streams.attach",

@@ -23,7 +23,9 @@
 The process table is per sandbox and general: an entry is any process
 envd tracks (kind "exec" or "pty"), with the output fan-out to every
 attached stream.  A process leaves the table when it has exited and its
-pipes are drained.  Pause SIGSTOPs it and destroy kills it with the rest of
+pipes are drained (or given up PIPE_GRACE after the exit, as exec.Cmd.Wait
+does, when a child of the process still holds them).  Pause SIGSTOPs it and
+destroy kills it with the rest of
 the sandbox's process groups (agent.pgids).
 
 Registered by routes.py through register_capsules (routes.EXTENSIONS).
@@ -151,13 +153,27 @@ async def _pipe(p, stream, kind):
         p.publish((kind, data))
 
 
-async def _run(app, sb, p, proc):
-    """envd's reader of one process: fan output out, then the exit."""
-    pipes = [asyncio.ensure_future(_pipe(p, proc.stdout, "stdout")),
-             asyncio.ensure_future(_pipe(p, proc.stderr, "stderr"))]
+async def _reader(fd):
+    """A StreamReader on the read end of a pipe (owned from here on)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=api_stream.CHUNK)
+    await loop.connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    return reader
+
+
+async def _run(app, sb, p, proc, outs):
+    """envd's reader of one process: fan output out, then the exit.
+
+    The pipes are the fake's own (not asyncio's), so proc.wait() returns
+    when the process exits even if a child of it still holds them."""
+    pipes = [asyncio.ensure_future(_pipe(p, await _reader(fd), kind))
+             for fd, kind in outs]
     try:
-        await asyncio.gather(*pipes)
         code = await proc.wait()
+        # As exec.Cmd.Wait: the pipes are given up soon after the exit
+        # if a child of the process still holds them.
+        await asyncio.wait(pipes, timeout=agent_mod.PIPE_GRACE)
     finally:
         for t in pipes:
             t.cancel()
@@ -205,21 +221,28 @@ async def start_background(ctx, sb, req):
         argv, exe = ["nice", "-n", "0", cmd] + args, agent.nice
     else:
         argv, exe = [cmd] + args, None
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, executable=exe, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            cwd=cwd, env=env, start_new_session=True,
-            limit=api_stream.CHUNK)
+            stdout=out_w, stderr=err_w, cwd=cwd, env=env,
+            start_new_session=True)
     except (OSError, ValueError) as e:
+        for fd in (out_r, err_r):
+            os.close(fd)
         return httpio.agent_error(ctx, "internal",
                                   "failed to start process: %s"
                                   % sandboxfs.errtext(e))
+    finally:
+        os.close(out_w)
+        os.close(err_w)
     sb.agent_last_active = time.monotonic()
     agent.pgids.setdefault(sb.id, set()).add(proc.pid)
     p = Process(sb, proc.pid, tag, cmd, args)
     procs.add(p)
-    task = asyncio.ensure_future(_run(app, sb, p, proc))
+    task = asyncio.ensure_future(_run(app, sb, p, proc, ((out_r, "stdout"),
+                                                         (err_r, "stderr"))))
     task.add_done_callback(lambda f: f.cancelled() or f.exception())
     return json_response(202, {"sandbox_id": ctx.params["id"], "cmd": cmd,
                                "pid": proc.pid, "tag": tag})

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Background processes in a sandbox (control plane v0.1.5, /v1/capsules):
+ * sandbox.processes lists what the sandbox's agent tracks, sandbox.kill
+ * signals one process by pid or tag. Background execs start through
+ * sandbox.exec (background: true, api-sandbox.c); a process is followed
+ * with sandbox.attach_process (stream.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "call.h"
+#include "ipc.h"
+#include "methods.h"
+#include "rest.h"
+#include "upstream.h"
+
+/* The longest selector (a tag) sent upstream. */
+#define API_PROCESS_SELECTOR_MAX 128
+
+int
+api_process_selector(struct call *call, char *buf, size_t len)
+{
+	json_t *v = json_object_get(call_params(call), "selector");
+	const char *s;
+	size_t n, i;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0 ||
+		    json_integer_value(v) > 4294967295LL)
+			goto bad;
+		snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+		return 0;
+	}
+	if (!json_is_string(v))
+		goto bad;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (n == 0 || n > API_PROCESS_SELECTOR_MAX || n >= len ||
+	    !methods_segment_ok(s, n))
+		goto bad;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || s[i] == '/' || s[i] == 0x7f)
+			goto bad;
+	memcpy(buf, s, n + 1);
+	return 0;
+bad:
+	call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+	    "parameter 'selector' must be a pid (0 to 4294967295) or a tag "
+	    "(1 to %d printable characters, no '/')",
+	    API_PROCESS_SELECTOR_MAX);
+	return -1;
+}
+
+static void
+api_process_kill_done(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
+{
+	struct call *call = arg;
+
+	if (rest_done(call, res) == 0)
+		call_reply(call, json_object());
+}
+
+/* sandbox.kill: DELETE .../processes/{selector}[?signal=SIGTERM]. */
+static void
+api_process_kill(struct call *call)
+{
+	const char *sig;
+	char sel[API_PROCESS_SELECTOR_MAX + 1], *suffix = NULL, *esc, *path;
+	struct upstream_req *req;
+
+	sig = json_string_value(json_object_get(call_params(call), "signal"));
+	if (sig != NULL && strcmp(sig, "SIGTERM") != 0 &&
+	    strcmp(sig, "SIGKILL") != 0) {
+		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+		    "parameter 'signal' must be \"SIGTERM\" or \"SIGKILL\"");
+		return;
+	}
+	if (api_process_selector(call, sel, sizeof(sel)) != 0)
+		return;
+	if ((esc = upstream_escape(sel, strlen(sel))) == NULL)
+		goto oom;
+	/* The server sends SIGKILL for any value but SIGTERM. */
+	if (asprintf(&suffix, "/processes/%s%s", esc,
+		sig != NULL && strcmp(sig, "SIGTERM") == 0 ? "?signal=SIGTERM"
+							   : "") == -1)
+		suffix = NULL;
+	free(esc);
+	if (suffix == NULL)
+		goto oom;
+	path = rest_sandbox_path(
+	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
+	    suffix);
+	free(suffix);
+	if (path == NULL) {
+		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+		    "parameter 'sandbox_id' is not a valid identifier");
+		return;
+	}
+	req = rest_request(call, "DELETE", path, NULL);
+	free(path);
+	if (req != NULL)
+		(void)rest_start(
+		    call, req, REST_CANCEL, api_process_kill_done, call);
+	return;
+oom:
+	call_fail_oom(call);
+}
+
+/* This file's method rows (methods.h), listed by methods.c. */
+
+static const struct method_param p_processes[] = {
+    METHOD_P_SANDBOX_ID,
+    METHOD_PARAMS_END,
+};
+
+static const struct method_param p_kill[] = {
+    METHOD_P_SANDBOX_ID_LOCAL,
+    {.name = "selector",
+	.type = PT_ANY,
+	.in = PIN_LOCAL,
+	.flags = PF_REQUIRED,
+	.doc = "the process: its pid (a number) or its tag (a string)"},
+    {.name = "signal",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.doc = "\"SIGTERM\" or \"SIGKILL\" (default SIGKILL)"},
+    METHOD_PARAMS_END,
+};
+
+static const struct method api_process_rows[] = {
+    {
+	.name = "sandbox.processes",
+	.summary = "processes running in a sandbox (background execs, PTYs)",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "GET",
+	.path = "/v1/sandboxes/{sandbox_id}/processes",
+	.flags = METHOD_NEEDS_CAPSULES,
+	.params = p_processes,
+    },
+    {
+	.name = "sandbox.kill",
+	.summary = "signal a process in a sandbox by pid or tag",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.result = MRES_EMPTY,
+	.flags = METHOD_NEEDS_CAPSULES,
+	.params = p_kill,
+	.handler = api_process_kill,
+    },
+};
+
+const struct api_table api_process_methods = API_TABLE(api_process_rows);

@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: MIT
+"""Background processes through wrennd on a v0.1.5 control plane (the
+capsules fake): sandbox.exec with background (tag, envs, cwd),
+sandbox.processes, sandbox.kill with SIGTERM and SIGKILL,
+sandbox.attach_process from two clients and detached with replay, and
+wrennctl exec --background / ps / kill / attach; against the 172413e fake
+every one of them is unsupported_by_server with nothing sent; invalid
+params are refused locally."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (Client, Env, Opened, Tap, dig, wait_for,  # noqa: E402
+                     wrennctl)
+
+t = Tap()
+env = Env(dialect="capsules")
+old = Env(dialect="sandboxes")
+
+
+def text_of(events, kind="stdout"):
+    return "".join(e.get("data", "") for e in events if e["event"] == kind)
+
+
+def sh(cl, sid, script):
+    """A foreground exec of /bin/sh -c script; its result."""
+    return cl.call("sandbox.exec", {"sandbox_id": sid, "cmd": "/bin/sh",
+                                    "args": ["-c", script]}).get("result")
+
+
+def background(cl, sid, script, **kw):
+    p = {"sandbox_id": sid, "cmd": "/bin/sh", "args": ["-c", script],
+         "background": True}
+    p.update(kw)
+    return cl.call("sandbox.exec", p)
+
+
+def listed(cl, sid):
+    return dig(cl.call("sandbox.processes", {"sandbox_id": sid}),
+               "result", "processes") or []
+
+
+def until_file(cl, sid, path):
+    """Wait for a file the process makes when it is ready."""
+    return wait_for(lambda: dig(sh(cl, sid, "test -e " + path),
+                                "exit_code") == 0,
+                    timeout=30, what=path)
+
+
+def code_of(r):
+    return dig(r, "error", "data", "code")
+
+
+try:
+    c = env.client()
+    sid = c.call("sandboxes.create", {})["result"]["id"]
+
+    with t.case("background exec"), Opened():
+        sh(c, sid, "mkdir -p sub")
+        r = background(c, sid, 'echo "$GREETING" > out; pwd > where; '
+                       'sleep 60', tag="worker", envs={"GREETING": "hi"},
+                       cwd="/root/sub")
+        res = r.get("result", {})
+        t.eq(sorted(res), ["cmd", "pid", "sandbox_id", "tag"],
+             "background exec: the server's 202 body")
+        t.eq(res.get("tag"), "worker", "background exec: the tag given")
+        t.eq(res.get("sandbox_id"), sid, "background exec: sandbox_id")
+        procs = listed(c, sid)
+        t.eq([(p["pid"], p.get("tag")) for p in procs],
+             [(res["pid"], "worker")], "sandbox.processes lists it")
+        until_file(c, sid, "sub/where")
+        t.eq(dig(sh(c, sid, "cat sub/out"), "stdout"), "hi\n",
+             "envs reach the process, cwd is its directory")
+        rc, out, err = wrennctl(env.sock, "ps", sid)
+        t.eq(rc, 0, "wrennctl ps exits 0")
+        lines = out.decode().splitlines()
+        t.eq(lines[0].split(), ["PID", "TAG", "COMMAND"],
+             "wrennctl ps: the table's heading")
+        t.ok(lines[1].split()[:3] == [str(res["pid"]), "worker",
+                                      "/bin/sh"],
+             "wrennctl ps: the process's row", out)
+        r = c.call("sandbox.kill", {"sandbox_id": sid, "selector": "worker"})
+        t.eq(r.get("result"), {}, "sandbox.kill by tag (SIGKILL) -> {}")
+        wait_for(lambda: not listed(c, sid), timeout=30, what="gone")
+        t.eq(listed(c, sid), [], "the killed process left the list")
+
+    with t.case("attach from two clients, SIGTERM"), Opened() as keep:
+        r = background(c, sid, "trap 'echo term; exit 7' TERM; touch ready;"
+                       " while :; do sleep 0.05; done")
+        pid = r["result"]["pid"]
+        until_file(c, sid, "ready")
+        a1, a2 = keep(Client(env.sock)), keep(Client(env.sock))
+        i1 = a1.call_async("sandbox.attach_process",
+                           {"sandbox_id": sid, "selector": pid})
+        i2 = a2.call_async("sandbox.attach_process",
+                           {"sandbox_id": sid,
+                            "selector": r["result"]["tag"]})
+
+        def attached():
+            return len([s for s in c.call("streams.list")["result"]
+                        if s.get("pid") == pid]) == 2
+        wait_for(attached, timeout=30, what="two attached streams")
+        r = c.call("sandbox.kill", {"sandbox_id": sid, "selector": pid,
+                                    "signal": "SIGTERM"})
+        t.eq(r.get("result"), {}, "sandbox.kill SIGTERM by pid -> {}")
+        for name, cl, i in (("first", a1, i1), ("second", a2, i2)):
+            ev = []
+            r = cl.wait_reply(i, events=ev)
+            t.eq(r.get("result"), {"exit_code": 7},
+                 "%s attacher: the exit code of the trap" % name)
+            t.eq([e["event"] for e in ev][0], "start",
+                 "%s attacher: events start with start" % name)
+            t.eq(dig(ev, 0, "pid"), pid, "%s attacher: start{pid}" % name)
+            t.eq(text_of(ev), "term\n", "%s attacher: the output" % name)
+
+    with t.case("SIGKILL through wrennctl"), Opened():
+        rc, out, err = wrennctl(env.sock, "exec", "--background", "--tag",
+                                "sleeper", sid, "--", "sleep", "60")
+        t.eq(rc, 0, "wrennctl exec --background exits 0")
+        pid, tag = out.decode().split()
+        t.eq(tag, "sleeper", "wrennctl exec --background prints PID TAG")
+        rc, out, err = wrennctl(env.sock, "kill", sid, "sleeper")
+        t.eq((rc, out), (0, b""), "wrennctl kill (SIGKILL) exits 0")
+        wait_for(lambda: not listed(c, sid), timeout=30, what="gone")
+        t.eq(listed(c, sid), [], "wrennctl kill: the process is gone")
+        rc, out, err = wrennctl(env.sock, "kill", sid, "sleeper")
+        t.eq(rc, 1, "wrennctl kill of an unknown process exits 1")
+        t.ok("not found" in err, "wrennctl kill: says not found", err)
+
+    with t.case("detached attach with replay"), Opened() as keep:
+        sh(c, sid, "rm -f fifo; mkfifo fifo")
+        r = background(c, sid, "read x < fifo; for i in 1 2 3; do "
+                       "echo line $i; done; read x < fifo; exit 5")
+        pid = r["result"]["pid"]
+        r = c.call("sandbox.attach_process",
+                   {"sandbox_id": sid, "selector": pid, "detach": True})
+        st = dig(r, "result", "stream_id") or ""
+        t.ok(st.startswith("st-"), "detach answers with a stream id", r)
+        t.eq(dig(r, "result", "pid"), pid, "detach answer carries the pid")
+        sh(c, sid, "echo go > fifo")
+
+        def buffered():
+            s = [x for x in c.call("streams.list")["result"]
+                 if x["stream_id"] == st]
+            return s and s[0]["output_bytes"] >= len("line 1\n") * 3
+        wait_for(buffered, timeout=30, what="three lines buffered")
+        a = keep(Client(env.sock))
+        i = a.call_async("streams.attach", {"stream_id": st})
+        sh(c, sid, "echo go > fifo")
+        ev = []
+        r = a.wait_reply(i, events=ev)
+        t.eq(r.get("result"), {"exit_code": 5},
+             "re-attach: the process's exit code")
+        t.eq(text_of(ev), "line 1\nline 2\nline 3\n",
+             "re-attach replays what wrennd buffered before it")
+        t.eq([e["seq"] for e in ev], list(range(len(ev))),
+             "replayed events keep their seq from 0")
+        rc, out, err = wrennctl(env.sock, "attach", sid, "nosuch")
+        t.ok(rc != 0 and "not found" in err,
+             "wrennctl attach of an unknown process fails", (rc, err))
+
+    with t.case("invalid params"), Opened():
+        cases = [
+            ("sandbox.exec", {"sandbox_id": sid, "cmd": "true",
+                              "envs": {"A": "b"}}, "envs"),
+            ("sandbox.exec", {"sandbox_id": sid, "cmd": "true",
+                              "cwd": "/tmp"}, "cwd"),
+            ("sandbox.exec", {"sandbox_id": sid, "cmd": "true",
+                              "tag": "x"}, "tag"),
+            ("sandbox.exec", {"sandbox_id": sid, "cmd": "true",
+                              "background": True, "envs": {"A": 1}},
+             "envs"),
+            ("sandbox.kill", {"sandbox_id": sid, "selector": "x",
+                              "signal": "SIGHUP"}, "signal"),
+            ("sandbox.kill", {"sandbox_id": sid, "selector": "a/b"},
+             "selector"),
+            ("sandbox.kill", {"sandbox_id": sid, "selector": -1},
+             "selector"),
+            ("sandbox.attach_process", {"sandbox_id": sid,
+                                        "selector": True}, "selector"),
+        ]
+        env.fake.clear_requests()
+        for method, params, name in cases:
+            r = c.call(method, params)
+            t.eq(dig(r, "error", "code"), -32602,
+                 "%s %s: -32602" % (method, json.dumps(params)))
+            t.ok(name in (dig(r, "error", "message") or ""),
+                 "%s: the message names '%s'" % (method, name), r)
+        t.eq(env.fake.requests(), [], "invalid params: nothing sent")
+
+    with t.case("old dialect: unsupported_by_server"), Opened():
+        o = old.client()
+        osid = o.call("sandboxes.create", {})["result"]["id"]
+        old.fake.clear_requests()
+        for method, params in (
+                ("sandbox.processes", {"sandbox_id": osid}),
+                ("sandbox.kill", {"sandbox_id": osid, "selector": 1}),
+                ("sandbox.attach_process", {"sandbox_id": osid,
+                                            "selector": "x"}),
+                ("sandbox.exec", {"sandbox_id": osid, "cmd": "true",
+                                  "background": True})):
+            r = o.call(method, params)
+            t.eq(code_of(r), "unsupported_by_server",
+                 "%s on 172413e: unsupported_by_server" % method)
+            t.eq(dig(r, "error", "data", "needs"), "v0.1.5 (/v1/capsules)",
+                 "%s on 172413e: data.needs names the server" % method)
+        t.eq(old.fake.requests(), [],
+             "unsupported_by_server: the request log is empty")
+        rc, out, err = wrennctl(old.sock, "ps", osid)
+        t.ok(rc != 0 and "unsupported_by_server" in err + out.decode()
+             or "v0.1.5" in err, "wrennctl ps on 172413e fails clearly",
+             (rc, err))
+        o.close()
+    c.close()
+finally:
+    env.close(t)
+    old.close(t)
+sys.exit(t.done())
