@@ -95,6 +95,8 @@ def build_json(b):
         d["sandbox_id"] = b.sandbox_id
     if b.host_id:
         d["host_id"] = b.host_id
+    if b.default_user is not None:      # f5a23c1
+        d.update(default_user=b.default_user, default_env={})
     d["created_at"] = st.rfc3339(b.created_at)
     if b.started_at is not None:
         d["started_at"] = st.rfc3339(b.started_at)
@@ -145,7 +147,8 @@ async def create_build(ctx):
         memory_mb=req["memory_mb"] if req["memory_mb"] > 0 else 512,
         total_steps=len(recipe) + extra, template_id=st.new_template_id(),
         skip_pre_post=req["skip_pre_post"], created_at=time.time(),
-        seq=state.next_seq())
+        seq=state.next_seq(),
+        default_user="root" if ctx.dialect == "capsules" else None)
     state.builds[b.id] = b
     step_ms = getattr(ctx.app.opts, "build_step_ms", 0) or 0
     if step_ms > 0:

@@ -106,6 +106,8 @@ class Build:
     host_id: Optional[str] = None
     started_at: Optional[float] = None
     completed_at: Optional[float] = None
+    # capsules dialect (f5a23c1): the new row's defaults; None at 172413e.
+    default_user: Optional[str] = None
 
 
 @dataclasses.dataclass

@@ -489,6 +489,15 @@ async def test_admin(t, caps):
     got = await aj("DELETE", "/v1/admin/teams/team-%s" % ("1" * 25))
     t.eq(got, (404, err("not_found", "resource not found")),
          "admin: deleting an unknown team")
+    status, build = await aj("POST", "/v1/admin/builds", json={
+        "name": "dfake-build", "recipe": ["RUN true"]})
+    keys = list(build) if isinstance(build, dict) else []
+    t.eq((status, build.get("default_user"), build.get("default_env")),
+         (201, "root", {}), "admin: a build carries default_user/env")
+    t.eq(keys[keys.index("default_user"):keys.index("default_user") + 3]
+         if "default_user" in keys else keys,
+         ["default_user", "default_env", "created_at"],
+         "admin: default_user/env come before created_at")
     status, body = await aj("GET", "/v1/admin/audit-logs?limit=5")
     t.eq((status, list(body)), (200, ["items"]),
          "admin: audit-logs of the platform team")
