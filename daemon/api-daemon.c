@@ -112,6 +112,10 @@ daemon_status_build(struct wrennd *wd, enum role role)
 		json_object_set_new(st, "draining", json_boolean(wd->draining));
 	if (st != NULL)
 		daemon_status_dialect(wd, json_object_get(st, "upstream"));
+	if (st != NULL && wd->listener != NULL &&
+	    listener_tool_path(wd->listener) != NULL)
+		json_object_set_new(st, "tool_socket",
+		    json_string(listener_tool_path(wd->listener)));
 	if (st != NULL && role < ROLE_ADMIN)
 		json_object_del(st, "counts");
 	return st;
@@ -161,6 +165,11 @@ daemon_status_reply(struct call *call, const char *auth, const char *state,
 		call_fail_oom(call);
 		return;
 	}
+	/* Who is asking, as the greeting says it. */
+	json_object_set_new(st, "peer",
+	    json_pack("{s:I, s:s}", "uid",
+		(json_int_t)client_uid(call_client(call)), "role",
+		role_name(call_role(call))));
 	up = json_object_get(st, "upstream");
 	json_object_set_new(up, "state", json_string(state));
 	if (reason != NULL)

@@ -20,6 +20,7 @@
 #include "client.h"
 #include "ipc.h"
 #include "log.h"
+#include "owner.h"
 #include "upstream.h"
 #include "wrennd.h"
 
@@ -144,6 +145,17 @@ enum role
 call_role(const struct call *call)
 {
 	return call->role;
+}
+
+int
+call_may_access(const struct call *call, const char *sandbox_id)
+{
+	return sandbox_id != NULL &&
+	    owner_may_access(call->client != NULL
+		    ? client_wrennd(call->client)->owners
+		    : NULL,
+		sandbox_id, call->role,
+		call->client != NULL ? client_uid(call->client) : (uid_t)-1);
 }
 
 enum upstream_auth

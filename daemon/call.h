@@ -66,6 +66,11 @@ const struct method *call_method(const struct call *call);
 json_t *call_params(const struct call *call);
 /* The connection's role when the call was made. */
 enum role call_role(const struct call *call);
+/*
+ * Whether the call's peer may see and touch sandbox_id: users and admins
+ * always, a tool only its own (owner.h).
+ */
+int call_may_access(const struct call *call, const char *sandbox_id);
 /* The credential every upstream request of this call carries. */
 enum upstream_auth call_auth(const struct call *call);
 

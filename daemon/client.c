@@ -78,6 +78,7 @@ struct client {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	enum role role; /* from listener.c, at accept */
 	enum client_state state;
 	const struct client_ops *ops; /* borrowed: the dispatcher */
 	void *data;		/* the dispatcher's, freed by ops->close */
@@ -121,6 +122,12 @@ uint64_t
 client_id(const struct client *c)
 {
 	return c->id;
+}
+
+enum role
+client_role(const struct client *c)
+{
+	return c->role;
 }
 
 uid_t
@@ -880,7 +887,8 @@ client_drain(struct client *c)
 }
 
 struct client *
-client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
+client_new(
+    struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid, enum role role)
 {
 	struct client *c;
 
@@ -895,6 +903,7 @@ client_new(struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid)
 	c->uid = uid;
 	c->gid = gid;
 	c->pid = pid;
+	c->role = role;
 	c->in = evbuffer_new();
 	c->out = evbuffer_new();
 	c->msg = evbuffer_new();

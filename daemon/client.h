@@ -15,6 +15,8 @@
 
 #include <jansson.h>
 
+#include "role.h"
+
 struct conf;
 struct wrennd;
 struct client;
@@ -39,11 +41,12 @@ struct client_ops {
 };
 
 /*
- * Take over fd (accepted, non-blocking) for the peer uid/gid/pid and let
+ * Take over fd (accepted, non-blocking) for the peer uid/gid/pid with its
+ * local role (enum role, decided by listener.c at accept) and let
  * wd->client_ops greet it. NULL when it could not be set up (fd closed).
  */
 struct client *client_new(
-    struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid);
+    struct wrennd *wd, int fd, uid_t uid, gid_t gid, pid_t pid, enum role role);
 /* Close with a reason (logged); idempotent; frees on a later loop turn. */
 void client_close(struct client *c, const char *reason);
 /* Stop reading, flush what is queued, then close. */
@@ -55,6 +58,8 @@ uint64_t client_id(const struct client *c);
 uid_t client_uid(const struct client *c);
 gid_t client_gid(const struct client *c);
 pid_t client_pid(const struct client *c);
+/* The role given at accept. */
+enum role client_role(const struct client *c);
 struct wrennd *client_wrennd(const struct client *c);
 const struct conf *client_conf(const struct client *c);
 /* Whether the connection still reads and dispatches. */

@@ -10,7 +10,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +148,24 @@ static const struct conf_option conf_options[] = {
     {"portfwd-idle-timeout", CONF_LONG, CONF_OFF(portfwd_idle_timeout_ms), 1000,
 	604800000, "600000",
 	"ms a forwarded connection may stay silent both ways", 0},
+    {"tool-socket", CONF_PATH, CONF_OFF(tool_socket), 0, 0, NULL,
+	"Unix socket path for sandboxed tools (default: none); peers on it "
+	"get the tool role",
+	CONF_RESTART},
+    {"tool-socket-mode", CONF_MODE, CONF_OFF(tool_socket_mode), 0, 0777, "0666",
+	"permission bits of the tool socket wrennd creates", CONF_RESTART},
+    {"tool-socket-group", CONF_STRING, CONF_OFF(tool_socket_group), 0, 0, NULL,
+	"group (name or gid) the tool socket is given", CONF_RESTART},
+    {"admin-group", CONF_STRING, CONF_OFF(admin_group), 0, 0, NULL,
+	"group (name or gid) whose members get the admin role", 0},
+    {"allow-users", CONF_STRING, CONF_OFF(allow_users), 0, 0, NULL,
+	"users (names or uids, comma separated) with the user role on the "
+	"control socket",
+	0},
+    {"allow-groups", CONF_STRING, CONF_OFF(allow_groups), 0, 0, NULL,
+	"groups (names or gids, comma separated) whose members get the user "
+	"role on the control socket",
+	0},
     {"proxy-max-body", CONF_LONG, CONF_OFF(proxy_max_body), 0,
 	768L * 1024 * 1024, "10485760",
 	"bytes of a sandbox.http_request body, request and answer each", 0},
@@ -352,6 +372,8 @@ conf_unref(struct conf *cfg)
 		}
 	}
 	free(cfg->conf_file);
+	free(cfg->allow_uids);
+	free(cfg->allow_gids);
 	free(cfg);
 	return NULL;
 }
@@ -580,6 +602,130 @@ conf_check_socket(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+#define CONF_MAX_IDS 256 /* entries of allow-users or allow-groups */
+
+/*
+ * Resolve one user (group with group set) given by name or number.
+ * Returns 0 with *id set, or -EINVAL with err naming option and value.
+ */
+static int
+conf_resolve_id(const char *opt, const char *name, int group, unsigned *id,
+    char *err, size_t errlen)
+{
+	char buf[4096], *end;
+	struct passwd pw, *pwp = NULL;
+	struct group gr, *grp = NULL;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(name, &end, 10);
+	if (*name >= '0' && *name <= '9' && *end == '\0' && errno == 0 &&
+	    v < (unsigned long)(uid_t)-1) {
+		*id = (unsigned)v;
+		return 0;
+	}
+	if (group ? getgrnam_r(name, &gr, buf, sizeof(buf), &grp) == 0 &&
+		    grp != NULL
+		  : getpwnam_r(name, &pw, buf, sizeof(buf), &pwp) == 0 &&
+		    pwp != NULL) {
+		*id = group ? (unsigned)grp->gr_gid : (unsigned)pwp->pw_uid;
+		return 0;
+	}
+	snprintf(err, errlen, "%s: no such %s '%.64s'", opt,
+	    group ? "group" : "user", name);
+	return -EINVAL;
+}
+
+/*
+ * A comma separated list of users or groups as numbers in a new array
+ * (*ret, *n); NULL text gives none. 0 or -EINVAL/-ENOMEM with err set.
+ */
+static int
+conf_resolve_list(const char *opt, const char *text, int group, unsigned **ret,
+    size_t *n, char *err, size_t errlen)
+{
+	char name[256];
+	const char *p = text;
+	size_t len;
+	unsigned *v;
+	int r;
+
+	*ret = NULL;
+	*n = 0;
+	if (text == NULL)
+		return 0;
+	if ((v = calloc(CONF_MAX_IDS, sizeof(*v))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	while (*p != '\0') {
+		p += strspn(p, ", ");
+		if ((len = strcspn(p, ", ")) == 0)
+			break;
+		if (len >= sizeof(name) || *n == CONF_MAX_IDS) {
+			snprintf(err, errlen, "%s: %s", opt,
+			    len >= sizeof(name) ? "a name is too long"
+						: "more than 256 entries");
+			free(v);
+			return -EINVAL;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if ((r = conf_resolve_id(
+			 opt, name, group, &v[*n], err, errlen)) != 0) {
+			free(v);
+			return r;
+		}
+		(*n)++;
+		p += len;
+	}
+	*ret = v;
+	return 0;
+}
+
+/* The role options as numbers (struct role_rules). 0 or -errno. */
+static int
+conf_finish_roles(struct conf *cfg, char *err, size_t errlen)
+{
+	unsigned *ids, id;
+	size_t n;
+	int r;
+
+	free(cfg->allow_uids);
+	free(cfg->allow_gids);
+	cfg->allow_uids = NULL;
+	cfg->allow_gids = NULL;
+	memset(&cfg->roles, 0, sizeof(cfg->roles));
+	cfg->tool_socket_gid = (gid_t)-1;
+	if ((r = conf_resolve_list("allow-users", cfg->allow_users, 0, &ids, &n,
+		 err, errlen)) != 0)
+		return r;
+	cfg->allow_uids = (uid_t *)ids;
+	cfg->roles.users = cfg->allow_uids;
+	cfg->roles.nusers = n;
+	if ((r = conf_resolve_list("allow-groups", cfg->allow_groups, 1, &ids,
+		 &n, err, errlen)) != 0)
+		return r;
+	cfg->allow_gids = (gid_t *)ids;
+	cfg->roles.groups = cfg->allow_gids;
+	cfg->roles.ngroups = n;
+	if (cfg->admin_group != NULL) {
+		if ((r = conf_resolve_id("admin-group", cfg->admin_group, 1,
+			 &id, err, errlen)) != 0)
+			return r;
+		cfg->admin_gid = (gid_t)id;
+		cfg->roles.admin = &cfg->admin_gid;
+		cfg->roles.nadmin = 1;
+	}
+	if (cfg->tool_socket_group != NULL) {
+		if ((r = conf_resolve_id("tool-socket-group",
+			 cfg->tool_socket_group, 1, &id, err, errlen)) != 0)
+			return r;
+		cfg->tool_socket_gid = (gid_t)id;
+	}
+	return 0;
+}
+
 int
 conf_finish(struct conf *cfg, char *err, size_t errlen)
 {
@@ -613,7 +759,25 @@ conf_finish(struct conf *cfg, char *err, size_t errlen)
 		    cfg->socket_path);
 		return -EINVAL;
 	}
-	return conf_check_socket(cfg->socket_path, err, errlen);
+	if (conf_check_socket(cfg->socket_path, err, errlen) != 0)
+		return -EINVAL;
+	if (cfg->tool_socket != NULL) {
+		if (strlen(cfg->tool_socket) >= 108) {
+			snprintf(err, errlen,
+			    "tool socket path is longer than 107 bytes: '%s'",
+			    cfg->tool_socket);
+			return -EINVAL;
+		}
+		if (strcmp(cfg->tool_socket, cfg->socket_path) == 0) {
+			snprintf(err, errlen,
+			    "tool-socket and socket are the same path '%s'",
+			    cfg->tool_socket);
+			return -EINVAL;
+		}
+		if (conf_check_socket(cfg->tool_socket, err, errlen) != 0)
+			return -EINVAL;
+	}
+	return conf_finish_roles(cfg, err, errlen);
 }
 
 /* Whether option o has the same value in a and b. */

@@ -11,6 +11,9 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/types.h>
+
+#include "role.h"
 
 struct parse_error {
 	int line;	/* 1-based; 0 when not tied to a line */
@@ -71,6 +74,20 @@ struct conf {
 	long portfwd_max_connections; /* connections of one forward */
 	long portfwd_idle_timeout_ms; /* a silent connection closes */
 
+	/* The tool socket and roles (listener.c, role.c). */
+	char *tool_socket;	 /* owned or NULL: no tool socket */
+	int tool_socket_mode;	 /* permission bits of the tool socket */
+	char *tool_socket_group; /* owned or NULL: group of the tool socket */
+	char *admin_group;	 /* owned or NULL: its members are admin */
+	char *allow_users;	 /* owned or NULL: users with the user role */
+	char *allow_groups;	 /* owned or NULL: groups with the user role */
+	/* Derived by conf_finish from the four above (names resolved). */
+	gid_t tool_socket_gid; /* (gid_t)-1 when unset */
+	uid_t *allow_uids;     /* owned */
+	gid_t *allow_gids;     /* owned */
+	gid_t admin_gid;
+	struct role_rules roles; /* points into the arrays above */
+
 	/* The sandbox proxy (api-proxy.c). */
 	long proxy_max_body; /* bytes of a sandbox.http_request body, each
 			      * way */
@@ -100,7 +117,11 @@ int conf_parse_file(
 int conf_parse_buf(struct conf *cfg, const char *name, const char *buf,
     size_t len, struct parse_error *reterr);
 
-/* Fill derived defaults (socket path) and validate. 0 or -EINVAL. */
+/*
+ * Fill derived defaults (socket path), resolve the user and group names
+ * of the role options to numbers (getpwnam, getgrnam: at start and on a
+ * reload, never per connection) and validate. 0 or -EINVAL.
+ */
 int conf_finish(struct conf *cfg, char *err, size_t errlen);
 
 /*

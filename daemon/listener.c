@@ -28,6 +28,7 @@
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
+#include "role.h"
 #include "systemd.h"
 #include "wrennd.h"
 
@@ -59,6 +60,7 @@ struct listener_sock {
 	int fd;		    /* owned */
 	struct event *ev;   /* owned */
 	struct listener *l; /* borrowed owner */
+	int tool;	    /* the tool socket: peers get the tool role */
 };
 
 struct listener {
@@ -66,7 +68,8 @@ struct listener {
 	struct listener_sock socks[LISTENER_MAX_FDS];
 	int nsocks;
 	int inherited;		/* sockets came from systemd */
-	char *path;		/* owned: path we bound (unlinked on free) */
+	char *path;		/* owned: control path we bound (unlinked) */
+	char *tool_path;	/* owned: tool path we bound (unlinked) */
 	struct event *ev_pause; /* owned: EMFILE back-off timer */
 	enum listener_state state;
 };
@@ -75,6 +78,19 @@ const char *
 listener_path(const struct listener *l)
 {
 	return l->path != NULL ? l->path : "(socket activation)";
+}
+
+const char *
+listener_tool_path(const struct listener *l)
+{
+	int i;
+
+	if (l->tool_path != NULL)
+		return l->tool_path;
+	for (i = 0; i < l->nsocks; i++)
+		if (l->socks[i].tool)
+			return "(socket activation)";
+	return NULL;
 }
 
 /* Move to state `to`, turning accepting on or off on every socket;
@@ -124,6 +140,44 @@ listener_refuse(
 	close(fd);
 }
 
+/*
+ * The role of the peer on fd (role.h), or -1 to refuse it. On the
+ * control socket its supplementary groups count: SO_PEERGROUPS gives
+ * them as they were when it connected, from the kernel, with no race
+ * with the pid being reused and no NSS lookup (which could block the
+ * loop); a kernel without it (before 4.13) leaves the primary gid.
+ */
+static int
+listener_role(
+    int fd, int tool, const struct ucred *cred, const struct conf *cfg)
+{
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	struct role_peer peer;
+	int r;
+
+	memset(&peer, 0, sizeof(peer));
+	peer.uid = cred->uid;
+	peer.gid = cred->gid;
+	peer.tool_socket = tool;
+	if (!tool) {
+		r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+		if (r == -1 && errno == ERANGE &&
+		    len <= 65536 * sizeof(gid_t) &&
+		    (groups = malloc(len)) != NULL)
+			r = getsockopt(
+			    fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
+		if (r == 0) {
+			peer.groups = groups;
+			peer.ngroups = len / sizeof(gid_t);
+		}
+	}
+	r = role_of_peer(&cfg->roles, &peer, geteuid());
+	if (groups != small)
+		free(groups);
+	return r;
+}
+
 static void
 listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
@@ -133,7 +187,7 @@ listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct timeval tv = {LISTENER_PAUSE_SEC, 0};
 	struct ucred cred;
 	socklen_t len;
-	int fd;
+	int fd, role;
 
 	/* Another socket's event of the same loop turn may have paused. */
 	if (l->state != LISTENER_ACCEPTING)
@@ -161,6 +215,15 @@ listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		    fd, "shutting_down", NULL, "wrennd is shutting down");
 		return;
 	}
+	if ((role = listener_role(fd, ls->tool, &cred, wd->cfg)) < 0) {
+		log_info("refusing uid %u gid %u pid %d on the control socket: "
+			 "not admin and not in allow-users or allow-groups",
+		    (unsigned)cred.uid, (unsigned)cred.gid, (int)cred.pid);
+		listener_refuse(fd, "permission_denied", NULL,
+		    "this uid may not use wrennd's control socket (not "
+		    "admin, not in allow-users or allow-groups)");
+		return;
+	}
 	if (wd->nclients >= (unsigned)wd->cfg->max_clients) {
 		log_info("refusing uid %u pid %d: %u clients connected "
 			 "(max-clients)",
@@ -181,7 +244,7 @@ listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		    "(max-clients-per-uid)");
 		return;
 	}
-	(void)client_new(wd, fd, cred.uid, cred.gid, cred.pid);
+	(void)client_new(wd, fd, cred.uid, cred.gid, cred.pid, (enum role)role);
 }
 
 void
@@ -256,13 +319,18 @@ listener_mkparent(const char *path)
 	return 0;
 }
 
-/* Bind the configured path. */
+/*
+ * Bind path with mode (and group gid unless (gid_t)-1); the socket goes
+ * to the next slot, a tool socket when tool is set. 0 or -1 (logged).
+ */
 static int
-listener_bind(struct listener *l, const char *path, int mode)
+listener_bind(
+    struct listener *l, const char *path, int mode, gid_t gid, int tool)
 {
 	struct sockaddr_un sun;
 	struct stat st;
 	mode_t old;
+	char *dup;
 	int fd, r;
 
 	if (listener_mkparent(path) != 0) {
@@ -301,67 +369,123 @@ listener_bind(struct listener *l, const char *path, int mode)
 		close(fd);
 		return -1;
 	}
+	if (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) == -1) {
+		log_warn("chown '%s' to gid %u", path, (unsigned)gid);
+		goto fail;
+	}
 	if (chmod(path, (mode_t)mode) == -1)
 		log_warn("chmod '%s', ignoring", path);
 	if (listen(fd, LISTENER_BACKLOG) == -1) {
 		log_warn("listen '%s'", path);
-		close(fd);
-		(void)unlink(path);
+		goto fail;
+	}
+	if ((dup = strdup(path)) == NULL)
+		goto fail;
+	if (tool)
+		l->tool_path = dup;
+	else
+		l->path = dup;
+	l->socks[l->nsocks].fd = fd;
+	l->socks[l->nsocks].tool = tool;
+	l->nsocks++;
+	return 0;
+fail:
+	close(fd);
+	(void)unlink(path);
+	return -1;
+}
+
+/*
+ * Sockets from systemd: n descriptors from fd 3, told apart by names
+ * (LISTEN_FDNAMES, colon separated, read before systemd_listen_count
+ * clears it): "control" and "tool" (FileDescriptorName= in the socket
+ * unit). A single descriptor with another name or none is the control
+ * socket; with several, one named otherwise is ignored (logged).
+ */
+static int
+listener_adopt(struct listener *l, int n, const char *names)
+{
+	const char *p = names;
+	size_t len;
+	int i, fd, tool;
+
+	l->inherited = 1;
+	for (i = 0; i < n && l->nsocks < LISTENER_MAX_FDS; i++) {
+		fd = 3 + i;
+		len = p != NULL ? strcspn(p, ":") : 0;
+		tool = len == 4 && strncmp(p, "tool", 4) == 0;
+		if (!tool && n > 1 &&
+		    !(len == 7 && strncmp(p, "control", 7) == 0)) {
+			log_warnx("socket activation: fd %d is named '%.*s', "
+				  "not control or tool (FileDescriptorName=); "
+				  "ignoring it",
+			    fd, (int)(len < 64 ? len : 64), p != NULL ? p : "");
+			fd = -1;
+		}
+		if (p != NULL)
+			p = p[len] == ':' ? p + len + 1 : NULL;
+		if (fd == -1)
+			continue;
+		if (!systemd_is_unix_listener(fd)) {
+			log_warnx("socket activation: fd %d is not a "
+				  "listening Unix stream socket, ignoring",
+			    fd);
+			continue;
+		}
+		(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+		l->socks[l->nsocks].tool = tool;
+		l->socks[l->nsocks++].fd = fd;
+	}
+	if (l->nsocks == 0) {
+		log_warnx("socket activation passed no usable socket");
 		return -1;
 	}
-	if ((l->path = strdup(path)) == NULL) {
-		close(fd);
-		(void)unlink(path);
-		return -1;
-	}
-	l->socks[0].fd = fd;
-	l->nsocks = 1;
+	log_info("listening on %d socket(s) from systemd", l->nsocks);
 	return 0;
 }
 
 struct listener *
 listener_new(struct wrennd *wd)
 {
+	const struct conf *cfg = wd->cfg;
 	struct listener *l;
-	int i, n, fd;
+	char *names = NULL;
+	const char *v;
+	int i, n;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
 	l->wd = wd;
 	for (i = 0; i < LISTENER_MAX_FDS; i++)
 		l->socks[i].fd = -1;
+	if ((v = getenv("LISTEN_FDNAMES")) != NULL &&
+	    (names = strdup(v)) == NULL)
+		goto fail;
 	n = systemd_listen_count();
 	if (n < 0) {
 		log_warnx("socket activation: bad LISTEN_FDS environment");
 		goto fail;
 	}
 	if (n > 0) {
-		l->inherited = 1;
-		for (i = 0; i < n && l->nsocks < LISTENER_MAX_FDS; i++) {
-			fd = 3 + i;
-			if (!systemd_is_unix_listener(fd)) {
-				log_warnx("socket activation: fd %d is not a "
-					  "listening Unix stream socket, "
-					  "ignoring",
-				    fd);
-				continue;
-			}
-			(void)fcntl(
-			    fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-			l->socks[l->nsocks++].fd = fd;
-		}
-		if (l->nsocks == 0) {
-			log_warnx("socket activation passed no usable socket");
+		if (listener_adopt(l, n, names) != 0)
 			goto fail;
-		}
-		log_info("listening on %d socket(s) from systemd", l->nsocks);
 	} else {
-		if (listener_bind(
-			l, wd->cfg->socket_path, wd->cfg->socket_mode) != 0)
+		if (listener_bind(l, cfg->socket_path, cfg->socket_mode,
+			(gid_t)-1, 0) != 0)
 			goto fail;
 		log_info("listening on %s", l->path);
+		if (cfg->tool_socket != NULL) {
+			if (listener_bind(l, cfg->tool_socket,
+				cfg->tool_socket_mode, cfg->tool_socket_gid,
+				1) != 0)
+				goto fail;
+			log_info("tool socket on %s (mode %04o)", l->tool_path,
+			    (unsigned)cfg->tool_socket_mode);
+		}
 	}
+	free(names);
+	names = NULL;
 	for (i = 0; i < l->nsocks; i++) {
 		l->socks[i].l = l;
 		l->socks[i].ev = event_new(wd->base, l->socks[i].fd,
@@ -374,6 +498,7 @@ listener_new(struct wrennd *wd)
 	listener_set_state(l, LISTENER_ACCEPTING);
 	return l;
 fail:
+	free(names);
 	listener_free(l);
 	return NULL;
 }
@@ -396,6 +521,10 @@ listener_free(struct listener *l)
 	if (l->path != NULL) {
 		(void)unlink(l->path);
 		free(l->path);
+	}
+	if (l->tool_path != NULL) {
+		(void)unlink(l->tool_path);
+		free(l->tool_path);
 	}
 	free(l);
 }

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The listening socket(s): bound by wrennd or passed by systemd socket
- * activation. Accepts connections, records the peer's credentials
- * (SO_PEERCRED), enforces the client cap, pauses for a second when out of
- * file descriptors, and hands each connection to client.c.
+ * The listening sockets, control and (optionally) tool: bound by wrennd or
+ * passed by systemd socket activation (LISTEN_FDNAMES "control", "tool").
+ * Accepts connections, records the peer's credentials (SO_PEERCRED,
+ * SO_PEERGROUPS), decides its role or refuses it, enforces the client cap,
+ * pauses for a second when out of file descriptors, and hands each connection
+ * to client.c.
  */
 #ifndef WRENND_LISTENER_H
 #define WRENND_LISTENER_H
@@ -22,7 +24,9 @@ void listener_raise_nofile(const struct conf *cfg);
 struct listener *listener_new(struct wrennd *wd);
 /* Stop accepting, close our sockets, unlink a path we bound. */
 void listener_free(struct listener *l);
-/* Path of the socket (borrowed), or "(socket activation)". */
+/* Path of the control socket (borrowed), or "(socket activation)". */
 const char *listener_path(const struct listener *l);
+/* Path of the tool socket, "(socket activation)", or NULL for none. */
+const char *listener_tool_path(const struct listener *l);
 
 #endif /* WRENND_LISTENER_H */

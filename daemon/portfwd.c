@@ -1136,6 +1136,8 @@ portfwd_list(struct call *call)
 		return;
 	}
 	TAILQ_FOREACH(pf, &wd->portfwds->list, entry) {
+		if (!call_may_access(call, pf->sandbox_id))
+			continue;
 		if ((o = portfwd_json(pf)) == NULL ||
 		    json_array_append_new(a, o) != 0) {
 			json_decref(a);
@@ -1155,7 +1157,8 @@ portfwd_close_call(struct call *call)
 	struct portfwd *pf;
 
 	TAILQ_FOREACH(pf, &wd->portfwds->list, entry) {
-		if (strcmp(pf->id, id) == 0)
+		if (strcmp(pf->id, id) == 0 &&
+		    call_may_access(call, pf->sandbox_id))
 			break;
 	}
 	if (pf == NULL) {
@@ -1211,7 +1214,7 @@ static const struct method portfwd_rows[] = {
 	.name = "sandbox.port_forward",
 	.summary = "forward a local port to a port in a sandbox (API key)",
 	.cred = ROLE_CRED_APIKEY,
-	.role = ROLE_USER,
+	.role = ROLE_TOOL,
 	.result = MRES_LOCAL,
 	.params = portfwd_p_create,
 	.handler = portfwd_create,
@@ -1220,7 +1223,7 @@ static const struct method portfwd_rows[] = {
 	.name = "port_forwards.list",
 	.summary = "the open port forwards with their counters",
 	.cred = ROLE_CRED_NONE,
-	.role = ROLE_USER,
+	.role = ROLE_TOOL,
 	.result = MRES_LOCAL,
 	.params = methods_no_params,
 	.handler = portfwd_list,
@@ -1229,7 +1232,7 @@ static const struct method portfwd_rows[] = {
 	.name = "port_forwards.close",
 	.summary = "close a port forward and its connections",
 	.cred = ROLE_CRED_NONE,
-	.role = ROLE_USER,
+	.role = ROLE_TOOL,
 	.result = MRES_LOCAL,
 	.params = portfwd_p_close,
 	.handler = portfwd_close_call,

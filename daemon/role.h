@@ -7,13 +7,14 @@
 #ifndef WRENND_ROLE_H
 #define WRENND_ROLE_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Local roles, weakest first. A method row names the weakest it allows. */
 enum role {
-	ROLE_TOOL,  /* sandboxed tools: a restricted method set */
-	ROLE_USER,  /* ordinary local users */
-	ROLE_ADMIN, /* root or the daemon's own uid */
+	ROLE_TOOL,  /* peers on the tool socket: their own sandboxes only */
+	ROLE_USER,  /* allowed local users (allow-users, allow-groups) */
+	ROLE_ADMIN, /* root, the daemon's own uid, admin-group */
 	ROLE__MAX
 };
 
@@ -28,8 +29,38 @@ enum role_cred {
 	ROLE_CRED__MAX
 };
 
-/* The role of a peer with this uid: admin for root and our own uid. */
-enum role role_of_uid(uid_t uid);
+/*
+ * Who gets which role (from the allow-users, allow-groups and admin-group
+ * options, resolved to numbers by conf.c). The arrays are borrowed.
+ */
+struct role_rules {
+	const uid_t *users; /* allow-users: the user role on the control
+			     * socket */
+	size_t nusers;
+	const gid_t *groups; /* allow-groups: the same by group */
+	size_t ngroups;
+	const gid_t *admin; /* admin-group (0 or 1 entries) */
+	size_t nadmin;
+};
+
+/* A connecting peer: SO_PEERCRED and its supplementary groups. */
+struct role_peer {
+	uid_t uid;
+	gid_t gid;
+	const gid_t *groups; /* SO_PEERGROUPS; borrowed */
+	size_t ngroups;
+	int tool_socket; /* it came in on the tool socket */
+};
+
+/*
+ * The role of a peer: tool on the tool socket, whoever it is; on the
+ * control socket admin for root, the daemon's own uid (self) and
+ * members of admin-group, user for the uids and groups allowed, and -1
+ * (refused at accept) for everyone else. A group counts when it is the
+ * peer's primary or one of its supplementary groups.
+ */
+int role_of_peer(
+    const struct role_rules *r, const struct role_peer *p, uid_t self);
 
 /* Names for the wire ("tool", "user", "admin"; "none", "jwt", ...). */
 const char *role_name(enum role r);

@@ -49,7 +49,7 @@ rpc_open(struct client *c)
 
 	if ((rc = calloc(1, sizeof(*rc))) == NULL)
 		return -ENOMEM;
-	rc->role = role_of_uid(client_uid(c));
+	rc->role = client_role(c);
 	TAILQ_INIT(&rc->calls);
 	client_set_data(c, rc);
 	params = json_pack("{s:s, s:s, s:i, s:[s,s,s],"

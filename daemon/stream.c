@@ -813,12 +813,14 @@ stream_attach_process(struct call *call)
 		stream_start(call, sel);
 }
 
-/* Whether the caller may see s: streams of its own uid, all for admin. */
+/* Whether the caller may see s: streams of its own uid (for a tool, on
+ * its own sandboxes), all for admin. */
 static int
 stream_visible(const struct stream *s, const struct call *call)
 {
 	return call_role(call) == ROLE_ADMIN ||
-	    client_uid(call_client(call)) == s->uid;
+	    (client_uid(call_client(call)) == s->uid &&
+		call_may_access(call, s->sandbox_id));
 }
 
 /*
@@ -1001,7 +1003,7 @@ static const struct method stream_rows[] = {
 	.name = "sandbox.exec_stream",
 	.summary = "run a command and stream its output ($/stream events)",
 	.cred = ROLE_CRED_ANY,
-	.role = ROLE_USER,
+	.role = ROLE_TOOL,
 	.path = "/v1/sandboxes/{sandbox_id}/exec/stream",
 	.result = MRES_LOCAL,
 	.flags = METHOD_STREAM,
@@ -1023,7 +1025,7 @@ static const struct method stream_rows[] = {
 	.name = "streams.attach",
 	.summary = "replay and follow an exec stream",
 	.cred = ROLE_CRED_NONE,
-	.role = ROLE_USER,
+	.role = ROLE_TOOL,
 	.result = MRES_LOCAL,
 	.flags = METHOD_STREAM,
 	.params = p_attach,
@@ -1033,7 +1035,7 @@ static const struct method stream_rows[] = {
 	.name = "streams.list",
 	.summary = "exec streams held by wrennd",
 	.cred = ROLE_CRED_NONE,
-	.role = ROLE_USER,
+	.role = ROLE_TOOL,
 	.result = MRES_LOCAL,
 	.params = methods_no_params,
 	.handler = stream_list,
@@ -1042,7 +1044,7 @@ static const struct method stream_rows[] = {
 	.name = "streams.stop",
 	.summary = "stop an exec stream upstream (or discard an ended one)",
 	.cred = ROLE_CRED_NONE,
-	.role = ROLE_USER,
+	.role = ROLE_TOOL,
 	.result = MRES_EMPTY,
 	.params = p_stream_id,
 	.handler = stream_stop,

@@ -47,6 +47,7 @@
 static const struct option wrennd_longopts[] = {
     {"socket", required_argument, NULL, 's'},
     {"socket-mode", required_argument, NULL, 'm'},
+    {"tool-socket", required_argument, NULL, 'T'},
     {"base-url", required_argument, NULL, 'b'},
     {"config", required_argument, NULL, 'c'},
     {"api-key-file", required_argument, NULL, 'k'},
@@ -65,8 +66,8 @@ wrennd_usage(FILE *fp)
 	    "              [--api-key-file FILE] [--token-file FILE] "
 	    "[--ca-file FILE]\n"
 	    "              [--api-dialect auto|sandboxes|capsules]\n"
-	    "              [--socket-mode MODE] [--set KEY=VALUE] [--check] "
-	    "[-v] [-V]\n"
+	    "              [--socket-mode MODE] [--tool-socket PATH]\n"
+	    "              [--set KEY=VALUE] [--check] [-v] [-V]\n"
 	    "Credentials: WRENN_API_KEY, --api-key-file or "
 	    "$CREDENTIALS_DIRECTORY/wrenn-api-key;\n"
 	    "             WRENN_TOKEN, --token-file or "
@@ -171,6 +172,9 @@ wrennd_apply_flags(
 			break;
 		case 'm':
 			name = "socket-mode";
+			break;
+		case 'T':
+			name = "tool-socket";
 			break;
 		case 'b':
 			name = "base-url";

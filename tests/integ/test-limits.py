@@ -212,7 +212,8 @@ def as_uid(uid, sock, n):
     return p, json.loads(line) if line else None
 
 
-w = start(["--set", "max-clients-per-uid=3", "--set", "socket-mode=0666"])
+w = start(["--set", "max-clients-per-uid=3", "--set", "socket-mode=0666",
+           "--set", "allow-users=65534,65533"])
 try:
     with t.case("per-uid connection cap (issue 12.4)"):
         os.chmod(env.tmp, 0o755)

@@ -732,7 +732,8 @@ try:
         for d in (env.tmp, sockdir):
             os.chmod(d, 0o711)
         wr = keep(Wrennd(env.tmp, fake.url, token=seed["jwt_admin"],
-                         args=["--set", "socket-mode=0666"],
+                         args=["--set", "socket-mode=0666",
+                               "--set", "allow-users=65534"],
                          socket_path=os.path.join(sockdir, "w.sock")))
         admin_only = (("api_keys.create", {"name": "stolen"}),
                       ("api_keys.list", {}),

@@ -447,6 +447,7 @@ if os.geteuid() != 0 or not can_switch_uid():
     t.ok(True, "# SKIP stream ownership: needs root and setpriv")
 else:
     env = Env(wrennd_args=["--set", "socket-mode=0666",
+                           "--set", "allow-users=%d" % NOBODY,
                            "--set", "max-streams-per-uid=2"])
     try:
         reachable(env)

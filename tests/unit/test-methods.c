@@ -615,8 +615,19 @@ test_rows_unique(void)
 static void
 test_tool_role(void)
 {
-	static const char *const tool[] = {
-	    "rpc.hello", "rpc.describe", "daemon.status"};
+	/* The data plane of a tool's own sandboxes (issue 9), in hello
+	 * order; never the account, other owners or the team. */
+	static const char *const tool[] = {"rpc.hello", "rpc.describe",
+	    "daemon.status", "sandboxes.create", "sandboxes.list",
+	    "sandboxes.get", "sandboxes.destroy", "sandbox.exec",
+	    "sandbox.ping", "sandbox.pause", "sandbox.resume",
+	    "sandbox.wait_ready", "sandbox.metrics", "sandbox.upload",
+	    "sandbox.download", "sandbox.stream_upload",
+	    "sandbox.stream_download", "sandbox.get_url",
+	    "sandbox.http_request", "sandbox.exec_stream", "streams.attach",
+	    "streams.list", "streams.stop", "sandbox.run_code",
+	    "sandbox.port_forward", "port_forwards.list",
+	    "port_forwards.close"};
 	const struct method *m;
 	char got[512] = "", want[512] = "";
 	size_t i;

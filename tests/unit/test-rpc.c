@@ -216,7 +216,8 @@ peer_open(struct peer *p, uid_t uid)
 	(void)fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	(void)fcntl(sv[1], F_SETFL, O_NONBLOCK);
 	p->fd = sv[1];
-	if (client_new(&wd, sv[0], uid, 100, 4000) == NULL) {
+	if (client_new(&wd, sv[0], uid, 100, 4000,
+		uid == geteuid() ? ROLE_ADMIN : ROLE_USER) == NULL) {
 		close(sv[1]);
 		return -1;
 	}
