@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The control plane's sandbox proxy (CONTRACT.md section 9): the
- * front routes a request whose Host is "{port}-{sandbox_id}.{domain}" to
+ * The control plane's sandbox proxy (protocol/PROTOCOL.md, "The sandbox
+ * proxy"): the front routes a request whose Host is "{port}-{sandbox_id}.{domain}" to
  * that port in the sandbox, and takes only X-API-Key there.
  *
  * sandbox.get_url builds the proxy URL locally, as the SDK does.
@@ -48,7 +48,12 @@
  * JSON escaping (\u00XX) and the rest of the object. */
 #define PROXY_REPLY_SLACK (6L * PROXY_HEADER_BYTES + 4096)
 
-/* The proxy's own answers (CONTRACT.md 9.3), or PROXY_APP. */
+/*
+ * The proxy's own answers, or PROXY_APP. It checks, in this order, the
+ * port, the X-API-Key, the sandbox ID, then the sandbox (found for the
+ * key's team, running, its host reachable); anything the app in the
+ * sandbox answers is passed through unchanged.
+ */
 enum proxy_own {
 	PROXY_APP,	   /* not one: the sandboxed app's answer */
 	PROXY_BAD_PORT,	   /* 400 "invalid port" */

@@ -3,7 +3,7 @@
  * Jupyter kernels for sandbox.run_code (see kernel.h). Two halves:
  *
  * The pure half turns the kernel's messages into a CodeResult the way the
- * Python SDK does (CONTRACT.md section 12.2): stream text into stdout and
+ * Python SDK's Capsule.run_code does: stream text into stdout and
  * stderr, execute_result and display_data into results, error into error,
  * status idle of the request ends it, and everything of other parents is
  * ignored. Output is bounded per call.

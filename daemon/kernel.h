@@ -109,7 +109,7 @@ enum kernel_step kernel_exec_feed(struct kernel_exec *x, const json_t *msg,
 /*
  * The CodeResult so far (a new reference; NULL on OOM): {"text",
  * "stdout", "stderr", "error", "results", "execution_count",
- * "truncated"}, as the SDK assembles it (CONTRACT.md section 12.2).
+ * "truncated"}, as the Python SDK's Capsule.run_code assembles it.
  */
 json_t *kernel_exec_result(const struct kernel_exec *x);
 

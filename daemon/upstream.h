@@ -146,8 +146,8 @@ uint64_t upstream_connections_opened(const struct upstream *up);
 struct upstream_req *upstream_req_new(struct upstream *up, const char *method,
     const char *path_query, enum upstream_auth auth);
 /*
- * A request for the control plane's sandbox proxy (CONTRACT.md section
- * 9): URL scheme://label.host[:port]path_query from the base URL (its
+ * A request for the control plane's sandbox proxy (the front routes a
+ * Host of "{port}-{sandbox_id}.{domain}" to that port in the sandbox): URL scheme://label.host[:port]path_query from the base URL (its
  * path prefix is not used), so the Host header, TLS SNI and certificate
  * check name the proxy, while the connection goes to the base URL's host
  * and port (CURLOPT_CONNECT_TO) and is pooled like any other. label is

@@ -347,10 +347,14 @@ class Wrennd:
                                      stderr=subprocess.STDOUT)
         _started.append(self)
         if wait:
-            wait_for(self._alive, 30, what="wrennd socket")
+            # Until the socket answers or wrennd exits (_alive raises):
+            # under valgrind on a loaded machine start-up takes minutes;
+            # the bound only stops a wrennd that hangs alive.
+            wait_for(self._alive, 600, step=0.1, what="wrennd socket")
             # The api-dialect probe at start is done (found or not), so
             # its GET /health is not in a test's request log.
-            wait_for(lambda: "api-dialect: " in self.stderr(), 30,
+            wait_for(lambda: self._alive() and
+                     "api-dialect: " in self.stderr(), 600, step=0.1,
                      what="wrennd api-dialect line")
 
     def _alive(self):

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """A real Jupyter Server for the run_code tests, started the way the
-code-runner template's recipe starts it (CONTRACT 12.2): no token, no
+code-runner template's recipe starts it (jupyter server on port 8888): no token, no
 password, no XSRF check, any Origin, no browser, here on a free loopback
 port chosen by the kernel (port 0; the port is read back from /proc, so
 there is no race for it), with a scratch root, runtime, config and data

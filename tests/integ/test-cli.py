@@ -393,7 +393,7 @@ try:
 
     with t.case("issue 7: sandbox list hides stopped sandboxes"):
         # The control plane leaves stopped and errored sandboxes out of its
-        # list (CONTRACT 5.x); one that lists them (the spec allows it) is
+        # list; one that lists them (its API description allows it) is
         # played by a rule answering the list with such an array.
         rc, out, err = wrennctl(sock, "--json", "sandbox", "get", sid)
         live = json.loads(out)

@@ -167,7 +167,8 @@ try:
         t.eq(errt, "oops", "wrennctl exec prints the command's stderr")
 
     # wrennctl exec for people decodes what the control plane sent base64
-    # (CONTRACT 5.9: both fields, when either is not UTF-8).
+    # (the control plane sends both stdout and stderr base64 when either
+    # is not UTF-8, with "encoding": "base64").
     with t.case("wrennctl exec: binary stdout, UTF-8 stderr"):
         sid = shared_sandbox()
         script = ("printf '\\377\\000A\\001'; "
