@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The control plane's sandbox proxy (protocol/PROTOCOL.md, "The sandbox
- * proxy"): the front routes a request whose Host is "{port}-{sandbox_id}.{domain}" to
- * that port in the sandbox, and takes only X-API-Key there.
+ * proxy"): the front routes a request whose Host is
+ * "{port}-{sandbox_id}.{domain}" to that port in the sandbox, and takes only
+ * X-API-Key there.
  *
  * sandbox.get_url builds the proxy URL locally, as the SDK does.
  * sandbox.http_request makes one request through the proxy (upstream.c

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -57,24 +58,67 @@ methods_at(size_t i)
 }
 
 /*
- * A linear scan, as before the rows moved: about 60 compares of short
- * names, far less than parsing the request line. An index would have to
- * be built at run time into a mutable global, which the daemon has none
- * of, or threaded through every caller.
+ * The rows sorted by name, for bsearch: built at the first lookup, then
+ * only read (the daemon is one thread). The rows are constant, so the
+ * index never changes; it lives as long as the process.
  */
+static struct {
+	const struct method **rows;
+	size_t n;
+	int built; /* 1 once tried; rows NULL: no memory, scan instead */
+} methods_index;
+
+static int
+methods_name_cmp(const void *a, const void *b)
+{
+	const struct method *const *x = a, *const *y = b;
+
+	return strcmp((*x)->name, (*y)->name);
+}
+
+static int
+methods_key_cmp(const void *key, const void *row)
+{
+	const struct method *const *r = row;
+
+	return strcmp(key, (*r)->name);
+}
+
+static void
+methods_index_build(void)
+{
+	size_t i, n = 0;
+
+	methods_index.built = 1;
+	while (methods_at(n) != NULL)
+		n++;
+	if ((methods_index.rows = calloc(n + 1, sizeof(*methods_index.rows))) ==
+	    NULL)
+		return;
+	for (i = 0; i < n; i++)
+		methods_index.rows[i] = methods_at(i);
+	qsort(methods_index.rows, n, sizeof(*methods_index.rows),
+	    methods_name_cmp);
+	methods_index.n = n;
+}
+
 const struct method *
 methods_find(const char *name)
 {
-	const struct api_table *tab;
-	size_t t, i;
+	const struct method **hit, *m;
+	size_t i;
 
-	for (t = 0; t < METHODS_NTABLES; t++) {
-		tab = methods_tables[t];
-		for (i = 0; i < tab->n; i++)
-			if (strcmp(tab->rows[i].name, name) == 0)
-				return &tab->rows[i];
+	if (!methods_index.built)
+		methods_index_build();
+	if (methods_index.rows == NULL) {
+		for (i = 0; (m = methods_at(i)) != NULL; i++)
+			if (strcmp(m->name, name) == 0)
+				return m;
+		return NULL;
 	}
-	return NULL;
+	hit = bsearch(name, methods_index.rows, methods_index.n,
+	    sizeof(*methods_index.rows), methods_key_cmp);
+	return hit != NULL ? *hit : NULL;
 }
 
 const struct method_param *
@@ -89,7 +133,7 @@ methods_param(const struct method *m, const char *name)
 }
 
 const char *
-param_type_name(enum param_type t)
+methods_param_type_name(enum param_type t)
 {
 	static const char *names[PT__MAX] = {"string", "integer", "boolean",
 	    "string[]", "object", "array", "string|string[]", "fd", "any"};
@@ -159,7 +203,7 @@ methods_check_params(
 		if (!methods_type_ok(p->type, v)) {
 			snprintf(err, errlen, "parameter '%s' must be %s %s",
 			    p->name, p->type == PT_INT ? "an" : "a",
-			    param_type_name(p->type));
+			    methods_param_type_name(p->type));
 			return -EINVAL;
 		}
 		if (p->type == PT_INT && p->min < p->max) {
@@ -229,7 +273,7 @@ methods_describe(const struct method *m)
 	params = json_array();
 	for (p = m->params; p->name != NULL; p++) {
 		po = json_pack("{s:s, s:s, s:b, s:s}", "name", p->name, "type",
-		    param_type_name(p->type), "required",
+		    methods_param_type_name(p->type), "required",
 		    (p->flags & PF_REQUIRED) != 0, "doc", p->doc);
 		if (po != NULL && p->type == PT_INT && p->min < p->max) {
 			json_object_set_new(po, "min", json_integer(p->min));

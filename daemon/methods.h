@@ -142,7 +142,7 @@ struct method {
 	json_t *(*after)(struct call *call, json_t *result);
 };
 
-/* Look a method up by name; NULL when unknown. */
+/* Look a method up by name (a binary search); NULL when unknown. */
 const struct method *methods_find(const char *name);
 /* The i-th method in hello order (0, 1, ...), or NULL past the last. */
 const struct method *methods_at(size_t i);
@@ -165,7 +165,7 @@ const struct method_param *methods_param(
     const struct method *m, const char *name);
 
 /* Name of a parameter type for rpc.describe. */
-const char *param_type_name(enum param_type t);
+const char *methods_param_type_name(enum param_type t);
 
 /* JSON array of every method name (new reference). */
 json_t *methods_names(void);

@@ -147,11 +147,12 @@ struct upstream_req *upstream_req_new(struct upstream *up, const char *method,
     const char *path_query, enum upstream_auth auth);
 /*
  * A request for the control plane's sandbox proxy (the front routes a
- * Host of "{port}-{sandbox_id}.{domain}" to that port in the sandbox): URL scheme://label.host[:port]path_query from the base URL (its
- * path prefix is not used), so the Host header, TLS SNI and certificate
- * check name the proxy, while the connection goes to the base URL's host
- * and port (CURLOPT_CONNECT_TO) and is pooled like any other. label is
- * one DNS label (lower-case letters, digits, '-'); path_query starts with
+ * Host of "{port}-{sandbox_id}.{domain}" to that port in the sandbox): URL
+ * scheme://label.host[:port]path_query from the base URL (its path prefix is
+ * not used), so the Host header, TLS SNI and certificate check name the proxy,
+ * while the connection goes to the base URL's host and port
+ * (CURLOPT_CONNECT_TO) and is pooled like any other. label is one DNS label
+ * (lower-case letters, digits, '-'); path_query starts with
  * "/". NULL on OOM, or for the cases upstream_req_new refuses, a bad
  * label or a base URL whose host is an IPv6 literal.
  */

@@ -611,6 +611,51 @@ test_rows_unique(void)
 	    "methods_find: a prefix of a name is NULL");
 }
 
+/*
+ * methods_find is a binary search over an index built at the first
+ * lookup: every row is found by a copy of its name (not its own pointer),
+ * names around each row (a character more, one less, the last one
+ * changed) find only rows of exactly that name, and names before the
+ * first and after the last in sort order find nothing.
+ */
+static void
+test_find_index(void)
+{
+	const struct method *m, *hit;
+	char name[128];
+	size_t i, len, wrong = 0, found = 0, n = 0;
+
+	for (i = 0; (m = methods_at(i)) != NULL; i++) {
+		n++;
+		snprintf(name, sizeof(name), "%s", m->name);
+		if (methods_find(name) == m)
+			found++;
+		len = strlen(name);
+		snprintf(name, sizeof(name), "%s~", m->name);
+		if ((hit = methods_find(name)) != NULL &&
+		    strcmp(hit->name, name) != 0)
+			wrong++;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - 1), m->name);
+		if ((hit = methods_find(name)) != NULL &&
+		    strcmp(hit->name, name) != 0)
+			wrong++;
+		snprintf(name, sizeof(name), "%.*s%c", (int)(len - 1), m->name,
+		    m->name[len - 1] + 1);
+		if ((hit = methods_find(name)) != NULL &&
+		    strcmp(hit->name, name) != 0)
+			wrong++;
+	}
+	ok_size(found, n, "methods_find: every row by a copy of its name");
+	ok_size(
+	    wrong, 0, "methods_find: names next to a row find no other row");
+	ok_null(methods_find("!"), "methods_find: a name before every row");
+	ok_null(methods_find("~"), "methods_find: a name after every row");
+	ok_str(methods_find("rpc.hello") != NULL
+		? methods_find("rpc.hello")->name
+		: NULL,
+	    "rpc.hello", "methods_find: rpc.hello");
+}
+
 /* The tool role (sandboxed tools) reaches exactly these methods. */
 static void
 test_tool_role(void)
@@ -692,6 +737,7 @@ main(void)
 	test_describe();
 	test_rows();
 	test_rows_unique();
+	test_find_index();
 	test_tool_role();
 	test_names();
 	return done_testing();
