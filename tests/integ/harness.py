@@ -353,14 +353,21 @@ class Wrennd:
             wait_for(self._alive, 600, step=0.1, what="wrennd socket")
             # The api-dialect probe at start is done (found or not), so
             # its GET /health is not in a test's request log.
-            wait_for(lambda: self._alive() and
-                     "api-dialect: " in self.stderr(), 600, step=0.1,
+            wait_for(self._dialect_logged, 600, step=0.1,
                      what="wrennd api-dialect line")
 
-    def _alive(self):
+    def _running(self):
+        """Raise if wrennd has exited (a start-up wait ends at once)."""
         if self.proc.poll() is not None:
             raise RuntimeError("wrennd exited with %s:\n%s" % (
                 self.proc.returncode, self.stderr()))
+
+    def _dialect_logged(self):
+        self._running()
+        return "api-dialect: " in self.stderr()
+
+    def _alive(self):
+        self._running()
         if not os.path.exists(self.sock):
             return False
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
