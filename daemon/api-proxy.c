@@ -789,6 +789,7 @@ static const struct method api_proxy_rows[] = {
 	.cred = ROLE_CRED_APIKEY,
 	.role = ROLE_TOOL,
 	.result = MRES_LOCAL,
+	.flags = METHOD_NO_UPSTREAM,
 	.params = p_get_url,
 	.handler = api_proxy_get_url,
     },

@@ -407,9 +407,10 @@ dialect_admit(struct call *call, void (*run)(struct call *call))
 	const struct method *m = call_method(call);
 	struct dialect_wait *w;
 
-	/* Local methods (no credential) do not reach a sandbox route. */
+	/* Local methods (no credential, or nothing sent) do not reach a
+	 * sandbox route. */
 	if (d == NULL ||
-	    (m->cred == ROLE_CRED_NONE &&
+	    ((m->cred == ROLE_CRED_NONE || (m->flags & METHOD_NO_UPSTREAM)) &&
 		!(m->flags & METHOD_NEEDS_CAPSULES))) {
 		run(call);
 		return;

@@ -110,6 +110,9 @@ enum method_result {
 /* Needs the v0.1.5 control plane (/v1/capsules): against the 172413e one
  * the call fails with "unsupported_by_server", nothing sent (dialect.h). */
 #define METHOD_NEEDS_CAPSULES 0x8
+/* Answered by wrennd alone: it needs a credential (to say what it would
+ * carry) but sends nothing, so it never waits for the dialect probe. */
+#define METHOD_NO_UPSTREAM 0x10
 
 /*
  * One method. Written with designated initializers; a field left out is
