@@ -565,6 +565,11 @@ main(int argc, char **argv)
 		event_free(wd.ev_drain);
 	event_free(ev_term);
 	event_free(ev_int);
+	/* Past the drain: a further SIGTERM or SIGINT must not turn the
+	 * exit 0 into death by signal now that libevent's handlers are gone
+	 * (freeing them put the default action back). */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	event_free(ev_hup);
 	event_free(ev_watch);
 	if (wd.dns != NULL)

@@ -166,23 +166,25 @@ async def until_end(ws):
 
 async def test_stream(t, api):
     sid = await api.sandbox()
-    status, _ = await sh(api, sid, "mkfifo fifo")
+    # Two fifos: with one, the second read could open it while the first
+    # writer still holds it and read its end of file at once.
+    status, _ = await sh(api, sid, "mkfifo fifo1 fifo2")
     t.eq(status, 200, "stream: made the fifo")
     _, p = await bg(api, sid, "/bin/sh", "-c",
-                    "read x < fifo; echo early; read x < fifo; echo late; "
+                    "read x < fifo1; echo early; read x < fifo2; echo late; "
                     "echo err >&2; exit 3", tag="talker")
     first = await attach(api, sid, p["pid"])
     t.eq(await receive(first), {"type": "start", "pid": p["pid"]},
          "stream: start with the pid at once")
     await first.send_str('{"type":"stop"}')       # ignored by the server
-    status, _ = await sh(api, sid, "echo go > fifo")
+    status, _ = await sh(api, sid, "echo go > fifo1")
     t.eq(status, 200, "stream: released the process once")
     t.eq(await receive(first), {"type": "stdout", "data": "early\n"},
          "stream: live output")
     second = await attach(api, sid, "talker")
     t.eq(await receive(second), {"type": "start", "pid": p["pid"]},
          "stream: second attach by tag")
-    status, _ = await sh(api, sid, "echo go > fifo")
+    status, _ = await sh(api, sid, "echo go > fifo2")
     t.eq(status, 200, "stream: released the process again")
     for name, w in (("first", first), ("second", second)):
         got = await until_end(w)

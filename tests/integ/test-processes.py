@@ -129,16 +129,18 @@ try:
         t.ok("not found" in err, "wrennctl kill: says not found", err)
 
     with t.case("detached attach with replay"), Opened() as keep:
-        sh(c, sid, "rm -f fifo; mkfifo fifo")
-        r = background(c, sid, "read x < fifo; for i in 1 2 3; do "
-                       "echo line $i; done; read x < fifo; exit 5")
+        # Two fifos: with one, the second read could open it while the
+        # first writer still holds it and read its end of file at once.
+        sh(c, sid, "rm -f fifo1 fifo2; mkfifo fifo1 fifo2")
+        r = background(c, sid, "read x < fifo1; for i in 1 2 3; do "
+                       "echo line $i; done; read x < fifo2; exit 5")
         pid = r["result"]["pid"]
         r = c.call("sandbox.attach_process",
                    {"sandbox_id": sid, "selector": pid, "detach": True})
         st = dig(r, "result", "stream_id") or ""
         t.ok(st.startswith("st-"), "detach answers with a stream id", r)
         t.eq(dig(r, "result", "pid"), pid, "detach answer carries the pid")
-        sh(c, sid, "echo go > fifo")
+        sh(c, sid, "echo go > fifo1")
 
         def buffered():
             s = [x for x in c.call("streams.list")["result"]
@@ -147,7 +149,7 @@ try:
         wait_for(buffered, timeout=30, what="three lines buffered")
         a = keep(Client(env.sock))
         i = a.call_async("streams.attach", {"stream_id": st})
-        sh(c, sid, "echo go > fifo")
+        sh(c, sid, "echo go > fifo2")
         ev = []
         r = a.wait_reply(i, events=ev)
         t.eq(r.get("result"), {"exit_code": 5},

@@ -10,6 +10,7 @@ accepts, credentials from the credentials directory, and a reload under
 load (50 clients streaming while SIGHUP swaps the token and a limit)."""
 import fcntl
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -108,14 +109,34 @@ class Systemd:
             ls.close()
 
     def _read(self):
+        # Each datagram is taken off the socket and recorded under the
+        # lock, so _drained() under the lock knows every one sent so far
+        # is in self.messages.
         while True:
             try:
-                data = self.notify.recv(65536)
-            except OSError:
+                r, _, _ = select.select([self.notify], [], [], 0.5)
+            except (OSError, ValueError):
                 return
+            if not r:
+                continue
             with self.lock:
+                try:
+                    data = self.notify.recv(65536, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    return
                 self.messages.append(
                     (monotonic_usec(), data.decode(errors="replace")))
+
+    def _drained(self):
+        """True when no sent message waits unread on the socket."""
+        with self.lock:
+            try:
+                r, _, _ = select.select([self.notify], [], [], 0)
+            except (OSError, ValueError):
+                return True
+            return not r
 
     def texts(self, skip_watchdog=True):
         with self.lock:
@@ -126,7 +147,9 @@ class Systemd:
         """Index (in texts()) of the first message from start on for
         which pred holds."""
         def find():
-            if self.proc.poll() is not None and not any(
+            # A message sent just before wrennd exited may still be
+            # unread: give up only once the socket is drained.
+            if self.proc.poll() is not None and self._drained() and not any(
                     pred(m) for m in self.texts()[start:]):
                 raise RuntimeError("wrennd exited with %s:\n%s" % (
                     self.proc.returncode, self.stderr()[-3000:]))
