@@ -170,7 +170,7 @@ api_proxy_get_url(struct call *call)
 	    (host = api_proxy_host(call, label)) == NULL)
 		return;
 	/* The SDK's get_url: always http, the base URL's path dropped. */
-	call_reply(call, json_pack("{s:s++}", "url", "http://", host));
+	call_reply(call, json_pack("{s:s+}", "url", "http://", host));
 	free(host);
 }
 
