@@ -1557,8 +1557,9 @@ static void
 test_proxy_host(int port)
 {
 	static const char *const bad[] = {"", "Upper", "-x", "x-", "a.b", "a_b",
-	    "0123456789012345678901234567890123456789012345678901234567"
-	    "890123"};
+	    /* one string of 64 characters, over the 63 a label may have */
+	    ("0123456789012345678901234567890123456789012345678901234567"
+	     "890123")};
 	struct upstream *up, *up6;
 	char url[128], want[128], *h;
 	struct upstream_req *req;
