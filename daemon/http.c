@@ -59,6 +59,7 @@ struct http {
 	int no_body;	    /* a response to HEAD */
 	const char *method; /* request: borrowed from buf */
 	const char *target; /* request: borrowed from buf */
+	int minor;	    /* request: the d of HTTP/1.d */
 	int head_done;
 	struct http_field *fields; /* owned: max_headers entries */
 	size_t nfields;
@@ -151,6 +152,12 @@ http_target(const struct http *h)
 	return h->head_done ? h->target : NULL;
 }
 
+int
+http_minor(const struct http *h)
+{
+	return h->head_done && h->method != NULL ? h->minor : -1;
+}
+
 void
 http_set_no_body(struct http *h)
 {
@@ -217,6 +224,7 @@ http_request_line(struct http *h, char *l, size_t n)
 	l[m + 1 + t] = '\0';
 	h->method = l;
 	h->target = l + m + 1;
+	h->minor = l[n - 1] - '0';
 	return HTTP_OK;
 }
 
@@ -627,7 +635,8 @@ http_request_build(const struct http_request *rq, char **ret, size_t *retlen)
 		http_put(&p, "?");
 		http_put(&p, rq->query);
 	}
-	http_put(&p, " HTTP/1.1\r\nHost: ");
+	http_put(
+	    &p, rq->http10 ? " HTTP/1.0\r\nHost: " : " HTTP/1.1\r\nHost: ");
 	http_put(&p, rq->host);
 	http_put(&p, "\r\n");
 	for (f = rq->fields; f != NULL && *f != NULL; f++) {

@@ -79,6 +79,9 @@ struct http *http_new_request(const struct http_limits *limits);
 /* After a request head: the method and the request target (borrowed). */
 const char *http_method(const struct http *h);
 const char *http_target(const struct http *h);
+/* A request head's minor version (0 for HTTP/1.0, 1 for HTTP/1.1), -1
+ * before its head is complete. */
+int http_minor(const struct http *h);
 /*
  * Before the head of a response is complete: it answers a HEAD request,
  * so whatever its fields say it has no body.
@@ -145,10 +148,12 @@ struct http_request {
 	const char *const *fields; /* field lines (http_field_ok()), NULL
 				    * terminated, may be NULL; may hold
 				    * secrets (see below) */
+	int http10;		   /* "HTTP/1.0" instead of "HTTP/1.1" */
 };
 
 /*
- * "METHOD path[?query] HTTP/1.1", "Host: host", each field line, then the
+ * "METHOD path[?query] HTTP/1.1" (1.0 with http10), "Host: host", each
+ * field line, then the
  * blank line, all CRLF terminated. Written straight into one allocation
  * of exactly the right size, so a secret in a field line has no other
  * copy than *ret: the caller wipes it. Returns 0 with *ret (owned, not NUL

@@ -204,6 +204,9 @@ portfwd_rewrite(const struct http *req, const char *host, const char *keyline,
 	rq.query = q != NULL ? q + 1 : NULL;
 	rq.host = host;
 	rq.fields = (const char *const *)fields;
+	/* A 1.0 client's request goes as 1.0, so the answer is one it reads:
+	 * not chunked, the connection closed after it unless kept alive. */
+	rq.http10 = http_minor(req) == 0;
 	r = http_request_build(&rq, ret, retlen);
 out:
 	for (i = 0; i < k; i++)

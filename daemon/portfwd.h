@@ -33,7 +33,7 @@ void portfwd_client_gone(struct wrennd *wd, uint64_t client_id);
 
 /*
  * The request head to send to the proxy for the parsed request head
- * req: its method and origin-form target, Host: host, every field but
+ * req: its method, origin-form target and version, Host: host, every field but
  * Host, X-API-Key and Authorization in order, then keyline (a field
  * line, NULL for none). Returns 0 with *ret (owned, to be wiped: it holds
  * keyline) and *retlen; -EINVAL when the target is not origin-form

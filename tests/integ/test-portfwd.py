@@ -307,6 +307,23 @@ async def ws_echo(addr):
             return text.data, binary.data == blob
 
 
+with t.case("an HTTP/1.0 client gets an answer it can read"):
+    h, p = hostport(app_fw["address"])
+    s = socket.create_connection((h, p), 60)
+    s.sendall(b"GET /download?n=100000 HTTP/1.0\r\nHost: x\r\n\r\n")
+    data = b""
+    while True:  # a 1.0 answer without a length ends with the connection
+        d = s.recv(1 << 16)
+        if not d:
+            break
+        data += d
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    t.ok(b"chunked" not in head.lower(), "no chunked encoding to 1.0",
+         head)
+    t.eq(len(body), 100000, "the whole body, ended by the close")
+    t.eq(body, b"".join(pattern(100000)), "byte for byte")
+
 with t.case("WebSocket echo"):
     text, same = asyncio.run(ws_echo(app_fw["address"]))
     t.eq(text, "hello, sandbox", "a text frame echoed")

@@ -187,7 +187,7 @@ test_request_build(void)
 	static const char *const fields[] = {"X-API-Key: wrn_k", "A:", NULL};
 	static const char *const crlf[] = {"A: 1\r\nB: 2", NULL};
 	struct http_request rq = {
-	    "GET", "/v1/x", "a=1&b", "h.example:8080", fields};
+	    "GET", "/v1/x", "a=1&b", "h.example:8080", fields, 0};
 
 	build("with query and fields", &rq,
 	    "GET /v1/x?a=1&b HTTP/1.1\r\nHost: h.example:8080\r\n"

@@ -117,11 +117,14 @@ test_no_key_and_bad_target(void)
 	in = "DELETE /x HTTP/1.0\r\n\r\n";
 	ok(feed_head(h, in, strlen(in), 0) > 0, "HTTP/1.0 without Host");
 	r = portfwd_rewrite(h, "p-cl-a.h", NULL, &out, &outlen);
-	ok(r == 0 &&
-		outlen ==
-		    strlen("DELETE /x HTTP/1.1\r\nHost: "
-			   "p-cl-a.h\r\n\r\n"),
-	    "no key line: only Host added: %d, %zu bytes", r, outlen);
+	ok_int(r, 0, "no key line: rewritten");
+	if (r == 0) {
+		char *got = strndup(out, outlen);
+
+		ok_str(got, "DELETE /x HTTP/1.0\r\nHost: p-cl-a.h\r\n\r\n",
+		    "no key line: only Host added, HTTP/1.0 kept");
+		free(got);
+	}
 	if (r == 0)
 		free(out);
 	http_free(h);
