@@ -438,3 +438,33 @@ dialect_admit(struct call *call, void (*run)(struct call *call))
 	TAILQ_INSERT_TAIL(&d->waiting, w, entry);
 	call_set_cancel(call, dialect_wait_cancel_cb, w);
 }
+
+json_t *
+dialect_ws_error(const char *text)
+{
+	static const char running[] = "sandbox is not running (status: ";
+	const size_t n = sizeof(running) - 1;
+	char status[32];
+	size_t len;
+
+	if (text == NULL)
+		return NULL;
+	if (strcmp(text, "sandbox not found") == 0)
+		return call_error_obj(IPC_ERR_APPLICATION, "not_found",
+		    json_pack("{s:i}", "status", 404), "%s", text);
+	if (strcmp(text, "authentication failed") == 0)
+		return call_error_obj(IPC_ERR_APPLICATION, "unauthorized",
+		    json_pack("{s:i}", "status", 401),
+		    "the control plane refused wrennd's credential on the "
+		    "WebSocket: %s",
+		    text);
+	len = strlen(text);
+	if (strncmp(text, running, n) != 0 || len < n + 2 ||
+	    text[len - 1] != ')' || len - n - 1 >= sizeof(status))
+		return NULL;
+	memcpy(status, text + n, len - n - 1);
+	status[len - n - 1] = '\0';
+	return call_error_obj(IPC_ERR_APPLICATION, "invalid_state",
+	    json_pack("{s:i, s:s}", "status", 409, "sandbox_status", status),
+	    "%s", text);
+}

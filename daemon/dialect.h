@@ -13,6 +13,8 @@
 #ifndef WRENND_DIALECT_H
 #define WRENND_DIALECT_H
 
+#include <jansson.h>
+
 struct call;
 struct dialect;
 struct wrennd;
@@ -72,6 +74,18 @@ void dialect_unreachable(struct dialect *d);
  * METHOD_NEEDS_CAPSULES row on the older server.
  */
 void dialect_admit(struct call *call, void (*run)(struct call *call));
+
+/*
+ * A WebSocket error message text (the "data" of {"type":"error"}) as the
+ * typed error of the HTTP answer it replaced: the v0.1.5 server checks
+ * credentials and the sandbox after the 101 (CONTRACT.md 11.2.1), so
+ * "sandbox not found" is not_found (data.status 404), "sandbox is not
+ * running (status: X)" invalid_state (409, data.sandbox_status X) and
+ * "authentication failed" unauthorized (401), as the 172413e server's
+ * HTTP answers were. A JSON-RPC error object (new reference), or NULL for
+ * any other text.
+ */
+json_t *dialect_ws_error(const char *text);
 
 /*
  * Fail call with "unsupported_by_server": what (e.g. "snapshots.create

@@ -39,6 +39,7 @@
 #include "call.h"
 #include "client.h"
 #include "conf.h"
+#include "dialect.h"
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
@@ -474,11 +475,16 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 		const char *text =
 		    json_string_value(json_object_get(msg, "data"));
 
+		json_t *err = dialect_ws_error(text);
+
+		if (err == NULL)
+			err = call_error_obj(IPC_ERR_APPLICATION,
+			    "stream_error", NULL, "%s",
+			    text != NULL ? text : "exec stream failed");
 		if (stream_push(s, "error", fields, 0) == 0)
-			stream_end(s, NULL,
-			    call_error_obj(IPC_ERR_APPLICATION, "stream_error",
-				NULL, "%s",
-				text != NULL ? text : "exec stream failed"));
+			stream_end(s, NULL, err);
+		else
+			json_decref(err);
 	} else {
 		char q[48];
 

@@ -27,8 +27,9 @@ def run_wrennd(*args, env=None):
                           text=True, env=e, timeout=30)
 
 
-def cred_used(fake, path_prefix="/v1/sandboxes"):
-    reqs = [q for q in fake.requests() if q["path"].startswith(path_prefix)]
+def cred_used(fake, path_prefix=None):
+    prefix = path_prefix or fake.sandboxes_path
+    reqs = [q for q in fake.requests() if q["path"].startswith(prefix)]
     return reqs[-1] if reqs else {}
 
 

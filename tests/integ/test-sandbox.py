@@ -295,7 +295,7 @@ try:
              "5 waiters all see running")
         polls = [q for q in env.fake.requests()
                  if q["method"] == "GET" and
-                 q["path"] == "/v1/sandboxes/" + sid]
+                 q["path"] == env.fake.sandboxes_path + "/" + sid]
         t.ok(1 <= len(polls) <= 8,
              "waiters share one poll loop (%d polls for 5 waiters over "
              "1.5 s)" % len(polls), polls)
@@ -442,7 +442,7 @@ try:
         raw_call("sandbox.ping", {"sandbox_id": sid})
         raw_call("sandbox.exec", {"sandbox_id": sid, "cmd": "true"})
         reqs = [q for q in env.fake.requests()
-                if q["path"].startswith("/v1/sandboxes/cl")]
+                if q["path"].startswith(env.fake.sandboxes_path + "/cl")]
         t.eq(len(reqs), 3, "three sandbox requests reached the fake")
         for q in reqs:
             t.eq(q.get("api_key"), env.seed["api_key"],
@@ -473,7 +473,8 @@ try:
     with t.case("an upstream 500"), Opened() as keep:
         keep.later(env.fake.clear_faults)
         c = keep(env.client())
-        env.fake.fault(path="^/v1/sandboxes$", method="GET", status=500,
+        env.fake.fault(path="^%s$" % env.fake.sandboxes_path, method="GET",
+                       status=500,
                        count=1)
         r = c.call("sandboxes.list")
         t.eq(dig(r, "error", "data"), {"code": "internal_error",
@@ -487,7 +488,8 @@ try:
                          args=["--set", "request-timeout=500"]))
         env.fake.clear_requests()
         f = env.fake.ctl("POST", "faults", {
-            "path": "^/v1/sandboxes$", "method": "GET", "delay_ms": 3000,
+            "path": "^%s$" % env.fake.sandboxes_path, "method": "GET",
+            "delay_ms": 3000,
             "count": 1})
         c2 = keep(Client(w2.sock))
         t0 = time.monotonic()
