@@ -404,6 +404,14 @@ api_sandbox_destroyed(struct call *call, json_t *result)
 	return result;
 }
 
+/* sandboxes.create: a pass-through unless it asks for a lease. */
+static void
+api_sandbox_create(struct call *call)
+{
+	if (api_lease_create(call) == 0)
+		rest_passthrough(call);
+}
+
 /* This file's method rows (methods.h), listed by methods.c. */
 
 /*
@@ -473,6 +481,15 @@ static const struct method_param p_sandboxes_create[] = {
 	.min = METHOD_I32_MIN,
 	.max = METHOD_I32_MAX,
 	.doc = "inactivity seconds before auto-pause (0: never)"},
+    {.name = "lease",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.doc = "\"connection\": destroy (or pause) it when this connection "
+	       "closes; \"none\" (default)"},
+    {.name = "lease_action",
+	.type = PT_STRING,
+	.in = PIN_LOCAL,
+	.doc = "with lease: \"destroy\" (default) or \"pause\""},
     METHOD_PARAMS_END,
 };
 
@@ -558,6 +575,7 @@ static const struct method api_sandbox_rows[] = {
 	.flags = METHOD_BODY,
 	.params = p_sandboxes_create,
 	.after = api_sandbox_created,
+	.handler = api_sandbox_create,
     },
     {
 	.name = "sandboxes.list",

@@ -41,6 +41,7 @@ struct api_table {
  * api-audit.c: audit.list
  * api-admin.c: builds.*, admin.* (JWT of a platform admin)
  * portfwd.c: sandbox.port_forward, port_forwards.*
+ * api-lease.c: leases.list, sandbox.keepalive
  */
 extern const struct api_table rpc_methods;
 extern const struct api_table api_daemon_methods;
@@ -55,6 +56,7 @@ extern const struct api_table api_account_methods;
 extern const struct api_table api_audit_methods;
 extern const struct api_table api_admin_methods;
 extern const struct api_table portfwd_methods;
+extern const struct api_table api_lease_methods;
 
 struct api_sandbox;
 struct api_files;
@@ -85,6 +87,14 @@ int api_proxy_label(struct call *call, long port, char *label, size_t len);
  * sandbox's label in front of.
  */
 char *api_proxy_host(struct call *call, const char *label);
+
+/*
+ * api-lease.c, for sandboxes.create: with {lease: "connection"} run the
+ * create and lease the new sandbox to the calling connection, returning 1
+ * (the call is answered now or later, also for bad lease params);
+ * without a lease return 0 and leave the call alone.
+ */
+int api_lease_create(struct call *call);
 
 /* api-sandbox.c's state (struct wrennd's sandbox): NULL on OOM. Free it
  * after api_sandbox_shutdown. */

@@ -169,6 +169,15 @@ static const struct conf_option conf_options[] = {
     {"proxy-max-body", CONF_LONG, CONF_OFF(proxy_max_body), 0,
 	768L * 1024 * 1024, "10485760",
 	"bytes of a sandbox.http_request body, request and answer each", 0},
+    {"state-dir", CONF_PATH, CONF_OFF(state_dir), 0, 0, NULL,
+	"directory of the lease state file leases.json (default: "
+	"$STATE_DIRECTORY; none: leases end with the daemon)",
+	CONF_RESTART},
+    {"lease-on-shutdown", CONF_STRING, CONF_OFF(lease_on_shutdown), 0, 0,
+	"keep",
+	"keep (for the next start) or destroy connection leases on SIGTERM", 0},
+    {"max-leases", CONF_LONG, CONF_OFF(max_leases), 1, 1000000, "4096",
+	"leases and keepalives held at once", 0},
     {"verbose", CONF_INT, CONF_OFF(verbosity), 0, 3, "0",
 	"log verbosity (0 info, 1 debug)", 0},
 };
@@ -752,6 +761,22 @@ conf_finish(struct conf *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
+	}
+	if (cfg->state_dir == NULL && (d = getenv("STATE_DIRECTORY")) != NULL &&
+	    *d == '/') {
+		/* systemd may pass several, colon separated */
+		if ((cfg->state_dir = strndup(d, strcspn(d, ":"))) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	if (strcmp(cfg->lease_on_shutdown, "keep") != 0 &&
+	    strcmp(cfg->lease_on_shutdown, "destroy") != 0) {
+		snprintf(err, errlen,
+		    "lease-on-shutdown must be \"keep\" or \"destroy\", not "
+		    "'%.32s'",
+		    cfg->lease_on_shutdown);
+		return -EINVAL;
 	}
 	if (strlen(cfg->socket_path) >= 108) {
 		snprintf(err, errlen,

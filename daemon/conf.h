@@ -91,6 +91,11 @@ struct conf {
 	/* The sandbox proxy (api-proxy.c). */
 	long proxy_max_body; /* bytes of a sandbox.http_request body, each
 			      * way */
+
+	/* Leases (lease.c) and shutdown (wrennd.c). */
+	char *state_dir;	 /* owned or NULL: where leases.json lives */
+	char *lease_on_shutdown; /* owned: "keep" or "destroy" */
+	long max_leases;	 /* leases and keepalives at once */
 };
 
 /* A new configuration holding the defaults; NULL on OOM. */

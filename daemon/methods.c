@@ -40,6 +40,7 @@ static const struct api_table *const methods_tables[] = {
     &api_audit_methods,
     &api_admin_methods,
     &portfwd_methods,
+    &api_lease_methods,
 };
 
 #define METHODS_NTABLES (sizeof(methods_tables) / sizeof(methods_tables[0]))

@@ -423,13 +423,30 @@ rest_timeout(const struct call *call)
 	return ms > REST_EXEC_MAX_MS ? REST_EXEC_MAX_MS : ms;
 }
 
+json_t *
+rest_body(struct call *call)
+{
+	const struct method_param *p;
+	json_t *body, *v;
+
+	if ((body = json_object()) == NULL)
+		return NULL;
+	for (p = call_method(call)->params; p->name != NULL; p++)
+		if (p->in == PIN_BODY &&
+		    (v = json_object_get(call_params(call), p->name)) != NULL &&
+		    json_object_set(body, p->name, v) != 0) {
+			json_decref(body);
+			return NULL;
+		}
+	return body;
+}
+
 void
 rest_passthrough(struct call *call)
 {
 	const struct method *m = call_method(call);
-	const struct method_param *p;
 	struct upstream_req *req;
-	json_t *body = NULL, *v;
+	json_t *body = NULL;
 	char err[256], *path;
 
 	path = rest_build_path(m, m->path, call_params(call), err, sizeof(err));
@@ -438,13 +455,7 @@ rest_passthrough(struct call *call)
 		    "%s", err);
 		return;
 	}
-	if ((m->flags & METHOD_BODY) && (body = json_object()) != NULL)
-		for (p = m->params; p->name != NULL; p++)
-			if (p->in == PIN_BODY &&
-			    (v = json_object_get(call_params(call), p->name)) !=
-				NULL)
-				json_object_set(body, p->name, v);
-	if ((m->flags & METHOD_BODY) && body == NULL) {
+	if ((m->flags & METHOD_BODY) && (body = rest_body(call)) == NULL) {
 		free(path);
 		call_fail_oom(call);
 		return;

@@ -24,6 +24,12 @@ struct ws_opts;
 void rest_passthrough(struct call *call);
 
 /*
+ * The JSON body of call's row: its PIN_BODY params that are present (new
+ * reference; NULL on OOM, nothing failed).
+ */
+json_t *rest_body(struct call *call);
+
+/*
  * A new upstream request for call: verb, path (escaped, with any query),
  * the credential chosen at dispatch, body as compact JSON unless NULL, and
  * the request-timeout deadline (change it with upstream_req_set_timeout).

@@ -23,6 +23,7 @@
 #include "creds.h"
 #include "dialect.h"
 #include "ipc.h"
+#include "lease.h"
 #include "log.h"
 #include "methods.h"
 #include "owner.h"
@@ -88,6 +89,7 @@ rpc_close(struct client *c)
 	call_abort_all(&rc->calls);
 	portfwd_client_gone(client_wrennd(c), client_id(c));
 	owner_conn_gone(client_wrennd(c)->owners, client_id(c));
+	lease_client_gone(client_wrennd(c), client_id(c));
 	client_set_data(c, NULL);
 	free(rc);
 }

@@ -33,6 +33,7 @@
 #include "creds.h"
 #include "dialect.h"
 #include "kernel.h"
+#include "lease.h"
 #include "listener.h"
 #include "log.h"
 #include "owner.h"
@@ -129,6 +130,7 @@ wrennd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	wd->draining = 1;
 	listener_free(wd->listener);
 	wd->listener = NULL;
+	lease_shutdown(wd, strcmp(wd->cfg->lease_on_shutdown, "destroy") == 0);
 	api_sandbox_shutdown(wd);
 	client_drain_all(wd);
 	if (wd->nclients == 0) {
@@ -359,6 +361,7 @@ wrennd_status_fill(void *arg, struct systemd_status *st)
 	st->reachable = upstream_reachable(wd->up);
 	st->clients = wd->nclients;
 	st->streams = stream_count(wd->streams);
+	st->leases = lease_count(wd);
 }
 
 /* Once a second: a rewritten key or token file is picked up by itself. */
@@ -516,8 +519,11 @@ main(int argc, char **argv)
 	    (wd.portfwds = portfwd_set_new()) == NULL ||
 	    (wd.kernels = kernel_set_new()) == NULL ||
 	    (wd.owners = owner_set_new()) == NULL ||
-	    (wd.dialect = dialect_new(&wd)) == NULL)
+	    (wd.dialect = dialect_new(&wd)) == NULL ||
+	    (wd.leases = lease_set_new()) == NULL)
 		fatalx("out of memory");
+	if (lease_set_load(&wd, err, sizeof(err)) != 0)
+		fatalx("leases: %s", err);
 	/* Signals first: a client may send SIGTERM as soon as the socket
 	 * exists; libevent queues it until the loop runs. */
 	ev_term = evsignal_new(wd.base, SIGTERM, wrennd_sigterm_cb, &wd);
@@ -542,6 +548,9 @@ main(int argc, char **argv)
 	log_info("exiting");
 	api_sandbox_shutdown(&wd);
 	client_close_all(&wd, "exiting");
+	lease_shutdown_wait(&wd, wd.cfg->drain_timeout_ms);
+	lease_set_free(wd.leases);
+	wd.leases = NULL;
 	portfwd_close_all(&wd);
 	portfwd_set_free(wd.portfwds);
 	wd.portfwds = NULL;

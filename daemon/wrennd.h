@@ -26,6 +26,7 @@ struct stream_set;
 struct portfwd_set;
 struct kernel_set;
 struct owner_set;
+struct lease_set;
 struct evdns_base;
 struct systemd;
 struct dialect;
@@ -50,6 +51,7 @@ struct wrennd {
 	struct portfwd_set *portfwds; /* owned: portfwd.c's forwards */
 	struct kernel_set *kernels;   /* owned: kernel.c's Jupyter kernels */
 	struct owner_set *owners;     /* owned: who created which sandbox */
+	struct lease_set *leases;     /* owned: lease.c's leases */
 	struct evdns_base *dns;	      /* owned: resolver for WebSockets */
 	struct systemd *systemd;      /* owned: sd_notify and watchdog */
 	struct dialect *dialect;      /* owned: dialect.c's api dialect */
