@@ -369,6 +369,9 @@ def main(argv=None):
     p.add_argument("--ws-auth-timeout", type=float, default=5.0,
                    help="capsules: seconds a WebSocket without header "
                    "credentials has for its auth message (default 5)")
+    p.add_argument("--pty-ping-interval", type=float, default=30.0,
+                   help="capsules: seconds between the PTY WebSocket's "
+                   '{"type":"ping"} messages (default 30)')
     p.add_argument("-v", "--verbose", action="store_true",
                    help="log every request to stderr")
     opts = p.parse_args(argv)

@@ -39,6 +39,7 @@ import api_fs
 import api_hosts
 import api_keys
 import api_process
+import api_pty
 import api_sandboxes
 import api_snapshots
 import api_stream
@@ -55,7 +56,7 @@ DIALECTS = (SANDBOXES, CAPSULES)
 VERSION = "0.1.5"            # what GET /health reports in capsules mode
 
 # Modules that add capsules-dialect routes (see the module docstring).
-EXTENSIONS = [api_process]
+EXTENSIONS = [api_process, api_pty]
 
 
 def build(dialect=SANDBOXES):
