@@ -71,11 +71,13 @@ wsproto_request(const struct url *u,
 	all[4] = "User-Agent: wrennd/" PACKAGE_VERSION;
 	for (i = 0; i < n; i++)
 		all[WSPROTO_FIXED + i] = fields[i];
-	rq.method = "GET";
-	rq.path = u->path;
-	rq.query = u->query;
-	rq.host = u->hostport;
-	rq.fields = all;
+	rq = (struct http_request){
+	    .method = "GET",
+	    .path = u->path,
+	    .query = u->query,
+	    .host = u->hostport,
+	    .fields = all,
+	};
 	r = http_request_build(&rq, ret, retlen);
 	free(all);
 	return r;
