@@ -12,222 +12,228 @@
 
 #define P_HOST_ID                                                              \
 	{                                                                      \
-		.name = "host_id", .type = PT_STRING, .in = PIN_PATH,          \
-		.flags = PF_REQUIRED | PF_NONEMPTY,                            \
+		.name = "host_id", .type = METHODS_T_STRING,                   \
+		.in = METHODS_IN_PATH,                                         \
+		.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,              \
 		.doc = "host id (host-...)"                                    \
 	}
 
 #define P_USER_ID                                                              \
 	{                                                                      \
-		.name = "user_id", .type = PT_STRING, .in = PIN_PATH,          \
-		.flags = PF_REQUIRED | PF_NONEMPTY, .doc = "user id (usr-...)" \
+		.name = "user_id", .type = METHODS_T_STRING,                   \
+		.in = METHODS_IN_PATH,                                         \
+		.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,              \
+		.doc = "user id (usr-...)"                                     \
 	}
 
 #define P_CHANNEL_ID                                                           \
 	{                                                                      \
-		.name = "channel_id", .type = PT_STRING, .in = PIN_PATH,       \
-		.flags = PF_REQUIRED | PF_NONEMPTY,                            \
+		.name = "channel_id", .type = METHODS_T_STRING,                \
+		.in = METHODS_IN_PATH,                                         \
+		.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,              \
 		.doc = "channel id (ch-...)"                                   \
 	}
 
 /* channels.create and channels.update take the same two. */
 #define P_CHANNEL_NAME                                                         \
 	{                                                                      \
-		.name = "name", .type = PT_STRING, .in = PIN_BODY,             \
-		.flags = PF_REQUIRED, .doc = "channel name"                    \
+		.name = "name", .type = METHODS_T_STRING,                      \
+		.in = METHODS_IN_BODY, .flags = METHODS_F_REQUIRED,            \
+		.doc = "channel name"                                          \
 	}
 #define P_CHANNEL_EVENTS                                                       \
 	{                                                                      \
-		.name = "events", .type = PT_STRINGS, .in = PIN_BODY,          \
-		.flags = PF_REQUIRED, .doc = "event types to deliver"          \
+		.name = "events", .type = METHODS_T_STRINGS,                   \
+		.in = METHODS_IN_BODY, .flags = METHODS_F_REQUIRED,            \
+		.doc = "event types to deliver"                                \
 	}
 
-static const struct method_param p_api_keys_create[] = {
+static const struct methods_param p_api_keys_create[] = {
     {.name = "name",
-	.type = PT_STRING,
-	.in = PIN_BODY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
 	.doc = "label (default \"Unnamed API Key\")"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_key[] = {
+static const struct methods_param p_key[] = {
     {.name = "key_id",
-	.type = PT_STRING,
-	.in = PIN_PATH,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_PATH,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "API key record id (key-...)"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_hosts_create[] = {
+static const struct methods_param p_hosts_create[] = {
     {.name = "type",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "regular or byoc"},
     {.name = "team_id",
-	.type = PT_STRING,
-	.in = PIN_BODY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
 	.doc = "owning team (required for byoc)"},
     {.name = "provider",
-	.type = PT_STRING,
-	.in = PIN_BODY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
 	.doc = "cloud provider label"},
     {.name = "availability_zone",
-	.type = PT_STRING,
-	.in = PIN_BODY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
 	.doc = "availability zone label"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_host[] = {
+static const struct methods_param p_host[] = {
     P_HOST_ID,
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_hosts_delete[] = {
+static const struct methods_param p_hosts_delete[] = {
     P_HOST_ID,
     {.name = "force",
-	.type = PT_BOOL,
-	.in = PIN_QUERY,
+	.type = METHODS_T_BOOL,
+	.in = METHODS_IN_QUERY,
 	.doc = "destroy the host's sandboxes too"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_hosts_add_tag[] = {
+static const struct methods_param p_hosts_add_tag[] = {
     P_HOST_ID,
     {.name = "tag",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "tag to add"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_hosts_remove_tag[] = {
+static const struct methods_param p_hosts_remove_tag[] = {
     P_HOST_ID,
     {.name = "tag",
-	.type = PT_STRING,
-	.in = PIN_PATH,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_PATH,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "tag to remove"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_teams_create[] = {
+static const struct methods_param p_teams_create[] = {
     {.name = "name",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "team name"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_team[] = {
-    METHOD_P_TEAM_ID,
-    METHOD_PARAMS_END,
+static const struct methods_param p_team[] = {
+    METHODS_P_TEAM_ID,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_teams_rename[] = {
-    METHOD_P_TEAM_ID,
+static const struct methods_param p_teams_rename[] = {
+    METHODS_P_TEAM_ID,
     {.name = "name",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "new name"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_teams_add_member[] = {
-    METHOD_P_TEAM_ID,
+static const struct methods_param p_teams_add_member[] = {
+    METHODS_P_TEAM_ID,
     {.name = "email",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "email of an existing user"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_teams_role[] = {
-    METHOD_P_TEAM_ID,
+static const struct methods_param p_teams_role[] = {
+    METHODS_P_TEAM_ID,
     P_USER_ID,
     {.name = "role",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "admin or member"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_teams_member[] = {
-    METHOD_P_TEAM_ID,
+static const struct methods_param p_teams_member[] = {
+    METHODS_P_TEAM_ID,
     P_USER_ID,
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_users_search[] = {
+static const struct methods_param p_users_search[] = {
     {.name = "email",
-	.type = PT_STRING,
-	.in = PIN_QUERY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_QUERY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "email prefix (at least 3 characters with @)"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_channels_create[] = {
+static const struct methods_param p_channels_create[] = {
     P_CHANNEL_NAME,
     {.name = "provider",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc =
 	    "discord, slack, teams, googlechat, telegram, matrix or webhook"},
     {.name = "config",
-	.type = PT_OBJECT,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_OBJECT,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "provider settings (strings)"},
     P_CHANNEL_EVENTS,
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_channel[] = {
+static const struct methods_param p_channel[] = {
     P_CHANNEL_ID,
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_channels_update[] = {
+static const struct methods_param p_channels_update[] = {
     P_CHANNEL_ID,
     P_CHANNEL_NAME,
     P_CHANNEL_EVENTS,
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_channels_config[] = {
+static const struct methods_param p_channels_config[] = {
     P_CHANNEL_ID,
     {.name = "config",
-	.type = PT_OBJECT,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_OBJECT,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "new provider settings (replaces the old)"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_channels_test[] = {
+static const struct methods_param p_channels_test[] = {
     {.name = "provider",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "provider"},
     {.name = "config",
-	.type = PT_OBJECT,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_OBJECT,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "provider settings"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method api_account_rows[] = {
+static const struct methods_row api_account_rows[] = {
     /* API keys. */
     {
 	.name = "api_keys.create",
@@ -236,7 +242,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/api-keys",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_api_keys_create,
     },
     {
@@ -255,7 +261,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "DELETE",
 	.path = "/v1/api-keys/{key_id}",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_key,
     },
     /* Hosts. */
@@ -266,7 +272,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/hosts",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_hosts_create,
     },
     {
@@ -294,7 +300,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "DELETE",
 	.path = "/v1/hosts/{host_id}",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_hosts_delete,
     },
     {
@@ -331,8 +337,8 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/hosts/{host_id}/tags",
-	.result = MRES_EMPTY,
-	.flags = METHOD_BODY,
+	.result = METHODS_RES_EMPTY,
+	.flags = METHODS_BODY,
 	.params = p_hosts_add_tag,
     },
     {
@@ -342,7 +348,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "DELETE",
 	.path = "/v1/hosts/{host_id}/tags/{tag}",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_hosts_remove_tag,
     },
     /* Teams. */
@@ -362,7 +368,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/teams",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_teams_create,
     },
     {
@@ -381,8 +387,8 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "PATCH",
 	.path = "/v1/teams/{team_id}",
-	.result = MRES_EMPTY,
-	.flags = METHOD_BODY,
+	.result = METHODS_RES_EMPTY,
+	.flags = METHODS_BODY,
 	.params = p_teams_rename,
     },
     {
@@ -392,7 +398,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "DELETE",
 	.path = "/v1/teams/{team_id}",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_team,
     },
     {
@@ -411,7 +417,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/teams/{team_id}/members",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_teams_add_member,
     },
     {
@@ -421,8 +427,8 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "PATCH",
 	.path = "/v1/teams/{team_id}/members/{user_id}",
-	.result = MRES_EMPTY,
-	.flags = METHOD_BODY,
+	.result = METHODS_RES_EMPTY,
+	.flags = METHODS_BODY,
 	.params = p_teams_role,
     },
     {
@@ -432,7 +438,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "DELETE",
 	.path = "/v1/teams/{team_id}/members/{user_id}",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_teams_member,
     },
     {
@@ -442,7 +448,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/teams/{team_id}/leave",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_team,
     },
     /* Users. */
@@ -463,7 +469,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/channels",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_channels_create,
     },
     {
@@ -491,7 +497,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "PATCH",
 	.path = "/v1/channels/{channel_id}",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_channels_update,
     },
     {
@@ -501,7 +507,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "DELETE",
 	.path = "/v1/channels/{channel_id}",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_channel,
     },
     {
@@ -511,7 +517,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "PUT",
 	.path = "/v1/channels/{channel_id}/config",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_channels_config,
     },
     {
@@ -521,7 +527,7 @@ static const struct method api_account_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/channels/test",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_channels_test,
     },
 };

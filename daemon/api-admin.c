@@ -10,69 +10,69 @@
 #include "api.h"
 #include "methods.h"
 
-static const struct method_param p_builds_create[] = {
+static const struct methods_param p_builds_create[] = {
     {.name = "name",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "template name to build"},
     {.name = "base_template",
-	.type = PT_STRING,
-	.in = PIN_BODY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
 	.doc = "template to start from (default minimal)"},
     {.name = "recipe",
-	.type = PT_STRINGS,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRINGS,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "RUN/START/ENV/WORKDIR lines"},
     {.name = "healthcheck",
-	.type = PT_STRING,
-	.in = PIN_BODY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
 	.doc = "command that must succeed"},
     {.name = "vcpus",
-	.type = PT_INT,
-	.in = PIN_BODY,
-	.min = METHOD_I32_MIN,
-	.max = METHOD_I32_MAX,
+	.type = METHODS_T_INT,
+	.in = METHODS_IN_BODY,
+	.min = METHODS_I32_MIN,
+	.max = METHODS_I32_MAX,
 	.doc = "virtual CPUs"},
     {.name = "memory_mb",
-	.type = PT_INT,
-	.in = PIN_BODY,
-	.min = METHOD_I32_MIN,
-	.max = METHOD_I32_MAX,
+	.type = METHODS_T_INT,
+	.in = METHODS_IN_BODY,
+	.min = METHODS_I32_MIN,
+	.max = METHODS_I32_MAX,
 	.doc = "memory in MiB"},
     {.name = "skip_pre_post",
-	.type = PT_BOOL,
-	.in = PIN_BODY,
+	.type = METHODS_T_BOOL,
+	.in = METHODS_IN_BODY,
 	.doc = "skip the pre/post build steps"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_build[] = {
+static const struct methods_param p_build[] = {
     {.name = "build_id",
-	.type = PT_STRING,
-	.in = PIN_PATH,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_PATH,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "build id (bld-...)"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_admin_byoc[] = {
-    METHOD_P_TEAM_ID,
+static const struct methods_param p_admin_byoc[] = {
+    METHODS_P_TEAM_ID,
     {.name = "enabled",
-	.type = PT_BOOL,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_BOOL,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "true (BYOC cannot be disabled)"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_name_path[] = {
-    METHOD_P_TEMPLATE_NAME,
-    METHOD_PARAMS_END,
+static const struct methods_param p_name_path[] = {
+    METHODS_P_TEMPLATE_NAME,
+    METHODS_PARAMS_END,
 };
 
-static const struct method api_admin_rows[] = {
+static const struct methods_row api_admin_rows[] = {
     /* Template builds (platform admin). */
     {
 	.name = "builds.create",
@@ -81,7 +81,7 @@ static const struct method api_admin_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/admin/builds",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_builds_create,
     },
     {
@@ -109,7 +109,7 @@ static const struct method api_admin_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "POST",
 	.path = "/v1/admin/builds/{build_id}/cancel",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_build,
     },
     /* Platform administration. */
@@ -120,8 +120,8 @@ static const struct method api_admin_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "PUT",
 	.path = "/v1/admin/teams/{team_id}/byoc",
-	.result = MRES_EMPTY,
-	.flags = METHOD_BODY,
+	.result = METHODS_RES_EMPTY,
+	.flags = METHODS_BODY,
 	.params = p_admin_byoc,
     },
     {
@@ -140,7 +140,7 @@ static const struct method api_admin_rows[] = {
 	.role = ROLE_ADMIN,
 	.verb = "DELETE",
 	.path = "/v1/admin/templates/{name}",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_name_path,
     },
 };

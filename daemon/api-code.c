@@ -53,44 +53,44 @@ api_code_run(struct call *call)
 	kernel_run(call, &a);
 }
 
-static const struct method_param p_run_code[] = {
+static const struct methods_param p_run_code[] = {
     {.name = "sandbox_id",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "sandbox id (cl-...) running a Jupyter Server on port 8888"},
     {.name = "code",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "the code, run like a notebook cell"},
     {.name = "language",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_NONEMPTY,
 	.doc = "kernelspec language or name (default python)"},
     {.name = "timeout_sec",
-	.type = PT_INT,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_INT,
+	.in = METHODS_IN_LOCAL,
 	.min = 1,
 	.max = 86400,
 	.doc = "seconds the code may run before the kernel is interrupted "
 	       "(default 30; time queued behind other calls not counted)"},
     {.name = "stream",
-	.type = PT_BOOL,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_BOOL,
+	.in = METHODS_IN_LOCAL,
 	.doc = "also send stdout, stderr, result and error events"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method api_code_rows[] = {
+static const struct methods_row api_code_rows[] = {
     {
 	.name = "sandbox.run_code",
 	.summary = "run code on the sandbox's shared Jupyter kernel",
 	.cred = ROLE_CRED_APIKEY,
 	.role = ROLE_TOOL,
-	.result = MRES_LOCAL,
-	.flags = METHOD_STREAM,
+	.result = METHODS_RES_LOCAL,
+	.flags = METHODS_STREAM,
 	.params = p_run_code,
 	.handler = api_code_run,
     },

@@ -301,7 +301,7 @@ api_daemon_status(struct call *call)
 static void
 api_daemon_describe(struct call *call)
 {
-	const struct method *m;
+	const struct methods_row *m;
 	const char *name;
 	json_t *list;
 	size_t i;
@@ -327,21 +327,21 @@ api_daemon_describe(struct call *call)
 
 /* This file's method rows (methods.h), listed by methods.c. */
 
-static const struct method_param p_describe[] = {
+static const struct methods_param p_describe[] = {
     {.name = "method",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
 	.doc = "describe only this method"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method api_daemon_rows[] = {
+static const struct methods_row api_daemon_rows[] = {
     {
 	.name = "rpc.describe",
 	.summary = "describe the methods, their params and needs",
 	.cred = ROLE_CRED_NONE,
 	.role = ROLE_TOOL,
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = p_describe,
 	.handler = api_daemon_describe,
     },
@@ -350,7 +350,7 @@ static const struct method api_daemon_rows[] = {
 	.summary = "daemon version, upstream, credentials, counters",
 	.cred = ROLE_CRED_NONE,
 	.role = ROLE_TOOL,
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = methods_no_params,
 	.handler = api_daemon_status,
     },

@@ -1337,52 +1337,53 @@ api_files_download(struct call *call)
 
 #define P_FILE_PATH                                                            \
 	{                                                                      \
-		.name = "path", .type = PT_STRING, .in = PIN_LOCAL,            \
-		.flags = PF_REQUIRED | PF_NONEMPTY,                            \
+		.name = "path", .type = METHODS_T_STRING,                      \
+		.in = METHODS_IN_LOCAL,                                        \
+		.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,              \
 		.doc = "path in the sandbox (relative to the home directory, " \
 		       "/root)"                                                \
 	}
 
-static const struct method_param p_upload[] = {
-    METHOD_P_SANDBOX_ID,
+static const struct methods_param p_upload[] = {
+    METHODS_P_SANDBOX_ID,
     P_FILE_PATH,
     {.name = "data",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "file content, standard base64"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_download[] = {
-    METHOD_P_SANDBOX_ID,
+static const struct methods_param p_download[] = {
+    METHODS_P_SANDBOX_ID,
     P_FILE_PATH,
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_stream_file[] = {
-    METHOD_P_SANDBOX_ID,
+static const struct methods_param p_stream_file[] = {
+    METHODS_P_SANDBOX_ID,
     P_FILE_PATH,
     {.name = "fd",
-	.type = PT_FD,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_FD,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "{\"$fd\": n}: a file, pipe or socket passed with SCM_RIGHTS"},
     {.name = "verify",
-	.type = PT_BOOL,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_BOOL,
+	.in = METHODS_IN_LOCAL,
 	.doc = "check size and SHA-256 against the file in the sandbox"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method api_files_rows[] = {
+static const struct methods_row api_files_rows[] = {
     {
 	.name = "sandbox.upload",
 	.summary = "write a small file (base64, < 100 MiB)",
 	.cred = ROLE_CRED_ANY,
 	.role = ROLE_TOOL,
 	.path = "/v1/sandboxes/{sandbox_id}/files/write",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_upload,
 	.handler = api_files_upload,
     },
@@ -1392,7 +1393,7 @@ static const struct method api_files_rows[] = {
 	.cred = ROLE_CRED_ANY,
 	.role = ROLE_TOOL,
 	.path = "/v1/sandboxes/{sandbox_id}/files/read",
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = p_download,
 	.handler = api_files_download,
     },
@@ -1402,8 +1403,8 @@ static const struct method api_files_rows[] = {
 	.cred = ROLE_CRED_ANY,
 	.role = ROLE_TOOL,
 	.path = "/v1/sandboxes/{sandbox_id}/files/stream/write",
-	.result = MRES_LOCAL,
-	.flags = METHOD_STREAM,
+	.result = METHODS_RES_LOCAL,
+	.flags = METHODS_STREAM,
 	.params = p_stream_file,
 	.handler = api_files_stream_upload,
     },
@@ -1413,8 +1414,8 @@ static const struct method api_files_rows[] = {
 	.cred = ROLE_CRED_ANY,
 	.role = ROLE_TOOL,
 	.path = "/v1/sandboxes/{sandbox_id}/files/stream/read",
-	.result = MRES_LOCAL,
-	.flags = METHOD_STREAM,
+	.result = METHODS_RES_LOCAL,
+	.flags = METHODS_STREAM,
 	.params = p_stream_file,
 	.handler = api_files_stream_download,
     },

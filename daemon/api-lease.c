@@ -62,7 +62,7 @@ api_lease_created_id(const struct upstream_result *res, json_t **doc)
 static void
 api_lease_created_reply(struct call *call, json_t *result)
 {
-	const struct method *m = call_method(call);
+	const struct methods_row *m = call_method(call);
 
 	if (m->after != NULL && (result = m->after(call, result)) == NULL)
 		return; /* the hook failed the call */
@@ -264,26 +264,26 @@ api_lease_keepalive(struct call *call)
 
 /* This file's method rows (methods.h), listed by methods.c. */
 
-static const struct method_param p_keepalive[] = {
-    METHOD_P_SANDBOX_ID,
+static const struct methods_param p_keepalive[] = {
+    METHODS_P_SANDBOX_ID,
     {.name = "interval_sec",
-	.type = PT_INT,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_INT,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED,
 	.min = 0,
 	.max = 3600,
 	.doc = "seconds between pings while this connection is open (0: "
 	       "stop)"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method api_lease_rows[] = {
+static const struct methods_row api_lease_rows[] = {
     {
 	.name = "leases.list",
 	.summary = "the leases and keepalives wrennd holds",
 	.cred = ROLE_CRED_NONE,
 	.role = ROLE_USER,
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = methods_no_params,
 	.handler = api_lease_list,
     },
@@ -293,7 +293,7 @@ static const struct method api_lease_rows[] = {
 	.cred = ROLE_CRED_ANY,
 	.role = ROLE_USER,
 	.path = "/v1/sandboxes/{sandbox_id}/ping",
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = p_keepalive,
 	.handler = api_lease_keepalive,
     },

@@ -117,26 +117,26 @@ oom:
 
 /* This file's method rows (methods.h), listed by methods.c. */
 
-static const struct method_param p_processes[] = {
-    METHOD_P_SANDBOX_ID,
-    METHOD_PARAMS_END,
+static const struct methods_param p_processes[] = {
+    METHODS_P_SANDBOX_ID,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_kill[] = {
-    METHOD_P_SANDBOX_ID_LOCAL,
+static const struct methods_param p_kill[] = {
+    METHODS_P_SANDBOX_ID_LOCAL,
     {.name = "selector",
-	.type = PT_ANY,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_ANY,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "the process: its pid (a number) or its tag (a string)"},
     {.name = "signal",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
 	.doc = "\"SIGTERM\" or \"SIGKILL\" (default SIGKILL)"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method api_process_rows[] = {
+static const struct methods_row api_process_rows[] = {
     {
 	.name = "sandbox.processes",
 	.summary = "processes running in a sandbox (background execs, PTYs)",
@@ -144,7 +144,7 @@ static const struct method api_process_rows[] = {
 	.role = ROLE_USER,
 	.verb = "GET",
 	.path = "/v1/sandboxes/{sandbox_id}/processes",
-	.flags = METHOD_NEEDS_CAPSULES,
+	.flags = METHODS_NEEDS_CAPSULES,
 	.params = p_processes,
     },
     {
@@ -152,8 +152,8 @@ static const struct method api_process_rows[] = {
 	.summary = "signal a process in a sandbox by pid or tag",
 	.cred = ROLE_CRED_ANY,
 	.role = ROLE_USER,
-	.result = MRES_EMPTY,
-	.flags = METHOD_NEEDS_CAPSULES,
+	.result = METHODS_RES_EMPTY,
+	.flags = METHODS_NEEDS_CAPSULES,
 	.params = p_kill,
 	.handler = api_process_kill,
     },

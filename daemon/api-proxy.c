@@ -740,56 +740,57 @@ api_proxy_http_request(struct call *call)
 /* Local params: the sandbox and port name the proxy host, not a path. */
 #define PROXY_P_SANDBOX_ID                                                     \
 	{                                                                      \
-		.name = "sandbox_id", .type = PT_STRING, .in = PIN_LOCAL,      \
-		.flags = PF_REQUIRED | PF_NONEMPTY,                            \
+		.name = "sandbox_id", .type = METHODS_T_STRING,                \
+		.in = METHODS_IN_LOCAL,                                        \
+		.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,              \
 		.doc = "sandbox id (cl-...)"                                   \
 	}
 #define PROXY_P_PORT                                                           \
 	{                                                                      \
-		.name = "port", .type = PT_INT, .in = PIN_LOCAL,               \
-		.flags = PF_REQUIRED, .min = 1, .max = 65535,                  \
+		.name = "port", .type = METHODS_T_INT, .in = METHODS_IN_LOCAL, \
+		.flags = METHODS_F_REQUIRED, .min = 1, .max = 65535,           \
 		.doc = "port in the sandbox"                                   \
 	}
 
-static const struct method_param p_get_url[] = {
+static const struct methods_param p_get_url[] = {
     PROXY_P_SANDBOX_ID,
     PROXY_P_PORT,
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_http_request[] = {
+static const struct methods_param p_http_request[] = {
     PROXY_P_SANDBOX_ID,
     PROXY_P_PORT,
     {.name = "method",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "HTTP method (GET, POST, ...)"},
     {.name = "path",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "request target in the sandbox (/path?query, percent-encoded)"},
     {.name = "headers",
-	.type = PT_OBJECT,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_OBJECT,
+	.in = METHODS_IN_LOCAL,
 	.doc = "request header fields: name to a value or an array of values"},
     {.name = "body",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
 	.doc = "request body, standard base64"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
 /* The proxy takes the API key only: ROLE_CRED_APIKEY. */
-static const struct method api_proxy_rows[] = {
+static const struct methods_row api_proxy_rows[] = {
     {
 	.name = "sandbox.get_url",
 	.summary = "the proxy URL of a port in a sandbox",
 	.cred = ROLE_CRED_APIKEY,
 	.role = ROLE_TOOL,
-	.result = MRES_LOCAL,
-	.flags = METHOD_NO_UPSTREAM,
+	.result = METHODS_RES_LOCAL,
+	.flags = METHODS_NO_UPSTREAM,
 	.params = p_get_url,
 	.handler = api_proxy_get_url,
     },
@@ -798,7 +799,7 @@ static const struct method api_proxy_rows[] = {
 	.summary = "one HTTP request to a port in a sandbox, through the proxy",
 	.cred = ROLE_CRED_APIKEY,
 	.role = ROLE_TOOL,
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = p_http_request,
 	.handler = api_proxy_http_request,
     },

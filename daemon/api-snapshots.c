@@ -9,37 +9,37 @@
 #include "api.h"
 #include "methods.h"
 
-static const struct method_param p_snapshots_create[] = {
+static const struct methods_param p_snapshots_create[] = {
     {.name = "sandbox_id",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "sandbox to snapshot (left paused)"},
     {.name = "name",
-	.type = PT_STRING,
-	.in = PIN_BODY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
 	.doc = "template name (default template-<8 hex>)"},
     {.name = "overwrite",
-	.type = PT_BOOL,
-	.in = PIN_QUERY,
+	.type = METHODS_T_BOOL,
+	.in = METHODS_IN_QUERY,
 	.doc = "replace a snapshot of the same name"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_snapshots_list[] = {
+static const struct methods_param p_snapshots_list[] = {
     {.name = "type",
-	.type = PT_STRING,
-	.in = PIN_QUERY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_QUERY,
 	.doc = "base or snapshot"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param p_name_path[] = {
-    METHOD_P_TEMPLATE_NAME,
-    METHOD_PARAMS_END,
+static const struct methods_param p_name_path[] = {
+    METHODS_P_TEMPLATE_NAME,
+    METHODS_PARAMS_END,
 };
 
-static const struct method api_snapshots_rows[] = {
+static const struct methods_row api_snapshots_rows[] = {
     /* Snapshots (templates made from sandboxes). */
     {
 	.name = "snapshots.create",
@@ -48,7 +48,7 @@ static const struct method api_snapshots_rows[] = {
 	.role = ROLE_USER,
 	.verb = "POST",
 	.path = "/v1/snapshots",
-	.flags = METHOD_BODY,
+	.flags = METHODS_BODY,
 	.params = p_snapshots_create,
     },
     {
@@ -67,7 +67,7 @@ static const struct method api_snapshots_rows[] = {
 	.role = ROLE_USER,
 	.verb = "DELETE",
 	.path = "/v1/snapshots/{name}",
-	.result = MRES_EMPTY,
+	.result = METHODS_RES_EMPTY,
 	.params = p_name_path,
     },
 };

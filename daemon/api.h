@@ -2,7 +2,7 @@
 /*
  * The method tables of the handler files, listed by methods.c, and the
  * few handler-file functions the rest of the daemon calls. Each file
- * defines its rows (struct method, methods.h) beside its handlers and
+ * defines its rows (struct methods_row, methods.h) beside its handlers and
  * exports them as one struct api_table. A leaf header: it only names
  * types.
  */
@@ -11,12 +11,12 @@
 
 #include <stddef.h>
 
-struct method;
+struct methods_row;
 struct wrennd;
 
 /* One handler file's method rows: rows[0 .. n-1], in hello order. */
 struct api_table {
-	const struct method *rows; /* static */
+	const struct methods_row *rows; /* static */
 	size_t n;
 };
 

@@ -56,17 +56,17 @@ static const unsigned call_transitions[CALL__MAX] = {
 struct call {
 	TAILQ_ENTRY(call) entry; /* in *list */
 	enum call_state state;
-	struct call_list *list;	     /* borrowed: the dispatcher's list */
-	struct client *client;	     /* borrowed connection */
-	struct wrennd *wd;	     /* borrowed */
-	const struct method *method; /* borrowed, static */
-	const char *name;	     /* borrowed, static: the method's */
-	enum role role;		     /* the connection's, at dispatch */
-	enum upstream_auth auth;     /* chosen once, at dispatch */
-	json_t *id;		     /* owned reference */
-	json_t *params;		     /* owned reference, always an object */
-	uint64_t seq;		     /* next $/stream sequence number */
-	call_cancel_cb cancel;	     /* stops handler work; no reply */
+	struct call_list *list;		  /* borrowed: the dispatcher's list */
+	struct client *client;		  /* borrowed connection */
+	struct wrennd *wd;		  /* borrowed */
+	const struct methods_row *method; /* borrowed, static */
+	const char *name;		  /* borrowed, static: the method's */
+	enum role role;			  /* the connection's, at dispatch */
+	enum upstream_auth auth;	  /* chosen once, at dispatch */
+	json_t *id;			  /* owned reference */
+	json_t *params;	       /* owned reference, always an object */
+	uint64_t seq;	       /* next $/stream sequence number */
+	call_cancel_cb cancel; /* stops handler work; no reply */
 	void *cancel_arg;
 	call_drain_cb drain; /* client output drained (backpressure) */
 	void *drain_arg;
@@ -87,7 +87,7 @@ call_set_state(struct call *call, enum call_state to)
 }
 
 struct call *
-call_new(struct call_list *list, struct client *c, const struct method *m,
+call_new(struct call_list *list, struct client *c, const struct methods_row *m,
     const char *name, enum role role, enum upstream_auth auth, json_t *id,
     json_t *params, const int *fds, unsigned nfds)
 {
@@ -129,7 +129,7 @@ call_client(const struct call *call)
 	return call->client;
 }
 
-const struct method *
+const struct methods_row *
 call_method(const struct call *call)
 {
 	return call->method;

@@ -25,7 +25,7 @@
 #include "role.h"
 #include "upstream.h"
 
-struct method;
+struct methods_row;
 struct wrennd;
 
 struct call;
@@ -43,7 +43,7 @@ typedef void (*call_drain_cb)(struct call *call, void *arg);
  * the nfds descriptors in fds. NULL on OOM (fds untouched).
  */
 struct call *call_new(struct call_list *list, struct client *c,
-    const struct method *m, const char *name, enum role role,
+    const struct methods_row *m, const char *name, enum role role,
     enum upstream_auth auth, json_t *id, json_t *params, const int *fds,
     unsigned nfds);
 
@@ -61,7 +61,7 @@ void call_drained_all(struct call_list *list);
 /* Borrowed accessors, valid while the call lives. */
 struct wrennd *call_wd(const struct call *call);
 struct client *call_client(const struct call *call);
-const struct method *call_method(const struct call *call);
+const struct methods_row *call_method(const struct call *call);
 /* The params object (never NULL). */
 json_t *call_params(const struct call *call);
 /* The connection's role when the call was made. */

@@ -222,9 +222,10 @@ static void
 dialect_proceed(
     struct dialect *d, struct call *call, void (*run)(struct call *))
 {
-	const struct method *m = call_method(call);
+	const struct methods_row *m = call_method(call);
 
-	if ((m->flags & METHOD_NEEDS_CAPSULES) && d->kind != DIALECT_CAPSULES) {
+	if ((m->flags & METHODS_NEEDS_CAPSULES) &&
+	    d->kind != DIALECT_CAPSULES) {
 		dialect_fail_unsupported(call, m->name, DIALECT_NEEDS_CAPSULES);
 		return;
 	}
@@ -404,14 +405,14 @@ void
 dialect_admit(struct call *call, void (*run)(struct call *call))
 {
 	struct dialect *d = call_wd(call)->dialect;
-	const struct method *m = call_method(call);
+	const struct methods_row *m = call_method(call);
 	struct dialect_wait *w;
 
 	/* Local methods (no credential, or nothing sent) do not reach a
 	 * sandbox route. */
 	if (d == NULL ||
-	    ((m->cred == ROLE_CRED_NONE || (m->flags & METHOD_NO_UPSTREAM)) &&
-		!(m->flags & METHOD_NEEDS_CAPSULES))) {
+	    ((m->cred == ROLE_CRED_NONE || (m->flags & METHODS_NO_UPSTREAM)) &&
+		!(m->flags & METHODS_NEEDS_CAPSULES))) {
 		run(call);
 		return;
 	}

@@ -7,7 +7,7 @@
  * every sandbox route to the server's spelling (one place: rest.c calls
  * dialect_map_path for every request and WebSocket) and gates calls:
  * a call that needs the control plane waits (bounded) for the probe, and
- * a row marked METHOD_NEEDS_CAPSULES fails locally with
+ * a row marked METHODS_NEEDS_CAPSULES fails locally with
  * "unsupported_by_server" against the older server, nothing sent.
  */
 #ifndef WRENND_DIALECT_H
@@ -71,7 +71,7 @@ void dialect_unreachable(struct dialect *d);
  * the dialect is known; after the probe when one is needed (the call
  * waits, bounded by the probe's deadline); or fail it: upstream_unreachable
  * while the dialect cannot be found, unsupported_by_server for a
- * METHOD_NEEDS_CAPSULES row on the older server.
+ * METHODS_NEEDS_CAPSULES row on the older server.
  */
 void dialect_admit(struct call *call, void (*run)(struct call *call));
 

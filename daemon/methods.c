@@ -17,7 +17,7 @@
 
 #include "api.h"
 
-const struct method_param methods_no_params[] = {METHOD_PARAMS_END};
+const struct methods_param methods_no_params[] = {METHODS_PARAMS_END};
 
 /*
  * Every handler file's rows. This order is the order of the hello method
@@ -45,7 +45,7 @@ static const struct api_table *const methods_tables[] = {
 
 #define METHODS_NTABLES (sizeof(methods_tables) / sizeof(methods_tables[0]))
 
-const struct method *
+const struct methods_row *
 methods_at(size_t i)
 {
 	size_t t;
@@ -64,7 +64,7 @@ methods_at(size_t i)
  * index never changes; it lives as long as the process.
  */
 static struct {
-	const struct method **rows;
+	const struct methods_row **rows;
 	size_t n;
 	int built; /* 1 once tried; rows NULL: no memory, scan instead */
 } methods_index;
@@ -72,7 +72,7 @@ static struct {
 static int
 methods_name_cmp(const void *a, const void *b)
 {
-	const struct method *const *x = a, *const *y = b;
+	const struct methods_row *const *x = a, *const *y = b;
 
 	return strcmp((*x)->name, (*y)->name);
 }
@@ -80,7 +80,7 @@ methods_name_cmp(const void *a, const void *b)
 static int
 methods_key_cmp(const void *key, const void *row)
 {
-	const struct method *const *r = row;
+	const struct methods_row *const *r = row;
 
 	return strcmp(key, (*r)->name);
 }
@@ -103,10 +103,10 @@ methods_index_build(void)
 	methods_index.n = n;
 }
 
-const struct method *
+const struct methods_row *
 methods_find(const char *name)
 {
-	const struct method **hit, *m;
+	const struct methods_row **hit, *m;
 	size_t i;
 
 	if (!methods_index.built)
@@ -122,10 +122,10 @@ methods_find(const char *name)
 	return hit != NULL ? *hit : NULL;
 }
 
-const struct method_param *
-methods_param(const struct method *m, const char *name)
+const struct methods_param *
+methods_param_find(const struct methods_row *m, const char *name)
 {
-	const struct method_param *p;
+	const struct methods_param *p;
 
 	for (p = m->params; p->name != NULL; p++)
 		if (strcmp(p->name, name) == 0)
@@ -134,47 +134,49 @@ methods_param(const struct method *m, const char *name)
 }
 
 const char *
-methods_param_type_name(enum param_type t)
+methods_param_type_name(enum methods_param_type t)
 {
-	static const char *names[PT__MAX] = {"string", "integer", "boolean",
-	    "string[]", "object", "array", "string|string[]", "fd", "any"};
+	static const char *names[METHODS_T__MAX] = {"string", "integer",
+	    "boolean", "string[]", "object", "array", "string|string[]", "fd",
+	    "any"};
 
-	return t < PT__MAX ? names[t] : "?";
+	return t < METHODS_T__MAX ? names[t] : "?";
 }
 
 /* Whether v has type t (bounds are checked by the caller). */
 static int
-methods_type_ok(enum param_type t, const json_t *v)
+methods_type_ok(enum methods_param_type t, const json_t *v)
 {
 	size_t i;
 	json_t *e;
 
 	switch (t) {
-	case PT_STRING:
+	case METHODS_T_STRING:
 		return json_is_string(v);
-	case PT_INT:
+	case METHODS_T_INT:
 		return json_is_integer(v);
-	case PT_BOOL:
+	case METHODS_T_BOOL:
 		return json_is_boolean(v);
-	case PT_STRINGS:
+	case METHODS_T_STRINGS:
 		if (!json_is_array(v))
 			return 0;
 		json_array_foreach(v, i, e)
 			if (!json_is_string(e))
 				return 0;
 		return 1;
-	case PT_OBJECT:
+	case METHODS_T_OBJECT:
 		return json_is_object(v);
-	case PT_ARRAY:
+	case METHODS_T_ARRAY:
 		return json_is_array(v);
-	case PT_FD:
+	case METHODS_T_FD:
 		return json_is_object(v) && json_object_size(v) == 1 &&
 		    json_is_integer(json_object_get(v, "$fd"));
-	case PT_STRLIST:
-		return json_is_string(v) || methods_type_ok(PT_STRINGS, v);
-	case PT_ANY:
+	case METHODS_T_STRLIST:
+		return json_is_string(v) ||
+		    methods_type_ok(METHODS_T_STRINGS, v);
+	case METHODS_T_ANY:
 		return 1;
-	case PT__MAX:
+	case METHODS_T__MAX:
 		break;
 	}
 	return 0;
@@ -188,26 +190,26 @@ methods_segment_ok(const char *s, size_t len)
 
 int
 methods_check_params(
-    const struct method *m, const json_t *params, char *err, size_t errlen)
+    const struct methods_row *m, const json_t *params, char *err, size_t errlen)
 {
-	const struct method_param *p;
+	const struct methods_param *p;
 	const char *key;
 	json_t *v;
 	json_int_t iv;
 
 	json_object_foreach((json_t *)params, key, v) {
-		if ((p = methods_param(m, key)) == NULL) {
+		if ((p = methods_param_find(m, key)) == NULL) {
 			snprintf(err, errlen,
 			    "unknown parameter '%.64s' for %s", key, m->name);
 			return -EINVAL;
 		}
 		if (!methods_type_ok(p->type, v)) {
 			snprintf(err, errlen, "parameter '%s' must be %s %s",
-			    p->name, p->type == PT_INT ? "an" : "a",
+			    p->name, p->type == METHODS_T_INT ? "an" : "a",
 			    methods_param_type_name(p->type));
 			return -EINVAL;
 		}
-		if (p->type == PT_INT && p->min < p->max) {
+		if (p->type == METHODS_T_INT && p->min < p->max) {
 			iv = json_integer_value(v);
 			if (iv < p->min || iv > p->max) {
 				snprintf(err, errlen,
@@ -217,13 +219,14 @@ methods_check_params(
 				return -EINVAL;
 			}
 		}
-		if (p->type == PT_STRING &&
+		if (p->type == METHODS_T_STRING &&
 		    strlen(json_string_value(v)) != json_string_length(v)) {
 			snprintf(err, errlen,
 			    "parameter '%s' must not contain NUL", p->name);
 			return -EINVAL;
 		}
-		if (p->type == PT_STRING && (p->flags & PF_NONEMPTY) &&
+		if (p->type == METHODS_T_STRING &&
+		    (p->flags & METHODS_F_NONEMPTY) &&
 		    json_string_length(v) == 0) {
 			snprintf(err, errlen,
 			    "parameter '%s' must not be empty", p->name);
@@ -231,7 +234,7 @@ methods_check_params(
 		}
 		/* A path segment of "." or ".." would name another route
 		 * once a proxy normalises the URL. */
-		if (p->type == PT_STRING && p->in == PIN_PATH &&
+		if (p->type == METHODS_T_STRING && p->in == METHODS_IN_PATH &&
 		    !methods_segment_ok(
 			json_string_value(v), json_string_length(v))) {
 			snprintf(err, errlen,
@@ -241,7 +244,7 @@ methods_check_params(
 		}
 	}
 	for (p = m->params; p->name != NULL; p++) {
-		if ((p->flags & PF_REQUIRED) &&
+		if ((p->flags & METHODS_F_REQUIRED) &&
 		    json_object_get(params, p->name) == NULL) {
 			snprintf(err, errlen, "missing required parameter '%s'",
 			    p->name);
@@ -254,7 +257,7 @@ methods_check_params(
 json_t *
 methods_names(void)
 {
-	const struct method *m;
+	const struct methods_row *m;
 	json_t *a;
 	size_t i;
 
@@ -266,17 +269,17 @@ methods_names(void)
 }
 
 json_t *
-methods_describe(const struct method *m)
+methods_describe(const struct methods_row *m)
 {
-	const struct method_param *p;
+	const struct methods_param *p;
 	json_t *o, *params, *po;
 
 	params = json_array();
 	for (p = m->params; p->name != NULL; p++) {
 		po = json_pack("{s:s, s:s, s:b, s:s}", "name", p->name, "type",
 		    methods_param_type_name(p->type), "required",
-		    (p->flags & PF_REQUIRED) != 0, "doc", p->doc);
-		if (po != NULL && p->type == PT_INT && p->min < p->max) {
+		    (p->flags & METHODS_F_REQUIRED) != 0, "doc", p->doc);
+		if (po != NULL && p->type == METHODS_T_INT && p->min < p->max) {
 			json_object_set_new(po, "min", json_integer(p->min));
 			json_object_set_new(po, "max", json_integer(p->max));
 		}
@@ -285,9 +288,9 @@ methods_describe(const struct method *m)
 	o = json_pack("{s:s, s:s, s:o, s:s, s:s, s:b, s:s}", "name", m->name,
 	    "summary", m->summary, "params", params, "credential",
 	    role_cred_name(m->cred), "role", role_name(m->role), "stream",
-	    (m->flags & METHOD_STREAM) != 0, "result",
-	    m->result == MRES_EMPTY ? "empty" : "object");
-	if (o != NULL && (m->flags & METHOD_NEEDS_CAPSULES))
+	    (m->flags & METHODS_STREAM) != 0, "result",
+	    m->result == METHODS_RES_EMPTY ? "empty" : "object");
+	if (o != NULL && (m->flags & METHODS_NEEDS_CAPSULES))
 		json_object_set_new(
 		    o, "needs_server", json_string("v0.1.5 (/v1/capsules)"));
 	if (o != NULL && m->verb != NULL && m->path != NULL)

@@ -1175,50 +1175,50 @@ portfwd_close_call(struct call *call)
 	call_reply(call, json_object());
 }
 
-static const struct method_param portfwd_p_create[] = {
+static const struct methods_param portfwd_p_create[] = {
     {.name = "sandbox_id",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "sandbox id (cl-...)"},
     {.name = "port",
-	.type = PT_INT,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_INT,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED,
 	.min = 1,
 	.max = 65535,
 	.doc = "port in the sandbox"},
     {.name = "listen",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_NONEMPTY,
 	.doc = "\"HOST:PORT\" on loopback (default \"127.0.0.1:0\") or an "
 	       "absolute Unix socket path"},
     {.name = "lease",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_NONEMPTY,
 	.doc = "\"connection\": closed when this connection ends; "
 	       "\"none\" (default): until closed"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method_param portfwd_p_close[] = {
+static const struct methods_param portfwd_p_close[] = {
     {.name = "id",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
-	.flags = PF_REQUIRED | PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
+	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
 	.doc = "forward id (pf-...)"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method portfwd_rows[] = {
+static const struct methods_row portfwd_rows[] = {
     {
 	.name = "sandbox.port_forward",
 	.summary = "forward a local port to a port in a sandbox (API key)",
 	.cred = ROLE_CRED_APIKEY,
 	.role = ROLE_TOOL,
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = portfwd_p_create,
 	.handler = portfwd_create,
     },
@@ -1227,7 +1227,7 @@ static const struct method portfwd_rows[] = {
 	.summary = "the open port forwards with their counters",
 	.cred = ROLE_CRED_NONE,
 	.role = ROLE_TOOL,
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = methods_no_params,
 	.handler = portfwd_list,
     },
@@ -1236,7 +1236,7 @@ static const struct method portfwd_rows[] = {
 	.summary = "close a port forward and its connections",
 	.cred = ROLE_CRED_NONE,
 	.role = ROLE_TOOL,
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = portfwd_p_close,
 	.handler = portfwd_close_call,
     },

@@ -64,10 +64,10 @@ rest_query_add(struct evbuffer *b, const char *key, const json_t *v)
 }
 
 char *
-rest_build_path(const struct method *m, const char *tmpl, json_t *params,
+rest_build_path(const struct methods_row *m, const char *tmpl, json_t *params,
     char *err, size_t errlen)
 {
-	const struct method_param *p;
+	const struct methods_param *p;
 	struct evbuffer *b, *q;
 	const char *t, *end, *s;
 	char name[64], *esc, *out = NULL;
@@ -117,7 +117,7 @@ rest_build_path(const struct method *m, const char *tmpl, json_t *params,
 		free(esc);
 	}
 	for (p = m->params; p->name != NULL; p++) {
-		if (p->in != PIN_QUERY ||
+		if (p->in != METHODS_IN_QUERY ||
 		    (v = json_object_get(params, p->name)) == NULL)
 			continue;
 		if (json_is_array(v)) {
@@ -343,7 +343,7 @@ rest_exec_timed_out(struct call *call, const struct upstream_result *res)
 	char qm[256];
 	int hit;
 
-	if (!(call_method(call)->flags & METHOD_EXEC_TIMEOUT) ||
+	if (!(call_method(call)->flags & METHODS_EXEC_TIMEOUT) ||
 	    res->outcome != UPSTREAM_OK || res->status != 502 ||
 	    res->body_len == 0)
 		return 0;
@@ -372,7 +372,8 @@ rest_exec_timed_out(struct call *call, const struct upstream_result *res)
 	return 1;
 }
 
-/* A pass-through answered: the result, {} for MRES_EMPTY, or the error. */
+/* A pass-through answered: the result, {} for METHODS_RES_EMPTY, or the error.
+ */
 static void
 rest_done_cb(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
@@ -385,7 +386,7 @@ rest_done_cb(
 		return;
 	if (rest_done(call, res) != 0)
 		return;
-	if (call_method(call)->result == MRES_EMPTY)
+	if (call_method(call)->result == METHODS_RES_EMPTY)
 		result = json_object();
 	else if ((result = call_upstream_json(res, &err)) == NULL) {
 		call_fail(call, IPC_ERR_APPLICATION, "upstream_protocol",
@@ -411,7 +412,7 @@ rest_timeout(const struct call *call)
 	json_t *v;
 	long ms;
 
-	if (!(call_method(call)->flags & METHOD_EXEC_TIMEOUT))
+	if (!(call_method(call)->flags & METHODS_EXEC_TIMEOUT))
 		return call_wd(call)->cfg->request_timeout_ms;
 	v = json_object_get(call_params(call), "timeout_sec");
 	sec = json_is_integer(v) ? json_integer_value(v) : 0;
@@ -426,13 +427,13 @@ rest_timeout(const struct call *call)
 json_t *
 rest_body(struct call *call)
 {
-	const struct method_param *p;
+	const struct methods_param *p;
 	json_t *body, *v;
 
 	if ((body = json_object()) == NULL)
 		return NULL;
 	for (p = call_method(call)->params; p->name != NULL; p++)
-		if (p->in == PIN_BODY &&
+		if (p->in == METHODS_IN_BODY &&
 		    (v = json_object_get(call_params(call), p->name)) != NULL &&
 		    json_object_set(body, p->name, v) != 0) {
 			json_decref(body);
@@ -444,7 +445,7 @@ rest_body(struct call *call)
 void
 rest_passthrough(struct call *call)
 {
-	const struct method *m = call_method(call);
+	const struct methods_row *m = call_method(call);
 	struct upstream_req *req;
 	json_t *body = NULL;
 	char err[256], *path;
@@ -455,7 +456,7 @@ rest_passthrough(struct call *call)
 		    "%s", err);
 		return;
 	}
-	if ((m->flags & METHOD_BODY) && (body = rest_body(call)) == NULL) {
+	if ((m->flags & METHODS_BODY) && (body = rest_body(call)) == NULL) {
 		free(path);
 		call_fail_oom(call);
 		return;

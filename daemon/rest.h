@@ -15,7 +15,7 @@
 #include "upstream.h"
 
 struct call;
-struct method;
+struct methods_row;
 struct wrennd;
 struct ws;
 struct ws_opts;
@@ -24,7 +24,7 @@ struct ws_opts;
 void rest_passthrough(struct call *call);
 
 /*
- * The JSON body of call's row: its PIN_BODY params that are present (new
+ * The JSON body of call's row: its METHODS_IN_BODY params that are present (new
  * reference; NULL on OOM, nothing failed).
  */
 json_t *rest_body(struct call *call);
@@ -125,10 +125,10 @@ char *rest_sandbox_path(const char *sandbox_id, const char *suffix);
 
 /*
  * Expand a path template ("/v1/sandboxes/{sandbox_id}") from params,
- * escaping each value, and append the PIN_QUERY params present. Returns a
- * malloc'd string or NULL with err set.
+ * escaping each value, and append the METHODS_IN_QUERY params present. Returns
+ * a malloc'd string or NULL with err set.
  */
-char *rest_build_path(const struct method *m, const char *tmpl, json_t *params,
-    char *err, size_t errlen);
+char *rest_build_path(const struct methods_row *m, const char *tmpl,
+    json_t *params, char *err, size_t errlen);
 
 #endif /* WRENND_REST_H */

@@ -108,15 +108,15 @@ rpc_drained(struct client *c)
  */
 static int
 rpc_check_fds(struct client *c, const struct ipc_msg *m,
-    const struct method *meth, unsigned nfds)
+    const struct methods_row *meth, unsigned nfds)
 {
-	const struct method_param *p;
+	const struct methods_param *p;
 	unsigned used = 0;
 	json_int_t i;
 	json_t *v;
 
 	for (p = meth->params; p->name != NULL; p++) {
-		if (p->type != PT_FD ||
+		if (p->type != METHODS_T_FD ||
 		    (v = json_object_get(m->params, p->name)) == NULL)
 			continue;
 		i = json_integer_value(json_object_get(v, "$fd"));
@@ -155,7 +155,7 @@ rpc_check_fds(struct client *c, const struct ipc_msg *m,
  */
 static int
 rpc_pick_auth(struct client *c, const struct ipc_msg *m,
-    const struct method *meth, enum upstream_auth *ret)
+    const struct methods_row *meth, enum upstream_auth *ret)
 {
 	struct creds *cr = client_wrennd(c)->creds;
 	int want_jwt =
@@ -227,12 +227,12 @@ rpc_pick_auth(struct client *c, const struct ipc_msg *m,
  */
 static int
 rpc_check_owner(struct client *c, const struct rpc_conn *rc,
-    const struct ipc_msg *m, const struct method *meth)
+    const struct ipc_msg *m, const struct methods_row *meth)
 {
 	const char *id;
 
 	if (rc->role >= ROLE_USER ||
-	    methods_param(meth, "sandbox_id") == NULL ||
+	    methods_param_find(meth, "sandbox_id") == NULL ||
 	    (id = json_string_value(
 		 json_object_get(m->params, "sandbox_id"))) == NULL)
 		return 0;
@@ -249,11 +249,11 @@ rpc_check_owner(struct client *c, const struct rpc_conn *rc,
  * ownership, draining, credential. Returns the method with *auth set, or NULL
  * after answering with the error (nothing has happened yet).
  */
-static const struct method *
+static const struct methods_row *
 rpc_admit(struct client *c, struct rpc_conn *rc, struct ipc_msg *m,
     unsigned nfds, enum upstream_auth *auth)
 {
-	const struct method *meth;
+	const struct methods_row *meth;
 	char err[256];
 
 	if (call_find(&rc->calls, m->id) != NULL) {
@@ -300,7 +300,7 @@ rpc_admit(struct client *c, struct rpc_conn *rc, struct ipc_msg *m,
 static void
 rpc_run(struct call *call)
 {
-	const struct method *meth = call_method(call);
+	const struct methods_row *meth = call_method(call);
 
 	if (meth->handler != NULL)
 		meth->handler(call);
@@ -313,7 +313,7 @@ static void
 rpc_request(struct client *c, struct ipc_msg *m, int *fds, unsigned nfds)
 {
 	struct rpc_conn *rc = client_data(c);
-	const struct method *meth;
+	const struct methods_row *meth;
 	enum upstream_auth auth = UPSTREAM_AUTH_NONE;
 	struct call *call = NULL;
 	json_t *empty = NULL;
@@ -402,31 +402,31 @@ rpc_hello(struct call *call)
 
 /* This file's method rows (methods.h), listed by methods.c. */
 
-static const struct method_param p_hello[] = {
+static const struct methods_param p_hello[] = {
     {.name = "client",
-	.type = PT_STRING,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_LOCAL,
 	.doc = "client name/version"},
     {.name = "protocol",
-	.type = PT_INT,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_INT,
+	.in = METHODS_IN_LOCAL,
 	.min = 0,
 	.max = 1000,
 	.doc = "protocol major version the client speaks"},
     {.name = "enable",
-	.type = PT_STRINGS,
-	.in = PIN_LOCAL,
+	.type = METHODS_T_STRINGS,
+	.in = METHODS_IN_LOCAL,
 	.doc = "capabilities to enable"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method rpc_rows[] = {
+static const struct methods_row rpc_rows[] = {
     {
 	.name = "rpc.hello",
 	.summary = "negotiate protocol version and capabilities",
 	.cred = ROLE_CRED_NONE,
 	.role = ROLE_TOOL,
-	.result = MRES_LOCAL,
+	.result = METHODS_RES_LOCAL,
 	.params = p_hello,
 	.handler = rpc_hello,
     },

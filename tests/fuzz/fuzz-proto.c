@@ -18,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const struct method *m;
+	const struct methods_row *m;
 	struct ipc_error err;
 	struct ipc_msg msg;
 	const char *p = (const char *)data;

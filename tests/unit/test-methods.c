@@ -21,36 +21,60 @@
 #include "tap.h"
 
 /* One parameter of each kind the checker knows. */
-static const struct method_param p_all[] = {
-    {.name = "s", .type = PT_STRING, .in = PIN_BODY, .doc = "string"},
+static const struct methods_param p_all[] = {
+    {.name = "s",
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.doc = "string"},
     {.name = "ne",
-	.type = PT_STRING,
-	.in = PIN_BODY,
-	.flags = PF_NONEMPTY,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.flags = METHODS_F_NONEMPTY,
 	.doc = "non-empty string"},
-    {.name = "i", .type = PT_INT, .in = PIN_BODY, .doc = "unbounded integer"},
+    {.name = "i",
+	.type = METHODS_T_INT,
+	.in = METHODS_IN_BODY,
+	.doc = "unbounded integer"},
     {.name = "b",
-	.type = PT_INT,
-	.in = PIN_QUERY,
+	.type = METHODS_T_INT,
+	.in = METHODS_IN_QUERY,
 	.min = -5,
 	.max = 10,
 	.doc = "bounded integer"},
-    {.name = "t", .type = PT_BOOL, .in = PIN_BODY, .doc = "boolean"},
-    {.name = "ss", .type = PT_STRINGS, .in = PIN_BODY, .doc = "strings"},
-    {.name = "o", .type = PT_OBJECT, .in = PIN_BODY, .doc = "object"},
-    {.name = "a", .type = PT_ARRAY, .in = PIN_BODY, .doc = "array"},
-    {.name = "sl", .type = PT_STRLIST, .in = PIN_QUERY, .doc = "strlist"},
-    {.name = "fd", .type = PT_FD, .in = PIN_LOCAL, .doc = "fd"},
-    {.name = "any", .type = PT_ANY, .in = PIN_BODY, .doc = "anything"},
+    {.name = "t",
+	.type = METHODS_T_BOOL,
+	.in = METHODS_IN_BODY,
+	.doc = "boolean"},
+    {.name = "ss",
+	.type = METHODS_T_STRINGS,
+	.in = METHODS_IN_BODY,
+	.doc = "strings"},
+    {.name = "o",
+	.type = METHODS_T_OBJECT,
+	.in = METHODS_IN_BODY,
+	.doc = "object"},
+    {.name = "a",
+	.type = METHODS_T_ARRAY,
+	.in = METHODS_IN_BODY,
+	.doc = "array"},
+    {.name = "sl",
+	.type = METHODS_T_STRLIST,
+	.in = METHODS_IN_QUERY,
+	.doc = "strlist"},
+    {.name = "fd", .type = METHODS_T_FD, .in = METHODS_IN_LOCAL, .doc = "fd"},
+    {.name = "any",
+	.type = METHODS_T_ANY,
+	.in = METHODS_IN_BODY,
+	.doc = "anything"},
     {.name = "id",
-	.type = PT_STRING,
-	.in = PIN_PATH,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_PATH,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "path segment"},
-    METHOD_PARAMS_END,
+    METHODS_PARAMS_END,
 };
 
-static const struct method m_all = {
+static const struct methods_row m_all = {
     .name = "test.all",
     .summary = "every parameter type",
     .cred = ROLE_CRED_ANY,
@@ -172,7 +196,8 @@ test_check_flags(void)
 	check("non-empty given empty", "{\"ne\": \"\"}", -EINVAL,
 	    "parameter 'ne' must not be empty");
 	check("non-empty given one byte", "{\"ne\": \"x\"}", 0, NULL);
-	check("empty allowed without PF_NONEMPTY", "{\"s\": \"\"}", 0, NULL);
+	check("empty allowed without METHODS_F_NONEMPTY", "{\"s\": \"\"}", 0,
+	    NULL);
 	check("string with NUL", "{\"s\": \"a\\u0000b\"}", -EINVAL,
 	    "parameter 's' must not contain NUL");
 }
@@ -225,7 +250,7 @@ test_check_segments(void)
  * NULL and the message, one assertion each.
  */
 static void
-build(const char *what, const struct method *m, const char *tmpl,
+build(const char *what, const struct methods_row *m, const char *tmpl,
     const char *text, const char *want, const char *want_err)
 {
 	char err[256] = "", *path;
@@ -251,26 +276,41 @@ build(const char *what, const struct method *m, const char *tmpl,
 	json_decref(params);
 }
 
-static const struct method_param p_two[] = {
+static const struct methods_param p_two[] = {
     {.name = "team_id",
-	.type = PT_STRING,
-	.in = PIN_PATH,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_PATH,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "team"},
     {.name = "user_id",
-	.type = PT_STRING,
-	.in = PIN_PATH,
-	.flags = PF_REQUIRED,
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_PATH,
+	.flags = METHODS_F_REQUIRED,
 	.doc = "user"},
-    {.name = "body", .type = PT_STRING, .in = PIN_BODY, .doc = "body"},
-    {.name = "q", .type = PT_STRING, .in = PIN_QUERY, .doc = "query"},
-    {.name = "n", .type = PT_INT, .in = PIN_QUERY, .doc = "query integer"},
-    {.name = "f", .type = PT_BOOL, .in = PIN_QUERY, .doc = "query boolean"},
-    {.name = "l", .type = PT_STRLIST, .in = PIN_QUERY, .doc = "query list"},
-    METHOD_PARAMS_END,
+    {.name = "body",
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_BODY,
+	.doc = "body"},
+    {.name = "q",
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_QUERY,
+	.doc = "query"},
+    {.name = "n",
+	.type = METHODS_T_INT,
+	.in = METHODS_IN_QUERY,
+	.doc = "query integer"},
+    {.name = "f",
+	.type = METHODS_T_BOOL,
+	.in = METHODS_IN_QUERY,
+	.doc = "query boolean"},
+    {.name = "l",
+	.type = METHODS_T_STRLIST,
+	.in = METHODS_IN_QUERY,
+	.doc = "query list"},
+    METHODS_PARAMS_END,
 };
 
-static const struct method m_two = {
+static const struct methods_row m_two = {
     .name = "test.two",
     .summary = "two placeholders and queries",
     .cred = ROLE_CRED_ANY,
@@ -352,39 +392,42 @@ test_build_query(void)
 static void
 test_describe(void)
 {
-	static const struct method_param p[] = {
+	static const struct methods_param p[] = {
 	    {.name = "id",
-		.type = PT_STRING,
-		.in = PIN_PATH,
-		.flags = PF_REQUIRED,
+		.type = METHODS_T_STRING,
+		.in = METHODS_IN_PATH,
+		.flags = METHODS_F_REQUIRED,
 		.doc = "the id"},
 	    {.name = "n",
-		.type = PT_INT,
-		.in = PIN_QUERY,
+		.type = METHODS_T_INT,
+		.in = METHODS_IN_QUERY,
 		.min = 1,
 		.max = 9,
 		.doc = "a count"},
-	    {.name = "all", .type = PT_BOOL, .in = PIN_LOCAL, .doc = "all"},
-	    METHOD_PARAMS_END,
+	    {.name = "all",
+		.type = METHODS_T_BOOL,
+		.in = METHODS_IN_LOCAL,
+		.doc = "all"},
+	    METHODS_PARAMS_END,
 	};
-	static const struct method pass = {
+	static const struct methods_row pass = {
 	    .name = "test.get",
 	    .summary = "get one",
 	    .cred = ROLE_CRED_JWT,
 	    .role = ROLE_ADMIN,
 	    .verb = "DELETE",
 	    .path = "/v1/t/{id}",
-	    .result = MRES_EMPTY,
+	    .result = METHODS_RES_EMPTY,
 	    .params = p,
 	};
-	static const struct method local = {
+	static const struct methods_row local = {
 	    .name = "test.local",
 	    .summary = "local",
 	    .cred = ROLE_CRED_NONE,
 	    .role = ROLE_TOOL,
 	    .path = "/v1/t",
-	    .result = MRES_LOCAL,
-	    .flags = METHOD_STREAM,
+	    .result = METHODS_RES_LOCAL,
+	    .flags = METHODS_STREAM,
 	    .params = methods_no_params,
 	};
 	static const char want_pass[] =
@@ -421,10 +464,10 @@ test_describe(void)
 }
 
 /* The first row for which bad(m) holds, or NULL. */
-static const struct method *
-first_row(int (*bad)(const struct method *))
+static const struct methods_row *
+first_row(int (*bad)(const struct methods_row *))
 {
-	const struct method *m;
+	const struct methods_row *m;
 	size_t i;
 
 	for (i = 0; (m = methods_at(i)) != NULL; i++)
@@ -434,13 +477,13 @@ first_row(int (*bad)(const struct method *))
 }
 
 static int
-no_summary(const struct method *m)
+no_summary(const struct methods_row *m)
 {
 	return m->summary == NULL || m->summary[0] == '\0';
 }
 
 static int
-bad_name(const struct method *m)
+bad_name(const struct methods_row *m)
 {
 	const char *dot = strchr(m->name, '.');
 
@@ -449,25 +492,25 @@ bad_name(const struct method *m)
 }
 
 static int
-bad_role(const struct method *m)
+bad_role(const struct methods_row *m)
 {
 	return m->role >= ROLE__MAX || m->cred >= ROLE_CRED__MAX;
 }
 
 static int
-no_params(const struct method *m)
+no_params(const struct methods_row *m)
 {
 	return m->params == NULL;
 }
 
 static int
-no_route(const struct method *m)
+no_route(const struct methods_row *m)
 {
 	return m->handler == NULL && (m->verb == NULL || m->path == NULL);
 }
 
 static int
-bad_route(const struct method *m)
+bad_route(const struct methods_row *m)
 {
 	static const char *verbs[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
 	size_t i;
@@ -484,19 +527,19 @@ bad_route(const struct method *m)
 
 /* A pass-through always goes upstream, so it needs a credential. */
 static int
-passthrough_without_cred(const struct method *m)
+passthrough_without_cred(const struct methods_row *m)
 {
 	return m->handler == NULL && m->cred == ROLE_CRED_NONE;
 }
 
 static int
-bad_param(const struct method *m)
+bad_param(const struct methods_row *m)
 {
-	const struct method_param *p, *q;
+	const struct methods_param *p, *q;
 
 	for (p = m->params; p->name != NULL; p++) {
 		if (p->name[0] == '\0' || p->doc == NULL || p->doc[0] == '\0' ||
-		    p->type >= PT__MAX || p->in >= PIN__MAX)
+		    p->type >= METHODS_T__MAX || p->in >= METHODS_IN__MAX)
 			return 1;
 		for (q = m->params; q != p; q++)
 			if (strcmp(q->name, p->name) == 0)
@@ -518,11 +561,11 @@ has_placeholder(const char *path, const char *name)
 	return 0;
 }
 
-/* A {placeholder} that is no required PIN_PATH string param. */
+/* A {placeholder} that is no required METHODS_IN_PATH string param. */
 static int
-undeclared_placeholder(const struct method *m)
+undeclared_placeholder(const struct methods_row *m)
 {
-	const struct method_param *p;
+	const struct methods_param *p;
 	const char *t, *end;
 	char name[64];
 	size_t n;
@@ -535,22 +578,23 @@ undeclared_placeholder(const struct method *m)
 			return 1;
 		memcpy(name, t + 1, n);
 		name[n] = '\0';
-		p = methods_param(m, name);
-		if (p == NULL || p->in != PIN_PATH || p->type != PT_STRING ||
-		    !(p->flags & PF_REQUIRED))
+		p = methods_param_find(m, name);
+		if (p == NULL || p->in != METHODS_IN_PATH ||
+		    p->type != METHODS_T_STRING ||
+		    !(p->flags & METHODS_F_REQUIRED))
 			return 1;
 	}
 	return 0;
 }
 
-/* A PIN_PATH param that is not in the path (or a row without a path). */
+/* A METHODS_IN_PATH param that is not in the path (or a row without a path). */
 static int
-unused_path_param(const struct method *m)
+unused_path_param(const struct methods_row *m)
 {
-	const struct method_param *p;
+	const struct methods_param *p;
 
 	for (p = m->params; p->name != NULL; p++)
-		if (p->in == PIN_PATH &&
+		if (p->in == METHODS_IN_PATH &&
 		    (m->path == NULL || !has_placeholder(m->path, p->name)))
 			return 1;
 	return 0;
@@ -561,7 +605,7 @@ test_rows(void)
 {
 	static const struct {
 		const char *what;
-		int (*bad)(const struct method *);
+		int (*bad)(const struct methods_row *);
 	} props[] = {
 	    {"every row has a summary", no_summary},
 	    {"every name is namespace.verb", bad_name},
@@ -571,12 +615,12 @@ test_rows(void)
 	    {"every path starts /v1/, every verb is an HTTP method", bad_route},
 	    {"every pass-through has a credential", passthrough_without_cred},
 	    {"every param has a name, doc, type and place, once", bad_param},
-	    {"every path placeholder is a required PIN_PATH string",
+	    {"every path placeholder is a required METHODS_IN_PATH string",
 		undeclared_placeholder},
-	    {"every PIN_PATH param is a placeholder of its path",
+	    {"every METHODS_IN_PATH param is a placeholder of its path",
 		unused_path_param},
 	};
-	const struct method *m;
+	const struct methods_row *m;
 	size_t i;
 
 	ok(methods_at(0) != NULL, "the method list is not empty");
@@ -590,7 +634,7 @@ test_rows(void)
 static void
 test_rows_unique(void)
 {
-	const struct method *m, *dup = NULL, *lost = NULL;
+	const struct methods_row *m, *dup = NULL, *lost = NULL;
 	size_t i, j;
 
 	for (i = 0; (m = methods_at(i)) != NULL; i++) {
@@ -621,7 +665,7 @@ test_rows_unique(void)
 static void
 test_find_index(void)
 {
-	const struct method *m, *hit;
+	const struct methods_row *m, *hit;
 	char name[128];
 	size_t i, len, wrong = 0, found = 0, n = 0;
 
@@ -673,7 +717,7 @@ test_tool_role(void)
 	    "streams.list", "streams.stop", "sandbox.run_code",
 	    "sandbox.port_forward", "port_forwards.list",
 	    "port_forwards.close"};
-	const struct method *m;
+	const struct methods_row *m;
 	char got[512] = "", want[512] = "";
 	size_t i;
 
@@ -695,7 +739,7 @@ test_names(void)
 	static const char *const first[] = {
 	    "rpc.hello", "rpc.describe", "daemon.status"};
 	json_t *names = methods_names();
-	const struct method *m, *bad = NULL;
+	const struct methods_row *m, *bad = NULL;
 	const char *s;
 	size_t i, n = 0;
 
