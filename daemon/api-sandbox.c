@@ -27,6 +27,7 @@
 #include "log.h"
 #include "methods.h"
 #include "owner.h"
+#include "portfwd.h"
 #include "rest.h"
 #include "upstream.h"
 #include "wrennd.h"
@@ -394,13 +395,16 @@ api_sandbox_listed(struct call *call, json_t *result)
 	return result;
 }
 
-/* sandboxes.destroy answered: the sandbox has no owner any more. */
+/* sandboxes.destroy answered: the sandbox has no owner any more, and
+ * its port forwards end. */
 static json_t *
 api_sandbox_destroyed(struct call *call, json_t *result)
 {
-	owner_remove(call_wd(call)->owners,
-	    json_string_value(
-		json_object_get(call_params(call), "sandbox_id")));
+	const char *id =
+	    json_string_value(json_object_get(call_params(call), "sandbox_id"));
+
+	owner_remove(call_wd(call)->owners, id);
+	portfwd_sandbox_gone(call_wd(call), id);
 	return result;
 }
 

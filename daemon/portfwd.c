@@ -857,8 +857,11 @@ portfwd_close_all(struct wrennd *wd)
 		portfwd_close(wd, pf, "wrennd is exiting");
 }
 
-void
-portfwd_client_gone(struct wrennd *wd, uint64_t client_id)
+/* End the forwards leased to client (0: none) or of sandbox_id (NULL:
+ * none). */
+static void
+portfwd_close_where(
+    struct wrennd *wd, uint64_t client, const char *sandbox_id, const char *why)
 {
 	struct portfwd *pf, *next;
 
@@ -866,9 +869,23 @@ portfwd_client_gone(struct wrennd *wd, uint64_t client_id)
 		return;
 	for (pf = TAILQ_FIRST(&wd->portfwds->list); pf != NULL; pf = next) {
 		next = TAILQ_NEXT(pf, entry);
-		if (pf->lease != 0 && pf->lease == client_id)
-			portfwd_close(wd, pf, "its client disconnected");
+		if ((client != 0 && pf->lease == client) ||
+		    (sandbox_id != NULL &&
+			strcmp(pf->sandbox_id, sandbox_id) == 0))
+			portfwd_close(wd, pf, why);
 	}
+}
+
+void
+portfwd_client_gone(struct wrennd *wd, uint64_t client_id)
+{
+	portfwd_close_where(wd, client_id, NULL, "its client disconnected");
+}
+
+void
+portfwd_sandbox_gone(struct wrennd *wd, const char *sandbox_id)
+{
+	portfwd_close_where(wd, 0, sandbox_id, "its sandbox was destroyed");
 }
 
 /*

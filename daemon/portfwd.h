@@ -9,7 +9,8 @@
  * Authorization fields are dropped and wrennd's X-API-Key added; after a
  * 101 the connection is copied byte for byte. Owns its forwards, their
  * listeners and connections. Called by methods.c (rows), rpc.c (a client
- * gone ends its "connection" leases) and wrennd.c (set up, free).
+ * gone ends its "connection" leases), api-sandbox.c (a destroyed sandbox
+ * ends its forwards) and wrennd.c (set up, free).
  */
 #ifndef WRENND_PORTFWD_H
 #define WRENND_PORTFWD_H
@@ -30,6 +31,9 @@ void portfwd_set_free(struct portfwd_set *s);
 
 /* The client with this id disconnected: end the forwards it leased. */
 void portfwd_client_gone(struct wrennd *wd, uint64_t client_id);
+/* The sandbox is gone (destroyed through wrennd): end its forwards, their
+ * listeners and connections. */
+void portfwd_sandbox_gone(struct wrennd *wd, const char *sandbox_id);
 
 /*
  * The request head to send to the proxy for the parsed request head

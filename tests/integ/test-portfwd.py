@@ -531,6 +531,25 @@ with t.case("wrennctl port-forward: wrennd going away exits 3"):
     t.ok("connection to wrennd ended" in e.decode(),
          "a clear message", e.decode())
 
+with t.case("a forward ends with its sandbox"):
+    sb2 = call("sandboxes.create")["result"]["id"]
+    env.fake.map_port(sb2, 8080, "127.0.0.1:%d" % STATIC_PORT)
+    fw2, _ = forward(8080, sandbox_id=sb2)
+    other, _ = forward(8080)
+    cn = conn(fw2["address"])
+    cn.request("GET", "/index.txt")
+    r = cn.getresponse()
+    t.eq(r.read(), b"hello from the sandbox\n", "a live connection works")
+    r = call("sandboxes.destroy", {"sandbox_id": sb2})
+    t.ok("result" in r, "sandboxes.destroy succeeds", r)
+    ids = listed()
+    t.ok(fw2["id"] not in ids, "its forward is gone from the list", ids)
+    t.ok(not listening(fw2["address"]), "nothing listens on its address")
+    t.eq(cn.sock.recv(1), b"", "its live connection is ended")
+    cn.close()
+    t.ok(other["id"] in ids, "another sandbox's forward stays", ids)
+    call("port_forwards.close", {"id": other["id"]})
+
 with t.case("JWT only: refused locally"):
     w = Wrennd(env.tmp, env.fake.url, token=seed["jwt_owner"])
     cj = Client(w.sock)
