@@ -27,6 +27,7 @@
 #include "log.h"
 #include "methods.h"
 #include "owner.h"
+#include "policy.h"
 #include "portfwd.h"
 #include "rest.h"
 #include "upstream.h"
@@ -408,11 +409,99 @@ api_sandbox_destroyed(struct call *call, json_t *result)
 	return result;
 }
 
-/* sandboxes.create: a pass-through unless it asks for a lease. */
+/* sandboxes.get answered: a stopped or failed sandbox is gone for good
+ * (the control plane's list leaves it out), so it has no owner. */
+static json_t *
+api_sandbox_got(struct call *call, json_t *result)
+{
+	const char *st = json_string_value(json_object_get(result, "status"));
+
+	if (st != NULL &&
+	    (strcmp(st, "stopped") == 0 || strcmp(st, "error") == 0))
+		owner_remove(call_wd(call)->owners,
+		    json_string_value(
+			json_object_get(call_params(call), "sandbox_id")));
+	return result;
+}
+
+/* An integer parameter of sandboxes.create as the control plane takes it:
+ * absent or <= 0 is its default (vcpus 1, memory_mb 512). */
+static long
+api_sandbox_int(const json_t *params, const char *name, long dflt)
+{
+	const json_t *v = json_object_get(params, name);
+	long n = v != NULL ? (long)json_integer_value(v) : 0;
+
+	return n > 0 || dflt == 0 ? n : dflt;
+}
+
+/* A tool's create has ended: it no longer counts as in flight. */
+static void
+api_sandbox_create_done(struct call *call, void *arg)
+{
+	(void)arg;
+	owner_release(call_wd(call)->owners, client_uid(call_client(call)));
+}
+
+/*
+ * The tool policy (policy.h) for a tool's sandboxes.create, before
+ * anything is sent: 0 to go on (the create counts towards the tool's
+ * max-sandboxes until it ends), -1 after failing the call with
+ * "policy_denied". Users and admins have no policy; the running
+ * configuration's policy applies, so a reload reaches the next call.
+ */
+static int
+api_sandbox_policy(struct call *call)
+{
+	struct wrennd *wd = call_wd(call);
+	struct client *c = call_client(call);
+	const json_t *params = call_params(call);
+	const struct policy_rule *rule;
+	struct policy_request req;
+	gid_t small[64], *groups = NULL;
+	json_t *data = NULL;
+	char msg[256];
+	int n, denied;
+
+	if (call_role(call) != ROLE_TOOL || wd->cfg->policy == NULL)
+		return 0;
+	n = client_peer_groups(c, small, 64, &groups);
+	rule = policy_match(wd->cfg->policy, client_uid(c), client_gid(c),
+	    groups, n > 0 ? (size_t)n : 0);
+	if (groups != small)
+		free(groups);
+	memset(&req, 0, sizeof(req));
+	req.template_name =
+	    json_string_value(json_object_get(params, "template"));
+	if (req.template_name == NULL)
+		req.template_name = "minimal";
+	req.vcpus = api_sandbox_int(params, "vcpus", 1);
+	req.memory_mb = api_sandbox_int(params, "memory_mb", 512);
+	req.timeout_sec = api_sandbox_int(params, "timeout_sec", 0);
+	req.leased = json_is_string(json_object_get(params, "lease")) &&
+	    strcmp(json_string_value(json_object_get(params, "lease")),
+		"connection") == 0;
+	req.live = owner_live_tool(wd->owners, client_uid(c));
+	denied = policy_check(rule, &req, &data, msg, sizeof(msg));
+	if (denied) {
+		call_fail(
+		    call, IPC_ERR_FORBIDDEN, "policy_denied", data, "%s", msg);
+		return -1;
+	}
+	if (owner_reserve(wd->owners, client_uid(c)) != 0) {
+		call_fail_oom(call);
+		return -1;
+	}
+	call_set_done(call, api_sandbox_create_done, NULL);
+	return 0;
+}
+
+/* sandboxes.create: the tool policy, then a pass-through unless it asks
+ * for a lease. */
 static void
 api_sandbox_create(struct call *call)
 {
-	if (api_lease_create(call) == 0)
+	if (api_sandbox_policy(call) == 0 && api_lease_create(call) == 0)
 		rest_passthrough(call);
 }
 
@@ -602,6 +691,7 @@ static const struct methods_row api_sandbox_rows[] = {
 	.verb = "GET",
 	.path = "/v1/sandboxes/{sandbox_id}",
 	.params = p_sandbox,
+	.after = api_sandbox_got,
     },
     {
 	.name = "sandboxes.destroy",

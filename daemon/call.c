@@ -70,6 +70,8 @@ struct call {
 	void *cancel_arg;
 	call_drain_cb drain; /* client output drained (backpressure) */
 	void *drain_arg;
+	call_done_cb done; /* the call ended, however */
+	void *done_arg;
 	int fds[CALL_MAX_FDS]; /* owned: passed with the request line;
 				* -1 once taken */
 	unsigned nfds;
@@ -207,6 +209,13 @@ call_set_drain(struct call *call, call_drain_cb cb, void *arg)
 	call->drain_arg = arg;
 }
 
+void
+call_set_done(struct call *call, call_done_cb cb, void *arg)
+{
+	call->done = cb;
+	call->done_arg = arg;
+}
+
 /* Unlink from the list, tell the connection, and free. */
 static void
 call_free(struct call *call)
@@ -214,6 +223,8 @@ call_free(struct call *call)
 	unsigned i;
 
 	call_set_state(call, CALL_DONE);
+	if (call->done != NULL)
+		call->done(call, call->done_arg);
 	for (i = 0; i < call->nfds; i++)
 		if (call->fds[i] != -1)
 			close(call->fds[i]);

@@ -35,6 +35,7 @@ TAILQ_HEAD(call_list, call);
 
 typedef void (*call_cancel_cb)(struct call *call, void *arg);
 typedef void (*call_drain_cb)(struct call *call, void *arg);
+typedef void (*call_done_cb)(struct call *call, void *arg);
 
 /*
  * A new call on list for connection c of method m (opaque here; name is
@@ -83,6 +84,13 @@ int call_take_fd(struct call *call, const char *name);
 /* Be told when the client's queued output drained below the low
  * watermark (NULL clears). */
 void call_set_drain(struct call *call, call_drain_cb cb, void *arg);
+
+/*
+ * Be told once when the call ends, whatever ends it (reply, error,
+ * cancel, its connection gone), just before it is freed (NULL clears).
+ * For bookkeeping only: the hook must not answer or touch the call.
+ */
+void call_set_done(struct call *call, call_done_cb cb, void *arg);
 
 /* Set (or clear with NULL) the hook that undoes in-flight handler work. */
 void call_set_cancel(struct call *call, call_cancel_cb cb, void *arg);

@@ -33,6 +33,7 @@
 #include "conf.h"
 #include "ipc.h"
 #include "log.h"
+#include "role.h"
 #include "wrennd.h"
 
 #define CLIENT_READ_CHUNK      65536 /* bytes per read(2) */
@@ -937,6 +938,13 @@ client_new(
 	}
 	client_update_read(c);
 	return c;
+}
+
+int
+client_peer_groups(
+    const struct client *c, gid_t *small, size_t nsmall, gid_t **groups)
+{
+	return role_peer_groups(c->fd, small, nsmall, groups);
 }
 
 unsigned

@@ -58,6 +58,10 @@ uint64_t client_id(const struct client *c);
 uid_t client_uid(const struct client *c);
 gid_t client_gid(const struct client *c);
 pid_t client_pid(const struct client *c);
+/* The peer's supplementary groups as the kernel recorded them at connect
+ * (role_peer_groups in role.h: *groups is small or a new array). */
+int client_peer_groups(
+    const struct client *c, gid_t *small, size_t nsmall, gid_t **groups);
 /* The role given at accept. */
 enum role client_role(const struct client *c);
 struct wrennd *client_wrennd(const struct client *c);

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "policy.h"
+#include "role.h"
 #include "url.h"
 
 #define CONF_MAX_FILE (256 * 1024) /* bytes of a config file */
@@ -165,6 +167,11 @@ static const struct conf_option conf_options[] = {
     {"allow-groups", CONF_STRING, CONF_OFF(allow_groups), 0, 0, NULL,
 	"groups (names or gids, comma separated) whose members get the user "
 	"role on the control socket",
+	0},
+    {"policy-file", CONF_PATH, CONF_OFF(policy_file), 0, 0, NULL,
+	"file with the tool policy: what the tool role may create "
+	"(templates, max-sandboxes, max-vcpus, max-memory-mb, "
+	"max-timeout-sec, require-lease; default: no limits)",
 	0},
     {"proxy-max-body", CONF_LONG, CONF_OFF(proxy_max_body), 0,
 	768L * 1024 * 1024, "10485760",
@@ -383,6 +390,7 @@ conf_unref(struct conf *cfg)
 	free(cfg->conf_file);
 	free(cfg->allow_uids);
 	free(cfg->allow_gids);
+	policy_free(cfg->policy);
 	free(cfg);
 	return NULL;
 }
@@ -611,87 +619,6 @@ conf_check_socket(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-#define CONF_MAX_IDS 256 /* entries of allow-users or allow-groups */
-
-/*
- * Resolve one user (group with group set) given by name or number.
- * Returns 0 with *id set, or -EINVAL with err naming option and value.
- */
-static int
-conf_resolve_id(const char *opt, const char *name, int group, unsigned *id,
-    char *err, size_t errlen)
-{
-	char buf[4096], *end;
-	struct passwd pw, *pwp = NULL;
-	struct group gr, *grp = NULL;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(name, &end, 10);
-	if (*name >= '0' && *name <= '9' && *end == '\0' && errno == 0 &&
-	    v < (unsigned long)(uid_t)-1) {
-		*id = (unsigned)v;
-		return 0;
-	}
-	if (group ? getgrnam_r(name, &gr, buf, sizeof(buf), &grp) == 0 &&
-		    grp != NULL
-		  : getpwnam_r(name, &pw, buf, sizeof(buf), &pwp) == 0 &&
-		    pwp != NULL) {
-		*id = group ? (unsigned)grp->gr_gid : (unsigned)pwp->pw_uid;
-		return 0;
-	}
-	snprintf(err, errlen, "%s: no such %s '%.64s'", opt,
-	    group ? "group" : "user", name);
-	return -EINVAL;
-}
-
-/*
- * A comma separated list of users or groups as numbers in a new array
- * (*ret, *n); NULL text gives none. 0 or -EINVAL/-ENOMEM with err set.
- */
-static int
-conf_resolve_list(const char *opt, const char *text, int group, unsigned **ret,
-    size_t *n, char *err, size_t errlen)
-{
-	char name[256];
-	const char *p = text;
-	size_t len;
-	unsigned *v;
-	int r;
-
-	*ret = NULL;
-	*n = 0;
-	if (text == NULL)
-		return 0;
-	if ((v = calloc(CONF_MAX_IDS, sizeof(*v))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	while (*p != '\0') {
-		p += strspn(p, ", ");
-		if ((len = strcspn(p, ", ")) == 0)
-			break;
-		if (len >= sizeof(name) || *n == CONF_MAX_IDS) {
-			snprintf(err, errlen, "%s: %s", opt,
-			    len >= sizeof(name) ? "a name is too long"
-						: "more than 256 entries");
-			free(v);
-			return -EINVAL;
-		}
-		memcpy(name, p, len);
-		name[len] = '\0';
-		if ((r = conf_resolve_id(
-			 opt, name, group, &v[*n], err, errlen)) != 0) {
-			free(v);
-			return r;
-		}
-		(*n)++;
-		p += len;
-	}
-	*ret = v;
-	return 0;
-}
-
 /* The role options as numbers (struct role_rules). 0 or -errno. */
 static int
 conf_finish_roles(struct conf *cfg, char *err, size_t errlen)
@@ -706,20 +633,20 @@ conf_finish_roles(struct conf *cfg, char *err, size_t errlen)
 	cfg->allow_gids = NULL;
 	memset(&cfg->roles, 0, sizeof(cfg->roles));
 	cfg->tool_socket_gid = (gid_t)-1;
-	if ((r = conf_resolve_list("allow-users", cfg->allow_users, 0, &ids, &n,
+	if ((r = role_resolve_list("allow-users", cfg->allow_users, 0, &ids, &n,
 		 err, errlen)) != 0)
 		return r;
 	cfg->allow_uids = (uid_t *)ids;
 	cfg->roles.users = cfg->allow_uids;
 	cfg->roles.nusers = n;
-	if ((r = conf_resolve_list("allow-groups", cfg->allow_groups, 1, &ids,
+	if ((r = role_resolve_list("allow-groups", cfg->allow_groups, 1, &ids,
 		 &n, err, errlen)) != 0)
 		return r;
 	cfg->allow_gids = (gid_t *)ids;
 	cfg->roles.groups = cfg->allow_gids;
 	cfg->roles.ngroups = n;
 	if (cfg->admin_group != NULL) {
-		if ((r = conf_resolve_id("admin-group", cfg->admin_group, 1,
+		if ((r = role_resolve_id("admin-group", cfg->admin_group, 1,
 			 &id, err, errlen)) != 0)
 			return r;
 		cfg->admin_gid = (gid_t)id;
@@ -727,7 +654,7 @@ conf_finish_roles(struct conf *cfg, char *err, size_t errlen)
 		cfg->roles.nadmin = 1;
 	}
 	if (cfg->tool_socket_group != NULL) {
-		if ((r = conf_resolve_id("tool-socket-group",
+		if ((r = role_resolve_id("tool-socket-group",
 			 cfg->tool_socket_group, 1, &id, err, errlen)) != 0)
 			return r;
 		cfg->tool_socket_gid = (gid_t)id;
@@ -802,7 +729,14 @@ conf_finish(struct conf *cfg, char *err, size_t errlen)
 		if (conf_check_socket(cfg->tool_socket, err, errlen) != 0)
 			return -EINVAL;
 	}
-	return conf_finish_roles(cfg, err, errlen);
+	if ((n = conf_finish_roles(cfg, err, errlen)) != 0)
+		return n;
+	policy_free(cfg->policy);
+	cfg->policy = NULL;
+	if (cfg->policy_file != NULL &&
+	    (n = policy_load(cfg->policy_file, &cfg->policy, err, errlen)) != 0)
+		return n == -ENOMEM ? n : -EINVAL;
+	return 0;
 }
 
 /* Whether option o has the same value in a and b. */

@@ -15,6 +15,8 @@
 
 #include "role.h"
 
+struct policy;
+
 struct parse_error {
 	int line;	/* 1-based; 0 when not tied to a line */
 	int column;	/* 1-based; 0 when unknown */
@@ -88,6 +90,11 @@ struct conf {
 	gid_t admin_gid;
 	struct role_rules roles; /* points into the arrays above */
 
+	/* The tool policy (policy.c): read by conf_finish, so a reload
+	 * with a bad file keeps the running configuration and policy. */
+	char *policy_file;     /* owned or NULL: tools have no limits */
+	struct policy *policy; /* owned or NULL */
+
 	/* The sandbox proxy (api-proxy.c). */
 	long proxy_max_body; /* bytes of a sandbox.http_request body, each
 			      * way */
@@ -125,7 +132,8 @@ int conf_parse_buf(struct conf *cfg, const char *name, const char *buf,
 /*
  * Fill derived defaults (socket path), resolve the user and group names
  * of the role options to numbers (getpwnam, getgrnam: at start and on a
- * reload, never per connection) and validate. 0 or -EINVAL.
+ * reload, never per connection), read the policy-file and validate. 0 or
+ * -EINVAL.
  */
 int conf_finish(struct conf *cfg, char *err, size_t errlen);
 

@@ -151,8 +151,7 @@ static int
 listener_role(
     int fd, int tool, const struct ucred *cred, const struct conf *cfg)
 {
-	gid_t small[64], *groups = small;
-	socklen_t len = sizeof(small);
+	gid_t small[64], *groups = NULL;
 	struct role_peer peer;
 	int r;
 
@@ -160,17 +159,9 @@ listener_role(
 	peer.uid = cred->uid;
 	peer.gid = cred->gid;
 	peer.tool_socket = tool;
-	if (!tool) {
-		r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
-		if (r == -1 && errno == ERANGE &&
-		    len <= 65536 * sizeof(gid_t) &&
-		    (groups = malloc(len)) != NULL)
-			r = getsockopt(
-			    fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len);
-		if (r == 0) {
-			peer.groups = groups;
-			peer.ngroups = len / sizeof(gid_t);
-		}
+	if (!tool && (r = role_peer_groups(fd, small, 64, &groups)) >= 0) {
+		peer.groups = groups;
+		peer.ngroups = (size_t)r;
 	}
 	r = role_of_peer(&cfg->roles, &peer, geteuid());
 	if (groups != small)

@@ -12,9 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Creates of one tool uid in flight. */
+struct owner_pending {
+	uid_t uid;
+	unsigned n;
+};
+
 struct owner_set {
 	struct owner *v; /* owned */
 	size_t n, cap;
+	struct owner_pending *pend; /* owned; uids with creates in flight */
+	size_t npend;
 };
 
 struct owner_set *
@@ -29,6 +37,7 @@ owner_set_free(struct owner_set *os)
 	if (os == NULL)
 		return;
 	free(os->v);
+	free(os->pend);
 	free(os);
 }
 
@@ -111,6 +120,51 @@ owner_count_tool(const struct owner_set *os, uid_t uid)
 	for (i = 0; i < os->n; i++)
 		if (os->v[i].role == ROLE_TOOL && os->v[i].uid == uid)
 			n++;
+	return n;
+}
+
+int
+owner_reserve(struct owner_set *os, uid_t uid)
+{
+	struct owner_pending *nv;
+	size_t i;
+
+	for (i = 0; i < os->npend; i++)
+		if (os->pend[i].uid == uid) {
+			os->pend[i].n++;
+			return 0;
+		}
+	if ((nv = realloc(os->pend, (os->npend + 1) * sizeof(*nv))) == NULL)
+		return -ENOMEM;
+	os->pend = nv;
+	os->pend[os->npend].uid = uid;
+	os->pend[os->npend].n = 1;
+	os->npend++;
+	return 0;
+}
+
+void
+owner_release(struct owner_set *os, uid_t uid)
+{
+	size_t i;
+
+	for (i = 0; i < os->npend; i++)
+		if (os->pend[i].uid == uid) {
+			if (--os->pend[i].n == 0)
+				os->pend[i] = os->pend[--os->npend];
+			return;
+		}
+}
+
+unsigned
+owner_live_tool(const struct owner_set *os, uid_t uid)
+{
+	unsigned n = owner_count_tool(os, uid);
+	size_t i;
+
+	for (i = 0; i < os->npend; i++)
+		if (os->pend[i].uid == uid)
+			n += os->pend[i].n;
 	return n;
 }
 

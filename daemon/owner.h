@@ -57,6 +57,15 @@ int owner_may_access(const struct owner_set *os, const char *sandbox_id,
 
 /* Sandboxes recorded for uid that were created with the tool role. */
 unsigned owner_count_tool(const struct owner_set *os, uid_t uid);
+/*
+ * A tool's sandboxes.create in flight: owner_reserve counts it for uid
+ * until owner_release (once per reserve, when the call ends however it
+ * ends); owner_live_tool is owner_count_tool plus those, what the
+ * policy's max-sandboxes is held against. 0 or -ENOMEM.
+ */
+int owner_reserve(struct owner_set *os, uid_t uid);
+void owner_release(struct owner_set *os, uid_t uid);
+unsigned owner_live_tool(const struct owner_set *os, uid_t uid);
 /* Every recorded sandbox. */
 size_t owner_count(const struct owner_set *os);
 

@@ -2,7 +2,8 @@
 /*
  * Local roles and the credential kinds an upstream route accepts: the two
  * properties of a method row that the dispatcher (rpc.c) enforces before a
- * call exists. A leaf header: it includes nothing of the daemon.
+ * call exists; who a peer is (its role, its groups, users and groups named
+ * in the configuration). A leaf header: it includes nothing of the daemon.
  */
 #ifndef WRENND_ROLE_H
 #define WRENND_ROLE_H
@@ -61,6 +62,33 @@ struct role_peer {
  */
 int role_of_peer(
     const struct role_rules *r, const struct role_peer *p, uid_t self);
+
+/*
+ * Resolve one user (group with group set) given by name or number, for
+ * option opt (named in the message). 0 with *id set, or -EINVAL with err
+ * naming option and value. Uses NSS: call it at start or on a reload,
+ * never per connection.
+ */
+int role_resolve_id(const char *opt, const char *name, int group, unsigned *id,
+    char *err, size_t errlen);
+
+#define ROLE_MAX_IDS 256 /* entries of one list of users or groups */
+
+/*
+ * A list of users or groups (names or numbers, separated by commas or
+ * blanks) as numbers in a new array (*ret, *n; free it); NULL text gives
+ * none. 0, or -EINVAL/-ENOMEM with err set.
+ */
+int role_resolve_list(const char *opt, const char *text, int group,
+    unsigned **ret, size_t *n, char *err, size_t errlen);
+
+/*
+ * The supplementary groups of the peer on the Unix socket fd as the
+ * kernel recorded them at connect (SO_PEERGROUPS): their count, with
+ * *groups either small (nsmall entries fit) or a new array to free when
+ * it is not small; -1 with *groups NULL when the kernel cannot say.
+ */
+int role_peer_groups(int fd, gid_t *small, size_t nsmall, gid_t **groups);
 
 /* Names for the wire ("tool", "user", "admin"; "none", "jwt", ...). */
 const char *role_name(enum role r);

@@ -84,10 +84,36 @@ test_table(void)
 	owner_set_free(os);
 }
 
+/* Creates in flight count towards a tool's live sandboxes. */
+static void
+test_pending(void)
+{
+	struct owner_set *os = owner_set_new();
+
+	ok_int(owner_add(os, "sb-1", 1001, 7, ROLE_TOOL, 0), 0, "one sandbox");
+	ok_int(owner_reserve(os, 1001), 0, "a create in flight");
+	ok_int(owner_reserve(os, 1001), 0, "a second create in flight");
+	ok_int(owner_reserve(os, 1002), 0, "another uid's create");
+	ok_int((int)owner_live_tool(os, 1001), 3,
+	    "live: one recorded and two in flight");
+	ok_int((int)owner_count_tool(os, 1001), 1,
+	    "owner_count_tool counts only recorded ones");
+	owner_release(os, 1001);
+	owner_release(os, 1001);
+	owner_release(os, 1001);
+	ok_int((int)owner_live_tool(os, 1001), 1,
+	    "released creates no longer count (an extra release is ignored)");
+	ok_int((int)owner_live_tool(os, 1002), 1, "1002's create still counts");
+	owner_release(os, 1002);
+	ok_int((int)owner_live_tool(os, 1002), 0, "1002 has none left");
+	owner_set_free(os);
+}
+
 int
 main(void)
 {
 	test_access();
 	test_table();
+	test_pending();
 	return done_testing();
 }
