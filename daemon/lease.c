@@ -38,6 +38,7 @@
 #include "dialect.h"
 #include "log.h"
 #include "methods.h"
+#include "owner.h"
 #include "rest.h"
 #include "upstream.h"
 #include "wrennd.h"
@@ -297,6 +298,9 @@ lease_done_cb(
 		    lease_action_name(l->action),
 		    res->status == 404 ? "already gone," : "status",
 		    res->status);
+		/* Gone: no longer a tool's (its policy's max-sandboxes). */
+		if (l->action == LEASE_DESTROY)
+			owner_remove(wd->owners, l->sandbox_id);
 		lease_free(l);
 		(void)lease_save(wd);
 		lease_check_idle(wd);

@@ -193,8 +193,7 @@ policy_parse_limit(
 	}
 	errno = 0;
 	n = strtol(v, &end, 10);
-	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 ||
-	    n > INT32_MAX)
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 || n > INT32_MAX)
 		return policy_perr(pp,
 		    "%s: '%.64s' is not a number 0..2147483647 or "
 		    "\"unlimited\"",
@@ -223,8 +222,8 @@ policy_parse_key(struct policy_parser *pp, struct policy_rule *r,
 		return policy_parse_limit(pp, name, v, &r->max_timeout_sec);
 	case POLICY_REQUIRE_LEASE:
 		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0)
-			return policy_perr(pp,
-			    "require-lease: '%.64s' is not yes or no", v);
+			return policy_perr(
+			    pp, "require-lease: '%.64s' is not yes or no", v);
 		r->require_lease = strcmp(v, "yes") == 0;
 		return 0;
 	case POLICY_KEY__MAX:
@@ -247,8 +246,8 @@ policy_parse_match(struct policy_parser *pp, struct policy *p, const char *v)
 	else if (n == 5 && strncmp(v, "group", 5) == 0)
 		group = 1;
 	else
-		return policy_perr(pp,
-		    "match: 'user LIST' or 'group LIST' expected");
+		return policy_perr(
+		    pp, "match: 'user LIST' or 'group LIST' expected");
 	v += n;
 	v += strspn(v, " \t");
 	if (*v == '\0')
@@ -270,8 +269,8 @@ policy_parse_match(struct policy_parser *pp, struct policy *p, const char *v)
 	if (policy_templates_copy(&b->rule, &p->def) != 0)
 		return -ENOMEM;
 	snprintf(opt, sizeof(opt), "match %s", group ? "group" : "user");
-	r = role_resolve_list(opt, v, group, &b->ids, &b->nids, err,
-	    sizeof(err));
+	r = role_resolve_list(
+	    opt, v, group, &b->ids, &b->nids, err, sizeof(err));
 	if (r == -EINVAL)
 		return policy_perr(pp, "%s", err);
 	return r;
@@ -309,8 +308,8 @@ policy_split(struct policy_parser *pp, const char *s, size_t len, char *key,
 	if (i == len)
 		return policy_perr(pp, "%s: missing value", key);
 	if (len - i >= vallen)
-		return policy_perr(pp, "%s: value longer than %zu bytes", key,
-		    vallen - 1);
+		return policy_perr(
+		    pp, "%s: value longer than %zu bytes", key, vallen - 1);
 	memcpy(val, s + i, len - i);
 	val[len - i] = '\0';
 	return 1;
@@ -470,13 +469,14 @@ policy_block_matches(const struct policy_block *b, uid_t uid, gid_t gid,
 }
 
 const struct policy_rule *
-policy_match(const struct policy *p, uid_t uid, gid_t gid,
-    const gid_t *groups, size_t ngroups)
+policy_match(const struct policy *p, uid_t uid, gid_t gid, const gid_t *groups,
+    size_t ngroups)
 {
 	size_t i;
 
 	for (i = 0; i < p->nblocks; i++)
-		if (policy_block_matches(&p->blocks[i], uid, gid, groups, ngroups))
+		if (policy_block_matches(
+			&p->blocks[i], uid, gid, groups, ngroups))
 			return &p->blocks[i].rule;
 	return &p->def;
 }
@@ -497,8 +497,7 @@ policy_template_allowed(const struct policy_rule *r, const char *name)
 
 /* The data of a numeric limit broken: value above allowed. Returns 1. */
 static int
-policy_deny_number(
-    enum policy_key k, long value, long allowed, json_t **data)
+policy_deny_number(enum policy_key k, long value, long allowed, json_t **data)
 {
 	*data = json_pack("{s:s,s:I,s:I}", "limit", policy_key_names[k],
 	    "value", (json_int_t)value, "allowed", (json_int_t)allowed);
@@ -535,8 +534,9 @@ policy_check(const struct policy_rule *rule, const struct policy_request *req,
 	}
 	if (rule->max_vcpus != POLICY_UNLIMITED &&
 	    req->vcpus > rule->max_vcpus) {
-		snprintf(msg, msglen, "policy: vcpus %ld is above max-vcpus %ld",
-		    req->vcpus, rule->max_vcpus);
+		snprintf(msg, msglen,
+		    "policy: vcpus %ld is above max-vcpus %ld", req->vcpus,
+		    rule->max_vcpus);
 		return policy_deny_number(
 		    POLICY_MAX_VCPUS, req->vcpus, rule->max_vcpus, data);
 	}
@@ -549,7 +549,8 @@ policy_check(const struct policy_rule *rule, const struct policy_request *req,
 		    rule->max_memory_mb, data);
 	}
 	if (rule->max_timeout_sec != POLICY_UNLIMITED &&
-	    (req->timeout_sec <= 0 || req->timeout_sec > rule->max_timeout_sec)) {
+	    (req->timeout_sec <= 0 ||
+		req->timeout_sec > rule->max_timeout_sec)) {
 		snprintf(msg, msglen,
 		    "policy: timeout_sec %ld%s is above max-timeout-sec %ld",
 		    req->timeout_sec,

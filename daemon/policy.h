@@ -20,15 +20,15 @@
 
 #include <jansson.h>
 
-#define POLICY_UNLIMITED (-1L) /* a numeric key with no limit */
-#define POLICY_MAX_FILE	 (64 * 1024) /* bytes of a policy file */
-#define POLICY_MAX_RULES 256	     /* match blocks of one file */
-#define POLICY_MAX_TEMPLATES 256     /* names of one templates line */
+#define POLICY_UNLIMITED     (-1L)	 /* a numeric key with no limit */
+#define POLICY_MAX_FILE	     (64 * 1024) /* bytes of a policy file */
+#define POLICY_MAX_RULES     256	 /* match blocks of one file */
+#define POLICY_MAX_TEMPLATES 256	 /* names of one templates line */
 
 /* One rule: the default or a match block with the default filled in. */
 struct policy_rule {
-	char **templates;  /* owned; NULL: any template */
-	size_t ntemplates; /* names in templates */
+	char **templates;   /* owned; NULL: any template */
+	size_t ntemplates;  /* names in templates */
 	long max_sandboxes; /* live sandboxes of the uid, or unlimited */
 	long max_vcpus;
 	long max_memory_mb;
@@ -47,8 +47,8 @@ int policy_parse_buf(const char *name, const char *buf, size_t len,
     struct policy **ret, char *err, size_t errlen);
 /* Read and parse the file path (a regular file of POLICY_MAX_FILE bytes
  * at most); as policy_parse_buf, or -errno when it cannot be read. */
-int policy_load(const char *path, struct policy **ret, char *err,
-    size_t errlen);
+int policy_load(
+    const char *path, struct policy **ret, char *err, size_t errlen);
 void policy_free(struct policy *p);
 
 /*
@@ -76,7 +76,6 @@ struct policy_request {
  * max-memory-mb, max-timeout-sec, require-lease.
  */
 int policy_check(const struct policy_rule *rule,
-    const struct policy_request *req, json_t **data, char *msg,
-    size_t msglen);
+    const struct policy_request *req, json_t **data, char *msg, size_t msglen);
 
 #endif /* WRENND_POLICY_H */

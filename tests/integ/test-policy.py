@@ -65,6 +65,7 @@ RUN = uuid.uuid4().hex[:6]
 G_USERS, G_ADMIN, G_WIDE = ("wp%s%s" % (RUN, g) for g in "uaw")
 U_NONE, U_USER, U_ADMIN, T_A, T_B, T_WIDE = (
     "wp%s%s" % (RUN, u) for u in ("n", "m", "d", "ta", "tb", "tw"))
+T_LEASE = "wp%stl" % RUN
 made_users, made_groups = [], []
 
 
@@ -121,7 +122,11 @@ max-timeout-sec 600
 match group %s
 \tmax-sandboxes 3
 \tmax-vcpus 4
-""" % G_WIDE
+
+match user %s
+\tmax-sandboxes 1
+\trequire-lease yes
+""" % (G_WIDE, T_LEASE)
 
 env = None
 try:
@@ -134,6 +139,7 @@ try:
     make_user(T_A)
     make_user(T_B)
     make_user(T_WIDE, [G_WIDE])
+    make_user(T_LEASE)
 
     env = Env(start_wrennd=False)
     fake = env.fake
@@ -275,6 +281,21 @@ try:
         denied(T_WIDE, {"template": "ubuntu", "timeout_sec": 60},
                "templates", "ubuntu", ["minimal", "python"])
         destroy_all()
+
+    with t.case("policy: require-lease, and a lease's destroy frees a place"):
+        denied(T_LEASE, {"timeout_sec": 60}, "require-lease", "none",
+               "connection")
+        leased = {"timeout_sec": 60, "lease": "connection"}
+        out = as_user(T_LEASE, tool, [("sandboxes.create", leased)])
+        sl = created(out["calls"][0])
+        t.ok(sl is not None, "a leased create is allowed", out["calls"][0])
+        # The peer has exited: its connection closed, the lease destroys.
+        wait_for(lambda: "lease %s: destroy done" % sl in w.stderr(), 60,
+                 0.05, "the lease's destroy")
+        out = as_user(T_LEASE, tool, [("sandboxes.create", leased)])
+        t.ok(created(out["calls"][0]) is not None,
+             "the sandbox its lease destroyed no longer counts",
+             out["calls"][0])
 
     with t.case("policy: users are not held to it"):
         out = as_user(U_USER, ctl, [("sandboxes.create", {"vcpus": 8})])

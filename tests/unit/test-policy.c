@@ -28,8 +28,8 @@ parse(const char *text, char *err, size_t errlen)
 
 /* The limit named by a denied check, or "" when allowed. */
 static const char *
-denied(const struct policy_rule *r, const struct policy_request *req,
-    char *msg, size_t msglen)
+denied(const struct policy_rule *r, const struct policy_request *req, char *msg,
+    size_t msglen)
 {
 	static char limit[64];
 	json_t *data = NULL;
@@ -43,20 +43,19 @@ denied(const struct policy_rule *r, const struct policy_request *req,
 	return limit;
 }
 
-static const char example[] =
-    "# defaults for every tool\n"
-    "templates minimal, python\n"
-    "max-sandboxes 2\n"
-    "max-vcpus 2\n"
-    "max-memory-mb 1024\n"
-    "max-timeout-sec 600   # ten minutes\n"
-    "\n"
-    "match user 1001,1002\n"
-    "\tmax-sandboxes 8\n"
-    "\trequire-lease yes\n"
-    "match group 500\n"
-    "\ttemplates *\n"
-    "\tmax-vcpus unlimited\n";
+static const char example[] = "# defaults for every tool\n"
+			      "templates minimal, python\n"
+			      "max-sandboxes 2\n"
+			      "max-vcpus 2\n"
+			      "max-memory-mb 1024\n"
+			      "max-timeout-sec 600   # ten minutes\n"
+			      "\n"
+			      "match user 1001,1002\n"
+			      "\tmax-sandboxes 8\n"
+			      "\trequire-lease yes\n"
+			      "match group 500\n"
+			      "\ttemplates *\n"
+			      "\tmax-vcpus unlimited\n";
 
 static void
 test_match(void)
@@ -130,8 +129,7 @@ test_check(void)
 	ok_str(denied(r, &req, msg, sizeof(msg)), "max-vcpus", "3 vcpus");
 	req.vcpus = 2;
 	req.memory_mb = 1025;
-	ok_str(denied(r, &req, msg, sizeof(msg)), "max-memory-mb",
-	    "1025 MiB");
+	ok_str(denied(r, &req, msg, sizeof(msg)), "max-memory-mb", "1025 MiB");
 	req.memory_mb = 1024;
 	req.timeout_sec = 601;
 	ok_str(denied(r, &req, msg, sizeof(msg)), "max-timeout-sec",
@@ -206,8 +204,8 @@ test_errors(void)
 		policy_free(p);
 	}
 	p = NULL;
-	ok_int(policy_parse_buf("p.conf", "max-vcpus 1\0x\n", 14, &p, err,
-		   sizeof(err)),
+	ok_int(policy_parse_buf(
+		   "p.conf", "max-vcpus 1\0x\n", 14, &p, err, sizeof(err)),
 	    -EINVAL, "a NUL byte is refused");
 	ok_strstr(err, "p.conf:1: NUL byte", "the NUL byte's message");
 	policy_free(p);
@@ -257,8 +255,8 @@ test_load(void)
 	ok_int(policy_load("/nonexistent/policy", &p, err, sizeof(err)),
 	    -ENOENT, "a missing file");
 	ok_strstr(err, "/nonexistent/policy:", "its message names the file");
-	ok_int(policy_load("/tmp", &p, err, sizeof(err)), -EINVAL,
-	    "a directory");
+	ok_int(
+	    policy_load("/tmp", &p, err, sizeof(err)), -EINVAL, "a directory");
 	fd = mkstemp(path);
 	if (!ok_int(fd >= 0, 1, "temporary file"))
 		return;
