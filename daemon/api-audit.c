@@ -255,6 +255,17 @@ static const struct methods_row api_audit_rows[] = {
 	.params = p_audit,
 	.handler = api_audit_list,
     },
+    {
+	.name = "admin.list_audit_logs",
+	.summary = "the platform team's audit log (all: every page, bounded)",
+	.cred = ROLE_CRED_ADMIN,
+	.role = ROLE_ADMIN,
+	.verb = "GET",
+	.path = "/v1/admin/audit-logs",
+	.flags = METHODS_NEEDS_CAPSULES,
+	.params = p_audit,
+	.handler = api_audit_list,
+    },
 };
 
 const struct api_table api_audit_methods = API_TABLE(api_audit_rows);

@@ -551,6 +551,88 @@ api_sandbox_exec(struct call *call)
 	rest_passthrough(call);
 }
 
+/* The longest span sandboxes.usage asks for, as the server allows. */
+#define API_SANDBOX_USAGE_MAX_DAYS 92
+/* The span the server reports when from is not given: to - 29 days. */
+#define API_SANDBOX_USAGE_DEFAULT_DAYS 29
+
+/*
+ * A YYYY-MM-DD date (Go's time.Parse "2006-01-02": exactly that form, a
+ * day that exists) as days since 1970-01-01 into *days. 0 or -EINVAL.
+ */
+static int
+api_sandbox_date(const char *s, long *days)
+{
+	static const int mdays[12] = {
+	    31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	long y, m, d, era, yoe, doy;
+	int i, leap;
+
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+		return -EINVAL;
+	for (i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return -EINVAL;
+	y = strtol(s, NULL, 10);
+	m = strtol(s + 5, NULL, 10);
+	d = strtol(s + 8, NULL, 10);
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (m < 1 || m > 12 || d < 1 ||
+	    d > mdays[m - 1] + (m == 2 && leap ? 1 : 0))
+		return -EINVAL;
+	/* Days from civil (proleptic Gregorian), March-based years. */
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	*days = era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+	return 0;
+}
+
+/*
+ * sandboxes.usage: the dates are checked here as the server checks them
+ * (the form, from <= to, at most 92 days; to defaults to today in UTC and
+ * from to 29 days before to), so a bad range is never sent.
+ */
+static void
+api_sandbox_usage(struct call *call)
+{
+	const json_t *params = call_params(call);
+	const char *names[2] = {"from", "to"}, *s;
+	long days[2];
+	int i;
+
+	days[1] = (long)(time(NULL) / 86400);
+	for (i = 1; i >= 0; i--) {
+		s = json_string_value(json_object_get(params, names[i]));
+		if (s == NULL) {
+			if (i == 0)
+				days[0] =
+				    days[1] - API_SANDBOX_USAGE_DEFAULT_DAYS;
+			continue;
+		}
+		if (api_sandbox_date(s, &days[i]) != 0) {
+			call_fail(call, IPC_ERR_INVALID_PARAMS,
+			    "invalid_params", NULL,
+			    "parameter '%s' must be a date YYYY-MM-DD",
+			    names[i]);
+			return;
+		}
+	}
+	if (days[0] > days[1]) {
+		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+		    "parameter 'from' must be before or equal to 'to'");
+		return;
+	}
+	if (days[1] - days[0] > API_SANDBOX_USAGE_MAX_DAYS) {
+		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+		    "the range from 'from' to 'to' cannot exceed %d days",
+		    API_SANDBOX_USAGE_MAX_DAYS);
+		return;
+	}
+	rest_passthrough(call);
+}
+
 static const struct methods_param p_sandboxes_create[] = {
     {.name = "template",
 	.type = METHODS_T_STRING,
@@ -596,6 +678,18 @@ static const struct methods_param p_stats[] = {
 	.type = METHODS_T_STRING,
 	.in = METHODS_IN_QUERY,
 	.doc = "5m, 1h, 6h, 24h or 30d (default 1h)"},
+    METHODS_PARAMS_END,
+};
+
+static const struct methods_param p_usage[] = {
+    {.name = "from",
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_QUERY,
+	.doc = "first day, YYYY-MM-DD (default: to - 29 days)"},
+    {.name = "to",
+	.type = METHODS_T_STRING,
+	.in = METHODS_IN_QUERY,
+	.doc = "last day, YYYY-MM-DD (default: today, UTC)"},
     METHODS_PARAMS_END,
 };
 
@@ -712,6 +806,17 @@ static const struct methods_row api_sandbox_rows[] = {
 	.verb = "GET",
 	.path = "/v1/sandboxes/stats",
 	.params = p_stats,
+    },
+    {
+	.name = "sandboxes.usage",
+	.summary = "the team's CPU and memory minutes per day",
+	.cred = ROLE_CRED_ANY,
+	.role = ROLE_USER,
+	.verb = "GET",
+	.path = "/v1/sandboxes/usage",
+	.flags = METHODS_NEEDS_CAPSULES,
+	.params = p_usage,
+	.handler = api_sandbox_usage,
     },
     /* One sandbox. */
     {

@@ -32,6 +32,7 @@ struct api_table {
  * api-daemon.c: rpc.describe, daemon.status
  * api-sandbox.c: sandboxes.*, sandbox.* but files and exec streams
  * api-files.c: sandbox.upload, download, stream_upload, stream_download
+ * api-fsops.c: sandbox.list_files, mkdir, remove (filesystem operations)
  * api-proxy.c: sandbox.get_url, sandbox.http_request (the sandbox proxy)
  * api-process.c: sandbox.processes, sandbox.kill (background processes)
  * stream.c: sandbox.exec_stream, streams.*
@@ -47,6 +48,7 @@ extern const struct api_table rpc_methods;
 extern const struct api_table api_daemon_methods;
 extern const struct api_table api_sandbox_methods;
 extern const struct api_table api_files_methods;
+extern const struct api_table api_fsops_methods;
 extern const struct api_table api_proxy_methods;
 extern const struct api_table api_process_methods;
 extern const struct api_table stream_methods;

@@ -31,6 +31,7 @@ static const struct api_table *const methods_tables[] = {
     &api_daemon_methods,
     &api_sandbox_methods,
     &api_files_methods,
+    &api_fsops_methods,
     &api_proxy_methods,
     &api_process_methods,
     &stream_methods,

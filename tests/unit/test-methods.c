@@ -712,13 +712,13 @@ test_tool_role(void)
 	    "sandbox.ping", "sandbox.pause", "sandbox.resume",
 	    "sandbox.wait_ready", "sandbox.metrics", "sandbox.upload",
 	    "sandbox.download", "sandbox.stream_upload",
-	    "sandbox.stream_download", "sandbox.get_url",
-	    "sandbox.http_request", "sandbox.exec_stream", "streams.attach",
-	    "streams.list", "streams.stop", "sandbox.run_code",
-	    "sandbox.port_forward", "port_forwards.list",
-	    "port_forwards.close"};
+	    "sandbox.stream_download", "sandbox.list_files", "sandbox.mkdir",
+	    "sandbox.remove", "sandbox.get_url", "sandbox.http_request",
+	    "sandbox.exec_stream", "streams.attach", "streams.list",
+	    "streams.stop", "sandbox.run_code", "sandbox.port_forward",
+	    "port_forwards.list", "port_forwards.close"};
 	const struct methods_row *m;
-	char got[512] = "", want[512] = "";
+	char got[1024] = "", want[1024] = "";
 	size_t i;
 
 	for (i = 0; i < sizeof(tool) / sizeof(tool[0]); i++)
