@@ -31,12 +31,13 @@
  * setup deadline. In IDLE the first queued job is sent (BUSY) and answered
  * at its status idle. A job that times out or is cancelled is answered at
  * once; the kernel is interrupted and wrennd waits for that execution's
- * end (DRAIN) before sending the next one, so the next job is not aborted
- * by the kernel's stop_on_error; an execution that ignores the interrupt
- * gets the kernel restarted (RESTART). A kernel that restarted or died is
- * noticed from the server's status messages, from a kernel id that no
- * longer exists, or from an execution_count that went backwards; the next
- * reply then says "kernel_restarted": true.
+ * end (DRAIN) before sending the next one. Code goes with stop_on_error
+ * false, so an error in one call never aborts the next (a reply without
+ * the code run is kernel_aborted). An execution that ignores the
+ * interrupt gets the kernel restarted (RESTART). A kernel that restarted
+ * or died is noticed from the server's status messages, from a kernel id
+ * that no longer exists, or from an execution_count that went backwards;
+ * the next reply then says "kernel_restarted": true.
  */
 #include "config.h"
 
@@ -501,7 +502,7 @@ kernel_msg_execute(const char *msg_id, const char *session, const char *date,
 	return kernel_msg_request("execute_request", msg_id, session, date,
 	    json_pack("{s:s%, s:b, s:b, s:{}, s:b, s:b}", "code", code,
 		code_len, "silent", 0, "store_history", 1, "user_expressions",
-		"allow_stdin", 0, "stop_on_error", 1));
+		"allow_stdin", 0, "stop_on_error", 0));
 }
 
 char *
@@ -1462,11 +1463,25 @@ kernel_job_done(struct kernel *k, struct kernel_job *job)
 	long long n = kernel_exec_input_count(job->x);
 	json_t *res;
 
+	/*
+	 * No execute_input: the kernel answered without running the code
+	 * (it aborts its queue after an error in a request that asked it
+	 * to; wrennd's never do, but another client of the server may).
+	 */
+	if (n < 0) {
+		kernel_job_free(job);
+		kernel_pause(k, 0);
+		kernel_set_state(k, KERNEL_IDLE);
+		call_fail(call, IPC_ERR_APPLICATION, "kernel_aborted", NULL,
+		    "the kernel did not run the code: it aborted the request "
+		    "after an error in an earlier one");
+		kernel_pump(k);
+		return;
+	}
 	/* A count that went back means a fresh kernel ran this code. */
-	if (n >= 0 && k->last_count >= 0 && n <= k->last_count)
+	if (k->last_count >= 0 && n <= k->last_count)
 		k->restarted = 1;
-	if (n >= 0)
-		k->last_count = n;
+	k->last_count = n;
 	res = kernel_exec_result(job->x);
 	if (res != NULL)
 		json_object_set_new(

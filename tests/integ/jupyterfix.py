@@ -4,7 +4,11 @@ code-runner template's recipe starts it (jupyter server on port 8888): no token,
 password, no XSRF check, any Origin, no browser, here on a free loopback
 port chosen by the kernel (port 0; the port is read back from /proc, so
 there is no race for it), with a scratch root, runtime, config and data
-directory, and its own IPython and matplotlib directories.
+directory, and its own IPython and matplotlib directories. Its kernels
+abort the requests that arrive within STOP_ON_ERROR_WINDOW seconds of an
+error in a request sent with stop_on_error (ipykernel's
+stop_on_error_timeout, 0 by default): what a slow machine does by chance,
+made certain.
 
     jup = Jupyter(tmp)               # waits until GET /api answers
     jup.port, jup.url                # 127.0.0.1:<port>
@@ -37,6 +41,8 @@ import urllib.error
 import urllib.request
 
 from harness import PYTHON, wait_for
+
+STOP_ON_ERROR_WINDOW = 5.0  # seconds; see Jupyter.__init__
 
 START_TIMEOUT = 90.0       # seconds: a cold start on a loaded machine
 STOP_TIMEOUT = 15.0        # seconds for a clean shutdown before kills
@@ -94,10 +100,20 @@ class Jupyter:
         self.runtime = self._mkdir("runtime")  # connection files
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("JUPYTER_", "IPYTHON", "MPL"))}
+        ipython = self._mkdir("ipython")
+        # After an error in a request sent with stop_on_error, ipykernel
+        # aborts every request that arrives within stop_on_error_timeout
+        # (0 s by default, which a slow machine stretches by chance):
+        # a wide window makes that quirk certain instead of rare.
+        os.makedirs(os.path.join(ipython, "profile_default"))
+        with open(os.path.join(ipython, "profile_default",
+                               "ipython_kernel_config.py"), "w") as f:
+            f.write("c.Kernel.stop_on_error_timeout = %r\n"
+                    % STOP_ON_ERROR_WINDOW)
         env.update(JUPYTER_RUNTIME_DIR=self.runtime,
                    JUPYTER_CONFIG_DIR=self._mkdir("config"),
                    JUPYTER_DATA_DIR=self._mkdir("data"),
-                   IPYTHONDIR=self._mkdir("ipython"),
+                   IPYTHONDIR=ipython,
                    MPLCONFIGDIR=self._mkdir("matplotlib"),
                    PYTHONDONTWRITEBYTECODE="1")
         cmd = [python, "-m", "jupyter_server",

@@ -11,12 +11,16 @@ deleted kernel noticed (kernel_restarted); ten clients at once, run one
 after the other; $/stream events before the final reply; an unknown
 language; the JWT-only refusal with nothing sent; wrennctl run-code.
 SKIPs when Jupyter is not installed."""
+import asyncio
 import json
 import os
 import signal
 import sys
 import tempfile
 import threading
+import uuid
+
+import aiohttp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (Client, Env, Tap, Wrennd, wait_for,  # noqa: E402
@@ -76,6 +80,34 @@ try:
         return ("import os, time, sys\n%s\n"
                 "while not os.path.exists(%r): time.sleep(0.02)\n%s"
                 % (before, flag, after))
+
+    def foreign_execute(kernel_id, code):
+        """Run code as another client of the Jupyter Server would (a
+        notebook: stop_on_error true); the execute_reply's status."""
+        async def go():
+            url = "%s/api/kernels/%s/channels?session_id=other" % (
+                jup.url.replace("http://", "ws://"), kernel_id)
+            mid = uuid.uuid4().hex
+            msg = {"header": {"msg_id": mid, "msg_type": "execute_request",
+                              "session": "other", "username": "other",
+                              "version": "5.3", "date": ""},
+                   "parent_header": {}, "metadata": {}, "buffers": [],
+                   "channel": "shell",
+                   "content": {"code": code, "silent": False,
+                               "store_history": False,
+                               "user_expressions": {},
+                               "allow_stdin": False,
+                               "stop_on_error": True}}
+            async with aiohttp.ClientSession() as s:
+                async with s.ws_connect(url) as ws:
+                    await ws.send_str(json.dumps(msg))
+                    async for m in ws:
+                        d = json.loads(m.data)
+                        if d.get("channel") == "shell" and \
+                                d.get("parent_header", {}).get(
+                                    "msg_id") == mid:
+                            return d.get("content", {}).get("status")
+        return asyncio.run(asyncio.wait_for(go(), 60))
 
     def status_counts():
         r = c.call("daemon.status")
@@ -158,6 +190,29 @@ try:
              "traceback lines joined by newlines", e)
         t.ok("result" in r, "an error in the code is a result, not a "
              "failed call", r)
+
+    with t.case("an error never aborts the next call"):
+        run("before_error = 'kept'")
+        r = run("raise KeyError('k')")
+        t.eq((res(r).get("error") or {}).get("name"), "KeyError",
+             "the error is the call's result")
+        # Sent at once, inside the kernel's abort window (jupyterfix):
+        # wrennd's code goes with stop_on_error false.
+        r = run("before_error")
+        t.eq(res(r).get("text"), "kept", "the next call ran")
+        t.eq(err(r).get("code"), None, "the next call did not fail")
+
+    with t.case("a call the kernel aborted is an error, not a result"):
+        kid = jup.api("GET", "/api/kernels")[0]["id"]
+        t.eq(foreign_execute(kid, "raise RuntimeError('theirs')"), "error",
+             "another client's code failed with stop_on_error")
+        r = run("never_ran = True")
+        t.eq(err(r).get("code"), "kernel_aborted", "data.code kernel_aborted")
+        t.eq(r.get("error", {}).get("code"), -32000, "-32000")
+        wait_for(lambda: "result" in run("1"), 60, step=0.5,
+                 what="the kernel's abort window to close")
+        r = run("'never_ran' in dir()")
+        t.eq(res(r).get("text"), "False", "the aborted code never ran")
 
     with t.case("timeout: the kernel is interrupted, the next call works"):
         run("kept = 'still here'")

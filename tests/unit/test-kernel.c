@@ -174,12 +174,12 @@ test_msgs(void)
 		     code, strlen(code)),
 	    "{\"buffers\":[],\"channel\":\"shell\",\"content\":{"
 	    "\"allow_stdin\":false,\"code\":\"print(\\\"a\\\")\\n1 + 1\","
-	    "\"silent\":false,\"stop_on_error\":true,\"store_history\":true,"
+	    "\"silent\":false,\"stop_on_error\":false,\"store_history\":true,"
 	    "\"user_expressions\":{}},\"header\":{\"date\":"
 	    "\"2024-01-01T00:00:00.000Z\",\"msg_id\":\"m-1\",\"msg_type\":"
 	    "\"execute_request\",\"session\":\"s-1\",\"username\":\"wrennd\","
 	    "\"version\":\"5.3\"},\"metadata\":{},\"parent_header\":{}}",
-	    "execute_request as the SDK sends it");
+	    "execute_request: the SDK's, but stop_on_error false");
 	msg_case(
 	    kernel_msg_kernel_info("m-2", "s-1", "2024-01-01T00:00:00.000Z"),
 	    "{\"buffers\":[],\"channel\":\"shell\",\"content\":{},\"header\":{"
