@@ -280,11 +280,35 @@ creds_secret_copy(struct creds_secret *dst, const struct creds_secret *src,
 	    dst, src->buf, src->len, "credential", src->source, err, errlen);
 }
 
+/* Whether path is a regular file of at most a few bytes, all white space. */
+static int
+creds_blank_file(const char *path, const struct stat *st)
+{
+	char buf[8];
+	ssize_t n, i;
+	int fd;
+
+	if (!S_ISREG(st->st_mode) || st->st_size > (off_t)sizeof(buf))
+		return 0;
+	fd = open(
+	    path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | O_NOFOLLOW);
+	if (fd == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf));
+	close(fd);
+	for (i = 0; i < n; i++)
+		if (buf[i] != '\n' && buf[i] != '\r' && buf[i] != ' ' &&
+		    buf[i] != '\t')
+			return 0;
+	return n >= 0;
+}
+
 /*
  * A systemd credential ($CREDENTIALS_DIRECTORY/name), read at start and,
  * on a reload, again when the running value came from there (prev). A
- * missing or zero-length file is none (the units' SetCredential= default
- * for a LoadCredential= whose file does not exist): 1, s untouched.
+ * missing or blank file is none (the units' SetCredential= default, a
+ * newline, for a LoadCredential= whose file does not exist): 1, s
+ * untouched.
  */
 static int
 creds_get_credential(struct creds_secret *s, const char *name,
@@ -300,7 +324,7 @@ creds_get_credential(struct creds_secret *s, const char *name,
 		    strcmp(prev->source, "credentials") != 0)))
 		return 1;
 	snprintf(path, sizeof(path), "%s/%s", d, name);
-	if (lstat(path, &st) == -1 || (S_ISREG(st.st_mode) && st.st_size == 0))
+	if (lstat(path, &st) == -1 || creds_blank_file(path, &st))
 		return 1;
 	return creds_read_file(s, path, what, "credentials", err, errlen);
 }

@@ -360,6 +360,7 @@ wrennd_status_fill(void *arg, struct systemd_status *st)
 			      : "none";
 	st->reachable = upstream_reachable(wd->up);
 	st->clients = wd->nclients;
+	st->sandboxes = (unsigned)owner_count(wd->owners);
 	st->streams = stream_count(wd->streams);
 	st->leases = lease_count(wd);
 }

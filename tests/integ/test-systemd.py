@@ -344,15 +344,19 @@ try:
         t.eq(last_request("/v1/teams").get("bearer"), env.seed["jwt_owner"],
              "wrenn-token is sent as the bearer token")
 
-    with t.case("an empty credential is none (the units' default)"), \
-            Opened() as keep:
-        cd = tempfile.mkdtemp(prefix="creds.", dir=env.tmp)
-        with open(os.path.join(cd, "wrenn-api-key"), "w") as f:
-            f.write(env.seed["api_key"])
-        open(os.path.join(cd, "wrenn-token"), "w").close()
-        sd = start(keep, api_key=None, creds_dir=cd)
-        t.ok(sd.texts()[0].startswith("READY=1\nSTATUS=auth api_key,"),
-             "an empty wrenn-token is no token", sd.texts()[0])
+    for blank, what in (("\n", "the units' SetCredential= default"),
+                        ("", "an empty file")):
+        with t.case("a blank credential is none: " + what), \
+                Opened() as keep:
+            cd = tempfile.mkdtemp(prefix="creds.", dir=env.tmp)
+            with open(os.path.join(cd, "wrenn-api-key"), "w") as f:
+                f.write(env.seed["api_key"])
+            with open(os.path.join(cd, "wrenn-token"), "w") as f:
+                f.write(blank)
+            sd = start(keep, api_key=None, creds_dir=cd)
+            t.ok(sd.texts()[0].startswith("READY=1\nSTATUS=auth api_key,"),
+                 "a blank wrenn-token (%s) is no token" % what,
+                 sd.texts()[0])
 
     with t.case("reload under load: 50 streams, token and limit swapped"), \
             Opened() as keep:
