@@ -240,6 +240,22 @@ try:
               "the queued client gets the greeting")
         t.has(reply.decode(), '"result":[', "and its call's result")
 
+    with t.case("both named sockets (LISTEN_FDNAMES control:tool): each "
+                "gets its role"), Opened() as keep:
+        sd = start(keep, names=("control", "tool"))
+        ctl = keep(Client(sd.paths["control"]))
+        tool = keep(Client(sd.paths["tool"]))
+        t.eq(dig(ctl.hello, "params", "peer", "role"), "admin",
+             "root on the fd named control is admin")
+        t.eq(dig(tool.hello, "params", "peer", "role"), "tool",
+             "root on the fd named tool is a tool")
+        t.eq(dig(tool.call("api_keys.list"), "error", "data", "code"),
+             "permission_denied", "the tool socket's peer is held to the "
+             "tool role")
+        t.eq(dig(ctl.call("daemon.status"), "result", "tool_socket"),
+             "(socket activation)",
+             "daemon.status says the tool socket came from systemd")
+
     with t.case("STATUS= follows the counts, only when it changes"), \
             Opened() as keep:
         sd = start(keep)
