@@ -183,15 +183,18 @@ api_lease_create(struct call *call)
 	return 1;
 }
 
+/* leases.list: a tool sees the leases of its own sandboxes only. */
 static void
 api_lease_list(struct call *call)
 {
 	json_t *r = lease_list_json(call_wd(call));
 
-	if (r == NULL)
+	if (r == NULL) {
 		call_fail_oom(call);
-	else
-		call_reply(call, r);
+		return;
+	}
+	call_filter_access(call, json_object_get(r, "leases"), "sandbox_id");
+	call_reply(call, r);
 }
 
 /* The keepalive's reply: {sandbox_id, interval_sec}. */
@@ -282,7 +285,7 @@ static const struct methods_row api_lease_rows[] = {
 	.name = "leases.list",
 	.summary = "the leases and keepalives wrennd holds",
 	.cred = ROLE_CRED_NONE,
-	.role = ROLE_USER,
+	.role = ROLE_TOOL,
 	.result = METHODS_RES_LOCAL,
 	.params = methods_no_params,
 	.handler = api_lease_list,
@@ -291,7 +294,7 @@ static const struct methods_row api_lease_rows[] = {
 	.name = "sandbox.keepalive",
 	.summary = "ping a sandbox while this connection is open",
 	.cred = ROLE_CRED_ANY,
-	.role = ROLE_USER,
+	.role = ROLE_TOOL,
 	.path = "/v1/sandboxes/{sandbox_id}/ping",
 	.result = METHODS_RES_LOCAL,
 	.params = p_keepalive,

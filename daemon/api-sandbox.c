@@ -383,16 +383,7 @@ api_sandbox_listed(struct call *call, json_t *result)
 		else
 			i++;
 	json_decref(seen);
-	if (call_role(call) >= ROLE_USER)
-		return result;
-	for (i = 0; i < json_array_size(result);) {
-		id = json_string_value(
-		    json_object_get(json_array_get(result, i), "id"));
-		if (call_may_access(call, id))
-			i++;
-		else
-			json_array_remove(result, i);
-	}
+	call_filter_access(call, result, "id");
 	return result;
 }
 

@@ -160,6 +160,22 @@ call_may_access(const struct call *call, const char *sandbox_id)
 		call->client != NULL ? client_uid(call->client) : (uid_t)-1);
 }
 
+void
+call_filter_access(const struct call *call, json_t *array, const char *key)
+{
+	size_t i;
+
+	if (call->role >= ROLE_USER || !json_is_array(array))
+		return;
+	for (i = 0; i < json_array_size(array);)
+		if (call_may_access(call,
+			json_string_value(
+			    json_object_get(json_array_get(array, i), key))))
+			i++;
+		else
+			json_array_remove(array, i);
+}
+
 enum upstream_auth
 call_auth(const struct call *call)
 {

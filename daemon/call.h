@@ -72,6 +72,13 @@ enum role call_role(const struct call *call);
  * always, a tool only its own (owner.h).
  */
 int call_may_access(const struct call *call, const char *sandbox_id);
+/*
+ * Keep only the objects of array whose string member key names a sandbox
+ * the call's peer may access (call_may_access); a no-op for users and
+ * admins and for anything but an array.
+ */
+void call_filter_access(
+    const struct call *call, json_t *array, const char *key);
 /* The credential every upstream request of this call carries. */
 enum upstream_auth call_auth(const struct call *call);
 

@@ -87,12 +87,15 @@ def lease_ids(sock):
     return sorted(e["sandbox_id"] for e in leases(sock))
 
 
-def new_env(keep, *args):
-    """A fake control plane and a wrennd with a state directory, both
-    stopped when the case ends."""
+def new_env(keep, *args, tool=False):
+    """A fake control plane and a wrennd with a state directory (and with
+    tool, a tool socket at env.tool), both stopped when the case ends."""
     env = Env(start_wrennd=False)
     keep.later(env.close)
     env.state = os.path.join(env.tmp, "state")
+    if tool:
+        env.tool = os.path.join(env.tmp, "tool.sock")
+        args = ("--set", "tool-socket=" + env.tool) + args
     env.start_wrennd(args=["--set", "state-dir=" + env.state] + list(args))
     return env
 
@@ -202,6 +205,39 @@ with t.case("keepalive pings while open, stops on close"), \
          "no ping after the connection closed")
     t.eq(len(deletes(env.fake, sid)), 0,
          "a keepalive alone destroys nothing")
+
+with t.case("a tool leases and keeps alive its own sandboxes only"), \
+        Opened() as keep:
+    env = new_env(keep, tool=True)
+    u = keep(Holder(env.sock))
+    tl = keep(Holder(env.tool, keepalive={"interval_sec": 1}))
+    t.ok(tl.id is not None, "a tool creates a leased sandbox", tl.reply)
+    t.eq(dig(tl.ka, "result", "interval_sec"), 1,
+         "a tool keeps its own sandbox alive")
+    t.eq(lease_ids(env.tool), [tl.id],
+         "a tool's leases.list shows only its own lease")
+    t.eq(lease_ids(env.sock), sorted([u.id, tl.id]),
+         "the control socket's leases.list shows both")
+    c = keep(Client(env.tool))
+    env.fake.clear_requests()
+    r = c.call("sandbox.keepalive", {"sandbox_id": u.id,
+                                     "interval_sec": 1})
+    t.eq(dig(r, "error", "data", "code"), "not_found",
+         "keepalive of another owner's sandbox is not_found")
+    t.eq(calls(env.fake, "POST", "/v1/sandboxes/%s/ping" % u.id), [],
+         "nothing sent upstream for it")
+    wait_for(lambda: calls(env.fake, "POST",
+                           "/v1/sandboxes/%s/ping" % tl.id), 10,
+             what="a ping of the tool's sandbox")
+    t.eq([(e["action"], e["keepalive_sec"]) for e in leases(env.sock)
+          if e["sandbox_id"] == u.id], [("destroy", 0)],
+         "the refused keepalive holds nothing")
+    tl.kill()
+    wait_for(lambda: deletes(env.fake, tl.id), 10, what="DELETE")
+    t.eq(len(deletes(env.fake, u.id)), 0,
+         "the user's lease is untouched")
+    t.eq(settle(lambda: lease_ids(env.sock), [u.id]), [u.id],
+         "only the user's lease is left")
 
 with t.case("keepalive of a missing sandbox"), Opened() as keep:
     env = new_env(keep)
