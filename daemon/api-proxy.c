@@ -326,20 +326,17 @@ proxy_field(const struct upstream_result *res, const char *name)
 }
 
 /*
- * The body as the one line of a Go http.Error answer (text + "\n", no
- * other line break or NUL) into line; its length, or -1.
+ * The body (n bytes) as the one line of a Go http.Error answer (text +
+ * "\n", no other line break or NUL) into line; its length, or -1.
  */
 static int
-proxy_line(const struct upstream_result *res, char *line, size_t len)
+proxy_line(const char *body, size_t n, char *line, size_t len)
 {
-	size_t n = res->body_len;
-
-	if (n < 2 || n > len || res->body[n - 1] != '\n' ||
-	    memchr(res->body, '\0', n) != NULL ||
-	    memchr(res->body, '\n', n - 1) != NULL ||
-	    memchr(res->body, '\r', n) != NULL)
+	if (n < 2 || n > len || body[n - 1] != '\n' ||
+	    memchr(body, '\0', n) != NULL ||
+	    memchr(body, '\n', n - 1) != NULL || memchr(body, '\r', n) != NULL)
 		return -1;
-	memcpy(line, res->body, n - 1);
+	memcpy(line, body, n - 1);
 	line[n - 1] = '\0';
 	return (int)(n - 1);
 }
@@ -377,31 +374,27 @@ proxy_status_tail(const char *s)
 }
 
 /*
- * What the answer's shape says: one of the proxy's own answers (status,
- * Content-Type "text/plain; charset=utf-8", X-Content-Type-Options
- * "nosniff" and the exact line, as Go's http.Error writes them; the 401
- * envelope), with its words in text, or PROXY_APP.
+ * What a text/plain answer's shape says: one of the proxy's own answers
+ * (status, Content-Type "text/plain; charset=utf-8",
+ * X-Content-Type-Options "nosniff" and the exact line, as Go's http.Error
+ * writes them), with its words in text, or PROXY_APP.
  */
 static enum proxy_own
-proxy_shape(const struct upstream_result *res, char *text, size_t len)
+proxy_shape_text(long status, const char *ct, const char *nosniff,
+    const char *body, size_t body_len, char *text, size_t len)
 {
 	const struct proxy_answer *a;
-	const char *ct, *nosniff;
 	char line[PROXY_TEXT_MAX];
 	size_t n;
 	int i;
 
-	if (proxy_is_key_refusal(res, text, len))
-		return PROXY_NO_KEY;
-	ct = proxy_field(res, "Content-Type");
-	nosniff = proxy_field(res, "X-Content-Type-Options");
 	if (ct == NULL || strcasecmp(ct, "text/plain; charset=utf-8") != 0 ||
 	    nosniff == NULL || strcasecmp(nosniff, "nosniff") != 0 ||
-	    proxy_line(res, line, sizeof(line)) < 0)
+	    proxy_line(body, body_len, line, sizeof(line)) < 0)
 		return PROXY_APP;
 	for (i = PROXY_APP + 1; i < PROXY_OWN__MAX; i++) {
 		a = &proxy_answers[i];
-		if (a->status != res->status || a->text == NULL)
+		if (a->status != status || a->text == NULL)
 			continue;
 		n = strlen(a->text);
 		if (a->prefix
@@ -414,6 +407,46 @@ proxy_shape(const struct upstream_result *res, char *text, size_t len)
 		return (enum proxy_own)i;
 	}
 	return PROXY_APP;
+}
+
+/* What the answer's shape says: the 401 envelope, the text/plain
+ * answers (proxy_shape_text), or PROXY_APP. */
+static enum proxy_own
+proxy_shape(const struct upstream_result *res, char *text, size_t len)
+{
+	if (proxy_is_key_refusal(res, text, len))
+		return PROXY_NO_KEY;
+	return proxy_shape_text(res->status, proxy_field(res, "Content-Type"),
+	    proxy_field(res, "X-Content-Type-Options"), res->body,
+	    res->body_len, text, len);
+}
+
+int
+api_proxy_status_gone(const char *status)
+{
+	return status != NULL &&
+	    (strcmp(status, "stopped") == 0 || strcmp(status, "error") == 0);
+}
+
+int
+api_proxy_gone_shape(long status, const char *content_type, const char *nosniff,
+    const char *body, size_t len)
+{
+	static const char running[] = "sandbox is not running (status: ";
+	char text[PROXY_TEXT_MAX], st[PROXY_TEXT_MAX];
+	enum proxy_own own = proxy_shape_text(
+	    status, content_type, nosniff, body, len, text, sizeof(text));
+	size_t n;
+
+	if (own == PROXY_NOT_FOUND)
+		return 1;
+	if (own != PROXY_NOT_RUNNING)
+		return 0;
+	/* "...(status: X)": X without the closing parenthesis. */
+	n = strlen(text) - (sizeof(running) - 1) - 1;
+	memcpy(st, text + sizeof(running) - 1, n);
+	st[n] = '\0';
+	return api_proxy_status_gone(st);
 }
 
 /*

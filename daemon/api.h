@@ -89,6 +89,19 @@ int api_proxy_label(struct call *call, long port, char *label, size_t len);
  * sandbox's label in front of.
  */
 char *api_proxy_host(struct call *call, const char *label);
+/*
+ * Whether an answer of the sandbox proxy has the shape of the proxy's own
+ * word that the sandbox is gone: status 404 with "sandbox not found", or
+ * 409 "sandbox is not running (status: stopped)" (or error: the terminal
+ * states), written as Go's http.Error writes them (content_type and
+ * nosniff are the values of Content-Type and X-Content-Type-Options, NULL
+ * when absent; body the whole body). An app can send the same bytes:
+ * the sandbox's record decides (api_proxy_status_gone).
+ */
+int api_proxy_gone_shape(long status, const char *content_type,
+    const char *nosniff, const char *body, size_t len);
+/* Whether a sandbox record's status is a terminal one (stopped, error). */
+int api_proxy_status_gone(const char *status);
 
 /*
  * api-lease.c, for sandboxes.create: with {lease: "connection"} run the

@@ -10,7 +10,10 @@
  * HEAD). An answer 101 to a request that asked for an Upgrade switches
  * the connection to TUNNEL: bytes copied both ways, a half-close passed
  * on. Backpressure: a side is read only while the other side's output
- * holds less than PORTFWD_HIGH bytes.
+ * holds less than PORTFWD_HIGH bytes. An answer in the proxy's words for
+ * a gone sandbox starts one read of the sandbox's record; a record gone
+ * or terminal ends the forward, each connection first writing what it
+ * has queued (the forward waits on the draining list).
  */
 #include "config.h"
 
@@ -49,6 +52,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
+#include "rest.h"
 #include "upstream.h"
 #include "url.h"
 #include "wrennd.h"
@@ -56,6 +60,7 @@
 #define PORTFWD_HIGH	 (256 * 1024) /* bytes queued one way */
 #define PORTFWD_PIPELINE 32	      /* requests awaiting their answers */
 #define PORTFWD_KEYLINE	 1024	      /* the X-API-Key field line */
+#define PORTFWD_GONE_MAX 128	      /* body bytes of a "gone" answer */
 
 #define PORTFWD_P_HEAD	  0x1 /* the request was HEAD */
 #define PORTFWD_P_UPGRADE 0x2 /* the request asked for an Upgrade */
@@ -103,6 +108,9 @@ struct portfwd_conn {
 	int down_shut, up_shut; /* write side shut (half-close passed) */
 	struct event *idle;	/* owned: the idle timer */
 	struct timeval last;	/* last traffic */
+	int maybe_gone;		/* the answer may be the proxy's "gone" */
+	char gone_body[PORTFWD_GONE_MAX]; /* that answer's body so far */
+	size_t gone_len;
 };
 
 TAILQ_HEAD(portfwd_conn_list, portfwd_conn);
@@ -124,7 +132,10 @@ struct portfwd {
 	struct event *ev;   /* owned: accepting */
 	uint64_t lease;	    /* the owning client's id, 0: no lease */
 	uint64_t creator;   /* the creating client's id (ownership: issue 9) */
-	time_t created;	    /* wall clock, for created_at */
+	enum upstream_auth auth;   /* the creating call's credential */
+	struct upstream_req *gone; /* owned: a read of the sandbox's record */
+	int draining;	/* closed, its connections flushing their output */
+	time_t created; /* wall clock, for created_at */
 	unsigned nconns;
 	uint64_t bytes_in, bytes_out;
 	struct portfwd_conn_list conns;
@@ -134,11 +145,14 @@ TAILQ_HEAD(portfwd_list, portfwd);
 
 struct portfwd_set {
 	struct portfwd_list list;
+	struct portfwd_list draining; /* closed, connections still flushing */
 	unsigned n;
 	uint64_t next;
 };
 
 static void portfwd_conn_free(struct portfwd_conn *c);
+static void portfwd_free(struct portfwd *pf);
+static void portfwd_gone_check(struct portfwd *pf);
 static void portfwd_pump_down(struct portfwd_conn *c);
 static void portfwd_pump_up(struct portfwd_conn *c);
 
@@ -150,6 +164,7 @@ portfwd_set_new(void)
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	TAILQ_INIT(&s->list);
+	TAILQ_INIT(&s->draining);
 	s->next = 1;
 	return s;
 }
@@ -438,6 +453,14 @@ portfwd_pump_down(struct portfwd_conn *c)
 static void
 portfwd_answer_done(struct portfwd_conn *c)
 {
+	if (c->maybe_gone &&
+	    api_proxy_gone_shape(http_status(c->resp),
+		http_header(c->resp, "Content-Type"),
+		http_header(c->resp, "X-Content-Type-Options"), c->gone_body,
+		c->gone_len))
+		portfwd_gone_check(c->pf);
+	c->maybe_gone = 0;
+	c->gone_len = 0;
 	http_free(c->resp);
 	c->resp = NULL;
 	c->phead = (c->phead + 1) % PORTFWD_PIPELINE;
@@ -482,6 +505,21 @@ portfwd_copy(struct portfwd_conn *c, struct bufferevent *from)
 	}
 	if (portfwd_full(to))
 		bufferevent_disable(from, EV_READ);
+}
+
+/* Keep the body of an answer that may be the proxy's "gone" (bounded:
+ * a longer one is not). */
+static void
+portfwd_gone_keep(const char *data, size_t len, void *arg)
+{
+	struct portfwd_conn *c = arg;
+
+	if (len > sizeof(c->gone_body) - c->gone_len) {
+		c->maybe_gone = 0;
+		return;
+	}
+	memcpy(c->gone_body + c->gone_len, data, len);
+	c->gone_len += len;
 }
 
 /* Answers from the proxy, as far as the local client takes them. */
@@ -548,11 +586,15 @@ portfwd_pump_up(struct portfwd_conn *c)
 				}
 				continue;
 			}
+			/* The proxy's own 404 and 409 are short text. */
+			c->maybe_gone = (status == 404 || status == 409) &&
+			    http_body_mode(c->resp) == HTTP_BODY_LENGTH &&
+			    http_content_length(c->resp) <= PORTFWD_GONE_MAX;
 			if (portfwd_no_more_body(c->resp))
 				portfwd_answer_done(c);
 		} else {
-			n = http_body_feed(
-			    c->resp, v.iov_base, v.iov_len, NULL, NULL, &done);
+			n = http_body_feed(c->resp, v.iov_base, v.iov_len,
+			    c->maybe_gone ? portfwd_gone_keep : NULL, c, &done);
 			if (n < 0) {
 				log_debug("portfwd %s: malformed answer body: "
 					  "%s",
@@ -752,6 +794,10 @@ portfwd_conn_free(struct portfwd_conn *c)
 	if (c->idle != NULL)
 		event_free(c->idle);
 	free(c);
+	if (pf->draining && TAILQ_EMPTY(&pf->conns)) {
+		TAILQ_REMOVE(&pf->wd->portfwds->draining, pf, entry);
+		portfwd_free(pf);
+	}
 }
 
 static void
@@ -813,20 +859,32 @@ portfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		portfwd_conn_free(c);
 }
 
+/* Stop accepting: the listener's event, socket and socket file. */
+static void
+portfwd_unlisten(struct portfwd *pf)
+{
+	if (pf->ev != NULL)
+		event_free(pf->ev);
+	pf->ev = NULL;
+	if (pf->fd != -1)
+		(void)close(pf->fd);
+	pf->fd = -1;
+	if (pf->unix_path != NULL)
+		(void)unlink(pf->unix_path);
+	free(pf->unix_path);
+	pf->unix_path = NULL;
+}
+
 static void
 portfwd_free(struct portfwd *pf)
 {
 	struct portfwd_conn *c;
 
+	pf->draining = 0; /* its connections go with it */
 	while ((c = TAILQ_FIRST(&pf->conns)) != NULL)
 		portfwd_conn_free(c);
-	if (pf->ev != NULL)
-		event_free(pf->ev);
-	if (pf->fd != -1)
-		(void)close(pf->fd);
-	if (pf->unix_path != NULL)
-		(void)unlink(pf->unix_path);
-	free(pf->unix_path);
+	upstream_req_cancel(pf->gone);
+	portfwd_unlisten(pf);
 	free(pf->sandbox_id);
 	free(pf->address);
 	free(pf->host);
@@ -835,15 +893,92 @@ portfwd_free(struct portfwd *pf)
 	free(pf);
 }
 
-/* End a forward: its listener and every connection. */
+/* Take a forward out of the open ones, saying why. */
 static void
-portfwd_close(struct wrennd *wd, struct portfwd *pf, const char *why)
+portfwd_unlink(struct wrennd *wd, struct portfwd *pf, const char *why)
 {
 	log_info("port forward %s (%s port %u on %s) closed: %s", pf->id,
 	    pf->sandbox_id, pf->port, pf->address, why);
 	TAILQ_REMOVE(&wd->portfwds->list, pf, entry);
 	wd->portfwds->n--;
+}
+
+/* End a forward: its listener and every connection. */
+static void
+portfwd_close(struct wrennd *wd, struct portfwd *pf, const char *why)
+{
+	portfwd_unlink(wd, pf, why);
 	portfwd_free(pf);
+}
+
+/*
+ * End a forward but let each connection write what it has queued (the
+ * answer that told of the end) first: the listener goes now, the
+ * forward when its last connection is freed.
+ */
+static void
+portfwd_end(struct wrennd *wd, struct portfwd *pf, const char *why)
+{
+	struct portfwd_conn *c, *next;
+
+	portfwd_unlink(wd, pf, why);
+	portfwd_unlisten(pf);
+	for (c = TAILQ_FIRST(&pf->conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		portfwd_conn_finish(c);
+	}
+	if (TAILQ_EMPTY(&pf->conns)) {
+		portfwd_free(pf);
+		return;
+	}
+	pf->draining = 1;
+	TAILQ_INSERT_TAIL(&wd->portfwds->draining, pf, entry);
+}
+
+/* The sandbox's record is read: a record gone or terminal ends pf. */
+static void
+portfwd_gone_cb(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
+{
+	struct portfwd *pf = arg;
+	json_t *doc = NULL;
+	int gone = 0;
+
+	pf->gone = NULL; /* freed by upstream after this callback */
+	if (res->outcome == UPSTREAM_OK && res->status == 404) {
+		gone = 1;
+	} else if (rest_ok(res) &&
+	    (doc = json_loadb(res->body, res->body_len, 0, NULL)) != NULL) {
+		gone = api_proxy_status_gone(
+		    json_string_value(json_object_get(doc, "status")));
+		json_decref(doc);
+	}
+	if (gone)
+		portfwd_end(pf->wd, pf, "the proxy says its sandbox is gone");
+	else
+		log_debug("portfwd %s: a \"gone\" answer, but the sandbox's "
+			  "record says otherwise (HTTP %ld): the app's",
+		    pf->id, res->status);
+}
+
+/*
+ * An answer had the shape of the proxy's "gone": read the sandbox's
+ * record (an app can send the same bytes) unless a read is in flight.
+ */
+static void
+portfwd_gone_check(struct portfwd *pf)
+{
+	char *path;
+
+	if (pf->gone != NULL || pf->draining || pf->auth == UPSTREAM_AUTH_NONE)
+		return;
+	if ((path = rest_sandbox_path(pf->sandbox_id, "")) == NULL)
+		return;
+	pf->gone = rest_req_new(pf->wd, pf->auth, "GET", path, NULL);
+	free(path);
+	if (pf->gone != NULL &&
+	    upstream_req_start(pf->gone, portfwd_gone_cb, pf) != 0)
+		pf->gone = NULL; /* freed by upstream_req_start */
 }
 
 void
@@ -855,6 +990,10 @@ portfwd_close_all(struct wrennd *wd)
 		return;
 	while ((pf = TAILQ_FIRST(&wd->portfwds->list)) != NULL)
 		portfwd_close(wd, pf, "wrennd is exiting");
+	while ((pf = TAILQ_FIRST(&wd->portfwds->draining)) != NULL) {
+		TAILQ_REMOVE(&wd->portfwds->draining, pf, entry);
+		portfwd_free(pf);
+	}
 }
 
 /* End the forwards leased to client (0: none) or of sandbox_id (NULL:
@@ -1132,6 +1271,7 @@ portfwd_create(struct call *call)
 		return;
 	}
 	pf->creator = client_id(call_client(call));
+	pf->auth = call_auth(call);
 	pf->created = time(NULL);
 	if (lease != NULL && strcmp(lease, "connection") == 0)
 		pf->lease = pf->creator;

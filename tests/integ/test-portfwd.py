@@ -22,6 +22,7 @@ import re
 import signal
 import tempfile
 import threading
+import urllib.request
 
 import aiohttp
 from aiohttp import web
@@ -93,6 +94,13 @@ async def download(request):
     return resp
 
 
+async def lookalike(request):
+    """The bytes of the proxy's own 404, sent by the app itself."""
+    return web.Response(status=404, body=b"sandbox not found\n", headers={
+        "Content-Type": "text/plain; charset=utf-8",
+        "X-Content-Type-Options": "nosniff"})
+
+
 async def wsecho(request):
     ws = web.WebSocketResponse()
     await ws.prepare(request)
@@ -116,6 +124,7 @@ def run_app():
     a.router.add_post("/upload", upload)
     a.router.add_get("/download", download)
     a.router.add_get("/ws", wsecho)
+    a.router.add_get("/lookalike", lookalike)
     runner = web.AppRunner(a)
     app_loop.run_until_complete(runner.setup())
     app_loop.run_until_complete(
@@ -549,6 +558,58 @@ with t.case("a forward ends with its sandbox"):
     cn.close()
     t.ok(other["id"] in ids, "another sandbox's forward stays", ids)
     call("port_forwards.close", {"id": other["id"]})
+
+
+
+def fake_destroy(sandbox_id):
+    """Destroy a sandbox in the fake directly (its own API, not wrennd),
+    then empty the proxy's target cache so its next lookup sees it."""
+    req = urllib.request.Request(
+        env.fake.url + env.fake.sandboxes_path + "/" + sandbox_id,
+        method="DELETE", headers={"X-API-Key": KEY})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        r.read()
+    env.fake.ctl("DELETE", "proxy/cache")
+
+
+with t.case("a forward ends when the proxy says its sandbox is gone"):
+    sb3 = call("sandboxes.create")["result"]["id"]
+    env.fake.map_port(sb3, 8080, "127.0.0.1:%d" % STATIC_PORT)
+    fw3, _ = forward(8080, sandbox_id=sb3)
+    idle = conn(fw3["address"])
+    idle.request("GET", "/index.txt")
+    t.eq(idle.getresponse().read(), b"hello from the sandbox\n",
+         "a live connection works")
+    fake_destroy(sb3)
+    cn = conn(fw3["address"])
+    cn.request("GET", "/index.txt")
+    r = cn.getresponse()
+    t.eq(r.status, 409, "the proxy's answer reaches the client")
+    t.eq(r.read(), b"sandbox is not running (status: stopped)\n",
+         "its text as the proxy wrote it")
+    wait_for(lambda: fw3["id"] not in listed(), 30,
+             what="the forward to leave the list")
+    t.ok(not listening(fw3["address"]), "nothing listens on its address")
+    t.eq(idle.sock.recv(1), b"", "its other live connection is ended")
+    idle.close()
+    cn.close()
+
+with t.case("the app's own 404 in the proxy's words leaves the forward"):
+    env.fake.clear_requests()
+    cn = conn(app_fw["address"])
+    cn.request("GET", "/lookalike")
+    r = cn.getresponse()
+    t.eq(r.status, 404, "the app's 404 is passed on")
+    t.eq(r.read(), b"sandbox not found\n", "with its body")
+    # The forward reads the sandbox's record, which says running.
+    wait_for(lambda: any(e.get("method") == "GET" and
+                         e.get("path", "").endswith("/" + sb)
+                         for e in env.fake.requests()), 30,
+             what="the record read")
+    status, body = get_json(cn, "/echo")
+    t.eq(status, 200, "the connection still forwards")
+    t.ok(app_fw["id"] in listed(), "the forward stays listed")
+    cn.close()
 
 with t.case("JWT only: refused locally"):
     w = Wrennd(env.tmp, env.fake.url, token=seed["jwt_owner"])
