@@ -624,7 +624,10 @@ class Env:
         if self.wrennd is not None:
             rc, text = self.wrennd.stop()
             if tap is not None:
-                tap.ok(rc == 0 and sanitizer_clean(text),
+                tap.eq(rc, 0,
+                       "wrennd exits cleanly (no sanitizer report) (exit "
+                       "status)")
+                tap.ok(sanitizer_clean(text),
                        "wrennd exits cleanly (no sanitizer report)",
                        "exit %s\n%s" % (rc, text[-3000:]))
         if self.fake is not None:

@@ -23,27 +23,39 @@ try:
     sock = env.sock
     rc, out, err = wrennctl(sock, "-q", "sandbox", "create")
     sid = out.decode().strip()
-    t.ok(rc == 0 and sid.startswith("cl-"), "sandbox create -q prints the id",
+    t.eq(rc, 0, "sandbox create -q prints the id (exit status)")
+    t.ok(sid.startswith("cl-"), "sandbox create -q prints the id",
          (rc, out, err))
 
     # exec --stream: live output, exit code
     rc, out, err = wrennctl(sock, "exec", "--stream", sid, "--", "/bin/sh",
                             "-c", "echo out; echo err >&2; exit 9")
-    t.ok(rc == 9 and out == b"out\n" and "err" in err,
-         "exec --stream prints output and exits with the command's code",
-         (rc, out, err))
+    t.eq(rc, 9,
+         "exec --stream prints output and exits with the command's code (exit "
+         "status)")
+    t.eq(out, b"out\n",
+         "exec --stream prints output and exits with the command's code "
+         "(stdout)")
+    t.has(err, "err",
+          "exec --stream prints output and exits with the command's code "
+          "(stderr)")
 
     # detach + attach
     rc, out, err = wrennctl(sock, "exec", "--detach", sid, "--", "/bin/sh",
                             "-c", "echo one; sleep 0.5; echo two; exit 4")
     st = out.decode().strip()
-    t.ok(rc == 0 and st.startswith("st-"), "exec --detach prints a stream id",
+    t.eq(rc, 0, "exec --detach prints a stream id (exit status)")
+    t.ok(st.startswith("st-"), "exec --detach prints a stream id",
          (rc, out, err))
     rc, out, err = wrennctl(sock, "attach", st)
-    t.ok(rc == 4 and out == b"one\ntwo\n", "attach replays, follows and "
-         "exits with the command's code", (rc, out, err))
+    t.eq(rc, 4,
+         "attach replays, follows and exits with the command's code (exit "
+         "status)")
+    t.eq(out, b"one\ntwo\n",
+         "attach replays, follows and exits with the command's code (stdout)")
     rc, out, err = wrennctl(sock, "stream", "list")
-    t.ok(rc == 0 and st.encode() in out, "stream list shows it", (out, err))
+    t.eq(rc, 0, "stream list shows it (exit status)")
+    t.has(out, st.encode(), "stream list shows it (stdout)")
     rc, out, err = wrennctl(sock, "stream", "stop", st)
     t.ok(rc == 0, "stream stop", err)
 
@@ -64,8 +76,8 @@ try:
         rc = None
     t.eq(rc, 130, "Ctrl-C during exec --stream exits 130")
     rc, out, err = wrennctl(sock, "--json", "stream", "list")
-    t.ok(rc == 0 and b'"running"' not in out, "and the stream is gone",
-         out)
+    t.eq(rc, 0, "and the stream is gone (exit status)")
+    t.ok(b'"running"' not in out, "and the stream is gone (stdout)", out)
 
     # cp both ways, verified; a file and stdin/stdout
     src = os.path.join(env.tmp, "src.bin")
@@ -78,8 +90,8 @@ try:
     rc, out, err = wrennctl(sock, "cp", sid + ":cp/in.bin", dst)
     with open(dst, "rb") as f:
         back = f.read()
-    t.ok(rc == 0 and back == data, "cp SANDBOX:PATH LOCAL is byte-exact",
-         err)
+    t.eq(rc, 0, "cp SANDBOX:PATH LOCAL is byte-exact (exit status)")
+    t.eq(back, data, "cp SANDBOX:PATH LOCAL is byte-exact")
     mask = os.umask(0o022)
     os.umask(mask)
     t.eq(oct(os.stat(dst).st_mode & 0o777), oct(0o644 & ~mask),
@@ -87,18 +99,21 @@ try:
     rc, out, err = wrennctl(sock, "cp", "-", sid + ":cp/stdin.bin",
                             input=b"from stdin\n")
     rc2, out2, err2 = wrennctl(sock, "cp", sid + ":cp/stdin.bin", "-")
-    t.ok(rc == 0 and rc2 == 0 and out2 == b"from stdin\n",
-         "cp with - for stdin and stdout", (err, err2))
+    t.eq(rc, 0, "cp with - for stdin and stdout (exit status)")
+    t.eq(rc2, 0, "cp with - for stdin and stdout (exit status)")
+    t.eq(out2, b"from stdin\n", "cp with - for stdin and stdout (stdout)")
     rc, out, err = wrennctl(sock, "cp", sid + ":cp/nope.bin",
                             os.path.join(env.tmp, "nope.bin"))
-    t.ok(rc == 1 and ("integrity" in err.lower() or "missing" in err),
+    t.eq(rc, 1, "cp of a missing file fails (verification) (exit status)")
+    t.ok("integrity" in err.lower() or "missing" in err,
          "cp of a missing file fails (verification)", (rc, err))
     t.ok(not os.path.exists(os.path.join(env.tmp, "nope.bin")),
          "and leaves no partial file behind")
     env.fake.fault(path="/files/stream/read$", count=1,
                    stream={"action": "truncate", "after_bytes": 1000})
     rc, out, err = wrennctl(sock, "cp", sid + ":cp/in.bin", dst + ".2")
-    t.ok(rc == 1 and not os.path.exists(dst + ".2"),
+    t.eq(rc, 1, "a truncated download is refused and not kept (exit status)")
+    t.ok(not os.path.exists(dst + ".2"),
          "a truncated download is refused and not kept", (rc, err))
     env.fake.clear_faults()
 
@@ -107,10 +122,11 @@ try:
         return out.decode().split()
 
     with t.case("issue 7: an upload goes to a temporary name first"):
-        t.ok("in.bin" in sandbox_ls("cp") and
-             not any(".wrennctl-" in n for n in sandbox_ls("cp")),
-             "a finished upload has its name and leaves no temporary "
-             "file", sandbox_ls("cp"))
+        t.has(sandbox_ls("cp"), "in.bin",
+              "a finished upload has its name and leaves no temporary file")
+        t.ok(not any(".wrennctl-" in n for n in sandbox_ls("cp")),
+             "a finished upload has its name and leaves no temporary file",
+             sandbox_ls("cp"))
         p = subprocess.Popen([WRENNCTL, "--socket", sock, "cp", "-",
                               sid + ":cp/int.bin"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -141,22 +157,32 @@ try:
         t.ok(not any(".wrennctl-" in n for n in names),
              "and its temporary file is removed", names)
         rc, out, err = wrennctl(sock, "cp", src, sid + ":cp")
-        t.ok(rc == 0 and "src.bin" in sandbox_ls("cp"),
-             "an upload to a directory lands inside it", (rc, err))
+        t.eq(rc, 0, "an upload to a directory lands inside it (exit status)")
+        t.has(sandbox_ls("cp"), "src.bin",
+              "an upload to a directory lands inside it")
 
     with t.case("issue 7: cp errors and warnings"):
         rc, out, err = wrennctl(sock, "cp", "--no-verify",
                                 sid + ":cp/nope.bin", "-")
-        t.ok(rc == 0 and out == b"" and "empty body" in err and
-             sid + ":cp/nope.bin" in err,
-             "cp --no-verify of a missing file warns of the empty body",
-             (rc, err))
+        t.eq(rc, 0,
+             "cp --no-verify of a missing file warns of the empty body (exit "
+             "status)")
+        t.eq(out, b"",
+             "cp --no-verify of a missing file warns of the empty body "
+             "(stdout)")
+        t.has(err, "empty body",
+              "cp --no-verify of a missing file warns of the empty body "
+              "(stderr)")
+        t.has(err, sid + ":cp/nope.bin",
+              "cp --no-verify of a missing file warns of the empty body "
+              "(stderr)")
         rc, out, err = wrennctl(sock, "cp", src, "cl-" + "0" * 25 + ":x")
         t.eq(err, "wrennctl: sandbox cl-%s not found\n" % ("0" * 25),
              "an upload to a missing sandbox names the sandbox")
         rc, out, err = wrennctl(sock, "cp", env.tmp, sid + ":x")
-        t.ok(rc == 1 and "cp -r copies directories" in err,
-             "a directory without -r says to use -r", err)
+        t.eq(rc, 1, "a directory without -r says to use -r (exit status)")
+        t.has(err, "cp -r copies directories",
+              "a directory without -r says to use -r (stderr)")
 
     with t.case("issue 7: cp -r copies directories through tar"):
         tree = os.path.join(env.tmp, "tree")
@@ -172,8 +198,10 @@ try:
              ["trees", "trees/t1", "trees/t1/a.txt", "trees/t1/sub",
               "trees/t1/sub/b.bin"], "the tree arrives as NEW")
         rc, out, err = wrennctl(sock, "cp", "-r", tree, sid + ":trees")
-        t.ok(rc == 0 and "tree" in sandbox_ls("trees"),
-             "into an existing directory it lands as DIR/NAME", err)
+        t.eq(rc, 0,
+             "into an existing directory it lands as DIR/NAME (exit status)")
+        t.has(sandbox_ls("trees"), "tree",
+              "into an existing directory it lands as DIR/NAME")
         t.ok(not any(".wrennctl-" in n for n in sandbox_ls("trees")),
              "no temporary archive is left", sandbox_ls("trees"))
         back = os.path.join(env.tmp, "back")
@@ -183,28 +211,36 @@ try:
             t.ok(f.read() == data[:100000], "byte-exact back")
         t.eq(sorted(os.listdir(back)), ["a.txt", "sub"], "as LOCAL itself")
         rc, out, err = wrennctl(sock, "cp", "-r", sid + ":trees/t1", back)
-        t.ok(rc == 0 and os.path.isdir(os.path.join(back, "t1", "sub")),
+        t.eq(rc, 0,
+             "into an existing local directory as DIR/NAME (exit status)")
+        t.ok(os.path.isdir(os.path.join(back, "t1", "sub")),
              "into an existing local directory as DIR/NAME", err)
         t.ok(not any(".wrennctl-" in n for n in os.listdir(env.tmp)),
              "no temporary directory is left here", os.listdir(env.tmp))
         rc, out, err = wrennctl(sock, "cp", "-r", sid + ":trees/nope",
                                 os.path.join(env.tmp, "nope.d"))
-        t.ok(rc == 1 and "trees/nope does not exist" in err and
-             not os.path.exists(os.path.join(env.tmp, "nope.d")),
+        t.eq(rc, 1, "a missing directory is an error and leaves nothing (exit "
+             "status)")
+        t.has(err, "trees/nope does not exist",
+              "a missing directory is an error and leaves nothing (stderr)")
+        t.ok(not os.path.exists(os.path.join(env.tmp, "nope.d")),
              "a missing directory is an error and leaves nothing", err)
 
     # resource tables, confirmations, has_active_sandboxes hint
     rc, out, err = wrennctl(sock, "snapshot", "list")
-    t.ok(rc == 0 and b"minimal" in out and b"NAME" in out.upper(),
-         "snapshot list prints a table", (out, err))
+    t.eq(rc, 0, "snapshot list prints a table (exit status)")
+    t.has(out, b"minimal", "snapshot list prints a table (stdout)")
+    t.has(out.upper(), b"NAME", "snapshot list prints a table")
     rc, out, err = wrennctl(sock, "team", "list")
-    t.ok(rc == 0 and env.seed["team_a"]["id"].encode() in out,
-         "team list (JWT route)", (out, err))
+    t.eq(rc, 0, "team list (JWT route) (exit status)")
+    t.has(out, env.seed.get("team_a", {}).get("id").encode(),
+          "team list (JWT route) (stdout)")
     rc, out, err = wrennctl(sock, "--json", "key", "create", "--name", "x")
-    t.ok(rc == 0 and b'"key"' in out, "key create --json", (out, err))
+    t.eq(rc, 0, "key create --json (exit status)")
+    t.has(out, b'"key"', "key create --json (stdout)")
     rc, out, err = wrennctl(sock, "team", "rm", env.seed["team_a"]["id"])
-    t.ok(rc == 2 and "--yes" in err, "team rm refuses without --yes",
-         (rc, err))
+    t.eq(rc, 2, "team rm refuses without --yes (exit status)")
+    t.has(err, "--yes", "team rm refuses without --yes (stderr)")
     with t.case("issue 7: not found names the object"):
         missing = "cl-" + "0" * 25
         rc, out, err = wrennctl(sock, "sandbox", "get", missing)
@@ -244,25 +280,29 @@ try:
         t.ok("Did you mean this?\n\tsandbox\n" in err,
              "and suggests the command", err)
         rc, out, err = wrennctl(sock, "sandbox", "lsit")
-        t.ok("unknown command 'lsit' for 'wrennctl sandbox'" in err and
-             "\tlist\n" in err, "a mistyped verb suggests the verb", err)
+        t.has(err, "unknown command 'lsit' for 'wrennctl sandbox'",
+              "a mistyped verb suggests the verb (stderr)")
+        t.has(err, "\tlist\n", "a mistyped verb suggests the verb (stderr)")
         rc, out, err = wrennctl(sock, "stream", "stpo")
         t.ok("\tstop\n" in err, "a transposition is one edit", err)
         rc, out, err = wrennctl(sock, "xyzzy")
-        t.ok(rc == 2 and "Did you mean" not in err,
-             "nothing is suggested for a word like no command", err)
+        t.eq(rc, 2,
+             "nothing is suggested for a word like no command (exit status)")
+        t.ok("Did you mean" not in err,
+             "nothing is suggested for a word like no command (stderr)", err)
         rc, out, err = wrennctl(sock, "help", "sandbox", "craete")
         t.ok("\tcreate\n" in err, "help suggests too", err)
 
     with t.case("issue 7: -T is --timeout everywhere"):
         rc, out, err = wrennctl(sock, "exec", "-T", "5", sid, "--", "echo",
                                 "hi")
-        t.ok(rc == 0 and out == b"hi\n", "exec -T SEC", (rc, out, err))
+        t.eq(rc, 0, "exec -T SEC (exit status)")
+        t.eq(out, b"hi\n", "exec -T SEC (stdout)")
         rc, out, err = wrennctl(sock, "sandbox", "wait", "-T", "5", sid)
         t.eq(rc, 0, "sandbox wait -T SEC")
         rc, out, err = wrennctl(sock, "exec", "--help")
-        t.ok(b"-T, --timeout" in out and b"-t," not in out,
-             "exec --help documents -T", out)
+        t.has(out, b"-T, --timeout", "exec --help documents -T (stdout)")
+        t.ok(b"-t," not in out, "exec --help documents -T (stdout)", out)
         t.ok(b"--stream to keep their order" in out,
              "exec --help says stdout and stderr arrive separately", out)
 
@@ -286,11 +326,14 @@ try:
 
     # help from rpc.describe, completion
     rc, out, err = wrennctl(sock, "help", "sandbox.exec")
-    t.ok(rc == 0 and b"cmd" in out and b"timeout_sec" in out,
-         "help METHOD shows the live description", out)
+    t.eq(rc, 0, "help METHOD shows the live description (exit status)")
+    t.has(out, b"cmd", "help METHOD shows the live description (stdout)")
+    t.has(out, b"timeout_sec",
+          "help METHOD shows the live description (stdout)")
     rc, out, err = wrennctl(sock, "completion", "bash")
-    t.ok(rc == 0 and b"complete" in out and b"wrennctl" in out,
-         "completion bash prints a script", err)
+    t.eq(rc, 0, "completion bash prints a script (exit status)")
+    t.has(out, b"complete", "completion bash prints a script (stdout)")
+    t.has(out, b"wrennctl", "completion bash prints a script (stdout)")
     # wrennctl(1) documents every command and verb the CLI offers
     with open(os.path.join(os.environ.get("top_srcdir", "."), "docs",
                            "wrennctl.1")) as f:
@@ -318,16 +361,23 @@ try:
         t.eq(rc, 0, "status exits 0 when the setup works")
         t.eq(text.split("\n")[0].split(), ["status:", "ok"],
              "and says ok first")
-        t.ok("probe" not in text and "401" not in text,
-             "with no alarming probe codes", text)
+        t.ok("probe" not in text, "with no alarming probe codes", text)
+        t.ok("401" not in text, "with no alarming probe codes", text)
         reqs = env.fake.requests()
-        t.ok(len(reqs) >= 1 and all(r.get("has_api_key") for r in reqs),
+        t.ok(len(reqs) >= 1,
+             "daemon.status sends nothing unauthenticated (length)", len(reqs))
+        t.ok(all(r.get("has_api_key") for r in reqs),
              "daemon.status sends nothing unauthenticated", reqs)
         rc, out, err = wrennctl(sock, "--json", "status")
         up = json.loads(out)["upstream"]
-        t.eq((up.get("state"), up.get("probe_status"), up.get("probe_auth")),
-             ("ok", 200, "api_key"), "--json: state ok, an authenticated "
-             "probe answered 200")
+        t.eq(up.get("state"), "ok",
+             "--json: state ok, an authenticated probe answered 200 (state)")
+        t.eq(up.get("probe_status"), 200,
+             "--json: state ok, an authenticated probe answered 200 "
+             "(probe_status)")
+        t.eq(up.get("probe_auth"), "api_key",
+             "--json: state ok, an authenticated probe answered 200 "
+             "(probe_auth)")
 
     with t.case("issue 7: status with a wrong API key"):
         w = Wrennd(env.tmp, env.fake.url, api_key="wrn_" + "0" * 32)
@@ -335,9 +385,11 @@ try:
             rc, out, err = wrennctl(w.sock, "status")
             first = out.decode().split("\n")[0]
             t.eq(rc, 1, "status exits 1 with a wrong API key")
-            t.ok(first.startswith("status:") and "error: the control "
-                 "plane rejected the API key (HTTP 401)" in first,
+            t.ok(first.startswith("status:"),
                  "and shows an error state with the reason first", out)
+            t.has(first,
+                  "error: the control plane rejected the API key (HTTP 401)",
+                  "and shows an error state with the reason first")
             rc, out, err = wrennctl(w.sock, "--json", "status")
             up = json.loads(out)["upstream"]
             t.eq(up.get("state"), "auth_error", "--json: state auth_error")
@@ -417,20 +469,26 @@ try:
         t.eq([x["id"] for x in json.loads(out)], [sid, broken["id"]],
              "--json without --all leaves it out too")
         rc, out, err = listed("sandbox", "list")
-        t.ok(dead["id"] not in out and "1 stopped sandbox not shown" in err,
-             "the table says how many it hid", (out, err))
+        t.ok(dead.get("id") not in out,
+             "the table says how many it hid (stdout)", out)
+        t.has(err, "1 stopped sandbox not shown",
+              "the table says how many it hid (stderr)")
 
     with t.case("issue 7: relative ages in tables"):
         rc, out, err = wrennctl(sock, "sandbox", "list")
         row = [ln for ln in out.decode().splitlines() if sid in ln]
-        t.ok(len(row) == 1 and (row[0].endswith("s ago") or
-                                row[0].endswith("m ago")),
+        t.eq(len(row), 1, "a table shows the creation time as an age (length)")
+        age = row[0] if row else ""
+        t.ok(age.endswith("s ago") or age.endswith("m ago"),
              "a table shows the creation time as an age", out)
         rc, out, err = wrennctl(sock, "--json", "sandbox", "list")
         created = [x["created_at"] for x in json.loads(out)
                    if x["id"] == sid]
-        t.ok(len(created) == 1 and created[0].startswith("20") and
-             "T" in created[0], "--json keeps the absolute time", created)
+        t.eq(len(created), 1, "--json keeps the absolute time (length)")
+        when = created[0] if created else ""
+        t.ok(when.startswith("20"), "--json keeps the absolute time (year)",
+             created)
+        t.has(when, "T", "--json keeps the absolute time (date and time)")
         rc, out, err = wrennctl(sock, "snapshot", "list")
         t.ok(b" ago" in out or b"CREATED" not in out,
              "every table's times are ages (snapshot list)", out)
@@ -449,16 +507,21 @@ try:
         s.close()  # bound, never listening: what a dead wrennd leaves
         rc, out, err = wrennctl(stale, "status")
         t.eq(rc, 3, "a stale socket exits 3")
-        t.ok("Connection refused. " in err and "stale socket" in err,
-             "a refused connection suggests a stale socket", err)
+        t.has(err, "Connection refused. ",
+              "a refused connection suggests a stale socket (stderr)")
+        t.has(err, "stale socket",
+              "a refused connection suggests a stale socket (stderr)")
         p = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534",
                             "--clear-groups", WRENNCTL, "--socket", sock,
                             "status"], capture_output=True)
         perr = p.stderr.decode()
         t.eq(p.returncode, 3, "a socket we may not open exits 3")
-        t.ok("Permission denied. " in perr and "mode or group" in perr,
-             "permission denied points at the socket's mode and group",
-             perr)
+        t.has(perr, "Permission denied. ",
+              "permission denied points at the socket's mode and group "
+              "(stderr)")
+        t.has(perr, "mode or group",
+              "permission denied points at the socket's mode and group "
+              "(stderr)")
 
     def fake_wrennd(path, answer):
         """A one-connection wrennd on path that greets, enables fds and
@@ -501,7 +564,8 @@ try:
             rc, out, err = wrennctl(fsock, "cp", "cl-x:dir",
                                     os.path.join(env.tmp, "v.out"))
             th.join()
-            t.ok(rc == 1 and err.startswith("wrennctl: %s\n" % want),
+            t.eq(rc, 1, "data.code %s reads '%s' (exit status)" % (code, want))
+            t.ok(err.startswith("wrennctl: %s\n" % want),
                  "data.code %s reads '%s'" % (code, want), err)
 
     with t.case("issue 7: a daemon that dies mid-stream"):
@@ -525,9 +589,10 @@ try:
         th.join()
         srv.close()
         t.eq(rc, 3, "a lost connection exits 3")
-        t.ok(err.startswith("wrennctl: connection to wrennd lost: ") and
-             "cannot connect" not in err,
+        t.ok(err.startswith("wrennctl: connection to wrennd lost: "),
              "and is reported as lost, not as cannot connect", err)
+        t.ok("cannot connect" not in err,
+             "and is reported as lost, not as cannot connect (stderr)", err)
 finally:
     env.close(t)
 sys.exit(t.done())

@@ -31,8 +31,8 @@ def start(args):
 
 def stop(w):
     rc, text = w.stop()
-    t.ok(rc == 0 and sanitizer_clean(text),
-         "wrennd exits cleanly (no sanitizer report)",
+    t.eq(rc, 0, "wrennd exits cleanly (no sanitizer report) (exit status)")
+    t.ok(sanitizer_clean(text), "wrennd exits cleanly (no sanitizer report)",
          "exit %s\n%s" % (rc, text[-3000:]))
 
 
@@ -177,9 +177,14 @@ try:
     with t.case("greeting advertises the new limits"):
         c = Client(w.sock)
         lim = c.hello["params"]["limits"]
-        t.eq((lim.get("max_reply"), lim.get("max_queued_fds"),
-              lim.get("idle_timeout_ms")), (150994944, 8, 0),
-             "limits: max_reply, max_queued_fds, idle_timeout_ms")
+        t.eq(lim.get("max_reply"), 150994944,
+             "limits: max_reply, max_queued_fds, idle_timeout_ms (max_reply)")
+        t.eq(lim.get("max_queued_fds"), 8,
+             "limits: max_reply, max_queued_fds, idle_timeout_ms "
+             "(max_queued_fds)")
+        t.eq(lim.get("idle_timeout_ms"), 0,
+             "limits: max_reply, max_queued_fds, idle_timeout_ms "
+             "(idle_timeout_ms)")
         c.close()
 finally:
     stop(w)

@@ -84,7 +84,8 @@ try:
                  "%s -> %d" % (name, code))
             t.eq(dig(m, "error", "data", "code"), dcode,
                  "%s -> data.code %s" % (name, dcode))
-            t.ok("id" in m and m["id"] is None,
+            t.has(m, "id", "%s -> the error has an id" % name)
+            t.ok(m.get("id", "absent") is None,
                  "%s -> the error has a null id" % name, m)
             t.ok(cl.closed(5), name + ": connection closed")
 

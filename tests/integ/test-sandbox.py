@@ -78,8 +78,10 @@ try:
         t.eq(dig(sb, "status"), "running", "sandboxes.create {} -> running")
         t.ok(str(dig(sb, "id")).startswith("cl-"),
              "sandboxes.create {} -> an id cl-...", sb)
-        t.eq((dig(sb, "template"), dig(sb, "vcpus"), dig(sb, "memory_mb")),
-             ("minimal", 1, 512), "create applies upstream defaults")
+        t.eq(dig(sb, "template"), "minimal",
+             "create applies upstream defaults")
+        t.eq(dig(sb, "vcpus"), 1, "create applies upstream defaults")
+        t.eq(dig(sb, "memory_mb"), 512, "create applies upstream defaults")
 
     with t.case("sandboxes.create with fields"):
         rc, sb = ctl_json(sock, "sandboxes.create",
@@ -233,7 +235,8 @@ try:
     with t.case("sandbox.ping and sandbox.metrics"):
         sid = shared_sandbox()
         rc, r = ctl_json(sock, "sandbox.ping", {"sandbox_id": sid})
-        t.eq((rc, r), (0, {}), "sandbox.ping 204 -> {}")
+        t.eq(rc, 0, "sandbox.ping 204 -> {} (exit status)")
+        t.eq(r, {}, "sandbox.ping 204 -> {}")
         rc, m = ctl_json(sock, "sandbox.metrics", {"sandbox_id": sid})
         t.eq(dig(m, "sandbox_id"), sid, "sandbox.metrics names the sandbox")
         t.eq(type(dig(m, "points")), list, "sandbox.metrics has points")
@@ -322,9 +325,11 @@ try:
     with t.case("sandboxes.destroy"):
         sid = new_sandbox()
         rc, r = ctl_json(sock, "sandboxes.destroy", {"sandbox_id": sid})
-        t.eq((rc, r), (0, {}), "sandboxes.destroy 204 -> {}")
+        t.eq(rc, 0, "sandboxes.destroy 204 -> {} (exit status)")
+        t.eq(r, {}, "sandboxes.destroy 204 -> {}")
         rc, r = ctl_json(sock, "sandboxes.destroy", {"sandbox_id": sid})
-        t.eq((rc, r), (0, {}), "destroy again is still {}")
+        t.eq(rc, 0, "destroy again is still {} (exit status)")
+        t.eq(r, {}, "destroy again is still {}")
         rc, lst = ctl_json(sock, "sandboxes.list")
         t.eq(rc, 0, "sandboxes.list after destroy succeeds")
         ids = [s.get("id") for s in lst] if isinstance(lst, list) else []

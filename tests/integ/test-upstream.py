@@ -115,8 +115,10 @@ try:
              "reaches the control plane", r)
         reqs = [q for q in env.fake.requests()
                 if q["path"] == "/v1/sandboxes"]
-        t.ok(len(reqs) == 1 and reqs[0]["api_key"] == env.seed["api_key"],
-             "finding 11: the key went to the base URL's host", reqs)
+        t.eq(len(reqs), 1,
+             "finding 11: the key went to the base URL's host (length)")
+        t.eq(reqs[0].get("api_key") if reqs else None, env.seed["api_key"],
+             "finding 11: the key went to the base URL's host (api_key)")
         seen = b""
         try:
             conn, _ = proxy.accept()
