@@ -70,9 +70,10 @@ try:
                     "max-clients 10\n")
         p = run_wrennd("--config", cfg, "--check")
         t.eq(p.returncode, 0, "--check exits 0 on a good file")
-        t.ok("configuration OK" in p.stdout and
-             'base-url "https://example.invalid/api"' in p.stdout,
-             "--check validates and prints the effective config", p.stdout)
+        t.has(p.stdout, "configuration OK",
+              "--check validates and prints the effective config")
+        t.has(p.stdout, 'base-url "https://example.invalid/api"',
+              "--check validates and prints the effective config")
         p = run_wrennd("--config", cfg, "--base-url", "http://flag:1",
                        "--check", env={"WRENN_BASE_URL": "http://env:1"})
         t.ok('base-url "http://flag:1"' in p.stdout, "flag wins over file",
@@ -88,9 +89,12 @@ try:
         with open(cfg, "w") as f:
             f.write("max-clients 10\nmax-inflight lots\n")
         p = run_wrennd("--config", cfg, "--check")
-        t.ok(p.returncode != 0 and p.stderr.count("\n") == 1 and
-             cfg + ":2:1:" in p.stderr,
-             "bad config: one line with file:line:col", p.stderr)
+        t.ok(p.returncode != 0, "bad config: one line with file:line:col",
+             p.returncode)
+        t.eq(p.stderr.count("\n"), 1,
+             "bad config: one line with file:line:col")
+        t.has(p.stderr, cfg + ":2:1:",
+              "bad config: one line with file:line:col")
         for args, what in ((["--base-url", "ftp://x"], "bad URL scheme"),
                            (["--base-url", "http://user:pw@h"],
                             "URL with creds"),
@@ -100,10 +104,15 @@ try:
                            (["--socket", "/" + "x" * 200],
                             "long socket path")):
             p = run_wrennd(*args, "--check")
-            t.ok(p.returncode != 0 and p.stderr.strip() and
-                 len(p.stderr.strip().splitlines()) <= 4,
-                 "bad configuration (%s) exits non-zero with a reason"
-                 % what, p.stderr)
+            t.ok(p.returncode != 0,
+                 "bad configuration (%s) exits non-zero with a reason" % what,
+                 p.returncode)
+            t.ok(p.stderr.strip(),
+                 "bad configuration (%s) exits non-zero with a reason" % what,
+                 p.stderr)
+            t.ok(len(p.stderr.strip().splitlines()) <= 4,
+                 "bad configuration (%s) exits non-zero with a reason "
+                 "(length)" % what, len(p.stderr.strip().splitlines()))
     # issue 7: "--socket $XDG_RUNTIME_DIR/wrennd/wrennd.sock" with the
     # variable unset must not create /wrennd at the filesystem root
     with t.case("socket path from an empty variable"):
@@ -114,9 +123,10 @@ try:
             p = run_wrennd("--socket", path, "--check")
             t.ok(p.returncode != 0, "socket path %s is refused" % what,
                  p.stdout)
-            t.ok(path in p.stderr and "unset variable" in p.stderr,
-                 "and the reason names the path and the likely cause",
-                 p.stderr)
+            t.has(p.stderr, path,
+                  "and the reason names the path and the likely cause")
+            t.has(p.stderr, "unset variable",
+                  "and the reason names the path and the likely cause")
         t.ok(not os.path.exists(top), "nothing is created at /")
         e = {"XDG_RUNTIME_DIR": tmp}
         p = run_wrennd("--check", env=e)
@@ -140,8 +150,9 @@ try:
         w = env.start_wrennd(cred="api_key")
         try:
             rc, sb = ctl_json(w.sock, "sandboxes.create")
-            t.ok(rc == 0 and sb.get("status") == "running",
-                 "HTTPS upstream verified with --ca-file", sb)
+            t.eq(rc, 0, "HTTPS upstream verified with --ca-file (exit status)")
+            t.eq(sb.get("status"), "running",
+                 "HTTPS upstream verified with --ca-file (status)")
             sid = sb["id"]
             t.eq(cred_used(env.fake).get("api_key"), env.seed["api_key"],
                  "API key sent as X-API-Key")
@@ -150,14 +161,15 @@ try:
             r = cl.call("sandbox.exec_stream",
                         {"sandbox_id": sid, "cmd": "echo",
                          "args": ["over wss"]}, events=ev)
-            t.ok(r.get("result") == {"exit_code": 0} and
-                 any(e.get("data") == "over wss\n" for e in ev),
+            t.eq(r.get("result"), {"exit_code": 0},
+                 "exec stream over wss:// verified with the same CA (result)")
+            t.ok(any(e.get("data") == "over wss\n" for e in ev),
                  "exec stream over wss:// verified with the same CA", r)
             cl.close()
         finally:
             code, text = stopped(w)
-        t.ok(code == 0 and sanitizer_clean(text), "clean exit on SIGTERM",
-             text[-2000:])
+        t.eq(code, 0, "clean exit on SIGTERM (exit status)")
+        t.ok(sanitizer_clean(text), "clean exit on SIGTERM", text[-2000:])
     with t.case("TLS with an unknown CA"):
         w = Wrennd(tmp, env.fake.url, api_key=env.seed["api_key"])
         try:
@@ -171,9 +183,11 @@ try:
             t.ok("certificate" in err.get("message", "").lower(),
                  "and the reason names the certificate", r)
             rc, err = ctl_json(w.sock, "sandboxes.list")
-            t.ok(rc != 0 and err["error"]["data"]["code"] ==
-                 "upstream_unreachable", "unknown CA -> upstream_unreachable",
-                 err)
+            t.ok(rc != 0, "unknown CA -> upstream_unreachable (exit status)",
+                 rc)
+            t.eq(err.get("error", {}).get("data", {}).get("code"),
+                 "upstream_unreachable",
+                 "unknown CA -> upstream_unreachable (code)")
             t.ok(env.seed["api_key"] not in json.dumps(err),
                  "error does not carry the key")
         finally:
@@ -189,8 +203,12 @@ try:
             w = env.start_wrennd(cred="api_key", wrap=wrap)
             try:
                 rc, lst = ctl_json(w.sock, "sandboxes.list")
-                t.ok(rc == 0 and isinstance(lst, list), "REST over https "
-                     "works without a system CA bundle (issue 7)", lst)
+                t.eq(rc, 0,
+                     "REST over https works without a system CA bundle (issue "
+                     "7) (exit status)")
+                t.ok(isinstance(lst, list),
+                     "REST over https works without a system CA bundle (issue "
+                     "7)", lst)
                 cl = Client(w.sock)
                 ev = []
                 r = cl.call("sandbox.exec_stream",
@@ -209,9 +227,10 @@ try:
              "trust fails at start", p.stdout)
         lines = p.stderr.strip().splitlines()
         t.eq(len(lines), 1, "with one line")
-        t.ok(e["SSL_CERT_FILE"] in p.stderr and
-             "ca-certificates" in p.stderr,
-             "naming the missing bundle and the package", p.stderr)
+        t.has(p.stderr, e.get("SSL_CERT_FILE"),
+              "naming the missing bundle and the package")
+        t.has(p.stderr, "ca-certificates",
+              "naming the missing bundle and the package")
         p = run_wrennd("--base-url", env.fake.url, "--ca-file", env.fake.ca,
                        "--check", env=e)
         t.eq(p.returncode, 0, "--ca-file alone is enough to start")
@@ -227,7 +246,9 @@ try:
                        args=["--ca-file", env.fake.ca])
             try:
                 rc, lst = ctl_json(w.sock, "sandboxes.list")
-                t.ok(rc == 0 and isinstance(lst, list),
+                t.eq(rc, 0,
+                     "https://localhost verified by host name (exit status)")
+                t.ok(isinstance(lst, list),
                      "https://localhost verified by host name", lst)
             finally:
                 stopped(w)
@@ -238,17 +259,22 @@ try:
         try:
             rc, got = ctl_json(w.sock, "sandboxes.get",
                                {"sandbox_id": sid})
-            t.ok(rc == 0 and got.get("id") == sid, "JWT-only daemon works",
-                 got)
+            t.eq(rc, 0, "JWT-only daemon works (exit status)")
+            t.eq(got.get("id"), sid, "JWT-only daemon works (id)")
             a = cred_used(env.fake)
-            t.ok(a.get("bearer") == env.seed["jwt_owner"] and
-                 not a.get("api_key"), "JWT sent as Authorization: Bearer",
-                 a)
+            t.eq(a.get("bearer"), env.seed.get("jwt_owner"),
+                 "JWT sent as Authorization: Bearer (bearer)")
+            t.ok(not a.get("api_key"),
+                 "JWT sent as Authorization: Bearer (api_key)", a)
             rc, st = ctl_json(w.sock, "daemon.status")
             jwt = st.get("auth", {}).get("jwt", {})
-            t.ok(rc == 0 and jwt.get("configured") and
-                 4 * 3600 < jwt.get("expires_in_sec", 0) <= 6 * 3600 and
-                 jwt.get("expires_at", "").endswith("Z"),
+            t.eq(rc, 0, "daemon.status shows the JWT expiry (exit status)")
+            t.ok(jwt.get("configured"),
+                 "daemon.status shows the JWT expiry (configured)",
+                 st.get("auth"))
+            t.ok(4 * 3600 < jwt.get("expires_in_sec", 0) <= 6 * 3600,
+                 "daemon.status shows the JWT expiry", st.get("auth"))
+            t.ok(jwt.get("expires_at", "").endswith("Z"),
                  "daemon.status shows the JWT expiry", st.get("auth"))
             t.ok(env.seed["jwt_owner"] not in json.dumps(st),
                  "no token in status")
@@ -261,9 +287,11 @@ try:
         try:
             ctl_json(w.sock, "sandboxes.get", {"sandbox_id": sid})
             a = cred_used(env.fake)
-            t.ok(a.get("api_key") == env.seed["api_key"] and
-                 not a.get("bearer"),
-                 "with both, the API key is used on sandbox routes", a)
+            t.eq(a.get("api_key"), env.seed.get("api_key"),
+                 "with both, the API key is used on sandbox routes (api_key)")
+            t.ok(not a.get("bearer"),
+                 "with both, the API key is used on sandbox routes (bearer)",
+                 a)
         finally:
             stopped(w)
 
@@ -273,10 +301,14 @@ try:
         try:
             env.fake.clear_requests()
             rc, err = ctl_json(w.sock, "sandboxes.list")
-            t.ok(rc != 0 and err["error"]["data"]["code"] ==
-                 "unauthorized" and "WRENN_API_KEY" in
-                 err["error"]["message"],
-                 "no credential -> local unauthorized with a hint", err)
+            t.ok(rc != 0,
+                 "no credential -> local unauthorized with a hint (exit "
+                 "status)", rc)
+            t.eq(err.get("error", {}).get("data", {}).get("code"),
+                 "unauthorized",
+                 "no credential -> local unauthorized with a hint (code)")
+            t.has(err.get("error", {}).get("message"), "WRENN_API_KEY",
+                  "no credential -> local unauthorized with a hint (message)")
             t.eq(env.fake.requests(), [],
                  "and nothing reached the control plane")
         finally:
@@ -323,13 +355,17 @@ try:
                 t.ok(True, "credentials are scrubbed from /proc/PID/environ "
                      "# SKIP under valgrind")
             else:
-                t.ok(env.seed["api_key"].encode() not in environ and
-                     env.seed["jwt_owner"].encode() not in environ,
-                     "credentials are scrubbed from /proc/PID/environ")
+                t.ok(env.seed.get("api_key").encode() not in environ,
+                     "credentials are scrubbed from /proc/PID/environ",
+                     environ)
+                t.ok(env.seed.get("jwt_owner").encode() not in environ,
+                     "credentials are scrubbed from /proc/PID/environ",
+                     environ)
             with open("/proc/%d/limits" % w.proc.pid) as f:
                 lim = [ln for ln in f if ln.startswith("Max core file size")]
-            t.ok(lim and lim[0].split()[4] == "0", "core dumps disabled",
-                 lim)
+            t.eq(len(lim), 1, "core dumps disabled (the limit is listed)")
+            t.eq(lim[0].split()[4] if lim else None, "0",
+                 "core dumps disabled")
 
             # socket file: mode 0600; a second daemon on the same path
             # refuses
@@ -337,17 +373,19 @@ try:
             t.eq(oct(mode), oct(0o600), "socket is created with mode 0600")
             w2 = Wrennd(tmp, env.fake.url, socket_path=w.sock, wait=False)
             w2.proc.wait(20)
-            t.ok(w2.proc.returncode != 0 and
-                 "already listening" in w2.stderr(),
+            t.ok(w2.proc.returncode != 0,
                  "a second wrennd does not steal a live socket",
-                 w2.stderr())
+                 w2.proc.returncode)
+            t.has(w2.stderr(), "already listening",
+                  "a second wrennd does not steal a live socket")
             w2.err.close()
             t.ok(os.path.exists(w.sock), "and the live socket is untouched")
         finally:
             code, text = stopped(w)
         t.ok(not os.path.exists(w.sock), "socket removed on exit")
-        t.ok(env.seed["api_key"] not in text and
-             env.seed["jwt_owner"] not in text, "no secret in the log")
+        t.ok(env.seed.get("api_key") not in text, "no secret in the log", text)
+        t.ok(env.seed.get("jwt_owner") not in text, "no secret in the log",
+             text)
 
     # stale socket file is replaced
     with t.case("stale socket and drain"):
@@ -389,8 +427,8 @@ try:
         t.ok('base-url "%s"\n' % url in p.stdout, "and kept whole",
              p.stdout[-300:])
         p = run_wrennd("--set", "max-inflight", "--check")
-        t.ok(p.returncode != 0 and "KEY=VALUE" in p.stderr,
-             "--set without '=' is refused", p.stderr)
+        t.ok(p.returncode != 0, "--set without '=' is refused", p.returncode)
+        t.has(p.stderr, "KEY=VALUE", "--set without '=' is refused")
 
     # audit 13: a FIFO as the token file blocks nothing
     fifo = os.path.join(tmp, "token.fifo")
@@ -404,8 +442,8 @@ try:
         link = os.path.join(tmp, "token.link")
         os.symlink(fifo, link)
         p = run_wrennd("--token-file", link, "--check")
-        t.ok(p.returncode != 0 and "symbolic link" in p.stderr,
-             "a symbolic link is refused too", p.stderr)
+        t.ok(p.returncode != 0, "a symbolic link is refused too", p.returncode)
+        t.has(p.stderr, "symbolic link", "a symbolic link is refused too")
     with t.case("a FIFO swapped in for the token file"):
         tf = os.path.join(tmp, "token.jwt")
         with open(tf, "w") as f:
@@ -444,11 +482,16 @@ try:
                 c = Client(w.sock, timeout=10)
                 st = c.call("daemon.status")["result"]["auth"]["jwt"]
                 c.close()
-                t.ok(st.get("configured") and "expires_at" not in st,
+                t.ok(st.get("configured"),
+                     "%s: no expiry is reported (configured)" % what, st)
+                t.ok("expires_at" not in st,
                      "%s: no expiry is reported" % what, st)
             finally:
                 code, text = stopped(w)
-            t.ok(code == 0 and sanitizer_clean(text),
+            t.eq(code, 0,
+                 "%s: clean exit (no sanitizer or valgrind report) (exit "
+                 "status)" % what)
+            t.ok(sanitizer_clean(text),
                  "%s: clean exit (no sanitizer or valgrind report)" % what,
                  text[-2000:])
 
@@ -460,9 +503,10 @@ try:
             rc, err = ctl_json(w.sock, "teams.list")
             msg = err.get("error", {}).get("message", "") \
                 if isinstance(err, dict) else str(err)
-            t.ok(rc != 0 and "expired" in msg, "an expired JWT is refused",
-                 err)
-            t.ok("restart" in msg and "token file" not in msg,
+            t.ok(rc != 0, "an expired JWT is refused (exit status)", rc)
+            t.has(msg, "expired", "an expired JWT is refused")
+            t.has(msg, "restart", "from WRENN_TOKEN the hint says to restart")
+            t.ok("token file" not in msg,
                  "from WRENN_TOKEN the hint says to restart", msg)
         finally:
             stopped(w)
@@ -475,7 +519,9 @@ try:
             rc, err = ctl_json(w.sock, "teams.list")
             msg = err.get("error", {}).get("message", "") \
                 if isinstance(err, dict) else str(err)
-            t.ok("token file" in msg and "restart" not in msg,
+            t.has(msg, "token file",
+                  "from a token file the hint says to rewrite it")
+            t.ok("restart" not in msg,
                  "from a token file the hint says to rewrite it", msg)
         finally:
             stopped(w)
@@ -544,8 +590,8 @@ try:
             old.close()
         finally:
             code, text = stopped(w)
-        t.ok(code == 0 and sanitizer_clean(text), "clean exit after "
-             "reloads", text[-2000:])
+        t.eq(code, 0, "clean exit after reloads (exit status)")
+        t.ok(sanitizer_clean(text), "clean exit after reloads", text[-2000:])
 
     # socket activation: fd 3 passed, never unlinked
     with t.case("socket activation"):

@@ -59,9 +59,10 @@ try:
     r = c.call("sandbox.download", {"sandbox_id": sid,
                                     "path": "dir/small.bin"})
     res = r.get("result", {})
-    t.ok(base64.b64decode(res.get("data", "")) == blob and
-         res.get("size") == len(blob), "sandbox.download returns the exact "
-         "bytes", r.get("error"))
+    t.eq(base64.b64decode(res.get("data", "")), blob,
+         "sandbox.download returns the exact bytes")
+    t.eq(res.get("size"), len(blob),
+         "sandbox.download returns the exact bytes (size)")
     r = c.call("sandbox.upload", {"sandbox_id": sid, "path": "e.bin",
                                   "data": ""})
     r = c.call("sandbox.download", {"sandbox_id": sid, "path": "e.bin"})
@@ -70,9 +71,11 @@ try:
                                   "data": "not base64!"})
     t.eq(r.get("error", {}).get("code"), -32602, "bad base64 -> -32602")
     r = c.call("sandbox.download", {"sandbox_id": sid, "path": "nope"})
-    t.ok(r.get("error", {}).get("data", {}).get("code") == "agent_error" and
-         r["error"]["data"]["status"] == 502,
-         "missing file on download -> agent_error 502 as upstream says", r)
+    t.eq(r.get("error", {}).get("data", {}).get("code"), "agent_error",
+         "missing file on download -> agent_error 502 as upstream says (code)")
+    t.eq(r.get("error", {}).get("data", {}).get("status"), 502,
+         "missing file on download -> agent_error 502 as upstream says "
+         "(status)")
 
     # over 100 MiB fails locally, before anything is sent
     env.fake.clear_requests()
@@ -116,10 +119,13 @@ try:
     r = c.wait_reply(i, events=ev)
     th.join()
     want = hashlib.sha256(payload).hexdigest()
-    t.ok(r.get("result", {}).get("sha256") == want and
-         r["result"]["size"] == len(payload) and
-         r["result"]["verified"] is True,
-         "stream_upload from a pipe, verified", r)
+    t.eq(r.get("result", {}).get("sha256"), want,
+         "stream_upload from a pipe, verified (sha256)")
+    t.eq(r.get("result", {}).get("size"), len(payload),
+         "stream_upload from a pipe, verified (size)")
+    t.ok(r.get("result", {}).get("verified") is True,
+         "stream_upload from a pipe, verified (verified)",
+         r.get("result", {}).get("verified"))
     t.ok(any(e["event"] == "progress" for e in ev), "progress events sent")
 
     rd, wr = os.pipe()
@@ -141,8 +147,11 @@ try:
     os.close(wr)
     r = c.wait_reply(i)
     th.join()
-    t.ok(bytes(got) == payload and r.get("result", {}).get("verified"),
-         "stream_download into a pipe is byte-exact and verified", r)
+    t.eq(bytes(got), payload,
+         "stream_download into a pipe is byte-exact and verified")
+    t.ok(r.get("result", {}).get("verified"),
+         "stream_download into a pipe is byte-exact and verified (verified)",
+         r)
 
     # fds on a line sent right behind another one (the kernel may hand
     # both lines over in one chunk) still reach the right request
@@ -156,8 +165,11 @@ try:
     os.close(rd)
     r1 = c.wait_reply(first)
     r = c.wait_reply(i, events=[])
-    t.ok("result" in r1 and r.get("result", {}).get("size") == 6,
-         "fds sent right after another request belong to the right line", r)
+    t.has(r1, "result",
+          "fds sent right after another request belong to the right line")
+    t.eq(r.get("result", {}).get("size"), 6,
+         "fds sent right after another request belong to the right line "
+         "(size)")
 
     # missing file: upstream says 200 + empty; verify turns it into an error
     fpath = os.path.join(tmp, "missing.out")
@@ -166,13 +178,16 @@ try:
                          {"sandbox_id": sid, "path": "no/such/file",
                           "fd": {"$fd": 0}}, [fd])
     r = c.wait_reply(i)
-    t.ok(r.get("result", {}).get("size") == 0 and
-         r["result"]["verified"] is False,
+    t.eq(r.get("result", {}).get("size"), 0,
          "without verify a missing file looks like an empty one (upstream "
-         "quirk)", r)
-    t.ok("empty body" in r.get("result", {}).get("warning", "") and
-         sid + ":no/such/file" in r["result"]["warning"],
-         "issue 7: an unverified empty download carries a warning", r)
+         "quirk) (size)")
+    t.ok(r.get("result", {}).get("verified") is False,
+         "without verify a missing file looks like an empty one (upstream "
+         "quirk) (verified)", r.get("result", {}).get("verified"))
+    t.has(r.get("result", {}).get("warning", ""), "empty body",
+          "issue 7: an unverified empty download carries a warning (warning)")
+    t.has(r.get("result", {}).get("warning"), sid + ":no/such/file",
+          "issue 7: an unverified empty download carries a warning (warning)")
     i = c.call_async_fds("sandbox.stream_download",
                          {"sandbox_id": sid, "path": "no/such/file",
                           "fd": {"$fd": 0}, "verify": True}, [fd])
@@ -261,10 +276,12 @@ try:
     os.close(fd)
     r = c.wait_reply(i)
     e = r.get("error", {})
-    t.ok(e.get("data", {}).get("code") == "integrity" and
-         e["data"].get("size") == 100000 and
-         e["data"].get("sandbox_size") == len(payload),
-         "a truncated download is caught by verify", r)
+    t.eq(e.get("data", {}).get("code"), "integrity",
+         "a truncated download is caught by verify (code)")
+    t.eq(e.get("data", {}).get("size"), 100000,
+         "a truncated download is caught by verify (size)")
+    t.eq(e.get("data", {}).get("sandbox_size"), len(payload),
+         "a truncated download is caught by verify (sandbox_size)")
     env.fake.clear_faults()
 
     # a download cut mid-body is an error even without verify
@@ -308,9 +325,15 @@ try:
     c.s.settimeout(900)
     r = c.wait_reply(i, events=[])
     up_s = time.monotonic() - t0
-    t.ok(r.get("result", {}).get("sha256") == want and
-         r["result"]["size"] == BIG and r["result"]["verified"],
-         "%d MiB upload through an fd, SHA-256 verified" % (BIG >> 20), r)
+    t.eq(r.get("result", {}).get("sha256"), want,
+         "%d MiB upload through an fd, SHA-256 verified (sha256)"
+         % (BIG >> 20))
+    t.eq(r.get("result", {}).get("size"), BIG,
+         "%d MiB upload through an fd, SHA-256 verified (size)" % (BIG >> 20))
+    t.ok(r.get("result", {}).get("verified"),
+         "%d MiB upload through an fd, SHA-256 verified (verified)"
+         % (BIG >> 20),
+         r)
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     t0 = time.monotonic()
     i = c.call_async_fds("sandbox.stream_download",
@@ -319,9 +342,11 @@ try:
     os.close(fd)
     r = c.wait_reply(i, events=[])
     down_s = time.monotonic() - t0
-    t.ok(r.get("result", {}).get("sha256") == want and
-         sha_file(dst) == want, "%d MiB download through an fd, SHA-256 "
-         "matches" % (BIG >> 20), r)
+    t.eq(r.get("result", {}).get("sha256"), want,
+         "%d MiB download through an fd, SHA-256 matches (sha256)"
+         % (BIG >> 20))
+    t.eq(sha_file(dst), want,
+         "%d MiB download through an fd, SHA-256 matches" % (BIG >> 20))
     grow = rss_kib(pid) - rss0
     t.diag("upload %.1f s, download %.1f s, RSS growth %d KiB"
            % (up_s, down_s, grow))

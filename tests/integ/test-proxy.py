@@ -203,8 +203,10 @@ with t.case("GET from python3 -m http.server"):
     t.eq(res.get("headers", {}).get("content-length"), str(len(BLOB)),
          "GET: header fields in lower case")
     r = req(sb, 8080, "HEAD", "/blob.bin")
-    t.eq((r["result"]["status"], r["result"]["body"]), (200, ""),
-         "HEAD: status and an empty body")
+    t.eq(r.get("result", {}).get("status"), 200,
+         "HEAD: status and an empty body (status)")
+    t.eq(r.get("result", {}).get("body"), "",
+         "HEAD: status and an empty body (body)")
     r = req(sb, 8080, "GET", "/missing.txt")
     t.eq(r.get("result", {}).get("status"), 404,
          "a 404 of the app is a result")
@@ -216,9 +218,10 @@ with t.case("POST a binary body"):
             body=base64.b64encode(BLOB).decode())
     res = r.get("result", {})
     echo = json.loads(base64.b64decode(res.get("body", "")) or b"{}")
-    t.eq((echo.get("len"), echo.get("sha256")),
-         (len(BLOB), hashlib.sha256(BLOB).hexdigest()),
-         "POST: the app got the body byte for byte")
+    t.eq(echo.get("len"), len(BLOB),
+         "POST: the app got the body byte for byte (len)")
+    t.eq(echo.get("sha256"), hashlib.sha256(BLOB).hexdigest(),
+         "POST: the app got the body byte for byte (sha256)")
     t.eq(echo.get("path"), "/echo?x=1", "POST: path and query kept")
     fields = {}
     for k, v in echo.get("headers", []):
@@ -230,8 +233,10 @@ with t.case("POST a binary body"):
     t.eq(res.get("headers", {}).get("x-rep"), ["one", "two"],
          "an answer field sent twice is an array in order")
     r = req(sb, 8000, "PUT", "/raw", body=base64.b64encode(b"\0\1").decode())
-    t.eq((r["result"]["status"], base64.b64decode(r["result"]["body"])),
-         (201, b"\0\1"), "PUT: the app's status and bytes come back")
+    t.eq(r.get("result", {}).get("status"), 201,
+         "PUT: the app's status and bytes come back (status)")
+    t.eq(base64.b64decode(r.get("result", {}).get("body")), b"\0\1",
+         "PUT: the app's status and bytes come back")
 
 with t.case("credential headers are not forwarded; the key is masked"):
     env.fake.clear_requests()
@@ -264,16 +269,22 @@ with t.case("404 of the app vs 404 of the proxy"):
          "its body is passed through")
     r = req("cl-" + "0" * 25, 8000, "GET", "/echo")
     d = err(r)
-    t.eq((d.get("code"), d.get("status"), d.get("source")),
-         ("not_found", 404, "proxy"), "an unknown sandbox: the proxy's 404")
+    t.eq(d.get("code"), "not_found",
+         "an unknown sandbox: the proxy's 404 (code)")
+    t.eq(d.get("status"), 404, "an unknown sandbox: the proxy's 404 (status)")
+    t.eq(d.get("source"), "proxy",
+         "an unknown sandbox: the proxy's 404 (source)")
     t.eq(d.get("proxy_message"), "sandbox not found",
          "the proxy's words are kept")
 
 with t.case("nothing listening: 502"):
     r = req(sb, 9, "GET", "/")
     d = err(r)
-    t.eq((d.get("code"), d.get("status"), d.get("source")),
-         ("proxy_error", 502, "proxy"), "nothing listening: proxy_error 502")
+    t.eq(d.get("code"), "proxy_error",
+         "nothing listening: proxy_error 502 (code)")
+    t.eq(d.get("status"), 502, "nothing listening: proxy_error 502 (status)")
+    t.eq(d.get("source"), "proxy",
+         "nothing listening: proxy_error 502 (source)")
     t.ok(d.get("proxy_message", "").startswith("proxy error: dial tcp"),
          "the dial error is in data", d)
 
@@ -283,13 +294,19 @@ with t.case("a sandbox that is not running"):
          "running: the app answers (and the proxy caches the target)")
     call("sandbox.pause", {"sandbox_id": sb2})
     d = err(req(sb2, 8000, "GET", "/echo"))
-    t.eq((d.get("code"), d.get("status"), d.get("sandbox_status")),
-         ("invalid_state", 503, "paused"),
-         "paused, target cached: the agent's 503 is invalid_state")
+    t.eq(d.get("code"), "invalid_state",
+         "paused, target cached: the agent's 503 is invalid_state (code)")
+    t.eq(d.get("status"), 503,
+         "paused, target cached: the agent's 503 is invalid_state (status)")
+    t.eq(d.get("sandbox_status"), "paused",
+         "paused, target cached: the agent's 503 is invalid_state "
+         "(sandbox_status)")
     env.fake.ctl("DELETE", "proxy/cache")
     d = err(req(sb2, 8000, "GET", "/echo"))
-    t.eq((d.get("code"), d.get("status"), d.get("sandbox_status")),
-         ("invalid_state", 409, "paused"), "paused: the proxy's 409")
+    t.eq(d.get("code"), "invalid_state", "paused: the proxy's 409 (code)")
+    t.eq(d.get("status"), 409, "paused: the proxy's 409 (status)")
+    t.eq(d.get("sandbox_status"), "paused",
+         "paused: the proxy's 409 (sandbox_status)")
     t.ok(d.get("proxy_message", "").startswith("sandbox is not running"),
          "409: the proxy's words", d)
 
@@ -297,16 +314,19 @@ with t.case("body limits both ways"):
     env.fake.clear_requests()
     big = base64.b64encode(b"x" * 65537).decode()
     d = err(req(sb, 8000, "POST", "/raw", body=big))
-    t.eq((d.get("code"), d.get("max")), ("too_large", 65536),
-         "a request body over proxy-max-body: too_large")
+    t.eq(d.get("code"), "too_large",
+         "a request body over proxy-max-body: too_large (code)")
+    t.eq(d.get("max"), 65536,
+         "a request body over proxy-max-body: too_large (max)")
     t.eq(proxy_log(), [], "...and nothing was sent")
     r = req(sb, 8000, "POST", "/raw",
             body=base64.b64encode(b"x" * 65536).decode())
     t.eq(r.get("result", {}).get("status"), 201,
          "a body of exactly proxy-max-body goes")
     d = err(req(sb, 8000, "GET", "/blob?n=65537"))
-    t.eq((d.get("code"), d.get("max")), ("too_large", 65536),
-         "an answer over proxy-max-body: too_large")
+    t.eq(d.get("code"), "too_large",
+         "an answer over proxy-max-body: too_large (code)")
+    t.eq(d.get("max"), 65536, "an answer over proxy-max-body: too_large (max)")
     r = req(sb, 8000, "GET", "/blob?n=65536")
     t.eq(len(base64.b64decode(r.get("result", {}).get("body", ""))), 65536,
          "an answer of exactly proxy-max-body arrives")
@@ -327,27 +347,36 @@ with t.case("bad params"):
 
 with t.case("wrennctl url and http"):
     rc, out, e = wrennctl(env.sock, "url", sb, "8888")
-    t.eq((rc, out.decode().strip()),
-         (0, "http://8888-%s.127.0.0.1:%d" % (sb, env.fake.port)),
+    t.eq(rc, 0, "wrennctl url prints the URL (exit status)")
+    t.eq(out.decode().strip(),
+         "http://8888-%s.127.0.0.1:%d" % (sb, env.fake.port),
          "wrennctl url prints the URL")
     rc, out, e = wrennctl(env.sock, "http", sb, "8080", "/blob.bin")
-    t.ok(rc == 0 and out == BLOB, "wrennctl http writes the body raw", e)
+    t.eq(rc, 0, "wrennctl http writes the body raw (exit status)")
+    t.eq(out, BLOB, "wrennctl http writes the body raw (stdout)")
     rc, out, e = wrennctl(env.sock, "http", "-v", sb, "8080", "/blob.bin")
-    t.ok(rc == 0 and "< HTTP 200" in e and "< content-length: " in e,
-         "wrennctl http -v: status and fields on stderr", e)
+    t.eq(rc, 0, "wrennctl http -v: status and fields on stderr (exit status)")
+    t.has(e, "< HTTP 200", "wrennctl http -v: status and fields on stderr")
+    t.has(e, "< content-length: ",
+          "wrennctl http -v: status and fields on stderr")
     rc, out, e = wrennctl(env.sock, "http", "-d", "-", "-H", "X-A: 1", sb,
                           "8000", "/echo", input=b"\0hello")
     echo = json.loads(out or b"{}")
-    t.ok(rc == 0 and echo.get("method") == "POST" and echo.get("len") == 6
-         and ["X-A", "1"] in echo.get("headers", []),
-         "wrennctl http -d - -H: a POST with stdin as the body", out)
+    t.eq(rc, 0,
+         "wrennctl http -d - -H: a POST with stdin as the body (exit status)")
+    t.eq(echo.get("method"), "POST",
+         "wrennctl http -d - -H: a POST with stdin as the body (method)")
+    t.eq(echo.get("len"), 6,
+         "wrennctl http -d - -H: a POST with stdin as the body (len)")
+    t.has(echo.get("headers", []), ["X-A", "1"],
+          "wrennctl http -d - -H: a POST with stdin as the body (headers)")
     rc, out, e = wrennctl(env.sock, "http", "-f", sb, "8000", "GET", "/nope")
     t.eq(rc, 1, "wrennctl http -f: exit 1 for the app's 404")
     rc, out, e = wrennctl(env.sock, "http", sb, "8000", "GET", "/nope")
     t.eq(rc, 0, "wrennctl http: exit 0 for any answer without -f")
     rc, out, e = wrennctl(env.sock, "http", sb, "9", "/")
-    t.ok(rc == 1 and "proxy error" in e,
-         "wrennctl http: a proxy error is an error", e)
+    t.eq(rc, 1, "wrennctl http: a proxy error is an error (exit status)")
+    t.has(e, "proxy error", "wrennctl http: a proxy error is an error")
 
 c.close()
 app.shutdown()

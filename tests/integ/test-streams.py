@@ -13,8 +13,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PYTHON, Client, Env, Tap, instrumented,  # noqa: E402
-                     rss_kib, wait_for)
+from harness import (PYTHON, Client, Env, Tap, dig,  # noqa: E402
+                     instrumented, rss_kib, wait_for)
 
 t = Tap()
 env = Env(wrennd_args=["--set", "detach-buffer=65536",
@@ -80,8 +80,9 @@ try:
     t.ok(r.get("result") == {"exit_code": 4},
          "exec_stream final reply carries the exit code", r)
     kinds = [e["event"] for e in ev]
-    t.ok(kinds[0] == "start" and kinds[-1] == "exit" and
-         isinstance(ev[0].get("pid"), int),
+    t.eq(kinds[:1], ["start"], "events start with start{pid}")
+    t.eq(kinds[-1:], ["exit"], "events end with exit")
+    t.ok(isinstance(dig(ev, 0, "pid"), int),
          "events start with start{pid} and end with exit", kinds)
     t.eq([e["seq"] for e in ev], list(range(len(ev))),
          "events carry contiguous per-stream seq numbers")
@@ -95,9 +96,10 @@ try:
 
     # errors before the upgrade are typed
     r, ev = stream(c, "cl-" + "0" * 25, "true")
-    t.ok(r.get("error", {}).get("data", {}).get("code") == "not_found" and
-         r["error"]["data"].get("status") == 404,
-         "unknown sandbox -> not_found 404", r)
+    t.eq(r.get("error", {}).get("data", {}).get("code"), "not_found",
+         "unknown sandbox -> not_found 404 (code)")
+    t.eq(r.get("error", {}).get("data", {}).get("status"), 404,
+         "unknown sandbox -> not_found 404 (status)")
     r, ev = stream(c, sid, "true", bogus=1)
     t.ok(r.get("error", {}).get("code") == -32602,
          "unknown param -> -32602", r)
@@ -146,8 +148,10 @@ try:
     t0 = time.monotonic()
     c.cancel(cid)
     r = c.wait_reply(cid)
-    t.ok(r.get("error", {}).get("code") == -32800 and
-         time.monotonic() - t0 < 3, "$/cancel ends the stream", r)
+    t.eq(r.get("error", {}).get("code"), -32800,
+         "$/cancel ends the stream (code)")
+    t.ok(time.monotonic() - t0 < 3, "$/cancel ends the stream",
+         time.monotonic() - t0)
     lst = c.call("streams.list")["result"]
     t.eq([s for s in lst if s["state"] in ("running", "connecting")], [],
          "a cancelled stream is gone from streams.list")
@@ -177,8 +181,10 @@ try:
                  'done; sleep 1; echo late; exit 7']})
     res = r.get("result", {})
     st = res.get("stream_id", "")
-    t.ok(st.startswith("st-") and res.get("detached") is True and
-         isinstance(res.get("pid"), int), "detach returns a stream id", r)
+    t.ok(st.startswith("st-"), "detach returns a stream id", r)
+    t.ok(res.get("detached") is True, "detach returns a stream id (detached)",
+         res.get("detached"))
+    t.ok(isinstance(res.get("pid"), int), "detach returns a stream id", r)
     for _ in range(200):  # wait until at least 12 events exist
         lst = {x["stream_id"]: x for x in c.call("streams.list")["result"]}
         if lst[st]["next_seq"] > 12:
@@ -191,23 +197,28 @@ try:
     r1 = a1.wait_reply(i1, events=e1)
     r2 = a2.wait_reply(i2, events=e2)
     want = "".join("d %d\n" % j for j in range(1, 51)) + "late\n"
-    t.ok(r1.get("result") == {"exit_code": 7} and text_of(e1) == want,
-         "attach from 0 replays everything and follows live", (r1,
-                                                               text_of(e1)))
-    t.ok(e2 and e2[0]["seq"] == 10 and r2.get("result") == {"exit_code": 7},
-         "a second attacher with from_seq starts there", e2[:2])
+    t.eq(r1.get("result"), {"exit_code": 7},
+         "attach from 0 replays everything and follows live (result)")
+    t.eq(text_of(e1), want,
+         "attach from 0 replays everything and follows live")
+    t.eq(dig(e2, 0, "seq"), 10,
+         "a second attacher with from_seq starts there (seq)")
+    t.eq(r2.get("result"), {"exit_code": 7},
+         "a second attacher with from_seq starts there (result)")
     t.eq([e["seq"] for e in e1], list(range(len(e1))),
          "attached events keep the stream's seq")
     r3, e3 = [], []
     r3 = a1.call("streams.attach", {"stream_id": st}, events=e3)
-    t.ok(r3.get("result") == {"exit_code": 7} and text_of(e3) == want,
-         "an ended detached stream can still be replayed", r3)
+    t.eq(r3.get("result"), {"exit_code": 7},
+         "an ended detached stream can still be replayed (result)")
+    t.eq(text_of(e3), want, "an ended detached stream can still be replayed")
     lst = c.call("streams.list")["result"]
     t.ok(any(s["stream_id"] == st and s["state"] == "exited" and
              s["exit_code"] == 7 for s in lst), "streams.list shows it", lst)
     r = c.call("streams.stop", {"stream_id": st})
-    t.ok("result" in r and not any(s["stream_id"] == st for s in
-                                   c.call("streams.list")["result"]),
+    t.has(r, "result", "streams.stop discards an ended stream")
+    t.ok(not any(s.get("stream_id") == st
+                 for s in c.call("streams.list").get("result", [])),
          "streams.stop discards an ended stream", r)
     r = c.call("streams.attach", {"stream_id": st})
     t.eq(r.get("error", {}).get("data", {}).get("code"), "not_found",
@@ -228,19 +239,26 @@ try:
             break
         time.sleep(0.1)
     info = lst[st]
-    t.ok(info["lost_bytes"] > 0 and info["output_bytes"] == 600000,
-         "the replay buffer dropped data and counted it", info)
+    t.ok(info.get("lost_bytes", 0) > 0,
+         "the replay buffer dropped data and counted it (lost_bytes)",
+         info.get("lost_bytes"))
+    t.eq(info.get("output_bytes"), 600000,
+         "the replay buffer dropped data and counted it (output_bytes)")
     ev = []
     r = c.call("streams.attach", {"stream_id": st}, events=ev)
     lost = [e for e in ev if e["event"] == "lost"]
     got = len(text_of(ev))
-    t.ok(len(lost) == 1 and lost[0]["from_seq"] == 0 and lost[0]["exact"],
-         "the attacher is told it lost data", lost)
-    t.ok(lost and lost[0]["bytes"] + got == 600000,
+    t.eq(len(lost), 1, "the attacher is told it lost data once")
+    first = lost[0] if lost else {}
+    t.eq(first.get("from_seq"), 0,
+         "the attacher is told it lost data (from_seq)")
+    t.ok(first.get("exact"), "the attacher is told it lost data (exact)",
+         lost)
+    t.eq(first.get("bytes", 0) + got, 600000,
          "lost bytes + received bytes == bytes produced (%s + %d)"
-         % (lost[0]["bytes"] if lost else None, got))
-    t.ok(lost and lost[0]["events"] == lost[0]["to_seq"] + 1,
-         "lost event counts the missed events", lost)
+         % (first.get("bytes"), got))
+    t.eq(first.get("events"), first.get("to_seq", -2) + 1,
+         "lost event counts the missed events")
     t.eq(r.get("result"), {"exit_code": 0}, "and the stream result follows")
     c.call("streams.stop", {"stream_id": st})
 
@@ -337,14 +355,21 @@ try:
     r, ev = stream(c, sid, "/bin/sh",
                    ["-c", 'for i in $(seq 1 2000); do echo "fast $i"; done'])
     dt = time.monotonic() - t0
-    t.ok(r.get("result") == {"exit_code": 0} and
-         text_of(ev).count("\n") == 2000,
+    t.eq(r.get("result"), {"exit_code": 0},
+         "another client's stream completes while one reader is stalled "
+         "(result)")
+    t.eq(text_of(ev).count("\n"), 2000,
          "another client's stream completes while one reader is stalled")
     t.diag("stream next to a stalled reader: %.2f s" % dt)
     lst = {s["stream_id"]: s for s in c.call("streams.list")["result"]}
     busy = [s for s in lst.values() if s["state"] == "running"]
-    t.ok(busy and busy[0]["buffered_bytes"] <= 2 * 1024 * 1024,
-         "the stalled stream's buffer stays bounded", busy)
+    buffered = dig(busy, 0, "buffered_bytes")
+    t.ok(buffered is not None,
+         "the stalled stream's buffer stays bounded (listed with "
+         "buffered_bytes)", lst)
+    t.ok((buffered or 0) <= 2 * 1024 * 1024,
+         "the stalled stream's buffer stays bounded (buffered_bytes)",
+         buffered)
     grow = rss_kib(pid) - rss0
     if not instrumented():
         t.ok(grow < 32 * 1024, "wrennd RSS grew by %d KiB only" % grow)
@@ -369,9 +394,10 @@ try:
     r, ev = stream(c, sid, "/bin/sh",
                    ["-c", 'for i in $(seq 1 5000); do echo "cut $i"; done'])
     e = r.get("error", {})
-    t.ok(e.get("data", {}).get("code") == "upstream_unreachable" and
-         "before the command exited" in e.get("message", ""),
-         "a cut WebSocket ends the call with a clear error", r)
+    t.eq(e.get("data", {}).get("code"), "upstream_unreachable",
+         "a cut WebSocket ends the call with a clear error (code)")
+    t.has(e.get("message", ""), "before the command exited",
+          "a cut WebSocket ends the call with a clear error (message)")
     t.ok(0 < len(text_of(ev)) < 5000 * 10, "some output arrived before the "
          "cut")
     env.fake.clear_faults()
@@ -379,9 +405,10 @@ try:
     # a paused sandbox: the pre-upgrade 409 is typed
     c.call("sandbox.pause", {"sandbox_id": sid})
     r, ev = stream(c, sid, "true")
-    t.ok(r.get("error", {}).get("data", {}).get("code") == "invalid_state"
-         and r["error"]["data"].get("status") == 409,
-         "stream on a paused sandbox -> invalid_state 409", r)
+    t.eq(r.get("error", {}).get("data", {}).get("code"), "invalid_state",
+         "stream on a paused sandbox -> invalid_state 409 (code)")
+    t.eq(r.get("error", {}).get("data", {}).get("status"), 409,
+         "stream on a paused sandbox -> invalid_state 409 (status)")
     c.close()
 finally:
     env.close(t)
@@ -488,8 +515,8 @@ else:
             t.eq([(s["stream_id"], s["uid"]) for s in r[1]["result"]],
                  [(mine, NOBODY)], "and lists exactly that one")
             ids = [s["stream_id"] for s in c.call("streams.list")["result"]]
-            t.ok(root_st in ids and mine in ids,
-                 "root (admin) lists both uids' streams", ids)
+            t.has(ids, root_st, "root (admin) lists both uids' streams")
+            t.has(ids, mine, "root (admin) lists both uids' streams")
         with t.case("per-uid stream cap"):
             r = as_nobody(env.sock, [
                 ["sandbox.exec_stream", sleeper],
