@@ -178,8 +178,10 @@ def test_plain(t, fake):
     t.eq(status, 401, "no credentials: 401")
     t.eq(hdrs.get("Content-Type"), "application/json",
          "JSON content type without charset")
-    t.ok(body.endswith(b"}\n") and b"\\u003ctoken\\u003e" in body,
-         "body ends with one newline and escapes < >", body)
+    t.ok(body.endswith(b"}\n"), "body ends with one newline and escapes < >",
+         body)
+    t.has(body, b"\\u003ctoken\\u003e",
+          "body ends with one newline and escapes < >")
     t.eq(c.json("GET", "/v1/sandboxes", key="wrn_bad", jwt=jwt),
          (401, err("unauthorized", "invalid API key")),
          "invalid X-API-Key wins over a valid Bearer token")
@@ -195,11 +197,14 @@ def test_plain(t, fake):
     t.eq(c.request("GET", "/v1/sandboxes/cl-x/nope")[0], 401,
          "unknown path under auth prefix: 401 without credentials")
     status, hdrs, body = c.request("GET", "/v1/sandboxes/cl-x/nope", key=key)
-    t.eq((status, body), (404, b"404 page not found\n"),
+    t.eq(status, 404, "unknown path with credentials: chi 404 text")
+    t.eq(body, b"404 page not found\n",
          "unknown path with credentials: chi 404 text")
     status, hdrs, body = c.request("PUT", "/v1/sandboxes", key=key)
-    t.eq((status, body, sorted(hdrs.get_all("Allow") or [])),
-         (405, b"", ["GET", "POST"]), "wrong method: 405, empty, Allow")
+    t.eq(status, 405, "wrong method: 405, empty, Allow")
+    t.eq(body, b"", "wrong method: 405, empty, Allow")
+    t.eq(sorted(hdrs.get_all("Allow") or []), ["GET", "POST"],
+         "wrong method: 405, empty, Allow")
 
     # Create.
     t.eq(c.json("POST", "/v1/sandboxes", key=key),
@@ -207,10 +212,16 @@ def test_plain(t, fake):
          "empty body is invalid JSON")
     status, sb = c.json("POST", "/v1/sandboxes", {"TEMPLATE": "minimal",
                                                    "junk": 1}, key=key)
-    t.ok(status == 201 and sb["status"] == "running" and sb["vcpus"] == 1
-         and sb["memory_mb"] == 512 and "host_ip" in sb
-         and "started_at" in sb and sb["id"].startswith("cl-"),
-         "create: 201 running with defaults", (status, sb))
+    t.eq(status, 201, "create: 201 running with defaults")
+    t.eq(sb.get("status"), "running",
+         "create: 201 running with defaults (status)")
+    t.eq(sb.get("vcpus"), 1, "create: 201 running with defaults (vcpus)")
+    t.eq(sb.get("memory_mb"), 512,
+         "create: 201 running with defaults (memory_mb)")
+    t.has(sb, "host_ip", "create: 201 running with defaults")
+    t.has(sb, "started_at", "create: 201 running with defaults")
+    t.ok(sb.get("id", "").startswith("cl-"), "create: 201 running with defaults",
+         (status, sb))
     sid = sb["id"]
     t.eq(c.json("POST", "/v1/sandboxes", {"vcpus": "2"}, key=key)[0], 400,
          "type mismatch is invalid JSON")
@@ -219,22 +230,36 @@ def test_plain(t, fake):
     status, r = c.json("POST", "/v1/sandboxes/%s/exec" % sid,
                        {"cmd": "/bin/sh", "args": ["-c",
                         "echo out; echo err >&2; pwd; exit 3"]}, key=key)
-    t.ok(status == 200 and r["stdout"].startswith("out\n")
-         and r["stderr"] == "err\n" and r["exit_code"] == 3
-         and r["encoding"] == "utf-8" and sid in r["stdout"]
-         and list(r) == ["sandbox_id", "cmd", "stdout", "stderr",
-                         "exit_code", "duration_ms", "encoding"],
+    t.eq(status, 200, "exec runs for real in the sandbox directory")
+    t.ok(r.get("stdout", "").startswith("out\n"),
          "exec runs for real in the sandbox directory", (status, r))
+    t.eq(r.get("stderr"), "err\n",
+         "exec runs for real in the sandbox directory (stderr)")
+    t.eq(r.get("exit_code"), 3,
+         "exec runs for real in the sandbox directory (exit_code)")
+    t.eq(r.get("encoding"), "utf-8",
+         "exec runs for real in the sandbox directory (encoding)")
+    t.has(r.get("stdout"), sid,
+          "exec runs for real in the sandbox directory (stdout)")
+    t.eq(list(r),
+         ["sandbox_id", "cmd", "stdout", "stderr", "exit_code", "duration_ms", "encoding"],
+         "exec runs for real in the sandbox directory")
     status, r = c.json("POST", "/v1/sandboxes/%s/exec" % sid,
                        {"cmd": "printf", "args": ["\\377"]}, key=key)
-    t.ok(status == 200 and r["encoding"] == "base64"
-         and base64.b64decode(r["stdout"]) == b"\xff" and r["stderr"] == "",
-         "non-UTF-8 output: both streams base64", (status, r))
+    t.eq(status, 200, "non-UTF-8 output: both streams base64")
+    t.eq(r.get("encoding"), "base64",
+         "non-UTF-8 output: both streams base64 (encoding)")
+    t.eq(base64.b64decode(r.get("stdout")), b"\xff",
+         "non-UTF-8 output: both streams base64")
+    t.eq(r.get("stderr"), "", "non-UTF-8 output: both streams base64 (stderr)")
     status, r = c.json("POST", "/v1/sandboxes/%s/exec" % sid,
                        {"cmd": "no-such-binary-x"}, key=key)
-    t.ok(status == 200 and r["exit_code"] == 127
-         and "nice: 'no-such-binary-x': No such file or directory" in
-         r["stderr"], "missing binary: exit 127, nice message", (status, r))
+    t.eq(status, 200, "missing binary: exit 127, nice message")
+    t.eq(r.get("exit_code"), 127,
+         "missing binary: exit 127, nice message (exit_code)")
+    t.has(r.get("stderr"),
+          "nice: 'no-such-binary-x': No such file or directory",
+          "missing binary: exit 127, nice message (stderr)")
     t.eq(c.json("POST", "/v1/sandboxes/%s/exec" % sid,
                 {"cmd": "true", "timeout_sec": 1.5}, key=key)[0], 400,
          "float timeout_sec is invalid JSON")
@@ -249,8 +274,10 @@ def test_plain(t, fake):
         "POST", "/v1/sandboxes/%s/exec" % sid,
         json.dumps({"cmd": "head", "args": ["-c", "3000", "/dev/zero"]}),
         key=key)
-    t.ok(status == 200 and hdrs.get("Transfer-Encoding") == "chunked",
-         "bodies over 2048 bytes are chunked like net/http", dict(hdrs))
+    t.eq(status, 200, "bodies over 2048 bytes are chunked like net/http")
+    t.eq(hdrs.get("Transfer-Encoding"), "chunked",
+         "bodies over 2048 bytes are chunked like net/http "
+         "(Transfer-Encoding)")
 
     # State machine (CONTRACT 6.2) and scoping.
     base = "/v1/sandboxes/" + sid
@@ -291,9 +318,11 @@ def test_plain(t, fake):
     _, sb = c.json("POST", "/v1/sandboxes", {"vcpus": 2}, key=key)
     status, tmpl = c.json("POST", "/v1/snapshots",
                           {"sandbox_id": sb["id"], "name": "snap1"}, key=key)
-    t.ok(status == 201 and tmpl["type"] == "snapshot"
-         and tmpl["vcpus"] == 2 and tmpl["platform"] is False,
-         "snapshot: 201 Template", (status, tmpl))
+    t.eq(status, 201, "snapshot: 201 Template")
+    t.eq(tmpl.get("type"), "snapshot", "snapshot: 201 Template (type)")
+    t.eq(tmpl.get("vcpus"), 2, "snapshot: 201 Template (vcpus)")
+    t.ok(tmpl.get("platform") is False, "snapshot: 201 Template (platform)",
+         tmpl.get("platform"))
     t.eq(c.json("GET", "/v1/sandboxes/" + sb["id"], key=key)[1]["status"],
          "paused", "snapshot leaves the sandbox paused")
     t.eq(c.json("POST", "/v1/snapshots", {"sandbox_id": sb["id"],
@@ -302,18 +331,24 @@ def test_plain(t, fake):
              "template"), "platform name is reserved")
     status, sb2 = c.json("POST", "/v1/sandboxes",
                          {"template": "snap1", "vcpus": 8}, key=key)
-    t.ok(status == 201 and sb2["vcpus"] == 2,
-         "snapshot template pins vcpus", (status, sb2))
+    t.eq(status, 201, "snapshot template pins vcpus")
+    t.eq(sb2.get("vcpus"), 2, "snapshot template pins vcpus (vcpus)")
 
     # Request log.
     c.request("DELETE", "/_fake/requests")
     c.request("GET", "/v1/sandboxes", key=key_b)
     c.request("GET", "/v1/sandboxes", jwt=jwt)
     _, entries = c.json("GET", "/_fake/requests")
-    t.ok(len(entries) == 2 and entries[0]["api_key"] == key_b
-         and entries[1]["bearer"] == jwt and not entries[1]["has_api_key"]
-         and entries[0]["status"] == 200,
-         "request log records credentials and status", entries)
+    t.eq(len(entries), 2,
+         "request log records credentials and status (length)")
+    t.eq(entries[0].get("api_key"), key_b,
+         "request log records credentials and status (api_key)")
+    t.eq(entries[1].get("bearer"), jwt,
+         "request log records credentials and status (bearer)")
+    t.ok(not entries[1].get("has_api_key"),
+         "request log records credentials and status (has_api_key)", entries)
+    t.eq(entries[0].get("status"), 200,
+         "request log records credentials and status (status)")
 
     # Faults.
     c.request("POST", "/_fake/faults", json.dumps(
@@ -335,7 +370,8 @@ def test_plain(t, fake):
         {"path": "/stats$", "delay_ms": 300}))
     t0 = time.time()
     status = c.request("GET", "/v1/sandboxes/stats", key=key)[0]
-    t.ok(status == 200 and time.time() - t0 >= 0.3, "fault: delay")
+    t.eq(status, 200, "fault: delay")
+    t.ok(time.time() - t0 >= 0.3, "fault: delay", time.time() - t0)
     c.request("DELETE", "/_fake/faults")
 
     # Forced status for polling waiters.
@@ -346,7 +382,8 @@ def test_plain(t, fake):
     first = c.json("GET", "/v1/sandboxes/" + sb2["id"], key=key)[1]["status"]
     time.sleep(0.5)
     later = c.json("GET", "/v1/sandboxes/" + sb2["id"], key=key)[1]["status"]
-    t.eq((first, later), ("pending", "running"), "forced status + after_ms")
+    t.eq(first, "pending", "forced status + after_ms")
+    t.eq(later, "running", "forced status + after_ms")
 
 
 def test_tls(t, tmp):

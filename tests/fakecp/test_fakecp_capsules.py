@@ -118,7 +118,8 @@ async def test_health(t, caps, old):
     t.eq(hdrs.get("Content-Type"), "application/json",
          "capsules: GET /health content type")
     status, _, body = await old.req("GET", "/health", key=False)
-    t.eq((status, body), (404, NOT_FOUND), "sandboxes: GET /health is 404")
+    t.eq(status, 404, "sandboxes: GET /health is 404")
+    t.eq(body, NOT_FOUND, "sandboxes: GET /health is 404")
 
 
 async def test_renamed(t, api, other):
@@ -133,7 +134,9 @@ async def test_renamed(t, api, other):
              "%s: %s %s%s is routed" % (d, method, api.fake.prefix, tail),
              "got %d %r" % (status, body[:200]))
         status, _, body = await api.req(method, other + path)
-        t.eq((status, body), (404, NOT_FOUND),
+        t.eq(status, 404,
+             "%s: %s %s%s is a chi 404" % (d, method, other, tail))
+        t.eq(body, NOT_FOUND,
              "%s: %s %s%s is a chi 404" % (d, method, other, tail))
 
 
@@ -142,8 +145,11 @@ async def test_lifecycle(t, caps):
     t.ok(sid.startswith("cl-"), "capsules: create answers a cl- ID", sid)
     status, body = await caps.json("POST", "/v1/capsules/%s/exec" % sid,
                                    json={"cmd": "echo", "args": ["hi"]})
-    t.eq((status, body.get("stdout"), body.get("sandbox_id")),
-         (200, "hi\n", sid), "capsules: exec output and sandbox_id")
+    t.eq(status, 200, "capsules: exec output and sandbox_id")
+    t.eq(body.get("stdout"), "hi\n",
+         "capsules: exec output and sandbox_id (stdout)")
+    t.eq(body.get("sandbox_id"), sid,
+         "capsules: exec output and sandbox_id (sandbox_id)")
     status, body = await caps.json("GET", "/v1/capsules")
     t.has([s["id"] for s in body], sid, "capsules: list shows it")
     status, body = await caps.json("POST", "/v1/snapshots",
@@ -156,10 +162,14 @@ async def test_groups(t, caps, old):
     sid = await caps.sandbox()
     status, _, body = await caps.req("GET", "/v1/capsules/%s/nope" % sid,
                                      key=False)
-    t.eq((status, body), (404, NOT_FOUND),
+    t.eq(status, 404,
+         "capsules: unknown capsule path without credentials is a 404")
+    t.eq(body, NOT_FOUND,
          "capsules: unknown capsule path without credentials is a 404")
     status, _, body = await caps.req("GET", "/v1/admin/nope", key=False)
-    t.eq((status, body), (404, NOT_FOUND),
+    t.eq(status, 404,
+         "capsules: unknown admin path without credentials is a 404")
+    t.eq(body, NOT_FOUND,
          "capsules: unknown admin path without credentials is a 404")
     status, _ = await caps.json("GET", "/v1/capsules/" + sid, key=False)
     t.eq(status, 401, "capsules: a known route still needs credentials")
@@ -242,8 +252,9 @@ async def test_ws_errors(t, caps):
                                "sandbox is not running (status: paused)"}],
          "capsules ws: a paused sandbox is a message after the 101")
     status, _, body = await caps.req("GET", "/v1/capsules/cl-bad/exec/stream")
-    t.eq((status, json.loads(body)),
-         (400, err("invalid_request", "invalid sandbox ID")),
+    t.eq(status, 400,
+         "capsules ws: a malformed ID is a 400 before the upgrade")
+    t.eq(json.loads(body), err("invalid_request", "invalid sandbox ID"),
          "capsules ws: a malformed ID is a 400 before the upgrade")
 
 
@@ -259,12 +270,15 @@ async def test_messages(t, caps, old):
         assert status == 200, status
         status, body = await api.json("POST", p)
         if api.fake.dialect == "capsules":
-            t.eq((status, body), (409, err("invalid_state",
-                                           "resource is not running")),
+            t.eq(status, 409,
+                 "capsules: pause of a paused capsule, generic message")
+            t.eq(body, err("invalid_state", "resource is not running"),
                  "capsules: pause of a paused capsule, generic message")
         else:
-            t.eq((status, body), (409, err(
-                "invalid_state", "sandbox is not running (status: paused)")),
+            t.eq(status, 409,
+                 "sandboxes: pause of a paused sandbox, the service text")
+            t.eq(body,
+                 err( "invalid_state", "sandbox is not running (status: paused)"),
                  "sandboxes: pause of a paused sandbox, the service text")
 
 
@@ -293,8 +307,9 @@ async def test_metadata(t, caps, old):
     t.eq(list(sb)[-1], "metadata", "capsules: metadata is the last field")
     status, tmpl = await caps.json("POST", "/v1/snapshots",
                                    json={"sandbox_id": sid})
-    t.eq((status, tmpl.get("metadata")), (201, meta),
-         "capsules: a snapshot copies the capsule's metadata")
+    t.eq(status, 201, "capsules: a snapshot copies the capsule's metadata")
+    t.eq(tmpl.get("metadata"), meta,
+         "capsules: a snapshot copies the capsule's metadata (metadata)")
     sid = await old.sandbox()
     _, sb = await old.json("GET", "/v1/sandboxes/" + sid)
     t.ok("metadata" not in sb, "sandboxes: no metadata field", sb)
@@ -350,9 +365,10 @@ async def test_usage(t, caps):
         assert status == 201, status
     status, body = await caps.json("GET", "/v1/capsules/usage")
     t.eq(status, 200, "usage: default range answers")
-    t.eq((body["from"], body["to"]),
-         ((today - 29 * day).isoformat(), today.isoformat()),
-         "usage: default range is today - 29 days .. today")
+    t.eq(body.get("from"), (today - 29 * day).isoformat(),
+         "usage: default range is today - 29 days .. today (from)")
+    t.eq(body.get("to"), today.isoformat(),
+         "usage: default range is today - 29 days .. today (to)")
     t.eq([p["date"] for p in body["points"]],
          [(today - 3 * day).isoformat(), (today - day).isoformat(),
           today.isoformat()],
@@ -395,10 +411,16 @@ async def test_files(t, caps, old):
     t.eq(list(entry), ["name", "path", "type", "size", "mode",
                        "permissions", "owner", "group", "modified_at"],
          "files: mkdir entry fields in order")
-    t.eq((entry.get("name"), entry.get("path"), entry.get("type"),
-          entry.get("mode"), entry.get("permissions")),
-         ("e", "/root/d/e", "directory", 0o755, "drwxr-xr-x"),
-         "files: mkdir created the directory with its parents")
+    t.eq(entry.get("name"), "e",
+         "files: mkdir created the directory with its parents (name)")
+    t.eq(entry.get("path"), "/root/d/e",
+         "files: mkdir created the directory with its parents (path)")
+    t.eq(entry.get("type"), "directory",
+         "files: mkdir created the directory with its parents (type)")
+    t.eq(entry.get("mode"), 0o755,
+         "files: mkdir created the directory with its parents (mode)")
+    t.eq(entry.get("permissions"), "drwxr-xr-x",
+         "files: mkdir created the directory with its parents (permissions)")
     got = await fs("mkdir", {"path": "d/e"})
     t.eq(got, (409, err("conflict", "already_exists: directory already "
                         "exists: /root/d/e")),
@@ -417,35 +439,39 @@ async def test_files(t, caps, old):
           ("l", "/root/d/l", "file")],
          "files: list depth 1 (a symlink has its target's type)")
     link = body["entries"][2]
-    t.eq((link.get("symlink_target"), link["permissions"][0]),
-         ("/root/d/f", "L"), "files: a symlink's target and 'L' type letter")
+    t.eq(link.get("symlink_target"), "/root/d/f",
+         "files: a symlink's target and 'L' type letter (symlink_target)")
+    t.eq(link.get("permissions")[0], "L",
+         "files: a symlink's target and 'L' type letter")
     t.eq(body["entries"][1]["size"], 3, "files: a file's size")
     status, body = await fs("list", {"path": "/root", "depth": 2})
     t.eq([e["path"] for e in body["entries"]],
          ["/root/d", "/root/d/e", "/root/d/f", "/root/d/l"],
          "files: list depth 2 walks into directories")
     status, body = await fs("list", {"path": "/root/nope"})
-    t.ok(status == 502 and body["error"]["code"] == "agent_error" and
-         body["error"]["message"].startswith(
-             "internal: list dir: list dir: not_found: path not found: "),
+    t.eq(status, 502, "files: list of a missing path is 502 agent_error")
+    t.eq(body.get("error", {}).get("code"), "agent_error",
+         "files: list of a missing path is 502 agent_error (code)")
+    t.ok(body.get("error", {}).get("message", "").startswith( "internal: list dir: list dir: not_found: path not found: "),
          "files: list of a missing path is 502 agent_error", body)
     status, body = await fs("list", {"path": "/root/d/f"})
-    t.eq((status, body["error"]["code"]), (502, "agent_error"),
-         "files: list of a file is 502 agent_error")
+    t.eq(status, 502, "files: list of a file is 502 agent_error")
+    t.eq(body.get("error", {}).get("code"), "agent_error",
+         "files: list of a file is 502 agent_error (code)")
     t.eq(await fs("remove", {"path": "/root/d"}), (204, None),
          "files: remove of a directory tree is 204")
     status, body = await fs("remove", {"path": "/root/d"})
-    t.ok(status == 502 and body["error"]["message"].startswith(
-        "internal: remove: remove: internal: error removing: "),
-        "files: remove of a missing path is 502 agent_error", body)
+    t.eq(status, 502, "files: remove of a missing path is 502 agent_error")
+    t.ok(body.get("error", {}).get("message", "").startswith( "internal: remove: remove: internal: error removing: "),
+         "files: remove of a missing path is 502 agent_error", body)
     t.eq(await fs("list", {}), (400, err("invalid_request",
                                          "path is required")),
          "files: path is required")
     status, _, body = await old.req(
         "POST", "/v1/sandboxes/%s/files/list" % await old.sandbox(),
         json={"path": "/root"})
-    t.eq((status, body), (404, NOT_FOUND),
-         "sandboxes: files/list is a chi 404")
+    t.eq(status, 404, "sandboxes: files/list is a chi 404")
+    t.eq(body, NOT_FOUND, "sandboxes: files/list is a chi 404")
 
 
 # --------------------------------------------------------------------------
@@ -459,8 +485,8 @@ async def test_admin(t, caps):
         return await caps.json(method, path, key=False, headers=admin, **kw)
 
     status, body = await aj("GET", "/v1/admin/teams")
-    t.eq((status, sorted(body)), (200, ["page", "per_page", "teams", "total",
-                                        "total_pages"]),
+    t.eq(status, 200, "admin: teams page keys")
+    t.eq(sorted(body), ["page", "per_page", "teams", "total", "total_pages"],
          "admin: teams page keys")
     t.eq(list(body["teams"][0]), ["id", "name", "slug", "is_byoc",
                                   "created_at", "deleted_at", "member_count",
@@ -470,8 +496,10 @@ async def test_admin(t, caps):
     t.ok(seed["platform_team_id"] not in [x["id"] for x in body["teams"]],
          "admin: the platform team is not listed", body["teams"])
     status, body = await aj("GET", "/v1/admin/users?page=x")
-    t.eq((status, body["page"], body["per_page"]), (200, 1, 100),
-         "admin: users page (a bad page is 1)")
+    t.eq(status, 200, "admin: users page (a bad page is 1)")
+    t.eq(body.get("page"), 1, "admin: users page (a bad page is 1) (page)")
+    t.eq(body.get("per_page"), 100,
+         "admin: users page (a bad page is 1) (per_page)")
     t.eq(list(body["users"][0]), ["id", "email", "name", "is_admin",
                                   "status", "created_at", "teams_joined",
                                   "teams_owned"],
@@ -492,15 +520,18 @@ async def test_admin(t, caps):
     status, build = await aj("POST", "/v1/admin/builds", json={
         "name": "dfake-build", "recipe": ["RUN true"]})
     keys = list(build) if isinstance(build, dict) else []
-    t.eq((status, build.get("default_user"), build.get("default_env")),
-         (201, "root", {}), "admin: a build carries default_user/env")
+    t.eq(status, 201, "admin: a build carries default_user/env")
+    t.eq(build.get("default_user"), "root",
+         "admin: a build carries default_user/env (default_user)")
+    t.eq(build.get("default_env"), {},
+         "admin: a build carries default_user/env (default_env)")
     t.eq(keys[keys.index("default_user"):keys.index("default_user") + 3]
          if "default_user" in keys else keys,
          ["default_user", "default_env", "created_at"],
          "admin: default_user/env come before created_at")
     status, body = await aj("GET", "/v1/admin/audit-logs?limit=5")
-    t.eq((status, list(body)), (200, ["items"]),
-         "admin: audit-logs of the platform team")
+    t.eq(status, 200, "admin: audit-logs of the platform team")
+    t.eq(list(body), ["items"], "admin: audit-logs of the platform team")
     status, _ = await caps.json(
         "GET", "/v1/admin/teams", key=False,
         headers={"Authorization": "Bearer " + seed["jwt_owner"]})
@@ -552,7 +583,8 @@ async def test_admin_capsules(t, caps):
     t.eq(status, 200, "admin capsules: get")
     status, body = await aj("POST", "/v1/admin/capsules/%s/exec" % sid,
                             json={"cmd": "echo", "args": ["x"]})
-    t.eq((status, body.get("stdout")), (200, "x\n"), "admin capsules: exec")
+    t.eq(status, 200, "admin capsules: exec")
+    t.eq(body.get("stdout"), "x\n", "admin capsules: exec (stdout)")
     path = "/v1/admin/capsules/%s/exec/stream" % sid
     ws = await caps.ws(sid, path=path, headers=caps.fake.key)
     await ws.send_str(json.dumps({"type": "auth",
@@ -570,8 +602,9 @@ async def test_admin_capsules(t, caps):
                                  "token": seed["jwt_owner"]}), path=path)
     status, tmpl = await aj("POST", "/v1/admin/capsules/%s/snapshot" % sid,
                             json={"name": "plat-snap"})
-    t.eq((status, tmpl.get("platform")), (201, True),
-         "admin capsules: snapshot makes a platform template")
+    t.eq(status, 201, "admin capsules: snapshot makes a platform template")
+    t.eq(tmpl.get("platform"), True,
+         "admin capsules: snapshot makes a platform template (platform)")
     _, got = await aj("GET", "/v1/admin/capsules/" + sid)
     t.eq(got.get("status"), "stopped",
          "admin capsules: the snapshot destroyed the capsule")

@@ -189,10 +189,12 @@ async def test_ws(t, a):
     t.eq(await a.json("GET", "/v1/sandboxes/cl-%s/exec/stream" % ("0" * 25)),
          (404, err("not_found", "sandbox not found")), "ws: unknown 404")
     status, hdrs, body = await a.req("GET", base)
-    t.ok(status == 400 and body == b"Bad Request\n"
-         and hdrs.get("Content-Type") == "text/plain; charset=utf-8"
-         and hdrs.get("Sec-Websocket-Version") == "13",
-         "ws: non-upgrade GET gets gorilla's 400", (status, hdrs, body))
+    t.eq(status, 400, "ws: non-upgrade GET gets gorilla's 400")
+    t.eq(body, b"Bad Request\n", "ws: non-upgrade GET gets gorilla's 400")
+    t.eq(hdrs.get("Content-Type"), "text/plain; charset=utf-8",
+         "ws: non-upgrade GET gets gorilla's 400 (Content-Type)")
+    t.eq(hdrs.get("Sec-Websocket-Version"), "13",
+         "ws: non-upgrade GET gets gorilla's 400 (Sec-Websocket-Version)")
 
     # A session: start, output, exit, then no close frame.
     _, before = await a.json("GET", "/v1/sandboxes/" + sid)
@@ -204,16 +206,21 @@ async def test_ws(t, a):
     msgs = [json.loads(x) for x in texts]
     t.ok(all(x.endswith("}\n") and x.count("\n") == 1 for x in texts),
          "ws: one JSON object + newline per text frame", texts)
-    t.ok(msgs[0]["type"] == "start" and isinstance(msgs[0]["pid"], int)
-         and msgs[-1] == {"type": "exit", "exit_code": 3}
-         and "".join(m.get("data", "") for m in msgs
-                     if m["type"] == "stdout") == "out\n%s\n" % workdir
-         and {"type": "stderr", "data": "err\n"} in msgs,
-         "ws: start, stdout/stderr, exit; cwd is the scratch directory",
-         msgs)
-    t.ok(end.type == WS.CLOSED and ws.close_code == 1006,
-         "ws: connection closed without a close frame (client sees 1006)",
-         (end, ws.close_code))
+    t.eq(msgs[0].get("type"), "start",
+         "ws: start, stdout/stderr, exit; cwd is the scratch directory (type)")
+    t.ok(isinstance(msgs[0].get("pid"), int),
+         "ws: start, stdout/stderr, exit; cwd is the scratch directory", msgs)
+    t.eq(msgs[-1], {"type": "exit", "exit_code": 3},
+         "ws: start, stdout/stderr, exit; cwd is the scratch directory")
+    t.eq("".join(m.get("data", "") for m in msgs if m.get("type") == "stdout"),
+         "out\n%s\n" % workdir,
+         "ws: start, stdout/stderr, exit; cwd is the scratch directory")
+    t.has(msgs, {"type": "stderr", "data": "err\n"},
+          "ws: start, stdout/stderr, exit; cwd is the scratch directory")
+    t.eq(end.type, WS.CLOSED,
+         "ws: connection closed without a close frame (client sees 1006)")
+    t.eq(ws.close_code, 1006,
+         "ws: connection closed without a close frame (client sees 1006)")
     _, after = await a.json("GET", "/v1/sandboxes/" + sid)
     t.ok(after["last_active_at"] != before["last_active_at"],
          "ws: last_active_at refreshed", (before, after))
@@ -221,20 +228,27 @@ async def test_ws(t, a):
     head, frames = await asyncio.to_thread(
         raw_ws, fake.port, base, fake.seed["api_key"],
         [(9, b"hello"), (1, run_start("sh", "-c", "printf x").encode())])
-    t.ok(head.startswith("HTTP/1.1 101 ") and "Server:" not in head
-         and "Sec-WebSocket-Accept:" in head,
-         "ws: gorilla-like 101 response", head)
+    t.ok(head.startswith("HTTP/1.1 101 "), "ws: gorilla-like 101 response",
+         head)
+    t.ok("Server:" not in head, "ws: gorilla-like 101 response", head)
+    t.has(head, "Sec-WebSocket-Accept:", "ws: gorilla-like 101 response")
     ops = [op for op, _, _ in frames]
-    t.ok(frames[0][:2] == (10, b"hello") and ops[1:] == [1, 1, 1]
-         and all(fin for _, _, fin in frames)
-         and frames[-1][1] == b'{"type":"exit","exit_code":0}\n',
+    t.eq(frames[0][:2], (10, b"hello"),
+         "ws: pong, text frames only, exit last, then TCP EOF (no close)")
+    t.eq(ops[1:], [1, 1, 1],
+         "ws: pong, text frames only, exit last, then TCP EOF (no close)")
+    t.ok(all(fin for _, _, fin in frames),
          "ws: pong, text frames only, exit last, then TCP EOF (no close)",
          frames)
+    t.eq(frames[-1][1], b'{"type":"exit","exit_code":0}\n',
+         "ws: pong, text frames only, exit last, then TCP EOF (no close)")
 
     head, frames = await asyncio.to_thread(
         raw_ws, fake.port, base, fake.seed["api_key"],
         [(1, run_start("true").encode())], True)
-    t.eq((head, frames), ("", []),
+    t.eq(head, "",
+         "ws: a start frame sent before the 101 gets the connection closed")
+    t.eq(frames, [],
          "ws: a start frame sent before the 101 gets the connection closed")
 
     # Lossy UTF-8, not base64.
@@ -252,8 +266,11 @@ async def test_ws(t, a):
     texts, _ = await collect(ws)
     sizes = [len(json.loads(x)["data"]) for x in texts
              if json.loads(x)["type"] == "stdout"]
-    t.ok(sum(sizes) == 100000 and max(sizes) <= 32768 and len(sizes) >= 4,
-         "ws: output split into <= 32 KiB messages", sizes)
+    t.eq(sum(sizes), 100000, "ws: output split into <= 32 KiB messages")
+    t.ok(max(sizes) <= 32768, "ws: output split into <= 32 KiB messages",
+         max(sizes))
+    t.ok(len(sizes) >= 4, "ws: output split into <= 32 KiB messages (length)",
+         len(sizes))
 
     # Binary start frame; trailing data after the JSON value is ignored.
     ws = await a.ws(sid)
@@ -278,16 +295,17 @@ async def test_ws(t, a):
         ws = await a.ws(sid)
         await ws.send_str(payload)
         texts, end = await collect(ws)
-        t.eq((texts, ws.close_code),
-             ([json.dumps({"type": "error", "data": want},
-                          separators=(",", ":")).replace("'", "'") + "\n"],
-              1006), "ws: start error for %r" % payload)
+        t.eq(texts,
+             [json.dumps({"type": "error", "data": want}, separators=(",", ":")).replace("'", "'") + "\n"],
+             "ws: start error for %r" % payload)
+        t.eq(ws.close_code, 1006, "ws: start error for %r" % payload)
 
     # Ping/pong while waiting for start; a client close is echoed.
     ws = await a.ws(sid)
     await ws.ping(b"p1")
     m = await ws.receive(timeout=5)
-    t.ok(m.type == WS.PONG and m.data == b"p1", "ws: ping answered", m)
+    t.eq(m.type, WS.PONG, "ws: ping answered")
+    t.eq(m.data, b"p1", "ws: ping answered")
     await ws.close(code=4001)
     t.eq(ws.close_code, 4001, "ws: client close frame echoed with its code")
 
@@ -300,9 +318,13 @@ async def test_ws(t, a):
     await ws.send_str('{"type":"unknown"}')
     await ws.send_str('{"type": "stop"}')
     texts, end = await collect(ws)
-    t.ok(json.loads(first.data)["type"] == "start" and texts == []
-         and end.type == WS.CLOSED and ws.close_code == 1006,
-         "ws: stop ends the session without exit or error", (texts, end))
+    t.eq(json.loads(first.data).get("type"), "start",
+         "ws: stop ends the session without exit or error (type)")
+    t.eq(texts, [], "ws: stop ends the session without exit or error")
+    t.eq(end.type, WS.CLOSED,
+         "ws: stop ends the session without exit or error")
+    t.eq(ws.close_code, 1006,
+         "ws: stop ends the session without exit or error")
     await asyncio.sleep(0.8)
     t.ok(os.path.exists(marker), "ws: the stopped process kept running")
 
@@ -364,8 +386,10 @@ async def test_backpressure(t, a):
             got += len(msg["data"])
         last = msg
     t.ok(blocked, "ws: a client that does not read stops the process")
-    t.ok(got == total and last == {"type": "exit", "exit_code": 0}
-         and os.path.exists(os.path.join(workdir, "bp.txt")),
+    t.eq(got, total, "ws: all output delivered once the client reads")
+    t.eq(last, {"type": "exit", "exit_code": 0},
+         "ws: all output delivered once the client reads")
+    t.ok(os.path.exists(os.path.join(workdir, "bp.txt")),
          "ws: all output delivered once the client reads", (got, last))
 
 
@@ -378,11 +402,13 @@ async def test_ws_faults(t, a):
     await ws.send_str(run_start("head", "-c", "100", "/dev/zero"))
     texts, end = await collect(ws)
     msgs = [json.loads(x) for x in texts]
-    t.ok(msgs[0]["type"] == "start"
-         and sum(len(m.get("data", "")) for m in msgs) == 10
-         and all(m["type"] in ("start", "stdout") for m in msgs)
-         and ws.close_code == 1006,
+    t.eq(msgs[0].get("type"), "start",
+         "fault: cut after 10 bytes, no exit/error (type)")
+    t.eq(sum(len(m.get("data", "")) for m in msgs), 10,
+         "fault: cut after 10 bytes, no exit/error")
+    t.ok(all(m.get("type") in ("start", "stdout") for m in msgs),
          "fault: cut after 10 bytes, no exit/error", msgs)
+    t.eq(ws.close_code, 1006, "fault: cut after 10 bytes, no exit/error")
 
     await a.fault({"path": path, "count": 1,
                    "stream": {"action": "error", "after_messages": 1,
@@ -402,8 +428,10 @@ async def test_ws_faults(t, a):
     await ws.receive(timeout=5)
     t0 = time.monotonic()
     texts, _ = await collect(ws)
-    t.ok(time.monotonic() - t0 >= 0.55 and json.loads(texts[-1])["type"]
-         == "exit", "fault: stall 600 ms, then the stream goes on")
+    t.ok(time.monotonic() - t0 >= 0.55,
+         "fault: stall 600 ms, then the stream goes on", time.monotonic() - t0)
+    t.eq(json.loads(texts[-1]).get("type"), "exit",
+         "fault: stall 600 ms, then the stream goes on (type)")
 
 
 async def test_files(t, a):
@@ -426,21 +454,27 @@ async def test_files(t, a):
                                  ("file", blob, "ignored.txt")])
         status, _, _ = await a.req("POST", base + "write", data=body,
                                    headers={"Content-Type": ctype})
-        t.ok(status == 204 and content(where) == blob,
-             "files/write %s lands in <scratch>/%s" % (path, where), status)
+        t.eq(status, 204,
+             "files/write %s lands in <scratch>/%s" % (path, where))
+        t.eq(content(where), blob,
+             "files/write %s lands in <scratch>/%s" % (path, where))
     body, ctype = multipart([("file", b"first", "f"), ("path", b"/o.txt",
                                                        None)])
     status, _, _ = await a.req("POST", base + "write", data=body,
                                headers={"Content-Type": ctype})
-    t.ok(status == 204 and content("o.txt") == b"first",
+    t.eq(status, 204, "files/write: field order does not matter")
+    t.eq(content("o.txt"), b"first",
          "files/write: field order does not matter")
     body, ctype = multipart([("path", b"/form.txt", None),
                              ("file", b"q", "f")])
     status, _, _ = await a.req("POST", base + "write?path=/query.txt",
                                data=body, headers={"Content-Type": ctype})
-    t.ok(status == 204 and content("query.txt") == b"q"
-         and not os.path.exists(at("form.txt")),
+    t.eq(status, 204, "files/write: ?path= wins over the form field")
+    t.eq(content("query.txt"), b"q",
          "files/write: ?path= wins over the form field")
+    t.ok(not os.path.exists(at("form.txt")),
+         "files/write: ?path= wins over the form field",
+         os.path.exists(at("form.txt")))
     for fields, want in [([("file", b"x", "f")], "path field is required"),
                          ([("path", b"/x", None)], "file field is required"),
                          ([("path", b"/x", None), ("file", b"x", None)],
@@ -467,10 +501,11 @@ async def test_files(t, a):
     status, hdrs, body = await a.req(
         "POST", base + "write", data=b"",
         headers={"Content-Type": ctype, "Content-Length": "104857601"})
-    t.ok(status == 413 and json.loads(body) == err(
-        "too_large", "file exceeds 100 MB limit")
-        and hdrs.get("Connection") == "close",
-        "files/write: Content-Length over 100 MiB is 413", (status, body))
+    t.eq(status, 413, "files/write: Content-Length over 100 MiB is 413")
+    t.eq(json.loads(body), err( "too_large", "file exceeds 100 MB limit"),
+         "files/write: Content-Length over 100 MiB is 413")
+    t.eq(hdrs.get("Connection"), "close",
+         "files/write: Content-Length over 100 MiB is 413 (Connection)")
 
     async def big():
         yield b"--XyZb0und4ry\r\nContent-Disposition: form-data; " \
@@ -482,23 +517,27 @@ async def test_files(t, a):
         status, _, body = await a.req(
             "POST", base + "write", data=big(),
             headers={"Content-Type": ctype})
-        t.ok(status == 413 and b"too_large" in body,
-             "files/write: chunked body over 100 MiB is 413", status)
+        t.eq(status, 413, "files/write: chunked body over 100 MiB is 413")
+        t.has(body, b"too_large",
+              "files/write: chunked body over 100 MiB is 413")
     except aiohttp.ClientError as e:
         t.ok(False, "files/write: chunked body over 100 MiB is 413", e)
 
     # files/read.
     status, hdrs, body = await a.req("POST", base + "read",
                                      json={"path": "/root/a.bin"})
-    t.ok(status == 200 and body == blob
-         and hdrs.get("Content-Type") == "application/octet-stream"
-         and hdrs.get("Transfer-Encoding") == "chunked",
-         "files/read: raw bytes, chunked above 2048 bytes", (status, hdrs))
+    t.eq(status, 200, "files/read: raw bytes, chunked above 2048 bytes")
+    t.eq(body, blob, "files/read: raw bytes, chunked above 2048 bytes")
+    t.eq(hdrs.get("Content-Type"), "application/octet-stream",
+         "files/read: raw bytes, chunked above 2048 bytes (Content-Type)")
+    t.eq(hdrs.get("Transfer-Encoding"), "chunked",
+         "files/read: raw bytes, chunked above 2048 bytes (Transfer-Encoding)")
     status, hdrs, body = await a.req("POST", base + "read",
                                      json={"path": "/o.txt"})
-    t.ok(status == 200 and body == b"first"
-         and hdrs.get("Content-Length") == "5",
-         "files/read: small file has a Content-Length", hdrs)
+    t.eq(status, 200, "files/read: small file has a Content-Length")
+    t.eq(body, b"first", "files/read: small file has a Content-Length")
+    t.eq(hdrs.get("Content-Length"), "5",
+         "files/read: small file has a Content-Length (Content-Length)")
     t.eq(await a.json("POST", base + "read", json={"path": "/nope"}),
          (502, err("agent_error", "internal: read file: read file /nope: "
                    "status 404: {\"code\":404,\"message\":\"path '/nope' "
@@ -521,12 +560,15 @@ async def test_files(t, a):
                              ("file", blob, "f")])
     status, _, _ = await a.req("POST", sw, data=body,
                                headers={"Content-Type": ctype})
-    t.ok(status == 204 and content("s.bin") == blob,
+    t.eq(status, 204, "files/stream/write: 204, unknown parts skipped")
+    t.eq(content("s.bin"), blob,
          "files/stream/write: 204, unknown parts skipped")
     body, ctype = multipart([("file", blob, "f"), ("path", b"/s.bin", None)])
     status, _, _ = await a.req("POST", sw, data=body,
                                headers={"Content-Type": ctype})
-    t.ok(status == 204 and content("s.bin") == b"",
+    t.eq(status, 204,
+         "files/stream/write: file before path writes an EMPTY file, 204")
+    t.eq(content("s.bin"), b"",
          "files/stream/write: file before path writes an EMPTY file, 204")
     t.eq(await a.json("POST", sw, data=body,
                       headers={"Content-Type": "multipart/form-data"}),
@@ -547,16 +589,20 @@ async def test_files(t, a):
     # files/stream/read.
     sr = base + "stream/read"
     status, hdrs, body = await a.req("POST", sr, json={"path": "a.bin"})
-    t.ok(status == 200 and body == blob
-         and hdrs.get("Transfer-Encoding") == "chunked"
-         and hdrs.get("Content-Type") == "application/octet-stream",
-         "files/stream/read: chunked raw bytes", hdrs)
+    t.eq(status, 200, "files/stream/read: chunked raw bytes")
+    t.eq(body, blob, "files/stream/read: chunked raw bytes")
+    t.eq(hdrs.get("Transfer-Encoding"), "chunked",
+         "files/stream/read: chunked raw bytes (Transfer-Encoding)")
+    t.eq(hdrs.get("Content-Type"), "application/octet-stream",
+         "files/stream/read: chunked raw bytes (Content-Type)")
     for p in ("/nope", "/root/dir"):
         status, hdrs, body = await a.req("POST", sr, json={"path": p})
-        t.ok(status == 200 and body == b""
-             and hdrs.get("Content-Length") == "0",
-             "files/stream/read: %s is 200 with an empty body" % p,
-             (status, hdrs))
+        t.eq(status, 200,
+             "files/stream/read: %s is 200 with an empty body" % p)
+        t.eq(body, b"", "files/stream/read: %s is 200 with an empty body" % p)
+        t.eq(hdrs.get("Content-Length"), "0",
+             "files/stream/read: %s is 200 with an empty body "
+             "(Content-Length)" % p)
     t.eq(await a.json("POST", sr, json={"path": ""}),
          (400, err("invalid_request", "path is required")),
          "files/stream/read: path is required")
@@ -565,9 +611,10 @@ async def test_files(t, a):
     await a.fault({"path": "/files/stream/read$", "count": 1,
                    "stream": {"action": "truncate", "after_bytes": 1000}})
     status, hdrs, body = await a.req("POST", sr, json={"path": "a.bin"})
-    t.ok(status == 200 and body == blob[:1000],
-         "fault: stream/read truncated after 1000 bytes, body ends cleanly",
-         (status, len(body)))
+    t.eq(status, 200,
+         "fault: stream/read truncated after 1000 bytes, body ends cleanly")
+    t.eq(body, blob[:1000],
+         "fault: stream/read truncated after 1000 bytes, body ends cleanly")
     await a.fault({"path": "/files/stream/read$", "count": 1,
                    "stream": {"action": "cut", "after_bytes": 1000}})
     try:
@@ -580,8 +627,10 @@ async def test_files(t, a):
                               "stall_ms": 400}})
     t0 = time.monotonic()
     status, _, body = await a.req("POST", sr, json={"path": "a.bin"})
-    t.ok(status == 200 and body == blob and time.monotonic() - t0 >= 0.35,
-         "fault: stream/read stalls, then completes")
+    t.eq(status, 200, "fault: stream/read stalls, then completes")
+    t.eq(body, blob, "fault: stream/read stalls, then completes")
+    t.ok(time.monotonic() - t0 >= 0.35,
+         "fault: stream/read stalls, then completes", time.monotonic() - t0)
 
     # Files do not refresh last_active_at; 409 on a paused sandbox.
     _, before = await a.json("GET", "/v1/sandboxes/" + sid)
@@ -630,9 +679,15 @@ async def test_large(t, a):
         got += len(buf)
     down = time.monotonic() - t0
     rss = a.fake.peak_rss_kib()
-    t.ok(ok and got == size and same,
-         "512 MiB stream/write + stream/read round trip (%.1f s up, "
-         "%.1f s down)" % (up, down), (status, got))
+    t.ok(ok,
+         "512 MiB stream/write + stream/read round trip (%.1f s up, %.1f s "
+         "down)" % (up, down), (status, got))
+    t.eq(got, size,
+         "512 MiB stream/write + stream/read round trip (%.1f s up, %.1f s "
+         "down)" % (up, down))
+    t.ok(same,
+         "512 MiB stream/write + stream/read round trip (%.1f s up, %.1f s "
+         "down)" % (up, down), (status, got))
     t.ok(rss < 200 * 1024, "fake peak RSS stays bounded (%d MiB)"
          % (rss // 1024))
 
@@ -643,10 +698,13 @@ async def test_timeout(t, a):
     await ws.send_str(run_start("sleep", "5"))
     t0 = time.monotonic()
     texts, _ = await collect(ws)
-    t.ok([json.loads(x)["type"] for x in texts] == ["start", "error"]
-         and "Client.Timeout" in json.loads(texts[-1])["data"]
-         and time.monotonic() - t0 < 3,
-         "ws: --stream-timeout ends the session with an error", texts)
+    t.eq([json.loads(x).get("type") for x in texts], ["start", "error"],
+         "ws: --stream-timeout ends the session with an error")
+    t.has(json.loads(texts[-1]).get("data"), "Client.Timeout",
+          "ws: --stream-timeout ends the session with an error (data)")
+    t.ok(time.monotonic() - t0 < 3,
+         "ws: --stream-timeout ends the session with an error",
+         time.monotonic() - t0)
 
 
 async def amain(t, tmp, fakes):

@@ -84,7 +84,8 @@ async def test_background(t, api):
     t.eq(listed, [{"pid": body["pid"], "tag": body["tag"], "cmd": "sleep",
                    "args": ["30"]}], "process list after the request")
     status, body2 = await bg(api, sid, "sleep", "30", tag="mine")
-    t.eq((status, body2.get("tag")), (202, "mine"), "background exec: tag")
+    t.eq(status, 202, "background exec: tag")
+    t.eq(body2.get("tag"), "mine", "background exec: tag (tag)")
 
 
 async def sh(api, sid, script):
@@ -113,17 +114,20 @@ async def test_envs_cwd(t, api):
     t.eq(status, 202, "envs/cwd: status")
     t.ok(await wait_gone(api, sid, body["pid"]), "envs/cwd: process ended")
     status, body = await sh(api, sid, "cat sub/out")
-    t.eq((status, body.get("stdout")), (200, "hello\n"),
+    t.eq(status, 200,
          "envs honoured in background (and cwd: the file is in sub)")
+    t.eq(body.get("stdout"), "hello\n",
+         "envs honoured in background (and cwd: the file is in sub) (stdout)")
     status, body = await bg(api, sid, "true", cwd="/nowhere")
-    t.eq((status, code(body)), (502, "agent_error"),
-         "a missing cwd is the agent's error")
+    t.eq(status, 502, "a missing cwd is the agent's error")
+    t.eq(code(body), "agent_error", "a missing cwd is the agent's error")
     status, body = await api.json("POST", "/v1/capsules/%s/exec" % sid,
                                   json={"cmd": "/bin/sh", "args": [
                                       "-c", 'echo "[$GREETING]"'],
                                       "envs": {"GREETING": "x"}})
-    t.eq((status, body.get("stdout")), (200, "[]\n"),
-         "envs ignored for a foreground exec")
+    t.eq(status, 200, "envs ignored for a foreground exec")
+    t.eq(body.get("stdout"), "[]\n",
+         "envs ignored for a foreground exec (stdout)")
 
 
 async def test_kill(t, api):
@@ -137,7 +141,8 @@ async def test_kill(t, api):
     t.eq((await receive(ws))["type"], "start", "kill: attached")
     status, _, body = await api.req(
         "DELETE", "/v1/capsules/%s/processes/trapper?signal=SIGTERM" % sid)
-    t.eq((status, body), (204, b""), "kill by tag with SIGTERM: 204")
+    t.eq(status, 204, "kill by tag with SIGTERM: 204")
+    t.eq(body, b"", "kill by tag with SIGTERM: 204")
     got = [await receive(ws), await receive(ws)]
     t.eq(got, [{"type": "stdout", "data": "term\n"},
                {"type": "exit", "exit_code": 7}],
@@ -150,7 +155,8 @@ async def test_kill(t, api):
     for sel in ("nosuch", "99999999", b["tag"]):
         status, body = await api.json(
             "DELETE", "/v1/capsules/%s/processes/%s" % (sid, sel))
-        t.eq((status, code(body)), (404, "not_found"),
+        t.eq(status, 404, "kill of an unknown process %r: 404" % sel)
+        t.eq(code(body), "not_found",
              "kill of an unknown process %r: 404" % sel)
     await ws.close()
 
@@ -227,29 +233,32 @@ async def test_stream_cut(t, api):
 async def test_not_in_old_dialect(t, old):
     sid = await old.sandbox()
     status, _, body = await old.req("GET", "/v1/sandboxes/%s/processes" % sid)
-    t.eq((status, body), (404, NOT_FOUND), "sandboxes dialect: no processes")
+    t.eq(status, 404, "sandboxes dialect: no processes")
+    t.eq(body, NOT_FOUND, "sandboxes dialect: no processes")
     status, body = await old.json("POST", "/v1/sandboxes/%s/exec" % sid,
                                   json={"cmd": "true", "background": True})
-    t.eq((status, sorted(body)), (200, ["cmd", "duration_ms", "encoding",
-                                        "exit_code", "sandbox_id", "stderr",
-                                        "stdout"]),
+    t.eq(status, 200,
+         "sandboxes dialect: background is ignored (a foreground exec)")
+    t.eq(sorted(body),
+         ["cmd", "duration_ms", "encoding", "exit_code", "sandbox_id", "stderr", "stdout"],
          "sandboxes dialect: background is ignored (a foreground exec)")
 
 
 async def test_errors(t, api):
     status, body = await api.json("GET", "/v1/capsules/cl-bad/processes")
-    t.eq((status, body), (400, err("invalid_request", "invalid sandbox ID")),
+    t.eq(status, 400, "processes: malformed id")
+    t.eq(body, err("invalid_request", "invalid sandbox ID"),
          "processes: malformed id")
     status, body = await api.json(
         "GET", "/v1/capsules/cl-0000000000000000000000000/processes")
-    t.eq((status, code(body)), (404, "not_found"),
-         "processes: unknown sandbox")
+    t.eq(status, 404, "processes: unknown sandbox")
+    t.eq(code(body), "not_found", "processes: unknown sandbox")
     sid = await api.sandbox()
     status, _ = await api.json("POST", "/v1/capsules/%s/pause" % sid)
     t.eq(status, 200, "errors: paused the sandbox")
     status, body = await api.json("GET", "/v1/capsules/%s/processes" % sid)
-    t.eq((status, code(body)), (409, "invalid_state"),
-         "processes: a paused sandbox is 409")
+    t.eq(status, 409, "processes: a paused sandbox is 409")
+    t.eq(code(body), "invalid_state", "processes: a paused sandbox is 409")
     ws = await attach(api, sid, "x")
     t.eq(await receive(ws), {"type": "error", "data":
                              "sandbox is not running (status: paused)"},

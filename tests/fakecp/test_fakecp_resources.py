@@ -52,21 +52,35 @@ def test_api_keys(x):
          (400, err("invalid_request", "invalid JSON body")),
          "api-keys: body required")
     status, k = c.json("POST", "/v1/api-keys", {"name": ""}, jwt=owner)
-    t.ok(status == 201 and k["name"] == "Unnamed API Key"
-         and re.fullmatch(r"wrn_[0-9a-f]{32}", k["key"])
-         and k["key_prefix"] == k["key"][:10] and k["team_id"] == x.a
-         and k["created_by"] == x.users["owner"]["id"]
-         and "creator_email" not in k and "last_used" not in k
-         and list(k)[-1] == "key", "api-keys: create returns the key once",
-         (status, k))
+    t.eq(status, 201, "api-keys: create returns the key once")
+    t.eq(k.get("name"), "Unnamed API Key",
+         "api-keys: create returns the key once (name)")
+    t.ok(re.fullmatch(r"wrn_[0-9a-f]{32}", k.get("key")),
+         "api-keys: create returns the key once", (status, k))
+    t.eq(k.get("key_prefix"), k.get("key")[:10],
+         "api-keys: create returns the key once (key_prefix)")
+    t.eq(k.get("team_id"), x.a,
+         "api-keys: create returns the key once (team_id)")
+    t.eq(k.get("created_by"), x.users.get("owner", {}).get("id"),
+         "api-keys: create returns the key once (created_by)")
+    t.ok("creator_email" not in k, "api-keys: create returns the key once", k)
+    t.ok("last_used" not in k, "api-keys: create returns the key once", k)
+    t.eq(list(k)[-1], "key", "api-keys: create returns the key once")
     t.eq(c.json("GET", "/v1/sandboxes", key=k["key"])[0], 200,
          "api-keys: the new key works on sandbox routes")
     status, keys = c.json("GET", "/v1/api-keys", jwt=owner)
-    t.ok(status == 200 and keys[0]["id"] == k["id"]
-         and keys[0]["creator_email"] == "owner@a.test"
-         and "key" not in keys[0] and "last_used" in keys[0]
-         and {kk["team_id"] for kk in keys} == {x.a},
-         "api-keys: list newest first, creator_email, last_used", keys)
+    t.eq(status, 200, "api-keys: list newest first, creator_email, last_used")
+    t.eq(keys[0].get("id"), k.get("id"),
+         "api-keys: list newest first, creator_email, last_used (id)")
+    t.eq(keys[0].get("creator_email"), "owner@a.test",
+         "api-keys: list newest first, creator_email, last_used "
+         "(creator_email)")
+    t.ok("key" not in keys[0],
+         "api-keys: list newest first, creator_email, last_used", keys[0])
+    t.has(keys[0], "last_used",
+          "api-keys: list newest first, creator_email, last_used")
+    t.eq({kk.get("team_id") for kk in keys}, {x.a},
+         "api-keys: list newest first, creator_email, last_used")
     t.eq(c.json("DELETE", "/v1/api-keys/key-nope", jwt=owner),
          (400, err("invalid_request", "invalid API key ID")),
          "api-keys: bad ID 400")
@@ -85,20 +99,23 @@ def test_teams(x):
     t, c, s = x.t, x.c, x.s
     owner, member = s["jwt_owner"], s["jwt_member"]
     status, teams = c.json("GET", "/v1/teams", jwt=owner)
-    t.ok(status == 200 and len(teams) == 1 and teams[0]["id"] == x.a
-         and teams[0]["role"] == "owner"
-         and list(teams[0]) == ["id", "name", "slug", "is_byoc",
-                                "created_at", "role"],
-         "teams: list with role", teams)
+    t.eq(status, 200, "teams: list with role")
+    t.eq(len(teams), 1, "teams: list with role (length)")
+    t.eq(teams[0].get("id"), x.a, "teams: list with role (id)")
+    t.eq(teams[0].get("role"), "owner", "teams: list with role (role)")
+    t.eq(list(teams[0]),
+         ["id", "name", "slug", "is_byoc", "created_at", "role"],
+         "teams: list with role")
     t.eq(c.json("GET", "/v1/teams/" + x.b, jwt=owner),
          (403, err("forbidden", JWT_MISMATCH)), "teams: URL team != JWT team")
     t.eq(c.json("GET", "/v1/teams/team-x", jwt=owner),
          (400, err("invalid_request", "invalid team ID")), "teams: bad ID")
     status, g = c.json("GET", "/v1/teams/" + x.a, jwt=member)
-    t.ok(status == 200 and g["team"]["name"] == "Team A"
-         and [m["role"] for m in g["members"]] == ["owner", "admin",
-                                                   "member"],
-         "teams: get with members in join order", g)
+    t.eq(status, 200, "teams: get with members in join order")
+    t.eq(g.get("team", {}).get("name"), "Team A",
+         "teams: get with members in join order (name)")
+    t.eq([m.get("role") for m in g.get("members")],
+         ["owner", "admin", "member"], "teams: get with members in join order")
     t.eq(c.json("PATCH", "/v1/teams/" + x.a, {"name": "bad/name"},
                 jwt=member),
          (400, err("invalid_request", "invalid team name: must be 1-128 "
@@ -129,9 +146,9 @@ def test_teams(x):
                    "email")), "members: unknown email 404")
     bob = x.users["other"]
     status, m = c.json("POST", base, {"email": " OWNER@B.test "}, jwt=owner)
-    t.eq((status, m), (201, {"user_id": bob["id"], "name": bob["name"],
-                             "email": bob["email"], "role": "member",
-                             "joined_at": ZERO_TIME}),
+    t.eq(status, 201, "members: add -> 201 with the zero joined_at")
+    t.eq(m,
+         {"user_id": bob.get("id"), "name": bob.get("name"), "email": bob.get("email"), "role": "member", "joined_at": ZERO_TIME},
          "members: add -> 201 with the zero joined_at")
     t.eq(c.json("POST", base, {"email": "owner@b.test"}, jwt=owner),
          (400, err("invalid_request", "invalid: user is already a member "
@@ -173,9 +190,12 @@ def test_teams(x):
          "teams: create with a bad name 400")
     status, scratch = c.json("POST", "/v1/teams", {"name": " Scratch "},
                              jwt=owner)
-    t.ok(status == 201 and scratch["name"] == "Scratch"
-         and scratch["role"] == "owner" and scratch["is_byoc"] is False
-         and re.fullmatch(r"[0-9a-f]{6}-[0-9a-f]{6}", scratch["slug"]),
+    t.eq(status, 201, "teams: create 201 owner")
+    t.eq(scratch.get("name"), "Scratch", "teams: create 201 owner (name)")
+    t.eq(scratch.get("role"), "owner", "teams: create 201 owner (role)")
+    t.ok(scratch.get("is_byoc") is False, "teams: create 201 owner (is_byoc)",
+         scratch.get("is_byoc"))
+    t.ok(re.fullmatch(r"[0-9a-f]{6}-[0-9a-f]{6}", scratch.get("slug")),
          "teams: create 201 owner", (status, scratch))
     sid = scratch["id"]
     owner_s = x.jwt(user="owner", team_id=sid)
@@ -229,9 +249,13 @@ def test_hosts(x):
     owner, admin, other = s["jwt_owner"], s["jwt_admin"], s["jwt_other"]
     ph = s["platform_host_id"]
     status, hosts = c.json("GET", "/v1/hosts", jwt=admin)
-    t.ok(status == 200 and [h["id"] for h in hosts] == [ph]
-         and hosts[0]["status"] == "online" and "team_id" not in hosts[0],
-         "hosts: admin sees the seeded platform host", hosts)
+    t.eq(status, 200, "hosts: admin sees the seeded platform host")
+    t.eq([h.get("id") for h in hosts], [ph],
+         "hosts: admin sees the seeded platform host")
+    t.eq(hosts[0].get("status"), "online",
+         "hosts: admin sees the seeded platform host (status)")
+    t.ok("team_id" not in hosts[0],
+         "hosts: admin sees the seeded platform host", hosts[0])
     t.eq(c.json("GET", "/v1/hosts", jwt=owner), (200, []),
          "hosts: non-admin sees only their BYOC hosts")
     t.eq(c.json("GET", "/v1/hosts/" + ph, jwt=owner),
@@ -297,17 +321,29 @@ def test_hosts(x):
     status, cr = c.json("POST", "/v1/hosts", {"type": "byoc", "team_id": x.b,
                                               "provider": "aws"}, jwt=other)
     h = cr["host"] if status == 201 else {}
-    t.ok(status == 201 and HEX64.match(cr["registration_token"])
-         and h["status"] == "pending" and h["team_id"] == x.b
-         and h["provider"] == "aws" and "address" not in h
-         and "last_heartbeat_at" not in h
-         and h["created_by"] == x.users["other"]["id"],
+    t.eq(status, 201, "hosts: byoc create 201 pending + 64-hex token")
+    t.ok(HEX64.match(cr.get("registration_token")),
          "hosts: byoc create 201 pending + 64-hex token", (status, cr))
+    t.eq(h.get("status"), "pending",
+         "hosts: byoc create 201 pending + 64-hex token (status)")
+    t.eq(h.get("team_id"), x.b,
+         "hosts: byoc create 201 pending + 64-hex token (team_id)")
+    t.eq(h.get("provider"), "aws",
+         "hosts: byoc create 201 pending + 64-hex token (provider)")
+    t.ok("address" not in h, "hosts: byoc create 201 pending + 64-hex token",
+         h)
+    t.ok("last_heartbeat_at" not in h,
+         "hosts: byoc create 201 pending + 64-hex token", h)
+    t.eq(h.get("created_by"), x.users.get("other", {}).get("id"),
+         "hosts: byoc create 201 pending + 64-hex token (created_by)")
     hid = h.get("id", "host-x")
     status, rt = c.json("POST", "/v1/hosts/%s/token" % hid, jwt=other)
-    t.ok(status == 201 and HEX64.match(rt["registration_token"])
-         and rt["registration_token"] != cr["registration_token"],
+    t.eq(status, 201, "hosts: regenerate token for a pending host")
+    t.ok(HEX64.match(rt.get("registration_token")),
          "hosts: regenerate token for a pending host", (status, rt))
+    t.ok(rt.get("registration_token") != cr.get("registration_token"),
+         "hosts: regenerate token for a pending host (registration_token)",
+         rt.get("registration_token"))
     t.eq(c.json("POST", "/v1/hosts/%s/token" % ph, jwt=other),
          (400, err("invalid_request", "invalid state: can only regenerate "
                    "token for pending hosts (status: online)")),
@@ -319,12 +355,22 @@ def test_hosts(x):
                          {"token": rt["registration_token"],
                           "address": "10.1.2.3:50051", "arch": "arm64",
                           "cpu_cores": 4, "memory_mb": 8192})
-    t.ok(status == 201 and reg["host"]["status"] == "online"
-         and reg["host"]["address"] == "10.1.2.3:50051"
-         and reg["host"]["cpu_cores"] == 4 and "disk_gb" not in reg["host"]
-         and HEX64.match(reg["refresh_token"]) and "cert_pem" not in reg
-         and reg["token"].count(".") == 2,
+    t.eq(status, 201, "register: 201 online, host JWT, refresh token")
+    t.eq(reg.get("host", {}).get("status"), "online",
+         "register: 201 online, host JWT, refresh token (status)")
+    t.eq(reg.get("host", {}).get("address"), "10.1.2.3:50051",
+         "register: 201 online, host JWT, refresh token (address)")
+    t.eq(reg.get("host", {}).get("cpu_cores"), 4,
+         "register: 201 online, host JWT, refresh token (cpu_cores)")
+    t.ok("disk_gb" not in reg.get("host"),
+         "register: 201 online, host JWT, refresh token (host)",
+         reg.get("host"))
+    t.ok(HEX64.match(reg.get("refresh_token")),
          "register: 201 online, host JWT, refresh token", (status, reg))
+    t.ok("cert_pem" not in reg,
+         "register: 201 online, host JWT, refresh token", reg)
+    t.eq(reg.get("token").count("."), 2,
+         "register: 201 online, host JWT, refresh token")
     t.eq(c.json("POST", "/v1/hosts/register",
                 {"token": cr["registration_token"], "address": "a:1"}),
          (404, err("not_found", "host already registered or not found")),
@@ -344,8 +390,10 @@ def test_hosts(x):
          (403, err("forbidden", "host ID mismatch")), "heartbeat: mismatch")
     status, ref = c.json("POST", "/v1/hosts/auth/refresh",
                          {"refresh_token": reg["refresh_token"]})
-    t.ok(status == 200 and ref["refresh_token"] != reg["refresh_token"]
-         and ref["host"]["id"] == hid, "refresh: rotated", (status, ref))
+    t.eq(status, 200, "refresh: rotated")
+    t.ok(ref.get("refresh_token") != reg.get("refresh_token"),
+         "refresh: rotated (refresh_token)", ref.get("refresh_token"))
+    t.eq(ref.get("host", {}).get("id"), hid, "refresh: rotated (id)")
     t.eq(c.json("POST", "/v1/hosts/auth/refresh",
                 {"refresh_token": reg["refresh_token"]}),
          (401, err("unauthorized", "invalid or expired refresh token")),
@@ -353,21 +401,27 @@ def test_hosts(x):
 
     # Listing and visibility.
     status, hosts = c.json("GET", "/v1/hosts", jwt=admin)
-    t.ok(status == 200 and hosts[0]["id"] == hid
-         and hosts[0]["team_name"] == "Team B"
-         and "team_name" not in hosts[-1],
-         "hosts: admin list newest first with team_name", hosts)
+    t.eq(status, 200, "hosts: admin list newest first with team_name")
+    t.eq(hosts[0].get("id"), hid,
+         "hosts: admin list newest first with team_name (id)")
+    t.eq(hosts[0].get("team_name"), "Team B",
+         "hosts: admin list newest first with team_name (team_name)")
+    t.ok("team_name" not in hosts[-1],
+         "hosts: admin list newest first with team_name", hosts[-1])
     status, hosts = c.json("GET", "/v1/hosts", jwt=other)
-    t.ok(status == 200 and [hh["id"] for hh in hosts] == [hid]
-         and "team_name" not in hosts[0], "hosts: team sees its BYOC host",
-         hosts)
+    t.eq(status, 200, "hosts: team sees its BYOC host")
+    t.eq([hh.get("id") for hh in hosts], [hid],
+         "hosts: team sees its BYOC host")
+    t.ok("team_name" not in hosts[0], "hosts: team sees its BYOC host",
+         hosts[0])
     t.eq(c.json("GET", "/v1/hosts/" + hid, jwt=owner)[0], 404,
          "hosts: other team's BYOC host is 404")
 
     # Tags.
     tags = "/v1/hosts/%s/tags" % hid
     status, _, body = c.request("GET", tags, jwt=other)
-    t.eq((status, body), (200, b"null\n"), "tags: null when none")
+    t.eq(status, 200, "tags: null when none")
+    t.eq(body, b"null\n", "tags: null when none")
     t.eq(c.json("POST", tags, {}, jwt=other),
          (400, err("invalid_request", "tag is required")), "tags: required")
     for tag in ("gpu", "a", "gpu"):
@@ -414,8 +468,10 @@ def test_hosts(x):
     # A paused sandbox left on a deleted host (via /_fake/hosts).
     status, fh = c.json("POST", "/_fake/hosts",
                         {"type": "byoc", "team_id": x.b})
-    t.ok(status == 201 and fh["status"] == "online" and fh["address"],
-         "control: POST /_fake/hosts", (status, fh))
+    t.eq(status, 201, "control: POST /_fake/hosts")
+    t.eq(fh.get("status"), "online", "control: POST /_fake/hosts (status)")
+    t.ok(fh.get("address"), "control: POST /_fake/hosts (address)",
+         (status, fh))
     _, sb2 = c.json("POST", "/v1/sandboxes", {}, key=s["api_key_b"])
     c.json("POST", "/v1/sandboxes/%s/pause" % sb2["id"], key=s["api_key_b"])
     t.eq(c.request("DELETE", "/v1/hosts/" + fh["id"], jwt=other)[0], 204,
@@ -426,9 +482,10 @@ def test_hosts(x):
     # Placement control.
     _, sb3 = c.json("POST", "/v1/sandboxes", {}, key=s["api_key"])
     status, pending = c.json("POST", "/_fake/hosts", {"status": "pending"})
-    t.ok(status == 201 and HEX64.match(pending["registration_token"])
-         and "address" not in pending, "control: pending host with token",
-         pending)
+    t.eq(status, 201, "control: pending host with token")
+    t.ok(HEX64.match(pending.get("registration_token")),
+         "control: pending host with token", pending)
+    t.ok("address" not in pending, "control: pending host with token", pending)
     t.eq(c.json("POST", "/_fake/sandboxes/%s/host" % sb3["id"],
                 {"host_id": pending["id"]})[1]["host_id"], pending["id"],
          "control: place a sandbox on a host")
@@ -455,11 +512,16 @@ def test_channels(x):
             "config": {"url": "http://127.0.0.1:9/"},
             "events": ["capsule.created", "host.down"]}
     status, ch = c.json("POST", "/v1/channels", body, jwt=owner)
-    t.ok(status == 201 and ch["name"] == "my-hook"
-         and ch["events"] == body["events"] and HEX64.match(ch["secret"])
-         and list(ch) == ["id", "team_id", "name", "provider", "events",
-                          "created_at", "updated_at", "secret"],
+    t.eq(status, 201, "channels: create webhook, name normalised, secret")
+    t.eq(ch.get("name"), "my-hook",
+         "channels: create webhook, name normalised, secret (name)")
+    t.eq(ch.get("events"), body.get("events"),
+         "channels: create webhook, name normalised, secret (events)")
+    t.ok(HEX64.match(ch.get("secret")),
          "channels: create webhook, name normalised, secret", (status, ch))
+    t.eq(list(ch),
+         ["id", "team_id", "name", "provider", "events", "created_at", "updated_at", "secret"],
+         "channels: create webhook, name normalised, secret")
     t.eq(c.json("POST", "/v1/channels", body, jwt=owner),
          (409, err("conflict", 'conflict: channel name "my-hook" already '
                    'exists')), "channels: name taken 409")
@@ -485,8 +547,8 @@ def test_channels(x):
                         {"name": "Slack", "provider": "slack",
                          "config": {"webhook_url": "u", "secret": "s"},
                          "events": ["host.up"]}, jwt=owner)
-    t.ok(status == 201 and "secret" not in sl, "channels: no secret for "
-         "other providers", (status, sl))
+    t.eq(status, 201, "channels: no secret for other providers")
+    t.ok("secret" not in sl, "channels: no secret for other providers", sl)
     status, lst = c.json("GET", "/v1/channels", jwt=owner)
     t.eq([cc["id"] for cc in lst], [sl["id"], ch["id"]],
          "channels: list newest first")
@@ -506,17 +568,18 @@ def test_channels(x):
                 jwt=owner)[0], 409, "channels: PATCH to a taken name 409")
     status, up = c.json("PATCH", url, {"name": "ops", "events":
                                        ["host.up", "host.down"]}, jwt=owner)
-    t.ok(status == 200 and up["name"] == "ops"
-         and up["events"] == ["host.up", "host.down"],
-         "channels: PATCH 200", (status, up))
+    t.eq(status, 200, "channels: PATCH 200")
+    t.eq(up.get("name"), "ops", "channels: PATCH 200 (name)")
+    t.eq(up.get("events"), ["host.up", "host.down"],
+         "channels: PATCH 200 (events)")
     t.eq(c.json("PUT", "/v1/channels/%s/config" % ch["id"], {"config": {}},
                 jwt=owner),
          (400, err("invalid_request", "invalid: url is required for "
                    "webhook")), "channels: PUT config validated")
     status, rc = c.json("PUT", "/v1/channels/%s/config" % ch["id"],
                         {"config": {"url": "http://x/"}}, jwt=owner)
-    t.ok(status == 200 and "secret" not in rc, "channels: PUT config 200",
-         (status, rc))
+    t.eq(status, 200, "channels: PUT config 200")
+    t.ok("secret" not in rc, "channels: PUT config 200 (exit status)", rc)
     t.eq(c.json("POST", "/v1/channels/test",
                 {"provider": "slack", "config": {"webhook_url": "u"}},
                 jwt=owner), (200, {"status": "ok"}), "channels: test ok")
@@ -545,31 +608,39 @@ def test_audit(x):
             ("member", "remove"), ("sandbox", "create"), ("channel", "create"),
             ("channel", "update"), ("channel", "rotate_config"),
             ("channel", "delete")}
-    t.ok(status == 200 and want <= acts, "audit: actions are recorded",
-         sorted(acts))
+    t.eq(status, 200, "audit: actions are recorded")
+    t.ok(want <= acts, "audit: actions are recorded", want)
     ren = [e for e in page["items"] if e["action"] == "rename"]
-    t.ok(ren and ren[0]["metadata"] == {"new_name": "Team A2",
-                                        "old_name": "Team A"}
-         and ren[0]["actor_type"] == "user"
-         and ren[0]["actor_name"] == "Alice Owner"
-         and ren[0]["scope"] == "team" and ren[0]["status"] == "info",
-         "audit: rename entry", ren)
+    t.ok(ren, "audit: rename entry", ren)
+    t.eq(ren[0].get("metadata"), {"new_name": "Team A2", "old_name": "Team A"},
+         "audit: rename entry (metadata)")
+    t.eq(ren[0].get("actor_type"), "user", "audit: rename entry (actor_type)")
+    t.eq(ren[0].get("actor_name"), "Alice Owner",
+         "audit: rename entry (actor_name)")
+    t.eq(ren[0].get("scope"), "team", "audit: rename entry (scope)")
+    t.eq(ren[0].get("status"), "info", "audit: rename entry (status)")
     keys = [e for e in page["items"] if e["resource_type"] == "api_key"
             and e["action"] == "revoke"]
-    t.ok(keys and keys[0]["resource_id"] == x.revoked_key_id
-         and "metadata" not in keys[0], "audit: empty metadata omitted",
-         keys)
+    t.ok(keys, "audit: empty metadata omitted", keys)
+    t.eq(keys[0].get("resource_id"), x.revoked_key_id,
+         "audit: empty metadata omitted (resource_id)")
+    t.ok("metadata" not in keys[0], "audit: empty metadata omitted", keys[0])
     status, mp = _page(x, member, "limit=200")
-    t.ok(status == 200 and mp["items"]
-         and all(e["scope"] == "team" for e in mp["items"])
-         and any(e["scope"] == "admin" for e in page["items"]),
-         "audit: members see team scope only")
+    t.eq(status, 200, "audit: members see team scope only")
+    t.ok(mp.get("items"), "audit: members see team scope only (items)",
+         mp.get("items"))
+    t.ok(all(e.get("scope") == "team" for e in mp.get("items")),
+         "audit: members see team scope only",
+         all(e.get("scope") == "team" for e in mp.get("items")))
+    t.ok(any(e.get("scope") == "admin" for e in page.get("items")),
+         "audit: members see team scope only",
+         any(e.get("scope") == "admin" for e in page.get("items")))
     status, f = _page(x, owner, "resource_type=channel,api_key"
                       "&action=revoke&action=+delete,")
-    t.ok(status == 200 and {(e["resource_type"], e["action"])
-                            for e in f["items"]} ==
+    t.eq(status, 200, "audit: multi-value filters")
+    t.eq({(e.get("resource_type"), e.get("action")) for e in f.get("items")},
          {("api_key", "revoke"), ("channel", "delete")},
-         "audit: multi-value filters", f)
+         "audit: multi-value filters")
     t.eq(_page(x, owner, "resource_type=nothing"), (200, {"items": []}),
          "audit: no cursor fields when empty")
     bad = [("before=yesterday&limit=0", "before must be an RFC3339 "
@@ -586,8 +657,9 @@ def test_audit(x):
     status, made = c.json("POST", "/_fake/audit",
                           {"count": 450, "team_id": x.b,
                            "resource_type": "synthetic"})
-    t.ok(status == 201 and len(made["ids"]) == 450,
-         "control: POST /_fake/audit", (status, made.get("count")))
+    t.eq(status, 201, "control: POST /_fake/audit")
+    t.eq(len(made.get("ids")), 450,
+         "control: POST /_fake/audit (length of ids)")
     other = s["jwt_other"]
     got, sizes, q = [], [], "resource_type=synthetic&limit=1000"
     while len(sizes) < 10:
@@ -598,7 +670,9 @@ def test_audit(x):
         got += [e["id"] for e in p["items"]]
         q = "resource_type=synthetic&limit=1000&before=%s&before_id=%s" % (
             p["next_before"], p["next_before_id"])
-    t.eq((sizes, got), ([200, 200, 50, 0], made["ids"]),
+    t.eq(sizes, [200, 200, 50, 0],
+         "audit: paging through 450 entries (limit clamped to 200)")
+    t.eq(got, made.get("ids"),
          "audit: paging through 450 entries (limit clamped to 200)")
 
     # The cursor quirk: entries 10 ms apart share seconds and get skipped.
@@ -614,11 +688,14 @@ def test_audit(x):
                                           p1["next_before_id"]))
     expect = [e["id"] for e in raw
               if e["created_us"] < last_us // 1000000 * 1000000]
-    t.ok(not re.search(r"\.", p1["next_before"])
-         and [e["id"] for e in p2["items"]] == expect
-         and len(expect) < 25,
+    t.ok(not re.search(r"\.", p1.get("next_before")),
          "audit: second-truncated cursor skips the rest of that second",
          (p1["next_before"], len(expect)))
+    t.eq([e.get("id") for e in p2.get("items")], expect,
+         "audit: second-truncated cursor skips the rest of that second")
+    t.ok(len(expect) < 25,
+         "audit: second-truncated cursor skips the rest of that second "
+         "(length)", len(expect))
     # Same timestamp for all: only the id tie-breaker separates them.
     c.json("POST", "/_fake/audit", {"count": 6, "team_id": x.b,
                                     "resource_type": "tie", "spread_ms": 0})
@@ -643,11 +720,10 @@ def test_admin(x):
     t.eq(c.json("GET", "/v1/admin/templates", key=s["api_key"])[0], 401,
          "admin: JWT required")
     status, tm = c.json("GET", "/v1/admin/templates", jwt=admin)
-    t.ok(status == 200 and tm[-1] == {
-        "name": "minimal", "type": "base", "vcpus": 1, "memory_mb": 512,
-        "size_bytes": 0, "team_id": s["platform_team_id"],
-        "created_at": tm[-1]["created_at"]},
-        "admin: templates of all teams", tm)
+    t.eq(status, 200, "admin: templates of all teams")
+    t.eq(tm[-1],
+         { "name": "minimal", "type": "base", "vcpus": 1, "memory_mb": 512, "size_bytes": 0, "team_id": s.get("platform_team_id"), "created_at": tm[-1].get("created_at")},
+         "admin: templates of all teams")
     t.eq(c.json("DELETE", "/v1/admin/templates/minimal", jwt=admin),
          (403, err("forbidden", "the minimal template cannot be deleted")),
          "admin: minimal cannot be deleted")
@@ -667,18 +743,26 @@ def test_admin(x):
     status, b = c.json("POST", "/v1/admin/builds",
                        {"name": "py", "recipe": ["RUN echo <hi>", "ENV A=b"]},
                        jwt=admin)
-    t.ok(status == 201 and b["status"] == "pending"
-         and b["total_steps"] == 6 and b["base_template"] == "minimal"
-         and b["vcpus"] == 1 and b["memory_mb"] == 512 and b["logs"] == []
-         and b["current_step"] == 0 and "healthcheck" not in b
-         and b["id"].startswith("bld-"), "builds: create 201 pending",
+    t.eq(status, 201, "builds: create 201 pending")
+    t.eq(b.get("status"), "pending", "builds: create 201 pending (status)")
+    t.eq(b.get("total_steps"), 6, "builds: create 201 pending (total_steps)")
+    t.eq(b.get("base_template"), "minimal",
+         "builds: create 201 pending (base_template)")
+    t.eq(b.get("vcpus"), 1, "builds: create 201 pending (vcpus)")
+    t.eq(b.get("memory_mb"), 512, "builds: create 201 pending (memory_mb)")
+    t.eq(b.get("logs"), [], "builds: create 201 pending (logs)")
+    t.eq(b.get("current_step"), 0, "builds: create 201 pending (current_step)")
+    t.ok("healthcheck" not in b, "builds: create 201 pending", b)
+    t.ok(b.get("id", "").startswith("bld-"), "builds: create 201 pending",
          (status, b))
     status, b2 = c.json("POST", "/v1/admin/builds",
                         {"name": "py2", "recipe": ["RUN x"],
                          "skip_pre_post": True, "vcpus": 2,
                          "healthcheck": "true"}, jwt=admin)
-    t.ok(status == 201 and b2["total_steps"] == 1 and b2["vcpus"] == 2
-         and b2["healthcheck"] == "true", "builds: skip_pre_post", b2)
+    t.eq(status, 201, "builds: skip_pre_post")
+    t.eq(b2.get("total_steps"), 1, "builds: skip_pre_post (total_steps)")
+    t.eq(b2.get("vcpus"), 2, "builds: skip_pre_post (vcpus)")
+    t.eq(b2.get("healthcheck"), "true", "builds: skip_pre_post (healthcheck)")
     t.eq([bb["id"] for bb in c.json("GET", "/v1/admin/builds",
                                     jwt=admin)[1]], [b2["id"], b["id"]],
          "builds: list newest first")
@@ -698,8 +782,9 @@ def test_admin(x):
          (400, err("invalid_request", "get build: no rows in result set")),
          "builds: cancel unknown 400 raw text")
     st_, cb = c.json("GET", "/v1/admin/builds/" + b["id"], jwt=admin)
-    t.ok(cb["status"] == "cancelled" and "completed_at" in cb
-         and "started_at" not in cb, "builds: cancelled shape", cb)
+    t.eq(cb.get("status"), "cancelled", "builds: cancelled shape (status)")
+    t.has(cb, "completed_at", "builds: cancelled shape")
+    t.ok("started_at" not in cb, "builds: cancelled shape", cb)
 
 
 def test_routing_log_faults(x):
@@ -715,7 +800,8 @@ def test_routing_log_faults(x):
                    jwt=s["jwt_owner"])[:3:2], (404, b"404 page not found\n"),
          "routing: chi 404 with credentials")
     status, hdrs, _ = c.request("PUT", "/v1/channels", jwt=s["jwt_owner"])
-    t.eq((status, sorted(hdrs.get_all("Allow") or [])), (405, ["GET", "POST"]),
+    t.eq(status, 405, "routing: 405 with Allow")
+    t.eq(sorted(hdrs.get_all("Allow") or []), ["GET", "POST"],
          "routing: 405 with Allow")
     t.eq(c.request("GET", "/v1/users/search/x")[0], 404,
          "routing: inline JWT route has no auth on unknown paths")
@@ -723,8 +809,9 @@ def test_routing_log_faults(x):
     c.request("GET", "/v1/channels", jwt=s["jwt_owner"])
     c.request("GET", "/v1/audit-logs", jwt=s["jwt_owner"])
     log = c.json("GET", "/_fake/requests")[1]
-    t.ok([e["path"] for e in log] == ["/v1/channels", "/v1/audit-logs"]
-         and all(e["status"] == 200 for e in log),
+    t.eq([e.get("path") for e in log], ["/v1/channels", "/v1/audit-logs"],
+         "log: new routes are logged")
+    t.ok(all(e.get("status") == 200 for e in log),
          "log: new routes are logged", log)
     c.request("POST", "/_fake/faults", '{"path": "^/v1/admin/", '
               '"status": 503, "count": 1}')
@@ -753,22 +840,27 @@ def test_build_worker(t, tmp):
             if cur["status"] not in ("pending", "running"):
                 break
             time.sleep(0.05)
-        t.ok(cur["status"] == "success" and cur["current_step"] == 6
-             and [e["phase"] for e in cur["logs"]] ==
-             ["pre-build", "recipe", "recipe", "post-build", "post-build",
-              "post-build"] and cur["host_id"] == fake.seed[
-                 "platform_host_id"] and "started_at" in cur
-             and "completed_at" in cur,
-             "build worker: success with logs", cur)
+        t.eq(cur.get("status"), "success",
+             "build worker: success with logs (status)")
+        t.eq(cur.get("current_step"), 6,
+             "build worker: success with logs (current_step)")
+        t.eq([e.get("phase") for e in cur.get("logs")],
+             ["pre-build", "recipe", "recipe", "post-build", "post-build", "post-build"],
+             "build worker: success with logs")
+        t.eq(cur.get("host_id"), fake.seed[ "platform_host_id"],
+             "build worker: success with logs (host_id)")
+        t.has(cur, "started_at", "build worker: success with logs")
+        t.has(cur, "completed_at", "build worker: success with logs")
         names = [tt["name"] for tt in c.json("GET", "/v1/snapshots",
                                              key=fake.seed["api_key"])[1]]
         t.ok("tool" in names, "build worker: platform template created",
              names)
         badb = c.json("GET", "/v1/admin/builds/" + bad["id"], jwt=admin)[1]
-        t.eq((badb["status"], badb.get("error")),
-             ("failed", 'recipe parse error: recipe line 1: unknown '
-              'instruction "FROM" (expected RUN, START, ENV, WORKDIR, USER, '
-              'or COPY)'), "build worker: recipe parse failure")
+        t.eq(badb.get("status"), "failed",
+             "build worker: recipe parse failure (status)")
+        t.eq(badb.get("error"),
+             'recipe parse error: recipe line 1: unknown instruction "FROM" (expected RUN, START, ENV, WORKDIR, USER, or COPY)',
+             "build worker: recipe parse failure (error)")
     finally:
         t.eq(fake.stop(), 0, "build worker fake: clean exit")
 
