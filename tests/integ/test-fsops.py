@@ -9,6 +9,7 @@ upstream for a JWT that is not an admin's and locally without a JWT;
 against the 172413e fake the newer-only rows are unsupported_by_server
 with nothing sent."""
 import datetime
+import json
 import os
 import sys
 
@@ -136,22 +137,56 @@ env = Env(dialect="capsules", start_wrennd=False)
 old = Env(dialect="sandboxes", start_wrennd=False)
 try:
     env.wrennd = start(env, token=env.seed["jwt_admin"])
+    old.wrennd = start(old, token=old.seed["jwt_admin"])
     c = Client(env.wrennd.sock)
+    o = Client(old.wrennd.sock)
     sid = c.call("sandboxes.create", {})["result"]["id"]
+    osid = o.call("sandboxes.create", {})["result"]["id"]
+    trees = {}
 
-    with t.case("v0.1.5: list_files of a tree"), Opened():
-        t.eq(make_tree(c, sid), (0, ""), "v0.1.5: the tree is made")
-        check_tree(c, sid, "v0.1.5")
+    for label, cl, s in (("v0.1.5", c, sid), ("172413e polyfill", o, osid)):
+        with t.case("%s: list_files of a tree" % label), Opened():
+            t.eq(make_tree(cl, s), (0, ""), "%s: the tree is made" % label)
+            trees[label] = check_tree(cl, s, label)
 
-    with t.case("v0.1.5: errors"), Opened():
-        check_errors(c, sid, "v0.1.5")
+        with t.case("%s: errors" % label), Opened():
+            check_errors(cl, s, label)
+
+    with t.case("both servers: the same entries"), Opened():
+        def strip(tree):
+            return {p: {k: v for k, v in e.items()
+                        if k not in ("owner", "group")}
+                    for p, e in tree.items()}
+        t.eq(strip(trees.get("172413e polyfill", {})),
+             strip(trees.get("v0.1.5", {})),
+             "the polyfill's entries are the server's (owner and group "
+             "aside: the fake's exec runs as the test's user)")
+
+    with t.case("v0.1.5: a missing path is HTTP 502"), Opened():
         r = c.call("sandbox.list_files", {"sandbox_id": sid,
                                           "path": "tree/nope"})
         t.eq(dig(r, "error", "data", "status"), 502,
              "v0.1.5: a missing path is HTTP 502, reported as it is")
 
-    with t.case("v0.1.5: mkdir and remove"), Opened():
-        check_changes(c, sid, "v0.1.5")
+    with t.case("172413e: the polyfill runs tools with argv"), Opened():
+        old.fake.clear_requests()
+        r = o.call("sandbox.list_files", {"sandbox_id": osid,
+                                          "path": "tree"})
+        t.ok("result" in r, "polyfilled list_files answers", r)
+        r = o.call("sandbox.list_files", {"sandbox_id": osid,
+                                          "path": "tree/nope"})
+        t.eq(dig(r, "error", "data", "polyfilled"), True,
+             "a polyfill error says data.polyfilled")
+        bodies = [json.loads(q["body"]) for q in old.fake.requests()
+                  if q["path"].endswith("/exec")]
+        t.eq([b.get("cmd") for b in bodies], ["find", "find"],
+             "list_files: one exec of find each, no shell")
+        t.eq(dig(bodies, 0, "args", 1), "./tree",
+             "the path is one argument, relative to the home")
+
+    for label, cl, s in (("v0.1.5", c, sid), ("172413e polyfill", o, osid)):
+        with t.case("%s: mkdir and remove" % label), Opened():
+            check_changes(cl, s, label)
 
     with t.case("local checks: nothing sent"), Opened():
         env.fake.clear_requests()
@@ -250,9 +285,6 @@ try:
         t.eq(env.fake.requests(), [], "no JWT: nothing sent")
 
     with t.case("172413e: unsupported_by_server"), Opened():
-        old.wrennd = start(old, token=old.seed["jwt_admin"])
-        o = Client(old.wrennd.sock)
-        osid = o.call("sandboxes.create", {})["result"]["id"]
         old.fake.clear_requests()
         for method, params in (
                 ("sandboxes.usage", {}),
@@ -266,7 +298,7 @@ try:
                  "%s on 172413e: unsupported_by_server" % method)
         t.eq(old.fake.requests(), [],
              "unsupported_by_server: the request log is empty")
-        o.close()
+    o.close()
     c.close()
 finally:
     for e in (env, old):
