@@ -716,7 +716,8 @@ test_tool_role(void)
 	    "sandbox.remove", "sandbox.get_url", "sandbox.http_request",
 	    "sandbox.exec_stream", "streams.attach", "streams.list",
 	    "streams.stop", "sandbox.run_code", "sandbox.port_forward",
-	    "port_forwards.list", "port_forwards.close"};
+	    "port_forwards.list", "port_forwards.close", "leases.list",
+	    "sandbox.keepalive"};
 	const struct methods_row *m;
 	char got[1024] = "", want[1024] = "";
 	size_t i;
