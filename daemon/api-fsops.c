@@ -572,9 +572,11 @@ fsops_mkdir_entry_done(
 		free(out);
 		return;
 	}
-	free(out);
 	json_decref(list);
-	if (self.y == 0 || (e = fsops_entry(&self, abs)) == NULL) {
+	/* self points into out: its entry is made before out goes. */
+	e = self.y != 0 ? fsops_entry(&self, abs) : NULL;
+	free(out);
+	if (e == NULL) {
 		fsops_fail(call, "agent_error", "make dir: %s: %s", abs,
 		    *err ? err : "the new directory is not there");
 		return;

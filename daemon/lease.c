@@ -569,7 +569,7 @@ lease_list_json(const struct wrennd *wd)
 		return NULL;
 	TAILQ_FOREACH(l, &wd->leases->list, entry) {
 		lease_time_text(l->created_at, ts, sizeof(ts));
-		o = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:O}, s:s, s:I, "
+		o = json_pack("{s:s, s:s, s:s, s:{s:I, s:I, s:o}, s:s, s:I, "
 			      "s:I, s:s?}",
 		    "sandbox_id", l->sandbox_id, "action",
 		    lease_action_name(l->action), "state",
