@@ -246,6 +246,13 @@ int cmd_process_kill_run(
 /* A PID|TAG argument as the selector param (a number or a string). */
 json_t *cmd_process_selector(const char *arg);
 int cmd_cp_run(struct cli *cli, const struct cmd *self, int argc, char **argv);
+int cmd_fs_ls_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
+int cmd_fs_mkdir_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
+int cmd_fs_rm_run(
+    struct cli *cli, const struct cmd *self, int argc, char **argv);
+extern const struct verb cmd_fs_usage_verb;
 int cmd_code_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_proxy_url_run(

@@ -101,6 +101,26 @@ static const struct cmd cli_cmds[] = {
 	"main result; an error in the code exits 1. Ctrl-C interrupts the "
 	"kernel.\n",
 	cmd_code_run, NULL, NULL},
+    {"ls", NULL, "[-d DEPTH] SANDBOX:PATH",
+	"list a directory in a sandbox, as ls -l does",
+	"  -d, --depth N        also list N-1 levels below (1..64, default "
+	"1)\n"
+	"  -q, --quiet          names only\n"
+	"PATH is relative to the home (/root); SANDBOX: alone is the home.\n",
+	cmd_fs_ls_run, NULL, NULL},
+    {"mkdir", NULL, "SANDBOX:PATH...",
+	"make directories in a sandbox, with their parents (mkdir -p)", NULL,
+	cmd_fs_mkdir_run, NULL, NULL},
+    {"rm", NULL, "[-r] [-f] SANDBOX:PATH...",
+	"remove files or directories in a sandbox",
+	"  -r, --recursive      remove directories and what is in them\n"
+	"  -f, --force          no error for a path that is not there\n",
+	cmd_fs_rm_run, NULL, NULL},
+    VERB_ROW("usage", NULL, "[--from YYYY-MM-DD] [--to YYYY-MM-DD]",
+	"the team's CPU and memory use per day (v0.1.5 server)",
+	"  -f, --from DATE      first day (default: 29 days before --to)\n"
+	"  -t, --to DATE        last day (default: today, UTC)\n",
+	cmd_fs_usage_verb),
     {"url", NULL, "SANDBOX PORT",
 	"print the proxy URL of a port in a sandbox (needs an API key)", NULL,
 	cmd_proxy_url_run, NULL, NULL},
