@@ -18,7 +18,7 @@ condition, so a failure says which fact broke and what it was. Flagged:
 ok/eq are recognised by name as methods (t.ok, self.tap.eq); assert is
 the Python statement. Each file is one TAP test point; a finding is
 printed as path:line: what. Files named on the command line are checked
-without exception.
+instead of the patterns' files.
 """
 import ast
 import glob
@@ -28,16 +28,6 @@ import sys
 SRCDIR = os.environ.get("top_srcdir") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), ".."))
 PATTERNS = ("tests/integ/*.py", "tests/fakecp/test_*.py")
-# Files whose joined assertions are being split on their owners' branches
-# (issue 11): reported as skipped, not passed. Remove a name
-# when its file is split; the check then holds it to the rule.
-PENDING = {
-    "tests/integ/test-fsops.py",
-    "tests/integ/test-leases.py",
-    "tests/integ/test-portfwd.py",
-    "tests/integ/test-processes.py",
-    "tests/integ/test-roles.py",
-}
 OK_NAMES = {"ok"}
 EQ_NAMES = {"eq"}
 
@@ -104,9 +94,6 @@ def main(argv):
     for path in paths:
         n += 1
         rel = os.path.relpath(path, SRCDIR)
-        if not argv[1:] and rel in PENDING:
-            print("ok %d - %s # SKIP not split yet" % (n, rel))
-            continue
         with open(path) as fh:
             tree = ast.parse(fh.read(), path)
         found = sorted(findings(tree))

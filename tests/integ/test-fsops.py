@@ -79,8 +79,10 @@ def check_tree(cl, sid, label):
              % (label, path))
         t.eq(e.get("modified_at"), MTIME, "%s: %s: modified_at"
              % (label, path))
-        t.ok(isinstance(e.get("owner"), str) and e.get("owner") != "",
-             "%s: %s: owner is a name" % (label, path), e.get("owner"))
+        t.eq(type(e.get("owner")), str, "%s: %s: owner is a string"
+             % (label, path))
+        t.ok(e.get("owner"), "%s: %s: owner is a name, not empty"
+             % (label, path), e.get("owner"))
     t.eq(got.get("/root/tree/link", {}).get("symlink_target"),
          "/root/tree/sub", "%s: the symlink's target, resolved" % label)
     t.eq([p for p, e in sorted(got.items()) if "symlink_target" in e],
@@ -120,9 +122,12 @@ def check_changes(cl, sid, label):
     r = cl.call("sandbox.mkdir", {"sandbox_id": sid,
                                   "path": "tree/new/inner"})
     e = dig(r, "result", "entry") or {}
-    t.eq((e.get("path"), e.get("name"), e.get("type")),
-         ("/root/tree/new/inner", "inner", "directory"),
-         "%s: mkdir with parents: the new directory's entry" % label)
+    t.eq(e.get("path"), "/root/tree/new/inner",
+         "%s: mkdir with parents: the new directory's entry: path" % label)
+    t.eq(e.get("name"), "inner",
+         "%s: mkdir with parents: the new directory's entry: name" % label)
+    t.eq(e.get("type"), "directory",
+         "%s: mkdir with parents: the new directory's entry: type" % label)
     for path in ("tree/sub", "tree/link", "tree/-dash", "tree/a file"):
         r = cl.call("sandbox.remove", {"sandbox_id": sid, "path": path})
         t.eq(r.get("result"), {}, "%s: remove %s -> {}" % (label, path))

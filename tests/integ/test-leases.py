@@ -72,7 +72,7 @@ def calls(fake, method, path):
 
 
 def deletes(fake, sid):
-    return calls(fake, "DELETE", "/v1/sandboxes/" + sid)
+    return calls(fake, "DELETE", fake.sandboxes_path + "/" + sid)
 
 
 def leases(sock):
@@ -134,7 +134,7 @@ with t.case("lease_action pause pauses instead"), Opened() as keep:
     h = keep(Holder(env.sock, {"lease_action": "pause"}))
     env.fake.clear_requests()
     h.kill()
-    path = "/v1/sandboxes/%s/pause" % h.id
+    path = env.fake.sandboxes_path + "/%s/pause" % h.id
     wait_for(lambda: calls(env.fake, "POST", path), 10, what="pause")
     t.eq(len(deletes(env.fake, h.id)), 0, "no DELETE for a pause lease")
     t.eq(settle(lambda: lease_ids(env.sock), []), [],
@@ -154,8 +154,9 @@ with t.case("leases.list fields"), Opened() as keep:
     t.eq(dig(e, "owner", "uid"), os.getuid(), "owner uid")
     t.ok(isinstance(dig(e, "owner", "connection"), int),
          "owner connection id", e)
-    t.ok(isinstance(e.get("created_at"), str) and
-         e["created_at"].endswith("Z"), "created_at in UTC", e)
+    t.eq(type(e.get("created_at")), str, "created_at is a string")
+    t.ok(str(e.get("created_at")).endswith("Z"), "created_at in UTC",
+         e.get("created_at"))
     t.eq(e.get("keepalive_sec"), 30, "keepalive interval")
     t.eq(e.get("attempts"), 0, "no action attempted yet")
 
@@ -171,7 +172,7 @@ with t.case("bad lease params"), Opened() as keep:
         r = c.call("sandboxes.create", params)
         t.eq(dig(r, "error", "data", "code"), "invalid_params",
              "%s refused" % name)
-    t.eq(calls(env.fake, "POST", "/v1/sandboxes"), [],
+    t.eq(calls(env.fake, "POST", env.fake.sandboxes_path), [],
          "nothing sent upstream for bad lease params")
 
 with t.case("keepalive pings while open, stops on close"), \
@@ -179,7 +180,7 @@ with t.case("keepalive pings while open, stops on close"), \
     env = new_env(keep)
     c = keep(Client(env.sock))
     sid = c.call("sandboxes.create")["result"]["id"]
-    path = "/v1/sandboxes/%s/ping" % sid
+    path = env.fake.sandboxes_path + "/%s/ping" % sid
     env.fake.clear_requests()
     r = c.call("sandbox.keepalive", {"sandbox_id": sid, "interval_sec": 1})
     t.eq(dig(r, "result", "interval_sec"), 1, "keepalive answers")
@@ -197,7 +198,7 @@ with t.case("keepalive pings while open, stops on close"), \
     # pinged three times, the first one would have pinged too.
     c2 = keep(Client(env.sock))
     other = c2.call("sandboxes.create")["result"]["id"]
-    opath = "/v1/sandboxes/%s/ping" % other
+    opath = env.fake.sandboxes_path + "/%s/ping" % other
     c2.call("sandbox.keepalive", {"sandbox_id": other, "interval_sec": 1})
     wait_for(lambda: len(calls(env.fake, "POST", opath)) >= 3, 15,
              what="three pings of the other sandbox")
@@ -224,10 +225,11 @@ with t.case("a tool leases and keeps alive its own sandboxes only"), \
                                      "interval_sec": 1})
     t.eq(dig(r, "error", "data", "code"), "not_found",
          "keepalive of another owner's sandbox is not_found")
-    t.eq(calls(env.fake, "POST", "/v1/sandboxes/%s/ping" % u.id), [],
+    t.eq(calls(env.fake, "POST",
+               env.fake.sandboxes_path + "/%s/ping" % u.id), [],
          "nothing sent upstream for it")
     wait_for(lambda: calls(env.fake, "POST",
-                           "/v1/sandboxes/%s/ping" % tl.id), 10,
+                           env.fake.sandboxes_path + "/%s/ping" % tl.id), 10,
              what="a ping of the tool's sandbox")
     t.eq([(e["action"], e["keepalive_sec"]) for e in leases(env.sock)
           if e["sandbox_id"] == u.id], [("destroy", 0)],
@@ -252,7 +254,8 @@ with t.case("a failing destroy is retried"), Opened() as keep:
     env = new_env(keep)
     h = keep(Holder(env.sock))
     env.fake.clear_requests()
-    env.fake.fault(path="^/v1/sandboxes/%s$" % h.id, method="DELETE",
+    env.fake.fault(path="^%s/%s$" % (env.fake.sandboxes_path, h.id),
+                   method="DELETE",
                    status=503, count=2)
     h.kill()
     # An entry is logged when the request arrives; its status once
@@ -298,7 +301,8 @@ with t.case("a pending destroy survives a restart"), Opened() as keep:
     env = new_env(keep)
     keep.later(env.fake.clear_faults)
     h = keep(Holder(env.sock))
-    env.fake.fault(path="^/v1/sandboxes/%s$" % h.id, method="DELETE",
+    env.fake.fault(path="^%s/%s$" % (env.fake.sandboxes_path, h.id),
+                   method="DELETE",
                    status=503)
     h.kill()
     wait_for(lambda: deletes(env.fake, h.id), 10, what="first DELETE")
