@@ -2,15 +2,17 @@
 /*
  * The control plane's sandbox proxy (protocol/PROTOCOL.md, "The sandbox
  * proxy"): the front routes a request whose Host is
- * "{port}-{sandbox_id}.{domain}" to that port in the sandbox, and takes only
- * X-API-Key there.
+ * "{port}-{sandbox_id}.{domain}" to that port in the sandbox. At 172413e it
+ * takes only X-API-Key there; at v0.1.5 it checks no credential, so
+ * wrennd sends none (rest_proxy_auth) and the sandboxed app never sees
+ * wrennd's key.
  *
  * sandbox.get_url builds the proxy URL locally, as the SDK does.
  * sandbox.http_request makes one request through the proxy (upstream.c
- * names the proxy host and adds the key) and answers with the status,
- * header fields and body, whatever the sandboxed app said. The proxy's
- * own refusals become typed errors instead. Those are told apart from an
- * app's answers by their exact shape, and where the sandbox's record can
+ * names the proxy host and adds the key where one is taken) and answers with
+ * the status, header fields and body, whatever the sandboxed app said. The
+ * proxy's own refusals become typed errors instead. Those are told apart from
+ * an app's answers by their exact shape, and where the sandbox's record can
  * tell (those refusals happen only when the sandbox is not running or
  * not visible to the key), by one read of that record: an answer while
  * the record says "running" is the app's. protocol/PROTOCOL.md states
@@ -202,8 +204,8 @@ proxy_path_ok(const char *s, size_t len)
 
 /*
  * Add one request field; a credential field is dropped (wrennd sends its
- * own key), anything upstream.c refuses fails the call. 0, or -1 after
- * failing the call.
+ * own key where the proxy takes one), anything upstream.c refuses fails the
+ * call. 0, or -1 after failing the call.
  */
 static int
 proxy_add_field(struct call *call, struct upstream_req *req, const char *name,
@@ -815,7 +817,8 @@ static const struct methods_param p_http_request[] = {
     METHODS_PARAMS_END,
 };
 
-/* The proxy takes the API key only: ROLE_CRED_APIKEY. */
+/* ROLE_CRED_APIKEY: the 172413e proxy takes the API key only (dialect.c
+ * refuses the call without one), the v0.1.5 proxy nothing. */
 static const struct methods_row api_proxy_rows[] = {
     {
 	.name = "sandbox.get_url",

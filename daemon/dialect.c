@@ -23,6 +23,7 @@
 
 #include "call.h"
 #include "conf.h"
+#include "creds.h"
 #include "ipc.h"
 #include "log.h"
 #include "methods.h"
@@ -216,8 +217,33 @@ dialect_fail_unsupported(struct call *call, const char *what, const char *needs)
 	    ver != NULL ? ", version " : "", ver != NULL ? ver : "");
 }
 
-/* The dialect is known: refuse a newer-only row on the older server,
- * else run the call. */
+/*
+ * A sandbox proxy row (ROLE_CRED_APIKEY) without an API key where the
+ * proxy wants one: the 172413e proxy takes X-API-Key only (also assumed
+ * while the dialect is not known), v0.1.5's takes none. Fails call and
+ * returns 1, else 0.
+ */
+static int
+dialect_proxy_refused(struct dialect *d, struct call *call)
+{
+	const struct methods_row *m = call_method(call);
+
+	if (m->cred != ROLE_CRED_APIKEY || d->kind == DIALECT_CAPSULES ||
+	    creds_have(d->wd->creds, CREDS_APIKEY))
+		return 0;
+	call_fail(call, IPC_ERR_APPLICATION, "unauthorized",
+	    json_pack("{s:s, s:s}", "needs", role_cred_name(m->cred), "dialect",
+		dialect_kind_name(d->kind)),
+	    "%s needs an API key on this control plane: the sandbox proxy "
+	    "of %s accepts only X-API-Key, not a JWT (%s takes none); "
+	    "configure WRENN_API_KEY, --api-key-file or "
+	    "$CREDENTIALS_DIRECTORY/wrenn-api-key and reload wrennd (SIGHUP)",
+	    m->name, DIALECT_NEEDS_SANDBOXES, DIALECT_NEEDS_CAPSULES);
+	return 1;
+}
+
+/* The dialect is known: refuse a newer-only row on the older server, or
+ * a proxy row without the key the proxy wants, else run the call. */
 static void
 dialect_proceed(
     struct dialect *d, struct call *call, void (*run)(struct call *))
@@ -229,6 +255,8 @@ dialect_proceed(
 		dialect_fail_unsupported(call, m->name, DIALECT_NEEDS_CAPSULES);
 		return;
 	}
+	if (dialect_proxy_refused(d, call))
+		return;
 	run(call);
 }
 
@@ -409,11 +437,13 @@ dialect_admit(struct call *call, void (*run)(struct call *call))
 	struct dialect_wait *w;
 
 	/* Local methods (no credential, or nothing sent) do not reach a
-	 * sandbox route. */
+	 * sandbox route and do not wait; a proxy row among them
+	 * (sandbox.get_url) is judged by the dialect known so far. */
 	if (d == NULL ||
 	    ((m->cred == ROLE_CRED_NONE || (m->flags & METHODS_NO_UPSTREAM)) &&
 		!(m->flags & METHODS_NEEDS_CAPSULES))) {
-		run(call);
+		if (d == NULL || !dialect_proxy_refused(d, call))
+			run(call);
 		return;
 	}
 	if (d->state == DIALECT_S_KNOWN) {

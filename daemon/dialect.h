@@ -71,7 +71,11 @@ void dialect_unreachable(struct dialect *d);
  * the dialect is known; after the probe when one is needed (the call
  * waits, bounded by the probe's deadline); or fail it: upstream_unreachable
  * while the dialect cannot be found, unsupported_by_server for a
- * METHODS_NEEDS_CAPSULES row on the older server.
+ * METHODS_NEEDS_CAPSULES row on the older server, unauthorized for a
+ * sandbox proxy row (ROLE_CRED_APIKEY) without an API key unless the
+ * server is known to be v0.1.5 (the 172413e proxy takes X-API-Key only,
+ * the v0.1.5 proxy no credential; a row that sends nothing is judged by
+ * the dialect known so far, without waiting).
  */
 void dialect_admit(struct call *call, void (*run)(struct call *call));
 

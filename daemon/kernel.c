@@ -26,8 +26,9 @@
  * exists (GET /api/kernels/{id}), CONNECT opens its channels WebSocket,
  * NUDGE asks for kernel_info until the iopub channel shows it works.
  * Every request goes through the control plane's proxy to port 8888 of the
- * sandbox with the API key; answers of 5xx (nothing listening yet: the
- * proxy's 502) and transport failures are retried every 500 ms until the
+ * sandbox with the proxy's credential (rest_proxy_auth: the API key on
+ * the 172413e server, none on v0.1.5); answers of 5xx (nothing listening yet:
+ * the proxy's 502) and transport failures are retried every 500 ms until the
  * setup deadline. In IDLE the first queued job is sent (BUSY) and answered
  * at its status idle. A job that times out or is cancelled is answered at
  * once; the kernel is interrupted and wrennd waits for that execution's
@@ -984,8 +985,7 @@ kernel_rest(
 	struct upstream_req *req;
 	long long left;
 
-	req = rest_req_new_proxy(
-	    k->wd, UPSTREAM_AUTH_APIKEY, k->label, verb, path, body);
+	req = rest_req_new_proxy(k->wd, k->label, verb, path, body);
 	if (req == NULL) {
 		kernel_fail_all(k, NULL);
 		return;
@@ -1025,7 +1025,7 @@ static void kernel_ws_close_cb(
 /*
  * Open the kernel's channels WebSocket through the proxy: the URL names
  * the proxy host (Host, SNI, certificate), the connection goes to the base
- * URL's address, with the API key.
+ * URL's address, with the proxy's credential (rest_proxy_auth).
  */
 static void
 kernel_connect(struct kernel *k)
@@ -1059,7 +1059,7 @@ kernel_connect(struct kernel *k)
 	o.on_message = kernel_ws_message_cb;
 	o.on_close = kernel_ws_close_cb;
 	o.arg = k;
-	r = rest_ws_connect(wd, UPSTREAM_AUTH_APIKEY, &o, &k->ws);
+	r = rest_ws_connect(wd, rest_proxy_auth(wd), &o, &k->ws);
 done:
 	free(url);
 	free(path);
@@ -1329,8 +1329,7 @@ kernel_abandon(struct kernel *k, struct kernel_job *job)
 	kernel_timer(k, KERNEL_DRAIN_MS);
 	if (k->ireq != NULL || (path = kernel_path(k, "/interrupt")) == NULL)
 		return;
-	k->ireq = rest_req_new_proxy(
-	    k->wd, UPSTREAM_AUTH_APIKEY, k->label, "POST", path, NULL);
+	k->ireq = rest_req_new_proxy(k->wd, k->label, "POST", path, NULL);
 	free(path);
 	if (k->ireq != NULL &&
 	    upstream_req_start(k->ireq, kernel_interrupt_done_cb, k) != 0)

@@ -312,15 +312,18 @@ portfwd_send_head(struct portfwd_conn *c)
 	struct portfwd *pf = c->pf;
 	char key[PORTFWD_KEYLINE], *head = NULL;
 	size_t len;
-	int r;
+	/* The v0.1.5 proxy takes no key: none is sent to the app there. */
+	int keyed = rest_proxy_auth(pf->wd) == UPSTREAM_AUTH_APIKEY, r;
 
-	if (creds_header(pf->wd->creds, CREDS_APIKEY, key, sizeof(key)) < 0) {
+	if (keyed &&
+	    creds_header(pf->wd->creds, CREDS_APIKEY, key, sizeof(key)) < 0) {
 		creds_wipe(key, sizeof(key));
 		portfwd_conn_answer(c, "503 Service Unavailable",
-		    "wrennd has no API key: the sandbox proxy needs one");
+		    "wrennd has no API key: the 172413e control plane's "
+		    "sandbox proxy needs one");
 		return -1;
 	}
-	r = portfwd_rewrite(c->req, pf->host, key, &head, &len);
+	r = portfwd_rewrite(c->req, pf->host, keyed ? key : NULL, &head, &len);
 	creds_wipe(key, sizeof(key));
 	if (r == -EINVAL) {
 		portfwd_conn_answer(c, "400 Bad Request",
@@ -1372,7 +1375,7 @@ static const struct methods_param portfwd_p_close[] = {
 static const struct methods_row portfwd_rows[] = {
     {
 	.name = "sandbox.port_forward",
-	.summary = "forward a local port to a port in a sandbox (API key)",
+	.summary = "forward a local port to a port in a sandbox",
 	.cred = ROLE_CRED_APIKEY,
 	.role = ROLE_TOOL,
 	.result = METHODS_RES_LOCAL,

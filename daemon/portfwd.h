@@ -6,7 +6,8 @@
  * sandbox proxy, so local programs reach it without holding the API key.
  * Requests are parsed with http.c (heads and framing, both directions),
  * Host is rewritten to the proxy's name, client X-API-Key and
- * Authorization fields are dropped and wrennd's X-API-Key added; after a
+ * Authorization fields are dropped and wrennd's X-API-Key added where the
+ * proxy takes one (172413e; v0.1.5 takes none, rest_proxy_auth); after a
  * 101 the connection is copied byte for byte. Owns its forwards, their
  * listeners and connections. Called by methods.c (rows), rpc.c (a client
  * gone ends its "connection" leases), api-sandbox.c (a destroyed sandbox

@@ -225,12 +225,22 @@ rest_ws_url(struct wrennd *wd, const char *path, char **ret, const char **why)
 	return r;
 }
 
-struct upstream_req *
-rest_req_new_proxy(struct wrennd *wd, enum upstream_auth auth,
-    const char *label, const char *verb, const char *path, const json_t *body)
+enum upstream_auth
+rest_proxy_auth(const struct wrennd *wd)
 {
-	return rest_req_setup(
-	    wd, upstream_req_new_proxy(wd->up, label, verb, path, auth), body);
+	return dialect_current(wd->dialect) == DIALECT_CAPSULES
+	    ? UPSTREAM_AUTH_NONE
+	    : UPSTREAM_AUTH_APIKEY;
+}
+
+struct upstream_req *
+rest_req_new_proxy(struct wrennd *wd, const char *label, const char *verb,
+    const char *path, const json_t *body)
+{
+	return rest_req_setup(wd,
+	    upstream_req_new_proxy(
+		wd->up, label, verb, path, rest_proxy_auth(wd)),
+	    body);
 }
 
 struct upstream_req *
@@ -258,8 +268,7 @@ rest_request_proxy(
 {
 	struct upstream_req *req;
 
-	req = rest_req_new_proxy(
-	    call_wd(call), call_auth(call), label, verb, path, NULL);
+	req = rest_req_new_proxy(call_wd(call), label, verb, path, NULL);
 	if (req == NULL)
 		call_fail_oom(call);
 	return req;
@@ -273,12 +282,15 @@ rest_ws_connect(struct wrennd *wd, enum upstream_auth auth, struct ws_opts *o,
 	char hdr[REST_AUTH_MAX];
 	int r;
 
-	r = creds_header(wd->creds,
-	    auth == UPSTREAM_AUTH_APIKEY ? CREDS_APIKEY : CREDS_JWT, hdr,
-	    sizeof(hdr));
-	if (r < 0)
-		return -ENOENT;
-	headers[0] = hdr;
+	hdr[0] = '\0';
+	if (auth != UPSTREAM_AUTH_NONE) {
+		r = creds_header(wd->creds,
+		    auth == UPSTREAM_AUTH_APIKEY ? CREDS_APIKEY : CREDS_JWT,
+		    hdr, sizeof(hdr));
+		if (r < 0)
+			return -ENOENT;
+		headers[0] = hdr;
+	}
 	o->headers = headers;
 	o->tls = wd->tls;
 	o->dns = wd->dns;

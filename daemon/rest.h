@@ -56,20 +56,29 @@ struct upstream_req *rest_request_auth(struct call *call,
 struct upstream_req *rest_req_new(struct wrennd *wd, enum upstream_auth auth,
     const char *verb, const char *path, const json_t *body);
 /*
+ * The credential the control plane's sandbox proxy takes in the current
+ * api dialect (dialect.h): none on the v0.1.5 server, whose proxy checks
+ * nothing and would hand a key on to the sandboxed app; the API key
+ * (X-API-Key, the only one it accepts) on the 172413e server or while
+ * the dialect is not known.
+ */
+enum upstream_auth rest_proxy_auth(const struct wrennd *wd);
+
+/*
  * rest_req_new through the control plane's sandbox proxy
  * (upstream_req_new_proxy; label is "{port}-{sandbox_id}", path the
- * origin-form target in the sandbox): for work shared by several calls
- * (a Jupyter kernel). NULL on OOM or a label the proxy cannot route.
+ * origin-form target in the sandbox) with rest_proxy_auth's credential:
+ * for work shared by several calls (a Jupyter kernel). NULL on OOM or a
+ * label the proxy cannot route.
  */
-struct upstream_req *rest_req_new_proxy(struct wrennd *wd,
-    enum upstream_auth auth, const char *label, const char *verb,
-    const char *path, const json_t *body);
+struct upstream_req *rest_req_new_proxy(struct wrennd *wd, const char *label,
+    const char *verb, const char *path, const json_t *body);
 
 /*
  * A request for call through the control plane's sandbox proxy
  * (upstream_req_new_proxy): label is "{port}-{sandbox_id}", path the
- * origin-form target in the sandbox, with the call's credential and the
- * request-timeout deadline; no body. Owned by the caller until
+ * origin-form target in the sandbox, with rest_proxy_auth's credential
+ * and the request-timeout deadline; no body. Owned by the caller until
  * rest_start. NULL after the call has been failed ("internal").
  */
 struct upstream_req *rest_request_proxy(
@@ -87,9 +96,9 @@ int rest_ws_url(
  * Open a WebSocket to the control plane: o gives the URL, callbacks and
  * limits (and connect_host for the sandbox proxy); this adds the
  * credential auth as a request header (built in a buffer that is wiped,
- * never kept), the daemon's TLS policy and resolver, and ws-idle-timeout
- * unless o has one. As ws_connect(); -ENOENT when that credential is not
- * configured.
+ * never kept; none for UPSTREAM_AUTH_NONE), the daemon's TLS policy and
+ * resolver, and ws-idle-timeout unless o has one. As ws_connect();
+ * -ENOENT when that credential is not configured.
  */
 int rest_ws_connect(struct wrennd *wd, enum upstream_auth auth,
     struct ws_opts *o, struct ws **ret);

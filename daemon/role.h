@@ -26,7 +26,8 @@ enum role_cred {
 	ROLE_CRED_ANY,	  /* API key, else JWT */
 	ROLE_CRED_JWT,	  /* user JWT only */
 	ROLE_CRED_ADMIN,  /* user JWT of a platform admin */
-	ROLE_CRED_APIKEY, /* API key only (the sandbox proxy) */
+	ROLE_CRED_APIKEY, /* the sandbox proxy: the API key on 172413e,
+			   * none on v0.1.5 (its record reads: ANY) */
 	ROLE_CRED__MAX
 };
 

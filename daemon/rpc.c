@@ -151,7 +151,11 @@ rpc_check_fds(struct client *c, const struct ipc_msg *m,
  * The credential for a row of kind cred. Returns 0 with *ret set, or -1
  * after rejecting the request with "unauthorized" and a message saying
  * what to configure. A JWT known to have expired is refused here: the
- * control plane would only answer "invalid or expired token".
+ * control plane would only answer "invalid or expired token". A sandbox
+ * proxy row (ROLE_CRED_APIKEY) gets the API key, else the JWT, for its
+ * own reads of the sandbox's record; whether the proxy itself needs the
+ * key depends on the server and is decided with the api dialect
+ * (dialect.c).
  */
 static int
 rpc_pick_auth(struct client *c, const struct ipc_msg *m,
@@ -170,17 +174,6 @@ rpc_pick_auth(struct client *c, const struct ipc_msg *m,
 	if (!want_jwt && creds_have(cr, CREDS_APIKEY)) {
 		*ret = UPSTREAM_AUTH_APIKEY;
 		return 0;
-	}
-	if (meth->cred == ROLE_CRED_APIKEY) {
-		client_fail(c, m->id, IPC_ERR_APPLICATION, "unauthorized",
-		    json_pack("{s:s}", "needs", role_cred_name(meth->cred)),
-		    "%s needs an API key: the control plane's sandbox proxy "
-		    "accepts only X-API-Key, not a JWT; configure "
-		    "WRENN_API_KEY, --api-key-file or "
-		    "$CREDENTIALS_DIRECTORY/wrenn-api-key and reload wrennd "
-		    "(SIGHUP)",
-		    meth->name);
-		return -1;
 	}
 	if (!creds_have(cr, CREDS_JWT) && want_jwt) {
 		client_fail(c, m->id, IPC_ERR_APPLICATION, "unauthorized",

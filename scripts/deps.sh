@@ -6,7 +6,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
 libevent-dev libssl-dev libjansson-dev libsystemd-dev libcurl4-openssl-dev
 libwslay-dev python3 python3-aiohttp openssl ca-certificates curl valgrind clang
 clang-format python3-fuse fuse3
-python3-jupyter-server python3-ipykernel python3-matplotlib"
+python3-jupyter-server python3-ipykernel python3-matplotlib
+python3-cryptography"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

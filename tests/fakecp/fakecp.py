@@ -90,7 +90,7 @@ class FakeCP:
         self.log = control.RequestLog(opts.max_log)
         self.faults = control.FaultTable()
         self.proxy = proxy.Proxy(self.state, self.agent,
-                                 opts.proxy_cache_ttl)
+                                 opts.proxy_cache_ttl, opts.dialect)
         self.api = routes.build(opts.dialect)
         self.control = control.build()
 
@@ -263,6 +263,13 @@ async def serve(opts):
     if opts.tls_cert:
         ssl_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_ctx.load_cert_chain(opts.tls_cert, opts.tls_key)
+        if opts.tls_mint_ca:
+            import certmint
+            minter = certmint.Minter(
+                os.path.join(opts.tls_mint_ca, "ca.pem"),
+                os.path.join(opts.tls_mint_ca, "ca.key"),
+                os.path.join(state_dir, "minted-certs"))
+            ssl_ctx.sni_callback = minter.sni_callback
 
     host, port = opts.listen
     sock = make_socket(host, port)
@@ -340,6 +347,10 @@ def main(argv=None):
                    "(atomically, before --port-file)")
     p.add_argument("--tls-cert", help="serve HTTPS with this PEM chain")
     p.add_argument("--tls-key", help="private key for --tls-cert")
+    p.add_argument("--tls-mint-ca", metavar="DIR",
+                   help="with --tls-cert: a sandbox proxy host name asked "
+                   "for by SNI gets a certificate of its own, minted from "
+                   "DIR/ca.pem and DIR/ca.key (mkcert.sh's test CA)")
     p.add_argument("--state-dir", help="per-sandbox scratch directories "
                    "(default: a temporary directory removed at exit)")
     p.add_argument("--jwt-secret", help="HS256 secret (default: random)")
@@ -377,6 +388,8 @@ def main(argv=None):
     opts = p.parse_args(argv)
     if bool(opts.tls_cert) != bool(opts.tls_key):
         p.error("--tls-cert and --tls-key go together")
+    if opts.tls_mint_ca and not opts.tls_cert:
+        p.error("--tls-mint-ca needs --tls-cert")
     if opts.jwt_secret is None:
         opts.jwt_secret = secrets.token_hex(32)
     logging.basicConfig(level=logging.INFO if opts.verbose else

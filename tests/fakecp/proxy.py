@@ -11,7 +11,10 @@ Processing order and replies, exactly as the CP:
   1. port not 1..65535          400 text/plain "invalid port"
   2. X-API-Key only             401 JSON envelope "X-API-Key header
                                 required" / "invalid API key" (last_used
-                                is not updated; a Bearer token is ignored)
+                                is not updated; a Bearer token is ignored).
+                                With --dialect capsules (f5a23c1, CONTRACT
+                                9.5) no credential is checked at all: the
+                                sandbox is looked up by its ID alone.
   3. sandbox ID unparseable     400 text/plain "invalid sandbox ID" (the
                                 >2^128 ID quirk drops the connection)
   4. target lookup, cached per (sandbox, team) for cache_ttl seconds
@@ -438,10 +441,13 @@ class FaultedSink:
 class Proxy:
     """The CP's proxy wrapper, its target cache and the port map."""
 
-    def __init__(self, state, agent, cache_ttl=CACHE_TTL):
+    def __init__(self, state, agent, cache_ttl=CACHE_TTL,
+                 dialect="sandboxes"):
         self.state = state
         self.agent = agent
         self.cache_ttl = cache_ttl   # seconds
+        # f5a23c1 checks no credential: IDs are taken as unguessable.
+        self.keyless = dialect == "capsules"
         self.cache = {}              # (sandbox, team) -> (stamp, address)
         self.ports = {}              # (sandbox, port) -> (host, port)
 
@@ -455,7 +461,8 @@ class Proxy:
         if hit is not None and now < hit[0] + self.cache_ttl:
             info["cache_hit"] = True
             return hit[1], None
-        sb = self.state.sandbox_by_team(sandbox_id, team_id)
+        sb = self.state.sandboxes.get(sandbox_id) if self.keyless else \
+            self.state.sandbox_by_team(sandbox_id, team_id)
         host = self.state.hosts.get(sb.host_id) if sb is not None else None
         if host is None:
             return None, http_error(404, "sandbox not found")
@@ -482,18 +489,20 @@ class Proxy:
         if not 1 <= port <= 65535:
             return self._fail(info, http_error(400, "invalid port"))
         info["port"] = port
-        key = ctx.header("X-API-Key")
-        if not key:
-            return self._fail(info, error(401, "unauthorized",
-                                          "X-API-Key header required"))
-        rec = self.state.api_key_by_plaintext(key)
-        if rec is None:
-            return self._fail(info, error(401, "unauthorized",
-                                          "invalid API key"))
-        info["team_id"] = rec.team_id
+        team_id = None
+        if not self.keyless:
+            key = ctx.header("X-API-Key")
+            if not key:
+                return self._fail(info, error(401, "unauthorized",
+                                              "X-API-Key header required"))
+            rec = self.state.api_key_by_plaintext(key)
+            if rec is None:
+                return self._fail(info, error(401, "unauthorized",
+                                              "invalid API key"))
+            team_id = info["team_id"] = rec.team_id
         if ids.parse(ids.SANDBOX, sandbox_text) is None:
             return self._fail(info, http_error(400, "invalid sandbox ID"))
-        _, resp = self._lookup(sandbox_text, rec.team_id, info)
+        _, resp = self._lookup(sandbox_text, team_id, info)
         if resp is not None:
             return self._fail(info, resp)
         return await self._agent(ctx, info, sandbox_text, port)

@@ -26,6 +26,7 @@ require_aiohttp(__file__)
 import aiohttp  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
+import socket  # noqa: E402
 import traceback  # noqa: E402
 
 WS = aiohttp.WSMsgType
@@ -610,6 +611,33 @@ async def test_admin_capsules(t, caps):
          "admin capsules: the snapshot destroyed the capsule")
 
 
+async def test_proxy_keyless(t, c, o):
+    """f5a23c1's proxy checks no credential (CONTRACT 9.5); 172413e's
+    wants X-API-Key."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()   # nothing listens there: the agent's dial error
+
+    async def get(api, sid, key):
+        h = {"Host": "%d-%s.localhost" % (port, sid)}
+        if key is not None:
+            h["X-API-Key"] = key
+        return await api.req("GET", "/x", headers=h, key=False)
+
+    sid = await c.sandbox()
+    status, _, body = await get(c, sid, None)
+    t.eq(status, 502, "capsules proxy: no key goes on to the sandbox")
+    t.ok(body.startswith(b"proxy error: dial tcp"),
+         "capsules proxy: no key reaches the agent's dial", body)
+    status, _, _ = await get(c, sid, c.fake.seed["api_key_b"])
+    t.eq(status, 502, "capsules proxy: another team's key is not looked "
+         "at (the ID alone finds the sandbox)")
+    osid = await o.sandbox()
+    status, _, _ = await get(o, osid, None)
+    t.eq(status, 401, "sandboxes proxy: no key is 401")
+
+
 async def amain(t, tmp, fakes):
     caps = DFake(tmp, "caps", "capsules",
                  extra=("--ws-auth-timeout", "0.5"))
@@ -640,6 +668,7 @@ async def amain(t, tmp, fakes):
         await case(t, "admin", test_admin(t, c))
         await case(t, "deactivate", test_deactivate(t, c))
         await case(t, "admin capsules", test_admin_capsules(t, c))
+        await case(t, "proxy keyless", test_proxy_keyless(t, c, o))
 
 
 def _main_body(t, tmp, fakes):

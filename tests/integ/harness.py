@@ -206,7 +206,8 @@ class FakeCP:
                            stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
             args += ["--tls-cert", os.path.join(self.certdir, "server.pem"),
-                     "--tls-key", os.path.join(self.certdir, "server.key")]
+                     "--tls-key", os.path.join(self.certdir, "server.key"),
+                     "--tls-mint-ca", self.certdir]
             self.ca = os.path.join(self.certdir, "ca.pem")
         args += list(extra)
         self.log = open(os.path.join(self.dir, "fakecp.log"), "w")

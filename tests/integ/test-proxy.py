@@ -4,7 +4,8 @@
 plane's sandbox proxy (tests/fakecp/proxy.py), against apps that really
 listen on loopback ports: python3 -m http.server and a small app of this
 test. get_url for base URLs with and without port and path; the API-key
-rule (JWT only: refused locally, nothing sent); GET and POST with binary
+rule (172413e, JWT only: refused locally, nothing sent; v0.1.5: no key
+sent, a JWT is enough); GET and POST with binary
 bodies; the app's answers (a 404, even one shaped like the proxy's)
 against the proxy's own (404, 409, 503, 502); client credential headers
 removed, the key masked in answers; body limits both ways; wrennctl url
@@ -14,7 +15,6 @@ import hashlib
 import http.server
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -22,11 +22,14 @@ import threading
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PYTHON, Client, Env, Tap, Wrennd,  # noqa
                      sanitizer_clean, wait_for, wrennctl)
+from proxyapp import free_port  # noqa: E402
 
 t = Tap()
 env = Env(wrennd_args=("--set", "proxy-max-body=65536"))
 seed = env.seed
 KEY = seed["api_key"]
+# v0.1.5's proxy takes no credential, so wrennd sends none there.
+KEYLESS = env.fake.dialect == "capsules"
 BLOB = bytes(range(256)) * 64 + os.urandom(4096)  # every byte value
 
 
@@ -98,15 +101,6 @@ line = static.stdout.readline().decode()
 STATIC = "127.0.0.1:%s" % line.split(" port ")[1].split()[0]
 
 
-def free_port():
-    """A loopback port nothing listens on (bound, then closed)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 c = env.client()
 
 
@@ -175,21 +169,35 @@ with t.case("get_url"):
     r = call("sandbox.get_url", {"sandbox_id": sb, "port": 65536})
     t.eq(err(r).get("code"), "invalid_params", "get_url: port 65536 refused")
 
-with t.case("JWT only: refused locally, nothing sent"):
+with t.case("JWT only"):
     w = Wrennd(env.tmp, env.fake.url, token=seed["jwt_owner"])
     try:
         c2 = Client(w.sock)
         env.fake.clear_requests()
-        for m, p in (("sandbox.get_url", {"sandbox_id": sb, "port": 8000}),
-                     ("sandbox.http_request",
-                      {"sandbox_id": sb, "port": 8000, "method": "GET",
-                       "path": "/echo"})):
-            r = call(m, p, c2)
-            t.eq(err(r).get("code"), "unauthorized", "%s: unauthorized" % m)
-            t.eq(err(r).get("needs"), "api_key", "%s: needs api_key" % m)
-            t.ok("API key" in r.get("error", {}).get("message", ""),
-                 "%s: the message says an API key is needed" % m, r)
-        t.eq(env.fake.requests(), [], "JWT only: the request log is empty")
+        if KEYLESS:
+            # v0.1.5's proxy takes no credential: a JWT is enough.
+            r = call("sandbox.http_request",
+                     {"sandbox_id": sb, "port": 8000, "method": "GET",
+                      "path": "/echo"}, c2)
+            t.eq(r.get("result", {}).get("status"), 200,
+                 "capsules, JWT only: http_request answers")
+            t.eq([e["has_api_key"] for e in proxy_log()], [False],
+                 "capsules, JWT only: no X-API-Key reached the proxy")
+        else:
+            for m, p in (("sandbox.get_url",
+                          {"sandbox_id": sb, "port": 8000}),
+                         ("sandbox.http_request",
+                          {"sandbox_id": sb, "port": 8000, "method": "GET",
+                           "path": "/echo"})):
+                r = call(m, p, c2)
+                t.eq(err(r).get("code"), "unauthorized",
+                     "%s: unauthorized" % m)
+                t.eq(err(r).get("needs"), "api_key",
+                     "%s: needs api_key" % m)
+                t.ok("API key" in r.get("error", {}).get("message", ""),
+                     "%s: the message says an API key is needed" % m, r)
+            t.eq(env.fake.requests(), [],
+                 "JWT only: the request log is empty")
         c2.close()
     finally:
         w.stop()
@@ -245,16 +253,23 @@ with t.case("credential headers are not forwarded; the key is masked"):
     res = r.get("result", {})
     echo = json.loads(base64.b64decode(res.get("body", "")) or b"{}")
     sent = {k.lower(): v for k, v in echo.get("headers", [])}
-    t.eq(sent.get("x-api-key"), "*" * len(KEY),
-         "the app got wrennd's key (masked in the answer), not the forged "
-         "one")
     t.ok("authorization" not in sent, "no Authorization reached the app",
          sent)
-    t.eq(res.get("headers", {}).get("x-seen-key"), "*" * len(KEY),
-         "the key is masked in answer header fields too")
     log = proxy_log()
-    t.eq([(e["api_key"], e["has_authorization"]) for e in log],
-         [(KEY, False)], "the proxy got wrennd's key and no Authorization")
+    if KEYLESS:
+        t.ok("x-api-key" not in sent,
+             "capsules: no X-API-Key reached the app", sent)
+        t.eq([(e["has_api_key"], e["has_authorization"]) for e in log],
+             [(False, False)], "capsules: the proxy got no credential")
+    else:
+        t.eq(sent.get("x-api-key"), "*" * len(KEY),
+             "the app got wrennd's key (masked in the answer), not the "
+             "forged one")
+        t.eq(res.get("headers", {}).get("x-seen-key"), "*" * len(KEY),
+             "the key is masked in answer header fields too")
+        t.eq([(e["api_key"], e["has_authorization"]) for e in log],
+             [(KEY, False)],
+             "the proxy got wrennd's key and no Authorization")
     for h in ("Host", "Transfer-Encoding", "Connection", "Expect"):
         r = req(sb, 8000, "GET", "/echo", headers={h: "x"})
         t.eq(err(r).get("code"), "invalid_params", "field %s refused" % h)
