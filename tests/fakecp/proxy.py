@@ -450,6 +450,7 @@ class Proxy:
         self.keyless = dialect == "capsules"
         self.cache = {}              # (sandbox, team) -> (stamp, address)
         self.ports = {}              # (sandbox, port) -> (host, port)
+        self.any_ports = {}          # port -> (host, port), every sandbox
 
     # ---- CP side ---------------------------------------------------------
 
@@ -520,7 +521,8 @@ class Proxy:
         if sb is None or sb.run_started is None:
             return self._fail(info, http_error(503,
                                                "sandbox is not available"))
-        host, tport = self.ports.get((sandbox_id, port), ("127.0.0.1", port))
+        host, tport = self.ports.get((sandbox_id, port)) or \
+            self.any_ports.get(port, ("127.0.0.1", port))
         info["target"] = "%s:%d" % (host, tport) if ":" not in host else \
             "[%s]:%d" % (host, tport)
         info["path"] = app_path(ctx.raw_path)
@@ -875,30 +877,52 @@ async def _list_ports(ctx):
     return control._json(200, ctx.app.proxy.port_list(ctx.params["id"]))
 
 
+async def _target_param(ctx):
+    """(port, (host, port)) of a PUT .../ports/{port} {"target":
+    "HOST:PORT"}; ValueError when either is bad."""
+    import control
+    port = _port_param(ctx)
+    body = await control._body(ctx)
+    target = body.get("target")
+    if not isinstance(target, str):
+        raise ValueError('"target" must be "HOST:PORT"')
+    host, sep, tport = target.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or not tport.isdigit() or \
+            not 1 <= int(tport) <= 65535:
+        raise ValueError('"target" must be "HOST:PORT"')
+    return port, (host, int(tport))
+
+
 async def _put_port(ctx):
     """Map (sandbox, port) to {"target": "HOST:PORT"}."""
     import control
     proxy = ctx.app.proxy
     try:
-        port = _port_param(ctx)
-        body = await control._body(ctx)
-        target = body.get("target")
-        if not isinstance(target, str):
-            raise ValueError('"target" must be "HOST:PORT"')
-        host, sep, tport = target.rpartition(":")
-        if host.startswith("[") and host.endswith("]"):
-            host = host[1:-1]
-        if not sep or not host or not tport.isdigit() or \
-                not 1 <= int(tport) <= 65535:
-            raise ValueError('"target" must be "HOST:PORT"')
+        port, target = await _target_param(ctx)
         key = (ctx.params["id"], port)
         if key not in proxy.ports and len(proxy.ports) >= MAX_PORT_MAPS:
             raise ValueError("too many port mappings")
     except ValueError as e:
         return control._fail(400, str(e))
-    proxy.ports[key] = (host, int(tport))
+    proxy.ports[key] = target
     return control._json(200, {"sandbox_id": key[0], "port": port,
                                "target": "%s:%d" % proxy.ports[key]})
+
+
+async def _put_any_port(ctx):
+    """Map port of every sandbox (one without its own mapping) to
+    {"target": "HOST:PORT"}: a server "in every sandbox"."""
+    import control
+    proxy = ctx.app.proxy
+    try:
+        port, target = await _target_param(ctx)
+    except ValueError as e:
+        return control._fail(400, str(e))
+    proxy.any_ports[port] = target
+    return control._json(200, {"port": port,
+                               "target": "%s:%d" % target})
 
 
 async def _delete_port(ctx):
@@ -917,6 +941,7 @@ def register_control(r):
     r.get("/proxy", _get_proxy)
     r.put("/proxy", _put_proxy)
     r.delete("/proxy/cache", _flush_cache)
+    r.put("/proxy/ports/{port}", _put_any_port)
     r.get("/sandboxes/{id}/ports", _list_ports)
     r.put("/sandboxes/{id}/ports/{port}", _put_port)
     r.delete("/sandboxes/{id}/ports/{port}", _delete_port)

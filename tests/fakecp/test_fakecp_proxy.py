@@ -467,6 +467,26 @@ async def test_ports(t, c, app_port, app2_port):
     t.eq(st, 400, "control: a bad target is refused")
 
 
+async def test_any_port(t, c, app_port, app2_port):
+    """A port mapped for every sandbox; a sandbox's own mapping wins."""
+    a = await c.sandbox()
+    b = await c.sandbox()
+    st, body = await c.ctl("PUT", "proxy/ports/7777",
+                           {"target": "127.0.0.1:%d" % app_port})
+    t.eq(st, 200, "control: map 7777 of every sandbox")
+    t.eq(body, {"port": 7777, "target": "127.0.0.1:%d" % app_port},
+         "control: map 7777 of every sandbox (answer)")
+    st, _ = await c.ctl("PUT", "sandboxes/%s/ports/7777" % b,
+                        {"target": "127.0.0.1:%d" % app2_port})
+    ra = (await c.get(c.host(a, 7777), "/who")).json()
+    rb = (await c.get(c.host(b, 7777), "/who")).json()
+    hosts = [dict(r["headers"])["Host"] for r in (ra, rb)]
+    t.eq(hosts, ["127.0.0.1:%d" % app_port, "127.0.0.1:%d" % app2_port],
+         "every sandbox's 7777 reaches the server, but one mapped itself")
+    st, _ = await c.ctl("PUT", "proxy/ports/0", {"target": "127.0.0.1:1"})
+    t.eq(st, 400, "control: port 0 is refused")
+
+
 async def test_bodies(t, c, app_port):
     """100 MiB up (Content-Length and chunked) and down, streamed."""
     sid = await c.sandbox()
@@ -729,6 +749,7 @@ async def amain(t, tmp, fakes):
                     ("paths", test_paths(t, c, app_port)),
                     ("cache", test_cache(t, c, app_port)),
                     ("ports", test_ports(t, c, app_port, app2_port)),
+                    ("any port", test_any_port(t, c, app_port, app2_port)),
                     ("gzip", test_gzip(t, c, app_port)),
                     ("ws", test_ws(t, c, app_port, session)),
                     ("faults", test_faults(t, c, app_port)),
