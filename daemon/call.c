@@ -20,6 +20,7 @@
 #include "client.h"
 #include "ipc.h"
 #include "log.h"
+#include "methods.h"
 #include "owner.h"
 #include "upstream.h"
 #include "wrennd.h"
@@ -529,6 +530,10 @@ call_event_seq(
 	msg = ipc_make_notification("$/stream", params);
 	if (msg == NULL)
 		return -ENOMEM;
+	/* A call_event after events with the caller's numbers goes on from
+	 * the last of them (the drain's final "error" of an exec stream). */
+	if (seq >= call->seq)
+		call->seq = seq + 1;
 	r = client_send(call->client, msg);
 	json_decref(msg);
 	if (r < 0)
@@ -565,6 +570,36 @@ call_abort_all(struct call_list *list)
 		call_run_cancel(call);
 		call_free(call);
 	}
+}
+
+/* Past the drain deadline: stop the call's work and fail it. */
+static void
+call_shutdown(struct call *call, long ms)
+{
+	json_t *fields;
+
+	call_run_cancel(call);
+	if ((call->method->flags & METHODS_STREAM) != 0) {
+		fields = json_pack("{s:s, s:s}", "code", CALL_SHUTDOWN_CODE,
+		    "message", CALL_SHUTDOWN_MSG);
+		if (fields != NULL)
+			(void)call_event(call, "error", fields);
+	}
+	call_fail(call, IPC_ERR_APPLICATION, CALL_SHUTDOWN_CODE,
+	    json_pack("{s:I}", "drain_timeout_ms", (json_int_t)ms),
+	    CALL_SHUTDOWN_MSG ": the call did not finish within "
+			      "drain-timeout (%ld ms) and was stopped",
+	    ms);
+}
+
+void
+call_shutdown_all(struct call_list *list, long drain_timeout_ms)
+{
+	struct call *call;
+
+	/* Each turn answers and frees the first call. */
+	while ((call = TAILQ_FIRST(list)) != NULL)
+		call_shutdown(call, drain_timeout_ms);
 }
 
 void

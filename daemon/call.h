@@ -53,6 +53,14 @@ struct call *call_find(struct call_list *list, const json_t *id);
 /* Connection gone: abort every call on list (cancel hooks, no replies). */
 void call_abort_all(struct call_list *list);
 /*
+ * The drain deadline passed (SIGTERM, drain-timeout ms ago): end every
+ * call on list. Each one's cancel hook runs first (its upstream work
+ * stops: a request is aborted, never completed), a streaming call gets a
+ * last "error" event {code: "shutting_down", message}, then the final
+ * error shutting_down with data.drain_timeout_ms.
+ */
+void call_shutdown_all(struct call_list *list, long drain_timeout_ms);
+/*
  * The connection's output drained: run the drain hooks of the calls on
  * list while the connection stays active and uncongested. A hook may
  * finish its own call but no other.
@@ -150,6 +158,11 @@ json_t *call_error_obj(int rpc, const char *dcode, json_t *extra_steal,
 /* Send a final error from an error object (copied) and free the call. */
 void call_fail_obj(struct call *call, const json_t *err);
 
+/* The data.code and message of every refusal or end that the drain
+ * (SIGTERM) causes: new connections, new calls, calls past the deadline. */
+#define CALL_SHUTDOWN_CODE "shutting_down"
+#define CALL_SHUTDOWN_MSG  "wrennd is shutting down"
+
 /* Map an unsuccessful upstream result to the right error and free. */
 void call_fail_upstream(struct call *call, const struct upstream_result *res);
 
@@ -162,8 +175,8 @@ json_t *call_upstream_json(const struct upstream_result *res, const char **err);
 
 /*
  * Send a $/stream event with fields_steal merged in (may be NULL), with
- * the call's next sequence number. Returns 1 when the client is congested
- * and the producer should pause, 0 if not, -ENOMEM.
+ * the call's next sequence number (one past the last one sent). Returns 1 when
+ * the client is congested and the producer should pause, 0 if not, -ENOMEM.
  */
 int call_event(struct call *call, const char *event, json_t *fields_steal);
 /* Like call_event, with the caller's own sequence number. */

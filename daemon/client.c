@@ -7,6 +7,10 @@
  *   ACTIVE --(protocol error, drain, half-close done)--> FLUSHING --> CLOSED
  *   ACTIVE --(peer gone, write error, stuck, timeout)--> CLOSED
  *
+ * A drain (SIGTERM) moves each connection to FLUSHING once its last call
+ * ended; at the drain deadline the calls still in flight are answered
+ * with shutting_down first (client_shutdown_all).
+ *
  * Reading stops (and lines wait in the input buffer) while the client has
  * max-inflight calls or more than max-output bytes queued, so a client that
  * floods requests or never reads its replies only slows itself.
@@ -978,6 +982,29 @@ client_drain_all(struct wrennd *wd)
 	for (c = TAILQ_FIRST(&wd->clients); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		client_drain(c);
+	}
+}
+
+void
+client_shutdown_all(struct wrennd *wd, int now)
+{
+	struct client *c, *next;
+
+	/* Closes are deferred (client_close_later) or done here, after
+	 * next was fetched: the walk never meets a freed client. */
+	for (c = TAILQ_FIRST(&wd->clients); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		c->drain = 1;
+		if (c->state != CLIENT_CLOSED)
+			c->ops->shutdown(c);
+		if (!now) {
+			client_finish(c);
+			continue;
+		}
+		/* One try at the final replies, without waiting. */
+		if (c->fd != -1)
+			(void)evbuffer_write(c->out, c->fd);
+		client_close(c, "shutting down");
 	}
 }
 

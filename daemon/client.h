@@ -36,6 +36,9 @@ struct client_ops {
 	    struct client *c, struct ipc_msg *m, int *fds, unsigned nfds);
 	/* Queued output drained below the low watermark. */
 	void (*drained)(struct client *c);
+	/* The drain deadline passed: end every call in flight with a
+	 * final reply (shutting_down). */
+	void (*shutdown)(struct client *c);
 	/* The connection closes: abort its work, send nothing. */
 	void (*close)(struct client *c);
 };
@@ -111,8 +114,15 @@ int client_congested(const struct client *c);
 unsigned client_count_uid(struct wrennd *wd, uid_t uid);
 /* Calls in flight over every client of wd. */
 unsigned client_calls_all(struct wrennd *wd);
-/* Drain (or with now, close) every client of wd. */
+/* Drain every client of wd: each closes once no call is in flight. */
 void client_drain_all(struct wrennd *wd);
+/*
+ * The drain deadline passed: every client's calls in flight get their
+ * final error (ops->shutdown), then each connection flushes and closes
+ * (within the flush bound). With now, each gets one write of what is
+ * queued and is closed at once (a second signal).
+ */
+void client_shutdown_all(struct wrennd *wd, int now);
 void client_close_all(struct wrennd *wd, const char *reason);
 
 #endif /* WRENND_CLIENT_H */

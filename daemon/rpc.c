@@ -95,6 +95,16 @@ rpc_close(struct client *c)
 }
 
 static void
+rpc_shutdown(struct client *c)
+{
+	struct rpc_conn *rc = client_data(c);
+
+	if (rc != NULL)
+		call_shutdown_all(
+		    &rc->calls, client_wrennd(c)->cfg->drain_timeout_ms);
+}
+
+static void
 rpc_drained(struct client *c)
 {
 	struct rpc_conn *rc = client_data(c);
@@ -238,8 +248,9 @@ rpc_check_owner(struct client *c, const struct rpc_conn *rc,
 }
 
 /*
- * Check a request: duplicate id, method known, role, params, fds,
- * ownership, draining, credential. Returns the method with *auth set, or NULL
+ * Check a request: duplicate id, draining (every new call, whatever it
+ * names, is refused once SIGTERM came), method known, role, params, fds,
+ * ownership, credential. Returns the method with *auth set, or NULL
  * after answering with the error (nothing has happened yet).
  */
 static const struct methods_row *
@@ -253,6 +264,11 @@ rpc_admit(struct client *c, struct rpc_conn *rc, struct ipc_msg *m,
 		client_fail(c, m->id, IPC_ERR_INVALID_REQUEST,
 		    "invalid_request", NULL,
 		    "duplicate id: a call with this id is still in flight");
+		return NULL;
+	}
+	if (client_wrennd(c)->draining) {
+		client_fail(c, m->id, IPC_ERR_APPLICATION, CALL_SHUTDOWN_CODE,
+		    NULL, CALL_SHUTDOWN_MSG);
 		return NULL;
 	}
 	if ((meth = methods_find(m->method)) == NULL) {
@@ -278,11 +294,6 @@ rpc_admit(struct client *c, struct rpc_conn *rc, struct ipc_msg *m,
 		return NULL;
 	if (rpc_check_owner(c, rc, m, meth) != 0)
 		return NULL;
-	if (client_wrennd(c)->draining) {
-		client_fail(c, m->id, IPC_ERR_APPLICATION, "shutting_down",
-		    NULL, "wrennd is shutting down");
-		return NULL;
-	}
 	/* The credential is chosen before anything is sent upstream. */
 	if (rpc_pick_auth(c, m, meth, auth) != 0)
 		return NULL;
@@ -431,5 +442,6 @@ const struct client_ops rpc_client_ops = {
     .open = rpc_open,
     .message = rpc_message,
     .drained = rpc_drained,
+    .shutdown = rpc_shutdown,
     .close = rpc_close,
 };

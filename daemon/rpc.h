@@ -2,7 +2,7 @@
 /*
  * The dispatcher between a connection (client.c) and the methods: it
  * greets a new connection, gives it its role, and for every request does
- * admission (duplicate id, method known, role, params, fds, draining),
+ * admission (duplicate id, draining, method known, role, params, fds),
  * chooses the upstream credential once (stored in the call), creates the
  * call and runs the row's handler or the REST pass-through. It also owns
  * rpc.hello and $/cancel. wrennd.c installs rpc_client_ops as

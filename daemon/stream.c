@@ -1080,6 +1080,29 @@ stream_set_new(void)
 }
 
 void
+stream_shutdown_all(struct stream_set *set)
+{
+	struct stream *s, *next;
+	json_t *fields, *err;
+
+	for (s = TAILQ_FIRST(&set->list); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->state == STREAM_ENDED)
+			continue;
+		s->detached = 0; /* nobody can attach any more */
+		err = call_error_obj(IPC_ERR_APPLICATION, CALL_SHUTDOWN_CODE,
+		    NULL, CALL_SHUTDOWN_MSG);
+		fields = json_pack("{s:s, s:s}", "code", CALL_SHUTDOWN_CODE,
+		    "message", CALL_SHUTDOWN_MSG);
+		/* stream_push ends (and may free) s when it cannot buffer */
+		if (stream_push(s, "error", fields, 0) == 0)
+			stream_stop_upstream(s, err);
+		else
+			json_decref(err);
+	}
+}
+
+void
 stream_set_free(struct stream_set *set)
 {
 	struct stream *s;

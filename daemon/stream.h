@@ -21,6 +21,12 @@ struct stream_set;
 
 /* The module's state (struct wrennd's streams); NULL on OOM. */
 struct stream_set *stream_set_new(void);
+/*
+ * The drain deadline passed: end every live stream with a last "error"
+ * event {code: "shutting_down", message} and that final error for its
+ * followers, and stop it upstream (the process goes on in the sandbox).
+ */
+void stream_shutdown_all(struct stream_set *set);
 /* Stop every stream upstream, answer its followers and free them all
  * (shutdown). */
 void stream_set_free(struct stream_set *set);

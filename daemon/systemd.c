@@ -97,9 +97,9 @@ void
 systemd_status_line(const struct systemd_status *st, char *buf, size_t len)
 {
 	snprintf(buf, len,
-	    "auth %s, upstream %s, %u client%s, %u sandbox%s, %u stream%s, "
+	    "%sauth %s, upstream %s, %u client%s, %u sandbox%s, %u stream%s, "
 	    "%u lease%s",
-	    st->auth,
+	    st->draining ? "draining, " : "", st->auth,
 	    st->reachable > 0	     ? "reachable"
 		: st->reachable == 0 ? "unreachable"
 				     : "not contacted yet",
@@ -246,8 +246,14 @@ void
 systemd_stopping(struct systemd *sd)
 {
 #ifdef HAVE_SYSTEMD
-	if (sd->notify)
-		(void)sd_notify(0, "STOPPING=1");
+	char line[SYSTEMD_STATUS_MAX];
+
+	if (!sd->notify)
+		return;
+	(void)sd_notify(0, "STOPPING=1");
+	systemd_current(sd, line, sizeof(line));
+	if (sd_notifyf(0, "STATUS=%s", line) > 0)
+		memcpy(sd->sent, line, sizeof(sd->sent));
 #else
 	(void)sd;
 #endif

@@ -40,6 +40,7 @@ struct systemd_status {
 	unsigned sandboxes; /* sandboxes wrennd tracks as created by a peer */
 	unsigned streams;
 	unsigned leases;
+	int draining; /* SIGTERM received: the line starts "draining, " */
 };
 
 typedef void (*systemd_status_fn)(void *arg, struct systemd_status *st);
@@ -58,7 +59,8 @@ void systemd_free(struct systemd *sd);
 void systemd_ready(struct systemd *sd);
 /* RELOADING=1 with MONOTONIC_USEC= now (before a reload). */
 void systemd_reloading(struct systemd *sd);
-/* STOPPING=1 (at the start of shutdown). */
+/* STOPPING=1 (at the start of shutdown), then STATUS= with the line
+ * (which says draining once the fill function says so). */
 void systemd_stopping(struct systemd *sd);
 
 /* The STATUS= text of st (pure; for the log and the tests). */

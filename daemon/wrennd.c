@@ -101,18 +101,36 @@ wrennd_event_log_cb(int severity, const char *msg)
 		log_debug("libevent: %s", msg);
 }
 
-/* Drain deadline passed: close whatever is left. */
+/*
+ * End the drain: streams get their last "error" event, every call still
+ * in flight its final shutting_down error (its upstream work stopped),
+ * then the connections flush and close; the last close ends the loop.
+ * With now (a second signal) nothing waits for a flush.
+ */
+static void
+wrennd_drain_end(struct wrennd *wd, int now)
+{
+	stream_shutdown_all(wd->streams);
+	client_shutdown_all(wd, now);
+	if (wd->nclients == 0)
+		event_base_loopexit(wd->base, NULL);
+}
+
+/* Drain deadline passed: stop what is left. */
 static void
 wrennd_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct wrennd *wd = arg;
 
-	log_info("drain deadline passed, closing %u client(s)", wd->nclients);
-	client_close_all(wd, "shutting down");
-	event_base_loopexit(wd->base, NULL);
+	log_info("drain deadline passed: stopping %u call(s) of %u client(s)",
+	    client_calls_all(wd), wd->nclients);
+	wrennd_drain_end(wd, 0);
 }
 
-/* SIGTERM/SIGINT: stop accepting, let calls in flight finish, exit. */
+/*
+ * SIGTERM/SIGINT: stop accepting, let calls in flight finish within
+ * drain-timeout, then stop the rest and exit. A second signal exits now.
+ */
 static void
 wrennd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -121,17 +139,22 @@ wrennd_sigterm_cb(evutil_socket_t sig, short what, void *arg)
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	if (wd->draining) {
-		log_info("second signal, exiting now");
-		wrennd_drain_cb(-1, 0, wd);
+		log_info("signal %d during the drain: exiting now", (int)sig);
+		wd->hurry = 1;
+		if (wd->ev_drain != NULL)
+			event_del(wd->ev_drain);
+		wrennd_drain_end(wd, 1);
+		event_base_loopexit(wd->base, NULL);
 		return;
 	}
-	log_info("signal %d: draining %u client(s)", (int)sig, wd->nclients);
-	systemd_stopping(wd->systemd);
+	log_info("signal %d: draining %u client(s), %u call(s) in flight, "
+		 "for up to %ld ms",
+	    (int)sig, wd->nclients, client_calls_all(wd), ms);
 	wd->draining = 1;
+	systemd_stopping(wd->systemd);
 	listener_free(wd->listener);
 	wd->listener = NULL;
 	lease_shutdown(wd, strcmp(wd->cfg->lease_on_shutdown, "destroy") == 0);
-	api_sandbox_shutdown(wd);
 	client_drain_all(wd);
 	if (wd->nclients == 0) {
 		event_base_loopexit(wd->base, NULL);
@@ -363,6 +386,7 @@ wrennd_status_fill(void *arg, struct systemd_status *st)
 	st->sandboxes = (unsigned)owner_count(wd->owners);
 	st->streams = stream_count(wd->streams);
 	st->leases = lease_count(wd);
+	st->draining = wd->draining;
 }
 
 /* Once a second: a rewritten key or token file is picked up by itself. */
@@ -549,7 +573,10 @@ main(int argc, char **argv)
 	log_info("exiting");
 	api_sandbox_shutdown(&wd);
 	client_close_all(&wd, "exiting");
-	lease_shutdown_wait(&wd, wd.cfg->drain_timeout_ms);
+	/* After a second signal the pending actions wait for the next
+	 * start (the state file has them). */
+	if (!wd.hurry)
+		lease_shutdown_wait(&wd, wd.cfg->drain_timeout_ms);
 	lease_set_free(wd.leases);
 	wd.leases = NULL;
 	portfwd_close_all(&wd);

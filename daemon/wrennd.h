@@ -57,6 +57,7 @@ struct wrennd {
 	struct dialect *dialect;      /* owned: dialect.c's api dialect */
 	struct event *ev_drain;	      /* owned; drain deadline */
 	int draining;		      /* SIGTERM received */
+	int hurry;		      /* a second signal: exit now */
 	time_t started;		      /* wall clock at start */
 	uint64_t calls_total;	      /* calls dispatched since start */
 	uint64_t calls_failed;	      /* calls answered with an error */
