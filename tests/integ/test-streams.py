@@ -13,8 +13,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PYTHON, Client, Env, Tap, dig,  # noqa: E402
-                     instrumented, rss_kib, wait_for)
+from harness import (PYTHON, Client, Env, Opened, Tap,  # noqa: E402
+                     dig, instrumented, rss_kib, settle, wait_for)
 
 t = Tap()
 env = Env(wrennd_args=["--set", "detach-buffer=65536",
@@ -46,12 +46,6 @@ def paced(n, tail=""):
     return ["-c", "%s -c \"$0\"; %s" % (PYTHON, tail or "true"), code]
 
 
-def exited(cl, st):
-    """st's streams.list entry once it has exited, else None."""
-    for s in cl.call("streams.list")["result"]:
-        if s["stream_id"] == st and s["state"] == "exited":
-            return s
-    return None
 
 
 def unread_upstream_bytes(port):
@@ -70,202 +64,240 @@ def unread_upstream_bytes(port):
     return best
 
 
+def running(cl):
+    """The streams streams.list shows running or connecting."""
+    return [s for s in cl.call("streams.list").get("result", [])
+            if s.get("state") in ("running", "connecting")]
+
+
+def listed_stream(cl, st):
+    """st's streams.list entry, or {}."""
+    for s in cl.call("streams.list").get("result", []):
+        if s.get("stream_id") == st:
+            return s
+    return {}
+
+
+def exited(cl, st):
+    """st's streams.list entry once it has exited, else None."""
+    s = listed_stream(cl, st)
+    return s if s.get("state") == "exited" else None
+
+
+def stop_streams():
+    """Stop every stream wrennd lists, so the next case starts with
+    none (a case that failed half way leaves its streams behind)."""
+    cl = Client(env.sock)
+    try:
+        for s in cl.call("streams.list").get("result", []):
+            cl.call("streams.stop", {"stream_id": s["stream_id"]})
+    finally:
+        cl.close()
+
+
+def case(keep):
+    """A case's own client; its streams stopped when the case ends."""
+    keep.later(stop_streams)
+    return keep(Client(env.sock))
+
+
 try:
     sock = env.sock
+    # The sandbox every case runs its commands in (one that changes a
+    # sandbox's state makes its own).
     c = env.client()
     sid = c.call("sandboxes.create", {})["result"]["id"]
+    c.close()
 
-    r, ev = stream(c, sid, "/bin/sh",
-                   ["-c", "echo one; echo two >&2; echo three; exit 4"])
-    t.ok(r.get("result") == {"exit_code": 4},
-         "exec_stream final reply carries the exit code", r)
-    kinds = [e["event"] for e in ev]
-    t.eq(kinds[:1], ["start"], "events start with start{pid}")
-    t.eq(kinds[-1:], ["exit"], "events end with exit")
-    t.ok(isinstance(dig(ev, 0, "pid"), int),
-         "events start with start{pid} and end with exit", kinds)
-    t.eq([e["seq"] for e in ev], list(range(len(ev))),
-         "events carry contiguous per-stream seq numbers")
-    t.eq(text_of(ev), "one\nthree\n", "stdout arrives in order")
-    t.eq(text_of(ev, "stderr"), "two\n", "stderr arrives separately")
-    t.eq(ev[-1].get("exit_code"), 4, "exit event has exit_code")
+    with t.case("exec_stream: events and exit code"), Opened() as keep:
+        c = case(keep)
+        r, ev = stream(c, sid, "/bin/sh",
+                       ["-c", "echo one; echo two >&2; echo three; exit 4"])
+        t.eq(r.get("result"), {"exit_code": 4},
+             "exec_stream final reply carries the exit code")
+        kinds = [e["event"] for e in ev]
+        t.eq(kinds[:1], ["start"], "events start with start")
+        t.eq(kinds[-1:], ["exit"], "events end with exit")
+        t.eq(type(dig(ev, 0, "pid")), int, "the start event carries a pid")
+        t.eq([e["seq"] for e in ev], list(range(len(ev))),
+             "events carry contiguous per-stream seq numbers")
+        t.eq(text_of(ev), "one\nthree\n", "stdout arrives in order")
+        t.eq(text_of(ev, "stderr"), "two\n", "stderr arrives separately")
+        t.eq(dig(ev, -1, "exit_code"), 4, "exit event has exit_code")
 
-    # invalid UTF-8 is turned into U+FFFD by the control plane
-    r, ev = stream(c, sid, "printf", ["a\\377b"])
-    t.eq(text_of(ev), "a\ufffdb", "lossy UTF-8 is passed through as sent")
+    with t.case("exec_stream: lossy UTF-8"), Opened() as keep:
+        c = case(keep)
+        # invalid UTF-8 is turned into U+FFFD by the control plane
+        r, ev = stream(c, sid, "printf", ["a\\377b"])
+        t.eq(text_of(ev), "a\ufffdb", "lossy UTF-8 is passed through as sent")
 
-    # errors before the upgrade are typed
-    r, ev = stream(c, "cl-" + "0" * 25, "true")
-    t.eq(r.get("error", {}).get("data", {}).get("code"), "not_found",
-         "unknown sandbox -> not_found 404 (code)")
-    t.eq(r.get("error", {}).get("data", {}).get("status"), 404,
-         "unknown sandbox -> not_found 404 (status)")
-    r, ev = stream(c, sid, "true", bogus=1)
-    t.ok(r.get("error", {}).get("code") == -32602,
-         "unknown param -> -32602", r)
+    with t.case("exec_stream: errors before the upgrade"), Opened() as keep:
+        c = case(keep)
+        r, ev = stream(c, "cl-" + "0" * 25, "true")
+        t.eq(dig(r, "error", "data", "code"), "not_found",
+             "unknown sandbox -> not_found 404 (code)")
+        t.eq(dig(r, "error", "data", "status"), 404,
+             "unknown sandbox -> not_found 404 (status)")
+        r, ev = stream(c, sid, "true", bogus=1)
+        t.eq(dig(r, "error", "code"), -32602, "unknown param -> -32602")
 
-    # 200 concurrent streams over 20 clients, complete and in order
-    errors = []
-    N_CLIENTS, PER = 20, 10
+    with t.case("200 concurrent streams"), Opened() as keep:
+        keep.later(stop_streams)
+        # 200 concurrent streams over 20 clients, complete and in order
+        errors = []
+        N_CLIENTS, PER = 20, 10
 
-    def worker(n):
-        try:
-            cl = Client(sock, timeout=120)
-            ids = {}
-            for k in range(PER):
-                tag = "c%d-s%d" % (n, k)
-                i = cl.call_async("sandbox.exec_stream", {
-                    "sandbox_id": sid, "cmd": "/bin/sh",
-                    "args": ["-c", 'for i in $(seq 1 200); do '
-                             'echo "%s $i"; done' % tag]})
-                ids[i] = tag
-            for i, tag in ids.items():
-                ev = []
-                r = cl.wait_reply(i, events=ev)
-                want = "".join("%s %d\n" % (tag, j) for j in range(1, 201))
-                if r.get("result") != {"exit_code": 0} or \
-                        text_of(ev) != want:
-                    errors.append((tag, r, text_of(ev)[:200]))
-            cl.close()
-        except Exception as ex:  # noqa: BLE001
-            errors.append(repr(ex))
+        def worker(n):
+            try:
+                cl = Client(sock, timeout=120)
+                ids = {}
+                for k in range(PER):
+                    tag = "c%d-s%d" % (n, k)
+                    i = cl.call_async("sandbox.exec_stream", {
+                        "sandbox_id": sid, "cmd": "/bin/sh",
+                        "args": ["-c", 'for i in $(seq 1 200); do '
+                                 'echo "%s $i"; done' % tag]})
+                    ids[i] = tag
+                for i, tag in ids.items():
+                    ev = []
+                    r = cl.wait_reply(i, events=ev)
+                    want = "".join("%s %d\n" % (tag, j)
+                                   for j in range(1, 201))
+                    if r.get("result") != {"exit_code": 0}:
+                        errors.append((tag, r))
+                    elif text_of(ev) != want:
+                        errors.append((tag, text_of(ev)[:200]))
+                cl.close()
+            except Exception as ex:  # noqa: BLE001
+                errors.append(repr(ex))
 
-    t0 = time.monotonic()
-    ths = [threading.Thread(target=worker, args=(n,))
-           for n in range(N_CLIENTS)]
-    for th in ths:
-        th.start()
-    for th in ths:
-        th.join(300)
-    t.ok(not errors, "200 concurrent streams across 20 clients: complete, "
-         "in-order output", errors[:3])
-    t.diag("200 streams took %.2f s" % (time.monotonic() - t0))
+        t0 = time.monotonic()
+        ths = [threading.Thread(target=worker, args=(n,))
+               for n in range(N_CLIENTS)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(300)
+        t.eq(errors[:3], [], "200 concurrent streams across 20 clients: "
+             "complete, in-order output")
+        t.diag("200 streams took %.2f s" % (time.monotonic() - t0))
 
-    # cancel: the call gets -32800 quickly
-    cid = c.call_async("sandbox.exec_stream",
-                       {"sandbox_id": sid, "cmd": "sleep", "args": ["30"]})
-    time.sleep(0.5)
-    t0 = time.monotonic()
-    c.cancel(cid)
-    r = c.wait_reply(cid)
-    t.eq(r.get("error", {}).get("code"), -32800,
-         "$/cancel ends the stream (code)")
-    t.ok(time.monotonic() - t0 < 3, "$/cancel ends the stream",
-         time.monotonic() - t0)
-    lst = c.call("streams.list")["result"]
-    t.eq([s for s in lst if s["state"] in ("running", "connecting")], [],
-         "a cancelled stream is gone from streams.list")
+    with t.case("$/cancel"), Opened() as keep:
+        c = case(keep)
+        # the call gets -32800 quickly
+        cid = c.call_async("sandbox.exec_stream",
+                           {"sandbox_id": sid, "cmd": "sleep",
+                            "args": ["30"]})
+        time.sleep(0.5)
+        t0 = time.monotonic()
+        c.cancel(cid)
+        r = c.wait_reply(cid)
+        t.eq(dig(r, "error", "code"), -32800,
+             "$/cancel ends the stream (code)")
+        t.ok(time.monotonic() - t0 < 3, "$/cancel ends the stream",
+             time.monotonic() - t0)
+        t.eq(running(c), [], "a cancelled stream is gone from streams.list")
 
-    # disconnect without detach stops the stream
-    d = Client(sock)
-    d.call_async("sandbox.exec_stream",
-                 {"sandbox_id": sid, "cmd": "sleep", "args": ["30"]})
-    for _ in range(100):
-        if len(c.call("streams.list")["result"]) == 1:
-            break
-        time.sleep(0.05)
-    t.eq(len(c.call("streams.list")["result"]), 1,
-         "a running stream is listed")
-    d.close()
-    for _ in range(100):
-        if not c.call("streams.list")["result"]:
-            break
-        time.sleep(0.05)
-    t.eq(c.call("streams.list")["result"], [],
-         "client disconnect stops its (attached) stream")
+    with t.case("disconnect without detach stops the stream"), \
+            Opened() as keep:
+        c = case(keep)
+        d = Client(sock)
+        d.call_async("sandbox.exec_stream",
+                     {"sandbox_id": sid, "cmd": "sleep", "args": ["30"]})
+        t.eq(settle(lambda: len(c.call("streams.list")["result"]), 1), 1,
+             "a running stream is listed")
+        d.close()
+        t.eq(settle(lambda: c.call("streams.list")["result"], []), [],
+             "client disconnect stops its (attached) stream")
 
-    # detach / attach with replay
-    r = c.call("sandbox.exec_stream", {
-        "sandbox_id": sid, "cmd": "/bin/sh", "detach": True,
-        "args": ["-c", 'for i in $(seq 1 50); do echo "d $i"; sleep 0.01; '
-                 'done; sleep 1; echo late; exit 7']})
-    res = r.get("result", {})
-    st = res.get("stream_id", "")
-    t.ok(st.startswith("st-"), "detach returns a stream id", r)
-    t.ok(res.get("detached") is True, "detach returns a stream id (detached)",
-         res.get("detached"))
-    t.ok(isinstance(res.get("pid"), int), "detach returns a stream id", r)
-    for _ in range(200):  # wait until at least 12 events exist
-        lst = {x["stream_id"]: x for x in c.call("streams.list")["result"]}
-        if lst[st]["next_seq"] > 12:
-            break
-        time.sleep(0.05)
-    a1, a2 = Client(sock), Client(sock)
-    i1 = a1.call_async("streams.attach", {"stream_id": st})
-    i2 = a2.call_async("streams.attach", {"stream_id": st, "from_seq": 10})
-    e1, e2 = [], []
-    r1 = a1.wait_reply(i1, events=e1)
-    r2 = a2.wait_reply(i2, events=e2)
-    want = "".join("d %d\n" % j for j in range(1, 51)) + "late\n"
-    t.eq(r1.get("result"), {"exit_code": 7},
-         "attach from 0 replays everything and follows live (result)")
-    t.eq(text_of(e1), want,
-         "attach from 0 replays everything and follows live")
-    t.eq(dig(e2, 0, "seq"), 10,
-         "a second attacher with from_seq starts there (seq)")
-    t.eq(r2.get("result"), {"exit_code": 7},
-         "a second attacher with from_seq starts there (result)")
-    t.eq([e["seq"] for e in e1], list(range(len(e1))),
-         "attached events keep the stream's seq")
-    r3, e3 = [], []
-    r3 = a1.call("streams.attach", {"stream_id": st}, events=e3)
-    t.eq(r3.get("result"), {"exit_code": 7},
-         "an ended detached stream can still be replayed (result)")
-    t.eq(text_of(e3), want, "an ended detached stream can still be replayed")
-    lst = c.call("streams.list")["result"]
-    t.ok(any(s["stream_id"] == st and s["state"] == "exited" and
-             s["exit_code"] == 7 for s in lst), "streams.list shows it", lst)
-    r = c.call("streams.stop", {"stream_id": st})
-    t.has(r, "result", "streams.stop discards an ended stream")
-    t.ok(not any(s.get("stream_id") == st
-                 for s in c.call("streams.list").get("result", [])),
-         "streams.stop discards an ended stream", r)
-    r = c.call("streams.attach", {"stream_id": st})
-    t.eq(r.get("error", {}).get("data", {}).get("code"), "not_found",
-         "attach to an unknown stream -> not_found")
-    a1.close()
-    a2.close()
+    with t.case("detach and attach with replay"), Opened() as keep:
+        c = case(keep)
+        r = c.call("sandbox.exec_stream", {
+            "sandbox_id": sid, "cmd": "/bin/sh", "detach": True,
+            "args": ["-c", 'for i in $(seq 1 50); do echo "d $i"; '
+                     'sleep 0.01; done; sleep 1; echo late; exit 7']})
+        res = r.get("result", {})
+        st = res.get("stream_id", "")
+        t.ok(st.startswith("st-"), "detach returns a stream id", r)
+        t.eq(res.get("detached"), True,
+             "detach returns a stream id (detached)")
+        t.eq(type(res.get("pid")), int, "detach returns the pid")
+        # until at least 12 events exist
+        wait_for(lambda: listed_stream(c, st).get("next_seq", 0) > 12, 10,
+                 what="12 events")
+        a1, a2 = keep(Client(sock)), keep(Client(sock))
+        i1 = a1.call_async("streams.attach", {"stream_id": st})
+        i2 = a2.call_async("streams.attach", {"stream_id": st,
+                                              "from_seq": 10})
+        e1, e2 = [], []
+        r1 = a1.wait_reply(i1, events=e1)
+        r2 = a2.wait_reply(i2, events=e2)
+        want = "".join("d %d\n" % j for j in range(1, 51)) + "late\n"
+        t.eq(r1.get("result"), {"exit_code": 7},
+             "attach from 0 replays everything and follows live (result)")
+        t.eq(text_of(e1), want,
+             "attach from 0 replays everything and follows live")
+        t.eq(dig(e2, 0, "seq"), 10,
+             "a second attacher with from_seq starts there (seq)")
+        t.eq(r2.get("result"), {"exit_code": 7},
+             "a second attacher with from_seq starts there (result)")
+        t.eq([e["seq"] for e in e1], list(range(len(e1))),
+             "attached events keep the stream's seq")
+        e3 = []
+        r3 = a1.call("streams.attach", {"stream_id": st}, events=e3)
+        t.eq(r3.get("result"), {"exit_code": 7},
+             "an ended detached stream can still be replayed (result)")
+        t.eq(text_of(e3), want,
+             "an ended detached stream can still be replayed")
+        info = listed_stream(c, st)
+        t.eq(info.get("state"), "exited", "streams.list shows it exited")
+        t.eq(info.get("exit_code"), 7, "streams.list shows its exit code")
+        r = c.call("streams.stop", {"stream_id": st})
+        t.has(r, "result", "streams.stop of an ended stream answers")
+        t.eq(listed_stream(c, st), {},
+             "streams.stop discards an ended stream")
+        r = c.call("streams.attach", {"stream_id": st})
+        t.eq(dig(r, "error", "data", "code"), "not_found",
+             "attach to an unknown stream -> not_found")
 
-    # loss accounting: 64 KiB replay buffer, ~600 KiB of output
-    line = "x" * 99
-    r = c.call("sandbox.exec_stream", {
-        "sandbox_id": sid, "cmd": "/bin/sh", "detach": True,
-        "args": ["-c", 'i=0; while [ $i -lt 6000 ]; do echo %s; '
-                 'i=$((i+1)); done' % line]})
-    st = r["result"]["stream_id"]
-    for _ in range(100):
-        lst = {s["stream_id"]: s for s in c.call("streams.list")["result"]}
-        if lst[st]["state"] == "exited":
-            break
-        time.sleep(0.1)
-    info = lst[st]
-    t.ok(info.get("lost_bytes", 0) > 0,
-         "the replay buffer dropped data and counted it (lost_bytes)",
-         info.get("lost_bytes"))
-    t.eq(info.get("output_bytes"), 600000,
-         "the replay buffer dropped data and counted it (output_bytes)")
-    ev = []
-    r = c.call("streams.attach", {"stream_id": st}, events=ev)
-    lost = [e for e in ev if e["event"] == "lost"]
-    got = len(text_of(ev))
-    t.eq(len(lost), 1, "the attacher is told it lost data once")
-    first = lost[0] if lost else {}
-    t.eq(first.get("from_seq"), 0,
-         "the attacher is told it lost data (from_seq)")
-    t.ok(first.get("exact"), "the attacher is told it lost data (exact)",
-         lost)
-    t.eq(first.get("bytes", 0) + got, 600000,
-         "lost bytes + received bytes == bytes produced (%s + %d)"
-         % (first.get("bytes"), got))
-    t.eq(first.get("events"), first.get("to_seq", -2) + 1,
-         "lost event counts the missed events")
-    t.eq(r.get("result"), {"exit_code": 0}, "and the stream result follows")
-    c.call("streams.stop", {"stream_id": st})
+    with t.case("loss accounting"), Opened() as keep:
+        c = case(keep)
+        # 64 KiB replay buffer, ~600 KiB of output
+        line = "x" * 99
+        r = c.call("sandbox.exec_stream", {
+            "sandbox_id": sid, "cmd": "/bin/sh", "detach": True,
+            "args": ["-c", 'i=0; while [ $i -lt 6000 ]; do echo %s; '
+                     'i=$((i+1)); done' % line]})
+        st = r["result"]["stream_id"]
+        info = wait_for(lambda: exited(c, st), 30, 0.1, "the stream's exit")
+        t.ok(info.get("lost_bytes", 0) > 0,
+             "the replay buffer dropped data and counted it (lost_bytes)",
+             info.get("lost_bytes"))
+        t.eq(info.get("output_bytes"), 600000,
+             "the replay buffer dropped data and counted it (output_bytes)")
+        ev = []
+        r = c.call("streams.attach", {"stream_id": st}, events=ev)
+        lost = [e for e in ev if e["event"] == "lost"]
+        got = len(text_of(ev))
+        t.eq(len(lost), 1, "the attacher is told it lost data once")
+        first = lost[0] if lost else {}
+        t.eq(first.get("from_seq"), 0,
+             "the attacher is told it lost data (from_seq)")
+        t.ok(first.get("exact"), "the attacher is told it lost data (exact)",
+             lost)
+        t.eq(first.get("bytes", 0) + got, 600000,
+             "lost bytes + received bytes == bytes produced (%s + %d)"
+             % (first.get("bytes"), got))
+        t.eq(first.get("events"), first.get("to_seq", -2) + 1,
+             "lost event counts the missed events")
+        t.eq(r.get("result"), {"exit_code": 0},
+             "and the stream result follows")
 
     # issue 12 finding 7: many attachers on a full buffer. 300 followers
     # of one detached stream whose replay buffer is full and which then
     # waits; each gets the replay, then the live tail and the result.
-    with t.case("many attachers on a full buffer"):
+    with t.case("many attachers on a full buffer"), Opened() as keep:
+        c = case(keep)
         # The stream waits (up to 10 minutes) until the test has seen all
         # 300 attaches, however long a loaded machine takes for them.
         r = c.call("sandbox.exec_stream", {
@@ -327,89 +359,92 @@ try:
              "the replay, the live tail and the result")
         c.call("streams.stop", {"stream_id": st})
 
-    # backpressure: a reader that does not read pauses only its stream
-    pid = env.wrennd.proc.pid
-    rss0 = rss_kib(pid)
-    stuck = Client(sock)
-    sid_big = stuck.call_async("sandbox.exec_stream", {
-        "sandbox_id": sid, "cmd": "/bin/sh",
-        "args": ["-c", "head -c 200000000 /dev/zero | tr '\\0' a | "
-                 "fold -w 1000"]})
-    for _ in range(600):  # until its WebSocket is paused for it
-        lst = c.call("streams.list")["result"]
-        if any(s["paused"] for s in lst):
-            break
-        time.sleep(0.1)
-    t.ok(any(s["paused"] for s in lst), "the stalled reader's stream is "
-         "paused (WebSocket no longer read)", lst)
-    # Seen from the connection, not the daemon's flag: the kernel holds
-    # bytes wrennd does not read on its upstream socket, and still does a
-    # moment later (TCP backpressure reaches the control plane).
-    unread1 = unread_upstream_bytes(env.fake.port)
-    time.sleep(0.5)
-    unread2 = unread_upstream_bytes(env.fake.port)
-    t.ok(unread1 > 0, "wrennd leaves upstream bytes unread in the kernel "
-         "(rx_queue %d)" % unread1)
-    t.ok(unread2 > 0, "and still does 0.5 s later (rx_queue %d)" % unread2)
-    t0 = time.monotonic()
-    r, ev = stream(c, sid, "/bin/sh",
-                   ["-c", 'for i in $(seq 1 2000); do echo "fast $i"; done'])
-    dt = time.monotonic() - t0
-    t.eq(r.get("result"), {"exit_code": 0},
-         "another client's stream completes while one reader is stalled "
-         "(result)")
-    t.eq(text_of(ev).count("\n"), 2000,
-         "another client's stream completes while one reader is stalled")
-    t.diag("stream next to a stalled reader: %.2f s" % dt)
-    lst = {s["stream_id"]: s for s in c.call("streams.list")["result"]}
-    busy = [s for s in lst.values() if s["state"] == "running"]
-    buffered = dig(busy, 0, "buffered_bytes")
-    t.ok(buffered is not None,
-         "the stalled stream's buffer stays bounded (listed with "
-         "buffered_bytes)", lst)
-    t.ok((buffered or 0) <= 2 * 1024 * 1024,
-         "the stalled stream's buffer stays bounded (buffered_bytes)",
-         buffered)
-    grow = rss_kib(pid) - rss0
-    if not instrumented():
-        t.ok(grow < 32 * 1024, "wrennd RSS grew by %d KiB only" % grow)
-    else:
-        t.ok(True, "RSS growth %d KiB (instrumented build, not judged)"
-             % grow)
-    # the stalled reader is cancelled after stall-timeout (3 s)
-    for _ in range(600):
-        if not [s for s in c.call("streams.list")["result"]
-                if s["state"] == "running"]:
-            break
-        time.sleep(0.1)
-    stuck.s.settimeout(30)
-    r = stuck.wait_reply(sid_big, events=[])
-    t.eq(r.get("error", {}).get("data", {}).get("code"), "slow_consumer",
-         "a reader stuck past stall-timeout gets slow_consumer")
-    stuck.close()
+    with t.case("backpressure: a stalled reader pauses only its stream"), \
+            Opened() as keep:
+        c = case(keep)
+        pid = env.wrennd.proc.pid
+        rss0 = rss_kib(pid)
+        stuck = keep(Client(sock))
+        sid_big = stuck.call_async("sandbox.exec_stream", {
+            "sandbox_id": sid, "cmd": "/bin/sh",
+            "args": ["-c", "head -c 200000000 /dev/zero | tr '\\0' a | "
+                     "fold -w 1000"]})
+        # until its WebSocket is paused for it
+        paused = settle(lambda: len([s for s in
+                                     c.call("streams.list")["result"]
+                                     if s["paused"]]), 1, 60, 0.1)
+        t.eq(paused, 1, "the stalled reader's stream is paused "
+             "(WebSocket no longer read)")
+        # Seen from the connection, not the daemon's flag: the kernel holds
+        # bytes wrennd does not read on its upstream socket, and still does
+        # a moment later (TCP backpressure reaches the control plane).
+        unread1 = unread_upstream_bytes(env.fake.port)
+        time.sleep(0.5)
+        unread2 = unread_upstream_bytes(env.fake.port)
+        t.ok(unread1 > 0, "wrennd leaves upstream bytes unread in the "
+             "kernel (rx_queue %d)" % unread1)
+        t.ok(unread2 > 0, "and still does 0.5 s later (rx_queue %d)"
+             % unread2)
+        t0 = time.monotonic()
+        r, ev = stream(c, sid, "/bin/sh",
+                       ["-c", 'for i in $(seq 1 2000); do echo "fast $i"; '
+                        'done'])
+        dt = time.monotonic() - t0
+        t.eq(r.get("result"), {"exit_code": 0},
+             "another client's stream completes while one reader is "
+             "stalled (result)")
+        t.eq(text_of(ev).count("\n"), 2000,
+             "another client's stream completes while one reader is stalled")
+        t.diag("stream next to a stalled reader: %.2f s" % dt)
+        lst = {s["stream_id"]: s for s in c.call("streams.list")["result"]}
+        busy = [s for s in lst.values() if s["state"] == "running"]
+        buffered = dig(busy, 0, "buffered_bytes")
+        t.ok(buffered is not None,
+             "the stalled stream's buffer stays bounded (listed with "
+             "buffered_bytes)", lst)
+        t.ok((buffered or 0) <= 2 * 1024 * 1024,
+             "the stalled stream's buffer stays bounded (buffered_bytes)",
+             buffered)
+        grow = rss_kib(pid) - rss0
+        if not instrumented():
+            t.ok(grow < 32 * 1024, "wrennd RSS grew by %d KiB only" % grow)
+        else:
+            t.ok(True, "RSS growth %d KiB (instrumented build, not judged)"
+                 % grow)
+        # the stalled reader is cancelled after stall-timeout (3 s)
+        settle(lambda: running(c), [], 60, 0.1)
+        stuck.s.settimeout(30)
+        r = stuck.wait_reply(sid_big, events=[])
+        t.eq(dig(r, "error", "data", "code"), "slow_consumer",
+             "a reader stuck past stall-timeout gets slow_consumer")
 
-    # upstream cut mid-stream -> clear error
-    env.fake.fault(path="/exec/stream$", count=1,
-                   stream={"action": "cut", "after_bytes": 5000})
-    r, ev = stream(c, sid, "/bin/sh",
-                   ["-c", 'for i in $(seq 1 5000); do echo "cut $i"; done'])
-    e = r.get("error", {})
-    t.eq(e.get("data", {}).get("code"), "upstream_unreachable",
-         "a cut WebSocket ends the call with a clear error (code)")
-    t.has(e.get("message", ""), "before the command exited",
-          "a cut WebSocket ends the call with a clear error (message)")
-    t.ok(0 < len(text_of(ev)) < 5000 * 10, "some output arrived before the "
-         "cut")
-    env.fake.clear_faults()
+    with t.case("upstream cut mid-stream"), Opened() as keep:
+        c = case(keep)
+        keep.later(env.fake.clear_faults)
+        env.fake.fault(path="/exec/stream$", count=1,
+                       stream={"action": "cut", "after_bytes": 5000})
+        r, ev = stream(c, sid, "/bin/sh",
+                       ["-c", 'for i in $(seq 1 5000); do echo "cut $i"; '
+                        'done'])
+        t.eq(dig(r, "error", "data", "code"), "upstream_unreachable",
+             "a cut WebSocket ends the call with a clear error (code)")
+        t.has(dig(r, "error", "message") or "", "before the command exited",
+              "a cut WebSocket ends the call with a clear error (message)")
+        t.ok(len(text_of(ev)) > 0, "some output arrived before the cut",
+             len(text_of(ev)))
+        t.ok(len(text_of(ev)) < 5000 * 10, "not all of it: the cut ended it",
+             len(text_of(ev)))
 
-    # a paused sandbox: the pre-upgrade 409 is typed
-    c.call("sandbox.pause", {"sandbox_id": sid})
-    r, ev = stream(c, sid, "true")
-    t.eq(r.get("error", {}).get("data", {}).get("code"), "invalid_state",
-         "stream on a paused sandbox -> invalid_state 409 (code)")
-    t.eq(r.get("error", {}).get("data", {}).get("status"), 409,
-         "stream on a paused sandbox -> invalid_state 409 (status)")
-    c.close()
+    with t.case("a paused sandbox: the pre-upgrade 409"), Opened() as keep:
+        c = case(keep)
+        # its own sandbox: the pause would stop the others' commands
+        psid = c.call("sandboxes.create", {})["result"]["id"]
+        c.call("sandbox.pause", {"sandbox_id": psid})
+        r, ev = stream(c, psid, "true")
+        t.eq(dig(r, "error", "data", "code"), "invalid_state",
+             "stream on a paused sandbox -> invalid_state 409 (code)")
+        t.eq(dig(r, "error", "data", "status"), 409,
+             "stream on a paused sandbox -> invalid_state 409 (status)")
 finally:
     env.close(t)
 
@@ -586,20 +621,24 @@ try:
              "a stream past max-stream-memory is refused")
         t.ok("max-stream-memory" in r.get("error", {}).get("message", ""),
              "the error names max-stream-memory", r)
-        c.call("streams.stop", {"stream_id": ids[-1]})
+        c.call("streams.stop", {"stream_id": ids.pop()})
+        r = c.call("sandbox.exec_stream", {
+            "sandbox_id": sid, "cmd": "true", "detach": True})
+        t.has(r, "result", "once one is collected a new one fits")
+        c.call("streams.stop", {"stream_id": dig(r, "result", "stream_id")})
+    with t.case("lost exact:false (a replay from a seq long dropped)"):
+        # its own stream, in the room of one of the full ones
+        if ids:
+            c.call("streams.stop", {"stream_id": ids.pop()})
         r = c.call("sandbox.exec_stream", {
             "sandbox_id": sid, "cmd": "/bin/sh", "detach": True,
             "args": paced(16000)})
-        t.ok("result" in r, "once one is collected a new one fits", r)
-        ids[-1] = r["result"]["stream_id"]
-        wait_for(lambda: exited(c, ids[-1]), 120, 0.1, "the stream's exit")
-    with t.case("lost exact:false (a replay from a seq long dropped)"):
-        info = {s["stream_id"]: s for s in
-                c.call("streams.list")["result"]}[ids[-1]]
+        st = r["result"]["stream_id"]
+        info = wait_for(lambda: exited(c, st), 120, 0.1, "the stream's exit")
         t.ok(info["first_seq"] > 1 + 1024, "more than 1024 events after "
              "seq 1 were dropped", info)
         ev = []
-        r = c.call("streams.attach", {"stream_id": ids[-1], "from_seq": 1},
+        r = c.call("streams.attach", {"stream_id": st, "from_seq": 1},
                    events=ev)
         lost = ev[0] if ev else {}
         t.eq(lost.get("event"), "lost", "the replay from seq 1 starts with "
