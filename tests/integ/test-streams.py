@@ -184,19 +184,33 @@ try:
 
     with t.case("$/cancel"), Opened() as keep:
         c = case(keep)
-        # the call gets -32800 quickly
+        path = "%s/%s/exec/stream" % (env.fake.sandboxes_path, sid)
+
+        def statuses():
+            """The stream's requests in the fake's log: status None while
+            its WebSocket session runs, 101 once the session is over."""
+            return [e["status"] for e in env.fake.requests()
+                    if e["path"] == path]
+        env.fake.clear_requests()
+        # sleep 600 outlives the waits below (also scaled for valgrind),
+        # so only the cancel can end the call with -32800 and the session
+        # within them; the fake ends the process when it stops.
         cid = c.call_async("sandbox.exec_stream",
                            {"sandbox_id": sid, "cmd": "sleep",
-                            "args": ["30"]})
-        time.sleep(0.5)
-        t0 = time.monotonic()
+                            "args": ["600"]})
+        wait_for(lambda: statuses() == [None], 20,
+                 what="the upstream WebSocket session")
         c.cancel(cid)
         r = c.wait_reply(cid)
         t.eq(dig(r, "error", "code"), -32800,
-             "$/cancel ends the stream (code)")
-        t.ok(time.monotonic() - t0 < 3, "$/cancel ends the stream",
-             time.monotonic() - t0)
-        t.eq(running(c), [], "a cancelled stream is gone from streams.list")
+             "$/cancel ends the call with -32800 (request cancelled)")
+        t.eq(dig(r, "error", "data", "code"), "cancelled",
+             "$/cancel: data.code cancelled")
+        t.eq(settle(statuses, [101], 20), [101],
+             "$/cancel ends the upstream request: the control plane saw "
+             "the stream's WebSocket session end")
+        t.eq(settle(lambda: running(c), []), [],
+             "a cancelled stream is gone from streams.list")
 
     with t.case("disconnect without detach stops the stream"), \
             Opened() as keep:
