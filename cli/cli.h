@@ -200,11 +200,6 @@ int run_transfer(struct cli *cli, int upload, const char *sandbox,
     wrennctl_progress_fn on_progress, void *userdata, json_t **ret_result,
     json_t **ret_error);
 
-/* b64.c: -1 for bad input or no memory; the results are malloc'd. */
-int b64_decode(
-    const char *in, size_t len, unsigned char **ret, size_t *ret_len);
-char *b64_encode(const unsigned char *in, size_t len);
-
 /* output.c */
 void output_json(const json_t *v, int pretty);
 /* A $/stream event as one JSON line (--json), or a stdout or stderr

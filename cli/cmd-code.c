@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "b64.h"
 #include "wrennctl.h"
 
 #define CMD_CODE_MAX   (1024 * 1024) /* bytes of code (wrennd's max-line) */
@@ -87,18 +88,15 @@ cmd_code_b64(const json_t *v, unsigned char **ret, size_t *ret_len)
 	const char *s = json_string_value(v);
 	size_t n = json_string_length(v), i, k = 0;
 	char *clean;
-	int r;
 
 	if ((clean = malloc(n + 1)) == NULL)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (s[i] != '\n' && s[i] != '\r' && s[i] != ' ')
 			clean[k++] = s[i];
-	r = b64_decode(clean, k, ret, ret_len);
+	*ret = b64_decode_loose(clean, k, ret_len);
 	free(clean);
-	if (r < 0)
-		errno = EINVAL;
-	return r;
+	return *ret == NULL ? -1 : 0;
 }
 
 /* Save (or announce) the images of one result bundle. */

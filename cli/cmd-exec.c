@@ -28,6 +28,7 @@
 
 #include <jansson.h>
 
+#include "b64.h"
 #include "wrennctl.h"
 
 /* Write one output field of the result to f, decoding base64. */
@@ -46,8 +47,8 @@ cmd_exec_write(const json_t *res, const char *key, int base64, FILE *f)
 		len = json_string_length(v);
 		return fwrite(json_string_value(v), 1, len, f) == len ? 0 : -1;
 	}
-	if (b64_decode(
-		json_string_value(v), json_string_length(v), &buf, &len) < 0)
+	if ((buf = b64_decode_loose(
+		 json_string_value(v), json_string_length(v), &len)) == NULL)
 		return -1;
 	if (fwrite(buf, 1, len, f) != len) {
 		free(buf);

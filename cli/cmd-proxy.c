@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "b64.h"
 #include "wrennctl.h"
 
 #define CMD_PROXY_BODY_MAX ((size_t)1 << 30) /* bytes read for -d */
@@ -84,7 +85,7 @@ cmd_proxy_body(struct cli *cli, const char *arg, char **ret)
 		    strerror(-r));
 		return CLI_EXIT_ERROR;
 	}
-	*ret = b64_encode(buf, len);
+	*ret = b64_encode(buf, len, &len);
 	free(buf);
 	if (*ret == NULL) {
 		output_error_local(cli, "nomem", "out of memory");
@@ -157,8 +158,8 @@ cmd_proxy_show(struct cli *cli, const json_t *res, int fail)
 	} else {
 		if (cli->verbose)
 			cmd_proxy_show_head(res);
-		if (b64_decode(json_string_value(b), json_string_length(b),
-			&body, &len) != 0) {
+		if ((body = b64_decode_loose(json_string_value(b),
+			 json_string_length(b), &len)) == NULL) {
 			output_error_local(
 			    cli, "protocol", "the answer's body is not base64");
 			return CLI_EXIT_ERROR;
