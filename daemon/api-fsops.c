@@ -498,39 +498,105 @@ fsops_entries(struct call *call, char *out, size_t n, const char *abs,
 	return list;
 }
 
+/* What a done callback learns of its exec step. */
+struct fsops_step {
+	char abs[FSOPS_PATH_MAX + 1]; /* the path, as the server resolves it */
+	char rel[FSOPS_PATH_MAX + 3]; /* and as the tools are given it */
+	char err[320];		      /* stderr's first line, quoted */
+	long code;		      /* the command's exit code */
+	char *out;		      /* stdout, NUL-terminated, until used */
+	size_t n;		      /* its length */
+};
+
+/*
+ * The prologue of every done callback: the exec answer into st (st->out
+ * malloc'd) and the call's path resolved. Returns 0, or -1 after failing
+ * the call (nothing to free).
+ */
+static int
+fsops_step(
+    struct call *call, const struct upstream_result *res, struct fsops_step *st)
+{
+	st->out = NULL;
+	if (fsops_result(call, res, &st->out, &st->n, st->err, sizeof(st->err),
+		&st->code) != 0)
+		return -1;
+	if (fsops_resolve(call, st->abs, st->rel) != 0) {
+		free(st->out);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The same for a step that needs only its exit code: its output dropped,
+ * a failed command answered as the server's agent_error "what: path:
+ * stderr" (dflt for an empty stderr). Returns 0 to go on, or -1 after
+ * failing the call.
+ */
+static int
+fsops_step_status(struct call *call, const struct upstream_result *res,
+    struct fsops_step *st, const char *what, const char *dflt)
+{
+	if (fsops_step(call, res, st) != 0)
+		return -1;
+	free(st->out);
+	st->out = NULL;
+	if (st->code != 0) {
+		fsops_fail(call, "agent_error", "%s: %s: %s", what, st->abs,
+		    *st->err ? st->err : dflt);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The same for a step that ran find: its records into the returned
+ * entries, the start's find type (%y) into *self_type (0: find did not
+ * reach it) and, with self_entry, the start's own entry there (NULL when
+ * it is not there or there is no memory). Returns the entries, or NULL
+ * after failing the call.
+ */
+static json_t *
+fsops_step_entries(struct call *call, const struct upstream_result *res,
+    struct fsops_step *st, char *self_type, json_t **self_entry)
+{
+	struct fsops_rec self;
+	json_t *list;
+
+	if (fsops_step(call, res, st) != 0)
+		return NULL;
+	list = fsops_entries(call, st->out, st->n, st->abs, &self);
+	/* self points into out: its entry is made before out goes. */
+	if (list != NULL && self_entry != NULL)
+		*self_entry = self.y != 0 ? fsops_entry(&self, st->abs) : NULL;
+	*self_type = self.y;
+	free(st->out);
+	st->out = NULL;
+	return list;
+}
+
 static void
 fsops_list_done(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
-	char abs[FSOPS_PATH_MAX + 1], rel[FSOPS_PATH_MAX + 3], err[320];
-	struct fsops_rec self;
-	char *out = NULL;
-	size_t n;
-	long code;
+	struct fsops_step st;
 	json_t *list;
+	char y;
 
-	if (fsops_result(call, res, &out, &n, err, sizeof(err), &code) != 0)
+	if ((list = fsops_step_entries(call, res, &st, &y, NULL)) == NULL)
 		return;
-	if (fsops_resolve(call, abs, rel) != 0) {
-		free(out);
-		return;
-	}
-	if ((list = fsops_entries(call, out, n, abs, &self)) == NULL) {
-		free(out);
-		return;
-	}
-	free(out);
-	if (code != 0 || self.y == 0) {
+	if (st.code != 0 || y == 0) {
 		json_decref(list);
-		fsops_fail(call, "agent_error", "list dir: %s: %s", abs,
-		    *err ? err : "find failed in the sandbox");
+		fsops_fail(call, "agent_error", "list dir: %s: %s", st.abs,
+		    *st.err ? st.err : "find failed in the sandbox");
 		return;
 	}
-	if (self.y != 'd') {
+	if (y != 'd') {
 		json_decref(list);
 		fsops_fail(call, "agent_error",
-		    "list dir: path is not a directory: %s", abs);
+		    "list dir: path is not a directory: %s", st.abs);
 		return;
 	}
 	call_reply(call, json_pack("{s:o}", "entries", list));
@@ -558,27 +624,16 @@ fsops_mkdir_entry_done(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
-	char abs[FSOPS_PATH_MAX + 1], rel[FSOPS_PATH_MAX + 3], err[320];
-	struct fsops_rec self;
-	char *out = NULL;
-	size_t n;
-	long code;
+	struct fsops_step st;
 	json_t *list, *e;
+	char y;
 
-	if (fsops_result(call, res, &out, &n, err, sizeof(err), &code) != 0)
+	if ((list = fsops_step_entries(call, res, &st, &y, &e)) == NULL)
 		return;
-	if (fsops_resolve(call, abs, rel) != 0 ||
-	    (list = fsops_entries(call, out, n, abs, &self)) == NULL) {
-		free(out);
-		return;
-	}
 	json_decref(list);
-	/* self points into out: its entry is made before out goes. */
-	e = self.y != 0 ? fsops_entry(&self, abs) : NULL;
-	free(out);
 	if (e == NULL) {
-		fsops_fail(call, "agent_error", "make dir: %s: %s", abs,
-		    *err ? err : "the new directory is not there");
+		fsops_fail(call, "agent_error", "make dir: %s: %s", st.abs,
+		    *st.err ? st.err : "the new directory is not there");
 		return;
 	}
 	call_reply(call, json_pack("{s:o}", "entry", e));
@@ -589,22 +644,12 @@ fsops_mkdir_done(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
-	char abs[FSOPS_PATH_MAX + 1], rel[FSOPS_PATH_MAX + 3], err[320];
-	char *out = NULL;
-	size_t n;
-	long code;
+	struct fsops_step st;
 
-	if (fsops_result(call, res, &out, &n, err, sizeof(err), &code) != 0)
-		return;
-	free(out);
-	if (fsops_resolve(call, abs, rel) != 0)
-		return;
-	if (code != 0) {
-		fsops_fail(call, "agent_error", "make dir: %s: %s", abs,
-		    *err ? err : "mkdir failed in the sandbox");
-		return;
-	}
-	fsops_exec(call, fsops_find_argv(rel, 0), fsops_mkdir_entry_done);
+	if (fsops_step_status(
+		call, res, &st, "make dir", "mkdir failed in the sandbox") == 0)
+		fsops_exec(
+		    call, fsops_find_argv(st.rel, 0), fsops_mkdir_entry_done);
 }
 
 /* What is at the path decides: the server refuses an existing one. */
@@ -613,34 +658,25 @@ fsops_mkdir_check_done(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
-	char abs[FSOPS_PATH_MAX + 1], rel[FSOPS_PATH_MAX + 3], err[320];
-	struct fsops_rec self;
-	char *out = NULL;
-	size_t n;
-	long code;
+	struct fsops_step st;
 	json_t *list;
+	char y;
 
-	if (fsops_result(call, res, &out, &n, err, sizeof(err), &code) != 0)
+	if ((list = fsops_step_entries(call, res, &st, &y, NULL)) == NULL)
 		return;
-	if (fsops_resolve(call, abs, rel) != 0 ||
-	    (list = fsops_entries(call, out, n, abs, &self)) == NULL) {
-		free(out);
-		return;
-	}
-	free(out);
 	json_decref(list);
-	if (self.y == 'd') {
+	if (y == 'd') {
 		fsops_fail(call, "conflict",
-		    "already_exists: directory already exists: %s", abs);
+		    "already_exists: directory already exists: %s", st.abs);
 		return;
 	}
-	if (self.y != 0) {
+	if (y != 0) {
 		fsops_fail(call, "invalid_request",
 		    "invalid_argument: path exists but is not a directory: %s",
-		    abs);
+		    st.abs);
 		return;
 	}
-	fsops_exec(call, json_pack("[s,s,s,s]", "mkdir", "-p", "--", rel),
+	fsops_exec(call, json_pack("[s,s,s,s]", "mkdir", "-p", "--", st.rel),
 	    fsops_mkdir_done);
 }
 
@@ -660,22 +696,11 @@ fsops_remove_done(
     struct upstream_req *req, const struct upstream_result *res, void *arg)
 {
 	struct call *call = arg;
-	char abs[FSOPS_PATH_MAX + 1], rel[FSOPS_PATH_MAX + 3], err[320];
-	char *out = NULL;
-	size_t n;
-	long code;
+	struct fsops_step st;
 
-	if (fsops_result(call, res, &out, &n, err, sizeof(err), &code) != 0)
-		return;
-	free(out);
-	if (fsops_resolve(call, abs, rel) != 0)
-		return;
-	if (code != 0) {
-		fsops_fail(call, "agent_error", "remove: %s: %s", abs,
-		    *err ? err : "rm failed in the sandbox");
-		return;
-	}
-	call_reply(call, json_object());
+	if (fsops_step_status(
+		call, res, &st, "remove", "rm failed in the sandbox") == 0)
+		call_reply(call, json_object());
 }
 
 /* sandbox.remove on the 172413e server: find runs rm -rf if it exists. */
@@ -694,30 +719,30 @@ fsops_remove(struct call *call)
 
 /* The route on the v0.1.5 server, the polyfill on the 172413e one. */
 static void
-api_fsops_list_files(struct call *call)
+fsops_route(struct call *call, void (*polyfill)(struct call *))
 {
 	if (dialect_current(call_wd(call)->dialect) == DIALECT_CAPSULES)
 		rest_passthrough(call);
 	else
-		fsops_list(call);
+		polyfill(call);
+}
+
+static void
+api_fsops_list_files(struct call *call)
+{
+	fsops_route(call, fsops_list);
 }
 
 static void
 api_fsops_mkdir(struct call *call)
 {
-	if (dialect_current(call_wd(call)->dialect) == DIALECT_CAPSULES)
-		rest_passthrough(call);
-	else
-		fsops_mkdir(call);
+	fsops_route(call, fsops_mkdir);
 }
 
 static void
 api_fsops_remove(struct call *call)
 {
-	if (dialect_current(call_wd(call)->dialect) == DIALECT_CAPSULES)
-		rest_passthrough(call);
-	else
-		fsops_remove(call);
+	fsops_route(call, fsops_remove);
 }
 
 /* This file's method rows (methods.h), listed by methods.c. */
