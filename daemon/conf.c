@@ -9,7 +9,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -22,6 +21,7 @@
 
 #include "policy.h"
 #include "role.h"
+#include "textfile.h"
 #include "url.h"
 
 #define CONF_MAX_FILE (256 * 1024) /* bytes of a config file */
@@ -541,39 +541,16 @@ conf_parse_buf(struct conf *cfg, const char *name, const char *buf, size_t len,
 int
 conf_parse_file(struct conf *cfg, const char *path, struct parse_error *reterr)
 {
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t got = 0;
-	int fd, r;
+	char *buf, why[160];
+	size_t len;
+	int r;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		r = -errno;
-		conf_perr(reterr, path, 0, 0, strerror(errno));
+	if ((buf = textfile_read(
+		 path, CONF_MAX_FILE, &len, &r, why, sizeof(why))) == NULL) {
+		conf_perr(reterr, path, 0, 0, why);
 		return r;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > CONF_MAX_FILE) {
-		conf_perr(reterr, path, 0, 0,
-		    "not a regular file of at most 256 KiB");
-		close(fd);
-		return -EINVAL;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		close(fd);
-		conf_perr(reterr, path, 0, 0, "out of memory");
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	r = conf_parse_buf(cfg, path, buf, got, reterr);
+	r = conf_parse_buf(cfg, path, buf, len, reterr);
 	free(buf);
 	if (r == 0 && cfg->conf_file == NULL)
 		cfg->conf_file = strdup(path);

@@ -10,16 +10,15 @@
 #include "policy.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "role.h"
+#include "textfile.h"
 
 /* Keys of a rule, also the bits of what a block has set. */
 enum policy_key {
@@ -410,41 +409,17 @@ policy_parse_buf(const char *name, const char *buf, size_t len,
 int
 policy_load(const char *path, struct policy **ret, char *err, size_t errlen)
 {
-	struct stat st;
-	char *buf;
-	ssize_t n;
-	size_t got = 0;
-	int fd, r;
+	char *buf, why[160];
+	size_t len;
+	int r;
 
 	*ret = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		r = -errno;
-		snprintf(err, errlen, "%.80s: %s", path, strerror(errno));
+	if ((buf = textfile_read(
+		 path, POLICY_MAX_FILE, &len, &r, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "%.80s: %s", path, why);
 		return r;
 	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    st.st_size > POLICY_MAX_FILE) {
-		snprintf(err, errlen,
-		    "%.80s: not a regular file of at most %d bytes", path,
-		    POLICY_MAX_FILE);
-		close(fd);
-		return -EINVAL;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		close(fd);
-		snprintf(err, errlen, "%.80s: out of memory", path);
-		return -ENOMEM;
-	}
-	while (got < (size_t)st.st_size) {
-		n = read(fd, buf + got, (size_t)st.st_size - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	r = policy_parse_buf(path, buf, got, ret, err, errlen);
+	r = policy_parse_buf(path, buf, len, ret, err, errlen);
 	free(buf);
 	return r;
 }

@@ -266,6 +266,13 @@ test_load(void)
 	ok_int(policy_load(path, &p, err, sizeof(err)), -EINVAL,
 	    "a bad line in a file");
 	ok_strstr(err, ":3: max-vcpus: 'x'", "its message has the line");
+	if (truncate(path, POLICY_MAX_FILE + 1) == 0) {
+		ok_int(policy_load(path, &p, err, sizeof(err)), -EINVAL,
+		    "a file over POLICY_MAX_FILE");
+		ok_strstr(err, ": not a regular file of at most 64 KiB",
+		    "its message has the limit");
+	} else
+		ok(0, "truncate the file: %s", strerror(errno));
 	unlink(path);
 }
 
