@@ -558,13 +558,14 @@ conf_parse_file(struct conf *cfg, const char *path, struct parse_error *reterr)
 }
 
 /*
- * Refuse a socket path that can only come from an empty variable
- * ("--socket $XDG_RUNTIME_DIR/wrennd/wrennd.sock" with it unset): a
- * relative path, a socket directly in "/", or one whose missing first
- * directory would be created at the filesystem root. 0 or -EINVAL.
+ * Refuse a socket path (what: "socket", "tool socket") too long for
+ * sun_path, or one that can only come from an empty variable ("--socket
+ * $XDG_RUNTIME_DIR/wrennd/wrennd.sock" with it unset): a relative path, a
+ * socket directly in "/", or one whose missing first directory would be
+ * created at the filesystem root. 0 or -EINVAL.
  */
 static int
-conf_check_socket(const char *path, char *err, size_t errlen)
+conf_check_socket(const char *what, const char *path, char *err, size_t errlen)
 {
 	static const char hint[] = "; is it built from an unset variable such "
 				   "as $XDG_RUNTIME_DIR? Leave --socket out to "
@@ -573,24 +574,30 @@ conf_check_socket(const char *path, char *err, size_t errlen)
 	char top[PATH_MAX];
 	struct stat st;
 
+	if (strlen(path) >= 108) {
+		snprintf(err, errlen, "%s path is longer than 107 bytes: '%s'",
+		    what, path);
+		return -EINVAL;
+	}
 	if (path[0] != '/') {
-		snprintf(
-		    err, errlen, "socket path '%s' is relative%s", path, hint);
+		snprintf(err, errlen, "%s path '%s' is relative%s", what, path,
+		    hint);
 		return -EINVAL;
 	}
 	while (*name == '/')
 		name++;
 	if ((slash = strchr(name, '/')) == NULL) {
 		snprintf(err, errlen,
-		    "socket path '%s' is at the filesystem root%s", path, hint);
+		    "%s path '%s' is at the filesystem root%s", what, path,
+		    hint);
 		return -EINVAL;
 	}
 	snprintf(top, sizeof(top), "%.*s", (int)(slash - path), path);
 	if (stat(top, &st) == -1 && errno == ENOENT) {
 		snprintf(err, errlen,
-		    "socket path '%s' would create the directory '%s' at the "
+		    "%s path '%s' would create the directory '%s' at the "
 		    "filesystem root%s",
-		    path, top, hint);
+		    what, path, top, hint);
 		return -EINVAL;
 	}
 	return 0;
@@ -682,29 +689,18 @@ conf_finish(struct conf *cfg, char *err, size_t errlen)
 		    cfg->lease_on_shutdown);
 		return -EINVAL;
 	}
-	if (strlen(cfg->socket_path) >= 108) {
-		snprintf(err, errlen,
-		    "socket path is longer than 107 bytes: '%s'",
-		    cfg->socket_path);
-		return -EINVAL;
-	}
-	if (conf_check_socket(cfg->socket_path, err, errlen) != 0)
+	if (conf_check_socket("socket", cfg->socket_path, err, errlen) != 0)
 		return -EINVAL;
 	if (cfg->tool_socket != NULL) {
-		if (strlen(cfg->tool_socket) >= 108) {
-			snprintf(err, errlen,
-			    "tool socket path is longer than 107 bytes: '%s'",
-			    cfg->tool_socket);
+		if (conf_check_socket(
+			"tool socket", cfg->tool_socket, err, errlen) != 0)
 			return -EINVAL;
-		}
 		if (strcmp(cfg->tool_socket, cfg->socket_path) == 0) {
 			snprintf(err, errlen,
 			    "tool-socket and socket are the same path '%s'",
 			    cfg->tool_socket);
 			return -EINVAL;
 		}
-		if (conf_check_socket(cfg->tool_socket, err, errlen) != 0)
-			return -EINVAL;
 	}
 	if ((n = conf_finish_roles(cfg, err, errlen)) != 0)
 		return n;

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,51 @@ test_socket_path(void)
 	ok(r == 0, "an existing directory is fine (%s)", err);
 }
 
+/* conf_finish with socket /tmp/w.sock and the tool socket tool. */
+static int
+finish_tool_socket(const char *tool, char *err, size_t errlen)
+{
+	struct conf *cfg = conf_new();
+	char sub[256];
+	int r;
+
+	err[0] = '\0';
+	if (conf_set(cfg, "socket", "/tmp/w.sock", sub, sizeof(sub)) != 0 ||
+	    conf_set(cfg, "tool-socket", tool, sub, sizeof(sub)) != 0) {
+		conf_unref(cfg);
+		return -100;
+	}
+	r = conf_finish(cfg, err, errlen);
+	conf_unref(cfg);
+	return r;
+}
+
+/* The tool socket has the socket's checks, named as its own. */
+static void
+test_tool_socket_path(void)
+{
+	char err[512], longer[160];
+
+	snprintf(longer, sizeof(longer), "/tmp/%0120d.sock", 0);
+	ok_int(finish_tool_socket(longer, err, sizeof(err)), -EINVAL,
+	    "a tool socket longer than sun_path is refused");
+	ok_strstr(err, "tool socket path is longer than 107 bytes",
+	    "a long tool socket: named");
+	ok_int(finish_tool_socket("w-tool.sock", err, sizeof(err)), -EINVAL,
+	    "a relative tool socket is refused");
+	ok_strstr(err, "tool socket path 'w-tool.sock' is relative",
+	    "a relative tool socket: named");
+	ok_int(finish_tool_socket("/w-tool.sock", err, sizeof(err)), -EINVAL,
+	    "a tool socket in / is refused");
+	ok_strstr(err, "tool socket path '/w-tool.sock' is at the filesystem",
+	    "a tool socket in /: named");
+	ok_int(finish_tool_socket("/tmp/w.sock", err, sizeof(err)), -EINVAL,
+	    "the socket's own path is refused");
+	ok_strstr(err, "are the same path", "the same path: named");
+	ok_int(finish_tool_socket("/tmp/w-tool.sock", err, sizeof(err)), 0,
+	    "a tool socket in an existing directory is fine");
+}
+
 static void
 test_default_socket(void)
 {
@@ -231,6 +277,7 @@ main(void)
 	test_parse();
 	test_set();
 	test_socket_path();
+	test_tool_socket_path();
 	test_default_socket();
 	test_reload_keeps();
 	return done_testing();
