@@ -625,28 +625,7 @@ api_sandbox_usage(struct call *call)
 }
 
 static const struct methods_param p_sandboxes_create[] = {
-    {.name = "template",
-	.type = METHODS_T_STRING,
-	.in = METHODS_IN_BODY,
-	.doc = "template or snapshot name (default minimal)"},
-    {.name = "vcpus",
-	.type = METHODS_T_INT,
-	.in = METHODS_IN_BODY,
-	.min = METHODS_I32_MIN,
-	.max = METHODS_I32_MAX,
-	.doc = "virtual CPUs (default 1)"},
-    {.name = "memory_mb",
-	.type = METHODS_T_INT,
-	.in = METHODS_IN_BODY,
-	.min = METHODS_I32_MIN,
-	.max = METHODS_I32_MAX,
-	.doc = "memory in MiB (default 512)"},
-    {.name = "timeout_sec",
-	.type = METHODS_T_INT,
-	.in = METHODS_IN_BODY,
-	.min = METHODS_I32_MIN,
-	.max = METHODS_I32_MAX,
-	.doc = "inactivity seconds before auto-pause (0: never)"},
+    METHODS_P_SANDBOX_SPEC,
     {.name = "lease",
 	.type = METHODS_T_STRING,
 	.in = METHODS_IN_LOCAL,
@@ -686,22 +665,10 @@ static const struct methods_param p_usage[] = {
 
 static const struct methods_param p_exec[] = {
     METHODS_P_SANDBOX_ID,
-    {.name = "cmd",
-	.type = METHODS_T_STRING,
-	.in = METHODS_IN_BODY,
-	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
-	.doc = "executable, looked up in PATH; not run through a shell"},
-    {.name = "args",
-	.type = METHODS_T_STRINGS,
-	.in = METHODS_IN_BODY,
-	.doc = "argv[1..]"},
-    {.name = "timeout_sec",
-	.type = METHODS_T_INT,
-	.in = METHODS_IN_BODY,
-	.min = METHODS_I32_MIN,
-	.max = METHODS_I32_MAX,
-	.doc = "seconds before the command is killed (default 30; not "
-	       "for background)"},
+    METHODS_P_EXEC_CMD,
+    METHODS_P_I32("timeout_sec", METHODS_IN_BODY,
+	"seconds before the command is killed (default 30; not for "
+	"background)"),
     {.name = "background",
 	.type = METHODS_T_BOOL,
 	.in = METHODS_IN_BODY,
@@ -737,10 +704,7 @@ static const struct methods_param p_wait_ready[] = {
 
 static const struct methods_param p_metrics[] = {
     METHODS_P_SANDBOX_ID,
-    {.name = "range",
-	.type = METHODS_T_STRING,
-	.in = METHODS_IN_QUERY,
-	.doc = "5m, 10m, 1h, 2h, 6h, 12h or 24h (default 10m)"},
+    METHODS_P_METRICS_RANGE,
     METHODS_PARAMS_END,
 };
 

@@ -97,6 +97,42 @@ struct methods_param {
 		.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,              \
 		.doc = "template name"                                         \
 	}
+/* An integer parameter in the range of a Go int32 (the server's type). */
+#define METHODS_P_I32(name_, in_, doc_)                                        \
+	{                                                                      \
+		.name = (name_), .type = METHODS_T_INT, .in = (in_),           \
+		.min = METHODS_I32_MIN, .max = METHODS_I32_MAX, .doc = (doc_)  \
+	}
+/* What a sandbox is made of: sandboxes.create and admin.create_sandbox. */
+#define METHODS_P_SANDBOX_SPEC                                                 \
+	{.name = "template",                                                   \
+	    .type = METHODS_T_STRING,                                          \
+	    .in = METHODS_IN_BODY,                                             \
+	    .doc = "template or snapshot name (default minimal)"},             \
+	    METHODS_P_I32(                                                     \
+		"vcpus", METHODS_IN_BODY, "virtual CPUs (default 1)"),         \
+	    METHODS_P_I32(                                                     \
+		"memory_mb", METHODS_IN_BODY, "memory in MiB (default 512)"),  \
+	    METHODS_P_I32("timeout_sec", METHODS_IN_BODY,                      \
+		"inactivity seconds before auto-pause (0: never)")
+/* The command of sandbox.exec and admin.exec (no shell). */
+#define METHODS_P_EXEC_CMD                                                     \
+	{.name = "cmd",                                                        \
+	    .type = METHODS_T_STRING,                                          \
+	    .in = METHODS_IN_BODY,                                             \
+	    .flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,                  \
+	    .doc = "executable, looked up in PATH; not run through a shell"},  \
+	{                                                                      \
+		.name = "args", .type = METHODS_T_STRINGS,                     \
+		.in = METHODS_IN_BODY, .doc = "argv[1..]"                      \
+	}
+/* The range of sandbox.metrics and admin.metrics. */
+#define METHODS_P_METRICS_RANGE                                                \
+	{                                                                      \
+		.name = "range", .type = METHODS_T_STRING,                     \
+		.in = METHODS_IN_QUERY,                                        \
+		.doc = "5m, 10m, 1h, 2h, 6h, 12h or 24h (default 10m)"         \
+	}
 
 /* The parameter list of a method that takes none. */
 extern const struct methods_param methods_no_params[];
