@@ -4,6 +4,8 @@
 # fake control plane.  Writes DIR/ca.pem, DIR/ca.key, DIR/server.pem and
 # DIR/server.key (EC P-256, valid 30 days, SAN IP:127.0.0.1, IP:::1,
 # DNS:localhost).  Needs only the openssl CLI; takes well under a second.
+# fakecp.py --tls-mint-ca DIR mints the sandbox proxy's host names from
+# this CA on demand (certmint.py), as no wildcard can cover them here.
 set -eu
 
 dir=${1:?usage: mkcert.sh DIR}
