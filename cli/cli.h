@@ -140,12 +140,17 @@ struct verb {
 
 /* Options every command accepts; commands append their own. */
 #define CLI_COMMON_SHORTOPTS "hjqs:v"
-#define CLI_COMMON_LONGOPTS                                                    \
+/* All but --socket, for a command whose -s is its own (kill). */
+#define CLI_COMMON_LONGOPTS_BUT_SOCKET                                         \
 	{"help", no_argument, NULL, 'h'}, {"json", no_argument, NULL, 'j'},    \
 	    {"quiet", no_argument, NULL, 'q'},                                 \
-	    {"socket", required_argument, NULL, 's'},                          \
 	{                                                                      \
 		"verbose", no_argument, NULL, 'v'                              \
+	}
+#define CLI_COMMON_LONGOPTS                                                    \
+	CLI_COMMON_LONGOPTS_BUT_SOCKET,                                        \
+	{                                                                      \
+		"socket", required_argument, NULL, 's'                         \
 	}
 
 /* wrennctl.c */

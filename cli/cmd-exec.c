@@ -84,13 +84,33 @@ cmd_exec_event(
 }
 
 /*
+ * The exit status of a command method's result (res stolen): its
+ * exit_code, of which -1 (killed by a signal) becomes 255 like exit(-1)
+ * in a shell; or an error when there is none.
+ */
+static int
+cmd_exec_status(struct cli *cli, const char *method, json_t *res)
+{
+	const json_t *code = json_object_get(res, "exit_code");
+	int r = CLI_EXIT_ERROR;
+
+	if (json_is_integer(code))
+		r = (int)(json_integer_value(code) & 0xff);
+	else
+		output_error_local(
+		    cli, "protocol", "%s returned no exit_code", method);
+	json_decref(res);
+	return r;
+}
+
+/*
  * Follow method (exec_stream or attach) to its end: print the events, and
  * return the command's exit status, or an exit code.
  */
 static int
 cmd_exec_follow(struct cli *cli, const char *method, json_t *params_steal)
 {
-	json_t *res = NULL, *code;
+	json_t *res = NULL;
 	int r;
 
 	run_sigint_install();
@@ -98,39 +118,39 @@ cmd_exec_follow(struct cli *cli, const char *method, json_t *params_steal)
 	    cli, method, params_steal, cmd_exec_event, NULL, &res, NULL);
 	if (r != 0)
 		return r;
-	code = json_object_get(res, "exit_code");
 	if (cli->json)
 		output_json(res, 0);
-	if (!json_is_integer(code)) {
-		output_error_local(
-		    cli, "protocol", "%s returned no exit_code", method);
-		json_decref(res);
-		return CLI_EXIT_ERROR;
-	}
-	/* -1 (killed by a signal) becomes 255, like exit(-1) in a shell. */
-	r = (int)(json_integer_value(code) & 0xff);
-	json_decref(res);
-	return r;
+	return cmd_exec_status(cli, method, res);
 }
 
-/* "exec --detach": start, print the stream id, leave it to wrennd. */
+/*
+ * Start a command that goes on without us (flag: "detach" or
+ * "background" set in params_steal) and print what names it: the JSON
+ * result, or the line print makes of it.
+ */
 static int
-cmd_exec_detach(struct cli *cli, json_t *params_steal)
+cmd_exec_start(struct cli *cli, const char *method, const char *flag,
+    json_t *params_steal, void (*print)(const json_t *res))
 {
 	json_t *res = NULL;
 	int r;
 
-	(void)json_object_set_new(params_steal, "detach", json_true());
-	r = cli_call(cli, "sandbox.exec_stream", params_steal, &res);
-	if (r != 0)
+	(void)json_object_set_new(params_steal, flag, json_true());
+	if ((r = cli_call(cli, method, params_steal, &res)) != 0)
 		return r;
 	if (cli->json)
 		output_result(res);
 	else
-		printf("%s\n",
-		    json_string_value(json_object_get(res, "stream_id")));
+		print(res);
 	json_decref(res);
 	return CLI_EXIT_OK;
+}
+
+/* "exec --detach" prints the stream id and leaves it to wrennd. */
+static void
+cmd_exec_print_stream(const json_t *res)
+{
+	printf("%s\n", json_string_value(json_object_get(res, "stream_id")));
 }
 
 /* "exec" without --stream: one sandbox.exec call, output at the end. */
@@ -138,21 +158,16 @@ static int
 cmd_exec_once(struct cli *cli, json_t *params_steal)
 {
 	const char *enc;
-	json_t *res = NULL, *code;
-	int r, base64;
+	json_t *res = NULL;
+	int r, base64, done;
 
 	if ((r = cli_call(cli, "sandbox.exec", params_steal, &res)) != 0)
 		return r;
-	code = json_object_get(res, "exit_code");
-	if (!json_is_integer(code)) {
-		output_error_local(
-		    cli, "protocol", "sandbox.exec returned no exit_code");
-		json_decref(res);
-		return CLI_EXIT_ERROR;
-	}
-	if (cli->json) {
+	/* A result without its exit_code is not shown (see _status). */
+	done = json_is_integer(json_object_get(res, "exit_code"));
+	if (done && cli->json) {
 		output_result(res);
-	} else {
+	} else if (done) {
 		enc = json_string_value(json_object_get(res, "encoding"));
 		base64 = enc != NULL && strcmp(enc, "base64") == 0;
 		if (cmd_exec_write(res, "stdout", base64, stdout) < 0 ||
@@ -163,31 +178,18 @@ cmd_exec_once(struct cli *cli, json_t *params_steal)
 			return CLI_EXIT_ERROR;
 		}
 	}
-	r = (int)(json_integer_value(code) & 0xff);
-	json_decref(res);
-	return r;
+	return cmd_exec_status(cli, "sandbox.exec", res);
 }
 
-/* "exec --background": start it, print "PID TAG". */
-static int
-cmd_exec_background(struct cli *cli, json_t *params_steal)
+/* "exec --background" prints "PID TAG". */
+static void
+cmd_exec_print_process(const json_t *res)
 {
-	json_t *res = NULL;
-	int r;
+	const char *tag = json_string_value(json_object_get(res, "tag"));
 
-	(void)json_object_set_new(params_steal, "background", json_true());
-	if ((r = cli_call(cli, "sandbox.exec", params_steal, &res)) != 0)
-		return r;
-	if (cli->json)
-		output_result(res);
-	else
-		printf("%" JSON_INTEGER_FORMAT " %s\n",
-		    json_integer_value(json_object_get(res, "pid")),
-		    json_string_value(json_object_get(res, "tag")) != NULL
-			? json_string_value(json_object_get(res, "tag"))
-			: "-");
-	json_decref(res);
-	return CLI_EXIT_OK;
+	printf("%" JSON_INTEGER_FORMAT " %s\n",
+	    json_integer_value(json_object_get(res, "pid")),
+	    tag != NULL ? tag : "-");
 }
 
 #define CMD_EXEC_STREAM	    (1 << 0)
@@ -315,9 +317,11 @@ cmd_exec_run(struct cli *cli, const struct cmd *self, int argc, char **argv)
 		    params, "timeout_sec", json_integer(timeout));
 	cli->exec_timeout = timeout;
 	if (mode & CMD_EXEC_BACKGROUND)
-		return cmd_exec_background(cli, params);
+		return cmd_exec_start(cli, "sandbox.exec", "background", params,
+		    cmd_exec_print_process);
 	if (mode & CMD_EXEC_DETACH)
-		return cmd_exec_detach(cli, params);
+		return cmd_exec_start(cli, "sandbox.exec_stream", "detach",
+		    params, cmd_exec_print_stream);
 	if (mode & CMD_EXEC_STREAM)
 		return cmd_exec_follow(cli, "sandbox.exec_stream", params);
 	return cmd_exec_once(cli, params);

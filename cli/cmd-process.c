@@ -106,11 +106,8 @@ cmd_process_kill_run(
 {
 	/* -s is the signal here, as in kill(1); the socket is --socket. */
 	static const struct option opts[] = {
-	    {"help", no_argument, NULL, 'h'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"quiet", no_argument, NULL, 'q'},
+	    CLI_COMMON_LONGOPTS_BUT_SOCKET,
 	    {"socket", required_argument, NULL, 'P'},
-	    {"verbose", no_argument, NULL, 'v'},
 	    {"signal", required_argument, NULL, 's'},
 	    {NULL, 0, NULL, 0},
 	};
