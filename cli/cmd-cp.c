@@ -483,6 +483,33 @@ cp_tar_wait(struct cp *cp)
 	return CLI_EXIT_ERROR;
 }
 
+/*
+ * Run "tar ARGS" here on one end of the pipe p (its stdin when in, its
+ * stdout when not) while cp_transfer moves the archive through the other
+ * end; both ends are closed when it returns (so an extracting tar sees the
+ * end of the archive), tar waited for. Returns 0 or an exit code.
+ */
+static int
+cp_tar_transfer(struct cp *cp, const char *const *args, int p[2], int in,
+    struct cp_end *remote, unsigned int flags)
+{
+	int r;
+
+	cp->tar = cp_tar_spawn(args, p[in ? 0 : 1], in);
+	(void)close(p[in ? 0 : 1]);
+	cp->fd = p[in ? 1 : 0];
+	cp->own_fd = 1;
+	cp->fd_flags = fcntl(cp->fd, F_GETFL);
+	r = cp->tar < 0 ? CLI_EXIT_ERROR
+			: cp_transfer(cp, remote, cp->rtmp, flags);
+	(void)close(cp->fd);
+	cp->fd = -1;
+	cp->own_fd = 0;
+	if (cp_tar_wait(cp) != 0 && r == 0)
+		r = CLI_EXIT_ERROR;
+	return r;
+}
+
 /* nftw() callback of cp_rm_tree. */
 static int
 cp_rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
@@ -536,18 +563,7 @@ cp_dir_upload(struct cp *cp, struct cp_end *local, struct cp_end *remote,
 	args[5] = "--";
 	args[6] = basename(base);
 	args[7] = NULL;
-	cp->tar = cp_tar_spawn(args, p[1], 0);
-	(void)close(p[1]);
-	cp->fd = p[0];
-	cp->own_fd = 1;
-	cp->fd_flags = fcntl(cp->fd, F_GETFL);
-	r = cp->tar < 0 ? CLI_EXIT_ERROR
-			: cp_transfer(cp, remote, cp->rtmp, flags);
-	(void)close(cp->fd);
-	cp->fd = -1;
-	cp->own_fd = 0;
-	if (cp_tar_wait(cp) != 0 && r == 0)
-		r = CLI_EXIT_ERROR;
+	r = cp_tar_transfer(cp, args, p, 0, remote, flags);
 	args[0] = cp->rtmp;
 	args[1] = remote->path;
 	args[2] = basename(base);
@@ -609,18 +625,7 @@ cp_dir_download(struct cp *cp, struct cp_end *local, struct cp_end *remote,
 	args[4] = "-C";
 	args[5] = into;
 	args[6] = NULL;
-	cp->tar = cp_tar_spawn(args, p[0], 1);
-	(void)close(p[0]);
-	cp->fd = p[1];
-	cp->own_fd = 1;
-	cp->fd_flags = fcntl(cp->fd, F_GETFL);
-	r = cp->tar < 0 ? CLI_EXIT_ERROR
-			: cp_transfer(cp, remote, cp->rtmp, flags);
-	(void)close(cp->fd); /* tar sees the end of the archive */
-	cp->fd = -1;
-	cp->own_fd = 0;
-	if (cp_tar_wait(cp) != 0 && r == 0)
-		r = CLI_EXIT_ERROR;
+	r = cp_tar_transfer(cp, args, p, 1, remote, flags);
 	name = strdup(basename(base));
 	if (r == 0 && tmpdir != NULL && name != NULL &&
 	    asprintf(&moved, "%s/%s", tmpdir, name) >= 0 &&
