@@ -214,13 +214,13 @@ ipc_encode(const json_t *msg, size_t *ret_len)
 	return buf;
 }
 
-json_t *
-ipc_make_request(const json_t *id, const char *method, json_t *params_steal)
+/*
+ * Envelope o (NULL: it could not be made) with params_steal, when not
+ * NULL, as its "params"; NULL on OOM, params_steal consumed either way.
+ */
+static json_t *
+ipc_with_params(json_t *o, json_t *params_steal)
 {
-	json_t *o;
-
-	o = json_pack(
-	    "{s:s, s:O, s:s}", "jsonrpc", "2.0", "id", id, "method", method);
 	if (o == NULL) {
 		json_decref(params_steal);
 		return NULL;
@@ -234,21 +234,22 @@ ipc_make_request(const json_t *id, const char *method, json_t *params_steal)
 }
 
 json_t *
+ipc_make_request(const json_t *id, const char *method, json_t *params_steal)
+{
+	json_t *o;
+
+	o = json_pack(
+	    "{s:s, s:O, s:s}", "jsonrpc", "2.0", "id", id, "method", method);
+	return ipc_with_params(o, params_steal);
+}
+
+json_t *
 ipc_make_notification(const char *method, json_t *params_steal)
 {
 	json_t *o;
 
 	o = json_pack("{s:s, s:s}", "jsonrpc", "2.0", "method", method);
-	if (o == NULL) {
-		json_decref(params_steal);
-		return NULL;
-	}
-	if (params_steal != NULL &&
-	    json_object_set_new(o, "params", params_steal) != 0) {
-		json_decref(o);
-		return NULL;
-	}
-	return o;
+	return ipc_with_params(o, params_steal);
 }
 
 json_t *
