@@ -7,6 +7,7 @@
  *   ok_size(got, want, name...)    size_t equality
  *   ok_str(got, want, name...)     string equality; a NULL got fails
  *   ok_strstr(hay, needle, name...) hay contains needle; NULL hay fails
+ *   ok_mem(got, glen, want, wlen, name...) the same bytes; NULL got fails
  *   ok_null(p, name...) / ok_nonnull(p, name...)
  */
 #ifndef WRENND_TAP_H
@@ -107,6 +108,45 @@ ok_strstr(const char *hay, const char *needle, const char *fmt, ...)
 	if (!cond)
 		diag("  got '%s', want it to contain '%s'",
 		    hay ? hay : "(null)", needle ? needle : "(null)");
+	return cond;
+}
+
+/* Bytes for a diagnostic line: printable ASCII as it is, the rest \xNN. */
+static void __attribute__((unused))
+tap_show(const char *what, const void *p, size_t len)
+{
+	const unsigned char *b = p;
+	size_t i;
+
+	printf("#   %s (%zu bytes): '", what, len);
+	for (i = 0; i < len && i < 200; i++) {
+		if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\')
+			putchar(b[i]);
+		else
+			printf("\\x%02x", b[i]);
+	}
+	printf("'%s\n", len > 200 ? "..." : "");
+	fflush(stdout);
+}
+
+static int ok_mem(const void *got, size_t glen, const void *want, size_t wlen,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6), unused));
+static int
+ok_mem(const void *got, size_t glen, const void *want, size_t wlen,
+    const char *fmt, ...)
+{
+	int cond = got != NULL && want != NULL && glen == wlen &&
+	    memcmp(got, want, glen) == 0;
+
+	TAP_OKV(cond, fmt);
+	if (!cond) {
+		if (got == NULL)
+			diag("  got NULL");
+		else
+			tap_show("got", got, glen);
+		if (want != NULL)
+			tap_show("want", want, wlen);
+	}
 	return cond;
 }
 

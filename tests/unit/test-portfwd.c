@@ -86,10 +86,10 @@ test_rewrite(size_t step)
 	r = portfwd_rewrite(h, "8888-cl-abc.example.org:8443",
 	    "X-API-Key: wrn_daemon", &out, &outlen);
 	ok(r == 0, "step %zu: rewrite: %d, want 0", step, r);
-	ok(r == 0 && outlen == strlen(want) && memcmp(out, want, outlen) == 0,
+	ok_mem(r == 0 ? out : NULL, outlen, want, strlen(want),
 	    "step %zu: Host rewritten, client credentials dropped, key "
-	    "added (%zu bytes, want %zu)",
-	    step, outlen, strlen(want));
+	    "added",
+	    step);
 	free(out);
 	http_free(h);
 }
@@ -149,9 +149,10 @@ test_bad_request_lines(void)
 		struct http *h = http_new_request(NULL);
 		ssize_t n = feed_head(h, bad[i], strlen(bad[i]), 0);
 
-		ok(n == -1 && http_error(h) == HTTP_E_REQUEST_LINE,
-		    "request line %zu refused: %zd, error '%s'", i, n,
-		    http_strerror(http_error(h)));
+		ok_int(n, -1, "request line %zu refused", i);
+		ok_str(http_strerror(http_error(h)),
+		    http_strerror(HTTP_E_REQUEST_LINE),
+		    "request line %zu: the error", i);
 		http_free(h);
 	}
 }
