@@ -282,6 +282,22 @@ peer_next(struct peer *p)
 	return NULL;
 }
 
+/*
+ * Send one JSON-RPC call (params: a JSON object's text, or NULL for none)
+ * and return the next message from the daemon.
+ */
+static json_t *
+peer_call(struct peer *p, int id, const char *method, const char *params)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line),
+	    "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"%s\"%s%s}", id, method,
+	    params != NULL ? ",\"params\":" : "", params != NULL ? params : "");
+	peer_send(p, line);
+	return peer_next(p);
+}
+
 /* The greeting, then nothing else from a fresh connection. */
 static json_t *
 peer_open_greeted(struct peer *p, uid_t uid)
@@ -425,8 +441,7 @@ test_unknown_method(void)
 	json_t *m;
 
 	json_decref(peer_open_greeted(&p, USER_UID));
-	peer_send(&p, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"no.such\"}");
-	m = peer_next(&p);
+	m = peer_call(&p, 1, "no.such", NULL);
 	is_error(m, 1, -32601, "method_not_found", "unknown method");
 	is_str(str_at(m, "error", "message", NULL), "unknown method 'no.such'",
 	    "unknown method: message");
@@ -443,9 +458,7 @@ test_role(void)
 
 	use_creds(TEST_API_KEY, TEST_JWT);
 	json_decref(peer_open_greeted(&p, USER_UID));
-	peer_send(
-	    &p, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"api_keys.list\"}");
-	m = peer_next(&p);
+	m = peer_call(&p, 2, "api_keys.list", NULL);
 	is_error(m, 2, -32001, "permission_denied", "admin method, user role");
 	is_str(str_at(m, "error", "data", "role"), "admin",
 	    "admin method, user role: data.role");
@@ -464,19 +477,13 @@ test_bad_params(void)
 
 	use_creds(TEST_API_KEY, NULL);
 	json_decref(peer_open_greeted(&p, USER_UID));
-	peer_send(&p,
-	    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":"
-	    "\"sandboxes.get\",\"params\":{}}");
-	m = peer_next(&p);
+	m = peer_call(&p, 3, "sandboxes.get", "{}");
 	is_error(m, 3, -32602, "invalid_params", "missing param");
 	is_str(str_at(m, "error", "message", NULL),
 	    "missing required parameter 'sandbox_id'",
 	    "missing param: message");
 	json_decref(m);
-	peer_send(&p,
-	    "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":"
-	    "\"sandboxes.list\",\"params\":{\"bogus\":1}}");
-	m = peer_next(&p);
+	m = peer_call(&p, 4, "sandboxes.list", "{\"bogus\":1}");
 	is_error(m, 4, -32602, "invalid_params", "unknown param");
 	json_decref(m);
 	is_int(fake.requests - before, 0, "bad params: requests sent upstream");
@@ -492,10 +499,7 @@ test_draining(void)
 	use_creds(TEST_API_KEY, NULL);
 	json_decref(peer_open_greeted(&p, USER_UID));
 	wd.draining = 1;
-	peer_send(&p,
-	    "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":"
-	    "\"sandboxes.list\"}");
-	m = peer_next(&p);
+	m = peer_call(&p, 5, "sandboxes.list", NULL);
 	wd.draining = 0;
 	is_error(m, 5, -32000, "shutting_down", "draining");
 	json_decref(m);
@@ -514,10 +518,7 @@ test_credential_sent(void)
 	json_decref(peer_open_greeted(&p, USER_UID));
 
 	before = fake.requests;
-	peer_send(&p,
-	    "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":"
-	    "\"sandboxes.list\"}");
-	m = peer_next(&p);
+	m = peer_call(&p, 6, "sandboxes.list", NULL);
 	ok(json_is_array(json_object_get(m, "result")),
 	    "key or JWT route: the result arrived (got %s)",
 	    json_object_get(m, "error") != NULL ? "an error" : "no result");
@@ -529,9 +530,7 @@ test_credential_sent(void)
 	    "key or JWT route, both configured: no JWT was sent");
 
 	before = fake.requests;
-	peer_send(
-	    &p, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"hosts.list\"}");
-	m = peer_next(&p);
+	m = peer_call(&p, 7, "hosts.list", NULL);
 	ok(json_is_array(json_object_get(m, "result")),
 	    "JWT route: the result arrived (got %s)",
 	    json_object_get(m, "error") != NULL ? "an error" : "no result");
@@ -543,44 +542,46 @@ test_credential_sent(void)
 	peer_close(&p);
 }
 
+/*
+ * With the credentials key and jwt, a new peer's first call, which must
+ * be refused at admission as unauthorized (what names the case); the
+ * answer (caller frees) for the case's own checks of its data.
+ */
+static json_t *
+unauthorized_call(const char *key, const char *jwt, int id, const char *method,
+    const char *what)
+{
+	struct peer p;
+	json_t *m;
+
+	use_creds(key, jwt);
+	json_decref(peer_open_greeted(&p, USER_UID));
+	m = peer_call(&p, id, method, NULL);
+	is_error(m, id, -32000, "unauthorized", what);
+	peer_close(&p);
+	return m;
+}
+
 /* Refusals at admission: nothing reaches the control plane. */
 static void
 test_credential_refused(void)
 {
-	struct peer p;
 	json_t *m;
 	int before = fake.requests;
 
-	use_creds(TEST_API_KEY, NULL);
-	json_decref(peer_open_greeted(&p, USER_UID));
-	peer_send(
-	    &p, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"hosts.list\"}");
-	m = peer_next(&p);
-	is_error(m, 8, -32000, "unauthorized", "JWT route, API key only");
+	m = unauthorized_call(
+	    TEST_API_KEY, NULL, 8, "hosts.list", "JWT route, API key only");
 	is_str(str_at(m, "error", "data", "needs"), "jwt",
 	    "JWT route, API key only: data.needs");
 	json_decref(m);
-	peer_close(&p);
 
-	use_creds(NULL, NULL);
-	json_decref(peer_open_greeted(&p, USER_UID));
-	peer_send(&p,
-	    "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":"
-	    "\"sandboxes.list\"}");
-	m = peer_next(&p);
-	is_error(m, 9, -32000, "unauthorized", "no credential");
+	m = unauthorized_call(NULL, NULL, 9, "sandboxes.list", "no credential");
 	is_str(str_at(m, "error", "data", "needs"), "api_key_or_jwt",
 	    "no credential: data.needs");
 	json_decref(m);
-	peer_close(&p);
 
-	use_creds(NULL, TEST_JWT_OLD);
-	json_decref(peer_open_greeted(&p, USER_UID));
-	peer_send(&p,
-	    "{\"jsonrpc\":\"2.0\",\"id\":10,\"method\":"
-	    "\"sandboxes.list\"}");
-	m = peer_next(&p);
-	is_error(m, 10, -32000, "unauthorized", "expired JWT");
+	m = unauthorized_call(
+	    NULL, TEST_JWT_OLD, 10, "sandboxes.list", "expired JWT");
 	ok(json_is_true(json_object_get(
 	       json_object_get(json_object_get(m, "error"), "data"),
 	       "expired")),
@@ -588,7 +589,6 @@ test_credential_refused(void)
 	is_str(str_at(m, "error", "data", "expired_at"), "2001-09-09T01:46:40Z",
 	    "expired JWT: data.expired_at");
 	json_decref(m);
-	peer_close(&p);
 
 	is_int(fake.requests - before, 0, "refused credentials: requests sent");
 }
@@ -602,10 +602,8 @@ test_hello(void)
 	int fds = 0;
 
 	json_decref(peer_open_greeted(&p, USER_UID));
-	peer_send(&p,
-	    "{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"rpc.hello\","
-	    "\"params\":{\"protocol\":1,\"enable\":[\"fds\"]}}");
-	m = peer_next(&p);
+	m = peer_call(
+	    &p, 11, "rpc.hello", "{\"protocol\":1,\"enable\":[\"fds\"]}");
 	is_int(int_at(m, "id", NULL, NULL), 11, "rpc.hello: id");
 	is_int(int_at(m, "result", "protocol", NULL), 1,
 	    "rpc.hello: result.protocol");
@@ -617,10 +615,7 @@ test_hello(void)
 	peer_close(&p);
 
 	json_decref(peer_open_greeted(&p, USER_UID));
-	peer_send(&p,
-	    "{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"rpc.hello\","
-	    "\"params\":{\"protocol\":2}}");
-	m = peer_next(&p);
+	m = peer_call(&p, 12, "rpc.hello", "{\"protocol\":2}");
 	is_error(m, 12, -32600, "protocol_mismatch", "rpc.hello protocol 2");
 	is_int(int_at(m, "error", "data", "min"), 1,
 	    "rpc.hello protocol 2: data.min");
@@ -649,10 +644,7 @@ test_in_flight(void)
 	    "{\"jsonrpc\":\"2.0\",\"id\":20,\"method\":"
 	    "\"sandboxes.list\"}");
 	wait_requests(fake.requests + 1);
-	peer_send(&p,
-	    "{\"jsonrpc\":\"2.0\",\"id\":20,\"method\":"
-	    "\"sandboxes.list\"}");
-	m = peer_next(&p);
+	m = peer_call(&p, 20, "sandboxes.list", NULL);
 	is_error(m, 20, -32600, "invalid_request", "duplicate id");
 	json_decref(m);
 
@@ -660,9 +652,7 @@ test_in_flight(void)
 	peer_send(&p,
 	    "{\"jsonrpc\":\"2.0\",\"method\":\"$/cancel\","
 	    "\"params\":{\"id\":99}}");
-	peer_send(
-	    &p, "{\"jsonrpc\":\"2.0\",\"id\":21,\"method\":\"rpc.hello\"}");
-	m = peer_next(&p);
+	m = peer_call(&p, 21, "rpc.hello", NULL);
 	is_int(int_at(m, "id", NULL, NULL), 21,
 	    "$/cancel of an unknown id: the next reply's id");
 	ok(json_object_get(m, "result") != NULL,

@@ -1194,44 +1194,73 @@ cancel_from_read(struct upstream_req *req, char *buf, size_t len, void *arg)
 
 /* ---- streaming -------------------------------------------------------- */
 
-struct down {
+/* A streamed request its hook pauses, resumed by a timer a little later. */
+struct pacer {
 	struct upstream_req *req;
 	struct event *ev_resume;
-	size_t off;	   /* bytes seen */
-	size_t next_pause; /* offset of the next pause */
-	int bad;	   /* pattern mismatch */
-	int pauses;
-	int resumes;
-	int mode; /* 0 normal, 1 abort at first call */
+	int pauses, resumes;
 };
 
 static void
-resume_cb(evutil_socket_t fd, short events, void *arg)
+pacer_resume_cb(evutil_socket_t fd, short events, void *arg)
 {
-	struct down *d = arg;
+	struct pacer *pc = arg;
 
-	d->resumes++;
-	upstream_req_resume(d->req);
+	pc->resumes++;
+	upstream_req_resume(pc->req);
 }
+
+/* Before the hook returns its pause: the resume in usec. */
+static void
+pacer_pause(struct pacer *pc, long usec)
+{
+	struct timeval tv = {0, usec};
+
+	pc->pauses++;
+	evtimer_add(pc->ev_resume, &tv);
+}
+
+static void
+pacer_init(struct pacer *pc)
+{
+	pc->ev_resume = evtimer_new(base, pacer_resume_cb, pc);
+}
+
+/* A paced transfer paused a few times, each pause resumed; frees it. */
+static void
+pacer_check(struct pacer *pc, const char *what)
+{
+	ok_int(pc->pauses >= 3, 1, "%s: paused at least 3 times (%d)", what,
+	    pc->pauses);
+	ok_int(pc->resumes, pc->pauses, "%s: resumed as often as paused", what);
+	event_free(pc->ev_resume);
+	pc->ev_resume = NULL;
+}
+
+struct down {
+	struct pacer pc;
+	size_t off;	   /* bytes seen */
+	size_t next_pause; /* offset of the next pause */
+	int bad;	   /* pattern mismatch */
+	int mode;	   /* 0 normal, 1 abort at first call */
+};
 
 static int
 down_hook(struct upstream_req *req, const char *buf, size_t len, void *arg)
 {
 	struct down *d = arg;
-	struct timeval tv = {0, 10000};
 	size_t i;
 
 	if (d->mode == 1)
 		return -1;
-	d->req = req;
+	d->pc.req = req;
 	for (i = 0; i < len; i++)
 		if ((unsigned char)buf[i] != (d->off + i) % 251)
 			d->bad++;
 	d->off += len;
 	if (d->off >= d->next_pause) {
 		d->next_pause = d->off + 256 * 1024;
-		d->pauses++;
-		evtimer_add(d->ev_resume, &tv);
+		pacer_pause(&d->pc, 10000);
 		return 1;
 	}
 	return 0;
@@ -1246,7 +1275,7 @@ test_download(struct upstream *up, const char *path, size_t n)
 
 	memset(&d, 0, sizeof(d));
 	memset(&r, 0, sizeof(r));
-	d.ev_resume = evtimer_new(base, resume_cb, &d);
+	pacer_init(&d.pc);
 	d.next_pause = 100 * 1024;
 	req = upstream_req_new(up, "GET", path, UPSTREAM_AUTH_NONE);
 	upstream_req_set_data_hook(req, down_hook, &d);
@@ -1258,11 +1287,8 @@ test_download(struct upstream *up, const char *path, size_t n)
 	ok_size(r.body_len, 0, "%s: nothing buffered for the callback", path);
 	ok_size(d.off, n, "%s: every byte once", path);
 	ok_int(d.bad, 0, "%s: every byte in order", path);
-	ok_int(d.pauses >= 3, 1, "%s: paused at least 3 times (%d)", path,
-	    d.pauses);
-	ok_int(d.resumes, d.pauses, "%s: resumed as often as paused", path);
+	pacer_check(&d.pc, path);
 	res_clear(&r);
-	event_free(d.ev_resume);
 }
 
 static void
@@ -1299,37 +1325,25 @@ test_stream_misc(struct upstream *up)
 }
 
 struct up_src {
-	struct upstream_req *req;
-	struct event *ev_resume;
+	struct pacer pc;
 	size_t sent, total, next_pause;
-	int pauses, resumes, calls, mode;
+	int calls, mode;
 	uint32_t crc;
 };
-
-static void
-up_resume_cb(evutil_socket_t fd, short events, void *arg)
-{
-	struct up_src *s = arg;
-
-	s->resumes++;
-	upstream_req_resume(s->req);
-}
 
 static long
 up_read(struct upstream_req *req, char *buf, size_t len, void *arg)
 {
 	struct up_src *s = arg;
-	struct timeval tv = {0, 5000};
 	size_t i, n;
 
 	s->calls++;
-	s->req = req;
+	s->pc.req = req;
 	if (s->mode == 1)
 		return -1;
 	if (s->sent >= s->next_pause && s->sent < s->total) {
 		s->next_pause = s->sent + 200 * 1024;
-		s->pauses++;
-		evtimer_add(s->ev_resume, &tv);
+		pacer_pause(&s->pc, 5000);
 		return UPSTREAM_READ_PAUSE;
 	}
 	n = s->total - s->sent;
@@ -1387,7 +1401,7 @@ test_multipart(struct upstream *up)
 	memset(&s, 0, sizeof(s));
 	s.total = 1536 * 1024 + 7;
 	s.next_pause = 64 * 1024;
-	s.ev_resume = evtimer_new(base, up_resume_cb, &s);
+	pacer_init(&s.pc);
 	req = upstream_req_new(up, "POST", "/v1/upload", UPSTREAM_AUTH_NONE);
 	upstream_req_add_field(req, "path", "/tmp/big.bin");
 	upstream_req_add_file_stream(req, "file", "big.bin", up_read, &s);
@@ -1407,14 +1421,10 @@ test_multipart(struct upstream *up)
 	    (json_int_t)s.total, "streamed upload: %zu bytes arrive", s.total);
 	ok_int((uint32_t)json_integer_value(json_object_get(p, "crc32")), s.crc,
 	    "streamed upload: the bytes arrive intact (CRC-32)");
-	ok_int(s.pauses >= 3, 1,
-	    "streamed upload: paused at least 3 times (%d)", s.pauses);
-	ok_int(
-	    s.resumes, s.pauses, "streamed upload: resumed as often as paused");
+	pacer_check(&s.pc, "streamed upload");
 	ok(json_is_true(json_object_get(r.json, "chunked")),
 	    "streamed upload used chunked encoding");
 	res_clear(&r);
-	event_free(s.ev_resume);
 
 	memset(&s, 0, sizeof(s));
 	s.mode = 1;
