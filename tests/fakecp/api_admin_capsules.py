@@ -11,18 +11,14 @@ The other /v1/admin/capsules/{id}/... rows are the team handlers behind
 authmw.platform_team (routes.py).  Capsules dialect only.
 """
 
-import asyncio
-
 import api_sandboxes
-import auditlog
+import api_snapshots
 import gojson
 import ids
-import resources
 import state as st
 import validate
-from agent import AgentError
 from api_sandboxes import invalid_sandbox_id, sandbox_id_param
-from httpio import agent_error, error, json_response
+from httpio import error
 
 SNAPSHOT_REQUEST = gojson.Struct(name=gojson.STRING)
 
@@ -62,32 +58,5 @@ async def snapshot(ctx):
     if existing is not None:
         state.delete_template(existing)
         await ctx.app.agent.remove_tree(existing.files_dir)
-    if resources.host_for_agent(state, sb) is not None:
-        return error(503, "host_unavailable", "sandbox host is not reachable")
-    was_running = sb.status == st.RUNNING
-    if was_running:
-        state.set_status(sb, st.PAUSED)
-
-    async def take():
-        template_id = st.new_template_id()
-        try:
-            files_dir, size = await ctx.app.agent.snapshot(sb, template_id,
-                                                           was_running)
-        except (AgentError, OSError) as e:
-            if was_running:
-                state.set_status(sb, st.RUNNING)
-            if isinstance(e, OSError):
-                e = AgentError("internal", "create snapshot: %s" % e)
-            return agent_error(ctx, e.code, e.text)
-        tmpl = state.add_template(name, "snapshot", sb.vcpus, sb.memory_mb,
-                                  size, st.PLATFORM_TEAM_ID,
-                                  files_dir=files_dir,
-                                  template_id=template_id,
-                                  metadata=sb.metadata)
-        await ctx.app.agent.destroy(sb)
-        sb.points.clear()
-        state.set_status(sb, st.STOPPED)
-        auditlog.snapshot_create(state, ctx.auth, name)
-        return json_response(201, st.template_json(tmpl))
-
-    return await asyncio.shield(asyncio.ensure_future(take()))
+    return await api_snapshots.take(ctx, sb, name, st.PLATFORM_TEAM_ID,
+                                    destroy=True)

@@ -385,25 +385,27 @@ async def write(ctx):
 # POST files/read
 
 async def _read_request(ctx):
-    """(path, None) or (None, 400 response)."""
+    """What files/read and files/stream/read check, in their order:
+    (sandbox, path, None), or (None, None, the error reply) from
+    precheck(), the {path} body or no_host()."""
+    sb, resp = precheck(ctx)
+    if resp is not None:
+        return None, None, resp
     try:
         req = await ctx.decode(READ_REQUEST)
     except gojson.DecodeError:
-        return None, _bad("invalid JSON body")
+        return None, None, _bad("invalid JSON body")
     if req["path"] == "":
-        return None, _bad("path is required")
-    return req["path"], None
+        return None, None, _bad("path is required")
+    resp = no_host(ctx, sb)
+    if resp is not None:
+        return None, None, resp
+    return sb, req["path"], None
 
 
 async def read(ctx):
     """POST /v1/sandboxes/{id}/files/read"""
-    sb, resp = precheck(ctx)
-    if resp is not None:
-        return resp
-    path, resp = await _read_request(ctx)
-    if resp is not None:
-        return resp
-    resp = no_host(ctx, sb)
+    sb, path, resp = await _read_request(ctx)
     if resp is not None:
         return resp
     gone = not_on_host(sb)
@@ -558,13 +560,7 @@ def _empty_ok():
 
 async def stream_read(ctx):
     """POST /v1/sandboxes/{id}/files/stream/read"""
-    sb, resp = precheck(ctx)
-    if resp is not None:
-        return resp
-    path, resp = await _read_request(ctx)
-    if resp is not None:
-        return resp
-    resp = no_host(ctx, sb)
+    sb, path, resp = await _read_request(ctx)
     if resp is not None:
         return resp
     if not_on_host(sb):

@@ -97,6 +97,19 @@ def _get_visible(ctx, host_id, admin):
     return h
 
 
+def _visible_host(ctx):
+    """The {id} host as GET /v1/hosts/{id} finds it: (host, None), or
+    (None, the reply) for an id that does not parse or a host the caller
+    may not see."""
+    host_id = _host_id_param(ctx)
+    if host_id is None:
+        return None, invalid_host_id()
+    try:
+        return _get_visible(ctx, host_id, _is_admin(ctx)), None
+    except ServiceError as e:
+        return None, _fail(ctx, e)
+
+
 def _check_delete_permission(ctx, host_id, admin, check_membership):
     h = _get_host(ctx.state, host_id)
     if admin:
@@ -197,13 +210,9 @@ async def list_(ctx):
 
 async def get(ctx):
     """GET /v1/hosts/{id}"""
-    host_id = _host_id_param(ctx)
-    if host_id is None:
-        return invalid_host_id()
-    try:
-        h = _get_visible(ctx, host_id, _is_admin(ctx))
-    except ServiceError as e:
-        return _fail(ctx, e)
+    h, resp = _visible_host(ctx)
+    if resp is not None:
+        return resp
     return json_response(200, resources.host_json(h))
 
 
@@ -288,13 +297,9 @@ async def regenerate_token(ctx):
 
 async def list_tags(ctx):
     """GET /v1/hosts/{id}/tags (null when there are none)"""
-    host_id = _host_id_param(ctx)
-    if host_id is None:
-        return invalid_host_id()
-    try:
-        h = _get_visible(ctx, host_id, _is_admin(ctx))
-    except ServiceError as e:
-        return _fail(ctx, e)
+    h, resp = _visible_host(ctx)
+    if resp is not None:
+        return resp
     return json_response(200, sorted(h.tags) or None)
 
 
@@ -320,13 +325,9 @@ async def add_tag(ctx):
 
 async def remove_tag(ctx):
     """DELETE /v1/hosts/{id}/tags/{tag} (204 even if absent)"""
-    host_id = _host_id_param(ctx)
-    if host_id is None:
-        return invalid_host_id()
-    try:
-        h = _get_visible(ctx, host_id, _is_admin(ctx))
-    except ServiceError as e:
-        return _fail(ctx, e)
+    h, resp = _visible_host(ctx)
+    if resp is not None:
+        return resp
     h.tags.discard(ctx.params.get("tag", ""))
     return no_content()
 

@@ -71,6 +71,26 @@ def _agent_for(ctx, sb):
         raise ServiceError(why)
 
 
+def _lifecycle_sandbox(ctx, need=None):
+    """The {id} sandbox of pause, resume, ping and destroy, looked up as
+    the Go service does: (sandbox, None), or (None, the reply): 400 for an
+    id that does not parse, the service's error for a sandbox that is not
+    the team's, whose status is not need ("sandbox is not running (status:
+    paused)"; need None: any status) or whose host has no agent."""
+    sid = sandbox_id_param(ctx)
+    if sid is None:
+        return None, invalid_sandbox_id()
+    try:
+        sb = _service_lookup(ctx, sid)
+        if need is not None and sb.status != need:
+            raise ServiceError("sandbox is not %s (status: %s)"
+                               % (need, sb.status))
+        _agent_for(ctx, sb)
+    except ServiceError as e:
+        return None, httpio.service_error(ctx, str(e))
+    return sb, None
+
+
 def _mark_running(state, sb, host_ip):
     """UpdateSandboxRunning."""
     now = time.time()
@@ -172,17 +192,9 @@ async def get(ctx):
 
 async def pause(ctx):
     """POST /v1/sandboxes/{id}/pause"""
-    sid = sandbox_id_param(ctx)
-    if sid is None:
-        return invalid_sandbox_id()
-    try:
-        sb = _service_lookup(ctx, sid)
-        if sb.status != st.RUNNING:
-            raise ServiceError("sandbox is not running (status: %s)"
-                               % sb.status)
-        _agent_for(ctx, sb)
-    except ServiceError as e:
-        return httpio.service_error(ctx, str(e))
+    sb, err = _lifecycle_sandbox(ctx, st.RUNNING)
+    if err is not None:
+        return err
     ctx.state.set_status(sb, st.PAUSED)     # pre-marked before the RPC
     ctx.app.agent.flush_metrics(sb)
     await ctx.app.agent.pause(sb)
@@ -192,17 +204,9 @@ async def pause(ctx):
 
 async def resume(ctx):
     """POST /v1/sandboxes/{id}/resume"""
-    sid = sandbox_id_param(ctx)
-    if sid is None:
-        return invalid_sandbox_id()
-    try:
-        sb = _service_lookup(ctx, sid)
-        if sb.status != st.PAUSED:
-            raise ServiceError("sandbox is not paused (status: %s)"
-                               % sb.status)
-        _agent_for(ctx, sb)
-    except ServiceError as e:
-        return httpio.service_error(ctx, str(e))
+    sb, err = _lifecycle_sandbox(ctx, st.PAUSED)
+    if err is not None:
+        return err
     host_ip = await ctx.app.agent.resume(sb)
     _mark_running(ctx.state, sb, host_ip)
     auditlog.sandbox_resume(ctx.state, ctx.auth, sb.id)
@@ -211,17 +215,9 @@ async def resume(ctx):
 
 async def ping(ctx):
     """POST /v1/sandboxes/{id}/ping"""
-    sid = sandbox_id_param(ctx)
-    if sid is None:
-        return invalid_sandbox_id()
-    try:
-        sb = _service_lookup(ctx, sid)
-        if sb.status != st.RUNNING:
-            raise ServiceError("sandbox is not running (status: %s)"
-                               % sb.status)
-        _agent_for(ctx, sb)
-    except ServiceError as e:
-        return httpio.service_error(ctx, str(e))
+    sb, err = _lifecycle_sandbox(ctx, st.RUNNING)
+    if err is not None:
+        return err
     ctx.app.agent.ping(sb)
     sb.last_active_at = sb.last_updated = time.time()
     return httpio.no_content()
@@ -229,14 +225,9 @@ async def ping(ctx):
 
 async def destroy(ctx):
     """DELETE /v1/sandboxes/{id} (idempotent)"""
-    sid = sandbox_id_param(ctx)
-    if sid is None:
-        return invalid_sandbox_id()
-    try:
-        sb = _service_lookup(ctx, sid)
-        _agent_for(ctx, sb)
-    except ServiceError as e:
-        return httpio.service_error(ctx, str(e))
+    sb, err = _lifecycle_sandbox(ctx)
+    if err is not None:
+        return err
     await ctx.app.agent.destroy(sb)
     sb.points.clear()
     ctx.state.set_status(sb, st.STOPPED)

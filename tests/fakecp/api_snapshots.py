@@ -67,13 +67,25 @@ async def create(ctx):
         return error(404, "not_found", "sandbox not found")
     if sb.status not in (st.RUNNING, st.PAUSED):
         return error(409, "invalid_state", "sandbox must be running or paused")
+    return await take(ctx, sb, name, team_id)
+
+
+async def take(ctx, sb, name, team_id, destroy=False):
+    """The copy both snapshot routes make once their checks pass (this
+    module's create and api_admin_capsules.snapshot): 503 when sb's host
+    is not reachable; a running sandbox is marked paused first (running
+    again if the copy fails, else it stays paused); the template name of
+    team_id, then with destroy the sandbox destroyed (stopped); 201
+    Template.  The copy runs shielded from client disconnects, like the
+    Go handler's detached context."""
+    state = ctx.state
     if resources.host_for_agent(state, sb) is not None:
         return error(503, "host_unavailable", "sandbox host is not reachable")
     was_running = sb.status == st.RUNNING
     if was_running:
         state.set_status(sb, st.PAUSED)
 
-    async def take():
+    async def copy():
         template_id = st.new_template_id()
         try:
             files_dir, size = await ctx.app.agent.snapshot(sb, template_id,
@@ -88,10 +100,14 @@ async def create(ctx):
                                   size, team_id, files_dir=files_dir,
                                   template_id=template_id,
                                   metadata=sb.metadata)
+        if destroy:
+            await ctx.app.agent.destroy(sb)
+            sb.points.clear()
+            state.set_status(sb, st.STOPPED)
         auditlog.snapshot_create(state, ctx.auth, name)
         return json_response(201, st.template_json(tmpl))
 
-    return await asyncio.shield(asyncio.ensure_future(take()))
+    return await asyncio.shield(asyncio.ensure_future(copy()))
 
 
 async def list_(ctx):

@@ -117,6 +117,20 @@ def _caller_role(state, team_id, user_id):
     return m.role
 
 
+def _team_role(ctx):
+    """requireTeamAccess, then the caller's role in the team: (team_id,
+    role, None), or (None, None, the reply) for an id that does not
+    parse, another team's id, or a caller who is not a member."""
+    team_id, resp = _require_team_access(ctx)
+    if resp is not None:
+        return None, None, resp
+    try:
+        return team_id, _caller_role(ctx.state, team_id,
+                                     ctx.auth.user_id), None
+    except ServiceError as e:
+        return None, None, _fail(ctx, e)
+
+
 def _require_admin(role):
     if role not in ("owner", "admin"):
         raise ServiceError("forbidden: admin or owner role required")
@@ -211,15 +225,11 @@ async def rename(ctx):
 
 async def delete(ctx):
     """DELETE /v1/teams/{id}"""
-    team_id, resp = _require_team_access(ctx)
+    team_id, role, resp = _team_role(ctx)
     if resp is not None:
         return resp
-    state = ctx.state
-    try:
-        if _caller_role(state, team_id, ctx.auth.user_id) != "owner":
-            raise ServiceError("forbidden: only the owner can delete a team")
-    except ServiceError as e:
-        return _fail(ctx, e)
+    if role != "owner":
+        return _fail(ctx, "forbidden: only the owner can delete a team")
     await _delete_team(ctx.app, team_id)
     return no_content()
 
@@ -357,18 +367,23 @@ async def add_member(ctx):
     return json_response(201, member_json(target, m, joined_at=ZERO_TIME))
 
 
-def _uid_param(ctx):
-    return ids.parse(ids.USER, ctx.params.get("uid", ""))
+def _member_param(ctx):
+    """requireTeamAccess, then the {uid} of /members/{uid}: (team_id,
+    uid, None), or (None, None, the 400 or 403 reply)."""
+    team_id, resp = _require_team_access(ctx)
+    if resp is not None:
+        return None, None, resp
+    uid = ids.parse(ids.USER, ctx.params.get("uid", ""))
+    if uid is None:
+        return None, None, error(400, "invalid_request", "invalid user ID")
+    return team_id, uid, None
 
 
 async def update_member_role(ctx):
     """PATCH /v1/teams/{id}/members/{uid}"""
-    team_id, resp = _require_team_access(ctx)
+    team_id, uid, resp = _member_param(ctx)
     if resp is not None:
         return resp
-    uid = _uid_param(ctx)
-    if uid is None:
-        return error(400, "invalid_request", "invalid user ID")
     try:
         req = await ctx.decode(ROLE_REQUEST)
     except gojson.DecodeError:
@@ -392,12 +407,9 @@ async def update_member_role(ctx):
 
 async def remove_member(ctx):
     """DELETE /v1/teams/{id}/members/{uid}"""
-    team_id, resp = _require_team_access(ctx)
+    team_id, uid, resp = _member_param(ctx)
     if resp is not None:
         return resp
-    uid = _uid_param(ctx)
-    if uid is None:
-        return error(400, "invalid_request", "invalid user ID")
     state = ctx.state
     try:
         _require_admin(_caller_role(state, team_id, ctx.auth.user_id))
@@ -414,16 +426,13 @@ async def remove_member(ctx):
 
 async def leave(ctx):
     """POST /v1/teams/{id}/leave"""
-    team_id, resp = _require_team_access(ctx)
+    team_id, role, resp = _team_role(ctx)
     if resp is not None:
         return resp
+    if role == "owner":
+        return _fail(ctx, "forbidden: the owner cannot leave the team; "
+                     "delete the team instead")
     state = ctx.state
-    try:
-        if _caller_role(state, team_id, ctx.auth.user_id) == "owner":
-            raise ServiceError("forbidden: the owner cannot leave the team; "
-                               "delete the team instead")
-    except ServiceError as e:
-        return _fail(ctx, e)
     state.members.pop((team_id, ctx.auth.user_id), None)
     auditlog.member_leave(state, ctx.auth)
     return no_content()

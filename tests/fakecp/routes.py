@@ -215,6 +215,32 @@ async def health(ctx):
     return httpio.body_response(200, body, "application/json")
 
 
+def _capsule_rows(r):
+    """The rows the team's /v1/capsules/{id} group and the admin's
+    /v1/admin/capsules/{id} group both have (each adds its own after;
+    rows of different paths do not depend on their order)."""
+    r.get("/", api_sandboxes.get)
+    r.delete("/", api_sandboxes.destroy)
+    r.post("/exec", api_exec.exec_)
+    r.post("/files/write", api_files.write)
+    r.post("/files/read", api_files.read)
+    r.post("/files/list", api_fs.list_)
+    r.post("/files/mkdir", api_fs.mkdir)
+    r.post("/files/remove", api_fs.remove)
+    r.get("/metrics", api_sandboxes.metrics)
+
+
+def _capsule_ws(r, auth, group):
+    """A capsule block's WebSocket group: GET /exec/stream behind auth,
+    then the rows EXTENSIONS add to group."""
+    def ws_group(r):
+        r.use(auth)
+        r.get("/exec/stream", api_stream.exec_stream)
+        _extend(group, r)
+
+    r.group(ws_group)
+
+
 def _build_f5a23c1():
     r = chimux.Mux()
     r.get("/health", health)
@@ -240,30 +266,16 @@ def _build_f5a23c1():
         def one(r):
             def auth_group(r):
                 r.use(authmw.api_key_or_jwt)
-                r.get("/", api_sandboxes.get)
-                r.delete("/", api_sandboxes.destroy)
-                r.post("/exec", api_exec.exec_)
+                _capsule_rows(r)
                 r.post("/ping", api_sandboxes.ping)
                 r.post("/pause", api_sandboxes.pause)
                 r.post("/resume", api_sandboxes.resume)
-                r.post("/files/write", api_files.write)
-                r.post("/files/read", api_files.read)
                 r.post("/files/stream/write", api_files.stream_write)
                 r.post("/files/stream/read", api_files.stream_read)
-                r.post("/files/list", api_fs.list_)
-                r.post("/files/mkdir", api_fs.mkdir)
-                r.post("/files/remove", api_fs.remove)
-                r.get("/metrics", api_sandboxes.metrics)
                 _extend("capsule", r)
 
             r.group(auth_group)
-
-            def ws_group(r):
-                r.use(authmw.optional_api_key_or_jwt)
-                r.get("/exec/stream", api_stream.exec_stream)
-                _extend("capsule_ws", r)
-
-            r.group(ws_group)
+            _capsule_ws(r, authmw.optional_api_key_or_jwt, "capsule_ws")
 
         r.route("/{id}", one)
 
@@ -295,26 +307,12 @@ def _build_f5a23c1():
                 r.use(authmw.jwt_only)
                 r.use(authmw.admin)
                 r.use(authmw.platform_team)
-                r.get("/", api_sandboxes.get)
-                r.delete("/", api_sandboxes.destroy)
+                _capsule_rows(r)
                 r.post("/snapshot", api_admin_capsules.snapshot)
-                r.post("/exec", api_exec.exec_)
-                r.post("/files/write", api_files.write)
-                r.post("/files/read", api_files.read)
-                r.post("/files/list", api_fs.list_)
-                r.post("/files/mkdir", api_fs.mkdir)
-                r.post("/files/remove", api_fs.remove)
-                r.get("/metrics", api_sandboxes.metrics)
                 _extend("admin_capsule", r)
 
             r.group(auth_group)
-
-            def ws_group(r):
-                r.use(authmw.admin_ws)
-                r.get("/exec/stream", api_stream.exec_stream)
-                _extend("admin_capsule_ws", r)
-
-            r.group(ws_group)
+            _capsule_ws(r, authmw.admin_ws, "admin_capsule_ws")
 
         r.route("/capsules/{id}", capsule)
 
