@@ -636,3 +636,60 @@ class Env:
         if os.environ.get("WRENND_KEEP_TMP") != "1":
             shutil.rmtree(self.tmp, ignore_errors=True)
         return rc, text
+
+# The client peer_calls() runs as another user: connects, reads the first
+# line (the greeting or the refusal), makes the calls and prints
+# {"first", "calls", "eof"}.  argv[3] "together": every call is sent
+# before a reply is read (they are in flight at once); else one at a time.
+PEER_CLIENT = r"""
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(120)
+s.connect(sys.argv[1])
+f = s.makefile("rwb")
+first = f.readline()
+out = {"first": json.loads(first) if first else {}, "calls": []}
+calls = json.loads(sys.argv[2]) if "error" not in out["first"] else []
+
+
+def send(i, m, p):
+    f.write(json.dumps({"jsonrpc": "2.0", "id": i, "method": m,
+                        "params": p}).encode() + b"\n")
+
+
+if sys.argv[3] == "together":
+    for i, (m, p) in enumerate(calls):
+        send(i, m, p)
+    f.flush()
+    got = {}
+    while len(got) < len(calls):
+        msg = json.loads(f.readline())
+        if "id" in msg:
+            got[msg["id"]] = msg
+    out["calls"] = [got[i] for i in range(len(calls))]
+else:
+    for i, (m, p) in enumerate(calls):
+        send(i, m, p)
+        f.flush()
+        line = f.readline()
+        out["calls"].append(json.loads(line) if line else None)
+if "error" in out["first"]:
+    out["eof"] = f.readline() == b""
+print(json.dumps(out))
+"""
+
+
+def peer_calls(who, sock, calls=(), together=False, timeout=120):
+    """Make calls ([method, params] each) on sock from a client run as
+    another user: who is setpriv's options for it (["--reuid=65531",
+    "--regid=65531", "--clear-groups"]); together sends them all before
+    reading a reply.  Returns {"first": the greeting or the refusal,
+    "calls": the replies in call order, "eof": after a refusal, whether
+    wrennd closed the connection}; RuntimeError when the client fails."""
+    p = subprocess.run(["setpriv"] + list(who) +
+                       [PYTHON, "-c", PEER_CLIENT, sock, json.dumps(calls),
+                        "together" if together else "one"],
+                       capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError("peer %s failed: %s" % (" ".join(who), p.stderr))
+    return json.loads(p.stdout)

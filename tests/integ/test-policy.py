@@ -13,7 +13,6 @@ group block), refused with policy_denied and nothing sent; SIGHUP
 reloads the policy and a bad file keeps the old one.
 
 The cases SKIP with the reason when not run as root."""
-import json
 import os
 import shutil
 import signal
@@ -22,8 +21,8 @@ import sys
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PYTHON, WRENND, Client, Env, Tap, Wrennd, dig,  # noqa
-                     sanitizer_clean, wait_for)
+from harness import (WRENND, Client, Env, Tap, Wrennd, dig,  # noqa
+                     peer_calls, sanitizer_clean, wait_for)
 
 t = Tap()
 
@@ -32,34 +31,6 @@ if os.geteuid() != 0 or any(shutil.which(x) is None for x in TOOLS):
     t.ok(True, "# SKIP policy: needs root, useradd, groupadd and setpriv "
          "to run clients as real users")
     sys.exit(t.done())
-
-# A client as a user: connects, reads the greeting (or the refusal), sends
-# every call at once (so they are in flight together: a create and a
-# destroy of one connection race), then reads the replies and prints them
-# in call order.
-PEER = r"""
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(120)
-s.connect(sys.argv[1])
-f = s.makefile("rwb")
-first = f.readline()
-out = {"first": json.loads(first) if first else {}, "calls": []}
-calls = json.loads(sys.argv[2]) if "error" not in out["first"] else []
-for i, (m, p) in enumerate(calls):
-    f.write(json.dumps({"jsonrpc": "2.0", "id": i, "method": m,
-                        "params": p}).encode() + b"\n")
-f.flush()
-got = {}
-while len(got) < len(calls):
-    msg = json.loads(f.readline())
-    if "id" in msg:
-        got[msg["id"]] = msg
-out["calls"] = [got[i] for i in range(len(calls))]
-if "error" in out["first"]:
-    out["eof"] = f.readline() == b""
-print(json.dumps(out))
-"""
 
 RUN = uuid.uuid4().hex[:6]
 G_USERS, G_ADMIN, G_WIDE = ("wp%s%s" % (RUN, g) for g in "uaw")
@@ -95,12 +66,11 @@ def cleanup():
 
 
 def as_user(name, sock, calls=()):
-    cmd = ["setpriv", "--reuid=" + name, "--regid=" + name,
-           "--init-groups", PYTHON, "-c", PEER, sock, json.dumps(calls)]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    if p.returncode != 0:
-        raise RuntimeError("peer %s failed: %s" % (name, p.stderr))
-    return json.loads(p.stdout)
+    """Run calls as the user name, all in flight at once (a create and a
+    destroy of one connection race)."""
+    return peer_calls(["--reuid=" + name, "--regid=" + name,
+                       "--init-groups"], sock, calls, together=True,
+                      timeout=300)
 
 
 def err_code(reply):

@@ -10,7 +10,6 @@ by LISTEN_FDNAMES under socket activation.
 
 The uids are numeric (setpriv needs no passwd entry); the cases SKIP with
 the reason when not run as root."""
-import json
 import os
 import shutil
 import socket
@@ -19,8 +18,8 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PYTHON, WRENND, Client, Env, Opened, Tap,  # noqa
-                     Wrennd, dig, sanitizer_clean, wait_for)
+from harness import (WRENND, Client, Env, Opened, Tap,  # noqa
+                     Wrennd, dig, peer_calls, sanitizer_clean, wait_for)
 
 t = Tap()
 
@@ -31,40 +30,14 @@ ADMIN_GID = 65500
 TOOL_A = 65534
 TOOL_B = 65530
 
-# A client as another uid: connects, reads the first line (greeting or
-# refusal), then makes the calls one at a time; prints what it got.
-PEER = r"""
-import json, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.settimeout(60)
-s.connect(sys.argv[1])
-f = s.makefile("rwb")
-first = f.readline()
-out = {"first": json.loads(first) if first else {}, "calls": []}
-calls = json.loads(sys.argv[2]) if "error" not in out["first"] else []
-for i, (m, p) in enumerate(calls):
-    f.write(json.dumps({"jsonrpc": "2.0", "id": i, "method": m,
-                        "params": p}).encode() + b"\n")
-    f.flush()
-    line = f.readline()
-    out["calls"].append(json.loads(line) if line else None)
-if "error" in out["first"]:
-    out["eof"] = f.readline() == b""
-print(json.dumps(out))
-"""
-
-
 def as_peer(uid, sock, calls=(), groups=None):
     """Run calls as uid (gid the same, no supplementary groups unless
-    groups lists some); returns {"first", "calls", "eof"}."""
-    cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid]
-    cmd += ["--groups=" + ",".join(str(g) for g in groups)] if groups \
+    groups lists some), one at a time; returns {"first", "calls",
+    "eof"}."""
+    who = ["--reuid=%d" % uid, "--regid=%d" % uid]
+    who += ["--groups=" + ",".join(str(g) for g in groups)] if groups \
         else ["--clear-groups"]
-    p = subprocess.run(cmd + [PYTHON, "-c", PEER, sock, json.dumps(calls)],
-                       capture_output=True, text=True, timeout=120)
-    if p.returncode != 0:
-        raise RuntimeError("peer %d failed: %s" % (uid, p.stderr))
-    return json.loads(p.stdout)
+    return peer_calls(who, sock, calls)
 
 
 def err_code(reply):
