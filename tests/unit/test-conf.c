@@ -126,22 +126,41 @@ test_set(void)
 	conf_unref(cfg);
 }
 
-/* conf_finish on a socket path; the result, err filled. */
+/*
+ * conf_finish on the socket path and, when not NULL, the tool socket
+ * tool; the result, err filled.
+ */
 static int
-finish_socket(const char *path, char *err, size_t errlen)
+finish_sockets(const char *path, const char *tool, char *err, size_t errlen)
 {
 	struct conf *cfg = conf_new();
 	char sub[256];
 	int r;
 
 	err[0] = '\0';
-	if (conf_set(cfg, "socket", path, sub, sizeof(sub)) != 0) {
+	if (conf_set(cfg, "socket", path, sub, sizeof(sub)) != 0 ||
+	    (tool != NULL &&
+		conf_set(cfg, "tool-socket", tool, sub, sizeof(sub)) != 0)) {
 		conf_unref(cfg);
 		return -100;
 	}
 	r = conf_finish(cfg, err, errlen);
 	conf_unref(cfg);
 	return r;
+}
+
+/* conf_finish on a socket path alone. */
+static int
+finish_socket(const char *path, char *err, size_t errlen)
+{
+	return finish_sockets(path, NULL, err, errlen);
+}
+
+/* conf_finish with the socket /tmp/w.sock and the tool socket tool. */
+static int
+finish_tool_socket(const char *tool, char *err, size_t errlen)
+{
+	return finish_sockets("/tmp/w.sock", tool, err, errlen);
 }
 
 static void
@@ -171,25 +190,6 @@ test_socket_path(void)
 	ok(r == 0, "a new directory under an existing one is fine (%s)", err);
 	r = finish_socket("/tmp/w.sock", err, sizeof(err));
 	ok(r == 0, "an existing directory is fine (%s)", err);
-}
-
-/* conf_finish with socket /tmp/w.sock and the tool socket tool. */
-static int
-finish_tool_socket(const char *tool, char *err, size_t errlen)
-{
-	struct conf *cfg = conf_new();
-	char sub[256];
-	int r;
-
-	err[0] = '\0';
-	if (conf_set(cfg, "socket", "/tmp/w.sock", sub, sizeof(sub)) != 0 ||
-	    conf_set(cfg, "tool-socket", tool, sub, sizeof(sub)) != 0) {
-		conf_unref(cfg);
-		return -100;
-	}
-	r = conf_finish(cfg, err, errlen);
-	conf_unref(cfg);
-	return r;
 }
 
 /* The tool socket has the socket's checks, named as its own. */
