@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -811,7 +812,7 @@ portfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	struct portfwd_conn *c;
 	struct dial_opts o;
 	struct timeval tv;
-	int fd;
+	int fd, one = 1;
 
 	fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd == -1)
@@ -823,6 +824,10 @@ portfwd_accept_cb(evutil_socket_t lfd, short what, void *arg)
 		(void)close(fd);
 		return;
 	}
+	/* Answers go out as they come (a head, then its body): without this
+	 * Nagle holds the second write until the client's delayed ACK, 40 ms
+	 * per keep-alive request. A Unix-socket listener refuses it. */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		(void)close(fd);
 		return;
