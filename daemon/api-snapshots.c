@@ -1,13 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * snapshots.*: templates made from sandboxes. Every method is one REST
- * pass-through (rest_passthrough in rest.c), so this file is only their
- * rows; an API key or a JWT will do.
+ * pass-through (rest_passthrough in rest.c); snapshots.create first
+ * refuses overwrite on the v0.1.5 control plane, which ignores the query
+ * and answers 409 template_name_taken (CONTRACT.md 11.7). An API key or a
+ * JWT will do.
  */
 #include "config.h"
 
+#include <jansson.h>
+
 #include "api.h"
+#include "call.h"
+#include "dialect.h"
 #include "methods.h"
+#include "rest.h"
+#include "wrennd.h"
 
 static const struct methods_param p_snapshots_create[] = {
     {.name = "sandbox_id",
@@ -22,9 +30,23 @@ static const struct methods_param p_snapshots_create[] = {
     {.name = "overwrite",
 	.type = METHODS_T_BOOL,
 	.in = METHODS_IN_QUERY,
-	.doc = "replace a snapshot of the same name"},
+	.doc = "replace a snapshot of the same name (172413e only)"},
     METHODS_PARAMS_END,
 };
+
+/* snapshots.create: overwrite is the older server's alone; the newer one
+ * would ignore it and fail, so nothing is sent. */
+static void
+api_snapshots_create(struct call *call)
+{
+	if (json_is_true(json_object_get(call_params(call), "overwrite")) &&
+	    dialect_current(call_wd(call)->dialect) == DIALECT_CAPSULES) {
+		dialect_fail_unsupported(call,
+		    "snapshots.create with overwrite", DIALECT_NEEDS_SANDBOXES);
+		return;
+	}
+	rest_passthrough(call);
+}
 
 static const struct methods_param p_snapshots_list[] = {
     {.name = "type",
@@ -50,6 +72,7 @@ static const struct methods_row api_snapshots_rows[] = {
 	.path = "/v1/snapshots",
 	.flags = METHODS_BODY,
 	.params = p_snapshots_create,
+	.handler = api_snapshots_create,
     },
     {
 	.name = "snapshots.list",

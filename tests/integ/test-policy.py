@@ -182,7 +182,7 @@ try:
              "B's destroy -> not_found")
         t.eq(dig(b["calls"][2], "result"), [],
              "B's sandboxes.list is empty")
-        t.eq([q["path"] for q in fake.requests()], ["/v1/sandboxes"],
+        t.eq([q["path"] for q in fake.requests()], [fake.sandboxes_path],
              "only B's list reached the control plane")
         t.eq(dig(admin.call("sandboxes.get", {"sandbox_id": sa}),
                  "result", "status"), "running",
@@ -219,8 +219,8 @@ try:
         denied(T_A, {}, "max-timeout-sec", 0, 600)
 
     with t.case("policy: max-sandboxes counts creates in flight"):
-        fake.fault(path="^/v1/sandboxes$", method="POST", delay_ms=300,
-                   count=3)
+        fake.fault(path="^%s$" % fake.sandboxes_path, method="POST",
+                   delay_ms=300, count=3)
         out = as_user(T_A, tool, [("sandboxes.create", {"timeout_sec": 60})
                                   for _ in range(3)])
         ok = [created(r) for r in out["calls"] if created(r)]

@@ -167,7 +167,7 @@ try:
         fake.clear_requests()
         c.call("sandboxes.list")
         q = (fake.requests() or [{}])[-1]
-        t.eq(q.get("path"), "/v1/sandboxes", "sandboxes.list reached the "
+        t.eq(q.get("path"), fake.sandboxes_path, "sandboxes.list reached the "
              "fake")
         t.eq(q.get("has_api_key"), True, "sandbox route uses the API key "
              "when both are configured")
@@ -192,14 +192,26 @@ try:
         t.eq(dig(c.call("sandboxes.get", {"sandbox_id": sid}), "result",
                  "status"), "paused", "the snapshotted sandbox is left "
              "paused")
+        # A taken name: 172413e's already_exists, v0.1.5's
+        # template_name_taken (CONTRACT.md 11.7).
+        taken = ("template_name_taken" if fake.dialect == "capsules"
+                 else "already_exists")
         failed(c.call("snapshots.create", {"sandbox_id": sid,
                                            "name": "snap-one"}),
-               "already_exists", "snapshot name taken -> already_exists",
-               409)
-        result(c.call("snapshots.create", {"sandbox_id": sid,
-                                           "name": "snap-one",
-                                           "overwrite": True}),
-               "snapshots.create overwrite=true")
+               taken, "snapshot name taken -> " + taken, 409)
+        over = {"sandbox_id": sid, "name": "snap-one", "overwrite": True}
+        if fake.dialect == "capsules":
+            fake.clear_requests()
+            r = c.call("snapshots.create", over)
+            failed(r, "unsupported_by_server",
+                   "snapshots.create overwrite=true on v0.1.5 -> "
+                   "unsupported_by_server")
+            t.eq(dig(r, "error", "data", "needs"), "172413e (/v1/sandboxes)",
+                 "overwrite: data.needs names the older server")
+            t.eq(fake.requests(), [], "overwrite on v0.1.5: nothing sent")
+        else:
+            result(c.call("snapshots.create", over),
+                   "snapshots.create overwrite=true")
         failed(c.call("snapshots.create", {"sandbox_id": sid,
                                            "name": "minimal"}),
                "name_reserved", "platform name -> name_reserved", 409)
@@ -641,16 +653,16 @@ try:
         t.eq(sorted(set("%s %s" % (q["method"], q["path"].replace(sid,
                                                                   "ID"))
                         for q in reqs)),
-             ["GET /v1/audit-logs", "GET /v1/sandboxes/ID",
-              "GET /v1/sandboxes/ID/exec/stream", "GET /v1/snapshots",
-              "GET /v1/teams", "GET /v1/users/search", "POST /v1/sandboxes",
-              "POST /v1/sandboxes/ID/files/read",
-              "POST /v1/sandboxes/ID/files/write"],
+             sorted(w.replace("SB", fake.sandboxes_path) for w in (
+                 "GET /v1/audit-logs", "GET SB/ID", "GET SB/ID/exec/stream",
+                 "GET /v1/snapshots", "GET /v1/teams", "GET /v1/users/search",
+                 "POST SB", "POST SB/ID/files/read",
+                 "POST SB/ID/files/write")),
              "every route of the calls reached the control plane")
         for q in reqs:
             what = "%s %s" % (q["method"], q["path"])
             h = q["headers"]
-            if q["path"].startswith(("/v1/sandboxes", "/v1/snapshots")):
+            if q["path"].startswith((fake.sandboxes_path, "/v1/snapshots")):
                 t.eq(h.get("x-api-key"), seed["api_key_b"],
                      "%s arrived with the API key" % what)
                 t.eq(h.get("authorization"), None,

@@ -355,7 +355,7 @@ try:
         cl = keep(Client(sd.sock))
         r = cl.call("sandboxes.list")
         t.ok("result" in r, "an API key route works", r)
-        t.eq(last_request("/v1/sandboxes").get("api_key"),
+        t.eq(last_request(env.fake.sandboxes_path).get("api_key"),
              env.seed["api_key"], "wrenn-api-key is sent as the API key")
         r = cl.call("teams.list")
         t.ok("result" in r, "a JWT route works", r)

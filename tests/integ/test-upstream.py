@@ -21,6 +21,8 @@ def count(fake, method, path):
 
 
 env = Env(wrennd_args=["-v"])
+# The sandbox routes' prefix of the dialect the fake speaks.
+SB = env.fake.sandboxes_path
 try:
     c = env.client()
 
@@ -29,12 +31,11 @@ try:
         r = c.call("sandboxes.list")
         t.ok("result" in r, "finding 16: warm-up call works", r)
         env.fake.clear_requests()
-        env.fake.fault(path="/v1/sandboxes$", method="POST", reset=True,
+        env.fake.fault(path=SB + "$", method="POST", reset=True,
                        count=1)
         r = c.call("sandboxes.create", {})
-        n = count(env.fake, "POST", "/v1/sandboxes")
-        t.eq(n, 1, "finding 16: the control plane saw POST /v1/sandboxes "
-             "once")
+        n = count(env.fake, "POST", SB)
+        t.eq(n, 1, "finding 16: the control plane saw POST %s once" % SB)
         t.eq(r.get("error", {}).get("data", {}).get("code"),
              "upstream_unreachable",
              "finding 16: the create fails with upstream_unreachable")
@@ -48,13 +49,13 @@ try:
     with t.case("finding 16: a reset GET is sent again"):
         c.call("sandboxes.list")
         env.fake.clear_requests()
-        env.fake.fault(path="/v1/sandboxes$", method="GET", reset=True,
+        env.fake.fault(path=SB + "$", method="GET", reset=True,
                        count=1)
         r = c.call("sandboxes.list")
         t.ok("result" in r, "finding 16: a list reset before any answer "
              "succeeds on the second try", r)
-        t.eq(count(env.fake, "GET", "/v1/sandboxes"), 2,
-             "finding 16: the control plane saw GET /v1/sandboxes twice")
+        t.eq(count(env.fake, "GET", SB), 2,
+             "finding 16: the control plane saw GET %s twice" % SB)
         env.fake.clear_faults()
 
     with t.case("finding 15: daemon.status counts the pool's connections"):
@@ -73,7 +74,7 @@ try:
 
     with t.case("finding 10: peer text in the log is quoted on one line"):
         c.send({"jsonrpc": "2.0", "method": "x\n<0>forged-notification"})
-        env.fake.fault(path="/v1/sandboxes/cl-log$", method="GET",
+        env.fake.fault(path=SB + "/cl-log$", method="GET",
                        status=500, message="boom\n<0>forged-upstream",
                        count=1)
         r = c.call("sandboxes.get", {"sandbox_id": "cl-log"})
@@ -114,7 +115,7 @@ try:
         t.ok("result" in r, "finding 11: a call with proxy variables set "
              "reaches the control plane", r)
         reqs = [q for q in env.fake.requests()
-                if q["path"] == "/v1/sandboxes"]
+                if q["path"] == SB]
         t.eq(len(reqs), 1,
              "finding 11: the key went to the base URL's host (length)")
         t.eq(reqs[0].get("api_key") if reqs else None, env.seed["api_key"],
