@@ -217,6 +217,45 @@ dialect_fail_unsupported(struct call *call, const char *what, const char *needs)
 	    ver != NULL ? ", version " : "", ver != NULL ? ver : "");
 }
 
+int
+dialect_route_missing(struct call *call, const struct upstream_result *res)
+{
+	static const char prefix[] = "/v1/sandboxes";
+	struct dialect *d = call_wd(call)->dialect;
+	const struct methods_row *m = call_method(call);
+	const char *code, *msg;
+	char text[64];
+	json_t *doc;
+	size_t n;
+
+	if (d == NULL || d->mode == DIALECT_AUTO ||
+	    res->outcome != UPSTREAM_OK || res->status != 404 ||
+	    m->path == NULL ||
+	    strncmp(m->path, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	if ((doc = call_envelope(res->body, res->body_len, &code, &msg)) !=
+	    NULL) {
+		json_decref(doc);
+		if (code != NULL)
+			return 0; /* the server's own not_found */
+	}
+	n = res->body != NULL ? strcspn(res->body, "\r\n") : 0;
+	if (n > res->body_len)
+		n = res->body_len;
+	log_quote(text, sizeof(text), res->body != NULL ? res->body : "",
+	    n < 48 ? n : 48);
+	call_fail(call, IPC_ERR_APPLICATION, "upstream_protocol",
+	    json_pack("{s:s, s:i, s:s}", "api_dialect", dialect_mode_name(d),
+		"status", 404, "body", text),
+	    "the control plane has no %s routes (HTTP 404: %s): api-dialect "
+	    "is %s, which this server does not speak; set api-dialect to auto "
+	    "(or to %s)",
+	    d->kind == DIALECT_CAPSULES ? "/v1/capsules" : "/v1/sandboxes",
+	    text, dialect_mode_name(d),
+	    d->kind == DIALECT_CAPSULES ? "sandboxes" : "capsules");
+	return 1;
+}
+
 /*
  * A sandbox proxy row (ROLE_CRED_APIKEY) without an API key where the
  * proxy wants one: the 172413e proxy takes X-API-Key only (also assumed

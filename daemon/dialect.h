@@ -17,6 +17,7 @@
 
 struct call;
 struct dialect;
+struct upstream_result;
 struct wrennd;
 
 enum dialect_kind {
@@ -78,6 +79,15 @@ void dialect_unreachable(struct dialect *d);
  * the dialect known so far, without waiting).
  */
 void dialect_admit(struct call *call, void (*run)(struct call *call));
+
+/*
+ * A sandbox route answered with the server's own text 404 (no such route,
+ * not the JSON envelope of a missing sandbox) while api-dialect is forced:
+ * the configured dialect is not the server's. Fail call with
+ * "upstream_protocol" saying so (data.api_dialect, status, body) and
+ * return 1; 0 for any other answer (call untouched).
+ */
+int dialect_route_missing(struct call *call, const struct upstream_result *res);
 
 /*
  * A WebSocket error message text (the "data" of {"type":"error"}) as the

@@ -335,7 +335,8 @@ rest_done(struct call *call, const struct upstream_result *res)
 		return 0;
 	if (res->outcome == UPSTREAM_CONNECT)
 		dialect_unreachable(call_wd(call)->dialect);
-	call_fail_upstream(call, res);
+	if (!dialect_route_missing(call, res))
+		call_fail_upstream(call, res);
 	return -1;
 }
 
