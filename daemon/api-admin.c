@@ -214,7 +214,7 @@ static const struct methods_row api_admin_rows[] = {
     API_ADMIN_ROW("admin.snapshot_sandbox",
 	"snapshot a platform sandbox into a platform template, then destroy it",
 	"POST", "/v1/admin/capsules/{sandbox_id}/snapshot",
-	.flags = METHODS_BODY | METHODS_NEEDS_CAPSULES,
+	.flags = METHODS_BODY | METHODS_NEEDS_CAPSULES | METHODS_SLOW,
 	.params = p_admin_snapshot),
     API_ADMIN_ROW("admin.exec", "run a command in a platform sandbox", "POST",
 	"/v1/admin/capsules/{sandbox_id}/exec",

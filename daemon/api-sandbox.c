@@ -802,6 +802,7 @@ static const struct methods_row api_sandbox_rows[] = {
 	.role = ROLE_TOOL,
 	.verb = "POST",
 	.path = "/v1/sandboxes/{sandbox_id}/pause",
+	.flags = METHODS_SLOW,
 	.params = p_sandbox,
     },
     {

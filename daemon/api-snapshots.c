@@ -70,7 +70,7 @@ static const struct methods_row api_snapshots_rows[] = {
 	.role = ROLE_USER,
 	.verb = "POST",
 	.path = "/v1/snapshots",
-	.flags = METHODS_BODY,
+	.flags = METHODS_BODY | METHODS_SLOW,
 	.params = p_snapshots_create,
 	.handler = api_snapshots_create,
     },

@@ -407,6 +407,10 @@ call_http_error(long status, const char *body, size_t body_len)
 				json_object_set(extra, key, v);
 		}
 		json_object_set_new(extra, "status", json_integer(status));
+		/* The v0.1.5 server's "no servers available — try again
+		 * later": nothing was done, the same call may succeed. */
+		if (strcmp(code, "no_hosts_available") == 0)
+			json_object_set_new(extra, "retryable", json_true());
 		obj = call_error_obj(IPC_ERR_APPLICATION, code, extra, "%s",
 		    msg != NULL ? msg : code);
 		json_decref(doc);

@@ -291,6 +291,8 @@ methods_describe(const struct methods_row *m)
 	    role_cred_name(m->cred), "role", role_name(m->role), "stream",
 	    (m->flags & METHODS_STREAM) != 0, "result",
 	    m->result == METHODS_RES_EMPTY ? "empty" : "object");
+	if (o != NULL && (m->flags & METHODS_SLOW))
+		json_object_set_new(o, "slow", json_true());
 	if (o != NULL && (m->flags & METHODS_NEEDS_CAPSULES))
 		json_object_set_new(
 		    o, "needs_server", json_string("v0.1.5 (/v1/capsules)"));

@@ -155,6 +155,11 @@ enum methods_result {
 /* Answered by wrennd alone: it needs a credential (to say what it would
  * carry) but sends nothing, so it never waits for the dialect probe. */
 #define METHODS_NO_UPSTREAM 0x10
+/* A slow call (pause, snapshot: the host writes the sandbox's memory out,
+ * tens of seconds): its upstream deadline is METHODS_SLOW_MS, or
+ * request-timeout when that is longer. */
+#define METHODS_SLOW	0x20
+#define METHODS_SLOW_MS 600000
 
 /*
  * One method. Written with designated initializers; a field left out is

@@ -425,8 +425,11 @@ rest_timeout(const struct call *call)
 	json_t *v;
 	long ms;
 
+	ms = call_wd(call)->cfg->request_timeout_ms;
+	if (call_method(call)->flags & METHODS_SLOW)
+		return ms > METHODS_SLOW_MS ? ms : METHODS_SLOW_MS;
 	if (!(call_method(call)->flags & METHODS_EXEC_TIMEOUT))
-		return call_wd(call)->cfg->request_timeout_ms;
+		return ms;
 	v = json_object_get(call_params(call), "timeout_sec");
 	sec = json_is_integer(v) ? json_integer_value(v) : 0;
 	if (sec <= 0)

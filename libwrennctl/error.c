@@ -47,6 +47,9 @@ static const char *const ctl_error_text[] = {
     "integrity check failed",
     "I/O error",
     "not supported by wrennd",
+    "no control plane host available",
+    "not supported by this control plane",
+    "account not active",
 };
 
 /* data.code names of local failures (wrennctl_err_data_code()). */
@@ -83,6 +86,19 @@ static const struct {
     {"already_exists", WRENNCTL_E_CONFLICT},
     {"name_reserved", WRENNCTL_E_CONFLICT},
     {"email_taken", WRENNCTL_E_CONFLICT},
+    /* The v0.1.5 server's (CONTRACT.md 11.9). */
+    {"template_name_taken", WRENNCTL_E_CONFLICT},
+    {"signup_cooldown", WRENNCTL_E_CONFLICT},
+    {"owns_team_with_members", WRENNCTL_E_CONFLICT},
+    {"invalid_token", WRENNCTL_E_VALIDATION},
+    {"already_activated", WRENNCTL_E_VALIDATION},
+    {"last_login_method", WRENNCTL_E_VALIDATION},
+    {"wrong_password", WRENNCTL_E_AUTHENTICATION},
+    {"account_deactivated", WRENNCTL_E_ACCOUNT},
+    {"account_disabled", WRENNCTL_E_ACCOUNT},
+    {"account_not_activated", WRENNCTL_E_ACCOUNT},
+    {"no_hosts_available", WRENNCTL_E_NO_HOSTS},
+    {"unsupported_by_server", WRENNCTL_E_UNSUPPORTED_BY_SERVER},
     {"has_active_sandboxes", WRENNCTL_E_HOST_HAS_SANDBOXES},
     /* The spellings of the OpenAPI file and the Python SDK. */
     {"host_has_sandboxes", WRENNCTL_E_HOST_HAS_SANDBOXES},

@@ -86,9 +86,13 @@ enum wrennctl_error {
 	WRENNCTL_E_SHUTTING_DOWN = -19, /* shutting_down */
 	WRENNCTL_E_APPLICATION = -20,	/* any other error reported by wrennd */
 	WRENNCTL_E_BUSY = -21,		/* too_many_clients: retry later */
-	WRENNCTL_E_INTEGRITY = -22,  /* integrity: transferred file differs */
-	WRENNCTL_E_IO = -23,	     /* io_error: wrennd could not use a fd */
-	WRENNCTL_E_UNSUPPORTED = -24 /* wrennd lacks a needed capability */
+	WRENNCTL_E_INTEGRITY = -22,   /* integrity: transferred file differs */
+	WRENNCTL_E_IO = -23,	      /* io_error: wrennd could not use a fd */
+	WRENNCTL_E_UNSUPPORTED = -24, /* wrennd lacks a needed capability */
+	/* Errors of the v0.1.5 control plane and its dialect. */
+	WRENNCTL_E_NO_HOSTS = -25, /* no_hosts_available: retry later */
+	WRENNCTL_E_UNSUPPORTED_BY_SERVER = -26, /* unsupported_by_server */
+	WRENNCTL_E_ACCOUNT = -27 /* account_deactivated, _disabled, ... */
 };
 
 /* Flags for wrennctl_open() and wrennctl_open_fd(). */

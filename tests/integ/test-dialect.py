@@ -8,8 +8,9 @@ the wrong one (a clear error and a running wrennd); every method that
 needs the newer server refused on the older one with
 unsupported_by_server naming the version needed and nothing sent; and
 daemon.status never sending an unauthenticated request to an
-authenticated route. Both fakes are started whatever WRENND_TEST_DIALECT
-says."""
+authenticated route; no_hosts_available marked retryable; pause and
+snapshot given minutes where other calls have request-timeout. Both
+fakes are started whatever WRENND_TEST_DIALECT says."""
 import os
 import socket
 import sys
@@ -236,6 +237,72 @@ try:
              "newer-only methods: the request log is empty")
         c.close()
         clean_exit(w, "newer-only")
+
+    with t.case("no_hosts_available is retryable"), Opened() as keep:
+        env = envs["capsules"]
+        w = keep(Wrennd(env.tmp, env.fake.url, api_key=KEY))
+        c = keep(Client(w.sock))
+        keep.later(env.fake.clear_faults)
+        env.fake.fault(path="^/v1/capsules$", method="POST", status=503,
+                       code="no_hosts_available",
+                       message="no servers available — try again later",
+                       count=1)
+        r = c.call("sandboxes.create", {})
+        t.eq(code_of(r), "no_hosts_available",
+             "no hosts: the server's code")
+        t.eq(dig(r, "error", "data", "status"), 503, "no hosts: HTTP 503")
+        t.eq(dig(r, "error", "data", "retryable"), True,
+             "no hosts: data.retryable is true")
+        r = c.call("sandboxes.create", {})
+        t.ok("result" in r, "no hosts: the same call again succeeds", r)
+        env.fake.fault(path="^/v1/capsules$", method="POST", status=503,
+                       code="host_unavailable", count=1)
+        r = c.call("sandboxes.create", {})
+        t.eq(code_of(r), "host_unavailable",
+             "another 503: the server's code")
+        t.ok("retryable" not in (dig(r, "error", "data") or {}),
+             "another 503: no data.retryable", r)
+        rc, out, err = wrennctl(w.sock, "sandbox", "create", "-q")
+        t.ok(rc == 0, "wrennctl sandbox create works", (rc, err))
+        c.close()
+        clean_exit(w, "no hosts")
+
+    for d in DIALECTS:
+        with t.case("%s: pause and snapshot outlive request-timeout" % d), \
+                Opened() as keep:
+            env = envs[d]
+            w = keep(Wrennd(env.tmp, env.fake.url, api_key=KEY,
+                            args=["--set", "request-timeout=1000"]))
+            c = keep(Client(w.sock))
+            keep.later(env.fake.clear_faults)
+            sid = dig(c.call("sandboxes.create", {}), "result", "id")
+            t.ok(sid is not None, "%s: a sandbox" % d)
+            # Each answer comes 2.5 s late: past request-timeout (1 s).
+            env.fake.fault(path="^%s/%s$" % (PREFIX[d], sid), method="GET",
+                           delay_ms=2500, count=1)
+            r = c.call("sandboxes.get", {"sandbox_id": sid})
+            t.eq(code_of(r), "timeout",
+                 "%s: a late sandboxes.get passes request-timeout" % d)
+            env.fake.fault(path="^%s/%s/pause$" % (PREFIX[d], sid),
+                           method="POST", delay_ms=2500, count=1)
+            r = c.call("sandbox.pause", {"sandbox_id": sid})
+            t.eq(dig(r, "result", "status"), "paused",
+                 "%s: a late sandbox.pause still succeeds" % d)
+            env.fake.fault(path="^/v1/snapshots$", method="POST",
+                           delay_ms=2500, count=1)
+            r = c.call("snapshots.create", {"sandbox_id": sid,
+                                            "name": "slow-" + d})
+            t.eq(dig(r, "result", "name"), "slow-" + d,
+                 "%s: a late snapshots.create still succeeds" % d)
+            for m, slow in (("sandbox.pause", True),
+                            ("snapshots.create", True),
+                            ("admin.snapshot_sandbox", True),
+                            ("sandboxes.get", None)):
+                t.eq(dig(c.call("rpc.describe", {"method": m}), "result",
+                         "slow"), slow,
+                     "%s: rpc.describe %s slow" % (d, m))
+            c.close()
+            clean_exit(w, "%s slow calls" % d)
 finally:
     for e in envs.values():
         e.close()

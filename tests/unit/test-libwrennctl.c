@@ -634,7 +634,7 @@ test_version_and_strerror(void)
 	ok_int(WRENNCTL_AT_LEAST(0, 1, 1), 0, "not WRENNCTL_AT_LEAST(0, 1, 1)");
 	ok_int(WRENNCTL_AT_LEAST(1, 0, 0), 0, "not WRENNCTL_AT_LEAST(1, 0, 0)");
 	ok(strcmp(wrennctl_strerror(0), "success") == 0, "strerror(0)");
-	for (code = WRENNCTL_E_NOMEM; code >= WRENNCTL_E_UNSUPPORTED; code--) {
+	for (code = WRENNCTL_E_NOMEM; code >= WRENNCTL_E_ACCOUNT; code--) {
 		seen[n] = wrennctl_strerror(code);
 		if (strcmp(seen[n], "unknown error") == 0)
 			distinct = 0;
@@ -880,6 +880,37 @@ test_error_mapping(void)
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
 	     "\"stream_error\"}}",
 		WRENNCTL_E_APPLICATION, "stream_error", 0},
+	    /* The v0.1.5 control plane's codes (CONTRACT.md 11.9). */
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"no_hosts_available\",\"status\":503,\"retryable\":true}}",
+		WRENNCTL_E_NO_HOSTS, "no_hosts_available", 503},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"unsupported_by_server\",\"needs\":\"v0.1.5\"}}",
+		WRENNCTL_E_UNSUPPORTED_BY_SERVER, "unsupported_by_server", 0},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"account_deactivated\",\"status\":403}}",
+		WRENNCTL_E_ACCOUNT, "account_deactivated", 403},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"account_disabled\",\"status\":403}}",
+		WRENNCTL_E_ACCOUNT, "account_disabled", 403},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"account_not_activated\",\"status\":403}}",
+		WRENNCTL_E_ACCOUNT, "account_not_activated", 403},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"template_name_taken\",\"status\":409}}",
+		WRENNCTL_E_CONFLICT, "template_name_taken", 409},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"agent_error\",\"status\":501}}",
+		WRENNCTL_E_AGENT, "agent_error", 501},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"wrong_password\",\"status\":401}}",
+		WRENNCTL_E_AUTHENTICATION, "wrong_password", 401},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"signup_cooldown\",\"status\":409}}",
+		WRENNCTL_E_CONFLICT, "signup_cooldown", 409},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"invalid_token\",\"status\":400}}",
+		WRENNCTL_E_VALIDATION, "invalid_token", 400},
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
 	     "\"brand_new\",\"status\":404}}",
 		WRENNCTL_E_NOT_FOUND, "brand_new", 404},
