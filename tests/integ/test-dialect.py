@@ -9,9 +9,12 @@ needs the newer server refused on the older one with
 unsupported_by_server naming the version needed and nothing sent; and
 daemon.status never sending an unauthenticated request to an
 authenticated route; no_hosts_available marked retryable; pause and
-snapshot given minutes where other calls have request-timeout. Both
+snapshot given minutes where other calls have request-timeout;
+PROTOCOL.md marking exactly the methods rpc.describe says need the
+newer server. Both
 fakes are started whatever WRENND_TEST_DIALECT says."""
 import os
+import re
 import socket
 import sys
 
@@ -237,6 +240,27 @@ try:
              "newer-only methods: the request log is empty")
         c.close()
         clean_exit(w, "newer-only")
+
+    with t.case("PROTOCOL.md marks the newer-only methods"), \
+            Opened() as keep:
+        env = envs["sandboxes"]
+        w = keep(Wrennd(env.tmp, env.fake.url, api_key=KEY))
+        c = keep(Client(w.sock))
+        listed = dig(c.call("rpc.describe"), "result", "methods") or []
+        with open(os.path.join(os.environ.get("top_srcdir", "."),
+                               "protocol", "PROTOCOL.md")) as f:
+            rows = dict(re.findall(r"^\| `([a-z_]+\.[a-z_]+)`"
+                                   r"( \([^)]*\))? \|", f.read(), re.M))
+        t.ok(len(rows) > 50, "PROTOCOL.md has the method tables", len(rows))
+        for m in listed:
+            if m["name"] not in rows:
+                continue
+            t.eq("**v0.1.5 server**" in rows[m["name"]],
+                 m.get("needs_server") is not None,
+                 "%s: PROTOCOL.md's mark agrees with rpc.describe" %
+                 m["name"])
+        c.close()
+        clean_exit(w, "marks")
 
     with t.case("no_hosts_available is retryable"), Opened() as keep:
         env = envs["capsules"]
