@@ -63,13 +63,18 @@ def local_file(name, data=b""):
     return path
 
 
-def download_fd(cl, path, fd, **kw):
-    """sandbox.stream_download of path into fd (closed here)."""
+def transfer_fd(cl, method, path, fd, **kw):
+    """sandbox.stream_download of path into fd, or stream_upload from fd
+    to path (method), with the other params kw; fd is closed here."""
     p = {"sandbox_id": sid, "path": path, "fd": {"$fd": 0}}
     p.update(kw)
-    i = cl.call_async_fds("sandbox.stream_download", p, [fd])
+    i = cl.call_async_fds(method, p, [fd])
     os.close(fd)
     return cl.wait_reply(i, events=[])
+
+
+def download_fd(cl, path, fd, **kw):
+    return transfer_fd(cl, "sandbox.stream_download", path, fd, **kw)
 
 
 def download_to(cl, path, dest, **kw):
@@ -99,12 +104,7 @@ def download_pipe(cl, path, **kw):
 
 
 def upload_fd(cl, path, fd, **kw):
-    """sandbox.stream_upload from fd (closed here) to path."""
-    p = {"sandbox_id": sid, "path": path, "fd": {"$fd": 0}}
-    p.update(kw)
-    i = cl.call_async_fds("sandbox.stream_upload", p, [fd])
-    os.close(fd)
-    return cl.wait_reply(i, events=[])
+    return transfer_fd(cl, "sandbox.stream_upload", path, fd, **kw)
 
 
 try:
