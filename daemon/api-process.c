@@ -26,9 +26,9 @@
 #define API_PROCESS_SELECTOR_MAX 128
 
 int
-api_process_selector(struct call *call, char *buf, size_t len)
+api_process_selector(struct call *call, const char *name, char *buf, size_t len)
 {
-	json_t *v = json_object_get(call_params(call), "selector");
+	json_t *v = json_object_get(call_params(call), name);
 	const char *s;
 	size_t n, i;
 
@@ -53,10 +53,156 @@ api_process_selector(struct call *call, char *buf, size_t len)
 	return 0;
 bad:
 	call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
-	    "parameter 'selector' must be a pid (0 to 4294967295) or a tag "
-	    "(1 to %d printable characters, no '/')",
+	    "parameter '%s' must be %sa tag (1 to %d printable characters, "
+	    "no '/')",
+	    name,
+	    strcmp(name, "selector") == 0 ? "a pid (0 to 4294967295) or " : "",
 	    API_PROCESS_SELECTOR_MAX);
 	return -1;
+}
+
+char *
+api_process_path(const char *sandbox_id, const char *selector, const char *tail)
+{
+	char *esc, *suffix, *path;
+
+	if ((esc = upstream_escape(selector, strlen(selector))) == NULL)
+		return NULL;
+	if (asprintf(&suffix, "/processes/%s%s", esc, tail) == -1)
+		suffix = NULL;
+	free(esc);
+	if (suffix == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	path = rest_sandbox_path(sandbox_id, suffix);
+	free(suffix);
+	return path;
+}
+
+int
+api_process_envs_ok(struct call *call)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(json_object_get(call_params(call), "envs"), key, v)
+		if (!json_is_string(v)) {
+			call_fail(call, IPC_ERR_INVALID_PARAMS,
+			    "invalid_params", NULL,
+			    "parameter 'envs': the value of '%.64s' must be a "
+			    "string",
+			    key);
+			return -1;
+		}
+	return 0;
+}
+
+/* An api_process_find in flight. */
+struct api_process_lookup {
+	struct call *call;	  /* borrowed */
+	struct upstream_req *req; /* borrowed while in flight */
+	char *selector;		  /* owned */
+	api_process_found_cb done;
+	void *arg;
+};
+
+/* The row of selector in a processes list body, or NULL. */
+static const json_t *
+api_process_match(const json_t *list, const char *selector)
+{
+	const json_t *p;
+	size_t i;
+	char pid[24];
+
+	json_array_foreach(json_object_get(list, "processes"), i, p) {
+		const char *tag = json_string_value(json_object_get(p, "tag"));
+
+		snprintf(pid, sizeof(pid), "%lld",
+		    (long long)json_integer_value(json_object_get(p, "pid")));
+		if ((tag != NULL && strcmp(tag, selector) == 0) ||
+		    (json_is_integer(json_object_get(p, "pid")) &&
+			strcmp(pid, selector) == 0))
+			return p;
+	}
+	return NULL;
+}
+
+static void
+api_process_lookup_free(struct api_process_lookup *l)
+{
+	free(l->selector);
+	free(l);
+}
+
+/* The call went away: abort the request (its callback will not run). */
+static void
+api_process_find_cancel_cb(struct call *call, void *arg)
+{
+	struct api_process_lookup *l = arg;
+
+	upstream_req_cancel(l->req);
+	api_process_lookup_free(l);
+}
+
+static void
+api_process_find_done(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
+{
+	struct api_process_lookup *l = arg;
+	json_t *body;
+
+	if (rest_done(l->call, res) == 0) {
+		body = json_loadb(res->body, res->body_len, 0, NULL);
+		if (!json_is_array(json_object_get(body, "processes")))
+			call_fail(l->call, IPC_ERR_APPLICATION,
+			    "upstream_protocol", NULL,
+			    "the control plane's process list is not "
+			    "{\"processes\": [...]}");
+		else
+			l->done(l->call, api_process_match(body, l->selector),
+			    l->arg);
+		json_decref(body);
+	}
+	api_process_lookup_free(l);
+}
+
+int
+api_process_find(struct call *call, const char *selector,
+    api_process_found_cb done, void *arg)
+{
+	struct api_process_lookup *l;
+	struct upstream_req *req;
+	char *path;
+
+	path = rest_sandbox_path(
+	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
+	    "/processes");
+	if (path == NULL) {
+		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+		    "parameter 'sandbox_id' is not a valid identifier");
+		return -1;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL ||
+	    (l->selector = strdup(selector)) == NULL) {
+		free(l);
+		free(path);
+		call_fail_oom(call);
+		return -1;
+	}
+	l->call = call;
+	l->done = done;
+	l->arg = arg;
+	req = rest_request(call, "GET", path, NULL);
+	free(path);
+	if (req == NULL ||
+	    rest_start(call, req, 0, api_process_find_done, l) != 0) {
+		api_process_lookup_free(l);
+		return -1;
+	}
+	l->req = req;
+	call_set_cancel(call, api_process_find_cancel_cb, l);
+	return 0;
 }
 
 static void
@@ -74,7 +220,7 @@ static void
 api_process_kill(struct call *call)
 {
 	const char *sig;
-	char sel[API_PROCESS_SELECTOR_MAX + 1], *suffix = NULL, *esc, *path;
+	char sel[API_PROCESS_SELECTOR_MAX + 1], *path;
 	struct upstream_req *req;
 
 	sig = json_string_value(json_object_get(call_params(call), "signal"));
@@ -84,22 +230,16 @@ api_process_kill(struct call *call)
 		    "parameter 'signal' must be \"SIGTERM\" or \"SIGKILL\"");
 		return;
 	}
-	if (api_process_selector(call, sel, sizeof(sel)) != 0)
+	if (api_process_selector(call, "selector", sel, sizeof(sel)) != 0)
 		return;
-	if ((esc = upstream_escape(sel, strlen(sel))) == NULL)
-		goto oom;
 	/* The server sends SIGKILL for any value but SIGTERM. */
-	if (asprintf(&suffix, "/processes/%s%s", esc,
-		sig != NULL && strcmp(sig, "SIGTERM") == 0 ? "?signal=SIGTERM"
-							   : "") == -1)
-		suffix = NULL;
-	free(esc);
-	if (suffix == NULL)
-		goto oom;
-	path = rest_sandbox_path(
+	path = api_process_path(
 	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
-	    suffix);
-	free(suffix);
+	    sel,
+	    sig != NULL && strcmp(sig, "SIGTERM") == 0 ? "?signal=SIGTERM"
+						       : "");
+	if (path == NULL && errno == ENOMEM)
+		goto oom;
 	if (path == NULL) {
 		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
 		    "parameter 'sandbox_id' is not a valid identifier");

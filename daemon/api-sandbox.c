@@ -508,9 +508,8 @@ api_sandbox_create(struct call *call)
 static void
 api_sandbox_exec(struct call *call)
 {
-	const json_t *params = call_params(call), *v;
+	const json_t *params = call_params(call);
 	const char *const bg_only[] = {"envs", "cwd", "tag"};
-	const char *key;
 	size_t i;
 
 	if (!json_is_true(json_object_get(params, "background")))
@@ -524,15 +523,8 @@ api_sandbox_exec(struct call *call)
 				    bg_only[i]);
 				return;
 			}
-	json_object_foreach((json_t *)json_object_get(params, "envs"), key, v)
-		if (!json_is_string(v)) {
-			call_fail(call, IPC_ERR_INVALID_PARAMS,
-			    "invalid_params", NULL,
-			    "parameter 'envs': the value of '%.64s' must be a "
-			    "string",
-			    key);
-			return;
-		}
+	if (api_process_envs_ok(call) != 0)
+		return;
 	if (json_is_true(json_object_get(params, "background")) &&
 	    dialect_current(call_wd(call)->dialect) != DIALECT_CAPSULES) {
 		dialect_fail_unsupported(call, "sandbox.exec with background",

@@ -10,6 +10,7 @@
 #define WRENND_API_H
 
 #include <stddef.h>
+#include <jansson.h>
 
 struct methods_row;
 struct wrennd;
@@ -35,6 +36,7 @@ struct api_table {
  * api-fsops.c: sandbox.list_files, mkdir, remove (filesystem operations)
  * api-proxy.c: sandbox.get_url, sandbox.http_request (the sandbox proxy)
  * api-process.c: sandbox.processes, sandbox.kill (background processes)
+ * api-pty.c: sandbox.pty, streams.input, streams.resize (terminals)
  * stream.c: sandbox.exec_stream, streams.*
  * api-code.c: sandbox.run_code
  * api-snapshots.c: snapshots.*
@@ -51,6 +53,7 @@ extern const struct api_table api_files_methods;
 extern const struct api_table api_fsops_methods;
 extern const struct api_table api_proxy_methods;
 extern const struct api_table api_process_methods;
+extern const struct api_table api_pty_methods;
 extern const struct api_table stream_methods;
 extern const struct api_table api_code_methods;
 extern const struct api_table api_snapshots_methods;
@@ -65,11 +68,38 @@ struct api_files;
 struct call;
 
 /*
- * api-process.c, for the methods that name a process: call's selector
- * param (a pid as a number, or a tag) as text into buf (len bytes).
- * Returns 0, or -1 after failing the call (invalid_params).
+ * api-process.c, for the methods that name a process: call's param name
+ * ("selector": a pid as a number, or a tag; "tag": a tag) as text into
+ * buf (len bytes). Returns 0, or -1 after failing the call
+ * (invalid_params).
  */
-int api_process_selector(struct call *call, char *buf, size_t len);
+int api_process_selector(
+    struct call *call, const char *name, char *buf, size_t len);
+
+/*
+ * ".../processes/<escaped selector><tail>" of a sandbox, as
+ * rest_sandbox_path (tail may be ""); NULL with errno EINVAL or ENOMEM.
+ */
+char *api_process_path(
+    const char *sandbox_id, const char *selector, const char *tail);
+
+/*
+ * Whether every value of call's envs param is a string (the server takes
+ * an object of strings); 0, or -1 after failing the call.
+ */
+int api_process_envs_ok(struct call *call);
+
+/*
+ * Look the process named selector (a pid as text, or a tag) up in the
+ * list of call's sandbox_id: done(call, process, arg) runs once, later,
+ * with the server's row {pid, tag?, cmd, args?} (borrowed for the
+ * callback) or NULL when it is not there; an upstream error fails the
+ * call instead (done is not run). Returns 0, or -1 after failing call.
+ */
+typedef void (*api_process_found_cb)(
+    struct call *call, const json_t *process, void *arg);
+int api_process_find(struct call *call, const char *selector,
+    api_process_found_cb done, void *arg);
 
 /* The longest "{port}-{sandbox_id}" label of the sandbox proxy's host
  * name (one DNS label). */

@@ -34,6 +34,7 @@ static const struct api_table *const methods_tables[] = {
     &api_fsops_methods,
     &api_proxy_methods,
     &api_process_methods,
+    &api_pty_methods,
     &stream_methods,
     &api_code_methods,
     &api_snapshots_methods,

@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "b64.h"
 #include "call.h"
 #include "client.h"
 #include "conf.h"
@@ -51,6 +52,21 @@
 
 #define STREAM_MAX_MSG	    (1024 * 1024) /* one upstream message */
 #define STREAM_HANDSHAKE_MS 30000
+/* PTY input (streams.input, streams.resize): each message costs its
+ * bytes plus STREAM_INPUT_MSG_COST from an allowance refilled at
+ * STREAM_INPUT_RATE bytes a second up to STREAM_INPUT_BURST; and no more
+ * than STREAM_INPUT_QUEUED bytes may wait unsent to the control plane. */
+#define STREAM_INPUT_RATE     (256 * 1024)
+#define STREAM_INPUT_BURST    (1024 * 1024)
+#define STREAM_INPUT_MSG_COST 64
+#define STREAM_INPUT_QUEUED   (1024 * 1024)
+
+/* What a stream follows: its upstream route and message set. */
+enum stream_kind {
+	STREAM_EXEC,	/* .../exec/stream: start, stdout, stderr, exit */
+	STREAM_PROCESS, /* .../processes/{selector}/stream: the same set */
+	STREAM_PTY,	/* .../pty: started, output, exit, ping */
+};
 
 enum stream_state {
 	STREAM_CONNECTING, /* WebSocket handshake in progress */
@@ -58,6 +74,9 @@ enum stream_state {
 	STREAM_ENDED,	   /* final result or error known */
 	STREAM__MAX
 };
+
+static const char *const stream_kind_names[] = {
+    [STREAM_EXEC] = "exec", [STREAM_PROCESS] = "process", [STREAM_PTY] = "pty"};
 
 static const char *const stream_state_names[STREAM__MAX] = {
     "connecting", "running", "ended"};
@@ -86,10 +105,15 @@ struct stream {
 	char id[24];		   /* "st-" + 16 hex */
 	uid_t uid;		   /* of the peer that started it */
 	char *sandbox_id;	   /* owned */
-	char *selector; /* owned: the process followed (attach_process),
-			 * NULL for an exec stream */
-	json_t *cmd;	/* owned string */
-	json_t *args;	/* owned array or NULL */
+	enum stream_kind kind;
+	char *selector;		/* owned: the process followed (attach_process),
+				 * NULL for an exec stream */
+	char *tag;		/* owned: a PTY's tag, NULL before "started" */
+	json_t *first;		/* owned: the message sent on open, or NULL */
+	double tokens;		/* input bytes the client may still send now */
+	struct timespec refill; /* when tokens was last refilled */
+	json_t *cmd;		/* owned string */
+	json_t *args;		/* owned array or NULL */
 	enum stream_state state;
 	struct ws *ws;	      /* owned while connected */
 	int detached;	      /* lives without followers */
@@ -157,6 +181,8 @@ stream_free(struct stream *s)
 	json_decref(s->final_err);
 	free(s->sandbox_id);
 	free(s->selector);
+	free(s->tag);
+	json_decref(s->first);
 	free(s);
 }
 
@@ -347,6 +373,19 @@ stream_expire_cb(evutil_socket_t fd, short what, void *arg)
 	stream_free(s);
 }
 
+/* What a detached start answers: the stream to attach to later. */
+static json_t *
+stream_detached_result(const struct stream *s)
+{
+	json_t *r =
+	    json_pack("{s:s, s:s, s:I, s:b}", "stream_id", s->id, "sandbox_id",
+		s->sandbox_id, "pid", (json_int_t)s->pid, "detached", 1);
+
+	if (r != NULL && s->tag != NULL)
+		json_object_set_new(r, "tag", json_string(s->tag));
+	return r;
+}
+
 /* Answer the detached exec_stream call that waits for "start". */
 static void
 stream_answer_starter(struct stream *s, const json_t *err)
@@ -360,10 +399,7 @@ stream_answer_starter(struct stream *s, const json_t *err)
 	if (err != NULL)
 		call_fail_obj(call, err);
 	else
-		call_reply(call,
-		    json_pack("{s:s, s:s, s:I, s:b}", "stream_id", s->id,
-			"sandbox_id", s->sandbox_id, "pid", (json_int_t)s->pid,
-			"detached", 1));
+		call_reply(call, stream_detached_result(s));
 }
 
 /* The stream has its final outcome: tell everybody who caught up. */
@@ -373,6 +409,7 @@ stream_end(struct stream *s, json_t *final_steal, json_t *err_steal)
 	long ms = s->wd->cfg->stream_retention_ms;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	int detached = s->detached;
+	struct seqbuf_stats st;
 
 	if (s->state == STREAM_ENDED) {
 		json_decref(final_steal);
@@ -396,7 +433,8 @@ stream_end(struct stream *s, json_t *final_steal, json_t *err_steal)
 			    json_object_get(s->final_err, "message"))));
 	}
 	/* A detached stream that never started has nothing to replay. */
-	if (s->pid < 0)
+	seqbuf_stats(s->buf, &st);
+	if (st.next_seq == 0)
 		detached = s->detached = 0;
 	stream_answer_starter(s, s->final_err);
 	stream_pump(s);
@@ -410,29 +448,103 @@ stream_end(struct stream *s, json_t *final_steal, json_t *err_steal)
 	stream_maybe_free(s);
 }
 
+/* Send one JSON message upstream. Returns 0 or -1. */
+static int
+stream_send(struct stream *s, const json_t *msg)
+{
+	char *text;
+	int r;
+
+	if (s->ws == NULL || s->state != STREAM_RUNNING)
+		return -1;
+	if ((text = json_dumps(msg, JSON_COMPACT)) == NULL)
+		return -1;
+	r = ws_send_text(s->ws, text, strlen(text));
+	free(text);
+	return r != 0 ? -1 : 0;
+}
+
+/* The "started" event of a PTY: its stream, tag and pid. */
+static int
+stream_pty_started(struct stream *s)
+{
+	if (stream_push(s, "started",
+		json_pack("{s:s, s:s, s:I}", "stream_id", s->id, "tag",
+		    s->tag != NULL ? s->tag : "", "pid", (json_int_t)s->pid),
+		0) != 0)
+		return -1;
+	stream_answer_starter(s, NULL);
+	return 0;
+}
+
 static void
 stream_open_cb(struct ws *ws, void *arg)
 {
 	struct stream *s = arg;
-	json_t *start;
-	char *text;
 
 	stream_set_state(s, STREAM_RUNNING);
-	if (s->selector != NULL)
+	if (s->first == NULL)
 		return; /* a process stream: the server speaks first */
-	start = json_pack("{s:s, s:O}", "type", "start", "cmd", s->cmd);
-	if (start != NULL && s->args != NULL)
-		json_object_set(start, "args", s->args);
-	text = start != NULL ? json_dumps(start, JSON_COMPACT) : NULL;
-	json_decref(start);
-	if (text == NULL || ws_send_text(ws, text, strlen(text)) != 0) {
-		free(text);
+	if (stream_send(s, s->first) != 0) {
 		stream_end(s, NULL,
 		    call_error_obj(IPC_ERR_INTERNAL, "internal", NULL,
 			"cannot send the start message"));
 		return;
 	}
-	free(text);
+	/* A PTY connect: the server does not say "started"; the tag and pid
+	 * are known from the process list. */
+	if (s->kind == STREAM_PTY && s->tag != NULL)
+		(void)stream_pty_started(s);
+}
+
+/*
+ * The messages only a PTY has: "started" {tag, pid} (after start only),
+ * "output" {data: base64 of raw bytes} and the server's keep-alive
+ * "ping", answered with {"type":"pong"} (the server ignores unknown
+ * types; the answer keeps middleboxes and the server's reads busy both
+ * ways) and never shown to followers. Returns 1 if t was one of them;
+ * "exit" and "error" are the exec stream's.
+ */
+static int
+stream_pty_message(struct stream *s, const char *t, const json_t *msg)
+{
+	const json_t *v;
+	size_t n;
+
+	if (strcmp(t, "ping") == 0) {
+		json_t *pong = json_pack("{s:s}", "type", "pong");
+
+		if (pong == NULL || stream_send(s, pong) != 0)
+			log_debug("stream %s: cannot answer a ping", s->id);
+		json_decref(pong);
+		return 1;
+	}
+	if (strcmp(t, "started") == 0) {
+		v = json_object_get(msg, "tag");
+		if (s->tag != NULL || !json_is_string(v) ||
+		    (s->tag = strdup(json_string_value(v))) == NULL) {
+			log_debug("stream %s: ignoring a second or bad started",
+			    s->id);
+			return 1;
+		}
+		v = json_object_get(msg, "pid");
+		s->pid = json_is_integer(v) ? json_integer_value(v) : 0;
+		(void)stream_pty_started(s);
+		return 1;
+	}
+	if (strcmp(t, "output") == 0) {
+		v = json_object_get(msg, "data");
+		if (!json_is_string(v)) {
+			log_debug(
+			    "stream %s: ignoring output without data", s->id);
+			return 1;
+		}
+		n = b64_decoded_max(json_string_length(v));
+		(void)stream_push(
+		    s, "output", json_pack("{s:O}", "data", v), n);
+		return 1;
+	}
+	return 0;
 }
 
 static void
@@ -451,14 +563,19 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 		log_debug("stream %s: ignoring a message without type", s->id);
 		return;
 	}
+	if (s->kind == STREAM_PTY && stream_pty_message(s, t, msg)) {
+		json_decref(msg);
+		return;
+	}
 	fields = json_object();
 	json_object_foreach(msg, key, v)
 		if (strcmp(key, "type") != 0)
 			json_object_set(fields, key, v);
-	if (strcmp(t, "stdout") == 0 || strcmp(t, "stderr") == 0) {
+	if (s->kind != STREAM_PTY &&
+	    (strcmp(t, "stdout") == 0 || strcmp(t, "stderr") == 0)) {
 		datalen = json_string_length(json_object_get(msg, "data"));
 		(void)stream_push(s, t, fields, datalen);
-	} else if (strcmp(t, "start") == 0) {
+	} else if (s->kind != STREAM_PTY && strcmp(t, "start") == 0) {
 		v = json_object_get(msg, "pid");
 		s->pid = json_is_integer(v) ? json_integer_value(v) : 0;
 		if (stream_push(s, "start", fields, 0) == 0)
@@ -546,24 +663,6 @@ stream_close_cb(struct ws *ws, const struct ws_close_info *info, void *arg)
 	stream_end(s, NULL, err);
 }
 
-/* ".../processes/<escaped selector>/stream" of a sandbox; NULL on OOM. */
-static char *
-stream_process_path(const char *sandbox_id, const char *selector)
-{
-	char *esc, *suffix, *path;
-
-	if ((esc = upstream_escape(selector, strlen(selector))) == NULL)
-		return NULL;
-	if (asprintf(&suffix, "/processes/%s/stream", esc) == -1)
-		suffix = NULL;
-	free(esc);
-	if (suffix == NULL)
-		return NULL;
-	path = rest_sandbox_path(sandbox_id, suffix);
-	free(suffix);
-	return path;
-}
-
 /*
  * Open the upstream WebSocket for s with call's credential. Returns 0, or
  * -errno after failing the call ("internal").
@@ -577,9 +676,10 @@ stream_connect(struct stream *s, struct call *call)
 	const char *why = NULL;
 	int r;
 
-	path = s->selector != NULL
-	    ? stream_process_path(s->sandbox_id, s->selector)
-	    : rest_sandbox_path(s->sandbox_id, "/exec/stream");
+	path = s->kind == STREAM_PROCESS
+	    ? api_process_path(s->sandbox_id, s->selector, "/stream")
+	    : rest_sandbox_path(s->sandbox_id,
+		  s->kind == STREAM_PTY ? "/pty" : "/exec/stream");
 	if (path == NULL) {
 		call_fail_oom(call);
 		return -ENOMEM;
@@ -652,7 +752,13 @@ stream_owner_cancel_cb(struct call *call, void *arg)
 	struct stream *s = f->s;
 
 	stream_follower_remove(f);
-	if (s->state != STREAM_ENDED)
+	if (s->state != STREAM_ENDED && s->kind == STREAM_PTY) {
+		/* A PTY outlives its client: it stays attachable. */
+		log_debug("stream %s: its client left; kept detached", s->id);
+		s->detached = 1;
+		stream_trim(s);
+		stream_flow(s);
+	} else if (s->state != STREAM_ENDED)
 		stream_stop_upstream(s,
 		    call_error_obj(IPC_ERR_APPLICATION, "stopped", NULL,
 			"the stream was stopped by the client that started "
@@ -727,31 +833,31 @@ stream_admit(struct call *call, uid_t uid, size_t limit)
 }
 
 /*
- * Start a stream for call: the exec stream of its cmd/args, or with
- * selector the stream of a process already running in the sandbox
- * (sandbox.attach_process). Both have the same events and followers.
+ * A new stream of kind for call (not yet connected), detached if the
+ * call's detach param says so, within the quotas; NULL after failing
+ * the call.
  */
-static void
-stream_start(struct call *call, const char *selector)
+static struct stream *
+stream_new(struct call *call, enum stream_kind kind)
 {
 	struct wrennd *wd = call_wd(call);
 	struct stream *s;
-	struct stream_follower *f;
 	unsigned char rnd[8];
-	char qid[80];
 	size_t limit;
-	uid_t uid;
 	int detach, i;
 
 	detach = json_is_true(json_object_get(call_params(call), "detach"));
 	limit =
 	    (size_t)(detach ? wd->cfg->detach_buffer : wd->cfg->stream_buffer);
-	uid = client_uid(call_client(call));
-	if (stream_admit(call, uid, limit) != 0)
-		return;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		goto oom;
+	if (stream_admit(call, client_uid(call_client(call)), limit) != 0)
+		return NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		call_fail_oom(call);
+		return NULL;
+	}
 	s->wd = wd;
+	s->kind = kind;
+	s->detached = detach;
 	TAILQ_INIT(&s->followers);
 	TAILQ_INSERT_TAIL(&wd->streams->list, s, entry);
 	wd->streams->n++;
@@ -759,46 +865,116 @@ stream_start(struct call *call, const char *selector)
 	memcpy(s->id, "st-", 3);
 	for (i = 0; i < 8; i++)
 		snprintf(s->id + 3 + 2 * i, 3, "%02x", rnd[i]);
-	s->uid = uid;
+	s->uid = client_uid(call_client(call));
 	s->sandbox_id = strdup(json_string_value(
 	    json_object_get(call_params(call), "sandbox_id")));
-	if (selector != NULL) {
-		s->selector = strdup(selector);
-		s->cmd = json_string("");
-	} else {
-		s->cmd = json_incref(json_object_get(call_params(call), "cmd"));
-		s->args =
-		    json_incref(json_object_get(call_params(call), "args"));
-	}
-	s->detached = detach;
 	s->limit = limit;
 	s->buf = seqbuf_new(limit);
 	s->pid = -1;
 	s->started = time(NULL);
+	s->tokens = STREAM_INPUT_BURST;
+	(void)clock_gettime(CLOCK_MONOTONIC, &s->refill);
 	s->ev_timer = evtimer_new(wd->base, stream_stall_cb, s);
-	if (s->sandbox_id == NULL || s->buf == NULL || s->ev_timer == NULL ||
-	    s->cmd == NULL || (selector != NULL && s->selector == NULL)) {
+	if (s->sandbox_id == NULL || s->buf == NULL || s->ev_timer == NULL) {
 		stream_free(s);
-		goto oom;
+		call_fail_oom(call);
+		return NULL;
 	}
+	return s;
+}
+
+/*
+ * Connect s and hand it to call: a detached stream answers call at its
+ * start, an attached one makes call its owning follower.
+ */
+static void
+stream_launch(struct stream *s, struct call *call)
+{
+	struct stream_follower *f;
+	char qid[80];
+
 	if (stream_connect(s, call) != 0) {
 		stream_free(s);
 		return;
 	}
 	log_debug("stream %s: %s on \"%s\" for uid %u%s", s->id,
-	    selector != NULL ? "process" : "exec",
-	    log_quote_str(qid, sizeof(qid), s->sandbox_id), (unsigned)uid,
-	    detach ? " (detached)" : "");
-	if (detach) {
+	    stream_kind_names[s->kind],
+	    log_quote_str(qid, sizeof(qid), s->sandbox_id), (unsigned)s->uid,
+	    s->detached ? " (detached)" : "");
+	if (s->detached) {
 		s->starter = call;
 		call_set_cancel(call, stream_starter_cancel_cb, s);
 		return;
 	}
 	if ((f = stream_follower_add(s, call, 0, 1)) == NULL) {
 		stream_stop_upstream(s, NULL);
-		goto oom;
+		call_fail_oom(call);
+		return;
 	}
 	call_set_cancel(call, stream_owner_cancel_cb, f);
+}
+
+/*
+ * Start a stream for call: the exec stream of its cmd/args, or with
+ * selector the stream of a process already running in the sandbox
+ * (sandbox.attach_process). Both have the same events and followers.
+ */
+static void
+stream_start(struct call *call, const char *selector)
+{
+	const json_t *params = call_params(call);
+	struct stream *s;
+
+	s = stream_new(call, selector != NULL ? STREAM_PROCESS : STREAM_EXEC);
+	if (s == NULL)
+		return;
+	if (selector != NULL) {
+		s->selector = strdup(selector);
+		s->cmd = json_string("");
+	} else {
+		s->cmd = json_incref(json_object_get(params, "cmd"));
+		s->args = json_incref(json_object_get(params, "args"));
+		s->first =
+		    json_pack("{s:s, s:O}", "type", "start", "cmd", s->cmd);
+		if (s->first != NULL && s->args != NULL)
+			json_object_set(s->first, "args", s->args);
+	}
+	if (s->cmd == NULL || (selector != NULL && s->selector == NULL) ||
+	    (selector == NULL && s->first == NULL)) {
+		stream_free(s);
+		goto oom;
+	}
+	stream_launch(s, call);
+	return;
+oom:
+	call_fail_oom(call);
+}
+
+void
+stream_start_pty(
+    struct call *call, json_t *first_steal, const char *tag, int64_t pid)
+{
+	struct stream *s;
+
+	if ((s = stream_new(call, STREAM_PTY)) == NULL) {
+		json_decref(first_steal);
+		return;
+	}
+	s->first = first_steal;
+	s->cmd = json_incref(json_object_get(first_steal, "cmd"));
+	if (s->cmd == NULL)
+		s->cmd = json_string("");
+	s->args = json_incref(json_object_get(first_steal, "args"));
+	if (tag != NULL) {
+		s->tag = strdup(tag);
+		s->pid = pid;
+	}
+	if (s->first == NULL || s->cmd == NULL ||
+	    (tag != NULL && s->tag == NULL)) {
+		stream_free(s);
+		goto oom;
+	}
+	stream_launch(s, call);
 	return;
 oom:
 	call_fail_oom(call);
@@ -815,7 +991,7 @@ stream_attach_process(struct call *call)
 {
 	char sel[160];
 
-	if (api_process_selector(call, sel, sizeof(sel)) == 0)
+	if (api_process_selector(call, "selector", sel, sizeof(sel)) == 0)
 		stream_start(call, sel);
 }
 
@@ -833,7 +1009,7 @@ stream_visible(const struct stream *s, const struct call *call)
  * The stream named by the call's stream_id, or NULL after failing it.
  * Another uid's stream answers exactly as one that does not exist.
  */
-static struct stream *
+struct stream *
 stream_lookup(struct call *call)
 {
 	struct stream *s;
@@ -851,16 +1027,29 @@ stream_lookup(struct call *call)
 	return s;
 }
 
-static void
-stream_attach(struct call *call)
+struct stream *
+stream_find_pty(
+    const struct call *call, const char *sandbox_id, const char *tag)
 {
 	struct stream *s;
+
+	TAILQ_FOREACH(s, &call_wd(call)->streams->list, entry)
+		if (s->kind == STREAM_PTY && s->state != STREAM_ENDED &&
+		    s->tag != NULL && strcmp(s->tag, tag) == 0 &&
+		    strcmp(s->sandbox_id, sandbox_id) == 0 &&
+		    stream_visible(s, call))
+			return s;
+	return NULL;
+}
+
+/* A new follower of s for call from its from_seq (streams.attach). */
+static void
+stream_follow(struct call *call, struct stream *s)
+{
 	struct stream_follower *f;
 	json_t *v;
 	uint64_t from = 0;
 
-	if ((s = stream_lookup(call)) == NULL)
-		return;
 	if ((v = json_object_get(call_params(call), "from_seq")) != NULL)
 		from = (uint64_t)json_integer_value(v);
 	if ((f = stream_follower_add(s, call, from, 0)) == NULL) {
@@ -875,6 +1064,82 @@ stream_attach(struct call *call)
 		stream_maybe_free(s);
 }
 
+static void
+stream_attach(struct call *call)
+{
+	struct stream *s;
+
+	if ((s = stream_lookup(call)) != NULL)
+		stream_follow(call, s);
+}
+
+void
+stream_join(struct call *call, struct stream *s)
+{
+	if (json_is_true(json_object_get(call_params(call), "detach")))
+		call_reply(call, stream_detached_result(s));
+	else
+		stream_follow(call, s);
+}
+
+/*
+ * Refill s's input allowance (STREAM_INPUT_RATE bytes a second up to
+ * STREAM_INPUT_BURST) and take cost from it. Returns 0, or -1 when the
+ * client sends faster than that.
+ */
+static int
+stream_input_take(struct stream *s, size_t cost)
+{
+	struct timespec now;
+	double dt;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	dt = (double)(now.tv_sec - s->refill.tv_sec) +
+	    (double)(now.tv_nsec - s->refill.tv_nsec) / 1e9;
+	s->refill = now;
+	if (dt > 0)
+		s->tokens += dt * STREAM_INPUT_RATE;
+	if (s->tokens > STREAM_INPUT_BURST)
+		s->tokens = STREAM_INPUT_BURST;
+	if ((double)cost > s->tokens)
+		return -1;
+	s->tokens -= (double)cost;
+	return 0;
+}
+
+void
+stream_pty_send(
+    struct call *call, struct stream *s, const json_t *msg, size_t cost)
+{
+	if (s->kind != STREAM_PTY) {
+		call_fail(call, IPC_ERR_APPLICATION, "not_a_pty", NULL,
+		    "stream '%s' is not a PTY session (sandbox.pty)", s->id);
+		return;
+	}
+	if (s->state != STREAM_RUNNING) {
+		call_fail(call, IPC_ERR_APPLICATION, "stream_ended", NULL,
+		    "stream '%s' is %s", s->id,
+		    s->state == STREAM_ENDED ? "over" : "not connected yet");
+		return;
+	}
+	if (stream_input_take(s, cost + STREAM_INPUT_MSG_COST) != 0 ||
+	    ws_queued_bytes(s->ws) > STREAM_INPUT_QUEUED) {
+		call_fail(call, IPC_ERR_APPLICATION, "rate_limited",
+		    json_pack("{s:i, s:i}", "bytes_per_second",
+			STREAM_INPUT_RATE, "burst", STREAM_INPUT_BURST),
+		    "input to stream '%s' is over %d bytes a second (burst "
+		    "%d); slow down",
+		    s->id, STREAM_INPUT_RATE, STREAM_INPUT_BURST);
+		return;
+	}
+	if (stream_send(s, msg) != 0) {
+		call_fail(call, IPC_ERR_INTERNAL, "internal", NULL,
+		    "cannot send to the control plane");
+		return;
+	}
+	call_reply(call, json_object());
+}
+
 /* One stream as streams.list shows it. */
 static json_t *
 stream_describe(const struct stream *s)
@@ -887,9 +1152,10 @@ stream_describe(const struct stream *s)
 		      " s:I, s:I, s:i, s:I}",
 	    "stream_id", s->id, "sandbox_id", s->sandbox_id, "cmd", s->cmd,
 	    "state",
-	    s->state != STREAM_ENDED ? stream_state_names[s->state]
-		: s->final != NULL   ? "exited"
-				     : "failed",
+	    s->state != STREAM_ENDED   ? stream_state_names[s->state]
+		: s->final_err != NULL ? "failed"
+		: json_object_get(s->final, "exit_code") != NULL ? "exited"
+								 : "detached",
 	    "detached", s->detached, "started_at", (json_int_t)s->started,
 	    "next_seq", (json_int_t)st.next_seq, "first_seq",
 	    (json_int_t)st.first_seq, "buffered_bytes", (json_int_t)st.buffered,
@@ -900,6 +1166,9 @@ stream_describe(const struct stream *s)
 	if (o == NULL)
 		return NULL;
 	json_object_set_new(o, "paused", json_boolean(s->paused));
+	json_object_set_new(o, "kind", json_string(stream_kind_names[s->kind]));
+	if (s->tag != NULL)
+		json_object_set_new(o, "tag", json_string(s->tag));
 	if (s->args != NULL)
 		json_object_set(o, "args", s->args);
 	if (s->selector != NULL)
@@ -940,7 +1209,14 @@ stream_stop(struct call *call)
 
 	if ((s = stream_lookup(call)) == NULL)
 		return;
-	if (s->state != STREAM_ENDED)
+	if (s->state != STREAM_ENDED && s->kind == STREAM_PTY)
+		/* Detach: the PTY keeps running; sandbox.pty {tag} reconnects.
+		 */
+		stream_end(s,
+		    json_pack("{s:b, s:s}", "detached", 1, "tag",
+			s->tag != NULL ? s->tag : ""),
+		    NULL);
+	else if (s->state != STREAM_ENDED)
 		stream_stop_upstream(s,
 		    call_error_obj(IPC_ERR_APPLICATION, "stopped", NULL,
 			"the stream was stopped (streams.stop)"));
@@ -984,26 +1260,13 @@ static const struct methods_param p_attach_process[] = {
 };
 
 static const struct methods_param p_attach[] = {
-    {.name = "stream_id",
-	.type = METHODS_T_STRING,
-	.in = METHODS_IN_LOCAL,
-	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
-	.doc = "stream id (st-...)"},
-    {.name = "from_seq",
-	.type = METHODS_T_INT,
-	.in = METHODS_IN_LOCAL,
-	.min = 0,
-	.max = 9007199254740991LL,
-	.doc = "first event wanted (default 0: everything still buffered)"},
+    STREAM_P_STREAM_ID,
+    STREAM_P_FROM_SEQ,
     METHODS_PARAMS_END,
 };
 
 static const struct methods_param p_stream_id[] = {
-    {.name = "stream_id",
-	.type = METHODS_T_STRING,
-	.in = METHODS_IN_LOCAL,
-	.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,
-	.doc = "stream id (st-...)"},
+    STREAM_P_STREAM_ID,
     METHODS_PARAMS_END,
 };
 

@@ -15,6 +15,11 @@
 #ifndef WRENND_STREAM_H
 #define WRENND_STREAM_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
 struct stream_set;
 
 /* Its method rows reach methods.c through api.h (stream_methods). */
@@ -32,5 +37,57 @@ void stream_shutdown_all(struct stream_set *set);
 void stream_set_free(struct stream_set *set);
 /* Exec streams held: running, and ended ones kept for a late attach. */
 unsigned stream_count(const struct stream_set *set);
+
+/*
+ * PTY sessions (api-pty.c builds the method rows; this module holds the
+ * sessions). A PTY stream speaks the control plane's .../pty WebSocket:
+ * its events are "started" {stream_id, tag, pid}, "output" {data},
+ * "exit" {exit_code} and "error"; the server's pings are answered here.
+ * Unlike an exec stream it outlives its client: when the call that
+ * started it goes away it stays, detached, for streams.attach.
+ */
+struct call;
+struct stream;
+
+/* The params of the methods that name a stream (methods.h rows). */
+#define STREAM_P_STREAM_ID                                                     \
+	{                                                                      \
+		.name = "stream_id", .type = METHODS_T_STRING,                 \
+		.in = METHODS_IN_LOCAL,                                        \
+		.flags = METHODS_F_REQUIRED | METHODS_F_NONEMPTY,              \
+		.doc = "stream id (st-...)"                                    \
+	}
+#define STREAM_P_FROM_SEQ                                                      \
+	{                                                                      \
+		.name = "from_seq", .type = METHODS_T_INT,                     \
+		.in = METHODS_IN_LOCAL, .min = 0, .max = 9007199254740991LL,   \
+		.doc = "first event wanted (default 0: everything still "      \
+		       "buffered)"                                             \
+	}
+
+/*
+ * Start a PTY stream for call (params sandbox_id, detach): first is the
+ * message sent on open ({"type":"start",...} or {"type":"connect",
+ * "tag"}); for a connect, tag and pid are the live PTY's (the server
+ * does not say "started" then; this stream does). Answers call now or
+ * later.
+ */
+void stream_start_pty(
+    struct call *call, json_t *first_steal, const char *tag, int64_t pid);
+/* The stream named by the call's stream_id, or NULL after failing the
+ * call (not_found, also for a stream of another uid). */
+struct stream *stream_lookup(struct call *call);
+/* A live PTY stream of tag in sandbox_id that call may see, or NULL. */
+struct stream *stream_find_pty(
+    const struct call *call, const char *sandbox_id, const char *tag);
+/* Follow s from the call's from_seq (streams.attach), or with the
+ * call's detach answer with its stream_id at once. */
+void stream_join(struct call *call, struct stream *s);
+/*
+ * Send msg (not stolen) to s's PTY, charging cost bytes to its input
+ * allowance; answers call ({} or not_a_pty, stream_ended, rate_limited).
+ */
+void stream_pty_send(
+    struct call *call, struct stream *s, const json_t *msg, size_t cost);
 
 #endif /* WRENND_STREAM_H */

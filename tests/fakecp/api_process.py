@@ -62,6 +62,7 @@ class Process:
         self.cmd = cmd
         self.args = list(args)
         self.kind = kind
+        self.backend = None         # a PTY's api_pty.Pty
         self.listeners = set()      # asyncio.Queue per attached stream
         self.exit_code = None
 
@@ -114,16 +115,16 @@ class Table:
         return sorted(self.by_sandbox.get(sandbox_id, {}).values(),
                       key=lambda p: p.pid)
 
-    def find(self, sandbox_id, selector):
-        """envd's selector: a uint32 pid if numeric, else a tag."""
+    def find(self, sandbox_id, selector, kind=None):
+        """envd's selector: a uint32 pid if numeric, else a tag; with
+        kind, only a process of that kind."""
         procs = self.by_sandbox.get(sandbox_id, {})
         if selector.isdigit() and selector.isascii():
             pid = int(selector)
-            return procs.get(pid) if pid <= UINT32_MAX else None
-        for p in procs.values():
-            if p.tag == selector:
-                return p
-        return None
+            p = procs.get(pid) if pid <= UINT32_MAX else None
+        else:
+            p = next((p for p in procs.values() if p.tag == selector), None)
+        return p if p is not None and kind in (None, p.kind) else None
 
     def tag_taken(self, sandbox_id, tag):
         return any(p.tag == tag

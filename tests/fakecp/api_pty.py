@@ -32,6 +32,9 @@ capsules dialect only.
     A connect to a tag that is gone (or is not a PTY) produces no message
     at all until the client closes.  The server closes without a Close
     frame (CONTRACT 7.5).
+  * Test view (not Wrenn): GET /_fake/ptys lists the live PTYs with the
+    WebSockets attached to each and the client message types ignored
+    (e.g. the "pong" a client answers a ping with).
 
 Registered by routes.py through register_capsules (routes.EXTENSIONS).
 """
@@ -54,6 +57,7 @@ import api_stream
 import gojson
 import sandboxfs
 from api_sandboxes import invalid_sandbox_id, sandbox_id_param
+from httpio import json_response
 
 PTY_QUEUE = 64            # inbound messages queued per session
 READ_CHUNK = 32 << 10     # bytes read from the PTY at a time
@@ -91,6 +95,8 @@ class Pty:
         self.master = master       # owned, blocking; closed after the exit
         self.p = p                 # its api_process.Process (kind "pty")
         self.write_lock = asyncio.Lock()
+        self.sessions = 0          # WebSockets attached now
+        self.ignored = {}          # client message types ignored -> count
 
     def resize(self, cols, rows):
         with contextlib.suppress(OSError):
@@ -144,14 +150,6 @@ class Pty:
         self.p.publish(("exit", self.p.exit_code))
 
 
-def ptys(app):
-    """The app's live PTYs by (sandbox id, pid)."""
-    d = getattr(app, "ptys", None)
-    if d is None:
-        d = app.ptys = {}
-    return d
-
-
 def _preexec():
     """In the child: the PTY (fd 0) becomes the controlling terminal."""
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
@@ -195,14 +193,9 @@ async def start_pty(ctx, sb, msg):
     p = api_process.Process(sb, proc.pid, api_process.new_tag("pty"), cmd,
                             args, kind="pty")
     api_process.table(app).add(p)
-    pt = Pty(app, sb, proc, master, p)
-    ptys(app)[(sb.id, proc.pid)] = pt
-
-    def gone(_):
-        ptys(app).pop((sb.id, proc.pid), None)
-
+    pt = p.backend = Pty(app, sb, proc, master, p)
     task = asyncio.ensure_future(pt.run())
-    task.add_done_callback(gone)
+    task.add_done_callback(lambda f: f.cancelled() or f.exception())
     return pt, None
 
 
@@ -285,6 +278,9 @@ class PtySession(api_stream.Session):
                     pt.resize(cols, rows)
             elif t == "kill" and pt is not None:
                 pt.kill()
+            elif pt is not None and isinstance(t, str):
+                # ignored, as the server does; counted for /_fake/ptys
+                pt.ignored[t[:32]] = pt.ignored.get(t[:32], 0) + 1
 
     async def _pinger(self):
         interval = getattr(self.ctx.app.opts, "pty_ping_interval",
@@ -313,6 +309,8 @@ class PtySession(api_stream.Session):
         """Follow pt (None: a gone tag, nothing is sent) until the client
         leaves or, after exit, closes or sends a frame."""
         q = pt.p.subscribe() if pt is not None else None
+        if pt is not None:
+            pt.sessions += 1
         self.tasks = [asyncio.ensure_future(self._reader()),
                       asyncio.ensure_future(self._writer(pt)),
                       asyncio.ensure_future(self._pinger())]
@@ -329,6 +327,8 @@ class PtySession(api_stream.Session):
         finally:
             if q is not None:
                 pt.p.unsubscribe(q)
+            if pt is not None:
+                pt.sessions -= 1
             for t in self.tasks:
                 t.cancel()
 
@@ -391,16 +391,33 @@ async def pty(ctx):
             if not isinstance(tag, str) or tag == "":
                 await session.fatal("connect requires a 'tag' field")
                 return ws
-            p = api_process.table(ctx.app).find(session.sb.id, tag)
-            pt = ptys(ctx.app).get((session.sb.id, p.pid)) \
-                if p is not None and p.kind == "pty" else None
-            await session.attach(pt)
+            p = api_process.table(ctx.app).find(session.sb.id, tag,
+                                                kind="pty")
+            await session.attach(p.backend if p is not None else None)
         else:
             await session.fatal("first message must be type 'start' or "
                                 "'connect'")
     finally:
         session._close_tcp()
     return ws
+
+
+async def control_ptys(ctx):
+    """GET /_fake/ptys: the live PTYs with their attached WebSockets and
+    the client message types the server ignored (a test's view)."""
+    out = []
+    for procs in api_process.table(ctx.app).by_sandbox.values():
+        for p in procs.values():
+            if p.backend is not None:
+                out.append({"sandbox_id": p.sandbox_id, "tag": p.tag,
+                            "pid": p.pid, "sessions": p.backend.sessions,
+                            "ignored": p.backend.ignored})
+    return json_response(200, out)
+
+
+def register_control(r):
+    """Add GET /ptys to the /_fake sub-router r."""
+    r.get("/ptys", control_ptys)
 
 
 def register_capsules(group, r):

@@ -11,6 +11,7 @@
   DELETE /_fake/faults/{id}                remove one rule
   GET    /_fake/sandboxes[/{id}]           internal view of sandboxes
   POST   /_fake/sandboxes/{id}/status      {"status":S,"after_ms"?:N}
+  GET    /_fake/ptys                       live PTYs (api_pty.py)
   POST   /_fake/jwt                        mint a user JWT -> {"token":...}
   POST   /_fake/api-keys                   {"team_id"?,"name"?} -> key
   ...and the ones in control_resources.py (hosts, audit, builds) and
@@ -339,6 +340,8 @@ def build():
         r.post("/sandboxes/{id}/status", force_status)
         r.post("/jwt", mint_jwt)
         r.post("/api-keys", add_api_key)
+        import api_pty  # the live PTYs
+        api_pty.register_control(r)
         import proxy   # the sandbox proxy's cache and port map
         proxy.register_control(r)
         import control_resources   # hosts, placement, audit, builds
