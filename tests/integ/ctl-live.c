@@ -49,7 +49,7 @@ int
 main(int argc, char **argv)
 {
 	struct wrennctl *h = NULL;
-	char *res = NULL, params[512], sid[128],
+	char *res = NULL, params[512], sid[256],
 	     path[] = "/tmp/ctl-live.XXXXXX";
 	const char *ids;
 	int r, fd, i, found;

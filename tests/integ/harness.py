@@ -6,7 +6,9 @@ raw wrenn-ipc/1 client and a wrennctl runner.
 Environment:
   top_srcdir / top_builddir  set by `make check`
   WRENND_TEST_SOCKET         use an already running wrennd (e.g. under gdb)
-  WRENND_VALGRIND=1          run wrennd under valgrind (errors fail the test)
+  WRENND_VALGRIND=1          run wrennd under valgrind (errors fail the test);
+                             every wait multiplies by TIME_FACTOR
+  WRENND_TIME_FACTOR=N       that factor (default 10 under valgrind, else 1)
 """
 import atexit
 import json
@@ -28,6 +30,31 @@ WRENND = os.path.join(BUILDDIR, "daemon", "wrennd")
 WRENNCTL = os.path.join(BUILDDIR, "cli", "wrennctl")
 FAKECP = os.path.join(SRCDIR, "tests", "fakecp", "fakecp.py")
 MKCERT = os.path.join(SRCDIR, "tests", "fakecp", "mkcert.sh")
+
+VALGRIND = os.environ.get("WRENND_VALGRIND") == "1"
+# One factor for every wait on wrennd: wait_for(), settle(), a Client's
+# socket timeouts (set through settimeout() too), wrennctl runs and
+# stopping wrennd. Waits are upper bounds for something that must
+# happen, so a larger factor only makes a failing run slower.
+TIME_FACTOR = float(os.environ.get("WRENND_TIME_FACTOR") or
+                    (10 if VALGRIND else 1))
+
+
+def scaled(seconds):
+    """A wait on wrennd, in seconds, times TIME_FACTOR (None stays None)."""
+    return None if seconds is None else seconds * TIME_FACTOR
+
+
+def skip_slow_under_valgrind(tap, name, covered_by):
+    """Under valgrind, report the load case `name` as skipped, saying
+    which smaller case covers the same path, and return True; else
+    return False. Only for load (many clients, many megabytes), never
+    to hide a failure."""
+    if not VALGRIND:
+        return False
+    tap.ok(True, "%s # SKIP too slow under valgrind (load); the same "
+           "path runs in %s" % (name, covered_by))
+    return True
 
 
 class Tap:
@@ -74,6 +101,7 @@ class Tap:
         sys.stdout.flush()
 
     def done(self):
+        _check_reports(self)
         print("1..%d" % self.n)
         sys.stdout.flush()
         return 1 if self.failed else 0
@@ -147,7 +175,8 @@ def dig(obj, *keys):
 
 
 def wait_for(pred, timeout=10.0, step=0.02, what="condition"):
-    deadline = time.monotonic() + timeout
+    """Poll pred() until it is true; timeout is scaled()."""
+    deadline = time.monotonic() + scaled(timeout)
     while time.monotonic() < deadline:
         v = pred()
         if v:
@@ -159,8 +188,8 @@ def wait_for(pred, timeout=10.0, step=0.02, what="condition"):
 def settle(fn, want, timeout=10.0, step=0.05):
     """Poll fn() until it returns want or timeout passes; return the last
     value, for an assertion that shows what it was instead of a timeout
-    traceback."""
-    deadline = time.monotonic() + timeout
+    traceback. timeout is scaled()."""
+    deadline = time.monotonic() + scaled(timeout)
     while True:
         v = fn()
         if v == want or time.monotonic() >= deadline:
@@ -337,7 +366,9 @@ class Wrennd:
         if env:
             e.update(env)
         e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        cmd = [WRENND, "--socket", self.sock] + list(args)
+        self.args = list(args)
+        self.final_stderr = None  # the log as stop() found it
+        cmd = [WRENND, "--socket", self.sock] + self.args
         if os.environ.get("WRENND_VALGRIND") == "1":
             cmd = ["valgrind", "-q", "--error-exitcode=99",
                    "--leak-check=full", "--errors-for-leak-kinds=definite",
@@ -349,12 +380,13 @@ class Wrennd:
         _started.append(self)
         if wait:
             # Until the socket answers or wrennd exits (_alive raises):
-            # under valgrind on a loaded machine start-up takes minutes;
-            # the bound only stops a wrennd that hangs alive.
-            wait_for(self._alive, 600, step=0.1, what="wrennd socket")
+            # the bound (600 s under valgrind, where start-up on a
+            # loaded machine takes minutes) only stops a wrennd that
+            # hangs alive.
+            wait_for(self._alive, 60, step=0.1, what="wrennd socket")
             # The api-dialect probe at start is done (found or not), so
             # its GET /health is not in a test's request log.
-            wait_for(self._dialect_logged, 600, step=0.1,
+            wait_for(self._dialect_logged, 60, step=0.1,
                      what="wrennd api-dialect line")
 
     def _running(self):
@@ -391,12 +423,13 @@ class Wrennd:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(scaled(timeout))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
         self.err.close()
-        return self.proc.returncode, self.stderr()
+        self.final_stderr = self.stderr()
+        return self.proc.returncode, self.final_stderr
 
 
 def rss_kib(pid, field="VmRSS"):
@@ -423,15 +456,49 @@ def instrumented():
 def sanitizer_clean(text):
     """Whether wrennd's stderr shows no sanitizer or valgrind report."""
     bad = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-           "runtime error:", "== Invalid", "definitely lost")
+           "runtime error:", "== Invalid", "definitely lost",
+           "== Conditional jump", "== Use of uninitialised",
+           "== Syscall param", "== Mismatched free", "== Source and "
+           "destination overlap", "== Process terminating")
     return not any(b in text for b in bad)
+
+
+def _check_reports(tap):
+    """At the end of a file: one failure for every wrennd that exited with
+    a sanitizer or valgrind report, whether or not its case stopped it
+    through Env.close(tap), else one passing line saying none did."""
+    dirty = 0
+    for w in _started:
+        if w.proc.poll() is None:
+            continue  # still running: its case checks it, or none can
+        text = w.final_stderr
+        if text is None:
+            try:
+                text = w.stderr()
+            except OSError:
+                continue  # its directory is gone with its Env
+        if not sanitizer_clean(text):
+            dirty += 1
+            tap.ok(False, "wrennd %s ran without a sanitizer or valgrind "
+                   "report" % " ".join(w.args), text[-3000:])
+    if not dirty:
+        tap.ok(True, "no wrennd of this file exited with a sanitizer or "
+               "valgrind report (%d started)" % len(_started))
+
+
+class _ScaledSocket(socket.socket):
+    """A socket whose settimeout() is scaled(), so a test's
+    `c.s.settimeout(10)` waits long enough under valgrind too."""
+
+    def settimeout(self, value):
+        super().settimeout(scaled(value))
 
 
 class Client:
     """A raw wrenn-ipc/1 client over the Unix socket."""
 
     def __init__(self, path, timeout=30):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s = _ScaledSocket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.s.settimeout(timeout)
         self.s.connect(path)
         self.buf = b""
@@ -543,7 +610,8 @@ def wrennctl(sock, *args, input=None, timeout=60, env=None, text=True):
     if env:
         e.update(env)
     p = subprocess.run([WRENNCTL, "--socket", sock] + list(args),
-                       input=input, capture_output=True, timeout=timeout,
+                       input=input, capture_output=True,
+                       timeout=scaled(timeout),
                        env=e)
     if not text:
         return p.returncode, p.stdout, p.stderr
@@ -634,6 +702,11 @@ class Env:
         if self.fake is not None:
             self.fake.stop()
         if os.environ.get("WRENND_KEEP_TMP") != "1":
+            # Keep the logs of the wrennds that ended here for done().
+            for w in _started:
+                if (w.final_stderr is None and w.proc.poll() is not None
+                        and w.errpath.startswith(self.tmp + os.sep)):
+                    w.final_stderr = w.stderr()
             shutil.rmtree(self.tmp, ignore_errors=True)
         return rc, text
 
