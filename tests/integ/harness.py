@@ -45,6 +45,17 @@ def scaled(seconds):
     return None if seconds is None else seconds * TIME_FACTOR
 
 
+def valgrind_prefix():
+    """The command in front of wrennd: valgrind (by its absolute path, for
+    an exec that does not search PATH) under WRENND_VALGRIND=1, else
+    nothing."""
+    if not VALGRIND:
+        return []
+    return [shutil.which("valgrind") or "valgrind", "-q",
+            "--error-exitcode=99", "--leak-check=full",
+            "--errors-for-leak-kinds=definite", "--track-fds=no"]
+
+
 def skip_slow_under_valgrind(tap, name, covered_by):
     """Under valgrind, report the load case `name` as skipped, saying
     which smaller case covers the same path, and return True; else
@@ -368,12 +379,8 @@ class Wrennd:
         e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.args = list(args)
         self.final_stderr = None  # the log as stop() found it
-        cmd = [WRENND, "--socket", self.sock] + self.args
-        if os.environ.get("WRENND_VALGRIND") == "1":
-            cmd = ["valgrind", "-q", "--error-exitcode=99",
-                   "--leak-check=full", "--errors-for-leak-kinds=definite",
-                   "--track-fds=no"] + cmd
-        cmd = list(wrap) + cmd
+        cmd = list(wrap) + valgrind_prefix() + [
+            WRENND, "--socket", self.sock] + self.args
         self.err = open(self.errpath, "w")
         self.proc = subprocess.Popen(cmd, env=e, stdout=self.err,
                                      stderr=subprocess.STDOUT)

@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (PYTHON, WRENND, Client, Env, Opened, Tap, dig,  # noqa: E402
-                     sanitizer_clean, wait_for)
+                     sanitizer_clean, valgrind_prefix, wait_for)
 
 t = Tap()
 env = Env(start_wrennd=False)
@@ -93,11 +93,7 @@ class Systemd:
             e["WATCHDOG_USEC"] = str(watchdog_usec)
         e.update(extra_env or {})
         e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        cmd = [WRENND] + list(args)
-        if os.environ.get("WRENND_VALGRIND") == "1":
-            cmd = ["valgrind", "-q", "--error-exitcode=99",
-                   "--leak-check=full", "--errors-for-leak-kinds=definite",
-                   "--track-fds=no"] + cmd
+        cmd = valgrind_prefix() + [WRENND] + list(args)
         self.errpath = os.path.join(self.dir, "wrennd.log")
         self.err = open(self.errpath, "w")
         self.proc = subprocess.Popen(
