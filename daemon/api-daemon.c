@@ -111,6 +111,9 @@ daemon_status_build(struct wrennd *wd, enum role role)
 	if (st != NULL)
 		json_object_set_new(st, "draining", json_boolean(wd->draining));
 	if (st != NULL)
+		json_object_set_new(json_object_get(st, "counts"),
+		    "transfers_active", json_integer(api_files_active(wd)));
+	if (st != NULL)
 		daemon_status_dialect(wd, json_object_get(st, "upstream"));
 	if (st != NULL && wd->listener != NULL &&
 	    listener_tool_path(wd->listener) != NULL)

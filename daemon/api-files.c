@@ -1076,6 +1076,12 @@ files_xfer_start(struct files_xfer *x)
 	return 0;
 }
 
+unsigned
+api_files_active(const struct wrennd *wd)
+{
+	return wd->files != NULL ? wd->files->nxfers : 0;
+}
+
 /*
  * Refuse a transfer past max-peer-transfers for the peer's uid or past
  * the transfer share of the pool (max-transfers, at most one less than

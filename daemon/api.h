@@ -154,6 +154,9 @@ unsigned api_sandbox_watches(const struct wrennd *wd);
 
 /* api-files.c's state (struct wrennd's files): NULL on OOM. */
 struct api_files *api_files_new(void);
+/* Streaming transfers counted against max-transfers (workers stuck in a
+ * blocking read or write count until they return). */
+unsigned api_files_active(const struct wrennd *wd);
 /* At exit, after every call is gone: let go of file-transfer workers
  * still stuck in a blocking call (they free themselves if they return),
  * and free the state. */

@@ -10,7 +10,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Env, Tap  # noqa: E402
+from harness import Client, Env, Tap, settle  # noqa: E402
 import fusefix  # noqa: E402
 
 LIMITS = ["--set", "transfer-low-speed=1024",
@@ -38,6 +38,23 @@ def served(name):
     t.ok(isinstance(r.get("result"), list), "%s: another client's "
          "sandboxes.list is answered" % name, r)
     other.close()
+
+
+def transfers_active():
+    r = Client(env.sock, timeout=20)
+    try:
+        st = r.call("daemon.status", {})
+    finally:
+        r.close()
+    return st.get("result", {}).get("counts", {}).get("transfers_active")
+
+
+def pool_idle(name):
+    """The transfers of the cases before have all returned (a cancelled
+    or released worker leaves the pool a moment after its reply), so
+    this case has the whole of max-transfers."""
+    t.eq(settle(transfers_active, 0), 0, "%s: the pool is idle first "
+         "(daemon.status transfers_active)" % name)
 
 
 def alive(name):
@@ -111,6 +128,8 @@ try:
                     {"sandbox_id": sid, "path": "z%d.bin" % n,
                      "fd": {"$fd": 0}}, [rd]))
                 os.close(rd)
+            t.eq(settle(transfers_active, 6), 6, "the two stuck workers "
+                 "and four pipes are counted (daemon.status)")
             r = c.wait_reply(ids[4])
             t.eq(code(r), "too_many_transfers", "stuck workers count "
                  "toward max-transfers")
@@ -135,6 +154,7 @@ try:
 
     # eight uploads from pipes nobody writes against a pool of eight
     with t.case("issue 12.2: stalled pipes do not starve the pool"):
+        pool_idle("eight stalled pipes")
         pipes = [os.pipe() for _ in range(8)]
         ids = []
         for n, (rd, wr) in enumerate(pipes):
