@@ -32,7 +32,7 @@
 #include "wrennd.h"
 
 #define DIALECT_PROBE_PATH     "/health"
-#define DIALECT_PROBE_MS       10000 /* deadline of one probe */
+#define DIALECT_PROBE_MS       10000 /* one probe's answer, after connect-timeout */
 #define DIALECT_PROBE_MAX      4096  /* bytes of a /health answer */
 #define DIALECT_VERSION_MAX    64    /* bytes of the version kept */
 #define DIALECT_BACKOFF_MIN_MS 1000  /* after the first failed probe */
@@ -425,7 +425,10 @@ dialect_probe(struct dialect *d)
 	    d->wd->up, "GET", DIALECT_PROBE_PATH, UPSTREAM_AUTH_NONE);
 	if (req == NULL)
 		return -1;
-	upstream_req_set_timeout(req, DIALECT_PROBE_MS);
+	/* Connecting (TCP and TLS) may take all of connect-timeout; the
+	 * answer then gets DIALECT_PROBE_MS more. */
+	upstream_req_set_timeout(
+	    req, d->wd->cfg->connect_timeout_ms + DIALECT_PROBE_MS);
 	upstream_req_set_max_response(req, DIALECT_PROBE_MAX);
 	if (upstream_req_start(req, dialect_probe_cb, d) != 0)
 		return -1;

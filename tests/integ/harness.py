@@ -379,8 +379,14 @@ class Wrennd:
         e.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         self.args = list(args)
         self.final_stderr = None  # the log as stop() found it
+        # Under valgrind a first TLS handshake can outlast the default
+        # connect-timeout (10 s): it grows by TIME_FACTOR unless the test
+        # sets its own (a later --set wins).
+        slow = (["--set", "connect-timeout=%d" % min(600000,
+                                                     10000 * TIME_FACTOR)]
+                if VALGRIND else [])
         cmd = list(wrap) + valgrind_prefix() + [
-            WRENND, "--socket", self.sock] + self.args
+            WRENND, "--socket", self.sock] + slow + self.args
         self.err = open(self.errpath, "w")
         self.proc = subprocess.Popen(cmd, env=e, stdout=self.err,
                                      stderr=subprocess.STDOUT)
