@@ -33,9 +33,9 @@
 
 #define DIALECT_PROBE_PATH     "/health"
 #define DIALECT_PROBE_MS       10000 /* one probe's answer, after connect-timeout */
-#define DIALECT_PROBE_MAX      4096  /* bytes of a /health answer */
-#define DIALECT_VERSION_MAX    64    /* bytes of the version kept */
-#define DIALECT_BACKOFF_MIN_MS 1000  /* after the first failed probe */
+#define DIALECT_PROBE_MAX      4096 /* bytes of a /health answer */
+#define DIALECT_VERSION_MAX    64   /* bytes of the version kept */
+#define DIALECT_BACKOFF_MIN_MS 1000 /* after the first failed probe */
 #define DIALECT_BACKOFF_MAX_MS 15000
 #define DIALECT_REASON_MAX     200
 
