@@ -14,7 +14,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (WRENND, Client, Env, Tap, Wrennd, ctl_json,  # noqa
-                     localhost_resolves, sanitizer_clean, wait_for)
+                     localhost_resolves, sanitizer_clean, scaled, wait_for)
 
 t = Tap()
 
@@ -394,16 +394,19 @@ try:
         s.bind(stale)
         s.close()
         w = Wrennd(tmp, env.fake.url, socket_path=stale,
-                   args=["--ca-file", env.fake.ca],
+                   args=["--ca-file", env.fake.ca, "--set",
+                         "drain-timeout=%d" % scaled(5000)],
                    api_key=env.seed["api_key"])
         try:
             rc, _ = ctl_json(w.sock, "sandboxes.list")
             t.eq(rc, 0, "stale socket replaced")
             # drain: a call in flight finishes after SIGTERM
             cl = Client(w.sock)
+            # Long enough for the status polls below to see it in flight
+            # (each is slow under valgrind: one probe over TLS).
             cid = cl.call_async("sandbox.exec",
                                 {"sandbox_id": sid, "cmd": "sleep",
-                                 "args": ["1"]})
+                                 "args": ["%g" % scaled(1)]})
             probe = Client(w.sock)
             wait_for(lambda: probe.call("daemon.status")["result"]["counts"]
                      ["calls_inflight"] >= 2, 10, 0.02,
