@@ -11,8 +11,8 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (Client, Env, Opened, Tap, dig, wait_for,  # noqa: E402
-                     wrennctl)
+from harness import (Client, Env, Opened, Tap, Wrennd, dig,  # noqa: E402
+                     wait_for, wrennctl)
 
 t = Tap()
 env = Env(dialect="capsules")
@@ -114,6 +114,62 @@ try:
             t.eq(dig(ev, 0, "pid"), pid, "%s attacher: start{pid}" % name)
             t.eq(text_of(ev), "term\n", "%s attacher: the output" % name)
 
+    with t.case("issue 10: one process started, listed, attached from two "
+                "clients, SIGTERM then the default SIGKILL"), \
+            Opened() as keep:
+        # The trap survives SIGTERM (it only notes it), so only a SIGKILL
+        # ends the process: the kill without -s must be one.
+        rc, out, err = wrennctl(
+            env.sock, "exec", "--background", "--tag", "survivor", "--env",
+            "WORD=still here", "--cwd", "/root/sub", sid, "--",
+            "/bin/sh", "-c", "trap 'echo \"term $WORD\"; "
+            "echo \"$WORD\" > termed' TERM; touch ready2; "
+            "while :; do sleep 0.05; done")
+        t.eq(rc, 0, "wrennctl exec --background --tag --env --cwd exits 0 "
+             "(%s)" % err.strip())
+        pid, tag = (out.decode().split() + ["", ""])[:2]
+        t.eq(tag, "survivor", "the flow: the tag given")
+        t.eq([(str(p["pid"]), p.get("tag")) for p in listed(c, sid)],
+             [(pid, "survivor")], "the flow: sandbox.processes lists it")
+        until_file(c, sid, "sub/ready2")
+        a1, a2 = keep(Client(env.sock)), keep(Client(env.sock))
+        i1 = a1.call_async("sandbox.attach_process",
+                           {"sandbox_id": sid, "selector": int(pid)})
+        i2 = a2.call_async("sandbox.attach_process",
+                           {"sandbox_id": sid, "selector": tag})
+        wait_for(lambda: len([s for s in c.call("streams.list")["result"]
+                              if str(s.get("pid")) == pid]) == 2,
+                 timeout=30, what="two attached streams")
+        env.fake.clear_requests()
+        rc, out, err = wrennctl(env.sock, "kill", sid, tag, "-s", "TERM")
+        t.eq(rc, 0, "wrennctl kill -s TERM exits 0 (%s)" % err.strip())
+        until_file(c, sid, "sub/termed")
+        t.eq(dig(sh(c, sid, "cat sub/termed"), "stdout"), "still here\n",
+             "the flow: SIGTERM reached the trap, in the --cwd directory")
+        t.eq([p.get("tag") for p in listed(c, sid)], ["survivor"],
+             "the flow: the process outlived SIGTERM")
+        r = c.call("sandbox.kill", {"sandbox_id": sid, "selector": int(pid)})
+        t.eq(r.get("result"), {}, "the flow: sandbox.kill without a "
+             "signal -> {}")
+        kills = ["%s?%s" % (q["path"], q.get("query") or "")
+                 for q in env.fake.requests() if q["method"] == "DELETE"]
+        t.eq(kills, ["%s/%s/processes/survivor?signal=SIGTERM"
+                     % (env.fake.sandboxes_path, sid),
+                     "%s/%s/processes/%s?" % (env.fake.sandboxes_path, sid,
+                                               pid)],
+             "the flow: -s TERM asked for SIGTERM, the default for none "
+             "(the server's SIGKILL)")
+        for name, cl, i in (("first", a1, i1), ("second", a2, i2)):
+            ev = []
+            r = cl.wait_reply(i, events=ev)
+            t.eq(r.get("result"), {"exit_code": -1},
+                 "the flow: %s attacher: killed by a signal" % name)
+            t.eq(text_of(ev), "term still here\n",
+                 "the flow: %s attacher: the trap's output, with --env's "
+                 "value" % name)
+        wait_for(lambda: not listed(c, sid), timeout=30, what="gone")
+        t.eq(listed(c, sid), [], "the flow: SIGKILL ended it")
+
     with t.case("SIGKILL through wrennctl"), Opened():
         rc, out, err = wrennctl(env.sock, "exec", "--background", "--tag",
                                 "sleeper", sid, "--", "sleep", "60")
@@ -163,6 +219,34 @@ try:
         t.ok(rc != 0, "wrennctl attach of an unknown process fails", rc)
         t.has(err, "not found",
               "wrennctl attach of an unknown process: not found")
+
+    with t.case("issue 10: process-stream errors after the upgrade"), \
+            Opened() as keep:
+        # v0.1.5 answers these with a WebSocket message after the 101, not
+        # an HTTP status: wrennd gives the typed errors the HTTP answers
+        # had.
+        r = c.call("sandbox.attach_process",
+                   {"sandbox_id": "cl-" + "0" * 25, "selector": 1})
+        t.eq(code_of(r), "not_found", "attach_process to an unknown "
+             "sandbox: not_found")
+        t.eq(dig(r, "error", "data", "status"), 404,
+             "attach_process to an unknown sandbox: status 404")
+        psid = c.call("sandboxes.create", {})["result"]["id"]
+        c.call("sandbox.pause", {"sandbox_id": psid})
+        r = c.call("sandbox.attach_process",
+                   {"sandbox_id": psid, "selector": 1})
+        t.eq(code_of(r), "invalid_state", "attach_process to a paused "
+             "sandbox: invalid_state")
+        t.eq(dig(r, "error", "data", "sandbox_status"), "paused",
+             "attach_process to a paused sandbox: data.sandbox_status")
+        bad = keep(Wrennd(env.tmp, env.fake.url, api_key="wrn_" + "0" * 32))
+        b = keep(Client(bad.sock))
+        r = b.call("sandbox.attach_process", {"sandbox_id": sid,
+                                              "selector": 1})
+        t.eq(code_of(r), "unauthorized", "attach_process with a wrong API "
+             "key: unauthorized")
+        t.has(dig(r, "error", "message") or "", "authentication failed",
+              "attach_process with a wrong API key: the server's words")
 
     with t.case("invalid params"), Opened():
         cases = [

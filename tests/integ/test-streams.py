@@ -13,7 +13,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (PYTHON, Client, Env, Opened, Tap,  # noqa: E402
+from harness import (PYTHON, Client, Env, Opened, Tap, Wrennd,  # noqa: E402
                      dig, instrumented, rss_kib, settle, wait_for)
 
 t = Tap()
@@ -459,6 +459,20 @@ try:
              "stream on a paused sandbox -> invalid_state 409 (code)")
         t.eq(dig(r, "error", "data", "status"), 409,
              "stream on a paused sandbox -> invalid_state 409 (status)")
+
+    with t.case("issue 10: a wrong API key on the stream"), \
+            Opened() as keep:
+        # 172413e refuses the upgrade with 401; v0.1.5 upgrades and then
+        # sends "authentication failed": the same typed error either way.
+        bad = keep(Wrennd(env.tmp, env.fake.url, api_key="wrn_" + "0" * 32))
+        b = keep(Client(bad.sock))
+        r, ev = stream(b, sid, "true")
+        t.eq(dig(r, "error", "data", "code"), "unauthorized",
+             "exec_stream with a wrong API key -> unauthorized (code)")
+        t.eq(dig(r, "error", "data", "status"), 401,
+             "exec_stream with a wrong API key -> unauthorized (status)")
+        t.eq([e.get("event") for e in ev if e.get("event") != "error"], [],
+             "exec_stream with a wrong API key: no start, no output")
 finally:
     env.close(t)
 
