@@ -188,6 +188,35 @@ try:
              "list_files: one exec of find each, no shell")
         t.eq(dig(bodies, 0, "args", 1), "./tree",
              "the path is one argument, relative to the home")
+        # A name a shell would run: through argv it stays a name.
+        odd = "tree/$(touch pwned); x"
+        old.fake.clear_requests()
+        r = o.call("sandbox.mkdir", {"sandbox_id": osid, "path": odd})
+        t.eq(dig(r, "result", "entry", "name"), "$(touch pwned); x",
+             "polyfilled mkdir of a name with shell syntax: that name")
+        bodies = [json.loads(q["body"]) for q in old.fake.requests()
+                  if q["path"].endswith("/exec")]
+        t.eq([[b.get("cmd")] + b.get("args", [])[:3] for b in bodies][1:2],
+             [["mkdir", "-p", "--", "./" + odd]],
+             "polyfilled mkdir: mkdir -p -- PATH as argv, no shell")
+        old.fake.clear_requests()
+        r = o.call("sandbox.remove", {"sandbox_id": osid, "path": odd})
+        t.eq(r.get("result"), {}, "polyfilled remove of that name -> {}")
+        bodies = [json.loads(q["body"]) for q in old.fake.requests()
+                  if q["path"].endswith("/exec")]
+        t.eq([[b.get("cmd")] + b.get("args", []) for b in bodies],
+             [["find", "./" + odd, "-maxdepth", "0", "-exec", "rm", "-rf",
+               "--", "{}", "+"]],
+             "polyfilled remove: one find -exec rm -rf -- as argv")
+        r = o.call("sandbox.list_files", {"sandbox_id": osid,
+                                          "path": "tree"})
+        t.eq([e.get("name") for e in dig(r, "result", "entries") or []
+              if "pwned" in e.get("name", "")], [],
+             "polyfilled remove: the name is gone from the listing")
+        r = o.call("sandbox.exec", {"sandbox_id": osid, "cmd": "test",
+                                    "args": ["-e", "pwned"]})
+        t.eq(dig(r, "result", "exit_code"), 1,
+             "no file 'pwned' in the home: the name was never run")
 
     for label, cl, s in (("v0.1.5", c, sid), ("172413e polyfill", o, osid)):
         with t.case("%s: mkdir and remove" % label), Opened():

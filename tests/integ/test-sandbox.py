@@ -321,6 +321,31 @@ try:
         t.has(dig(r, "error", "message") or "", "after 1 s",
               "wait_ready timeout says how long it waited")
 
+    with t.case("issue 10: a sandbox left in error (a failed pause)"), \
+            Opened() as keep:
+        sid = new_sandbox()
+        env.fake.force_status(sid, "error")
+        # timeout_sec far past the client's own: only failing fast answers
+        c = keep(Client(sock, timeout=30))
+        r = c.call("sandbox.wait_ready", {"sandbox_id": sid,
+                                          "timeout_sec": 3600})
+        t.eq(dig(r, "error", "data", "code"), "invalid_state",
+             "wait_ready on a sandbox in error fails fast: invalid_state")
+        t.eq(dig(r, "error", "data", "sandbox_status"), "error",
+             "wait_ready on a sandbox in error: data.sandbox_status")
+        r = c.call("sandbox.pause", {"sandbox_id": sid})
+        t.eq(dig(r, "error", "data", "code"), "invalid_state",
+             "pause of a sandbox in error: the server's invalid_state")
+        r = c.call("sandbox.exec", {"sandbox_id": sid, "cmd": "true"})
+        t.eq(dig(r, "error", "data", "code"), "invalid_state",
+             "exec on a sandbox in error: invalid_state")
+        ids = [s.get("id") for s in dig(c.call("sandboxes.list"),
+                                        "result") or []]
+        t.ok(sid not in ids, "sandboxes.list leaves a sandbox in error out",
+             ids)
+        r = c.call("sandboxes.destroy", {"sandbox_id": sid})
+        t.eq(r.get("result"), {}, "a sandbox in error can be destroyed")
+
     # destroy is idempotent upstream; list hides stopped
     with t.case("sandboxes.destroy"):
         sid = new_sandbox()
