@@ -228,16 +228,19 @@ conf_choices_of(const char *name)
 	return NULL;
 }
 
-/* Whether value is one of the "a|b|c" choices. */
+/* Whether value is one of the "a|b|c" choices: a whole word, so neither
+ * a part of one nor several ("a|b") pass. */
 static int
 conf_choice_ok(const char *choices, const char *value)
 {
-	size_t n = strlen(value);
+	size_t n = strlen(value), w;
 	const char *c;
 
-	for (c = choices; *c != '\0'; c += strcspn(c, "|"), c += *c == '|')
-		if (strncmp(c, value, n) == 0 && (c[n] == '|' || c[n] == '\0'))
+	for (c = choices; *c != '\0'; c += w, c += *c == '|') {
+		w = strcspn(c, "|");
+		if (w == n && strncmp(c, value, n) == 0)
 			return 1;
+	}
 	return 0;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * conf.c without a daemon: the file parser (values, quoting, errors with
- * line and column), conf_set ranges, conf_finish's socket path checks
- * (issue 7) and what a reload keeps (conf_keep_restart_only).
+ * line and column), conf_set ranges, the words api-dialect takes (issue
+ * 10), conf_finish's socket path checks (issue 7) and what a reload keeps
+ * (conf_keep_restart_only).
  */
 #include "config.h"
 
@@ -123,6 +124,48 @@ test_set(void)
 	ok(r != 0, "a non-octal mode is refused");
 	r = conf_set(cfg, "token-file", "", err, sizeof(err));
 	ok(r != 0, "an empty path is refused");
+	conf_unref(cfg);
+}
+
+/* api-dialect (issue 10): auto by default, one of three words from the
+ * file or --set, anything else refused with the words it takes. */
+static void
+test_api_dialect(void)
+{
+	static const char *bad[] = {
+	    "Capsules", "caps", "auto|sandboxes", "sandboxes ", "v0.1.5", "a"};
+	struct parse_error pe;
+	struct conf *cfg = conf_new();
+	char err[256] = "";
+	size_t i;
+	int r;
+
+	ok_str(cfg->api_dialect, "auto", "api-dialect: auto by default");
+	conf_unref(cfg);
+	r = parse("api-dialect capsules\n", &cfg, &pe);
+	ok_int(r, 0, "api-dialect capsules in the file: taken");
+	ok_str(cfg->api_dialect, "capsules", "api-dialect from the file");
+	conf_unref(cfg);
+	r = parse("api-dialect newest\n", &cfg, &pe);
+	ok_int(r != 0, 1, "api-dialect newest in the file: refused");
+	ok_strstr(
+	    pe.text, "t.conf:1:", "api-dialect newest in the file: file:line");
+	ok_strstr(pe.text, "auto|sandboxes|capsules",
+	    "api-dialect newest in the file: the words it takes");
+	conf_unref(cfg);
+	cfg = conf_new();
+	r = conf_set(cfg, "api-dialect", "sandboxes", err, sizeof(err));
+	ok_int(r, 0, "--set api-dialect=sandboxes: taken");
+	ok_str(cfg->api_dialect, "sandboxes", "--set api-dialect: the value");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		r = conf_set(cfg, "api-dialect", bad[i], err, sizeof(err));
+		ok_int(r != 0, 1, "--set api-dialect='%s': refused", bad[i]);
+		ok_strstr(err, "is not one of auto|sandboxes|capsules",
+		    "--set api-dialect='%s': the words it takes", bad[i]);
+	}
+	ok_str(cfg->api_dialect, "sandboxes",
+	    "a refused api-dialect keeps the value before it");
 	conf_unref(cfg);
 }
 
@@ -276,6 +319,7 @@ main(void)
 {
 	test_parse();
 	test_set();
+	test_api_dialect();
 	test_socket_path();
 	test_tool_socket_path();
 	test_default_socket();
