@@ -859,8 +859,8 @@ api_sandbox_shutdown(struct wrennd *wd)
 	while ((w = TAILQ_FIRST(&wd->sandbox->watches)) != NULL) {
 		wt = TAILQ_FIRST(&w->waiters);
 		call_set_cancel(wt->call, NULL, NULL);
-		call_fail(wt->call, IPC_ERR_APPLICATION, "shutting_down", NULL,
-		    "wrennd is shutting down");
+		call_fail(wt->call, IPC_ERR_APPLICATION, CALL_SHUTDOWN_CODE,
+		    NULL, CALL_SHUTDOWN_MSG);
 		sandbox_waiter_free(wt);
 	}
 }

@@ -143,8 +143,8 @@ dialect_free(struct dialect *d)
 	while ((w = TAILQ_FIRST(&d->waiting)) != NULL) {
 		TAILQ_REMOVE(&d->waiting, w, entry);
 		call_set_cancel(w->call, NULL, NULL);
-		call_fail(w->call, IPC_ERR_APPLICATION, "shutting_down", NULL,
-		    "wrennd is shutting down");
+		call_fail(w->call, IPC_ERR_APPLICATION, CALL_SHUTDOWN_CODE,
+		    NULL, CALL_SHUTDOWN_MSG);
 		free(w);
 	}
 	free(d);

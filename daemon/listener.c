@@ -24,6 +24,7 @@
 
 #include <event2/event.h>
 
+#include "call.h"
 #include "client.h"
 #include "conf.h"
 #include "ipc.h"
@@ -203,7 +204,7 @@ listener_accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 	if (wd->draining) {
 		listener_refuse(
-		    fd, "shutting_down", NULL, "wrennd is shutting down");
+		    fd, CALL_SHUTDOWN_CODE, NULL, CALL_SHUTDOWN_MSG);
 		return;
 	}
 	if ((role = listener_role(fd, ls->tool, &cred, wd->cfg)) < 0) {
