@@ -76,12 +76,20 @@ cmd_describe_print(const json_t *m)
 {
 	const json_t *up = json_object_get(m, "upstream");
 	int stream = json_is_true(json_object_get(m, "stream"));
+	const char *server;
+	json_t *v;
+	int first = 0;
 
 	printf("%s - %s\n\n", json_string_value(json_object_get(m, "name")),
 	    json_string_value(json_object_get(m, "summary")));
 	cmd_describe_params(m);
-	printf("\nCredential: %s\n",
+	printf("\nCredential: %s",
 	    json_string_value(json_object_get(m, "credential")));
+	json_object_foreach(
+	    (json_t *)json_object_get(m, "credential_by_server"), server, v)
+		printf("%s%s on %s", first++ ? ", " : " (",
+		    json_string_value(v), server);
+	printf("%s\n", first ? ")" : "");
 	printf("Role:       %s or stronger\n",
 	    json_string_value(json_object_get(m, "role")));
 	printf("Streaming:  %s\n",

@@ -292,6 +292,12 @@ methods_describe(const struct methods_row *m)
 	    role_cred_name(m->cred), "role", role_name(m->role), "stream",
 	    (m->flags & METHODS_STREAM) != 0, "result",
 	    m->result == METHODS_RES_EMPTY ? "empty" : "object");
+	/* The proxy wants the API key on 172413e and nothing on v0.1.5,
+	 * where any credential serves the method's own record reads. */
+	if (o != NULL && m->cred == ROLE_CRED_APIKEY)
+		json_object_set_new(o, "credential_by_server",
+		    json_pack("{s:s, s:s}", "172413e", role_cred_name(m->cred),
+			"v0.1.5", role_cred_name(ROLE_CRED_ANY)));
 	if (o != NULL && (m->flags & METHODS_SLOW))
 		json_object_set_new(o, "slow", json_true());
 	if (o != NULL && (m->flags & METHODS_NEEDS_CAPSULES))

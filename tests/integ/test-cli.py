@@ -373,6 +373,13 @@ try:
         t.has(out, b"cmd", "help METHOD shows the live description (stdout)")
         t.has(out, b"timeout_sec",
               "help METHOD shows the live description (stdout)")
+        rc, out, err = wrennctl(sock, "help", "sandbox.exec")
+        t.has(out.decode().splitlines(), "Credential: api_key_or_jwt",
+              "help METHOD: one credential for both servers")
+        rc, out, err = wrennctl(sock, "help", "sandbox.get_url")
+        t.has(out.decode().splitlines(), "Credential: api_key (api_key on "
+              "172413e, api_key_or_jwt on v0.1.5)",
+              "issue 10: help of a proxy method: the credential per server")
     with t.case("completion bash"):
         rc, out, err = wrennctl(sock, "completion", "bash")
         t.eq(rc, 0, "completion bash prints a script (exit status)")

@@ -398,6 +398,16 @@ try:
               ("none", "api_key_or_jwt", "jwt", "admin_jwt", "api_key")],
              [],
              "each with its credential")
+        # issue 10: the proxy takes the API key on 172413e, none on v0.1.5
+        # (where any credential serves the method's own record reads)
+        t.eq(sorted(m["name"] for m in d if "credential_by_server" in m),
+             sorted(m["name"] for m in d if m.get("credential") ==
+                    "api_key"),
+             "credential_by_server: exactly the api_key (proxy) methods")
+        t.eq([m.get("credential_by_server") for m in d
+              if m["name"] == "sandbox.get_url"],
+             [{"172413e": "api_key", "v0.1.5": "api_key_or_jwt"}],
+             "sandbox.get_url: the credential per server")
         t.eq([m["name"] for m in d
               if not all({"name", "type", "required"} <= set(p)
                          for p in m.get("params", [{}]))], [],
