@@ -912,6 +912,15 @@ test_error_mapping(void)
 	     "\"invalid_token\",\"status\":400}}",
 		WRENNCTL_E_VALIDATION, "invalid_token", 400},
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"already_activated\",\"status\":400}}",
+		WRENNCTL_E_VALIDATION, "already_activated", 400},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"last_login_method\",\"status\":400}}",
+		WRENNCTL_E_VALIDATION, "last_login_method", 400},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
+	     "\"owns_team_with_members\",\"status\":409}}",
+		WRENNCTL_E_CONFLICT, "owns_team_with_members", 409},
+	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
 	     "\"brand_new\",\"status\":404}}",
 		WRENNCTL_E_NOT_FOUND, "brand_new", 404},
 	    {"{\"code\":-32000,\"message\":\"m\",\"data\":{\"code\":"
