@@ -5,7 +5,12 @@
  * that takes only the JWT of a platform admin, so this file is only their
  * rows. The teams, users and platform-sandbox rows exist only on the
  * v0.1.5 server (METHODS_NEEDS_CAPSULES); admin.list_audit_logs is in
- * api-audit.c, beside the handler it shares with audit.list.
+ * api-audit.c, beside the handler it shares with audit.list, and the
+ * platform sandboxes' methods that are more than one request beside the
+ * handlers they share with the team's: admin.exec_stream and
+ * admin.attach_process in stream.c, admin.pty in api-pty.c, admin.kill
+ * in api-process.c (rest_admin_route picks their /v1/admin/capsules
+ * routes).
  */
 #include "config.h"
 
@@ -234,6 +239,10 @@ static const struct methods_row api_admin_rows[] = {
     API_ADMIN_ROW("admin.metrics", "resource metrics of a platform sandbox",
 	"GET", "/v1/admin/capsules/{sandbox_id}/metrics",
 	.flags = METHODS_NEEDS_CAPSULES, .params = p_admin_metrics),
+    API_ADMIN_ROW("admin.processes",
+	"processes running in a platform sandbox, as sandbox.processes", "GET",
+	"/v1/admin/capsules/{sandbox_id}/processes",
+	.flags = METHODS_NEEDS_CAPSULES, .params = p_admin_sandbox),
 };
 
 const struct api_table api_admin_methods = API_TABLE(api_admin_rows);

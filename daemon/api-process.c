@@ -62,7 +62,8 @@ bad:
 }
 
 char *
-api_process_path(const char *sandbox_id, const char *selector, const char *tail)
+api_process_path(const struct call *call, const char *sandbox_id,
+    const char *selector, const char *tail)
 {
 	char *esc, *suffix, *path;
 
@@ -75,7 +76,7 @@ api_process_path(const char *sandbox_id, const char *selector, const char *tail)
 		errno = ENOMEM;
 		return NULL;
 	}
-	path = rest_sandbox_path(sandbox_id, suffix);
+	path = rest_call_sandbox_path(call, sandbox_id, suffix);
 	free(suffix);
 	return path;
 }
@@ -107,8 +108,7 @@ struct api_process_lookup {
 	void *arg;
 };
 
-/* The row of selector in a processes list body, or NULL. */
-static const json_t *
+const json_t *
 api_process_match(const json_t *list, const char *selector)
 {
 	const json_t *p;
@@ -175,7 +175,7 @@ api_process_find(struct call *call, const char *selector,
 	struct upstream_req *req;
 	char *path;
 
-	path = rest_sandbox_path(
+	path = rest_call_sandbox_path(call,
 	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
 	    "/processes");
 	if (path == NULL) {
@@ -233,7 +233,7 @@ api_process_kill(struct call *call)
 	if (api_process_selector(call, "selector", sel, sizeof(sel)) != 0)
 		return;
 	/* The server sends SIGKILL for any value but SIGTERM. */
-	path = api_process_path(
+	path = api_process_path(call,
 	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
 	    sel,
 	    sig != NULL && strcmp(sig, "SIGTERM") == 0 ? "?signal=SIGTERM"
@@ -292,6 +292,16 @@ static const struct methods_row api_process_rows[] = {
 	.summary = "signal a process in a sandbox by pid or tag",
 	.cred = ROLE_CRED_ANY,
 	.role = ROLE_USER,
+	.result = METHODS_RES_EMPTY,
+	.flags = METHODS_NEEDS_CAPSULES,
+	.params = p_kill,
+	.handler = api_process_kill,
+    },
+    {
+	.name = "admin.kill",
+	.summary = "signal a process in a platform sandbox, as sandbox.kill",
+	.cred = ROLE_CRED_ADMIN,
+	.role = ROLE_ADMIN,
 	.result = METHODS_RES_EMPTY,
 	.flags = METHODS_NEEDS_CAPSULES,
 	.params = p_kill,

@@ -76,12 +76,17 @@ struct call;
 int api_process_selector(
     struct call *call, const char *name, char *buf, size_t len);
 
+/* The row of selector (a pid's digits or a tag) in a process list body
+ * {"processes": [...]} (borrowed from it), or NULL. */
+const json_t *api_process_match(const json_t *list, const char *selector);
+
 /*
  * ".../processes/<escaped selector><tail>" of a sandbox, as
- * rest_sandbox_path (tail may be ""); NULL with errno EINVAL or ENOMEM.
+ * rest_call_sandbox_path for call's row (tail may be ""); NULL with
+ * errno EINVAL or ENOMEM.
  */
-char *api_process_path(
-    const char *sandbox_id, const char *selector, const char *tail);
+char *api_process_path(const struct call *call, const char *sandbox_id,
+    const char *selector, const char *tail);
 
 /*
  * Whether every value of call's envs param is a string (the server takes

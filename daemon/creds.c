@@ -495,6 +495,37 @@ creds_header(const struct creds *c, enum creds_kind kind, char *buf, size_t len)
 }
 
 int
+creds_ws_auth(const struct creds *c, char *buf, size_t len)
+{
+	static const char head[] = "{\"type\":\"auth\",\"token\":\"";
+	const struct creds_secret *sec;
+	size_t n = sizeof(head) - 1, i;
+
+	if (!creds_have(c, CREDS_JWT))
+		return -ENOENT;
+	sec = &c->s[CREDS_JWT];
+	if (len < n)
+		goto nospc;
+	memcpy(buf, head, n);
+	/* Printable ASCII (creds_secret_set): only '"' and '\\' need an
+	 * escape in a JSON string. */
+	for (i = 0; i < sec->len; i++) {
+		if (n + 2 >= len)
+			goto nospc;
+		if (sec->buf[i] == '"' || sec->buf[i] == '\\')
+			buf[n++] = '\\';
+		buf[n++] = sec->buf[i];
+	}
+	if (n + 3 > len)
+		goto nospc;
+	memcpy(buf + n, "\"}", 3);
+	return (int)(n + 2);
+nospc:
+	creds_wipe(buf, len);
+	return -ENOSPC;
+}
+
+int
 creds_redact(const struct creds *c, enum creds_kind kind, const char *buf,
     size_t len, char **ret_copy)
 {

@@ -55,6 +55,15 @@ int creds_header(
     const struct creds *c, enum creds_kind kind, char *buf, size_t len);
 
 /*
+ * Write the first message of a control plane WebSocket that authenticates
+ * in-band ({"type":"auth","token":"<JWT>"}, the v0.1.5 admin stream
+ * routes) into buf, NUL terminated. Returns the length, -ENOENT without a
+ * JWT, -ENOSPC if buf is too small. The caller wipes buf with
+ * creds_wipe() when done.
+ */
+int creds_ws_auth(const struct creds *c, char *buf, size_t len);
+
+/*
  * Whether the kind's secret occurs in the len bytes at buf (a peer that
  * echoes a request header would hand it out): 0 if not (*ret_copy NULL),
  * 1 with *ret_copy a NUL-terminated copy of buf (caller frees) in which

@@ -144,8 +144,9 @@ done:
 	return out;
 }
 
-char *
-rest_sandbox_path(const char *sandbox_id, const char *suffix)
+/* prefix + "/" + the escaped id + suffix, malloc'd; NULL with errno. */
+static char *
+rest_id_path(const char *prefix, const char *sandbox_id, const char *suffix)
 {
 	char *esc, *out;
 
@@ -155,10 +156,33 @@ rest_sandbox_path(const char *sandbox_id, const char *suffix)
 	}
 	if ((esc = upstream_escape(sandbox_id, strlen(sandbox_id))) == NULL)
 		return NULL;
-	if (asprintf(&out, "/v1/sandboxes/%s%s", esc, suffix) == -1)
+	if (asprintf(&out, "%s/%s%s", prefix, esc, suffix) == -1) {
+		errno = ENOMEM;
 		out = NULL;
+	}
 	free(esc);
 	return out;
+}
+
+char *
+rest_sandbox_path(const char *sandbox_id, const char *suffix)
+{
+	return rest_id_path("/v1/sandboxes", sandbox_id, suffix);
+}
+
+int
+rest_admin_route(const struct call *call)
+{
+	return call_method(call)->cred == ROLE_CRED_ADMIN;
+}
+
+char *
+rest_call_sandbox_path(
+    const struct call *call, const char *sandbox_id, const char *suffix)
+{
+	return rest_id_path(
+	    rest_admin_route(call) ? REST_ADMIN_SANDBOXES : "/v1/sandboxes",
+	    sandbox_id, suffix);
 }
 
 /* The call went away ($/cancel or client gone): abort the transfer. */
@@ -299,6 +323,20 @@ rest_ws_connect(struct wrennd *wd, enum upstream_auth auth, struct ws_opts *o,
 	r = ws_connect(wd->base, o, ret);
 	creds_wipe(hdr, sizeof(hdr));
 	o->headers = NULL;
+	return r;
+}
+
+int
+rest_ws_send_auth(struct wrennd *wd, struct ws *ws)
+{
+	char msg[REST_AUTH_MAX];
+	int r;
+
+	if ((r = creds_ws_auth(wd->creds, msg, sizeof(msg))) < 0)
+		return r;
+	/* ws_send_text copies it into the frame; never logged. */
+	r = ws_send_text(ws, msg, (size_t)r);
+	creds_wipe(msg, sizeof(msg));
 	return r;
 }
 

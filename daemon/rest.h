@@ -103,6 +103,15 @@ int rest_ws_url(
 int rest_ws_connect(struct wrennd *wd, enum upstream_auth auth,
     struct ws_opts *o, struct ws **ret);
 
+/*
+ * Send the in-band WebSocket authentication of the v0.1.5 admin stream
+ * routes ({"type":"auth","token":JWT}, which take no header credential)
+ * on ws, which is open: the first message, before start/connect. The
+ * message is built in a buffer that is wiped and is never logged.
+ * Returns 0, -ENOENT without a JWT, or as ws_send_text().
+ */
+int rest_ws_send_auth(struct wrennd *wd, struct ws *ws);
+
 #define REST_CANCEL 0x1 /* the call's cancel hook aborts the request */
 
 /*
@@ -131,6 +140,25 @@ int rest_done(struct call *call, const struct upstream_result *res);
  * failure.
  */
 char *rest_sandbox_path(const char *sandbox_id, const char *suffix);
+
+/* Where the v0.1.5 server keeps the platform team's sandboxes. */
+#define REST_ADMIN_SANDBOXES "/v1/admin/capsules"
+
+/*
+ * Whether call's row works on the platform team's sandboxes
+ * (REST_ADMIN_SANDBOXES) rather than the team's: a row that takes a
+ * platform admin's JWT (ROLE_CRED_ADMIN). Its WebSockets authenticate
+ * with rest_ws_send_auth only.
+ */
+int rest_admin_route(const struct call *call);
+
+/*
+ * rest_sandbox_path for call's row: under REST_ADMIN_SANDBOXES for an
+ * admin row (rest_admin_route), else the team's route. NULL with errno
+ * as rest_sandbox_path.
+ */
+char *rest_call_sandbox_path(
+    const struct call *call, const char *sandbox_id, const char *suffix);
 
 /*
  * Expand a path template ("/v1/sandboxes/{sandbox_id}") from params,

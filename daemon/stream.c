@@ -129,6 +129,15 @@ struct stream {
 	json_t *final_err; /* owned error object */
 	time_t started, ended;
 	struct event *ev_timer; /* owned: stall or retention deadline */
+
+	/* An admin row's stream: the platform team's route (the auth
+	 * message only), seen only by admins. */
+	int admin;
+	enum upstream_auth auth; /* the credential it was opened with */
+	char *check_path; /* owned: a PTY connect's process list, until the
+			   * PTY is known to be there */
+	struct upstream_req *check; /* owned while in flight: the re-check
+				     * of that list after the connect */
 };
 
 TAILQ_HEAD(stream_list, stream);
@@ -183,6 +192,8 @@ stream_free(struct stream *s)
 	free(s->selector);
 	free(s->tag);
 	json_decref(s->first);
+	upstream_req_cancel(s->check);
+	free(s->check_path);
 	free(s);
 }
 
@@ -418,6 +429,8 @@ stream_end(struct stream *s, json_t *final_steal, json_t *err_steal)
 	}
 	stream_set_state(s, STREAM_ENDED);
 	s->ended = time(NULL);
+	upstream_req_cancel(s->check);
+	s->check = NULL;
 	s->final = final_steal;
 	s->final_err = err_steal;
 	ws_free(s->ws);
@@ -477,12 +490,98 @@ stream_pty_started(struct stream *s)
 	return 0;
 }
 
+json_t *
+stream_pty_gone_error(const char *tag)
+{
+	return call_error_obj(IPC_ERR_APPLICATION, "not_found", NULL,
+	    "no PTY '%.128s' in the sandbox (it exited, or the tag names "
+	    "another process)",
+	    tag);
+}
+
+/*
+ * The PTY of a connect is known to be there: the server spoke on the
+ * session, or the re-check found it. The server does not say "started"
+ * after a connect; this stream does, with the tag and the listed pid.
+ * Returns 0, or -1 after ending the stream (which may have freed s).
+ */
+static int
+stream_pty_confirm(struct stream *s)
+{
+	upstream_req_cancel(s->check);
+	s->check = NULL;
+	free(s->check_path);
+	s->check_path = NULL;
+	return stream_pty_started(s);
+}
+
+/* The process list after the connect: the PTY is still there, or gone. */
+static void
+stream_pty_check_done(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
+{
+	struct stream *s = arg;
+	json_t *body;
+	int live;
+
+	s->check = NULL;
+	if (!rest_ok(res)) {
+		/* The session itself reports a gone sandbox; go on. */
+		log_debug("stream %s: cannot re-check the PTY (%s, status "
+			  "%ld); going on",
+		    s->id, res->errmsg, res->status);
+		(void)stream_pty_confirm(s);
+		return;
+	}
+	body = json_loadb(res->body, res->body_len, 0, NULL);
+	live = api_process_match(body, s->tag) != NULL;
+	json_decref(body);
+	if (live) {
+		(void)stream_pty_confirm(s);
+		return;
+	}
+	/* Gone between the first check and the connect: the server would
+	 * say nothing at all, ever. */
+	stream_end(s, NULL, stream_pty_gone_error(s->tag));
+}
+
+/*
+ * A PTY connect was sent: list the processes again, since a PTY that
+ * exited after api-pty.c's check gets no answer at all. Returns 0, or -1
+ * after ending the stream.
+ */
+static int
+stream_pty_recheck(struct stream *s)
+{
+	s->check = rest_req_new(s->wd, s->auth, "GET", s->check_path, NULL);
+	if (s->check == NULL ||
+	    upstream_req_start(s->check, stream_pty_check_done, s) != 0) {
+		s->check = NULL; /* freed by upstream_req_start on failure */
+		stream_end(s, NULL,
+		    call_error_obj(IPC_ERR_INTERNAL, "internal", NULL,
+			"cannot re-check the PTY's process"));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 stream_open_cb(struct ws *ws, void *arg)
 {
 	struct stream *s = arg;
+	int r;
 
 	stream_set_state(s, STREAM_RUNNING);
+	/* The admin routes read the auth message before anything else. */
+	if (s->admin && (r = rest_ws_send_auth(s->wd, s->ws)) != 0) {
+		stream_end(s, NULL,
+		    r == -ENOENT
+			? call_error_obj(IPC_ERR_APPLICATION, "unauthorized",
+			      NULL, "wrennd has no JWT any more")
+			: call_error_obj(IPC_ERR_INTERNAL, "internal", NULL,
+			      "cannot send the auth message"));
+		return;
+	}
 	if (s->first == NULL)
 		return; /* a process stream: the server speaks first */
 	if (stream_send(s, s->first) != 0) {
@@ -491,10 +590,8 @@ stream_open_cb(struct ws *ws, void *arg)
 			"cannot send the start message"));
 		return;
 	}
-	/* A PTY connect: the server does not say "started"; the tag and pid
-	 * are known from the process list. */
-	if (s->kind == STREAM_PTY && s->tag != NULL)
-		(void)stream_pty_started(s);
+	if (s->check_path != NULL)
+		(void)stream_pty_recheck(s);
 }
 
 /*
@@ -561,6 +658,12 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 	if (t == NULL) {
 		json_decref(msg);
 		log_debug("stream %s: ignoring a message without type", s->id);
+		return;
+	}
+	/* Anything but a ping comes from an attached PTY. */
+	if (s->check_path != NULL && strcmp(t, "ping") != 0 &&
+	    stream_pty_confirm(s) != 0) {
+		json_decref(msg);
 		return;
 	}
 	if (s->kind == STREAM_PTY && stream_pty_message(s, t, msg)) {
@@ -677,10 +780,20 @@ stream_connect(struct stream *s, struct call *call)
 	int r;
 
 	path = s->kind == STREAM_PROCESS
-	    ? api_process_path(s->sandbox_id, s->selector, "/stream")
-	    : rest_sandbox_path(s->sandbox_id,
+	    ? api_process_path(call, s->sandbox_id, s->selector, "/stream")
+	    : rest_call_sandbox_path(call, s->sandbox_id,
 		  s->kind == STREAM_PTY ? "/pty" : "/exec/stream");
 	if (path == NULL) {
+		call_fail_oom(call);
+		return -ENOMEM;
+	}
+	/* The admin routes take no header credential (auth message only);
+	 * their REST routes take the same JWT as a header. */
+	s->auth = s->admin ? UPSTREAM_AUTH_JWT : call_auth(call);
+	if (s->kind == STREAM_PTY && s->tag != NULL &&
+	    (s->check_path = rest_call_sandbox_path(
+		 call, s->sandbox_id, "/processes")) == NULL) {
+		free(path);
 		call_fail_oom(call);
 		return -ENOMEM;
 	}
@@ -699,7 +812,8 @@ stream_connect(struct stream *s, struct call *call)
 	o.on_message = stream_message_cb;
 	o.on_close = stream_close_cb;
 	o.arg = s;
-	r = rest_ws_connect(wd, call_auth(call), &o, &s->ws);
+	r = rest_ws_connect(
+	    wd, s->admin ? UPSTREAM_AUTH_NONE : s->auth, &o, &s->ws);
 	free(url);
 	if (r == -ENOENT)
 		call_fail(
@@ -857,6 +971,7 @@ stream_new(struct call *call, enum stream_kind kind)
 	}
 	s->wd = wd;
 	s->kind = kind;
+	s->admin = rest_admin_route(call);
 	s->detached = detach;
 	TAILQ_INIT(&s->followers);
 	TAILQ_INSERT_TAIL(&wd->streams->list, s, entry);
@@ -996,10 +1111,12 @@ stream_attach_process(struct call *call)
 }
 
 /* Whether the caller may see s: streams of its own uid (for a tool, on
- * its own sandboxes), all for admin. */
+ * its own sandboxes), all for admin; an admin method's only for admin. */
 static int
 stream_visible(const struct stream *s, const struct call *call)
 {
+	if (s->admin)
+		return call_role(call) == ROLE_ADMIN;
 	return call_role(call) == ROLE_ADMIN ||
 	    (client_uid(call_client(call)) == s->uid &&
 		call_may_access(call, s->sandbox_id));
@@ -1037,6 +1154,7 @@ stream_find_pty(
 		if (s->kind == STREAM_PTY && s->state != STREAM_ENDED &&
 		    s->tag != NULL && strcmp(s->tag, tag) == 0 &&
 		    strcmp(s->sandbox_id, sandbox_id) == 0 &&
+		    s->admin == rest_admin_route(call) &&
 		    stream_visible(s, call))
 			return s;
 	return NULL;
@@ -1288,6 +1406,29 @@ static const struct methods_row stream_rows[] = {
 		   "replayable like an exec stream",
 	.cred = ROLE_CRED_ANY,
 	.role = ROLE_USER,
+	.result = METHODS_RES_LOCAL,
+	.flags = METHODS_STREAM | METHODS_NEEDS_CAPSULES,
+	.params = p_attach_process,
+	.handler = stream_attach_process,
+    },
+    {
+	.name = "admin.exec_stream",
+	.summary = "run a command in a platform sandbox and stream its "
+		   "output, as sandbox.exec_stream",
+	.cred = ROLE_CRED_ADMIN,
+	.role = ROLE_ADMIN,
+	.path = "/v1/admin/capsules/{sandbox_id}/exec/stream",
+	.result = METHODS_RES_LOCAL,
+	.flags = METHODS_STREAM | METHODS_NEEDS_CAPSULES,
+	.params = p_exec_stream,
+	.handler = stream_exec,
+    },
+    {
+	.name = "admin.attach_process",
+	.summary = "follow a process in a platform sandbox, as "
+		   "sandbox.attach_process",
+	.cred = ROLE_CRED_ADMIN,
+	.role = ROLE_ADMIN,
 	.result = METHODS_RES_LOCAL,
 	.flags = METHODS_STREAM | METHODS_NEEDS_CAPSULES,
 	.params = p_attach_process,

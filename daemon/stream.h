@@ -74,6 +74,8 @@ struct stream;
  */
 void stream_start_pty(
     struct call *call, json_t *first_steal, const char *tag, int64_t pid);
+/* The not_found error of a PTY tag that is not (or no longer) live. */
+json_t *stream_pty_gone_error(const char *tag);
 /* The stream named by the call's stream_id, or NULL after failing the
  * call (not_found, also for a stream of another uid). */
 struct stream *stream_lookup(struct call *call);

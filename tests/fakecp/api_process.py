@@ -381,8 +381,8 @@ async def stream(ctx):
 
 def register_capsules(group, r):
     """Route rows for routes.build (capsules dialect)."""
-    if group == "capsule":
+    if group in ("capsule", "admin_capsule"):
         r.get("/processes", list_)
         r.delete("/processes/{selector}", kill)
-    elif group == "capsule_ws":
+    elif group in ("capsule_ws", "admin_capsule_ws"):
         r.get("/processes/{selector}/stream", stream)

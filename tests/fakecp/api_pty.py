@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
-"""Interactive terminals: WS /v1/capsules/{id}/pty (CONTRACT 11.3),
-capsules dialect only.
+"""Interactive terminals: WS /v1/capsules/{id}/pty (CONTRACT 11.3) and
+the platform team's WS /v1/admin/capsules/{id}/pty (11.2), capsules
+dialect only.
 
   * Admission as every capsules WebSocket (api_stream.ws_admit: ID check
     before the upgrade, then the optional auth message, then the sandbox),
@@ -422,5 +423,5 @@ def register_control(r):
 
 def register_capsules(group, r):
     """Route rows for routes.build (capsules dialect)."""
-    if group == "capsule_ws":
+    if group in ("capsule_ws", "admin_capsule_ws"):
         r.get("/pty", pty)

@@ -51,7 +51,9 @@ admin WS session, must first send {"type":"auth","token":JWT} within
 --ws-auth-timeout seconds (default 5); the sandbox lookup follows; their
 failures are error messages after the 101 ("authentication failed",
 "sandbox not found", "sandbox is not running (status: X)").  ws_admit()
-does this for any capsules WS route (the PTY and process streams too).
+does this for any capsules WS route (the PTY and process streams too),
+and records the message it read as "ws_first" in the request log entry
+(null when none came in time), so tests see what authenticated.
 
 Registered by routes.py.
 """
@@ -232,6 +234,10 @@ async def ws_admit(ctx, read_data, send_error):
             data = await asyncio.wait_for(read_data(), timeout)
         except asyncio.TimeoutError:
             data = None
+        if ctx.log is not None:
+            # the test's view: the first message, as the server read it
+            ctx.log["ws_first"] = None if data is None else \
+                data.decode("utf-8", "replace")
         ac = None if data is None else _ws_user(ctx, data)
         if ac is None:
             await send_error(AUTH_FAILED)

@@ -601,6 +601,34 @@ async def test_admin_capsules(t, caps):
     await auth_fails(t, caps, "admin ws: a non-admin's auth message fails",
                      json.dumps({"type": "auth",
                                  "token": seed["jwt_owner"]}), path=path)
+    status, body = await aj("GET", "/v1/admin/capsules/%s/processes" % sid)
+    t.eq(status, 200, "admin capsules: processes")
+    t.eq(body, {"processes": []}, "admin capsules: processes (none)")
+    status, _ = await aj("DELETE", "/v1/admin/capsules/%s/processes/x" % sid)
+    t.eq(status, 404, "admin capsules: kill an unknown process")
+    pty = "/v1/admin/capsules/%s/pty" % sid
+    ws = await caps.ws(sid, path=pty, headers=admin)
+    await ws.send_str(json.dumps({"type": "start", "cmd": "/bin/sh",
+                                  "args": ["-c", "exit 4"]}))
+    m = await ws.receive(timeout=20)
+    t.eq(json.loads(m.data), {"type": "error", "data": "authentication "
+                              "failed", "fatal": True},
+         "admin pty: header credentials are not consulted")
+    await ws.close()
+    ws = await caps.ws(sid, path=pty)
+    await ws.send_str(json.dumps({"type": "auth",
+                                  "token": seed["jwt_admin"]}))
+    await ws.send_str(json.dumps({"type": "start", "cmd": "/bin/sh",
+                                  "args": ["-c", "exit 4"]}))
+    got = []
+    while not got or got[-1].get("type") not in ("exit", "error"):
+        got.append(json.loads((await ws.receive(timeout=20)).data))
+    await ws.close()
+    t.eq(got[0].get("type"), "started", "admin pty: started")
+    t.eq(got[-1], {"type": "exit", "exit_code": 4}, "admin pty: exit")
+    sel = "/v1/admin/capsules/%s/processes/x/stream" % sid
+    await auth_fails(t, caps, "admin process stream: header credentials "
+                     "are not consulted", "{}", headers=admin, path=sel)
     status, tmpl = await aj("POST", "/v1/admin/capsules/%s/snapshot" % sid,
                             json={"name": "plat-snap"})
     t.eq(status, 201, "admin capsules: snapshot makes a platform template")

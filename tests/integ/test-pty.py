@@ -6,7 +6,8 @@ the call; the session outlives its client and is re-attached by
 stream_id (with replay) and, after streams.stop detached it, by tag,
 with the shell's state; the server's pings are answered and never shown;
 input is bounded in size and rate; a tag that is gone fails not_found
-instead of waiting forever; on 172413e sandbox.pty is
+instead of waiting forever, also when the PTY exits between wrennd's
+check of the process list and the connect; on 172413e sandbox.pty is
 unsupported_by_server with nothing sent."""
 import base64
 import json
@@ -15,77 +16,15 @@ import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Client, Env, Opened, Tap, dig, wait_for  # noqa: E402
+from harness import (Client, Env, Opened, Tap, dig, scaled,  # noqa: E402
+                     wait_for)
+from ptyfix import Session, check_input_resize, typed  # noqa: E402
 
 t = Tap()
 env = Env(dialect="capsules", fake_args=["--pty-ping-interval", "0.2"])
 old = Env(dialect="sandboxes")
 
 SH = {"cmd": "/bin/sh"}
-
-
-def b64(text):
-    return base64.b64encode(text.encode()).decode()
-
-
-def output_of(events):
-    """The terminal's bytes, decoded, from a list of output events."""
-    return b"".join(base64.b64decode(e["data"]) for e in events
-                    if e["event"] == "output").decode(errors="replace")
-
-
-class Session:
-    """A sandbox.pty (or streams.attach) call followed on its own client:
-    its events as they come, its final reply when it ends."""
-
-    def __init__(self, cl, method, params):
-        self.cl = cl
-        self.id = cl.call_async(method, params)
-        self.events = []
-        self.final = None
-
-    def read_one(self):
-        m = self.cl.read_msg()
-        if m is None:
-            raise EOFError("connection closed")
-        if m.get("id") == self.id and ("result" in m or "error" in m):
-            self.final = m
-        elif m.get("method") == "$/stream" and \
-                m["params"].get("id") == self.id:
-            self.events.append(m["params"])
-        else:
-            self.cl.pending.append(m)
-
-    def until(self, pred, what):
-        """Read until pred(self) holds or the call ended."""
-        def step():
-            if pred(self):
-                return True
-            if self.final is not None:
-                raise AssertionError("%s: the call ended first: %r" %
-                                     (what, self.final))
-            self.read_one()
-            return False
-        wait_for(step, timeout=60, step=0, what=what)
-
-    def until_output(self, pattern, what):
-        self.until(lambda s: re.search(pattern, output_of(s.events)), what)
-        return re.search(pattern, output_of(self.events))
-
-    def until_final(self):
-        while self.final is None:
-            self.read_one()
-        return self.final
-
-    def started(self):
-        self.until(lambda s: any(e["event"] == "started"
-                                 for e in s.events), "started")
-        return next(e for e in self.events if e["event"] == "started")
-
-
-def typed(cl, stream_id, text):
-    return cl.call("streams.input", {"stream_id": stream_id,
-                                     "data": b64(text)})
 
 
 def stream_row(cl, stream_id):
@@ -112,16 +51,7 @@ try:
         t.ok(re.fullmatch(r"pty-[0-9a-f]{8}", st.get("tag", "")),
              "started: the server's tag", st)
         t.ok(isinstance(st.get("pid"), int), "started: a pid", st)
-        t.eq(dig(typed(c, st["stream_id"], "stty size\n"), "result"), {},
-             "streams.input answers {}")
-        t.ok(s.until_output(r"30 100\r\n", "stty size"),
-             "the terminal has the size asked for")
-        r = c.call("streams.resize", {"stream_id": st["stream_id"],
-                                      "cols": 120, "rows": 50})
-        t.eq(r.get("result"), {}, "streams.resize answers {}")
-        typed(c, st["stream_id"], "stty size\n")
-        t.ok(s.until_output(r"50 120\r\n", "stty size after resize"),
-             "stty size shows the new size")
+        check_input_resize(t, c, s, st["stream_id"])
         typed(c, st["stream_id"], "exit 3\n")
         r = s.until_final()
         t.eq(r.get("result"), {"exit_code": 3},
@@ -297,6 +227,34 @@ try:
         r = c.call("sandbox.pty", {"sandbox_id": sid, "tag": "worker"})
         t.eq(code_of(r), "not_found",
              "connect to a background exec's tag: not_found")
+
+    with t.case("PTY gone between the check and the connect: not_found"), \
+            Opened() as keep:
+        r = c.call("sandbox.pty", dict(SH, sandbox_id=sid, detach=True))
+        tag = dig(r, "result", "tag")
+        c.call("streams.stop", {"stream_id": dig(r, "result", "stream_id")})
+        # Hold the connect's upgrade while the PTY goes: the list checked
+        # before it still had the PTY; the server then says nothing.
+        env.fake.fault(path=r"/pty$", method="GET", count=1,
+                       delay_ms=int(scaled(6) * 1000))
+        keep.later(env.fake.clear_faults)
+        cl = keep(Client(env.sock))
+        s = Session(cl, "sandbox.pty", {"sandbox_id": sid, "tag": tag})
+        wait_for(lambda: any(e["path"].endswith("/pty") for e in
+                             env.fake.requests()),
+                 timeout=30, what="the connect's upgrade held")
+        c.call("sandbox.kill", {"sandbox_id": sid, "selector": tag})
+        wait_for(lambda: not env.fake.ctl("GET", "ptys"),
+                 timeout=30, what="the PTY gone")
+        s.until(lambda x: x.final is not None, "the connect's answer")
+        t.eq(code_of(s.final), "not_found",
+             "a PTY that exited after the check: not_found")
+        t.eq([e["event"] for e in s.events], [],
+             "no started event for the gone PTY")
+        paths = [e["path"] for e in env.fake.requests()
+                 if e["method"] == "GET"]
+        t.eq(paths[-1:], ["/v1/capsules/%s/processes" % sid],
+             "the process list is read again after the connect")
 
     with t.case("old dialect: unsupported_by_server"), Opened():
         o = old.client()
