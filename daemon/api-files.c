@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * File transfer: small files as base64 in the call (sandbox.upload,
- * sandbox.download), files of any size streamed between a file descriptor
+ * sandbox.download; admin.upload and admin.download in a platform
+ * sandbox, on the routes rest_call_sandbox_path picks), files of any size streamed between a file descriptor
  * the client passed (SCM_RIGHTS) and the control plane's streaming routes
  * (sandbox.stream_upload, sandbox.stream_download), with no buffering in
  * the daemon beyond one chunk. wrennd never opens a local path for a
@@ -1237,7 +1238,7 @@ api_files_upload(struct call *call)
 		    n);
 		return;
 	}
-	path = rest_sandbox_path(
+	path = rest_call_sandbox_path(call,
 	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
 	    "/files/write");
 	if (path == NULL) {
@@ -1319,7 +1320,7 @@ api_files_download(struct call *call)
 
 	body = json_pack(
 	    "{s:O}", "path", json_object_get(call_params(call), "path"));
-	path = rest_sandbox_path(
+	path = rest_call_sandbox_path(call,
 	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
 	    "/files/read");
 	if (body == NULL || path == NULL) {
@@ -1400,6 +1401,30 @@ static const struct methods_row api_files_rows[] = {
 	.role = ROLE_TOOL,
 	.path = "/v1/sandboxes/{sandbox_id}/files/read",
 	.result = METHODS_RES_LOCAL,
+	.params = p_download,
+	.handler = api_files_download,
+    },
+    {
+	.name = "admin.upload",
+	.summary = "write a small file in a platform sandbox, as "
+		   "sandbox.upload",
+	.cred = ROLE_CRED_ADMIN,
+	.role = ROLE_ADMIN,
+	.path = "/v1/admin/capsules/{sandbox_id}/files/write",
+	.result = METHODS_RES_EMPTY,
+	.flags = METHODS_NEEDS_CAPSULES,
+	.params = p_upload,
+	.handler = api_files_upload,
+    },
+    {
+	.name = "admin.download",
+	.summary = "read a small file in a platform sandbox, as "
+		   "sandbox.download",
+	.cred = ROLE_CRED_ADMIN,
+	.role = ROLE_ADMIN,
+	.path = "/v1/admin/capsules/{sandbox_id}/files/read",
+	.result = METHODS_RES_LOCAL,
+	.flags = METHODS_NEEDS_CAPSULES,
 	.params = p_download,
 	.handler = api_files_download,
     },

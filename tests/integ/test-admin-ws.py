@@ -3,7 +3,7 @@
 (the capsules fake, CONTRACT 11.2 and 11.2.1): admin.exec_stream,
 admin.attach_process and admin.pty with the JWT of a platform admin
 (events, exit codes, PTY input, resize, detach and attach), admin.processes
-and admin.kill; their WebSockets carry no credential header and send the
+and admin.kill, admin.upload and admin.download; their WebSockets carry no credential header and send the
 auth message first; the JWT never appears in wrennd's debug log; a JWT
 that is not an admin's is unauthorized (WebSockets) or forbidden (REST)
 upstream, no JWT is unauthorized locally with nothing sent; on 172413e
@@ -15,8 +15,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Client, Env, Opened, Tap, Wrennd, dig  # noqa: E402
-from ptyfix import (Session, check_input_resize, output_of,  # noqa: E402
-                    typed)
+from ptyfix import (Session, b64, check_input_resize,  # noqa: E402
+                    output_of, typed)
 
 t = Tap()
 env = Env(dialect="capsules", cred="admin", wrennd_args=["-v"])
@@ -31,6 +31,9 @@ def admin_calls(sandbox_id):
                                       "selector": "x"}),
             ("admin.pty", {"sandbox_id": sandbox_id}),
             ("admin.processes", {"sandbox_id": sandbox_id}),
+            ("admin.upload", {"sandbox_id": sandbox_id, "path": "f",
+                              "data": ""}),
+            ("admin.download", {"sandbox_id": sandbox_id, "path": "f"}),
             ("admin.kill", {"sandbox_id": sandbox_id, "selector": "x"})]
 
 
@@ -90,6 +93,27 @@ try:
         t.has([e.get("data") for e in ev if e.get("event") == "stderr"],
               "err\n", "stderr event")
         check_ws_auth("/exec/stream", "admin.exec_stream")
+
+    with t.case("admin.upload and admin.download"), Opened():
+        env.fake.clear_requests()
+        r = c.call("admin.upload", {"sandbox_id": asid, "path": "up.txt",
+                                    "data": b64("platform file\n")})
+        t.eq(r.get("result"), {}, "admin.upload answers {}")
+        r = c.call("admin.exec", {"sandbox_id": asid, "cmd": "cat",
+                                  "args": ["up.txt"]})
+        t.eq(dig(r, "result", "stdout"), "platform file\n",
+             "the file is in the platform sandbox")
+        r = c.call("admin.download", {"sandbox_id": asid, "path": "up.txt"})
+        t.eq(dig(r, "result", "data"), b64("platform file\n"),
+             "admin.download reads it back")
+        for suffix in ("/files/write", "/files/read"):
+            got = upstream_entries(suffix)
+            t.eq([e.get("bearer") == JWT for e in got], [True],
+                 "%s: the platform route, with the admin JWT" % suffix)
+        r = c.call("sandbox.download", {"sandbox_id": asid,
+                                        "path": "up.txt"})
+        t.eq(code_of(r), "not_found",
+             "the team's sandbox.download does not reach it")
 
     with t.case("admin.attach_process, admin.processes, admin.kill"), \
             Opened() as keep:
