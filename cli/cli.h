@@ -239,6 +239,10 @@ int cmd_exec_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_exec_attach_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
+/* "--env NAME=VALUE" into the "envs" object of params (made when
+ * missing): CLI_CONTINUE, or an exit code (usage printed). exec, pty. */
+int cmd_exec_env(struct cli *cli, json_t *params, const char *kv);
+int cmd_pty_run(struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_process_ps_run(
     struct cli *cli, const struct cmd *self, int argc, char **argv);
 int cmd_process_kill_run(

@@ -196,8 +196,7 @@ cmd_exec_print_process(const json_t *res)
 #define CMD_EXEC_DETACH	    (1 << 1)
 #define CMD_EXEC_BACKGROUND (1 << 2)
 
-/* "--env K=V" into extra's envs; CLI_CONTINUE or an exit code. */
-static int
+int
 cmd_exec_env(struct cli *cli, json_t *extra, const char *kv)
 {
 	const char *eq = strchr(kv, '=');

@@ -69,6 +69,24 @@ static const struct cmd cli_cmds[] = {
 	"With SANDBOX PID|TAG it follows that process's output from now on "
 	"until it\nexits (v0.1.5 server), and exits with its status.\n",
 	cmd_exec_attach_run, NULL, NULL},
+    {"pty", NULL, "[OPTIONS] SANDBOX [-- CMD [ARG...]]",
+	"an interactive terminal in a sandbox, or (--attach) back to one "
+	"(v0.1.5 server)",
+	"  -a, --attach ID      re-attach: a stream id (st-..., with what it "
+	"printed\n"
+	"                       since it started) or SANDBOX:TAG (its tag, "
+	"pty-...)\n"
+	"  -e, --env NAME=VALUE an environment variable (repeatable)\n"
+	"  -C, --cwd DIR        its working directory\n"
+	"      --cols N         terminal width (default: this terminal's, else "
+	"80)\n"
+	"      --rows N         terminal height (default: this terminal's, "
+	"else 24)\n"
+	"  -E, --escape CHAR    the escape character (default ~), or none\n"
+	"CMD defaults to /bin/bash. On a terminal, Enter then ~. detaches "
+	"(the session\ngoes on in wrennd; ~~ types one ~); wrennctl exits "
+	"with the program's status.\n",
+	cmd_pty_run, NULL, NULL},
     {"ps", NULL, "SANDBOX",
 	"list the processes running in a sandbox (v0.1.5 server)", NULL,
 	cmd_process_ps_run, NULL, NULL},
@@ -259,7 +277,8 @@ cli_help(const struct cli *cli, const struct cmd *self, FILE *out)
 		fprintf(out,
 		    "\nExit status: 0 success, 1 error reported by wrennd or "
 		    "the control plane,\n2 usage error, 3 cannot connect to "
-		    "wrennd, 130 interrupted (Ctrl-C);\nexec and attach exit "
+		    "wrennd, 130 interrupted (Ctrl-C);\nexec, attach and pty "
+		    "exit "
 		    "with the command's status. See wrennctl(1).\n");
 }
 

@@ -7,7 +7,7 @@ libevent-dev libssl-dev libjansson-dev libsystemd-dev libcurl4-openssl-dev
 libwslay-dev python3 python3-aiohttp openssl ca-certificates curl valgrind clang
 clang-format python3-fuse fuse3
 python3-jupyter-server python3-ipykernel python3-matplotlib
-python3-cryptography nginx wrk"
+python3-cryptography nginx wrk tmux"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
