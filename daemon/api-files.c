@@ -2,11 +2,12 @@
 /*
  * File transfer: small files as base64 in the call (sandbox.upload,
  * sandbox.download; admin.upload and admin.download in a platform
- * sandbox, on the routes rest_call_sandbox_path picks), files of any size streamed between a file descriptor
- * the client passed (SCM_RIGHTS) and the control plane's streaming routes
- * (sandbox.stream_upload, sandbox.stream_download), with no buffering in
- * the daemon beyond one chunk. wrennd never opens a local path for a
- * client: holding the fd is the proof of access.
+ * sandbox, on the routes rest_call_sandbox_path picks), files of any
+ * size streamed between a file descriptor the client passed (SCM_RIGHTS)
+ * and the control plane's streaming routes (sandbox.stream_upload,
+ * sandbox.stream_download), with no buffering in the daemon beyond one
+ * chunk. wrennd never opens a local path for a client: holding the fd is
+ * the proof of access.
  *
  * The event loop never waits on a peer's descriptor. Pipes and sockets are
  * made non-blocking and polled; anything else (regular files, which may

@@ -234,9 +234,10 @@ try:
         tag = dig(r, "result", "tag")
         c.call("streams.stop", {"stream_id": dig(r, "result", "stream_id")})
         # Hold the connect's upgrade while the PTY goes: the list checked
-        # before it still had the PTY; the server then says nothing.
+        # before it still had the PTY; the server then says nothing. The
+        # hold stays under wrennd's 30 s upgrade deadline (not scaled).
         env.fake.fault(path=r"/pty$", method="GET", count=1,
-                       delay_ms=int(scaled(6) * 1000))
+                       delay_ms=int(min(scaled(6), 20) * 1000))
         keep.later(env.fake.clear_faults)
         cl = keep(Client(env.sock))
         s = Session(cl, "sandbox.pty", {"sandbox_id": sid, "tag": tag})
