@@ -3,8 +3,9 @@
  * Background processes in a sandbox (control plane v0.1.5, /v1/capsules):
  * sandbox.processes lists what the sandbox's agent tracks, sandbox.kill
  * signals one process by pid or tag. Background execs start through
- * sandbox.exec (background: true, api-sandbox.c); a process is followed
- * with sandbox.attach_process (stream.c).
+ * sandbox.exec (background: true, api-sandbox.c, a pass-through of the
+ * server's answer) or api_process_start (a durable exec stream); a
+ * process is followed with sandbox.attach_process (stream.c).
  */
 #include "config.h"
 
@@ -99,6 +100,38 @@ api_process_envs_ok(struct call *call)
 	return 0;
 }
 
+/*
+ * verb suffix of call's sandbox_id (rest_call_sandbox_path; body as JSON
+ * unless NULL) for the state st of one of this file's helpers: done(st)
+ * runs when it is answered, cancel(call, st) if the call goes away
+ * first; *slot gets the request. Returns 0, or -1 after failing the call
+ * (st is the caller's to free).
+ */
+static int
+api_process_request(struct call *call, const char *verb, const char *suffix,
+    const json_t *body, upstream_done_cb done, call_cancel_cb cancel, void *st,
+    struct upstream_req **slot)
+{
+	struct upstream_req *req;
+	char *path;
+
+	path = rest_call_sandbox_path(call,
+	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
+	    suffix);
+	if (path == NULL) {
+		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
+		    "parameter 'sandbox_id' is not a valid identifier");
+		return -1;
+	}
+	req = rest_request(call, verb, path, body);
+	free(path);
+	if (req == NULL || rest_start(call, req, 0, done, st) != 0)
+		return -1;
+	*slot = req;
+	call_set_cancel(call, cancel, st);
+	return 0;
+}
+
 /* An api_process_find in flight. */
 struct api_process_lookup {
 	struct call *call;	  /* borrowed */
@@ -172,37 +205,93 @@ api_process_find(struct call *call, const char *selector,
     api_process_found_cb done, void *arg)
 {
 	struct api_process_lookup *l;
-	struct upstream_req *req;
-	char *path;
 
-	path = rest_call_sandbox_path(call,
-	    json_string_value(json_object_get(call_params(call), "sandbox_id")),
-	    "/processes");
-	if (path == NULL) {
-		call_fail(call, IPC_ERR_INVALID_PARAMS, "invalid_params", NULL,
-		    "parameter 'sandbox_id' is not a valid identifier");
-		return -1;
-	}
 	if ((l = calloc(1, sizeof(*l))) == NULL ||
 	    (l->selector = strdup(selector)) == NULL) {
 		free(l);
-		free(path);
 		call_fail_oom(call);
 		return -1;
 	}
 	l->call = call;
 	l->done = done;
 	l->arg = arg;
-	req = rest_request(call, "GET", path, NULL);
-	free(path);
-	if (req == NULL ||
-	    rest_start(call, req, 0, api_process_find_done, l) != 0) {
+	if (api_process_request(call, "GET", "/processes", NULL,
+		api_process_find_done, api_process_find_cancel_cb, l,
+		&l->req) != 0) {
 		api_process_lookup_free(l);
 		return -1;
 	}
-	l->req = req;
-	call_set_cancel(call, api_process_find_cancel_cb, l);
 	return 0;
+}
+
+/* An api_process_start in flight. */
+struct api_process_starting {
+	struct call *call;	  /* borrowed */
+	struct upstream_req *req; /* borrowed while in flight */
+	api_process_started_cb done;
+	void *arg;
+};
+
+/* The call went away: abort the request (its callback will not run). */
+static void
+api_process_start_cancel_cb(struct call *call, void *arg)
+{
+	struct api_process_starting *st = arg;
+
+	upstream_req_cancel(st->req);
+	st->done(NULL, -1, st->arg);
+	free(st);
+}
+
+static void
+api_process_start_done(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
+{
+	struct api_process_starting *st = arg;
+	json_t *body, *v;
+	int64_t pid = -1;
+
+	if (rest_done(st->call, res) == 0) {
+		body = json_loadb(res->body, res->body_len, 0, NULL);
+		v = json_object_get(body, "pid");
+		if (json_is_integer(v) && json_integer_value(v) > 0 &&
+		    json_integer_value(v) <= 4294967295LL)
+			pid = json_integer_value(v);
+		else
+			call_fail(st->call, IPC_ERR_APPLICATION,
+			    "upstream_protocol", NULL,
+			    "the control plane's answer to a background exec "
+			    "has no pid");
+		json_decref(body);
+	}
+	st->done(st->call, pid, st->arg);
+	free(st);
+}
+
+int
+api_process_start(struct call *call, const json_t *body,
+    api_process_started_cb done, void *arg)
+{
+	struct api_process_starting *st = NULL;
+	json_t *b;
+	int r;
+
+	if ((b = json_deep_copy(body)) == NULL ||
+	    json_object_set_new(b, "background", json_true()) != 0 ||
+	    (st = calloc(1, sizeof(*st))) == NULL) {
+		json_decref(b);
+		call_fail_oom(call);
+		return -1;
+	}
+	st->call = call;
+	st->done = done;
+	st->arg = arg;
+	r = api_process_request(call, "POST", "/exec", b,
+	    api_process_start_done, api_process_start_cancel_cb, st, &st->req);
+	json_decref(b);
+	if (r != 0)
+		free(st);
+	return r;
 }
 
 static void

@@ -10,6 +10,7 @@
 #define WRENND_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 struct methods_row;
@@ -105,6 +106,21 @@ typedef void (*api_process_found_cb)(
     struct call *call, const json_t *process, void *arg);
 int api_process_find(struct call *call, const char *selector,
     api_process_found_cb done, void *arg);
+
+/*
+ * Start a background process for call as sandbox.exec {background: true}
+ * does: POST .../exec of call's sandbox_id with body (cmd, args; this
+ * adds "background": true). done(call, pid, arg) runs once, later, with
+ * the server's pid; on an upstream error or an answer without a pid it
+ * runs with pid -1 after the call was failed; if the call goes away
+ * first the request is aborted and done runs with call NULL and pid -1
+ * (the process may have started). Returns 0, or -1 after failing call
+ * (done is not run).
+ */
+typedef void (*api_process_started_cb)(
+    struct call *call, int64_t pid, void *arg);
+int api_process_start(struct call *call, const json_t *body,
+    api_process_started_cb done, void *arg);
 
 /* The longest "{port}-{sandbox_id}" label of the sandbox proxy's host
  * name (one DNS label). */

@@ -60,6 +60,30 @@
 #define STREAM_INPUT_BURST    (1024 * 1024)
 #define STREAM_INPUT_MSG_COST 64
 #define STREAM_INPUT_QUEUED   (1024 * 1024)
+/*
+ * Durable exec streams (sandbox.exec_stream durable): the command runs
+ * in the background under STREAM_DURABLE_WRAPPER, which writes its exit
+ * status to a file of the stream's own; a cut process stream is
+ * re-attached after STREAM_DURABLE_BACKOFF_MS, doubling up to
+ * STREAM_DURABLE_BACKOFF_MAX_MS, and given up after STREAM_DURABLE_TRIES
+ * attempts in a row without progress (output, or a connection that
+ * lasted STREAM_DURABLE_STEADY_S).
+ */
+#define STREAM_DURABLE_TRIES	      5
+#define STREAM_DURABLE_BACKOFF_MS     100
+#define STREAM_DURABLE_BACKOFF_MAX_MS 5000
+#define STREAM_DURABLE_STEADY_S	      60
+#define STREAM_DURABLE_STATUS_MAX     64 /* bytes of the status file */
+/*
+ * sh -c WRAPPER sh FILE CMD ARGS...: runs CMD ARGS (argv, never parsed by
+ * the shell), passes a SIGTERM on to it, writes its status ($?: 128+N
+ * after signal N) to FILE and exits with it.
+ */
+#define STREAM_DURABLE_WRAPPER                                                 \
+	"f=$1; shift; trap 'kill -TERM \"$c\" 2>/dev/null' TERM; "             \
+	"\"$@\" & c=$!; wait \"$c\"; s=$?; "                                   \
+	"while [ \"$s\" -gt 128 ] && kill -0 \"$c\" 2>/dev/null; do "          \
+	"wait \"$c\"; s=$?; done; echo \"$s\" >\"$f\"; exit \"$s\""
 
 /* What a stream follows: its upstream route and message set. */
 enum stream_kind {
@@ -138,6 +162,22 @@ struct stream {
 			   * PTY is known to be there */
 	struct upstream_req *check; /* owned while in flight: the re-check
 				     * of that list after the connect */
+
+	/* A durable exec stream: a background process followed by its
+	 * process stream and re-attached by pid after a cut. */
+	int durable;
+	int attached;	     /* "start" seen on the current connection */
+	unsigned reattaches; /* re-attach attempts so far */
+	unsigned tries;	     /* of them since the last progress */
+	time_t attach_at;    /* when the current connection was opened */
+	char *url;	     /* owned: the process stream's WebSocket URL */
+	char *status_file;   /* owned: the wrapper's status file */
+	char *read_path;     /* owned: .../files/read of the sandbox */
+	char *remove_path;   /* owned: .../files/remove */
+	char *kill_path;     /* owned: .../processes/{pid}?signal=SIGTERM */
+	char why[160];	     /* the last cut */
+	struct upstream_req *req; /* owned while in flight: status read */
+	struct event *ev_retry;	  /* owned: the next re-attach */
 };
 
 TAILQ_HEAD(stream_list, stream);
@@ -194,6 +234,14 @@ stream_free(struct stream *s)
 	json_decref(s->first);
 	upstream_req_cancel(s->check);
 	free(s->check_path);
+	upstream_req_cancel(s->req);
+	if (s->ev_retry != NULL)
+		event_free(s->ev_retry);
+	free(s->url);
+	free(s->status_file);
+	free(s->read_path);
+	free(s->remove_path);
+	free(s->kill_path);
 	free(s);
 }
 
@@ -437,6 +485,10 @@ stream_end(struct stream *s, json_t *final_steal, json_t *err_steal)
 	s->ws = NULL;
 	s->paused = 0;
 	event_del(s->ev_timer);
+	if (s->ev_retry != NULL)
+		event_del(s->ev_retry);
+	upstream_req_cancel(s->req);
+	s->req = NULL;
 	if (s->final_err != NULL) {
 		char q[256];
 
@@ -571,7 +623,8 @@ stream_open_cb(struct ws *ws, void *arg)
 	struct stream *s = arg;
 	int r;
 
-	stream_set_state(s, STREAM_RUNNING);
+	if (s->state == STREAM_CONNECTING) /* not on a durable re-attach */
+		stream_set_state(s, STREAM_RUNNING);
 	/* The admin routes read the auth message before anything else. */
 	if (s->admin && (r = rest_ws_send_auth(s->wd, s->ws)) != 0) {
 		stream_end(s, NULL,
@@ -644,6 +697,230 @@ stream_pty_message(struct stream *s, const char *t, const json_t *msg)
 	return 0;
 }
 
+/* ---- durable streams ------------------------------------------------- */
+
+static int stream_ws_open(struct stream *s, const char *url);
+
+/*
+ * The exit code a durable stream reports for the wrapper's status: a
+ * status of 128+N (the shell's death by signal N) is -1, as a plain exec
+ * stream says for a killed process.
+ */
+static int64_t
+stream_durable_code(int64_t status)
+{
+	return status > 128 && status <= 128 + 64 ? -1 : status;
+}
+
+static void
+stream_fire_done(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
+{
+	if (!rest_ok(res))
+		log_debug("durable stream clean-up: status %ld: %s",
+		    res->status, res->errmsg != NULL ? res->errmsg : "");
+}
+
+/* Send a request for s whose answer nobody waits for. */
+static void
+stream_fire(
+    struct stream *s, const char *verb, const char *path, const json_t *body)
+{
+	struct upstream_req *req;
+
+	if (path == NULL ||
+	    (req = rest_req_new(s->wd, s->auth, verb, path, body)) == NULL ||
+	    upstream_req_start(req, stream_fire_done, NULL) != 0)
+		log_warnx("stream %s: cannot send %s %s", s->id, verb,
+		    path != NULL ? path : "");
+}
+
+/* Remove the wrapper's status file. */
+static void
+stream_durable_forget(struct stream *s)
+{
+	json_t *body = json_pack("{s:s}", "path", s->status_file);
+
+	if (body != NULL)
+		stream_fire(s, "POST", s->remove_path, body);
+	json_decref(body);
+}
+
+/* Stop: SIGTERM to the wrapper, which passes it on to the command. */
+static void
+stream_durable_kill(struct stream *s)
+{
+	if (s->durable && s->kill_path != NULL)
+		stream_fire(s, "DELETE", s->kill_path, NULL);
+}
+
+/* The process ended with the wrapper's status: "exit" and the reply. */
+static void
+stream_durable_exit(struct stream *s, int64_t status)
+{
+	int64_t code = stream_durable_code(status);
+
+	stream_durable_forget(s);
+	if (stream_push(s, "exit",
+		json_pack("{s:I}", "exit_code", (json_int_t)code), 0) == 0)
+		stream_end(
+		    s, json_pack("{s:I}", "exit_code", (json_int_t)code), NULL);
+}
+
+/* Give up: an "error" event and the final error "stream_lost". */
+static void
+stream_durable_fail(struct stream *s)
+{
+	char msg[512];
+	json_t *err;
+
+	snprintf(msg, sizeof(msg),
+	    "gave up on process %lld after %u re-attaches without progress "
+	    "(last cut: %s); it may still be running (sandbox.attach_process, "
+	    "sandbox.kill), or it ended and its exit status could not be "
+	    "read from %s",
+	    (long long)s->pid, s->reattaches, s->why, s->status_file);
+	err = call_error_obj(IPC_ERR_APPLICATION, "stream_lost",
+	    json_pack("{s:I, s:I, s:s}", "pid", (json_int_t)s->pid,
+		"reattaches", (json_int_t)s->reattaches, "reason", s->why),
+	    "%s", msg);
+	if (stream_push(s, "error",
+		json_pack("{s:s, s:s}", "code", "stream_lost", "message", msg),
+		0) == 0)
+		stream_end(s, NULL, err);
+	else
+		json_decref(err);
+}
+
+/* Re-attach later, with backoff, or give up after the bound. */
+static void
+stream_durable_retry(struct stream *s)
+{
+	long ms = STREAM_DURABLE_BACKOFF_MS;
+	struct timeval tv;
+	unsigned i;
+
+	if (s->tries >= STREAM_DURABLE_TRIES) {
+		stream_durable_fail(s);
+		return;
+	}
+	for (i = 0; i < s->tries && ms < STREAM_DURABLE_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	if (ms > STREAM_DURABLE_BACKOFF_MAX_MS)
+		ms = STREAM_DURABLE_BACKOFF_MAX_MS;
+	s->tries++;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	event_add(s->ev_retry, &tv);
+}
+
+static void
+stream_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream *s = arg;
+
+	if (s->state == STREAM_ENDED)
+		return;
+	s->reattaches++;
+	s->attach_at = time(NULL);
+	log_info("stream %s: re-attaching to process %lld (attempt %u)", s->id,
+	    (long long)s->pid, s->tries);
+	if (stream_ws_open(s, s->url) != 0) {
+		snprintf(s->why, sizeof(s->why), "cannot open a connection");
+		stream_durable_retry(s);
+		return;
+	}
+	if (s->paused)
+		ws_pause_read(s->ws, 1);
+}
+
+/* The status file's answer: the exit, or another try. */
+static void
+stream_status_done(
+    struct upstream_req *req, const struct upstream_result *res, void *arg)
+{
+	struct stream *s = arg;
+	char text[STREAM_DURABLE_STATUS_MAX + 1], *end;
+	long long v = -1;
+
+	s->req = NULL;
+	if (rest_ok(res) && res->body_len > 0 &&
+	    res->body_len <= STREAM_DURABLE_STATUS_MAX) {
+		memcpy(text, res->body, res->body_len);
+		text[res->body_len] = '\0';
+		errno = 0;
+		v = strtoll(text, &end, 10);
+		if (errno != 0 || end == text || (*end != '\n' && *end) ||
+		    (*end == '\n' && end[1] != '\0') || v < 0 || v > 255)
+			v = -1;
+	}
+	if (v >= 0) {
+		log_debug(
+		    "stream %s: process %lld ended while cut, status %lld",
+		    s->id, (long long)s->pid, v);
+		stream_durable_exit(s, v);
+		return;
+	}
+	log_debug(
+	    "stream %s: no exit status yet (status %ld)", s->id, res->status);
+	stream_durable_retry(s);
+}
+
+/*
+ * A connection ended before "start": the process may have ended (the
+ * server forgets it), so read its status file.
+ */
+static void
+stream_durable_status(struct stream *s)
+{
+	json_t *body = json_pack("{s:s}", "path", s->status_file);
+
+	if (body != NULL)
+		s->req =
+		    rest_req_new(s->wd, s->auth, "POST", s->read_path, body);
+	json_decref(body);
+	if (s->req == NULL) {
+		stream_durable_retry(s);
+		return;
+	}
+	upstream_req_set_max_response(s->req, STREAM_DURABLE_STATUS_MAX);
+	if (upstream_req_start(s->req, stream_status_done, s) != 0) {
+		s->req = NULL;
+		stream_durable_retry(s);
+	}
+}
+
+/*
+ * The process stream of a durable stream was cut (why): after a
+ * connection that followed the process, tell the followers about the
+ * gap with a "lost" event and re-attach; before one, look for the
+ * process's end.
+ */
+static void
+stream_durable_cut(struct stream *s, const char *why)
+{
+	char q[128];
+
+	ws_free(s->ws);
+	s->ws = NULL;
+	snprintf(
+	    s->why, sizeof(s->why), "%s", log_quote_str(q, sizeof(q), why));
+	log_info("stream %s: process stream of %lld cut: %s", s->id,
+	    (long long)s->pid, s->why);
+	if (!s->attached) {
+		stream_durable_status(s);
+		return;
+	}
+	s->attached = 0;
+	if (time(NULL) - s->attach_at >= STREAM_DURABLE_STEADY_S)
+		s->tries = 0;
+	if (stream_push(s, "lost",
+		json_pack("{s:b, s:s, s:I}", "exact", 0, "reason", s->why,
+		    "reattaches", (json_int_t)s->reattaches),
+		0) == 0)
+		stream_durable_retry(s);
+}
+
 static void
 stream_message_cb(struct ws *ws, enum ws_msg_type type,
     const unsigned char *data, size_t len, void *arg)
@@ -677,7 +954,17 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 	if (s->kind != STREAM_PTY &&
 	    (strcmp(t, "stdout") == 0 || strcmp(t, "stderr") == 0)) {
 		datalen = json_string_length(json_object_get(msg, "data"));
+		s->tries = 0; /* progress */
 		(void)stream_push(s, t, fields, datalen);
+	} else if (s->durable && strcmp(t, "start") == 0) {
+		/* the stream's "start" went out with the 202 */
+		s->attached = 1;
+		json_decref(fields);
+	} else if (s->durable && strcmp(t, "exit") == 0) {
+		v = json_object_get(msg, "exit_code");
+		json_decref(fields);
+		stream_durable_exit(
+		    s, json_is_integer(v) ? json_integer_value(v) : -1);
 	} else if (s->kind != STREAM_PTY && strcmp(t, "start") == 0) {
 		v = json_object_get(msg, "pid");
 		s->pid = json_is_integer(v) ? json_integer_value(v) : 0;
@@ -697,6 +984,13 @@ stream_message_cb(struct ws *ws, enum ws_msg_type type,
 
 		json_t *err = dialect_ws_error(text);
 
+		if (err == NULL && s->durable) {
+			json_decref(fields);
+			stream_durable_cut(
+			    s, text != NULL ? text : "an error message");
+			json_decref(msg);
+			return;
+		}
 		if (err == NULL)
 			err = call_error_obj(IPC_ERR_APPLICATION,
 			    "stream_error", NULL, "%s",
@@ -725,6 +1019,18 @@ stream_close_cb(struct ws *ws, const struct ws_close_info *info, void *arg)
 	s->ws = NULL;
 	if (s->state == STREAM_ENDED)
 		return;
+	/* A durable stream ends on a 4xx answer (no such sandbox, not
+	 * running, refused credential); anything else is a cut. */
+	if (s->durable &&
+	    (info->reason != WS_REASON_HANDSHAKE || info->status < 400 ||
+		info->status >= 500 || info->status == 429)) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s: %s",
+		    ws_reason_name(info->reason), info->errmsg);
+		stream_durable_cut(s, why);
+		return;
+	}
 	switch (info->reason) {
 	case WS_REASON_HANDSHAKE:
 		if (info->status >= 400)
@@ -766,6 +1072,24 @@ stream_close_cb(struct ws *ws, const struct ws_close_info *info, void *arg)
 	stream_end(s, NULL, err);
 }
 
+/* Open s's WebSocket to url with its credential; as rest_ws_connect. */
+static int
+stream_ws_open(struct stream *s, const char *url)
+{
+	struct ws_opts o;
+
+	memset(&o, 0, sizeof(o));
+	o.url = url;
+	o.handshake_timeout_ms = STREAM_HANDSHAKE_MS;
+	o.max_msg = STREAM_MAX_MSG;
+	o.on_open = stream_open_cb;
+	o.on_message = stream_message_cb;
+	o.on_close = stream_close_cb;
+	o.arg = s;
+	return rest_ws_connect(
+	    s->wd, s->admin ? UPSTREAM_AUTH_NONE : s->auth, &o, &s->ws);
+}
+
 /*
  * Open the upstream WebSocket for s with call's credential. Returns 0, or
  * -errno after failing the call ("internal").
@@ -774,7 +1098,6 @@ static int
 stream_connect(struct stream *s, struct call *call)
 {
 	struct wrennd *wd = s->wd;
-	struct ws_opts o;
 	char *path, *url = NULL;
 	const char *why = NULL;
 	int r;
@@ -804,16 +1127,9 @@ stream_connect(struct stream *s, struct call *call)
 		    "cannot build the stream URL: %s", why);
 		return r;
 	}
-	memset(&o, 0, sizeof(o));
-	o.url = url;
-	o.handshake_timeout_ms = STREAM_HANDSHAKE_MS;
-	o.max_msg = STREAM_MAX_MSG;
-	o.on_open = stream_open_cb;
-	o.on_message = stream_message_cb;
-	o.on_close = stream_close_cb;
-	o.arg = s;
-	r = rest_ws_connect(
-	    wd, s->admin ? UPSTREAM_AUTH_NONE : s->auth, &o, &s->ws);
+	r = stream_ws_open(s, url);
+	if (r == 0 && s->durable && (s->url = url) != NULL)
+		url = NULL; /* kept for the re-attaches */
 	free(url);
 	if (r == -ENOENT)
 		call_fail(
@@ -872,12 +1188,13 @@ stream_owner_cancel_cb(struct call *call, void *arg)
 		s->detached = 1;
 		stream_trim(s);
 		stream_flow(s);
-	} else if (s->state != STREAM_ENDED)
+	} else if (s->state != STREAM_ENDED) {
+		stream_durable_kill(s);
 		stream_stop_upstream(s,
 		    call_error_obj(IPC_ERR_APPLICATION, "stopped", NULL,
 			"the stream was stopped by the client that started "
 			"it"));
-	else
+	} else
 		stream_maybe_free(s);
 }
 
@@ -1002,7 +1319,7 @@ stream_new(struct call *call, enum stream_kind kind)
  * Connect s and hand it to call: a detached stream answers call at its
  * start, an attached one makes call its owning follower.
  */
-static void
+static int
 stream_launch(struct stream *s, struct call *call)
 {
 	struct stream_follower *f;
@@ -1010,7 +1327,7 @@ stream_launch(struct stream *s, struct call *call)
 
 	if (stream_connect(s, call) != 0) {
 		stream_free(s);
-		return;
+		return -1;
 	}
 	log_debug("stream %s: %s on \"%s\" for uid %u%s", s->id,
 	    stream_kind_names[s->kind],
@@ -1019,14 +1336,15 @@ stream_launch(struct stream *s, struct call *call)
 	if (s->detached) {
 		s->starter = call;
 		call_set_cancel(call, stream_starter_cancel_cb, s);
-		return;
+		return 0;
 	}
 	if ((f = stream_follower_add(s, call, 0, 1)) == NULL) {
 		stream_stop_upstream(s, NULL);
 		call_fail_oom(call);
-		return;
+		return -1;
 	}
 	call_set_cancel(call, stream_owner_cancel_cb, f);
+	return 0;
 }
 
 /*
@@ -1059,7 +1377,7 @@ stream_start(struct call *call, const char *selector)
 		stream_free(s);
 		goto oom;
 	}
-	stream_launch(s, call);
+	(void)stream_launch(s, call);
 	return;
 oom:
 	call_fail_oom(call);
@@ -1089,16 +1407,100 @@ stream_start_pty(
 		stream_free(s);
 		goto oom;
 	}
-	stream_launch(s, call);
+	(void)stream_launch(s, call);
 	return;
 oom:
 	call_fail_oom(call);
 }
 
+/* The background exec of a durable stream answered (stream_exec_durable). */
+static void
+stream_durable_started(struct call *call, int64_t pid, void *arg)
+{
+	struct stream *s = arg;
+	char sel[24];
+
+	if (pid < 0) { /* the call was failed, or went away */
+		stream_free(s);
+		return;
+	}
+	s->pid = pid;
+	snprintf(sel, sizeof(sel), "%lld", (long long)pid);
+	s->selector = strdup(sel);
+	s->kill_path =
+	    api_process_path(call, s->sandbox_id, sel, "?signal=SIGTERM");
+	if (s->selector == NULL || s->kill_path == NULL) {
+		log_warnx("stream %s: out of memory; process %lld goes on "
+			  "unfollowed",
+		    s->id, (long long)pid);
+		stream_free(s);
+		call_fail_oom(call);
+		return;
+	}
+	s->attach_at = time(NULL);
+	if (stream_launch(s, call) != 0)
+		return;
+	if (stream_push(
+		s, "start", json_pack("{s:I}", "pid", (json_int_t)pid), 0) == 0)
+		stream_answer_starter(s, NULL);
+}
+
+/*
+ * sandbox.exec_stream with durable (v0.1.5 server): start cmd/args in
+ * the background under STREAM_DURABLE_WRAPPER, then follow its process
+ * stream, re-attached after every cut.
+ */
+static void
+stream_exec_durable(struct call *call)
+{
+	const json_t *params = call_params(call);
+	json_t *body = NULL, *args;
+	struct stream *s;
+
+	if (dialect_current(call_wd(call)->dialect) != DIALECT_CAPSULES) {
+		dialect_fail_unsupported(call,
+		    "sandbox.exec_stream with durable", DIALECT_NEEDS_CAPSULES);
+		return;
+	}
+	if ((s = stream_new(call, STREAM_PROCESS)) == NULL)
+		return;
+	s->durable = 1;
+	s->cmd = json_incref(json_object_get(params, "cmd"));
+	s->args = json_incref(json_object_get(params, "args"));
+	/* Relative: the wrapper's working directory (/root) is where
+	 * files/read looks for a relative path too. */
+	if (asprintf(&s->status_file, ".wrennd-%s.status", s->id) == -1)
+		s->status_file = NULL;
+	s->read_path =
+	    rest_call_sandbox_path(call, s->sandbox_id, "/files/read");
+	s->remove_path =
+	    rest_call_sandbox_path(call, s->sandbox_id, "/files/remove");
+	s->ev_retry = evtimer_new(s->wd->base, stream_retry_cb, s);
+	if (s->status_file != NULL && s->cmd != NULL)
+		body = json_pack("{s:s, s:[s,s,s,s,O]}", "cmd", "/bin/sh",
+		    "args", "-c", STREAM_DURABLE_WRAPPER, "sh", s->status_file,
+		    s->cmd);
+	args = json_object_get(body, "args");
+	if (body == NULL || s->read_path == NULL || s->remove_path == NULL ||
+	    s->ev_retry == NULL ||
+	    (s->args != NULL && json_array_extend(args, s->args) != 0)) {
+		json_decref(body);
+		stream_free(s);
+		call_fail_oom(call);
+		return;
+	}
+	if (api_process_start(call, body, stream_durable_started, s) != 0)
+		stream_free(s);
+	json_decref(body);
+}
+
 static void
 stream_exec(struct call *call)
 {
-	stream_start(call, NULL);
+	if (json_is_true(json_object_get(call_params(call), "durable")))
+		stream_exec_durable(call);
+	else
+		stream_start(call, NULL);
 }
 
 static void
@@ -1300,6 +1702,11 @@ stream_describe(const struct stream *s)
 		json_object_set(o, "error", s->final_err);
 	if (s->ended != 0)
 		json_object_set_new(o, "ended_at", json_integer(s->ended));
+	if (s->durable) {
+		json_object_set_new(o, "durable", json_true());
+		json_object_set_new(
+		    o, "reattaches", json_integer(s->reattaches));
+	}
 	return o;
 }
 
@@ -1334,11 +1741,12 @@ stream_stop(struct call *call)
 		    json_pack("{s:b, s:s}", "detached", 1, "tag",
 			s->tag != NULL ? s->tag : ""),
 		    NULL);
-	else if (s->state != STREAM_ENDED)
+	else if (s->state != STREAM_ENDED) {
+		stream_durable_kill(s);
 		stream_stop_upstream(s,
 		    call_error_obj(IPC_ERR_APPLICATION, "stopped", NULL,
 			"the stream was stopped (streams.stop)"));
-	else if (s->detached && TAILQ_EMPTY(&s->followers))
+	} else if (s->detached && TAILQ_EMPTY(&s->followers))
 		stream_free(s); /* collected: nothing left to attach to */
 	call_reply(call, json_object());
 }
@@ -1360,6 +1768,11 @@ static const struct methods_param p_exec_stream[] = {
 	.type = METHODS_T_BOOL,
 	.in = METHODS_IN_LOCAL,
 	.doc = "keep running inside wrennd; answer with a stream_id at once"},
+    {.name = "durable",
+	.type = METHODS_T_BOOL,
+	.in = METHODS_IN_LOCAL,
+	.doc = "run it in the background and re-attach after every cut of "
+	       "the stream (newer server)"},
     METHODS_PARAMS_END,
 };
 

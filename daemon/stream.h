@@ -8,7 +8,9 @@
  * follower that missed them is told how many events and bytes it lost.
  * A stream belongs to the uid that started it; other uids (unless admin)
  * neither see nor reach it. Quotas: max-streams, max-streams-per-uid and
- * max-stream-memory (the sum of the buffer bounds).
+ * max-stream-memory (the sum of the buffer bounds). A durable stream
+ * (v0.1.5 server) follows a background process and re-attaches by pid
+ * after a cut, with a "lost" event for the gap.
  * Owns: the streams (its stream_set, wd->streams), their WebSockets and
  * buffers (seqbuf.c).
  */

@@ -5,24 +5,28 @@ A fault rule (control.py) may carry
 
   "stream": {"action": "cut" | "stall" | "error" | "truncate" | "corrupt",
              "after_bytes": N,       # payload bytes delivered first
-             "after_messages": N,    # exec/stream only: messages sent first
+             "after_messages": N,    # exec or process stream: messages
+                                     # sent first
              "stall_ms": M,          # stall: pause M ms; absent/0 = forever
              "data": "text",         # error: the error message's data
              "rst": true}            # cut: RST instead of FIN
 
-It applies to GET /v1/sandboxes/{id}/exec/stream (payload = process
-output) and POST /v1/sandboxes/{id}/files/stream/read (payload = file
-bytes); other routes ignore it.  The rule fires once, at the first point
+It applies to GET /v1/sandboxes/{id}/exec/stream and, in the capsules
+dialect, GET /v1/capsules/{id}/processes/{selector}/stream (payload =
+process output; "after_messages" counts the process stream's "start"
+too), and to POST /v1/sandboxes/{id}/files/stream/read (payload = file
+bytes); other routes ignore it.  A re-attach to a process gets no replay
+of what it printed during the cut, as on the real server.  The rule fires once, at the first point
 where its trigger holds:
 
   after_messages N   before the server's message number N+1 (0 = before
-                     "start"); exec/stream only
+                     "start"); exec and process streams only
   after_bytes N      once exactly N payload bytes were sent (a chunk or
                      message is split to stop there); on exec/stream the
                      "start" message always goes out first
   neither            as after_bytes 0
 
-Actions:
+Actions ("exec/stream" stands for the process stream too):
   cut       exec/stream: close the TCP connection (FIN, or RST with "rst")
             with no exit, error or close frame; stream/read: the same,
             leaving the chunked body unterminated
